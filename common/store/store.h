@@ -1,0 +1,125 @@
+// Store: the state of one service — versioned key/value records, paged prefix scans, and one atomic
+// commit that writes records, deletes records, appends outbox events and records an idempotency key
+// together or not at all (DESIGN.md "How a command flows", step 3).
+//
+// Keys are "<aggregate type>/<aggregate id>[/<sub key>]" (e.g. "resource/res-1a2b",
+// "resource/res-1a2b/v/3"). Every commit names its shard: the id of the one aggregate it changes.
+// Implementations may use the shard to keep a commit inside one partition (Redis Cluster hash slot);
+// callers must not put keys of two aggregates in one commit unless they share the shard.
+//
+// Implementations: RedisStore (production, redis_store.h) and SqliteStore (embedded default and unit
+// tests, sqlite_store.h). Both are safe to call from many threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace pdao {
+
+// A record as stored. Versions start at 1 and grow by one on each put of the key.
+struct VersionedValue {
+  std::string value;
+  int64_t version = 0;
+};
+
+// Expected version of a key at commit time.
+inline constexpr int64_t kMustNotExist = 0;  // create only
+inline constexpr int64_t kAnyVersion = -1;   // blind write (use sparingly)
+
+struct Put {
+  std::string key;
+  std::string value;
+  // kMustNotExist, kAnyVersion, or the exact current version (> 0).
+  int64_t expected_version = kAnyVersion;
+};
+
+struct Delete {
+  std::string key;
+  int64_t expected_version = kAnyVersion;
+};
+
+// An event to publish once the commit is durable. `payload` is a serialized
+// pdao.events.v1.Envelope; `key` is the aggregate id (the Kafka message key).
+struct OutboxEvent {
+  std::string topic;
+  std::string key;
+  std::string event_id;
+  std::string payload;
+};
+
+struct CommitRequest {
+  // The id of the aggregate this commit changes (see above). Required.
+  std::string shard;
+  std::vector<Put> puts;
+  std::vector<Delete> deletes;
+  std::vector<OutboxEvent> events;
+  // Optional. When set and a commit with the same key already succeeded, nothing is written and
+  // Commit returns the earlier `idempotency_result` with `replayed = true`.
+  std::string idempotency_key;
+  // Stored with the idempotency key (typically the serialized response of the request).
+  std::string idempotency_result;
+};
+
+struct CommitResult {
+  bool replayed = false;
+  // On replay: the result stored by the first commit. Otherwise: the request's idempotency_result.
+  std::string idempotency_result;
+  // New version of each put, in the order of CommitRequest::puts (empty on replay).
+  std::vector<int64_t> versions;
+};
+
+struct ScanEntry {
+  std::string key;
+  VersionedValue value;
+};
+
+struct ScanPage {
+  std::vector<ScanEntry> entries;  // in ascending key order
+  // Pass as `start_after` to get the next page; empty when there is no more.
+  std::string next_start_after;
+};
+
+// An outbox event that is durable and not yet marked sent.
+struct OutboxRecord {
+  // Opaque position of the record (per implementation); pass back to MarkSent.
+  std::string id;
+  // The shard the record belongs to; records of one shard are returned in commit order.
+  std::string shard;
+  OutboxEvent event;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The record at `key`, or std::nullopt when there is none. Fails (UNAVAILABLE) only when the
+  // backend cannot be reached.
+  virtual absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) = 0;
+
+  // Up to `limit` records whose key starts with `prefix` and sorts after `start_after` (empty:
+  // from the start), in ascending key order. 1 <= limit <= 1000, else INVALID_ARGUMENT.
+  virtual absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
+                                        int limit) = 0;
+
+  // Applies the whole request atomically. On success every put, delete, outbox event and the
+  // idempotency key are durable. Fails with ABORTED (and writes nothing) when any expected version
+  // does not match; INVALID_ARGUMENT when the request is malformed (no shard, empty key);
+  // UNAVAILABLE when the backend could not be reached — the outcome is then unknown and the caller
+  // retries with the same idempotency key.
+  virtual absl::StatusOr<CommitResult> Commit(const CommitRequest& request) = 0;
+
+  // Up to `limit` unsent outbox records, each shard's records in commit order. Used by the outbox
+  // relay (common/bus/outbox_relay.h) only.
+  virtual absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) = 0;
+
+  // Marks records as delivered so PendingOutbox no longer returns them. Unknown ids are ignored.
+  virtual absl::Status MarkSent(const std::vector<OutboxRecord>& records) = 0;
+};
+
+}  // namespace pdao
