@@ -2,10 +2,11 @@
 // commit that writes records, deletes records, appends outbox events and records an idempotency key
 // together or not at all (DESIGN.md "How a command flows", step 3).
 //
-// Keys are "<aggregate type>/<aggregate id>[/<sub key>]" (e.g. "resource/res-1a2b",
-// "resource/res-1a2b/v/3"). Every commit names its shard: the id of the one aggregate it changes.
-// Implementations may use the shard to keep a commit inside one partition (Redis Cluster hash slot);
-// callers must not put keys of two aggregates in one commit unless they share the shard.
+// Keys carry their shard as a Redis-Cluster-style hash tag: the text between the first '{' and the
+// next '}' (e.g. "resource/{res-1a2b}", "resource-history/{res-1a2b}/0000000003",
+// "registration/{res-1a2b}/res-1a2b.r1"); a key without a tag is its own shard. Every commit names
+// its shard (the id of the aggregate it changes) and every key it writes must carry that tag, so
+// that a commit stays inside one partition (one Redis Cluster hash slot). See ShardOfKey below.
 //
 // Implementations: RedisStore (production, redis_store.h) and SqliteStore (embedded default and unit
 // tests, sqlite_store.h). Both are safe to call from many threads.
@@ -94,6 +95,9 @@ struct OutboxRecord {
   OutboxEvent event;
 };
 
+// The shard of `key`: the text inside its first "{...}" hash tag, or the whole key without one.
+std::string ShardOfKey(const std::string& key);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -113,6 +117,12 @@ class Store {
   // UNAVAILABLE when the backend could not be reached — the outcome is then unknown and the caller
   // retries with the same idempotency key.
   virtual absl::StatusOr<CommitResult> Commit(const CommitRequest& request) = 0;
+
+  // The idempotency_result stored by an earlier successful commit with `idempotency_key` in
+  // `shard`, or std::nullopt when there was none. Lets a handler answer a retried request before
+  // re-running its checks against state the first attempt already changed.
+  virtual absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(
+      const std::string& shard, const std::string& idempotency_key) = 0;
 
   // Up to `limit` unsent outbox records, each shard's records in commit order. Used by the outbox
   // relay (common/bus/outbox_relay.h) only.

@@ -1,0 +1,179 @@
+#include "common/app/service_host.h"
+
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/bus/inprocess_bus.h"
+#include "common/bus/kafka_bus.h"
+#include "common/log/log.h"
+#include "common/store/redis_store.h"
+#include "common/store/sqlite_store.h"
+
+namespace pdao {
+
+void DefineHostFlags(Config& config, const std::string& default_listen) {
+  config.Define("listen", "PDAO_LISTEN", default_listen, "gRPC listen address (mTLS only)");
+  config.Define("health-listen", "PDAO_HEALTH_LISTEN", "",
+                "plaintext listen address serving only grpc.health.v1 (Kubernetes probes)");
+  config.Define("metrics-listen", "PDAO_METRICS_LISTEN", "", "address of the /metrics endpoint");
+  config.Define("tls-dir", "PDAO_TLS_DIR", "/etc/pdao/tls",
+                "directory with ca.pem, server.crt and server.key");
+  config.Define("data-dir", "PDAO_DATA_DIR", "/var/lib/pdao",
+                "directory of the SQLite files when --redis is not set");
+  config.Define("redis", "PDAO_REDIS", "", "Redis server host:port (empty: SQLite in --data-dir)");
+  config.Define("redis-password", "PDAO_REDIS_PASSWORD", "", "Redis password (AUTH)");
+  config.Define("kafka", "PDAO_KAFKA", "", "Kafka bootstrap servers (empty: in-process bus)");
+  config.Define("drain-timeout", "PDAO_DRAIN_TIMEOUT", "20s",
+                "on SIGTERM, how long running calls may finish");
+}
+
+absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
+                                                  const std::string& program) {
+  HostOptions o;
+  o.program = program;
+  o.listen = config.Get("listen");
+  o.health_listen = config.Get("health-listen");
+  o.metrics_listen = config.Get("metrics-listen");
+  const std::string tls = config.Get("tls-dir");
+  o.ca_cert_path = tls + "/ca.pem";
+  o.server_cert_path = tls + "/server.crt";
+  o.server_key_path = tls + "/server.key";
+  o.data_dir = config.Get("data-dir");
+  o.redis = config.Get("redis");
+  o.redis_password = config.Get("redis-password");
+  o.kafka = config.Get("kafka");
+  absl::StatusOr<absl::Duration> drain = config.GetDuration("drain-timeout");
+  if (!drain.ok()) return drain.status();
+  o.drain_timeout = *drain;
+  return o;
+}
+
+ServiceHost::ServiceHost(HostOptions options)
+    : options_(std::move(options)), metrics_(std::make_shared<prometheus::Registry>()) {}
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions options) {
+  if (options.listen.empty()) return absl::InvalidArgumentError("--listen is required");
+  std::unique_ptr<ServiceHost> host(new ServiceHost(std::move(options)));
+  if (host->options_.kafka.empty()) {
+    host->bus_ = std::make_unique<InProcessBus>();
+  } else {
+    KafkaBusOptions kafka;
+    kafka.bootstrap_servers = host->options_.kafka;
+    kafka.client_id = host->options_.program;
+    absl::StatusOr<std::unique_ptr<KafkaBus>> bus = KafkaBus::Create(std::move(kafka));
+    if (!bus.ok()) return bus.status();
+    host->bus_ = std::move(*bus);
+  }
+  return host;
+}
+
+ServiceHost::~ServiceHost() { Shutdown(); }
+
+absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
+  auto it = stores_.find(service);
+  if (it != stores_.end()) return it->second.get();
+  std::unique_ptr<Store> store;
+  if (options_.redis.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.data_dir, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("cannot create data directory ", options_.data_dir, ": ", ec.message()));
+    }
+    absl::StatusOr<std::unique_ptr<SqliteStore>> sqlite =
+        SqliteStore::Open(absl::StrCat(options_.data_dir, "/", service, ".db"));
+    if (!sqlite.ok()) return sqlite.status();
+    store = std::move(*sqlite);
+  } else {
+    std::vector<std::string> parts = absl::StrSplit(options_.redis, ':');
+    int port = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--redis must be host:port, not \"", options_.redis, "\""));
+    }
+    RedisStoreOptions redis;
+    redis.host = parts[0];
+    redis.port = port;
+    redis.password = options_.redis_password;
+    redis.key_namespace = absl::StrCat("pdao:", service);
+    absl::StatusOr<std::unique_ptr<RedisStore>> connected = RedisStore::Connect(std::move(redis));
+    if (!connected.ok()) return connected.status();
+    store = std::move(*connected);
+  }
+  Store* raw = store.get();
+  stores_.emplace(service, std::move(store));
+  relays_.push_back(std::make_unique<OutboxRelay>(*raw, *bus_));
+  if (started_) relays_.back()->Start();
+  return raw;
+}
+
+void ServiceHost::AddService(grpc::Service* service, std::string_view health_name) {
+  services_.emplace_back(service, std::string(health_name));
+}
+
+void ServiceHost::AddPeriodic(std::string name, absl::Duration interval,
+                              std::function<absl::Status()> job) {
+  periodic_.push_back({std::move(name), interval, std::move(job)});
+}
+
+absl::Status ServiceHost::Start() {
+  if (started_) return absl::FailedPreconditionError("ServiceHost already started");
+  if (!options_.metrics_listen.empty()) {
+    try {
+      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_listen);
+    } catch (const std::exception& e) {  // prometheus-cpp (civetweb) throws when it cannot bind
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve /metrics on ", options_.metrics_listen, ": ", e.what()));
+    }
+    exposer_->RegisterCollectable(metrics_);
+  }
+  ServerOptions server;
+  server.service_name = options_.program;
+  server.listen_address = options_.listen;
+  server.health_listen_address = options_.health_listen;
+  server.ca_cert_path = options_.ca_cert_path;
+  server.server_cert_path = options_.server_cert_path;
+  server.server_key_path = options_.server_key_path;
+  server.metrics_registry = metrics_.get();
+  server_ = std::make_unique<Server>(server);
+  for (auto& [service, name] : services_) server_->AddService(service, name);
+  if (absl::Status s = server_->Start(); !s.ok()) return s;
+  for (auto& relay : relays_) relay->Start();
+  for (const Periodic& p : periodic_) {
+    periodic_threads_.emplace_back([this, p] {
+      while (!stop_periodic_.WaitForNotificationWithTimeout(p.interval)) {
+        if (absl::Status s = p.job(); !s.ok()) {
+          log::Warn("periodic job failed", {{"job", p.name}, {"error", s.ToString()}});
+        }
+      }
+    });
+  }
+  started_ = true;
+  log::Info("serving", {{"program", options_.program},
+                        {"port", static_cast<int64_t>(server_->port())},
+                        {"health_port", static_cast<int64_t>(server_->health_port())},
+                        {"store", options_.redis.empty() ? "sqlite" : "redis"},
+                        {"bus", options_.kafka.empty() ? "in-process" : "kafka"}});
+  return absl::OkStatus();
+}
+
+void ServiceHost::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_) server_->Shutdown(absl::Now() + options_.drain_timeout);
+  if (!stop_periodic_.HasBeenNotified()) stop_periodic_.Notify();
+  for (std::thread& t : periodic_threads_) t.join();
+  periodic_threads_.clear();
+  for (auto& relay : relays_) relay->Stop();  // drains what the last calls committed
+  if (bus_) {
+    if (absl::Status s = bus_->Flush(absl::Seconds(10)); !s.ok()) {
+      log::Warn("bus flush incomplete; undelivered events stay in the outbox",
+                {{"error", s.ToString()}});
+    }
+  }
+  log::Info("stopped", {{"program", options_.program}});
+}
+
+}  // namespace pdao

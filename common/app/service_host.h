@@ -1,0 +1,105 @@
+// ServiceHost: the wiring every PDAO binary shares (each service's main.cc and pdao-standalone):
+// the store of each hosted service with its outbox relay, the event bus, the mTLS gRPC server with
+// its plaintext health port, the /metrics exposer, periodic jobs, and the order of shutdown.
+//
+// Embedded defaults (no --redis / --kafka): each service gets its own SQLite file
+// DATA_DIR/<service>.db and all share one in-process bus. Production: each service gets its own
+// key namespace "pdao:<service>" on the Redis server and the bus is Kafka.
+//
+//   ServiceHost::Create → OpenStore("registry") → AddService(...) → Start() → WaitForShutdownSignal
+//   → Shutdown(): health NOT_SERVING, drain calls, stop periodic jobs, drain outbox relays, flush
+//   the bus.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/bus/event_bus.h"
+#include "common/bus/outbox_relay.h"
+#include "common/config/config.h"
+#include "common/rpc/server.h"
+#include "common/store/store.h"
+
+namespace pdao {
+
+struct HostOptions {
+  std::string program;         // e.g. "pdao-registry"; for logs
+  std::string listen;          // mTLS gRPC, e.g. "0.0.0.0:8443"
+  std::string health_listen;   // plaintext grpc.health.v1 only; empty: none
+  std::string metrics_listen;  // /metrics; empty: none
+  std::string ca_cert_path, server_cert_path, server_key_path;
+  std::string data_dir;        // SQLite files, used when `redis` is empty
+  std::string redis;           // "host:port" of the Redis server; empty: SQLite
+  std::string redis_password;
+  std::string kafka;           // Kafka bootstrap servers; empty: in-process bus
+  absl::Duration drain_timeout = absl::Seconds(20);
+};
+
+// Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
+// --data-dir, --redis, --kafka, --drain-timeout, with PDAO_* environment variables) and reads them.
+void DefineHostFlags(Config& config, const std::string& default_listen);
+absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config, const std::string& program);
+
+class ServiceHost {
+ public:
+  // Connects the bus (Kafka does not need the broker up yet). INVALID_ARGUMENT for bad options.
+  static absl::StatusOr<std::unique_ptr<ServiceHost>> Create(HostOptions options);
+  ~ServiceHost();  // Shutdown()
+  ServiceHost(const ServiceHost&) = delete;
+  ServiceHost& operator=(const ServiceHost&) = delete;
+
+  // The store of service `service` (see above), created on first call; its outbox relay runs
+  // from Start() on. UNAVAILABLE when Redis cannot be reached; INTERNAL for a SQLite error.
+  absl::StatusOr<Store*> OpenStore(const std::string& service);
+  EventBus& bus() { return *bus_; }
+  prometheus::Registry& metrics() { return *metrics_; }
+
+  // Before Start(): a service to serve (not owned) and its grpc.health.v1 name.
+  void AddService(grpc::Service* service, std::string_view health_name);
+  // Before Start(): runs `job` every `interval` on a host thread until Shutdown (errors logged).
+  void AddPeriodic(std::string name, absl::Duration interval, std::function<absl::Status()> job);
+
+  // Starts the metrics exposer, the outbox relays, the periodic jobs and the gRPC server.
+  absl::Status Start();
+  int port() const { return server_ ? server_->port() : 0; }
+  int health_port() const { return server_ ? server_->health_port() : 0; }
+
+  // The shutdown order above. Idempotent.
+  void Shutdown();
+
+ private:
+  explicit ServiceHost(HostOptions options);
+
+  struct Periodic {
+    std::string name;
+    absl::Duration interval;
+    std::function<absl::Status()> job;
+  };
+
+  HostOptions options_;
+  std::shared_ptr<prometheus::Registry> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<EventBus> bus_;
+  std::map<std::string, std::unique_ptr<Store>> stores_;
+  std::vector<std::unique_ptr<OutboxRelay>> relays_;
+  std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::vector<Periodic> periodic_;
+  std::vector<std::thread> periodic_threads_;
+  absl::Notification stop_periodic_;
+  std::unique_ptr<Server> server_;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+}  // namespace pdao

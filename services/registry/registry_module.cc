@@ -1,0 +1,58 @@
+#include "services/registry/registry_module.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/dev_ca.h"
+#include "services/registry/embedded_calendar.h"
+
+namespace pdao::registry {
+
+void RegistryModule::DefineFlags(Config& config) {
+  config.Define("calendar", "PDAO_CALENDAR", "",
+                "working-day calendar JSON (holidays and make-up days, rule 6); empty: built in");
+  config.DefineBool("core-eligible", "PDAO_CORE_ELIGIBLE", false,
+                    "let CORE-graded resources enter authorized operation (rule 3; default no)");
+  config.Define("expiry-sweep-interval", "PDAO_EXPIRY_SWEEP_INTERVAL", "1m",
+                "how often unrenewed registrations past their 3-year validity are cancelled");
+}
+
+absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Config& config,
+                                                                        ServiceHost& host,
+                                                                        const Clock& clock) {
+  std::unique_ptr<RegistryModule> module(new RegistryModule());
+  std::string json(EmbeddedCalendarJson());
+  if (!config.Get("calendar").empty()) {
+    absl::StatusOr<std::string> file = crypto::ReadFile(config.Get("calendar"));
+    if (!file.ok()) return file.status();
+    json = *file;
+  }
+  absl::StatusOr<WorkdayCalendar> calendar = WorkdayCalendar::FromJson(json);
+  if (!calendar.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calendar does not load: ", calendar.status().message()));
+  }
+  module->calendar_ = std::make_unique<WorkdayCalendar>(std::move(*calendar));
+
+  RegistryOptions options;
+  absl::StatusOr<bool> core_eligible = config.GetBool("core-eligible");
+  if (!core_eligible.ok()) return core_eligible.status();
+  options.eligibility.exclude_core = !*core_eligible;
+  absl::StatusOr<absl::Duration> sweep = config.GetDuration("expiry-sweep-interval");
+  if (!sweep.ok()) return sweep.status();
+
+  absl::StatusOr<Store*> store = host.OpenStore("registry");
+  if (!store.ok()) return store.status();
+  module->core_ = std::make_unique<RegistryCore>(**store, clock, *module->calendar_, options);
+  module->service_ = std::make_unique<RegistryService>(*module->core_);
+  host.AddService(module->service_.get(), v1::RegistryService::service_full_name());
+
+  RegistryCore* core = module->core_.get();
+  host.AddPeriodic("registration-expiry", *sweep, [core]() -> absl::Status {
+    Principal system;
+    system.kind = Principal::Kind::kService;
+    system.service = "registry";
+    return core->SweepExpired(system).status();
+  });
+  return module;
+}
+
+}  // namespace pdao::registry

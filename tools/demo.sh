@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds pdao-standalone and pdaoctl, starts
+# the platform on its embedded defaults (SQLite + in-process bus, a dev CA made on first start) and
+# walks through registering and grading a resource and taking its registration to CODED, printing
+# each step. Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary folder).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BUILD=${PDAO_BUILD_DIR:-build}
+DIR=${PDAO_DEMO_DIR:-$(mktemp -d /tmp/pdao-demo.XXXXXX)}
+PORT=${PDAO_DEMO_PORT:-18443}
+METRICS_PORT=${PDAO_DEMO_METRICS_PORT:-19464}
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+tools/setup/install-deps.sh --no-npm --no-helm
+say "building pdao-standalone and pdaoctl (first build takes a few minutes)"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target pdao-standalone pdaoctl
+
+STANDALONE="$BUILD/services/standalone/pdao-standalone"
+CTL="$BUILD/tools/pdaoctl/pdaoctl"
+say "starting pdao-standalone --data-dir $DIR (mTLS on 127.0.0.1:$PORT, /metrics on :$METRICS_PORT)"
+"$STANDALONE" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
+  --metrics-listen "127.0.0.1:$METRICS_PORT" --dev-clock 2>"$DIR/standalone.log" &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
+
+as() {  # as ROLE SERVICE METHOD JSON: one call with ROLE's certificate; prints the reply
+  local role=$1; shift
+  "$CTL" --target "127.0.0.1:$PORT" --certs-dir "$DIR/certs" --as "$role" "$@"
+}
+field() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | sed 's/.*: *"\(.*\)"/\1/'; }
+
+for _ in $(seq 1 100); do
+  as implementing_agency dev-clock GetTime >/dev/null 2>&1 && break
+  kill -0 $PID 2>/dev/null || { cat "$DIR/standalone.log"; exit 1; }
+  sleep 0.1
+done
+grep -h '"pdao-standalone ready"' "$DIR/standalone.log" || true
+echo "client certificates for every role: $(ls "$DIR/certs" | grep -c '\.crt$') in $DIR/certs"
+
+say "1. The transport department registers a resource; its grade is the highest field grade (rule 2)"
+RES=$(as department registry RegisterResource '{
+  "request_id": "demo-bus-arrivals",
+  "spec": {"name": "Bus arrivals", "description": "Real-time arrival predictions per stop",
+    "fields": [
+      {"name": "stop_id", "data_type": "string", "grade": "GRADE_GENERAL", "personal_info_kind": "PERSONAL_INFO_KIND_NONE"},
+      {"name": "eta_seconds", "data_type": "int64", "grade": "GRADE_GENERAL", "personal_info_kind": "PERSONAL_INFO_KIND_NONE"},
+      {"name": "vehicle_plate", "data_type": "string", "grade": "GRADE_IMPORTANT", "personal_info_kind": "PERSONAL_INFO_KIND_NONE"}],
+    "update_frequency": "realtime", "volume_records": 2500000, "source": "RESOURCE_SOURCE_OWN",
+    "open_attribute": {"openness": "OPENNESS_CONDITIONAL", "conditions": "transport apps and research"},
+    "share_attribute": {"openness": "OPENNESS_UNCONDITIONAL"}}}')
+echo "$RES" | grep -E '"(id|grade|eligible)"'
+RID=$(echo "$RES" | field id)
+
+say "2. An operator may not register a department's resource (PERMISSION_DENIED, nothing written)"
+as operator registry RegisterResource '{"spec": {"name": "x"}}' || true
+
+say "3. The department records its evidence (存证, rule 7) and applies for FIRST registration"
+SHA=$(printf 'Bus arrivals catalog entry v1' | sha256sum | cut -d' ' -f1)
+EID=$(as department registry RecordEvidence "{\"content_sha256\": \"$SHA\"}" | field id)
+REG=$(as department registry SubmitRegistration "{\"type\": \"REGISTRATION_TYPE_FIRST\",
+  \"subject_kind\": \"SUBJECT_KIND_RESOURCE\", \"subject_id\": \"$RID\", \"evidence_id\": \"$EID\"}")
+REGID=$(echo "$REG" | field id)
+echo "$REG" | grep -E '"(id|state|accept_due)"'
+
+say "4. The implementing agency accepts, reviews and opens the 10-working-day publicity (rule 6)"
+for action in ACCEPT PASS_REVIEW START_PUBLICITY; do
+  as implementing_agency registry AdvanceRegistration \
+    "{\"registration_id\": \"$REGID\", \"action\": \"ADVANCE_ACTION_$action\"}" |
+    grep -E '"(state|review_due|publicity_start|publicity_end)"'
+done
+
+say "5. Coding before publicity ends is refused (rule 6)"
+as implementing_agency registry AdvanceRegistration \
+  "{\"registration_id\": \"$REGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}" || true
+
+say "6. The sandbox clock moves 21 days ahead (--dev-clock; never in production)"
+as implementing_agency dev-clock AdvanceTime '{"by": "1814400s"}' | grep '"now"'
+
+say "7. The registration is coded: a query code is issued, valid 3 years (rules 6, 8)"
+CODED=$(as implementing_agency registry AdvanceRegistration \
+  "{\"registration_id\": \"$REGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}")
+echo "$CODED" | grep -E '"(state|query_code|valid_until)"'
+CODE=$(echo "$CODED" | field query_code)
+
+say "8. Anyone with a certificate looks the code up and sees only the publicity fields"
+as business_entity registry QueryRegistrationCode "{\"query_code\": \"$CODE\"}"
+
+say "9. The resource is now REGISTERED and eligible for authorized operation (rules 2-4)"
+as implementing_agency registry CheckEligibility "{\"resource_ids\": [\"$RID\"]}" |
+  grep -E '"(eligible|grade)"'
+
+say "10. Every call is measured: /metrics"
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep '^pdao_grpc_server_handled_total' | head -8 ||
+  echo "(curl not installed)"
+
+say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
+kill -TERM $PID; wait $PID || true; trap - EXIT
+tail -n 2 "$DIR/standalone.log"
+echo "data and certificates kept in $DIR"

@@ -1,0 +1,206 @@
+// pdaoctl: the command line for platform teams, departmental integrators and auditors.
+//
+//   pdaoctl methods                                  every API method pdaoctl can call
+//   pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-] call any method; request and reply in JSON
+//   pdaoctl [conn] registry METHOD [JSON|@FILE|-]    shorthand for `call registry ...`
+//   pdaoctl certs init --dir DIR                     create (or load) a dev CA with role certs
+//   pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME (--org ORG --role ROLE | --service SVC)
+//   pdaoctl audit verify-inclusion ... | verify-consistency ...   offline proof checks
+//
+// Connection [conn]: --target HOST:PORT (PDAO_TARGET), and either --certs-dir DIR --as ROLE
+// (PDAO_CERTS_DIR, PDAO_AS: uses DIR/ca.pem, DIR/<role>.crt, DIR/<role>.key) or --ca, --cert, --key.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config/config.h"
+#include "common/crypto/dev_ca.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/principal.h"
+#include "tools/pdaoctl/audit_command.h"
+#include "tools/pdaoctl/rpc_call.h"
+
+namespace pdao::ctl {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+const char kUsage[] =
+    "usage:\n"
+    "  pdaoctl methods\n"
+    "  pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-]\n"
+    "  pdaoctl [conn] registry METHOD [JSON|@FILE|-]\n"
+    "  pdaoctl certs init --dir DIR\n"
+    "  pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME "
+    "(--org ORG --role ROLE | --service SVC) [--days N]\n"
+    "  pdaoctl audit verify-inclusion|verify-consistency ...\n"
+    "conn: --target HOST:PORT  --certs-dir DIR --as ROLE | --ca FILE --cert FILE --key FILE\n"
+    "      --timeout 10s  (also PDAO_TARGET, PDAO_CERTS_DIR, PDAO_AS)\n";
+
+int Fail(const absl::Status& status) {
+  std::cerr << "pdaoctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+            << "\n";
+  return absl::IsInvalidArgument(status) ? kExitUsage : kExitFailed;
+}
+
+absl::StatusOr<std::string> ReadRequest(const std::vector<std::string>& args, size_t index) {
+  if (index >= args.size()) return std::string("{}");
+  const std::string& arg = args[index];
+  if (arg == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  if (!arg.empty() && arg[0] == '@') return crypto::ReadFile(arg.substr(1));
+  return arg;
+}
+
+int Certs(const std::vector<std::string>& args, const Config& config) {
+  if (args.size() < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  if (args[1] == "init") {
+    if (config.Get("dir").empty()) return Fail(absl::InvalidArgumentError("--dir is required"));
+    crypto::DevCaOptions options;
+    options.now = absl::Now();
+    absl::StatusOr<crypto::DevCa> ca = crypto::EnsureDevCa(config.Get("dir"), options);
+    if (!ca.ok()) return Fail(ca.status());
+    std::cout << (ca->files_created > 0 ? "created" : "loaded") << " dev CA in " << ca->dir
+              << " (" << ca->files_created << " files written)\n";
+    for (const auto& [role, path] : ca->role_cert_paths) {
+      std::cout << "  " << RoleName(role) << ": " << path << "\n";
+    }
+    return kExitOk;
+  }
+  if (args[1] == "issue") {
+    const std::string ca_dir = config.Get("ca-dir"), out_dir = config.Get("out-dir"),
+                      name = config.Get("name");
+    if (ca_dir.empty() || out_dir.empty() || name.empty()) {
+      return Fail(absl::InvalidArgumentError("--ca-dir, --out-dir and --name are required"));
+    }
+    std::string spiffe;
+    if (!config.Get("service").empty()) {
+      spiffe = absl::StrCat("spiffe://pdao/service/", config.Get("service"));
+    } else {
+      spiffe = absl::StrCat("spiffe://pdao/org/", config.Get("org"), "/role/", config.Get("role"));
+    }
+    if (absl::StatusOr<Principal> p = PrincipalFromSpiffeId(spiffe); !p.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--org/--role or --service do not name a principal: ", p.status().message())));
+    }
+    absl::StatusOr<std::string> ca_cert = crypto::ReadFile(ca_dir + "/ca.pem");
+    absl::StatusOr<std::string> ca_key = crypto::ReadFile(ca_dir + "/ca.key");
+    if (!ca_cert.ok()) return Fail(ca_cert.status());
+    if (!ca_key.ok()) return Fail(ca_key.status());
+    auto ca = crypto::CertificateAuthority::FromPem(*ca_cert, *ca_key);
+    if (!ca.ok()) return Fail(ca.status());
+    absl::StatusOr<int64_t> days = config.GetInt("days");
+    if (!days.ok()) return Fail(days.status());
+    auto issued = ca->IssueClientCert(
+        spiffe, crypto::Validity::Starting(absl::Now(), absl::Hours(24 * *days)));
+    if (!issued.ok()) return Fail(issued.status());
+    if (absl::Status s = crypto::WriteCertAndKey(out_dir, name, *issued); !s.ok()) return Fail(s);
+    std::cout << "issued " << spiffe << " -> " << out_dir << "/" << name << ".crt, " << out_dir
+              << "/" << name << ".key\n";
+    return kExitOk;
+  }
+  std::cerr << kUsage;
+  return kExitUsage;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Config& config) {
+  std::string ca = config.Get("ca"), cert = config.Get("cert"), key = config.Get("key");
+  const std::string dir = config.Get("certs-dir");
+  if (!dir.empty()) {
+    const std::string as = config.Get("as");
+    if (as.empty()) return absl::InvalidArgumentError("--certs-dir needs --as ROLE");
+    if (ca.empty()) ca = dir + "/ca.pem";
+    if (cert.empty()) cert = absl::StrCat(dir, "/", as, ".crt");
+    if (key.empty()) key = absl::StrCat(dir, "/", as, ".key");
+  }
+  if (ca.empty() || cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate is required: --certs-dir DIR --as ROLE, or --ca --cert --key");
+  }
+  MtlsChannelOptions options;
+  options.ssl_target_name_override = config.Get("server-name");
+  return MakeMtlsChannel(config.Get("target"), ca, cert, key, options);
+}
+
+int Run(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
+
+  Config config("pdaoctl", "The PDAO command line.");
+  config.Define("target", "PDAO_TARGET", "127.0.0.1:8443", "server address HOST:PORT");
+  config.Define("certs-dir", "PDAO_CERTS_DIR", "", "directory with ca.pem and <role>.crt/.key");
+  config.Define("as", "PDAO_AS", "", "role whose certificate to use from --certs-dir");
+  config.Define("ca", "PDAO_CA", "", "CA certificate (PEM) that signed the server certificate");
+  config.Define("cert", "PDAO_CERT", "", "client certificate (PEM)");
+  config.Define("key", "PDAO_KEY", "", "client private key (PEM)");
+  config.Define("server-name", "PDAO_SERVER_NAME", "", "override the TLS server name");
+  config.Define("timeout", "PDAO_TIMEOUT", "10s", "deadline of each call");
+  config.Define("dir", "", "", "certs init: directory of the dev CA");
+  config.Define("ca-dir", "", "", "certs issue: directory with ca.pem and ca.key");
+  config.Define("out-dir", "", "", "certs issue: where to write NAME.crt and NAME.key");
+  config.Define("name", "", "", "certs issue: file base name");
+  config.Define("org", "", "", "certs issue: organization id");
+  config.Define("role", "", "", "certs issue: role (department, operator, ...)");
+  config.Define("service", "", "", "certs issue: platform service name instead of org/role");
+  config.Define("days", "", "365", "certs issue: validity in days");
+  if (absl::Status s = config.Parse(argc, argv); !s.ok()) return Fail(s);
+  if (config.help_requested()) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  const std::vector<std::string>& args = config.positional();
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string& command = args[0];
+  if (command == "methods") {
+    for (const std::string& m : ListMethods()) std::cout << m << "\n";
+    return kExitOk;
+  }
+  if (command == "certs") return Certs(args, config);
+
+  std::string service, method;
+  size_t json_index = 0;
+  if (command == "call" && args.size() >= 3) {
+    service = args[1];
+    method = args[2];
+    json_index = 3;
+  } else if (command != "call" && args.size() >= 2) {
+    service = command;
+    method = args[1];
+    json_index = 2;
+  } else {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  absl::StatusOr<std::string> request = ReadRequest(args, json_index);
+  if (!request.ok()) return Fail(request.status());
+  absl::StatusOr<absl::Duration> timeout = config.GetDuration("timeout");
+  if (!timeout.ok()) return Fail(timeout.status());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(config);
+  if (!channel.ok()) return Fail(channel.status());
+  absl::StatusOr<std::string> reply = CallJson(*channel, service, method, *request, *timeout);
+  if (!reply.ok()) {
+    std::cerr << "pdaoctl: " << absl::StatusCodeToString(reply.status().code()) << ": "
+              << reply.status().message() << "\n";
+    return kExitFailed;
+  }
+  std::cout << *reply << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace pdao::ctl
+
+int main(int argc, char** argv) { return pdao::ctl::Run(argc, argv); }
