@@ -1,0 +1,62 @@
+// SqliteStore: the Store on one SQLite database — the embedded default (pdao-standalone) and the
+// store of unit tests.
+//
+// Schema (created on open when missing):
+//   kv(key TEXT PRIMARY KEY, value BLOB, version INTEGER)
+//   outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, shard, topic, key, event_id, payload BLOB, sent)
+//   idempotency(shard, key, result BLOB, created_at INTEGER unix seconds; PRIMARY KEY(shard, key))
+// A file database runs in WAL mode with synchronous=FULL, so a commit is on disk before Commit
+// returns. Commit is one BEGIN IMMEDIATE transaction. MarkSent sets `sent = 1` (rows are kept;
+// purging old sent rows is a maintenance task). Keys compare bytewise (memcmp), like Redis.
+//
+// Thread-safe: one connection behind a mutex. Several processes may open the same file; a writer
+// waits up to 5 s for the lock and then fails UNAVAILABLE.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/store/store.h"
+
+struct sqlite3;
+
+namespace pdao {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) the database at `path`; ":memory:" gives a private in-memory
+  // database. Fails UNAVAILABLE when the file cannot be opened or the schema cannot be created.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Store
+  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override;
+  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
+                                int limit) override;
+  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override;
+  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(
+      const std::string& shard, const std::string& idempotency_key) override;
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
+  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
+
+ private:
+  explicit SqliteStore(sqlite3* db);
+
+  absl::StatusOr<CommitResult> CommitLocked(const CommitRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace pdao
