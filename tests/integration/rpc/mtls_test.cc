@@ -1,0 +1,494 @@
+// End-to-end of common/rpc: a Server with the test-only EchoService behind mTLS, reached by
+// clients with good, missing, foreign, expired and under-privileged certificates; the plaintext
+// health port; reflection; RPC metrics; drain on Shutdown.
+#include <google/protobuf/unknown_field_set.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/crypto/dev_ca.h"
+#include "common/metrics/metrics.h"
+#include "common/rpc/auth.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/server.h"
+#include "common/status/grpc_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pdao/testing/v1/echo.grpc.pb.h"
+
+namespace pdao {
+namespace {
+
+using ::pdao::testing::v1::EchoRequest;
+using ::pdao::testing::v1::EchoResponse;
+using ::pdao::testing::v1::EchoService;
+using ::pdao::testing::v1::WhoamiRequest;
+using ::pdao::testing::v1::WhoamiResponse;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+
+// Echo is allowed to departments only; Whoami to any authenticated caller. The message "hold"
+// parks the call until Release() so a test can have a call in flight during Shutdown.
+class EchoImpl final : public EchoService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* ctx, const EchoRequest* request,
+                                 EchoResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<Principal> who = PrincipalFromContext(*ctx);
+    if (!who.ok()) {
+      reactor->Finish(ToGrpcStatus(who.status()));
+      return reactor;
+    }
+    if (absl::Status s = RequireRole(*who, {pdao::common::v1::ROLE_DEPARTMENT}, "Echo"); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return reactor;
+    }
+    response->set_message(request->message());
+    if (request->message() == "hold") {
+      absl::MutexLock lock(&mu_);
+      held_ = reactor;
+      held_entered_.Notify();
+      return reactor;
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Whoami(grpc::CallbackServerContext* ctx, const WhoamiRequest*,
+                                   WhoamiResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<Principal> who = PrincipalFromContext(*ctx);
+    if (!who.ok()) {
+      reactor->Finish(ToGrpcStatus(who.status()));
+      return reactor;
+    }
+    *response->mutable_principal() = who->ToProto();
+    response->set_spiffe_id(who->ToSpiffeId());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  void WaitHeld() { held_entered_.WaitForNotificationWithTimeout(kCallTimeout); }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    if (held_ != nullptr) held_->Finish(grpc::Status::OK);
+    held_ = nullptr;
+  }
+
+ private:
+  absl::Mutex mu_;
+  grpc::ServerUnaryReactor* held_ ABSL_GUARDED_BY(mu_) = nullptr;
+  absl::Notification held_entered_;
+};
+
+// Everything the tests share: one CA, files on disk, client certificates, one running server,
+// one metrics registry (no HTTP endpoint needed here).
+struct Env {
+  std::string dir;
+  std::string ca_pem;
+  crypto::CertAndKey department, operator_, foreign_department, expired_department, service_audit;
+  Metrics metrics;
+  EchoImpl echo;
+  std::unique_ptr<Server> server;
+};
+Env* env = nullptr;
+
+ServerOptions OptionsFor(const std::string& dir, prometheus::Registry* registry) {
+  ServerOptions o;
+  o.service_name = "echo-test";
+  o.listen_address = "127.0.0.1:0";
+  o.health_listen_address = "127.0.0.1:0";
+  o.ca_cert_path = dir + "/ca.pem";
+  o.server_cert_path = dir + "/server.crt";
+  o.server_key_path = dir + "/server.key";
+  o.metrics_registry = registry;
+  return o;
+}
+
+class MtlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    env = new Env;
+    char tmpl[] = "/tmp/pdao-mtls-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    env->dir = tmpl;
+    const absl::Time now = absl::Now();
+    const crypto::Validity day = crypto::Validity::Starting(now, absl::Hours(24));
+    absl::StatusOr<crypto::CertificateAuthority> ca =
+        crypto::CertificateAuthority::Create("mtls test CA", day);
+    absl::StatusOr<crypto::CertificateAuthority> other =
+        crypto::CertificateAuthority::Create("another CA", day);
+    ASSERT_TRUE(ca.ok() && other.ok());
+    env->ca_pem = ca->cert_pem();
+    ASSERT_TRUE(crypto::WriteFileAtomically(env->dir + "/ca.pem", ca->cert_pem(), 0644).ok());
+    absl::StatusOr<crypto::CertAndKey> server = ca->IssueServerCert(
+        crypto::ServerCertRequest{.service = "echo", .extra_dns = {}, .validity = day});
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_TRUE(crypto::WriteCertAndKey(env->dir, "server", *server).ok());
+
+    auto issue = [&](const crypto::CertificateAuthority& by, const std::string& id,
+                     crypto::Validity v, crypto::CertAndKey* out) {
+      absl::StatusOr<crypto::CertAndKey> c = by.IssueClientCert(id, v);
+      ASSERT_TRUE(c.ok()) << c.status();
+      *out = *std::move(c);
+    };
+    issue(*ca, "spiffe://pdao/org/city-transport/role/department", day, &env->department);
+    issue(*ca, "spiffe://pdao/org/acme/role/operator", day, &env->operator_);
+    issue(*other, "spiffe://pdao/org/city-transport/role/department", day,
+          &env->foreign_department);
+    issue(*ca, "spiffe://pdao/org/city-transport/role/department",
+          crypto::Validity{now - absl::Hours(48), now - absl::Hours(24)}, &env->expired_department);
+    issue(*ca, "spiffe://pdao/service/audit", day, &env->service_audit);
+
+    env->server = std::make_unique<Server>(OptionsFor(env->dir, &env->metrics.registry()));
+    env->server->AddService(&env->echo, EchoService::service_full_name());
+    absl::Status started = env->server->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    ASSERT_GT(env->server->port(), 0);
+    ASSERT_GT(env->server->health_port(), 0);
+  }
+
+  static void TearDownTestSuite() {
+    if (env == nullptr) return;
+    env->server->Shutdown(absl::Now() + absl::Seconds(5));
+    std::error_code ec;
+    std::filesystem::remove_all(env->dir, ec);
+    delete env;
+    env = nullptr;
+  }
+
+  static std::string Target() { return "127.0.0.1:" + std::to_string(env->server->port()); }
+  static std::string HealthTarget() {
+    return "127.0.0.1:" + std::to_string(env->server->health_port());
+  }
+
+  static std::unique_ptr<EchoService::Stub> StubWith(const crypto::CertAndKey& client) {
+    return EchoService::NewStub(
+        MakeMtlsChannelFromPem(Target(), env->ca_pem, client.cert_pem, client.key_pem));
+  }
+
+  static grpc::Status CallWhoami(EchoService::Stub& stub, WhoamiResponse* response) {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx, kCallTimeout);
+    return stub.Whoami(&ctx, WhoamiRequest(), response);
+  }
+
+  static grpc::Status CallEcho(EchoService::Stub& stub, const std::string& message,
+                               EchoResponse* response) {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx, kCallTimeout);
+    EchoRequest request;
+    request.set_message(message);
+    return stub.Echo(&ctx, request, response);
+  }
+};
+
+// A unary call with raw protobuf bytes (no generated stub needed for grpc.health.v1).
+grpc::Status RawUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                      const std::string& request, std::string* response) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1);
+  grpc::ByteBuffer resp;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && resp.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return status;
+}
+
+// grpc.health.v1.Health/Check for `service`; the ServingStatus number (1 SERVING, 2 NOT_SERVING).
+absl::StatusOr<int> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& service = "") {
+  std::string request;
+  if (!service.empty()) {  // HealthCheckRequest.service = 1 (length-delimited)
+    request.push_back(0x0a);
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  std::string response;
+  grpc::Status s = RawUnary(channel, "/grpc.health.v1.Health/Check", request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromString(response)) return absl::DataLossError("bad HealthCheckResponse");
+  for (int i = 0; i < fields.field_count(); ++i) {
+    if (fields.field(i).number() == 1) return static_cast<int>(fields.field(i).varint());
+  }
+  return 0;  // UNKNOWN (proto3 default)
+}
+
+std::shared_ptr<grpc::Channel> Plaintext(const std::string& target) {
+  return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+}
+
+TEST_F(MtlsTest, ValidRoleCertificateGetsThroughAndWhoamiReturnsItsPrincipal) {
+  auto stub = StubWith(env->department);
+  WhoamiResponse who;
+  grpc::Status s = CallWhoami(*stub, &who);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(who.principal().org(), "city-transport");
+  EXPECT_EQ(who.principal().role(), pdao::common::v1::ROLE_DEPARTMENT);
+  EXPECT_EQ(who.principal().service(), "");
+  EXPECT_EQ(who.spiffe_id(), "spiffe://pdao/org/city-transport/role/department");
+
+  EchoResponse echo;
+  s = CallEcho(*stub, "你好 \"pdao\"", &echo);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(echo.message(), "你好 \"pdao\"");
+}
+
+TEST_F(MtlsTest, ServiceCertificateIsAServicePrincipal) {
+  auto stub = StubWith(env->service_audit);
+  WhoamiResponse who;
+  ASSERT_TRUE(CallWhoami(*stub, &who).ok());
+  EXPECT_EQ(who.principal().service(), "audit");
+  EXPECT_EQ(who.principal().org(), "");
+}
+
+TEST_F(MtlsTest, ClientWithoutCertificateIsRefusedAtHandshake) {
+  auto stub = StubWith(crypto::CertAndKey{});
+  WhoamiResponse who;
+  grpc::Status s = CallWhoami(*stub, &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(MtlsTest, CertificateFromAnotherCaIsRefused) {
+  auto stub = StubWith(env->foreign_department);
+  WhoamiResponse who;
+  grpc::Status s = CallWhoami(*stub, &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(MtlsTest, ExpiredCertificateIsRefused) {
+  auto stub = StubWith(env->expired_department);
+  WhoamiResponse who;
+  grpc::Status s = CallWhoami(*stub, &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+TEST_F(MtlsTest, RoleThatMayNotCallEchoGetsPermissionDeniedNamingMethodAndRoles) {
+  auto stub = StubWith(env->operator_);
+  EchoResponse echo;
+  grpc::Status s = CallEcho(*stub, "hi", &echo);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("Echo requires role one of [department]"));
+  EXPECT_THAT(s.error_message(), HasSubstr("spiffe://pdao/org/acme/role/operator"));
+  // The same caller may still call Whoami: authorization is per method.
+  WhoamiResponse who;
+  EXPECT_TRUE(CallWhoami(*stub, &who).ok());
+}
+
+TEST_F(MtlsTest, ServerRefusesPlaintextOnTheApiPort) {
+  auto stub = EchoService::NewStub(Plaintext(Target()));
+  WhoamiResponse who;
+  EXPECT_EQ(CallWhoami(*stub, &who).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(MtlsTest, HealthPortAnswersServingAndServesNothingElse) {
+  auto channel = Plaintext(HealthTarget());
+  absl::StatusOr<int> overall = HealthCheck(channel);
+  ASSERT_TRUE(overall.ok()) << overall.status();
+  EXPECT_EQ(*overall, 1);  // SERVING
+  absl::StatusOr<int> echo = HealthCheck(channel, EchoService::service_full_name());
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(*echo, 1);
+  EXPECT_EQ(HealthCheck(channel, "no.such.Service").status().code(), absl::StatusCode::kNotFound);
+
+  auto stub = EchoService::NewStub(channel);
+  WhoamiResponse who;
+  EXPECT_EQ(CallWhoami(*stub, &who).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  std::string ignored;
+  EXPECT_EQ(RawUnary(channel, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "",
+                     &ignored)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(MtlsTest, HealthIsAlsoServedOnTheApiPortOverMtls) {
+  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
+                                        env->department.key_pem);
+  absl::StatusOr<int> overall = HealthCheck(channel);
+  ASSERT_TRUE(overall.ok()) << overall.status();
+  EXPECT_EQ(*overall, 1);
+}
+
+TEST_F(MtlsTest, SetServingIsMirroredOnBothPorts) {
+  auto plain = Plaintext(HealthTarget());
+  auto tls = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
+                                    env->department.key_pem);
+  env->server->SetServing(false);
+  EXPECT_EQ(*HealthCheck(plain), 2);  // NOT_SERVING
+  EXPECT_EQ(*HealthCheck(plain, EchoService::service_full_name()), 2);
+  EXPECT_EQ(*HealthCheck(tls), 2);
+  env->server->SetServing(true);
+  EXPECT_EQ(*HealthCheck(plain), 1);
+  EXPECT_EQ(*HealthCheck(tls), 1);
+}
+
+// Server reflection, bidi stream with raw bytes: ServerReflectionRequest{list_services: ""}.
+TEST_F(MtlsTest, ReflectionListsTheService) {
+  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
+                                        env->department.key_pem);
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  grpc::CompletionQueue cq;
+  auto call =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto step = [&](int tag) {
+    void* got = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&got, &ok));
+    EXPECT_EQ(got, reinterpret_cast<void*>(static_cast<intptr_t>(tag)));
+    return ok;
+  };
+  auto tag = [](int t) { return reinterpret_cast<void*>(static_cast<intptr_t>(t)); };
+  call->StartCall(tag(1));
+  ASSERT_TRUE(step(1));
+  const std::string list_services("\x3a\x00", 2);  // field 7 (list_services), empty string
+  grpc::Slice slice(list_services);
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, tag(2));
+  ASSERT_TRUE(step(2));
+  call->WritesDone(tag(3));
+  ASSERT_TRUE(step(3));
+  grpc::ByteBuffer response;
+  call->Read(&response, tag(4));
+  ASSERT_TRUE(step(4));
+  grpc::Status status;
+  call->Finish(&status, tag(5));
+  ASSERT_TRUE(step(5));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  cq.Shutdown();
+  void* ignored_tag;
+  bool ignored_ok;
+  while (cq.Next(&ignored_tag, &ignored_ok)) {
+  }
+
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // ServerReflectionResponse.list_services_response = 6 → ListServiceResponse.service = 1 →
+  // ServiceResponse.name = 1.
+  google::protobuf::UnknownFieldSet top;
+  ASSERT_TRUE(top.ParseFromString(bytes));
+  std::vector<std::string> names;
+  for (int i = 0; i < top.field_count(); ++i) {
+    if (top.field(i).number() != 6) continue;
+    google::protobuf::UnknownFieldSet list;
+    ASSERT_TRUE(list.ParseFromString(top.field(i).length_delimited()));
+    for (int j = 0; j < list.field_count(); ++j) {
+      google::protobuf::UnknownFieldSet svc;
+      ASSERT_TRUE(svc.ParseFromString(list.field(j).length_delimited()));
+      for (int k = 0; k < svc.field_count(); ++k) names.push_back(svc.field(k).length_delimited());
+    }
+  }
+  EXPECT_THAT(names, ::testing::Contains("pdao.testing.v1.EchoService"));
+  EXPECT_THAT(names, ::testing::Contains("grpc.health.v1.Health"));
+}
+
+TEST_F(MtlsTest, MetricsCountCallsByCode) {
+  auto dept = StubWith(env->department);
+  auto op = StubWith(env->operator_);
+  EchoResponse echo;
+  ASSERT_TRUE(CallEcho(*dept, "m", &echo).ok());
+  ASSERT_EQ(CallEcho(*op, "m", &echo).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  const std::string text = env->metrics.Scrape();
+  EXPECT_THAT(text, HasSubstr("pdao_grpc_server_handled_total{code=\"OK\",method=\"Echo\","
+                              "service=\"pdao.testing.v1.EchoService\"}"));
+  EXPECT_THAT(text, HasSubstr("pdao_grpc_server_handled_total{code=\"PERMISSION_DENIED\","
+                              "method=\"Echo\",service=\"pdao.testing.v1.EchoService\"}"));
+  EXPECT_THAT(text, HasSubstr("pdao_grpc_server_handling_seconds_bucket{method=\"Echo\","
+                              "service=\"pdao.testing.v1.EchoService\",le=\"0.5\"}"));
+}
+
+TEST(ServerStartTest, MissingCertificateFileIsNotFound) {
+  Server server(OptionsFor("/nonexistent-pdao-dir", nullptr));
+  absl::Status s = server.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("/nonexistent-pdao-dir/ca.pem"));
+}
+
+TEST_F(MtlsTest, BusyPortIsUnavailable) {
+  ServerOptions o = OptionsFor(env->dir, nullptr);
+  o.listen_address = Target();
+  Server second(o);
+  absl::Status s = second.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr(Target()));
+}
+
+// A call in flight when Shutdown starts: the health port reports NOT_SERVING at once, the call
+// still completes (drain), and Shutdown returns after it.
+TEST_F(MtlsTest, ShutdownDrainsCallsInFlight) {
+  EchoImpl echo;
+  Server server(OptionsFor(env->dir, nullptr));
+  server.AddService(&echo);
+  ASSERT_TRUE(server.Start().ok());
+  const std::string target = "127.0.0.1:" + std::to_string(server.port());
+  auto health = Plaintext("127.0.0.1:" + std::to_string(server.health_port()));
+  ASSERT_EQ(*HealthCheck(health), 1);
+
+  auto stub = EchoService::NewStub(MakeMtlsChannelFromPem(
+      target, env->ca_pem, env->department.cert_pem, env->department.key_pem));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  EchoRequest request;
+  request.set_message("hold");
+  EchoResponse response;
+  grpc::Status held_status;
+  absl::Notification held_done;
+  stub->async()->Echo(&ctx, &request, &response, [&](grpc::Status s) {
+    held_status = std::move(s);
+    held_done.Notify();
+  });
+  echo.WaitHeld();
+
+  absl::Notification shutdown_done;
+  std::thread shutdown([&] {
+    server.Shutdown(absl::Now() + kCallTimeout);
+    shutdown_done.Notify();
+  });
+  // NOT_SERVING while draining (poll with a bounded deadline: Shutdown runs in another thread).
+  const absl::Time poll_until = absl::Now() + kCallTimeout;
+  absl::StatusOr<int> h = HealthCheck(health);
+  while (h.ok() && *h == 1 && absl::Now() < poll_until) h = HealthCheck(health);
+  EXPECT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(*h, 2);
+  EXPECT_FALSE(shutdown_done.HasBeenNotified());
+
+  echo.Release();
+  ASSERT_TRUE(held_done.WaitForNotificationWithTimeout(kCallTimeout));
+  EXPECT_TRUE(held_status.ok()) << held_status.error_message();
+  EXPECT_EQ(response.message(), "hold");
+  shutdown.join();
+  EXPECT_TRUE(shutdown_done.HasBeenNotified());
+}
+
+}  // namespace
+}  // namespace pdao
