@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include <prometheus/gauge.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -51,11 +53,16 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
 }
 
 ServiceHost::ServiceHost(HostOptions options)
-    : options_(std::move(options)), metrics_(std::make_shared<prometheus::Registry>()) {}
+    : options_(std::move(options)), metrics_(std::make_unique<Metrics>()) {}
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions options) {
   if (options.listen.empty()) return absl::InvalidArgumentError("--listen is required");
   std::unique_ptr<ServiceHost> host(new ServiceHost(std::move(options)));
+  if (!host->options_.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<Metrics>> served = Metrics::Serve(host->options_.metrics_listen);
+    if (!served.ok()) return served.status();
+    host->metrics_ = std::move(*served);
+  }
   if (host->options_.kafka.empty()) {
     host->bus_ = std::make_unique<InProcessBus>();
   } else {
@@ -104,8 +111,8 @@ absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   }
   Store* raw = store.get();
   stores_.emplace(service, std::move(store));
-  relays_.push_back(std::make_unique<OutboxRelay>(*raw, *bus_));
-  if (started_) relays_.back()->Start();
+  relays_.emplace_back(service, std::make_unique<OutboxRelay>(*raw, *bus_));
+  if (started_) relays_.back().second->Start();
   return raw;
 }
 
@@ -120,15 +127,6 @@ void ServiceHost::AddPeriodic(std::string name, absl::Duration interval,
 
 absl::Status ServiceHost::Start() {
   if (started_) return absl::FailedPreconditionError("ServiceHost already started");
-  if (!options_.metrics_listen.empty()) {
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(options_.metrics_listen);
-    } catch (const std::exception& e) {  // prometheus-cpp (civetweb) throws when it cannot bind
-      return absl::UnavailableError(
-          absl::StrCat("cannot serve /metrics on ", options_.metrics_listen, ": ", e.what()));
-    }
-    exposer_->RegisterCollectable(metrics_);
-  }
   ServerOptions server;
   server.service_name = options_.program;
   server.listen_address = options_.listen;
@@ -136,11 +134,32 @@ absl::Status ServiceHost::Start() {
   server.ca_cert_path = options_.ca_cert_path;
   server.server_cert_path = options_.server_cert_path;
   server.server_key_path = options_.server_key_path;
-  server.metrics_registry = metrics_.get();
+  server.metrics_registry = &metrics_->registry();
   server_ = std::make_unique<Server>(server);
   for (auto& [service, name] : services_) server_->AddService(service, name);
   if (absl::Status s = server_->Start(); !s.ok()) return s;
-  for (auto& relay : relays_) relay->Start();
+  for (auto& [service, relay] : relays_) relay->Start();
+  // The outbox as operators watch it: events delivered, failed, and read but not yet delivered.
+  auto& family = prometheus::BuildGauge()
+                     .Name("pdao_outbox_events")
+                     .Help("Outbox relay counters per service (state: sent, failed, pending)")
+                     .Register(metrics_->registry());
+  std::vector<std::function<void()>> updates;
+  for (auto& [service, relay] : relays_) {
+    OutboxRelay* r = relay.get();
+    auto* sent = &family.Add({{"service", service}, {"state", "sent"}});
+    auto* failed = &family.Add({{"service", service}, {"state", "failed"}});
+    auto* pending = &family.Add({{"service", service}, {"state", "pending"}});
+    updates.push_back([r, sent, failed, pending] {
+      sent->Set(static_cast<double>(r->sent()));
+      failed->Set(static_cast<double>(r->failed()));
+      pending->Set(static_cast<double>(r->pending()));
+    });
+  }
+  periodic_.push_back({"outbox-metrics", absl::Seconds(1), [updates]() {
+                         for (const auto& update : updates) update();
+                         return absl::OkStatus();
+                       }});
   for (const Periodic& p : periodic_) {
     periodic_threads_.emplace_back([this, p] {
       while (!stop_periodic_.WaitForNotificationWithTimeout(p.interval)) {
@@ -166,7 +185,7 @@ void ServiceHost::Shutdown() {
   if (!stop_periodic_.HasBeenNotified()) stop_periodic_.Notify();
   for (std::thread& t : periodic_threads_) t.join();
   periodic_threads_.clear();
-  for (auto& relay : relays_) relay->Stop();  // drains what the last calls committed
+  for (auto& [service, relay] : relays_) relay->Stop();  // drains what the last calls committed
   if (bus_) {
     if (absl::Status s = bus_->Flush(absl::Seconds(10)); !s.ok()) {
       log::Warn("bus flush incomplete; undelivered events stay in the outbox",

@@ -18,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
@@ -28,6 +27,7 @@
 #include "common/bus/event_bus.h"
 #include "common/bus/outbox_relay.h"
 #include "common/config/config.h"
+#include "common/metrics/metrics.h"
 #include "common/rpc/server.h"
 #include "common/store/store.h"
 
@@ -53,7 +53,9 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config, const st
 
 class ServiceHost {
  public:
-  // Connects the bus (Kafka does not need the broker up yet). INVALID_ARGUMENT for bad options.
+  // Connects the bus (Kafka does not need the broker up yet) and serves /metrics when
+  // --metrics-listen is set. INVALID_ARGUMENT for bad options; UNAVAILABLE when the metrics address
+  // cannot be bound.
   static absl::StatusOr<std::unique_ptr<ServiceHost>> Create(HostOptions options);
   ~ServiceHost();  // Shutdown()
   ServiceHost(const ServiceHost&) = delete;
@@ -63,14 +65,14 @@ class ServiceHost {
   // from Start() on. UNAVAILABLE when Redis cannot be reached; INTERNAL for a SQLite error.
   absl::StatusOr<Store*> OpenStore(const std::string& service);
   EventBus& bus() { return *bus_; }
-  prometheus::Registry& metrics() { return *metrics_; }
+  prometheus::Registry& metrics() { return metrics_->registry(); }
 
   // Before Start(): a service to serve (not owned) and its grpc.health.v1 name.
   void AddService(grpc::Service* service, std::string_view health_name);
   // Before Start(): runs `job` every `interval` on a host thread until Shutdown (errors logged).
   void AddPeriodic(std::string name, absl::Duration interval, std::function<absl::Status()> job);
 
-  // Starts the metrics exposer, the outbox relays, the periodic jobs and the gRPC server.
+  // Starts the outbox relays, the periodic jobs and the gRPC server.
   absl::Status Start();
   int port() const { return server_ ? server_->port() : 0; }
   int health_port() const { return server_ ? server_->health_port() : 0; }
@@ -88,11 +90,10 @@ class ServiceHost {
   };
 
   HostOptions options_;
-  std::shared_ptr<prometheus::Registry> metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Metrics> metrics_;  // served on --metrics-listen when set
   std::unique_ptr<EventBus> bus_;
   std::map<std::string, std::unique_ptr<Store>> stores_;
-  std::vector<std::unique_ptr<OutboxRelay>> relays_;
+  std::vector<std::pair<std::string, std::unique_ptr<OutboxRelay>>> relays_;  // by service
   std::vector<std::pair<grpc::Service*, std::string>> services_;
   std::vector<Periodic> periodic_;
   std::vector<std::thread> periodic_threads_;
