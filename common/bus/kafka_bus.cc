@@ -1,0 +1,514 @@
+#include "common/bus/kafka_bus.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/log/log.h"
+
+namespace pdao {
+namespace {
+
+int ToMillis(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, INT32_MAX));
+}
+
+using LogFn = std::function<void(std::string_view, std::string_view)>;
+
+LogFn DefaultLog() {
+  return [](std::string_view level, std::string_view message) {
+    log::Level l = level == "error"  ? log::Level::kError
+                   : level == "warn" ? log::Level::kWarn
+                                     : log::Level::kInfo;
+    log::Write(l, std::string(message), {{"component", "kafka_bus"}});
+  };
+}
+
+absl::Status Set(RdKafka::Conf* conf, const std::string& name, const std::string& value) {
+  std::string err;
+  if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka property ", name, "=", value, " rejected: ", err));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetAll(RdKafka::Conf* conf, const std::map<std::string, std::string>& props) {
+  for (const auto& [k, v] : props) {
+    if (absl::Status s = Set(conf, k, v); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Routes librdkafka's log lines and error events to our log function.
+class EventLogger : public RdKafka::EventCb {
+ public:
+  explicit EventLogger(LogFn log) : log_(std::move(log)) {}
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        log_(event.fatal() ? "error" : "warn",
+             absl::StrCat("kafka: ", RdKafka::err2str(event.err()), ": ", event.str()));
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        // "FAIL" lines repeat what the error event above already reports.
+        if (event.fac() == "FAIL") break;
+        log_(event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? "error" : "warn",
+             absl::StrCat("kafka ", event.fac(), ": ", event.str()));
+        break;
+      default:
+        break;
+    }
+  }
+
+ protected:
+  LogFn log_;
+};
+
+// One consumer-group member: a KafkaConsumer and the thread that drives it.
+class KafkaSubscription final : public Subscription {
+ public:
+  KafkaSubscription(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                    std::unique_ptr<EventLogger> events, MessageHandler handler,
+                    absl::Duration backoff, LogFn log, std::string group)
+      : consumer_(std::move(consumer)),
+        events_(std::move(events)),
+        handler_(std::move(handler)),
+        backoff_(backoff),
+        log_(std::move(log)),
+        group_(std::move(group)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~KafkaSubscription() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  bool Stopping() {
+    absl::MutexLock lock(&mu_);
+    return stop_;
+  }
+
+  // Waits `d` or until the subscription is destroyed. Returns true when stopping.
+  bool WaitOrStop(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopped), d);
+    return stop_;
+  }
+
+  void Run() {
+    while (!Stopping()) {
+      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(100));
+      if (!msg) continue;
+      switch (msg->err()) {
+        case RdKafka::ERR_NO_ERROR:
+          Handle(*msg);
+          break;
+        case RdKafka::ERR__TIMED_OUT:
+        case RdKafka::ERR__PARTITION_EOF:
+          break;
+        default:
+          log_("warn", absl::StrCat("kafka consumer (group ", group_, "): ", msg->errstr()));
+          break;
+      }
+    }
+    // Commits the stored (acknowledged) offsets and leaves the group, so the partitions move to
+    // the other members at once.
+    consumer_->close();
+  }
+
+  void Handle(RdKafka::Message& msg) {
+    const std::string topic = msg.topic_name();
+    const int32_t partition = msg.partition();
+    const int64_t offset = msg.offset();
+    const auto tp_key = std::make_pair(topic, partition);
+
+    // A partition rewound after a handler error: anything past the failed offset that was already
+    // fetched is dropped (never handled, never stored) until the failed message comes back.
+    if (auto it = rewind_.find(tp_key); it != rewind_.end()) {
+      if (offset > it->second) {
+        Seek(topic, partition, it->second);
+        return;
+      }
+      if (offset == it->second) rewind_.erase(it);
+    }
+
+    BusMessage m;
+    m.topic = topic;
+    if (msg.key() != nullptr) m.key = *msg.key();
+    if (msg.payload() != nullptr) {
+      m.payload.assign(static_cast<const char*>(msg.payload()), msg.len());
+    }
+    absl::Status status = handler_(m);
+    if (status.ok()) {
+      std::unique_ptr<RdKafka::TopicPartition> next(
+          RdKafka::TopicPartition::create(topic, partition, offset + 1));
+      std::vector<RdKafka::TopicPartition*> offsets = {next.get()};
+      RdKafka::ErrorCode err = consumer_->offsets_store(offsets);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        // Typically the partition was revoked meanwhile: the new owner gets the message again.
+        log_("warn", absl::StrCat("kafka offsets_store ", topic, "[", partition, "]@", offset + 1,
+                                  ": ", RdKafka::err2str(err)));
+      }
+      return;
+    }
+    log_("warn", absl::StrCat("handler of group ", group_, " failed on ", topic, "[", partition,
+                              "]@", offset, ", redelivering: ", status.ToString()));
+    rewind_[tp_key] = offset;
+    Seek(topic, partition, offset);
+    WaitOrStop(backoff_);
+  }
+
+  void Seek(const std::string& topic, int32_t partition, int64_t offset) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(
+        RdKafka::TopicPartition::create(topic, partition, offset));
+    RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      // Not assigned any more (rebalance): the offset was not stored, so the next owner starts at
+      // this message. Still assigned: the next later message triggers another seek.
+      log_("warn", absl::StrCat("kafka seek ", topic, "[", partition, "]@", offset, ": ",
+                                RdKafka::err2str(err)));
+    }
+  }
+
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<EventLogger> events_;  // referenced by consumer_'s conf; outlives it
+  MessageHandler handler_;
+  const absl::Duration backoff_;
+  LogFn log_;
+  const std::string group_;
+  // (topic, partition) -> offset of a message whose handler failed and that must come next.
+  std::map<std::pair<std::string, int32_t>, int64_t> rewind_;  // consumer thread only
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+// Callbacks handed to every producer of the bus.
+class KafkaBus::Impl : public RdKafka::DeliveryReportCb, public EventLogger {
+ public:
+  Impl(KafkaBus* bus, LogFn log) : EventLogger(std::move(log)), bus_(bus) {}
+
+  void dr_cb(RdKafka::Message& message) override {
+    std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(message.msg_opaque()));
+    absl::Status status = absl::OkStatus();
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      status = absl::UnavailableError(
+          absl::StrCat("kafka delivery to ", message.topic_name(), " failed: ", message.errstr()));
+    }
+    if (cb && *cb) (*cb)(status);
+    bus_->outstanding_.fetch_sub(1);
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_ERROR && event.fatal()) fatal_.store(true);
+    EventLogger::event_cb(event);
+  }
+
+  std::atomic<bool> fatal_{false};
+
+ private:
+  KafkaBus* const bus_;
+};
+
+KafkaBus::KafkaBus(KafkaBusOptions options) : options_(std::move(options)) {
+  impl_ = std::make_unique<Impl>(this, options_.log ? options_.log : DefaultLog());
+}
+
+void KafkaBus::Log(std::string_view level, std::string_view message) const {
+  if (options_.log) {
+    options_.log(level, message);
+  } else {
+    DefaultLog()(level, message);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<KafkaBus>> KafkaBus::Create(KafkaBusOptions options) {
+  if (options.bootstrap_servers.empty()) {
+    return absl::InvalidArgumentError("KafkaBusOptions.bootstrap_servers is required");
+  }
+  std::unique_ptr<KafkaBus> bus(new KafkaBus(std::move(options)));
+  {
+    absl::MutexLock lock(&bus->producer_mu_);
+    if (absl::Status s = bus->BuildProducerLocked(); !s.ok()) return s;
+  }
+  bus->poll_thread_ = std::thread([b = bus.get()] { b->PollLoop(); });
+  return bus;
+}
+
+absl::Status KafkaBus::BuildProducerLocked() {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(impl_.get()), err) !=
+          RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(impl_.get()), err) !=
+          RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka producer callbacks: ", err));
+  }
+  const std::map<std::string, std::string> ours = {
+      {"bootstrap.servers", options_.bootstrap_servers},
+      {"client.id", options_.client_id},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"message.timeout.ms", absl::StrCat(ToMillis(options_.message_timeout))},
+  };
+  for (const auto* props : {&ours, &options_.extra_config, &options_.producer_config}) {
+    if (absl::Status s = SetAll(conf.get(), *props); !s.ok()) return s;
+  }
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), err));
+  if (!producer) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  }
+  producer_ = std::move(producer);
+  ++generation_;
+  impl_->fatal_.store(false);
+  return absl::OkStatus();
+}
+
+void KafkaBus::PollLoop() {
+  absl::Time close_deadline = absl::InfiniteFuture();
+  while (true) {
+    if (closing_.load()) {
+      // The destructor purged what is left; serve those reports, bounded, then end.
+      if (close_deadline == absl::InfiniteFuture()) close_deadline = absl::Now() + absl::Seconds(5);
+      if (outstanding_.load() <= 0 || absl::Now() > close_deadline) return;
+    }
+    uint64_t generation = 0;
+    {
+      absl::ReaderMutexLock lock(&producer_mu_);
+      producer_->poll(50);
+      generation = generation_;
+    }
+    if (impl_->fatal_.load() && !closing_.load()) RebuildProducer(generation);
+  }
+}
+
+void KafkaBus::RebuildProducer(uint64_t generation) {
+  std::unique_ptr<RdKafka::Producer> old;
+  {
+    absl::MutexLock lock(&producer_mu_);
+    if (generation != generation_ || !producer_) return;  // someone else rebuilt it
+    std::string reason;
+    RdKafka::ErrorCode code = producer_->fatal_error(reason);
+    Log("error", absl::StrCat("kafka producer fatal error (", RdKafka::err2str(code), ": ", reason,
+                              "); building a new producer"));
+    old = std::move(producer_);
+    if (absl::Status s = BuildProducerLocked(); !s.ok()) {
+      // The same properties worked before; keep the old one so the bus stays usable.
+      Log("error", absl::StrCat("rebuilding the kafka producer failed: ", s.ToString()));
+      producer_ = std::move(old);
+      return;
+    }
+    rebuilds_.fetch_add(1);
+  }
+  // Outside the lock (callbacks may call Publish): fail what the old producer still holds.
+  old->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  old->flush(5000);
+}
+
+absl::Status KafkaBus::Publish(const BusMessage& message, DeliveryCallback on_delivery) {
+  if (message.topic.empty()) {
+    return absl::InvalidArgumentError("bus message has no topic (EventBus::Publish)");
+  }
+  if (closing_.load()) {
+    return absl::FailedPreconditionError("kafka bus is shutting down");
+  }
+  auto* opaque = new DeliveryCallback(std::move(on_delivery));
+  const absl::Time deadline = absl::Now() + options_.queue_full_timeout;
+  outstanding_.fetch_add(1);
+  while (true) {
+    RdKafka::ErrorCode err;
+    uint64_t generation = 0;
+    {
+      absl::ReaderMutexLock lock(&producer_mu_);
+      generation = generation_;
+      err = producer_->produce(
+          message.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          const_cast<char*>(message.payload.data()), message.payload.size(),
+          message.key.empty() ? nullptr : message.key.data(), message.key.size(), 0, opaque);
+      if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+      if (err == RdKafka::ERR__QUEUE_FULL && absl::Now() < deadline) {
+        producer_->poll(100);
+        continue;
+      }
+    }
+    if (err == RdKafka::ERR__FATAL && !closing_.load()) {
+      RebuildProducer(generation);
+      continue;
+    }
+    outstanding_.fetch_sub(1);
+    delete opaque;
+    switch (err) {
+      case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kafka message too large for ", message.topic, ": ", message.payload.size(), " bytes"));
+      case RdKafka::ERR__QUEUE_FULL:
+        return absl::ResourceExhaustedError(
+            "kafka producer queue stayed full (is the broker reachable?)");
+      default:
+        return absl::UnavailableError(
+            absl::StrCat("kafka produce to ", message.topic, ": ", RdKafka::err2str(err)));
+    }
+  }
+}
+
+absl::Status KafkaBus::InjectFatalErrorForTest() {
+  absl::ReaderMutexLock lock(&producer_mu_);
+  rd_kafka_resp_err_t err = rd_kafka_test_fatal_error(
+      producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by a test");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rd_kafka_test_fatal_error: ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaBus::Flush(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (outstanding_.load() > 0) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(outstanding_.load(), " kafka messages still without a delivery report"));
+    }
+    absl::SleepFor(absl::Milliseconds(5));  // the poll thread serves the reports
+  }
+  return absl::OkStatus();
+}
+
+KafkaBus::~KafkaBus() {
+  if (poll_thread_.joinable()) {
+    if (absl::Status s = Flush(options_.close_flush_timeout); !s.ok()) {
+      Log("warn", absl::StrCat("kafka bus closing: ", s.message(), "; failing them"));
+    }
+    closing_.store(true);
+    {
+      absl::ReaderMutexLock lock(&producer_mu_);
+      producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    }
+    // Purged messages get their (error) reports from the poll thread, which then ends.
+    poll_thread_.join();
+  }
+  absl::MutexLock lock(&producer_mu_);
+  if (producer_) {
+    producer_->flush(1000);  // serves any report that came after the poll thread ended
+    producer_.reset();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
+    const std::string& group, const std::vector<std::string>& topics, MessageHandler handler) {
+  if (group.empty()) return absl::InvalidArgumentError("subscription needs a consumer group");
+  if (topics.empty()) return absl::InvalidArgumentError("subscription needs at least one topic");
+  for (const auto& t : topics) {
+    if (t.empty()) return absl::InvalidArgumentError("subscription topic name is empty");
+  }
+  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
+  if (closing_.load()) return absl::FailedPreconditionError("kafka bus is shutting down");
+
+  LogFn log = options_.log ? options_.log : DefaultLog();
+  auto events = std::make_unique<EventLogger>(log);
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) !=
+      RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka consumer callbacks: ", err));
+  }
+  const std::map<std::string, std::string> ours = {
+      {"bootstrap.servers", options_.bootstrap_servers},
+      {"client.id", options_.client_id},
+      {"group.id", group},
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"allow.auto.create.topics", "true"},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", absl::StrCat(ToMillis(options_.session_timeout))},
+      {"heartbeat.interval.ms", absl::StrCat(ToMillis(options_.heartbeat_interval))},
+  };
+  for (const auto* props : {&ours, &options_.extra_config, &options_.consumer_config}) {
+    if (absl::Status s = SetAll(conf.get(), *props); !s.ok()) return s;
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  RdKafka::ErrorCode code = consumer->subscribe(topics);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    consumer->close();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kafka subscribe to ", absl::StrJoin(topics, ","), ": ", RdKafka::err2str(code)));
+  }
+  return std::unique_ptr<Subscription>(
+      new KafkaSubscription(std::move(consumer), std::move(events), std::move(handler),
+                            options_.redelivery_backoff, std::move(log), group));
+}
+
+absl::Status KafkaBus::EnsureTopics(const std::vector<std::string>& topics, int partitions,
+                                    absl::Duration timeout) {
+  if (topics.empty()) return absl::OkStatus();
+  if (partitions < 1) return absl::InvalidArgumentError("EnsureTopics needs partitions >= 1");
+  absl::ReaderMutexLock lock(&producer_mu_);
+  rd_kafka_t* rk = producer_->c_ptr();
+  char errstr[512];
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  auto free_topics = [&new_topics] {
+    for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+  };
+  for (const auto& name : topics) {
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(name.c_str(), partitions, -1, errstr, sizeof(errstr));
+    if (t == nullptr) {
+      free_topics();
+      return absl::InvalidArgumentError(absl::StrCat("topic ", name, ": ", errstr));
+    }
+    new_topics.push_back(t);
+  }
+  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(admin, ToMillis(timeout), errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_operation_timeout(admin, ToMillis(timeout), errstr, sizeof(errstr));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), admin, queue);
+  // The request timeout bounds the answer; the extra second covers local queuing.
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, ToMillis(timeout + absl::Seconds(1)));
+  absl::Status result = absl::OkStatus();
+  if (event == nullptr) {
+    result = absl::DeadlineExceededError("kafka CreateTopics: no answer from the broker");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = absl::UnavailableError(
+        absl::StrCat("kafka CreateTopics: ", rd_kafka_event_error_string(event)));
+  } else {
+    const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(event);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n && result.ok(); ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+      const char* msg = rd_kafka_topic_result_error_string(results[i]);
+      result = absl::UnavailableError(
+          absl::StrCat("kafka CreateTopics ", rd_kafka_topic_result_name(results[i]), ": ",
+                       rd_kafka_err2str(e), msg ? " " : "", msg ? msg : ""));
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(admin);
+  free_topics();
+  return result;
+}
+
+}  // namespace pdao

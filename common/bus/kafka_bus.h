@@ -1,0 +1,135 @@
+// KafkaBus: the production EventBus over Apache Kafka (librdkafka C++ API, rdkafka++ 2.0.2).
+//
+// Producer (one per bus): enable.idempotence=true, acks=all, message.timeout.ms from
+// `message_timeout` (default 0 = retry until delivered, so events published while Kafka is down
+// are delivered once it returns). A poll thread serves delivery reports and calls each message's
+// DeliveryCallback exactly once: OK when the broker acknowledged it (acks=all), UNAVAILABLE with
+// librdkafka's error otherwise. ERR__QUEUE_FULL makes Publish poll and retry until
+// `queue_full_timeout`. A fatal producer error (idempotence broken) is logged, every message still
+// queued in the old producer gets an error callback, and a new producer is created.
+// The destructor flushes for up to `close_flush_timeout`; messages still undelivered then get an
+// error callback (the outbox relay publishes them again later).
+//
+// Consumer (one KafkaConsumer per Subscribe, on its own thread): group.id = group,
+// enable.auto.commit=true with enable.auto.offset.store=false, auto.offset.reset=earliest,
+// allow.auto.create.topics=true. A message's offset is stored (and so later committed) only after
+// the handler returns OK. On a handler error the consumer seeks back to that message and delivers
+// it again after `redelivery_backoff`; no message is ever skipped. Destroying the Subscription
+// closes the consumer (committing what was acknowledged and leaving the group); an unacknowledged
+// message then goes to the next member of the group.
+//
+// Publish returning an error means the callback will not be called. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/bus/event_bus.h"
+
+namespace RdKafka {
+class Producer;
+}  // namespace RdKafka
+
+namespace pdao {
+
+struct KafkaBusOptions {
+  // "host:port[,host:port...]". Required.
+  std::string bootstrap_servers;
+  std::string client_id = "pdao";
+
+  // Producer: how long librdkafka retries a message before reporting failure. Zero = forever.
+  absl::Duration message_timeout = absl::ZeroDuration();
+  // Publish: how long to keep retrying while the local producer queue is full.
+  absl::Duration queue_full_timeout = absl::Seconds(30);
+  // Destructor: how long to wait for outstanding deliveries.
+  absl::Duration close_flush_timeout = absl::Seconds(10);
+
+  // Consumers. Tests: session 6 s, heartbeat 500 ms (TOOLCHAIN.md).
+  absl::Duration session_timeout = absl::Seconds(45);
+  absl::Duration heartbeat_interval = absl::Seconds(3);
+  // Wait before a message whose handler failed is delivered again.
+  absl::Duration redelivery_backoff = absl::Milliseconds(500);
+
+  // Extra librdkafka properties: `extra_config` for producer and consumers, then the specific
+  // maps. They are applied after ours, so they can override anything (use with care).
+  std::map<std::string, std::string> extra_config;
+  std::map<std::string, std::string> producer_config;
+  std::map<std::string, std::string> consumer_config;
+
+  // Where librdkafka errors and our warnings go. Default: pdao::log (JSON lines on stderr).
+  std::function<void(std::string_view level, std::string_view message)> log;
+};
+
+class KafkaBus final : public EventBus {
+ public:
+  // Builds the producer and starts its poll thread. Does not wait for the broker (Kafka may be
+  // down; messages wait in the producer). INVALID_ARGUMENT when bootstrap_servers is empty or
+  // librdkafka rejects a property (the message names it).
+  static absl::StatusOr<std::unique_ptr<KafkaBus>> Create(KafkaBusOptions options);
+
+  ~KafkaBus() override;
+
+  KafkaBus(const KafkaBus&) = delete;
+  KafkaBus& operator=(const KafkaBus&) = delete;
+
+  // EventBus
+  // INVALID_ARGUMENT for an empty topic or a message over the producer's size limit;
+  // FAILED_PRECONDITION once the bus is shutting down; RESOURCE_EXHAUSTED when the local queue
+  // stayed full for queue_full_timeout; UNAVAILABLE for other produce errors.
+  absl::Status Publish(const BusMessage& message, DeliveryCallback on_delivery) override;
+  // INVALID_ARGUMENT for an empty group/topic list/handler or a bad consumer property.
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const std::string& group,
+                                                          const std::vector<std::string>& topics,
+                                                          MessageHandler handler) override;
+  // OK when no message is waiting for its delivery report; DEADLINE_EXCEEDED otherwise.
+  absl::Status Flush(absl::Duration timeout) override;
+
+  // Creates each topic with `partitions` partitions (replication factor: the broker default)
+  // through the Admin API. A topic that already exists counts as success. UNAVAILABLE /
+  // DEADLINE_EXCEEDED when the broker does not answer in `timeout`; the broker's error otherwise.
+  absl::Status EnsureTopics(const std::vector<std::string>& topics, int partitions,
+                            absl::Duration timeout = absl::Seconds(30));
+
+  // Tests only: makes the current producer hit a fatal (idempotence) error, as a broker would, so
+  // the rebuild path runs. FAILED_PRECONDITION when librdkafka refuses.
+  absl::Status InjectFatalErrorForTest();
+
+  // Messages published whose delivery report has not arrived yet.
+  int64_t outstanding() const { return outstanding_.load(); }
+  // How many times the producer was rebuilt after a fatal error.
+  int64_t producer_rebuilds() const { return rebuilds_.load(); }
+
+  class Impl;  // librdkafka glue, in kafka_bus.cc
+
+ private:
+  explicit KafkaBus(KafkaBusOptions options);
+  absl::Status BuildProducerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(producer_mu_);
+  void PollLoop();
+  void RebuildProducer(uint64_t generation);
+  void Log(std::string_view level, std::string_view message) const;
+
+  const KafkaBusOptions options_;
+  std::unique_ptr<Impl> impl_;  // callbacks handed to librdkafka; outlives every producer
+
+  // Publish takes a reader lock; rebuilding the producer takes the writer lock.
+  mutable absl::Mutex producer_mu_;
+  std::unique_ptr<RdKafka::Producer> producer_ ABSL_GUARDED_BY(producer_mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(producer_mu_) = 0;
+
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> outstanding_{0};
+  std::atomic<int64_t> rebuilds_{0};
+  std::thread poll_thread_;
+};
+
+}  // namespace pdao

@@ -1,0 +1,105 @@
+// OutboxRelay: moves committed outbox events from the Store to the EventBus (DESIGN.md step 4).
+//
+// One round (RunOnce):
+//   1. PendingOutbox(batch_size): unsent records, each shard's in commit order.
+//   2. Publish each record in that order (topic, key = aggregate id, payload), unless an earlier
+//      round already published it and its delivery report has not arrived yet (then it is not
+//      published again: no pile-up of duplicates while Kafka is down).
+//   3. Wait up to `delivery_wait` for the delivery reports of the round's records.
+//   4. Per shard, in order: MarkSent the leading records whose delivery was OK; stop at the shard's
+//      first record that failed or has no report yet. A failed record and every later record of
+//      its shard are published again in a later round (after the failed one), so a shard's events
+//      are marked sent only in commit order and per-shard order is never broken by a retry.
+// Delivery is at least once: a crash between delivery and MarkSent, or a retry after a failed
+// record, publishes some events again; consumers drop duplicates by event_id (dedup.h).
+//
+// Start() runs rounds on a thread: back to back while records are pending, else every
+// poll_interval. Stop() lets the thread drain (rounds continue while they make progress, bounded by
+// drain_timeout), then joins it. Thread-safe; rounds never overlap.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/bus/event_bus.h"
+#include "common/store/store.h"
+
+namespace pdao {
+
+struct OutboxRelayOptions {
+  // Records read per round (1..1000, the Store's limit).
+  int batch_size = 100;
+  // Pause between rounds when nothing is pending (or a round failed).
+  absl::Duration poll_interval = absl::Milliseconds(200);
+  // How long a round waits for its delivery reports before it marks what it has.
+  absl::Duration delivery_wait = absl::Seconds(10);
+  // Stop(): how long to keep draining.
+  absl::Duration drain_timeout = absl::Seconds(10);
+};
+
+class OutboxRelay {
+ public:
+  // `store` and `bus` must outlive the relay.
+  OutboxRelay(Store& store, EventBus& bus, OutboxRelayOptions options = {});
+  ~OutboxRelay();  // Stop()
+
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  // One round (see above). Returns how many records were marked sent. Fails when PendingOutbox or
+  // MarkSent fails (nothing is lost: the records stay pending; delivered ones are remembered and
+  // marked in a later round without publishing them again).
+  absl::StatusOr<int> RunOnce();
+
+  // Starts the relay thread. No effect when already running.
+  void Start();
+  // Drains (see above) and joins the thread. No effect when not running.
+  void Stop();
+
+  // Counters since construction (for metrics).
+  int64_t published() const { return published_.load(); }  // Publish calls the bus accepted
+  int64_t sent() const { return sent_.load(); }            // records marked sent
+  int64_t failed() const { return failed_.load(); }        // rejected publishes + failed reports
+  int64_t pending() const { return pending_.load(); }      // records read by the latest round
+  int64_t rounds() const { return rounds_.load(); }
+
+ private:
+  // Shared with delivery callbacks, which may run after the relay is gone.
+  struct Deliveries {
+    absl::Mutex mu;
+    // record id -> outcome (std::nullopt while waiting for the report)
+    std::map<std::string, std::optional<absl::Status>> outcomes ABSL_GUARDED_BY(mu);
+  };
+
+  void Loop();
+  absl::StatusOr<int> RoundLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_);
+
+  Store& store_;
+  EventBus& bus_;
+  const OutboxRelayOptions options_;
+  std::shared_ptr<Deliveries> deliveries_;
+
+  absl::Mutex round_mu_;  // one round at a time
+
+  absl::Mutex run_mu_;
+  bool running_ ABSL_GUARDED_BY(run_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
+  std::thread thread_;
+
+  std::atomic<int64_t> published_{0};
+  std::atomic<int64_t> sent_{0};
+  std::atomic<int64_t> failed_{0};
+  std::atomic<int64_t> pending_{0};
+  std::atomic<int64_t> rounds_{0};
+};
+
+}  // namespace pdao

@@ -1,0 +1,251 @@
+#include "common/bus/outbox_relay.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/bus/bus_test_util.h"
+#include "common/bus/inprocess_bus.h"
+#include "common/bus/scripted_bus_for_test.h"
+#include "common/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace pdao {
+namespace {
+
+using ::pdao::testing::MessageLog;
+using ::pdao::testing::ScriptedBus;
+using ::pdao::testing::WaitUntil;
+using ::testing::ElementsAre;
+
+constexpr char kTopic[] = "pdao.registry.v1";
+
+class OutboxRelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteStore::Open(":memory:");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+
+  // Commits one change of aggregate `shard` with one outbox event whose id and payload are `id`.
+  void CommitEvent(const std::string& shard, const std::string& id) {
+    CommitRequest req;
+    req.shard = shard;
+    req.puts.push_back(Put{absl::StrCat("item/{", shard, "}/", id), "v", kMustNotExist});
+    req.events.push_back(OutboxEvent{kTopic, shard, id, id});
+    auto r = store_->Commit(req);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  std::vector<std::string> PendingIds() {
+    auto pending = store_->PendingOutbox(1000);
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    std::vector<std::string> ids;
+    if (pending.ok()) {
+      for (const auto& r : *pending) ids.push_back(r.event.event_id);
+    }
+    return ids;
+  }
+
+  static std::vector<std::string> Payloads(const std::vector<BusMessage>& messages) {
+    std::vector<std::string> out;
+    for (const auto& m : messages) out.push_back(m.payload);
+    return out;
+  }
+
+  static OutboxRelayOptions Fast() {
+    OutboxRelayOptions o;
+    o.batch_size = 100;
+    o.poll_interval = absl::Milliseconds(5);
+    o.delivery_wait = absl::Seconds(5);
+    o.drain_timeout = absl::Seconds(5);
+    return o;
+  }
+
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(OutboxRelayTest, PublishesInCommitOrderAndMarksDelivered) {
+  InProcessBus bus;
+  MessageLog seen;
+  auto sub = bus.Subscribe("audit", {kTopic}, seen.Recorder());
+  ASSERT_TRUE(sub.ok());
+  CommitEvent("res-a", "a1");
+  CommitEvent("res-b", "b1");
+  CommitEvent("res-a", "a2");
+  CommitEvent("res-a", "a3");
+
+  OutboxRelay relay(*store_, bus, Fast());
+  auto marked = relay.RunOnce();
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(*marked, 4);
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(relay.published(), 4);
+  EXPECT_EQ(relay.sent(), 4);
+  EXPECT_EQ(relay.failed(), 0);
+
+  ASSERT_TRUE(seen.WaitForAtLeast(4, absl::Seconds(10)));
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const auto& m : seen.Snapshot()) by_key[m.key].push_back(m.payload);
+  EXPECT_THAT(by_key["res-a"], ElementsAre("a1", "a2", "a3"));
+  EXPECT_THAT(by_key["res-b"], ElementsAre("b1"));
+
+  // Nothing left: a second round publishes nothing.
+  auto again = relay.RunOnce();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(relay.published(), 4);
+}
+
+TEST_F(OutboxRelayTest, FailedDeliveryStopsItsShardAndIsRetriedInOrder) {
+  ScriptedBus bus;
+  int a2_failures = 1;
+  bus.SetAutoReport([&a2_failures](const BusMessage& m) {
+    if (m.payload == "a2" && a2_failures-- > 0) return absl::UnavailableError("broker said no");
+    return absl::OkStatus();
+  });
+  CommitEvent("res-a", "a1");
+  CommitEvent("res-a", "a2");
+  CommitEvent("res-b", "b1");
+  CommitEvent("res-a", "a3");
+
+  OutboxRelay relay(*store_, bus, Fast());
+  auto first = relay.RunOnce();
+  ASSERT_TRUE(first.ok()) << first.status();
+  // a1 and b1 are marked; a2 failed, and a3 (after it in shard res-a) is not marked.
+  EXPECT_EQ(*first, 2);
+  EXPECT_THAT(PendingIds(), ElementsAre("a2", "a3"));
+  EXPECT_EQ(relay.failed(), 1);
+
+  auto second = relay.RunOnce();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 2);
+  EXPECT_TRUE(PendingIds().empty());
+  // The retry publishes a2 again and then a3 again, in order.
+  EXPECT_THAT(Payloads(bus.published()), ElementsAre("a1", "a2", "b1", "a3", "a2", "a3"));
+}
+
+TEST_F(OutboxRelayTest, PendingReportIsNotPublishedAgainAndIsMarkedWhenItArrives) {
+  ScriptedBus bus;  // holds every report until Release
+  CommitEvent("res-a", "a1");
+  CommitEvent("res-a", "a2");
+  OutboxRelayOptions options = Fast();
+  options.delivery_wait = absl::Milliseconds(20);
+  OutboxRelay relay(*store_, bus, options);
+
+  auto first = relay.RunOnce();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 0);
+  auto second = relay.RunOnce();  // still no report: nothing is published twice
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 0);
+  EXPECT_EQ(bus.published().size(), 2u);
+  EXPECT_THAT(PendingIds(), ElementsAre("a1", "a2"));
+
+  bus.Release([](const BusMessage&) { return absl::OkStatus(); });
+  auto third = relay.RunOnce();
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(*third, 2);
+  EXPECT_EQ(bus.published().size(), 2u);
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+TEST_F(OutboxRelayTest, LaterRecordWaitsForTheReportOfAnEarlierOneOfItsShard) {
+  ScriptedBus bus;
+  CommitEvent("res-a", "a1");
+  CommitEvent("res-a", "a2");
+  OutboxRelayOptions options = Fast();
+  options.delivery_wait = absl::Milliseconds(20);
+  OutboxRelay relay(*store_, bus, options);
+  ASSERT_TRUE(relay.RunOnce().ok());
+  auto ok = [](const BusMessage&) { return absl::OkStatus(); };
+  auto is = [](const char* p) { return [p](const BusMessage& m) { return m.payload == p; }; };
+  // Only a2's report arrives: a2 is not marked while a1 has no outcome.
+  bus.Release(ok, is("a2"));
+  auto marked = relay.RunOnce();
+  ASSERT_TRUE(marked.ok());
+  EXPECT_EQ(*marked, 0);
+  EXPECT_THAT(PendingIds(), ElementsAre("a1", "a2"));
+  // a1's report arrives: both are marked, without publishing either again.
+  bus.Release(ok, is("a1"));
+  auto done = relay.RunOnce();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(*done, 2);
+  EXPECT_THAT(Payloads(bus.published()), ElementsAre("a1", "a2"));
+}
+
+TEST_F(OutboxRelayTest, EarlierFailureRepublishesTheDeliveredLaterRecordAfterIt) {
+  ScriptedBus bus;
+  CommitEvent("res-a", "a1");
+  CommitEvent("res-a", "a2");
+  OutboxRelayOptions options = Fast();
+  options.delivery_wait = absl::Milliseconds(20);
+  OutboxRelay relay(*store_, bus, options);
+  ASSERT_TRUE(relay.RunOnce().ok());
+  bus.Release([](const BusMessage& m) {
+    return m.payload == "a2" ? absl::OkStatus() : absl::UnavailableError("delivery failed");
+  });
+  auto marked = relay.RunOnce();
+  ASSERT_TRUE(marked.ok());
+  EXPECT_EQ(*marked, 0);
+  EXPECT_EQ(relay.failed(), 1);
+  EXPECT_THAT(PendingIds(), ElementsAre("a1", "a2"));
+  bus.SetAutoReport([](const BusMessage&) { return absl::OkStatus(); });
+  auto done = relay.RunOnce();
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(*done, 2);
+  EXPECT_THAT(Payloads(bus.published()), ElementsAre("a1", "a2", "a1", "a2"));
+}
+
+TEST_F(OutboxRelayTest, RejectedPublishIsRetriedNextRound) {
+  ScriptedBus bus;
+  bus.SetAutoReport([](const BusMessage&) { return absl::OkStatus(); });
+  bool reject = true;
+  bus.SetAccept([&reject](const BusMessage&) {
+    return reject ? absl::FailedPreconditionError("closed") : absl::OkStatus();
+  });
+  CommitEvent("res-a", "a1");
+  OutboxRelay relay(*store_, bus, Fast());
+  auto first = relay.RunOnce();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 0);
+  EXPECT_EQ(relay.failed(), 1);
+  reject = false;
+  auto second = relay.RunOnce();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*second, 1);
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+TEST_F(OutboxRelayTest, ThreadRelaysAndStopDrains) {
+  InProcessBus bus;
+  OutboxRelay relay(*store_, bus, Fast());
+  relay.Start();
+  for (int i = 0; i < 20; ++i) CommitEvent(absl::StrCat("res-", i % 3), absl::StrCat("e", i));
+  ASSERT_TRUE(WaitUntil([&] { return relay.sent() >= 10; }, absl::Seconds(10)));
+  for (int i = 20; i < 30; ++i) CommitEvent("res-x", absl::StrCat("e", i));
+  relay.Stop();  // drains what was committed before Stop
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(relay.sent(), 30);
+  relay.Stop();  // idempotent
+}
+
+TEST_F(OutboxRelayTest, BatchSizeBoundsARound) {
+  ScriptedBus bus;
+  bus.SetAutoReport([](const BusMessage&) { return absl::OkStatus(); });
+  for (int i = 0; i < 7; ++i) CommitEvent("res-a", absl::StrCat("e", i));
+  OutboxRelayOptions options = Fast();
+  options.batch_size = 3;
+  OutboxRelay relay(*store_, bus, options);
+  auto first = relay.RunOnce();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, 3);
+  EXPECT_EQ(PendingIds().size(), 4u);
+}
+
+}  // namespace
+}  // namespace pdao

@@ -1,0 +1,328 @@
+// KafkaBus against a real Kafka broker (KRaft, one node) that this binary starts once.
+#include "common/bus/kafka_bus.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/bus/bus_test_util.h"
+#include "common/bus/dedup.h"
+#include "common/bus/outbox_relay.h"
+#include "common/store/sqlite_store.h"
+#include "common/testing/kafka/kafka_broker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pdao/events/v1/envelope.pb.h"
+
+namespace pdao {
+namespace {
+
+using ::pdao::testing::DeliveryLog;
+using ::pdao::testing::KafkaBroker;
+using ::pdao::testing::MessageLog;
+using ::pdao::testing::WaitUntil;
+
+constexpr absl::Duration kWait = absl::Seconds(60);
+
+// One broker for the whole binary: a JVM start takes seconds.
+KafkaBroker* broker = nullptr;
+
+class KafkaEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    broker_ = std::make_unique<KafkaBroker>();
+    const absl::Time start = absl::Now();
+    absl::Status s = broker_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    std::cerr << "kafka broker at " << broker_->bootstrap() << " ready in "
+              << absl::FormatDuration(absl::Now() - start) << "\n";
+    broker = broker_.get();
+  }
+  void TearDown() override {
+    broker = nullptr;
+    broker_.reset();
+  }
+
+ private:
+  std::unique_ptr<KafkaBroker> broker_;
+};
+
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new KafkaEnvironment);
+
+std::string UniqueName(const std::string& what) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return absl::StrCat("it.", info->name(), ".", what, ".", absl::ToUnixMicros(absl::Now()));
+}
+
+KafkaBusOptions TestOptions() {
+  KafkaBusOptions o;
+  o.bootstrap_servers = broker->bootstrap();
+  o.client_id = "pdao-it";
+  o.session_timeout = absl::Milliseconds(6000);
+  o.heartbeat_interval = absl::Milliseconds(500);
+  o.redelivery_backoff = absl::Milliseconds(50);
+  // Reconnect fast after the broker restarts.
+  o.extra_config = {{"reconnect.backoff.max.ms", "500"}};
+  o.consumer_config = {{"auto.commit.interval.ms", "200"}, {"fetch.wait.max.ms", "100"}};
+  return o;
+}
+
+std::unique_ptr<KafkaBus> NewBus(KafkaBusOptions options = TestOptions()) {
+  auto bus = KafkaBus::Create(std::move(options));
+  EXPECT_TRUE(bus.ok()) << bus.status();
+  return bus.ok() ? std::move(*bus) : nullptr;
+}
+
+class KafkaBusTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(broker, nullptr) << "broker did not start";
+    bus_ = NewBus();
+    ASSERT_NE(bus_, nullptr);
+    topic_ = UniqueName("t");
+    ASSERT_TRUE(bus_->EnsureTopics({topic_}, 3).ok());
+  }
+
+  // Publishes and asserts every delivery report is OK.
+  void PublishAll(const std::vector<BusMessage>& messages) {
+    DeliveryLog deliveries;
+    for (const auto& m : messages) ASSERT_TRUE(bus_->Publish(m, deliveries.Callback()).ok());
+    ASSERT_TRUE(deliveries.WaitForAtLeast(messages.size(), kWait));
+    for (const auto& s : deliveries.Snapshot()) EXPECT_TRUE(s.ok()) << s;
+  }
+
+  std::unique_ptr<KafkaBus> bus_;
+  std::string topic_;
+};
+
+std::set<std::string> PayloadSet(const std::vector<BusMessage>& messages) {
+  std::set<std::string> out;
+  for (const auto& m : messages) out.insert(m.payload);
+  return out;
+}
+
+TEST_F(KafkaBusTest, EnsureTopicsTreatsAnExistingTopicAsSuccess) {
+  EXPECT_TRUE(bus_->EnsureTopics({topic_}, 3).ok());
+  EXPECT_TRUE(bus_->EnsureTopics({topic_, UniqueName("other")}, 2).ok());
+}
+
+TEST_F(KafkaBusTest, PublishConsumeAcknowledge) {
+  std::vector<BusMessage> messages;
+  for (int i = 0; i < 10; ++i) messages.push_back({topic_, absl::StrCat("k", i), absl::StrCat(i)});
+  PublishAll(messages);
+  EXPECT_TRUE(bus_->Flush(absl::Seconds(5)).ok());
+
+  const std::string group = UniqueName("g");
+  {
+    MessageLog seen;
+    auto sub = bus_->Subscribe(group, {topic_}, seen.Recorder());
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    ASSERT_TRUE(seen.WaitForAtLeast(10, kWait));
+    EXPECT_EQ(PayloadSet(seen.Snapshot()).size(), 10u);
+    auto first = seen.Snapshot()[0];
+    EXPECT_EQ(first.topic, topic_);
+    EXPECT_EQ(first.key, absl::StrCat("k", first.payload));
+  }  // closing the subscription commits the acknowledged offsets
+
+  // The group has acknowledged all ten: a new member sees only what comes next.
+  MessageLog later;
+  auto sub = bus_->Subscribe(group, {topic_}, later.Recorder());
+  ASSERT_TRUE(sub.ok());
+  PublishAll({{topic_, "k-next", "next"}});
+  ASSERT_TRUE(later.WaitForAtLeast(1, kWait));
+  EXPECT_THAT(PayloadSet(later.Snapshot()), ::testing::ElementsAre("next"));
+}
+
+TEST_F(KafkaBusTest, EachGroupSeesEveryMessage) {
+  MessageLog a, b;
+  auto sa = bus_->Subscribe(UniqueName("audit"), {topic_}, a.Recorder());
+  auto sb = bus_->Subscribe(UniqueName("disclosure"), {topic_}, b.Recorder());
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  std::vector<BusMessage> messages;
+  for (int i = 0; i < 30; ++i)
+    messages.push_back({topic_, absl::StrCat("k", i % 5), absl::StrCat(i)});
+  PublishAll(messages);
+  ASSERT_TRUE(a.WaitForAtLeast(30, kWait));
+  ASSERT_TRUE(b.WaitForAtLeast(30, kWait));
+  EXPECT_EQ(PayloadSet(a.Snapshot()).size(), 30u);
+  EXPECT_EQ(PayloadSet(b.Snapshot()).size(), 30u);
+}
+
+TEST_F(KafkaBusTest, OrderIsKeptPerKeyAcrossTwoMembers) {
+  const std::string group = UniqueName("g");
+  MessageLog seen;
+  auto s1 = bus_->Subscribe(group, {topic_}, seen.Recorder());
+  auto s2 = bus_->Subscribe(group, {topic_}, seen.Recorder());
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  constexpr int kKeys = 6, kPerKey = 20;
+  std::vector<BusMessage> messages;
+  for (int i = 0; i < kPerKey; ++i) {
+    for (int k = 0; k < kKeys; ++k) {
+      messages.push_back({topic_, absl::StrCat("agg-", k), absl::StrCat(i)});
+    }
+  }
+  PublishAll(messages);
+  // At least once: a rebalance may deliver some again, but never a later one before an earlier one
+  // was first seen.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::set<std::pair<std::string, std::string>> distinct;
+        for (const auto& m : seen.Snapshot()) distinct.emplace(m.key, m.payload);
+        return distinct.size() == static_cast<size_t>(kKeys * kPerKey);
+      },
+      kWait));
+  std::map<std::string, int> next;
+  for (const auto& m : seen.Snapshot()) {
+    const int n = std::stoi(m.payload);
+    EXPECT_LE(n, next[m.key]) << "key " << m.key << " got " << n << " before " << next[m.key];
+    if (n == next[m.key]) ++next[m.key];
+  }
+  for (int k = 0; k < kKeys; ++k) EXPECT_EQ(next[absl::StrCat("agg-", k)], kPerKey);
+}
+
+TEST_F(KafkaBusTest, HandlerErrorRedeliversTheSameMessageFirst) {
+  MessageLog seen;
+  std::atomic<int> failures_left{2};
+  auto sub = bus_->Subscribe(UniqueName("g"), {topic_}, [&](const BusMessage& m) {
+    seen.Add(m);
+    if (m.payload == "first" && failures_left.fetch_sub(1) > 0) {
+      return absl::UnavailableError("side effect failed");
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(sub.ok());
+  PublishAll({{topic_, "same", "first"}, {topic_, "same", "second"}});
+  ASSERT_TRUE(seen.WaitForAtLeast(4, kWait));
+  std::vector<std::string> payloads;
+  for (const auto& m : seen.Snapshot()) payloads.push_back(m.payload);
+  EXPECT_THAT(payloads, ::testing::ElementsAre("first", "first", "first", "second"));
+}
+
+TEST_F(KafkaBusTest, MessageReceivedButNotAcknowledgedGoesToTheNextMember) {
+  const std::string group = UniqueName("g");
+  PublishAll({{topic_, "k", "only"}});
+  {
+    MessageLog received;
+    // Receives, and "dies" before committing its side effect: never acknowledges.
+    auto dying = bus_->Subscribe(group, {topic_}, [&received](const BusMessage& m) {
+      received.Add(m);
+      return absl::UnavailableError("crashed before the side effect committed");
+    });
+    ASSERT_TRUE(dying.ok());
+    ASSERT_TRUE(received.WaitForAtLeast(1, kWait));
+  }
+  MessageLog next;
+  auto sub = bus_->Subscribe(group, {topic_}, next.Recorder());
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(next.WaitForAtLeast(1, kWait));
+  EXPECT_EQ(next.Snapshot()[0].payload, "only");
+}
+
+TEST_F(KafkaBusTest, EventsPublishedWhileKafkaIsDownAreDeliveredAfterRestart) {
+  if (broker->external()) GTEST_SKIP() << "cannot stop an external broker";
+  PublishAll({{topic_, "k", "before"}});  // the producer knows the topic and the broker
+  ASSERT_TRUE(broker->Stop().ok());
+
+  DeliveryLog deliveries;
+  constexpr int kCount = 20;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(bus_->Publish({topic_, absl::StrCat("k", i % 4), absl::StrCat("down-", i)},
+                              deliveries.Callback())
+                    .ok());
+  }
+  // Nothing can be delivered, and nothing fails: the producer keeps the messages.
+  EXPECT_EQ(bus_->Flush(absl::Milliseconds(500)).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(deliveries.Snapshot().empty());
+
+  const absl::Time restart = absl::Now();
+  absl::Status restarted = broker->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  ASSERT_TRUE(deliveries.WaitForAtLeast(kCount, kWait));
+  std::cerr << "restart + redelivery took " << absl::FormatDuration(absl::Now() - restart) << "\n";
+  for (const auto& s : deliveries.Snapshot()) EXPECT_TRUE(s.ok()) << s;
+
+  MessageLog seen;
+  auto sub = bus_->Subscribe(UniqueName("g"), {topic_}, seen.Recorder());
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(seen.WaitForAtLeast(kCount + 1, kWait));
+  std::set<std::string> payloads = PayloadSet(seen.Snapshot());
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(payloads.count(absl::StrCat("down-", i)), 1u) << i;
+}
+
+TEST_F(KafkaBusTest, FatalProducerErrorRebuildsTheProducer) {
+  PublishAll({{topic_, "k", "before"}});
+  ASSERT_TRUE(bus_->InjectFatalErrorForTest().ok());
+  ASSERT_TRUE(WaitUntil([&] { return bus_->producer_rebuilds() == 1; }, kWait));
+  PublishAll({{topic_, "k", "after"}});
+  MessageLog seen;
+  auto sub = bus_->Subscribe(UniqueName("g"), {topic_}, seen.Recorder());
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(seen.WaitForAtLeast(2, kWait));
+  EXPECT_THAT(PayloadSet(seen.Snapshot()), ::testing::ElementsAre("after", "before"));
+}
+
+std::string Envelope(const std::string& event_id, const std::string& aggregate) {
+  pdao::events::v1::Envelope e;
+  e.set_event_id(event_id);
+  e.set_producer("registry");
+  e.set_action("registry.resource.registered");
+  e.mutable_aggregate()->set_id(aggregate);
+  return e.SerializeAsString();
+}
+
+TEST_F(KafkaBusTest, OutboxRelayEndToEndWithRedeliveryDropped) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto consumer_store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(consumer_store.ok()) << consumer_store.status();
+
+  constexpr int kEvents = 12;
+  for (int i = 0; i < kEvents; ++i) {
+    const std::string shard = absl::StrCat("res-", i % 3);
+    CommitRequest req;
+    req.shard = shard;
+    req.puts.push_back(Put{absl::StrCat("resource/{", shard, "}/", i), "v", kMustNotExist});
+    const std::string id = absl::StrCat("evt-", i);
+    req.events.push_back(OutboxEvent{topic_, shard, id, Envelope(id, shard)});
+    ASSERT_TRUE((*store)->Commit(req).ok());
+  }
+
+  OutboxRelayOptions relay_options;
+  relay_options.poll_interval = absl::Milliseconds(20);
+  OutboxRelay relay(**store, *bus_, relay_options);
+  relay.Start();
+  ASSERT_TRUE(WaitUntil([&] { return relay.sent() == kEvents; }, kWait));
+  relay.Stop();
+  auto pending = (*store)->PendingOutbox(100);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+
+  // Publish two of them again, as a relay that crashed before MarkSent would.
+  PublishAll({{topic_, "res-0", Envelope("evt-0", "res-0")},
+              {topic_, "res-1", Envelope("evt-1", "res-1")}});
+
+  MessageLog raw, effects;
+  DedupingHandler dedup(**consumer_store, "audit", effects.Recorder());
+  auto sub = bus_->Subscribe(UniqueName("audit"), {topic_}, [&](const BusMessage& m) {
+    raw.Add(m);
+    return dedup.Handle(m);
+  });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(raw.WaitForAtLeast(kEvents + 2, kWait));
+  EXPECT_EQ(effects.size(), static_cast<size_t>(kEvents));
+  std::set<std::string> ids;
+  for (const auto& m : effects.Snapshot()) {
+    auto id = EventIdOf(m);
+    ASSERT_TRUE(id.ok());
+    ids.insert(*id);
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
+}
+
+}  // namespace
+}  // namespace pdao
