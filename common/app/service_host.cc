@@ -1,8 +1,8 @@
 #include "common/app/service_host.h"
 
-#include <filesystem>
-
 #include <prometheus/gauge.h>
+
+#include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

@@ -11,14 +11,14 @@
 //   the bus.
 #pragma once
 
+#include <prometheus/registry.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -39,10 +39,10 @@ struct HostOptions {
   std::string health_listen;   // plaintext grpc.health.v1 only; empty: none
   std::string metrics_listen;  // /metrics; empty: none
   std::string ca_cert_path, server_cert_path, server_key_path;
-  std::string data_dir;        // SQLite files, used when `redis` is empty
-  std::string redis;           // "host:port" of the Redis server; empty: SQLite
+  std::string data_dir;  // SQLite files, used when `redis` is empty
+  std::string redis;     // "host:port" of the Redis server; empty: SQLite
   std::string redis_password;
-  std::string kafka;           // Kafka bootstrap servers; empty: in-process bus
+  std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
   absl::Duration drain_timeout = absl::Seconds(20);
 };
 

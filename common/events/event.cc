@@ -27,13 +27,14 @@ std::string NewUuid() {
 
 std::string TopicOf(const std::string& service) { return "pdao." + service + ".v1"; }
 
-pdao::events::v1::Envelope NewEnvelope(const EventContext& context, const std::string& aggregate_type,
+pdao::events::v1::Envelope NewEnvelope(const EventContext& context,
+                                       const std::string& aggregate_type,
                                        const std::string& aggregate_id, int64_t aggregate_version,
                                        const std::string& action) {
   pdao::events::v1::Envelope e;
   e.set_event_id(NewUuid());
-  *e.mutable_occurred_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(context.now));
+  *e.mutable_occurred_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(context.now));
   e.set_producer(context.producer);
   *e.mutable_actor() = context.actor.ToProto();
   e.mutable_aggregate()->set_type(aggregate_type);

@@ -21,7 +21,8 @@ struct EventContext {
 
 // An envelope with a fresh random event id (UUID v4) and the context's fields filled in. The caller
 // sets the payload.
-pdao::events::v1::Envelope NewEnvelope(const EventContext& context, const std::string& aggregate_type,
+pdao::events::v1::Envelope NewEnvelope(const EventContext& context,
+                                       const std::string& aggregate_type,
                                        const std::string& aggregate_id, int64_t aggregate_version,
                                        const std::string& action);
 

@@ -16,9 +16,9 @@ namespace pdao {
 struct Principal {
   enum class Kind { kOrganization, kService };
   Kind kind = Kind::kOrganization;
-  std::string org;      // kOrganization only
+  std::string org;                                                   // kOrganization only
   pdao::common::v1::Role role = pdao::common::v1::ROLE_UNSPECIFIED;  // kOrganization only
-  std::string service;  // kService only
+  std::string service;                                               // kService only
 
   bool is_service() const { return kind == Kind::kService; }
   bool HasRole(pdao::common::v1::Role r) const { return kind == Kind::kOrganization && role == r; }

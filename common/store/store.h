@@ -8,8 +8,8 @@
 // its shard (the id of the aggregate it changes) and every key it writes must carry that tag, so
 // that a commit stays inside one partition (one Redis Cluster hash slot). See ShardOfKey below.
 //
-// Implementations: RedisStore (production, redis_store.h) and SqliteStore (embedded default and unit
-// tests, sqlite_store.h). Both are safe to call from many threads.
+// Implementations: RedisStore (production, redis_store.h) and SqliteStore (embedded default and
+// unit tests, sqlite_store.h). Both are safe to call from many threads.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // The State Council working-day arrangements (data/cn-workdays.json) compiled into the binary, so
-// pdao-standalone runs with no files; `--calendar FILE` replaces them (rule 6: the calendar is data).
+// pdao-standalone runs with no files; `--calendar FILE` replaces them (rule 6: the calendar is
+// data).
 #pragma once
 
 #include <string_view>

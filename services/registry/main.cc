@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
     std::cerr << s << "\n";
     return 1;
   }
-  pdao::Config config("pdao-registry", "The PDAO registry service (resources, registrations, "
-                                       "products).");
+  pdao::Config config("pdao-registry",
+                      "The PDAO registry service (resources, registrations, "
+                      "products).");
   pdao::DefineHostFlags(config, "0.0.0.0:8443");
   pdao::registry::RegistryModule::DefineFlags(config);
   if (absl::Status s = config.Parse(argc, argv); !s.ok()) {

@@ -213,9 +213,38 @@ absl::Status NotFound(const std::string& what, const std::string& id) {
   return absl::NotFoundError(absl::StrCat(what, " ", id, " not found"));
 }
 
+// How many registrations subject `subject_id` has had; FAILED_PRECONDITION while one of them is
+// still in progress, since a subject's registrations are processed one at a time (rule 6) and its
+// content is what that registration examines (rule 9).
+absl::StatusOr<int> CountRegistrations(Store& store, const std::string& subject_id) {
+  int count = 0;
+  std::string cursor;
+  do {
+    absl::StatusOr<ScanPage> page =
+        store.Scan(RegistrationPrefix(subject_id), cursor, kMaxPageSize);
+    if (!page.ok()) return page.status();
+    for (const ScanEntry& e : page->entries) {
+      v1::Registration r;
+      if (!r.ParseFromString(e.value.value)) {
+        return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
+      }
+      ++count;
+      if (IsInProgress(r.state())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "registration ", r.id(), " of ", subject_id, " is still ",
+            v1::RegistrationState_Name(r.state()),
+            "; one registration of a subject is processed at a time and its content does not "
+            "change meanwhile (rules 6, 9)"));
+      }
+    }
+    cursor = page->next_start_after;
+  } while (!cursor.empty());
+  return count;
+}
+
 EventContext Context(const Principal& caller, const std::string& idempotency_key, absl::Time now) {
-  return EventContext{kServiceName, caller,
-                      idempotency_key.empty() ? NewUuid() : idempotency_key, now};
+  return EventContext{kServiceName, caller, idempotency_key.empty() ? NewUuid() : idempotency_key,
+                      now};
 }
 
 }  // namespace
@@ -232,8 +261,8 @@ class Batch {
 
   void PutResource(const v1::Resource& resource, int64_t expected_version,
                    const v1::Eligibility* previous_eligibility, const std::string& action) {
-    request_.puts.push_back({ResourceKey(resource.id()), resource.SerializeAsString(),
-                             expected_version});
+    request_.puts.push_back(
+        {ResourceKey(resource.id()), resource.SerializeAsString(), expected_version});
     request_.puts.push_back({HistoryKey("resource", resource.id(), resource.version()),
                              resource.SerializeAsString(), kMustNotExist});
     pdao::events::v1::Envelope e =
@@ -265,8 +294,8 @@ class Batch {
                        v1::RegistrationState from_state, const std::string& action) {
     request_.puts.push_back({RegistrationKey(registration.subject_id(), registration.id()),
                              registration.SerializeAsString(), expected_version});
-    pdao::events::v1::Envelope e = NewEnvelope(context_, "registry.Registration",
-                                               registration.id(), registration.version(), action);
+    pdao::events::v1::Envelope e = NewEnvelope(context_, "registry.Registration", registration.id(),
+                                               registration.version(), action);
     auto* payload = e.mutable_registration_changed();
     *payload->mutable_registration() = registration;
     payload->set_from_state(from_state);
@@ -316,9 +345,7 @@ RegistryCore::RegistryCore(Store& store, const Clock& clock, const WorkdayCalend
 #define PDAO_DECORATE(resource) \
   *(resource).mutable_eligibility() = ComputeEligibility((resource), options_.eligibility)
 
-
-absl::StatusOr<std::pair<v1::Resource, int64_t>> RegistryCore::LoadResource(
-    const std::string& id) {
+absl::StatusOr<std::pair<v1::Resource, int64_t>> RegistryCore::LoadResource(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("resource_id is required");
   auto loaded = LoadProto<v1::Resource>(store_, ResourceKey(id));
   if (!loaded.ok()) return loaded.status();
@@ -394,9 +421,13 @@ absl::Status RegistryCore::UpdateResource(const Principal& caller,
       !s.ok()) {
     return s;
   }
+  if (absl::StatusOr<int> open = CountRegistrations(store_, resource.id()); !open.ok()) {
+    return open.status();
+  }
   const absl::Time now = clock_.Now();
   v1::Eligibility before = ComputeEligibility(resource, options_.eligibility);
-  absl::StatusOr<v1::Resource> updated = pdao::registry::UpdateResource(resource, request.spec(), now);
+  absl::StatusOr<v1::Resource> updated =
+      pdao::registry::UpdateResource(resource, request.spec(), now);
   if (!updated.ok()) return updated.status();
   PDAO_DECORATE(*updated);
   *response->mutable_resource() = *updated;
@@ -412,9 +443,9 @@ absl::Status RegistryCore::GetResource(const Principal& caller,
   auto loaded = LoadResource(request.resource_id());
   if (!loaded.ok()) return loaded.status();
   if (!CanReadResource(caller, loaded->first)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        caller.ToSpiffeId(), " may not read resource ", request.resource_id(),
-        " (a department reads its own resources and those shared from it)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(caller.ToSpiffeId(), " may not read resource ", request.resource_id(),
+                     " (a department reads its own resources and those shared from it)"));
   }
   *response->mutable_resource() = std::move(loaded->first);
   PDAO_DECORATE(*response->mutable_resource());
@@ -441,8 +472,8 @@ absl::Status RegistryCore::ListResources(const Principal& caller,
     return true;
   };
   std::string next;
-  if (absl::Status s = ScanPaged<v1::Resource>(store_, "resource/", request.page(), keep, &found,
-                                               &next);
+  if (absl::Status s =
+          ScanPaged<v1::Resource>(store_, "resource/", request.page(), keep, &found, &next);
       !s.ok()) {
     return s;
   }
@@ -520,8 +551,7 @@ absl::Status RegistryCore::WithdrawConsent(const Principal& caller,
   if (!replayed.ok() || *replayed) return replayed.status();
   const absl::Time now = clock_.Now();
   v1::Eligibility before = ComputeEligibility(resource, options_.eligibility);
-  absl::StatusOr<v1::Resource> updated =
-      pdao::registry::WithdrawConsent(resource, caller.org, now);
+  absl::StatusOr<v1::Resource> updated = pdao::registry::WithdrawConsent(resource, caller.org, now);
   if (!updated.ok()) return updated.status();
   PDAO_DECORATE(*updated);
   *response->mutable_resource() = *updated;
@@ -571,8 +601,8 @@ absl::Status RegistryCore::CheckEligibility(const Principal& caller,
 absl::Status RegistryCore::RecordEvidence(const Principal& caller,
                                           const v1::RecordEvidenceRequest& request,
                                           v1::RecordEvidenceResponse* response) {
-  if (absl::Status s = RequireRole(
-          caller, {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR}, "RecordEvidence");
+  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR},
+                                   "RecordEvidence");
       !s.ok()) {
     return s;
   }
@@ -657,31 +687,12 @@ absl::Status RegistryCore::SubmitRegistration(const Principal& caller,
   }
 
   // The subject's registrations so far: the next sequence number, and no second one in progress.
-  int count = 0;
-  std::string cursor;
-  do {
-    absl::StatusOr<ScanPage> page =
-        store_.Scan(RegistrationPrefix(request.subject_id()), cursor, kMaxPageSize);
-    if (!page.ok()) return page.status();
-    for (const ScanEntry& e : page->entries) {
-      v1::Registration r;
-      if (!r.ParseFromString(e.value.value)) {
-        return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
-      }
-      ++count;
-      if (IsInProgress(r.state())) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "registration ", r.id(), " of ", request.subject_id(), " is still ",
-            v1::RegistrationState_Name(r.state()),
-            "; one registration of a subject is processed at a time (rule 6)"));
-      }
-    }
-    cursor = page->next_start_after;
-  } while (!cursor.empty());
+  absl::StatusOr<int> count = CountRegistrations(store_, request.subject_id());
+  if (!count.ok()) return count.status();
 
   const absl::Time now = clock_.Now();
   NewRegistrationInput input;
-  input.id = absl::StrCat(request.subject_id(), ".r", count + 1);
+  input.id = absl::StrCat(request.subject_id(), ".r", *count + 1);
   input.type = request.type();
   input.subject_kind = request.subject_kind();
   input.subject_id = request.subject_id();
@@ -717,11 +728,11 @@ absl::Status RegistryCore::ApplyToSubject(const v1::Registration& registration, 
         ApplyRegistrationToResource(registration, resource, clock_.Now());
     if (!applied.ok()) return applied.status();
     PDAO_DECORATE(*applied);
-    batch.PutResource(*applied, version, &before,
-                      absl::StrCat("registry.resource.",
-                                   absl::AsciiStrToLower(
-                                       v1::RegistrationState_Name(registration.state()).substr(
-                                           sizeof("REGISTRATION_STATE_") - 1))));
+    batch.PutResource(
+        *applied, version, &before,
+        absl::StrCat("registry.resource.",
+                     absl::AsciiStrToLower(v1::RegistrationState_Name(registration.state())
+                                               .substr(sizeof("REGISTRATION_STATE_") - 1))));
   } else {
     auto subject = LoadProduct(registration.subject_id());
     if (!subject.ok()) return subject.status();
@@ -729,11 +740,11 @@ absl::Status RegistryCore::ApplyToSubject(const v1::Registration& registration, 
     absl::StatusOr<v1::Product> applied =
         ApplyRegistrationToProduct(registration, product, clock_.Now());
     if (!applied.ok()) return applied.status();
-    batch.PutProduct(*applied, version,
-                     absl::StrCat("registry.product.",
-                                  absl::AsciiStrToLower(
-                                      v1::RegistrationState_Name(registration.state()).substr(
-                                          sizeof("REGISTRATION_STATE_") - 1))));
+    batch.PutProduct(
+        *applied, version,
+        absl::StrCat("registry.product.",
+                     absl::AsciiStrToLower(v1::RegistrationState_Name(registration.state())
+                                               .substr(sizeof("REGISTRATION_STATE_") - 1))));
   }
   return absl::OkStatus();
 }
@@ -808,8 +819,8 @@ absl::Status RegistryCore::ResubmitRegistration(const Principal& caller,
       },
       [&](const v1::Registration& r) -> absl::Status {
         if (caller.is_service() || r.applicant_org() != caller.org) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "only the applicant ", r.applicant_org(), " resubmits registration ", r.id()));
+          return absl::PermissionDeniedError(absl::StrCat("only the applicant ", r.applicant_org(),
+                                                          " resubmits registration ", r.id()));
         }
         return absl::OkStatus();
       },
@@ -819,8 +830,8 @@ absl::Status RegistryCore::ResubmitRegistration(const Principal& caller,
 absl::Status RegistryCore::AdvanceRegistration(const Principal& caller,
                                                const v1::AdvanceRegistrationRequest& request,
                                                v1::AdvanceRegistrationResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_IMPLEMENTING_AGENCY},
-                                   "AdvanceRegistration");
+  if (absl::Status s =
+          RequireRole(caller, {common::v1::ROLE_IMPLEMENTING_AGENCY}, "AdvanceRegistration");
       !s.ok()) {
     return s;
   }
@@ -834,8 +845,7 @@ absl::Status RegistryCore::AdvanceRegistration(const Principal& caller,
       action = "registry.registration.accepted";
       break;
     case v1::ADVANCE_ACTION_RETURN_DEFICIENT: {
-      std::vector<std::string> items(request.deficiencies().begin(),
-                                     request.deficiencies().end());
+      std::vector<std::string> items(request.deficiencies().begin(), request.deficiencies().end());
       step = [&, items](const v1::Registration& r) {
         return ReturnDeficient(r, actor, now, items);
       };
@@ -875,7 +885,8 @@ absl::Status RegistryCore::FileObjection(const Principal& caller,
                                          const v1::FileObjectionRequest& request,
                                          v1::FileObjectionResponse* response) {
   if (caller.is_service()) {
-    return absl::PermissionDeniedError("objections are real-name filings by an organization (rule 6)");
+    return absl::PermissionDeniedError(
+        "objections are real-name filings by an organization (rule 6)");
   }
   const std::string actor = caller.ToSpiffeId();
   const absl::Time now = clock_.Now();
@@ -886,8 +897,8 @@ absl::Status RegistryCore::FileObjection(const Principal& caller,
       [&](const v1::Registration& r) {
         return pdao::registry::FileObjection(r, actor, now, calendar_, input);
       },
-      [](const v1::Registration&) { return absl::OkStatus(); }, "registry.registration.objection_filed",
-      response->mutable_registration());
+      [](const v1::Registration&) { return absl::OkStatus(); },
+      "registry.registration.objection_filed", response->mutable_registration());
   if (!status.ok()) return status;
   const auto& objections = response->registration().objections();
   if (!objections.empty()) response->set_objection_id(objections.rbegin()->id());
@@ -923,13 +934,12 @@ absl::Status RegistryCore::RenewRegistration(const Principal& caller,
   const absl::Time now = clock_.Now();
   return Transition(
       caller, "RenewRegistration", request.request_id(), request.registration_id(),
-      request.expected_version(),
-      [&](const v1::Registration& r) { return Renew(r, actor, now); },
+      request.expected_version(), [&](const v1::Registration& r) { return Renew(r, actor, now); },
       [&](const v1::Registration& r) -> absl::Status {
         if (caller.is_service() || r.applicant_org() != caller.org) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "only the registrant ", r.applicant_org(), " renews registration ", r.id(),
-              " (rule 8)"));
+          return absl::PermissionDeniedError(absl::StrCat("only the registrant ", r.applicant_org(),
+                                                          " renews registration ", r.id(),
+                                                          " (rule 8)"));
         }
         return absl::OkStatus();
       },
@@ -943,8 +953,8 @@ absl::Status RegistryCore::GetRegistration(const Principal& caller,
   if (!loaded.ok()) return loaded.status();
   if (!CanReadRegistration(caller, loaded->first)) {
     return absl::PermissionDeniedError(
-        absl::StrCat(caller.ToSpiffeId(), " may not read registration ",
-                     request.registration_id(), "; ListPublicNotices shows its public fields"));
+        absl::StrCat(caller.ToSpiffeId(), " may not read registration ", request.registration_id(),
+                     "; ListPublicNotices shows its public fields"));
   }
   *response->mutable_registration() = std::move(loaded->first);
   return absl::OkStatus();
@@ -968,8 +978,8 @@ absl::Status RegistryCore::ListRegistrations(const Principal& caller,
     return request.subject_id().empty() || r.subject_id() == request.subject_id();
   };
   std::string next;
-  const std::string prefix = request.subject_id().empty() ? "registration/"
-                                                          : RegistrationPrefix(request.subject_id());
+  const std::string prefix =
+      request.subject_id().empty() ? "registration/" : RegistrationPrefix(request.subject_id());
   if (absl::Status s =
           ScanPaged<v1::Registration>(store_, prefix, request.page(), keep, &found, &next);
       !s.ok()) {
@@ -986,8 +996,8 @@ absl::Status RegistryCore::ListPublicNotices(const Principal& caller,
   std::vector<v1::Registration> found;
   auto keep = [](const std::string&, const v1::Registration& r) { return IsPublic(r); };
   std::string next;
-  if (absl::Status s = ScanPaged<v1::Registration>(store_, "registration/", request.page(), keep,
-                                                   &found, &next);
+  if (absl::Status s =
+          ScanPaged<v1::Registration>(store_, "registration/", request.page(), keep, &found, &next);
       !s.ok()) {
     return s;
   }
@@ -1090,8 +1100,7 @@ absl::Status RegistryCore::RegisterProduct(const Principal& caller,
   return batch.Commit(store_, response);
 }
 
-absl::Status RegistryCore::GetProduct(const Principal& caller,
-                                      const v1::GetProductRequest& request,
+absl::Status RegistryCore::GetProduct(const Principal& caller, const v1::GetProductRequest& request,
                                       v1::GetProductResponse* response) {
   if (!CanReadProduct(caller)) {
     return absl::PermissionDeniedError("PUBLIC reads products through disclosures (rule 38)");

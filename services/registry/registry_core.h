@@ -4,7 +4,8 @@
 // (services/registry/domain/), (4) commits new state, its history snapshot and its events in one
 // atomic store commit. A refused call writes nothing.
 //
-// No gRPC types here: registry_service.{h,cc} adapts this class to pdao.registry.v1.RegistryService.
+// No gRPC types here: registry_service.{h,cc} adapts this class to
+// pdao.registry.v1.RegistryService.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   resource/{<rid>}                         Resource (current)
@@ -116,13 +117,12 @@ class RegistryCore {
   absl::StatusOr<std::pair<v1::Registration, int64_t>> LoadRegistration(const std::string& id);
   // Runs `transition` on the registration `registration_id` for the workflow calls and commits
   // the result; `apply_to_subject` is set when the transition changes the subject too (coding).
-  absl::Status Transition(const Principal& caller, const char* method,
-                          const std::string& request_id, const std::string& registration_id,
-                          int64_t expected_version,
-                          const std::function<absl::StatusOr<v1::Registration>(
-                              const v1::Registration&)>& transition,
-                          const std::function<absl::Status(const v1::Registration&)>& authorize,
-                          const std::string& action, v1::Registration* out);
+  absl::Status Transition(
+      const Principal& caller, const char* method, const std::string& request_id,
+      const std::string& registration_id, int64_t expected_version,
+      const std::function<absl::StatusOr<v1::Registration>(const v1::Registration&)>& transition,
+      const std::function<absl::Status(const v1::Registration&)>& authorize,
+      const std::string& action, v1::Registration* out);
   // Applies a registration that just became CODED or EXPIRED to its subject in `batch`.
   absl::Status ApplyToSubject(const v1::Registration& registration, Batch& batch);
 

@@ -308,12 +308,19 @@ TEST_F(RegistryCoreTest, RegistrationGoesFromSubmittedToCodedOnWorkingDays) {
   ASSERT_TRUE(reg.ok()) << reg.status();
   EXPECT_EQ(reg->state(), v1::REGISTRATION_STATE_SUBMITTED);
   EXPECT_EQ(reg->accept_due(), "2026-03-05");  // Mon 2026-03-02 + 3 working days
-  // A second application while one is in progress is refused.
-  EXPECT_EQ(Submit(dept_, v1::REGISTRATION_TYPE_FIRST, v1::SUBJECT_KIND_RESOURCE, r.id(),
-                   Evidence(dept_))
-                .status()
-                .code(),
+  // The content under examination does not change meanwhile (rules 6, 9).
+  v1::UpdateResourceRequest ureq;
+  ureq.set_resource_id(r.id());
+  *ureq.mutable_spec() = GoodSpec("renamed during review");
+  v1::UpdateResourceResponse uresp;
+  EXPECT_EQ(core_->UpdateResource(dept_, ureq, &uresp).code(),
             absl::StatusCode::kFailedPrecondition);
+  // A second application while one is in progress is refused.
+  EXPECT_EQ(
+      Submit(dept_, v1::REGISTRATION_TYPE_FIRST, v1::SUBJECT_KIND_RESOURCE, r.id(), Evidence(dept_))
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
   // Only the implementing agency runs the workflow.
   EXPECT_EQ(Advance(reg->id(), v1::ADVANCE_ACTION_ACCEPT, &dept_).status().code(),
             absl::StatusCode::kPermissionDenied);

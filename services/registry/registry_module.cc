@@ -16,8 +16,8 @@ void RegistryModule::DefineFlags(Config& config) {
 }
 
 absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Config& config,
-                                                                        ServiceHost& host,
-                                                                        const Clock& clock) {
+                                                                       ServiceHost& host,
+                                                                       const Clock& clock) {
   std::unique_ptr<RegistryModule> module(new RegistryModule());
   std::string json(EmbeddedCalendarJson());
   if (!config.Get("calendar").empty()) {

@@ -6,15 +6,15 @@
 namespace pdao::registry {
 
 // Each method: identify the caller from its certificate, run the use case, finish with its status.
-#define PDAO_REGISTRY_METHOD(Method)                                                          \
-  grpc::ServerUnaryReactor* RegistryService::Method(grpc::CallbackServerContext* context,    \
-                                                    const v1::Method##Request* request,      \
-                                                    v1::Method##Response* response) {        \
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();                            \
-    absl::StatusOr<Principal> caller = PrincipalFromContext(*context);                        \
-    reactor->Finish(ToGrpcStatus(caller.ok() ? core_.Method(*caller, *request, response)     \
-                                             : caller.status()));                             \
-    return reactor;                                                                           \
+#define PDAO_REGISTRY_METHOD(Method)                                                              \
+  grpc::ServerUnaryReactor* RegistryService::Method(grpc::CallbackServerContext* context,         \
+                                                    const v1::Method##Request* request,           \
+                                                    v1::Method##Response* response) {             \
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();                                \
+    absl::StatusOr<Principal> caller = PrincipalFromContext(*context);                            \
+    reactor->Finish(                                                                              \
+        ToGrpcStatus(caller.ok() ? core_.Method(*caller, *request, response) : caller.status())); \
+    return reactor;                                                                               \
   }
 
 PDAO_REGISTRY_METHOD(RegisterResource)

@@ -12,9 +12,9 @@ class RegistryService final : public v1::RegistryService::CallbackService {
   // `core` must outlive this object.
   explicit RegistryService(RegistryCore& core) : core_(core) {}
 
-#define PDAO_REGISTRY_METHOD(Method)                                                      \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                 \
-                                   const v1::Method##Request* request,                   \
+#define PDAO_REGISTRY_METHOD(Method)                                     \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
+                                   const v1::Method##Request* request,   \
                                    v1::Method##Response* response) override;
   // v1::RegistryService::CallbackService
   PDAO_REGISTRY_METHOD(RegisterResource)

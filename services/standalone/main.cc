@@ -78,12 +78,13 @@ int main(int argc, char** argv) {
     pdao::log::Error("cannot start", {{"error", s.ToString()}});
     return 1;
   }
-  pdao::log::Info("pdao-standalone ready",
-                  {{"listen", config.Get("listen")},
-                   {"port", static_cast<int64_t>((*host)->port())},
-                   {"startup_ms", static_cast<int64_t>(absl::ToInt64Milliseconds(absl::Now() - started))},
-                   {"services", "registry"},
-                   {"dev_clock", dev.ok() && *dev}});
+  pdao::log::Info(
+      "pdao-standalone ready",
+      {{"listen", config.Get("listen")},
+       {"port", static_cast<int64_t>((*host)->port())},
+       {"startup_ms", static_cast<int64_t>(absl::ToInt64Milliseconds(absl::Now() - started))},
+       {"services", "registry"},
+       {"dev_clock", dev.ok() && *dev}});
   absl::StatusOr<int> signal = pdao::WaitForShutdownSignal();
   pdao::log::Info("shutting down", {{"signal", static_cast<int64_t>(signal.ok() ? *signal : 0)}});
   (*host)->Shutdown();

@@ -4,11 +4,12 @@
 //   pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-] call any method; request and reply in JSON
 //   pdaoctl [conn] registry METHOD [JSON|@FILE|-]    shorthand for `call registry ...`
 //   pdaoctl certs init --dir DIR                     create (or load) a dev CA with role certs
-//   pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME (--org ORG --role ROLE | --service SVC)
-//   pdaoctl audit verify-inclusion ... | verify-consistency ...   offline proof checks
+//   pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME (--org ORG --role ROLE | --service
+//   SVC) pdaoctl audit verify-inclusion ... | verify-consistency ...   offline proof checks
 //
 // Connection [conn]: --target HOST:PORT (PDAO_TARGET), and either --certs-dir DIR --as ROLE
-// (PDAO_CERTS_DIR, PDAO_AS: uses DIR/ca.pem, DIR/<role>.crt, DIR/<role>.key) or --ca, --cert, --key.
+// (PDAO_CERTS_DIR, PDAO_AS: uses DIR/ca.pem, DIR/<role>.crt, DIR/<role>.key) or --ca, --cert,
+// --key.
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -71,8 +72,8 @@ int Certs(const std::vector<std::string>& args, const Config& config) {
     options.now = absl::Now();
     absl::StatusOr<crypto::DevCa> ca = crypto::EnsureDevCa(config.Get("dir"), options);
     if (!ca.ok()) return Fail(ca.status());
-    std::cout << (ca->files_created > 0 ? "created" : "loaded") << " dev CA in " << ca->dir
-              << " (" << ca->files_created << " files written)\n";
+    std::cout << (ca->files_created > 0 ? "created" : "loaded") << " dev CA in " << ca->dir << " ("
+              << ca->files_created << " files written)\n";
     for (const auto& [role, path] : ca->role_cert_paths) {
       std::cout << "  " << RoleName(role) << ": " << path << "\n";
     }
@@ -91,8 +92,8 @@ int Certs(const std::vector<std::string>& args, const Config& config) {
       spiffe = absl::StrCat("spiffe://pdao/org/", config.Get("org"), "/role/", config.Get("role"));
     }
     if (absl::StatusOr<Principal> p = PrincipalFromSpiffeId(spiffe); !p.ok()) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("--org/--role or --service do not name a principal: ", p.status().message())));
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--org/--role or --service do not name a principal: ", p.status().message())));
     }
     absl::StatusOr<std::string> ca_cert = crypto::ReadFile(ca_dir + "/ca.pem");
     absl::StatusOr<std::string> ca_key = crypto::ReadFile(ca_dir + "/ca.key");

@@ -86,8 +86,7 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
         absl::StrCat("unknown method \"", method, "\" of ", sd->full_name()));
   }
   google::protobuf::DynamicMessageFactory factory;
-  std::unique_ptr<google::protobuf::Message> request(
-      factory.GetPrototype(md->input_type())->New());
+  std::unique_ptr<google::protobuf::Message> request(factory.GetPrototype(md->input_type())->New());
   std::unique_ptr<google::protobuf::Message> response(
       factory.GetPrototype(md->output_type())->New());
   google::protobuf::util::JsonParseOptions parse;
@@ -96,8 +95,8 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
       request_json.empty() ? "{}" : request_json, request.get(), parse);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("request is not a valid ",
-                                                   md->input_type()->full_name(), " in JSON: ",
-                                                   parsed.message().as_string()));
+                                                   md->input_type()->full_name(),
+                                                   " in JSON: ", parsed.message().as_string()));
   }
   std::string bytes = request->SerializeAsString();
   grpc::Slice slice(bytes);
@@ -108,9 +107,8 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
   grpc::GenericStub stub(channel);
   grpc::Status status;
   absl::Notification done;
-  stub.UnaryCall(&context, absl::StrCat("/", sd->full_name(), "/", md->name()),
-                 grpc::StubOptions(), &request_buffer, &response_buffer,
-                 [&](grpc::Status s) {
+  stub.UnaryCall(&context, absl::StrCat("/", sd->full_name(), "/", md->name()), grpc::StubOptions(),
+                 &request_buffer, &response_buffer, [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });
@@ -119,7 +117,8 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
   std::vector<grpc::Slice> slices;
   if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("unreadable response");
   std::string out;
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   if (!response->ParseFromString(out)) return absl::InternalError("response does not parse");
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;
