@@ -563,8 +563,15 @@ absl::StatusOr<DevCa> EnsureDevCa(const std::string& dir, const DevCaOptions& op
 
   if (absl::Status s = ensure("server",
                               [&] {
+                                // Also valid for every service's host name, so one dev CA
+                                // directory serves a whole docker-compose stack.
+                                std::vector<std::string> dns;
+                                for (const std::string& svc : PlatformServices()) {
+                                  dns.push_back(svc);
+                                  dns.push_back("pdao-" + svc);
+                                }
                                 return ca->IssueServerCert(ServerCertRequest{
-                                    .service = "standalone", .extra_dns = {}, .validity = leaf});
+                                    .service = "standalone", .extra_dns = dns, .validity = leaf});
                               });
       !s.ok()) {
     return s;

@@ -97,7 +97,8 @@ const std::vector<pdao::common::v1::Role>& CredentialedRoles();
 
 // The files of a dev CA directory (EnsureDevCa):
 //   ca.pem, ca.key                 the CA (10 years)
-//   server.crt, server.key         spiffe://pdao/service/standalone, DNS:localhost, IP:127.0.0.1
+//   server.crt, server.key         spiffe://pdao/service/standalone, DNS:localhost, IP:127.0.0.1,
+//                                  DNS:<svc> and DNS:pdao-<svc> for every platform service
 //   <role>.crt, <role>.key         spiffe://pdao/org/demo-<role>/role/<role>, for every role in
 //                                  CredentialedRoles() (e.g. department.crt)
 //   service-<svc>.crt/.key         spiffe://pdao/service/<svc>, DNS:<svc>, DNS:pdao-<svc>,
