@@ -1,5 +1,8 @@
 #include "common/rpc/server.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -14,6 +17,36 @@
 
 namespace pdao {
 namespace {
+
+// Counts the calls in flight (the interceptor lives exactly as long as its call), so Shutdown
+// knows when draining is done.
+class InFlightInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit InFlightInterceptor(std::atomic<int64_t>* in_flight) : in_flight_(in_flight) {
+    in_flight_->fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~InFlightInterceptor() override { in_flight_->fetch_sub(1, std::memory_order_acq_rel); }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  std::atomic<int64_t>* in_flight_;
+};
+
+class InFlightInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit InFlightInterceptorFactory(std::atomic<int64_t>* in_flight) : in_flight_(in_flight) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new InFlightInterceptor(in_flight_);
+  }
+
+ private:
+  std::atomic<int64_t>* in_flight_;
+};
+
 
 // Sets the plugins of one ServerBuilder, replacing the process-wide list that
 // grpc::reflection::InitProtoReflectionServerBuilderPlugin() would fill: the API port gets the
@@ -104,12 +137,13 @@ absl::Status Server::Start() {
   int port = 0;
   builder.AddListeningPort(options_.listen_address, grpc::SslServerCredentials(ssl), &port);
   for (grpc::Service* s : services_) builder.RegisterService(s);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<InFlightInterceptorFactory>(&in_flight_));
   if (options_.metrics_registry != nullptr) {
     metrics_ = std::make_unique<GrpcServerMetrics>(*options_.metrics_registry);
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(MakeMetricsInterceptorFactory(metrics_.get()));
-    builder.experimental().SetInterceptorCreators(std::move(creators));
   }
+  builder.experimental().SetInterceptorCreators(std::move(creators));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -180,7 +214,12 @@ void Server::Shutdown(absl::Time deadline) {
     health_server_->GetHealthCheckService()->Shutdown();
   }
   if (server_->GetHealthCheckService() != nullptr) server_->GetHealthCheckService()->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(deadline));
+  // Let the calls in flight finish, then stop at once: grpc::Server::Shutdown(deadline) would also
+  // wait out the deadline for idle client connections, which other services always hold.
+  while (in_flight_.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now())));
   if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
   log::Info("server stopped", {{"service", options_.service_name}});
 }

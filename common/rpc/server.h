@@ -19,6 +19,7 @@
 #include <grpcpp/server.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,7 @@ class Server {
   std::vector<grpc::Service*> services_;
   std::vector<std::string> health_names_;
   std::unique_ptr<GrpcServerMetrics> metrics_;
+  std::atomic<int64_t> in_flight_{0};  // calls in flight on the API port
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::CallbackGenericService> health_fallback_;  // before the server using it
   std::unique_ptr<grpc::Server> health_server_;

@@ -1,0 +1,113 @@
+// Helpers for the end-to-end tests in tests/e2e: run the real PDAO binaries as child processes,
+// pick free loopback ports, wait (bounded polling) until a server answers, and talk to the
+// plaintext health and /metrics ports. Tests only.
+#pragma once
+
+#include <grpcpp/channel.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace pdao::e2e {
+
+// A free TCP port on 127.0.0.1: binds port 0, reads the port the kernel chose, closes the socket.
+// Another process may take it before the caller binds it; good enough on a test machine.
+// INTERNAL when no socket can be bound.
+absl::StatusOr<int> FreeLoopbackPort();
+
+// "127.0.0.1:<port>".
+std::string Loopback(int port);
+
+// A new private directory under $TMPDIR (default /tmp); removed with its contents on destruction.
+class TempDir {
+ public:
+  // INTERNAL when mkdtemp fails.
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// A child process running a real binary, its stdout and stderr appended to one log file. The
+// child gets SIGKILL when the test process dies (PR_SET_PDEATHSIG), so nothing is left behind.
+// The destructor kills (SIGKILL) and reaps a child that is still running.
+class ChildProcess {
+ public:
+  // Forks and execs argv[0] (a path) with `argv`. INTERNAL when fork fails; an exec failure
+  // shows up as exit code 127 (and a line in the log).
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
+                                                             const std::string& log_path);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // True until the child has exited and was reaped (reaps it if it exited meanwhile).
+  bool Running();
+  // Sends `signal`. FAILED_PRECONDITION when the child already exited.
+  absl::Status Signal(int signal);
+  // Waits (bounded polling) until the child exits; its wait status. DEADLINE_EXCEEDED when it is
+  // still running after `timeout`.
+  absl::StatusOr<int> WaitForExit(absl::Duration timeout);
+  // SIGKILL and reap, if still running. Idempotent.
+  void Kill();
+  // The last `max_bytes` of the log, for failure messages.
+  std::string LogTail(size_t max_bytes = 4000) const;
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  ChildProcess(pid_t pid, std::string log_path) : pid_(pid), log_path_(std::move(log_path)) {}
+  pid_t pid_;
+  int wait_status_ = 0;
+  bool reaped_ = false;
+  std::string log_path_;
+};
+
+// The result of a command run to completion.
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` with stdout and stderr captured into files under `work_dir`, and waits up to
+// `timeout` for it to exit (killing it after that: DEADLINE_EXCEEDED).
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         const std::string& work_dir, absl::Duration timeout);
+
+// An insecure (plaintext) channel to 127.0.0.1:`port`, e.g. the health-only port.
+std::shared_ptr<grpc::Channel> PlaintextChannel(int port);
+
+// grpc.health.v1.Health/Check for `service` ("" = overall) over `channel`: the ServingStatus
+// number (1 SERVING, 2 NOT_SERVING). The call's error status when it fails.
+absl::StatusOr<int> HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& service = "",
+                                absl::Duration timeout = absl::Seconds(2));
+
+// A plain HTTP/1.0 GET of `path` from 127.0.0.1:`port` over a POSIX socket; the response body.
+// UNAVAILABLE when the connection fails; INTERNAL for a response that is not "200".
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path,
+                                    absl::Duration timeout = absl::Seconds(5));
+
+// Polls `done` every 20 ms until it returns true (-> true) or `timeout` passes (-> false).
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout);
+
+// Reads a whole file; empty when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
+// True when `path` names an executable regular file.
+bool IsExecutable(const std::string& path);
+
+}  // namespace pdao::e2e
