@@ -24,7 +24,8 @@ step "fetch the Kafka broker (Maven Central, cached)"
 tools/kafka/fetch.sh
 
 step "lint"
-tools/ci/lint.sh buf clang-format helm deploy
+LINT_OK=1
+tools/ci/lint.sh buf clang-format helm deploy || LINT_OK=0   # reported at the end; tests still run
 
 step "build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -40,5 +41,9 @@ if [[ "${PDAO_SKIP_ASAN:-0}" != 1 ]]; then
   step "test: unit tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS" -L unit --timeout 600
+fi
+if [[ $LINT_OK != 1 ]]; then
+  step "tests passed but lint FAILED (see the lint step above)"
+  exit 1
 fi
 step "all checks passed"

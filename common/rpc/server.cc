@@ -1,8 +1,5 @@
 #include "common/rpc/server.h"
 
-#include <algorithm>
-#include <atomic>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -10,6 +7,9 @@
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <algorithm>
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "common/crypto/dev_ca.h"
@@ -46,7 +46,6 @@ class InFlightInterceptorFactory final
  private:
   std::atomic<int64_t>* in_flight_;
 };
-
 
 // Sets the plugins of one ServerBuilder, replacing the process-wide list that
 // grpc::reflection::InitProtoReflectionServerBuilderPlugin() would fill: the API port gets the

@@ -83,8 +83,9 @@ TEST(VerifyCommandVectorTest, VectorsThroughTheCommandLine) {
   EXPECT_GT(valid, 0);
   EXPECT_GT(invalid, 0);
   std::cout << "CLI over vectors: " << valid << " exit 0, " << invalid << " exit 1, " << usage
-            << " rejected as malformed ("  << usage_but_vector_valid
-            << " accepted although a tree head is not 32 bytes: equal sizes compare heads byte for byte)\n";
+            << " rejected as malformed (" << usage_but_vector_valid
+            << " accepted although a tree head is not 32 bytes: equal sizes compare heads byte for "
+               "byte)\n";
 }
 
 class VerifyCommandTest : public ::testing::Test {
