@@ -341,9 +341,10 @@ RegistryCore::RegistryCore(Store& store, const Clock& clock, const WorkdayCalend
                            RegistryOptions options)
     : store_(store), clock_(clock), calendar_(calendar), options_(std::move(options)) {}
 
-// Every read of a resource returns its eligibility as of now (rules 2-4).
-#define PDAO_DECORATE(resource) \
-  *(resource).mutable_eligibility() = ComputeEligibility((resource), options_.eligibility)
+// Every resource the registry returns or publishes carries its eligibility as of now (rules 2-4).
+void RegistryCore::Decorate(v1::Resource& resource) const {
+  *resource.mutable_eligibility() = ComputeEligibility(resource, options_.eligibility);
+}
 
 absl::StatusOr<std::pair<v1::Resource, int64_t>> RegistryCore::LoadResource(const std::string& id) {
   if (id.empty()) return absl::InvalidArgumentError("resource_id is required");
@@ -390,7 +391,7 @@ absl::Status RegistryCore::RegisterResource(const Principal& caller,
   const absl::Time now = clock_.Now();
   absl::StatusOr<v1::Resource> resource = NewResource(id, caller.org, request.spec(), now);
   if (!resource.ok()) return resource.status();
-  PDAO_DECORATE(*resource);
+  Decorate(*resource);
   *response->mutable_resource() = *resource;
 
   Batch batch(id, idem, Context(caller, idem, now));
@@ -429,7 +430,7 @@ absl::Status RegistryCore::UpdateResource(const Principal& caller,
   absl::StatusOr<v1::Resource> updated =
       pdao::registry::UpdateResource(resource, request.spec(), now);
   if (!updated.ok()) return updated.status();
-  PDAO_DECORATE(*updated);
+  Decorate(*updated);
   *response->mutable_resource() = *updated;
 
   Batch batch(resource.id(), idem, Context(caller, idem, now));
@@ -448,7 +449,7 @@ absl::Status RegistryCore::GetResource(const Principal& caller,
                      " (a department reads its own resources and those shared from it)"));
   }
   *response->mutable_resource() = std::move(loaded->first);
-  PDAO_DECORATE(*response->mutable_resource());
+  Decorate(*response->mutable_resource());
   return absl::OkStatus();
 }
 
@@ -478,7 +479,7 @@ absl::Status RegistryCore::ListResources(const Principal& caller,
     return s;
   }
   for (v1::Resource& r : found) {
-    PDAO_DECORATE(r);
+    Decorate(r);
     *response->add_resources() = std::move(r);
   }
   response->set_next_page_token(next);
@@ -528,7 +529,7 @@ absl::Status RegistryCore::RecordConsent(const Principal& caller,
   absl::StatusOr<v1::Resource> updated =
       pdao::registry::RecordConsent(resource, caller.org, request.reference(), now);
   if (!updated.ok()) return updated.status();
-  PDAO_DECORATE(*updated);
+  Decorate(*updated);
   *response->mutable_resource() = *updated;
   Batch batch(resource.id(), idem, Context(caller, idem, now));
   batch.PutResource(*updated, version, &before, "registry.resource.consent_recorded");
@@ -553,7 +554,7 @@ absl::Status RegistryCore::WithdrawConsent(const Principal& caller,
   v1::Eligibility before = ComputeEligibility(resource, options_.eligibility);
   absl::StatusOr<v1::Resource> updated = pdao::registry::WithdrawConsent(resource, caller.org, now);
   if (!updated.ok()) return updated.status();
-  PDAO_DECORATE(*updated);
+  Decorate(*updated);
   *response->mutable_resource() = *updated;
   Batch batch(resource.id(), idem, Context(caller, idem, now));
   batch.PutResource(*updated, version, &before, "registry.resource.consent_withdrawn");
@@ -727,7 +728,7 @@ absl::Status RegistryCore::ApplyToSubject(const v1::Registration& registration, 
     absl::StatusOr<v1::Resource> applied =
         ApplyRegistrationToResource(registration, resource, clock_.Now());
     if (!applied.ok()) return applied.status();
-    PDAO_DECORATE(*applied);
+    Decorate(*applied);
     batch.PutResource(
         *applied, version, &before,
         absl::StrCat("registry.resource.",

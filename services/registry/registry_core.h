@@ -111,6 +111,8 @@ class RegistryCore {
   absl::StatusOr<int> SweepExpired(const Principal& system);
 
  private:
+  // Sets `resource.eligibility` as of now.
+  void Decorate(v1::Resource& resource) const;
   // The resource, product or registration the caller names, or NOT_FOUND.
   absl::StatusOr<std::pair<v1::Resource, int64_t>> LoadResource(const std::string& id);
   absl::StatusOr<std::pair<v1::Product, int64_t>> LoadProduct(const std::string& id);
