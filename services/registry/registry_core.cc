@@ -1,7 +1,5 @@
 #include "services/registry/registry_core.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <optional>
@@ -12,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/app/requests.h"
 #include "common/events/event.h"
 #include "common/rpc/auth.h"
 #include "google/protobuf/util/time_util.h"
@@ -29,7 +28,6 @@ constexpr char kServiceName[] = "registry";
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr int kMaxScanRounds = 20;  // bounds the work of one list call
-constexpr size_t kMaxRequestIdLength = 128;
 constexpr size_t kMaxEligibilityBatch = 1000;
 
 // --- Keys (see the layout in registry_core.h) -----------------------------------------------
@@ -56,84 +54,14 @@ std::optional<std::string> SubjectOfRegistration(const std::string& registration
 
 // --- Request plumbing ------------------------------------------------------------------------
 
-std::string Hex(const unsigned char* data, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0xf]);
-  }
-  return out;
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
-  return Hex(digest, sizeof(digest));
-}
-
-absl::Status ValidateRequestId(const std::string& request_id) {
-  if (request_id.size() > kMaxRequestIdLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request_id is longer than ", kMaxRequestIdLength, " characters"));
-  }
-  for (char c : request_id) {
-    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
-      return absl::InvalidArgumentError("request_id must be printable ASCII without spaces");
-    }
-  }
-  return absl::OkStatus();
-}
-
-// The idempotency key of a request: scoped by method and caller so two callers never collide.
+// The idempotency key of a registry request (common/app/requests.h).
 std::string IdempotencyKey(const char* method, const Principal& caller,
                            const std::string& request_id) {
-  if (request_id.empty()) return "";
-  return absl::StrCat("registry/", method, "/", caller.ToSpiffeId(), "/", request_id);
+  return pdao::IdempotencyKey(kServiceName, method, caller, request_id);
 }
 
-// A new aggregate id. Derived from the idempotency key when there is one, so a retried create
-// lands on the same id (and the same shard, where its idempotency record lives).
 std::string NewId(const char* prefix, const std::string& idempotency_key) {
-  std::string seed = idempotency_key.empty() ? NewUuid() : idempotency_key;
-  return absl::StrCat(prefix, Sha256Hex(seed).substr(0, 16));
-}
-
-// Returns true and fills `response` when the request was already carried out.
-absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
-                              const std::string& idempotency_key,
-                              google::protobuf::Message* response) {
-  if (idempotency_key.empty()) return false;
-  absl::StatusOr<std::optional<std::string>> stored =
-      store.GetIdempotencyResult(shard, idempotency_key);
-  if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return false;
-  if (!response->ParseFromString(**stored)) {
-    return absl::DataLossError("stored idempotent result does not parse");
-  }
-  return true;
-}
-
-template <typename M>
-absl::StatusOr<std::optional<std::pair<M, int64_t>>> LoadProto(Store& store,
-                                                               const std::string& key) {
-  absl::StatusOr<std::optional<VersionedValue>> got = store.Get(key);
-  if (!got.ok()) return got.status();
-  if (!got->has_value()) return std::optional<std::pair<M, int64_t>>();
-  M message;
-  if (!message.ParseFromString((*got)->value)) {
-    return absl::DataLossError(absl::StrCat("stored record ", key, " does not parse"));
-  }
-  return std::optional<std::pair<M, int64_t>>(std::make_pair(std::move(message), (*got)->version));
-}
-
-absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what) {
-  if (requested != 0 && requested != current) {
-    return absl::AbortedError(absl::StrCat(what, " is at version ", current, ", not ", requested,
-                                           ": re-read it and retry"));
-  }
-  return absl::OkStatus();
+  return NewAggregateId(prefix, idempotency_key);
 }
 
 int PageSize(const v1::Page& page) {

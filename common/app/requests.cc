@@ -1,0 +1,71 @@
+#include "common/app/requests.h"
+
+#include <openssl/sha.h>
+
+#include "common/events/event.h"
+
+namespace pdao {
+namespace {
+constexpr size_t kMaxRequestIdLength = 128;
+}  // namespace
+
+absl::Status ValidateRequestId(const std::string& request_id) {
+  if (request_id.size() > kMaxRequestIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id is longer than ", kMaxRequestIdLength, " characters"));
+  }
+  for (char c : request_id) {
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) {
+      return absl::InvalidArgumentError("request_id must be printable ASCII without spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string IdempotencyKey(const std::string& service, const std::string& method,
+                           const Principal& caller, const std::string& request_id) {
+  if (request_id.empty()) return "";
+  return absl::StrCat(service, "/", method, "/", caller.ToSpiffeId(), "/", request_id);
+}
+
+std::string Sha256Hex(const std::string& bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  std::string out;
+  out.reserve(2 * sizeof(digest));
+  for (unsigned char b : digest) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 0xf]);
+  }
+  return out;
+}
+
+std::string NewAggregateId(const std::string& prefix, const std::string& idempotency_key) {
+  const std::string seed = idempotency_key.empty() ? NewUuid() : idempotency_key;
+  return absl::StrCat(prefix, Sha256Hex(seed).substr(0, 16));
+}
+
+absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
+                              const std::string& idempotency_key,
+                              google::protobuf::Message* response) {
+  if (idempotency_key.empty()) return false;
+  absl::StatusOr<std::optional<std::string>> stored =
+      store.GetIdempotencyResult(shard, idempotency_key);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return false;
+  if (!response->ParseFromString(**stored)) {
+    return absl::DataLossError("stored idempotent result does not parse");
+  }
+  return true;
+}
+
+absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what) {
+  if (requested != 0 && requested != current) {
+    return absl::AbortedError(absl::StrCat(what, " is at version ", current, ", not ", requested,
+                                           ": re-read it and retry"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pdao

@@ -1,0 +1,61 @@
+// What every service's use-case layer does with a mutating request, in one place: validate the
+// request id, scope it into an idempotency key, derive a new aggregate id from it, answer a retry
+// from the stored result, load a stored proto record with its version, and check the caller's
+// expected version.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "common/rpc/principal.h"
+#include "common/store/store.h"
+#include "google/protobuf/message.h"
+
+namespace pdao {
+
+// OK for "" (no idempotency) or up to 128 printable ASCII characters without spaces;
+// INVALID_ARGUMENT otherwise.
+absl::Status ValidateRequestId(const std::string& request_id);
+
+// "<service>/<method>/<caller SPIFFE id>/<request_id>", so two callers or two methods never share
+// a key; "" when request_id is "".
+std::string IdempotencyKey(const std::string& service, const std::string& method,
+                           const Principal& caller, const std::string& request_id);
+
+// `prefix` + 16 hex digits. Derived from the idempotency key when there is one, so a retried create
+// lands on the same id (and the same shard, where its idempotency record lives); random otherwise.
+std::string NewAggregateId(const std::string& prefix, const std::string& idempotency_key);
+
+// Lower-case hex SHA-256 of `bytes`.
+std::string Sha256Hex(const std::string& bytes);
+
+// True, with `response` filled, when a commit with `idempotency_key` in `shard` already succeeded:
+// the request was carried out and this is a retry. False when the key is "" or unknown.
+absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
+                              const std::string& idempotency_key,
+                              google::protobuf::Message* response);
+
+// ABORTED when the caller named a version (`requested` != 0) that is not the stored one.
+absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what);
+
+// The proto record at `key` with its store version, or std::nullopt; DATA_LOSS when the stored
+// bytes do not parse as M.
+template <typename M>
+absl::StatusOr<std::optional<std::pair<M, int64_t>>> LoadProto(Store& store,
+                                                               const std::string& key) {
+  absl::StatusOr<std::optional<VersionedValue>> got = store.Get(key);
+  if (!got.ok()) return got.status();
+  if (!got->has_value()) return std::optional<std::pair<M, int64_t>>();
+  M message;
+  if (!message.ParseFromString((*got)->value)) {
+    return absl::DataLossError(absl::StrCat("stored record ", key, " does not parse"));
+  }
+  return std::optional<std::pair<M, int64_t>>(std::make_pair(std::move(message), (*got)->version));
+}
+
+}  // namespace pdao
