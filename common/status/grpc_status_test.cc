@@ -58,15 +58,13 @@ TEST(GrpcStatusTest, RoundTripKeepsCodeAndMessage) {
   EXPECT_EQ(FromGrpcStatus(ToGrpcStatus(original)), original);
 }
 
+// absl::StatusCode has a fixed underlying type, so 99 is a valid (unknown) value. grpc::StatusCode
+// has none: a value outside its enumerators is undefined behaviour (UBSan reports it inside
+// grpcpp's own headers), so the gRPC direction is not exercised with one.
 TEST(GrpcStatusTest, OutOfRangeCodesBecomeUnknownKeepingMessage) {
-  const grpc::Status g(static_cast<grpc::StatusCode>(99), "odd");
-  const absl::Status a = FromGrpcStatus(g);
-  EXPECT_EQ(a.code(), absl::StatusCode::kUnknown);
-  EXPECT_EQ(a.message(), "odd");
   const grpc::Status back = ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(99), "odd"));
   EXPECT_EQ(back.error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(back.error_message(), "odd");
-  EXPECT_STREQ(GrpcCodeName(static_cast<grpc::StatusCode>(99)), "UNKNOWN");
 }
 
 }  // namespace
