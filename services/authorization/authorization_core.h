@@ -1,0 +1,188 @@
+// AuthorizationCore: the authorization use cases (REGULATION.md rules 11-18, 32) between the
+// transport and the store. Each mutating call: (1) checks who may call it and which objects that
+// caller may touch, (2) answers a retried request (same request_id) from its idempotency record,
+// (3) runs the pure domain rules (services/authorization/domain/), (4) commits the new state and
+// one event per change in one atomic store commit, (5) for agreements, brings the in-memory
+// EntitlementIndex up to date before returning. A refused call writes nothing.
+//
+// Check answers from the EntitlementIndex only (no store round trip); denies are audited through
+// the DecisionAuditor (batched background commits).
+//
+// No gRPC types here: authorization_service.{h,cc} adapts it to pdao.authorization.v1.
+//
+// Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
+//   plan/{<pid>}/<version_number:06>               Plan version (rule 13)
+//   operator/{op.<org>}                            Operator (rule 14)
+//   selection/{op.<org>}/<sel-id>                  Selection (rule 14)
+//   evaluation/{op.<org>}/<year>-<kind>            Evaluation (rule 17)
+//   complaint/{op.<org>}/<cmp-id>                  Complaint (rule 18)
+//   agreement/{<agr-id>}                           Agreement (current, rule 15)
+//   agreement-history/{<agr-id>}/<version:010>     Agreement snapshot of each version
+//   dedup/{<agr-id>}/authorization/<event-id>      registry events already applied (dedup.h)
+// Access-decision events are committed on shard "decisions" (events only, no keys).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/bus/event_bus.h"
+#include "common/clock/clock.h"
+#include "common/rpc/principal.h"
+#include "common/store/store.h"
+#include "pdao/authorization/v1/authorization.pb.h"
+#include "services/authorization/decision_audit.h"
+#include "services/authorization/eligibility_checker.h"
+#include "services/authorization/entitlement_index.h"
+
+namespace pdao::authorization {
+
+class Batch;  // one atomic commit with its events (authorization_core.cc)
+
+struct AuthorizationOptions {
+  // Rule 32 asks for every decision; allows are audited too when set (costs one queue push per
+  // allow). Denies are always audited.
+  bool audit_allows = false;
+  DecisionAuditorOptions auditor;
+};
+
+// The consumer group of the registry events (dedup marks are scoped by it).
+inline constexpr char kRegistryConsumerGroup[] = "authorization";
+
+class AuthorizationCore {
+ public:
+  // `store`, `clock` and `eligibility` must outlive this object. Call LoadIndex() before serving.
+  AuthorizationCore(Store& store, const Clock& clock, EligibilityChecker& eligibility,
+                    AuthorizationOptions options = {});
+  AuthorizationCore(const AuthorizationCore&) = delete;
+  AuthorizationCore& operator=(const AuthorizationCore&) = delete;
+
+  // Builds the entitlement index from every stored agreement. UNAVAILABLE / DATA_LOSS from the
+  // store.
+  absl::Status LoadIndex();
+
+  // Plans (rules 11-13).
+  absl::Status CreatePlan(const Principal& caller, const v1::CreatePlanRequest& request,
+                          v1::CreatePlanResponse* response);
+  absl::Status UpdatePlanDraft(const Principal& caller, const v1::UpdatePlanDraftRequest& request,
+                               v1::UpdatePlanDraftResponse* response);
+  absl::Status CreatePlanVersion(const Principal& caller,
+                                 const v1::CreatePlanVersionRequest& request,
+                                 v1::CreatePlanVersionResponse* response);
+  absl::Status SubmitPlan(const Principal& caller, const v1::SubmitPlanRequest& request,
+                          v1::SubmitPlanResponse* response);
+  absl::Status ApprovePlan(const Principal& caller, const v1::ApprovePlanRequest& request,
+                           v1::ApprovePlanResponse* response);
+  absl::Status FilePlan(const Principal& caller, const v1::FilePlanRequest& request,
+                        v1::FilePlanResponse* response);
+  absl::Status GetPlan(const Principal& caller, const v1::GetPlanRequest& request,
+                       v1::GetPlanResponse* response);
+  absl::Status ListPlanVersions(const Principal& caller, const v1::ListPlanVersionsRequest& request,
+                                v1::ListPlanVersionsResponse* response);
+
+  // Operators (rule 14).
+  absl::Status RegisterOperator(const Principal& caller, const v1::RegisterOperatorRequest& request,
+                                v1::RegisterOperatorResponse* response);
+  absl::Status GetOperator(const Principal& caller, const v1::GetOperatorRequest& request,
+                           v1::GetOperatorResponse* response);
+  absl::Status SelectOperator(const Principal& caller, const v1::SelectOperatorRequest& request,
+                              v1::SelectOperatorResponse* response);
+
+  // Agreements (rules 15-16).
+  absl::Status CreateAgreement(const Principal& caller, const v1::CreateAgreementRequest& request,
+                               v1::CreateAgreementResponse* response);
+  absl::Status SignAgreement(const Principal& caller, const v1::SignAgreementRequest& request,
+                             v1::SignAgreementResponse* response);
+  absl::Status FileAgreement(const Principal& caller, const v1::FileAgreementRequest& request,
+                             v1::FileAgreementResponse* response);
+  absl::Status ActivateAgreement(const Principal& caller,
+                                 const v1::ActivateAgreementRequest& request,
+                                 v1::ActivateAgreementResponse* response);
+  absl::Status SuspendAgreement(const Principal& caller, const v1::SuspendAgreementRequest& request,
+                                v1::SuspendAgreementResponse* response);
+  absl::Status RevokeAgreement(const Principal& caller, const v1::RevokeAgreementRequest& request,
+                               v1::RevokeAgreementResponse* response);
+  absl::Status TerminateAgreement(const Principal& caller,
+                                  const v1::TerminateAgreementRequest& request,
+                                  v1::TerminateAgreementResponse* response);
+  absl::Status GetAgreement(const Principal& caller, const v1::GetAgreementRequest& request,
+                            v1::GetAgreementResponse* response);
+  absl::Status ListAgreements(const Principal& caller, const v1::ListAgreementsRequest& request,
+                              v1::ListAgreementsResponse* response);
+
+  // Evaluations and complaints (rules 17-18).
+  absl::Status RecordEvaluation(const Principal& caller, const v1::RecordEvaluationRequest& request,
+                                v1::RecordEvaluationResponse* response);
+  absl::Status FileComplaint(const Principal& caller, const v1::FileComplaintRequest& request,
+                             v1::FileComplaintResponse* response);
+  absl::Status RecordFinding(const Principal& caller, const v1::RecordFindingRequest& request,
+                             v1::RecordFindingResponse* response);
+
+  // The entitlement decision (rule 16) from the index. PERMISSION_DENIED for a caller that may not
+  // ask (PUBLIC, BUSINESS_ENTITY, DATA_BUREAU, GOVERNMENT, an OPERATOR asking about another);
+  // INVALID_ARGUMENT for a malformed request. Otherwise OK with allow or deny; every deny is
+  // audited (rule 32).
+  absl::Status Check(const Principal& caller, const v1::CheckRequest& request,
+                     v1::CheckResponse* response);
+  absl::Status Ping(const Principal& caller, const v1::PingRequest& request,
+                    v1::PingResponse* response);
+
+  // Rule 15: every ACTIVE or SUSPENDED agreement whose term has ended becomes EXPIRED (with its
+  // event). Runs by the clock (periodic job); returns how many expired.
+  absl::StatusOr<int> SweepExpired();
+
+  // A pdao.registry.v1 event (Envelope). For resource_changed with eligibility_changed and the
+  // resource now ineligible: every agreement covering it stops entitling the resource at once, one
+  // commit per agreement carrying the EntitlementWithdrawn event and the dedup mark (exactly once
+  // per event and agreement). Other events: OK, no effect. INVALID_ARGUMENT for a payload that
+  // does not parse; store errors as they are (the bus redelivers).
+  absl::Status HandleRegistryEvent(const BusMessage& message);
+
+  // A pdao.authorization.v1 event, possibly committed by another replica of this service: when
+  // it reports an agreement at a version newer than the index holds, the agreement is re-read
+  // from the store and republished (replicas converge; within one replica the ordering guarantee
+  // above holds). Other events: OK, no effect. INVALID_ARGUMENT for a payload that does not parse.
+  absl::Status HandleOwnEvent(const BusMessage& message);
+
+  EntitlementIndex& index() { return index_; }
+  DecisionAuditor& auditor() { return auditor_; }
+
+ private:
+  struct AgreementChange;
+  // Loads agreement `id`, runs `change` under the agreement's write lock, commits and publishes.
+  absl::Status ChangeAgreement(
+      const Principal& caller, const char* method, const std::string& request_id,
+      const std::string& agreement_id, int64_t expected_version,
+      const std::function<absl::StatusOr<AgreementChange>(const v1::Agreement&)>& change,
+      v1::Agreement* out);
+  absl::Status TransitionTo(const Principal& caller, const char* method,
+                            const std::string& request_id, const std::string& agreement_id,
+                            int64_t expected_version, v1::AgreementState to,
+                            const std::string& reason, v1::Agreement* out);
+  // After a failed commit of a change that fenced the agreement: restore the previous view when
+  // nothing was written, follow the store when the outcome is unknown, stay fenced (deny) when
+  // the store cannot be read either (fail closed).
+  void SettleAfterFailedCommit(const std::string& agreement_id, const absl::Status& status,
+                               std::shared_ptr<const AgreementView> previous);
+  absl::StatusOr<std::pair<v1::Plan, int64_t>> LoadPlan(const std::string& plan_id,
+                                                        int version_number);
+  absl::StatusOr<std::vector<std::pair<v1::Plan, int64_t>>> LoadPlanVersions(
+      const std::string& plan_id);
+  absl::StatusOr<std::pair<v1::Agreement, int64_t>> LoadAgreement(const std::string& id);
+  absl::Status PlanTransition(const Principal& caller, const char* method,
+                              const std::string& request_id, const std::string& plan_id,
+                              int version_number,
+                              const std::function<absl::StatusOr<v1::Plan>(const v1::Plan&)>& step,
+                              v1::Plan* out);
+
+  Store& store_;
+  const Clock& clock_;
+  EligibilityChecker& eligibility_;
+  const AuthorizationOptions options_;
+  EntitlementIndex index_;
+  DecisionAuditor auditor_;
+};
+
+}  // namespace pdao::authorization

@@ -1,0 +1,178 @@
+#include "services/authorization/domain/agreement.h"
+
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/authorization/domain/credit_code.h"
+#include "services/authorization/domain/plan.h"
+
+namespace pdao::authorization {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+bool Blank(const std::string& s) { return absl::StripAsciiWhitespace(s).empty(); }
+
+absl::Time FromTs(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(ts));
+}
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+bool Allowed(v1::AgreementState from, v1::AgreementState to) {
+  using S = v1::AgreementState;
+  switch (to) {
+    case S::AGREEMENT_STATE_SIGNED:
+      return from == S::AGREEMENT_STATE_DRAFT;
+    case S::AGREEMENT_STATE_FILED:
+      return from == S::AGREEMENT_STATE_SIGNED;
+    case S::AGREEMENT_STATE_ACTIVE:
+      return from == S::AGREEMENT_STATE_FILED || from == S::AGREEMENT_STATE_SUSPENDED;
+    case S::AGREEMENT_STATE_SUSPENDED:
+      return from == S::AGREEMENT_STATE_ACTIVE;
+    case S::AGREEMENT_STATE_REVOKED:
+      return from == S::AGREEMENT_STATE_SIGNED || from == S::AGREEMENT_STATE_FILED ||
+             from == S::AGREEMENT_STATE_ACTIVE || from == S::AGREEMENT_STATE_SUSPENDED;
+    case S::AGREEMENT_STATE_EXPIRED:
+    case S::AGREEMENT_STATE_TERMINATED:
+      return from == S::AGREEMENT_STATE_ACTIVE || from == S::AGREEMENT_STATE_SUSPENDED;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateOperator(const v1::Operator& op) {
+  if (Blank(op.org())) return absl::InvalidArgumentError("operator org is required");
+  if (Blank(op.name())) return absl::InvalidArgumentError("operator name is required");
+  if (absl::Status s = ValidateCreditCode(op.credit_code(), "credit_code"); !s.ok()) return s;
+  for (const std::string& a : op.affiliate_credit_codes()) {
+    if (absl::Status s = ValidateCreditCode(a, "affiliate credit code"); !s.ok()) return s;
+    if (a == op.credit_code()) {
+      return absl::InvalidArgumentError("an operator is not its own affiliate (rule 22)");
+    }
+  }
+  if (!op.legal_person()) {
+    return absl::FailedPreconditionError(
+        "an operator must be a legal person (法人) (rule 14, CC Art. 3)");
+  }
+  if (Blank(op.legal_representative())) {
+    return absl::InvalidArgumentError("legal_representative is required (rule 14)");
+  }
+  const v1::QualificationChecklist& q = op.qualification();
+  std::vector<std::string> failed;
+  if (!q.management_capability()) failed.push_back("management capability");
+  if (!q.technical_capability()) failed.push_back("technical capability");
+  if (!q.business_standing()) failed.push_back("business standing");
+  if (!q.credit_standing()) failed.push_back("credit standing");
+  if (!q.data_security_compliance()) failed.push_back("data-security compliance");
+  if (!failed.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "operator does not pass the qualification checklist: ", absl::StrJoin(failed, ", "),
+        " not met (rule 14, CC Art. 15)"));
+  }
+  if (Blank(q.review_reference())) {
+    return absl::InvalidArgumentError(
+        "the qualification checklist needs its review_reference (rule 14)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSelection(v1::SelectionMethod method, const v1::ProcurementRecord& record) {
+  if (method == v1::SELECTION_METHOD_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "an operator is selected only by OPEN_TENDER (公开招标), INVITED_TENDER (邀请招标) or "
+        "NEGOTIATION (谈判) (rule 14, CC Art. 15)");
+  }
+  if (Blank(record.reference()) || Blank(record.summary())) {
+    return absl::InvalidArgumentError(
+        "selection needs its procurement record: reference and summary (rule 14, CC Art. 15)");
+  }
+  return ValidateDate(record.date(), "procurement date");
+}
+
+absl::Status ValidateAgreementDraft(const v1::Agreement& a, const v1::Plan& plan) {
+  if (a.resource_ids_size() == 0) {
+    return absl::InvalidArgumentError("an agreement names its resource scope (rule 15)");
+  }
+  absl::flat_hash_set<std::string> scope(plan.content().resource_ids().begin(),
+                                         plan.content().resource_ids().end());
+  absl::flat_hash_set<std::string> seen;
+  std::vector<std::string> outside;
+  for (const std::string& id : a.resource_ids()) {
+    if (id.empty()) return absl::InvalidArgumentError("resource_ids must not contain empty ids");
+    if (!seen.insert(id).second) {
+      return absl::InvalidArgumentError(absl::StrCat("resource ", id, " is listed twice"));
+    }
+    if (!scope.contains(id)) outside.push_back(id);
+  }
+  if (!outside.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("resources ", absl::StrJoin(outside, ", "), " are outside the scope of plan ",
+                     plan.plan_id(), " version ", plan.version_number(),
+                     "; an agreement's scope is a subset of its plan's (rule 15)"));
+  }
+  if (!a.has_term_start() || !a.has_term_end()) {
+    return absl::InvalidArgumentError("term_start and term_end are required (rule 15)");
+  }
+  const absl::Time start = FromTs(a.term_start());
+  const absl::Time end = FromTs(a.term_end());
+  if (end <= start) return absl::InvalidArgumentError("term_end must be after term_start");
+  const absl::TimeZone utc8 = absl::FixedTimeZone(8 * 3600);
+  const absl::CivilSecond cs = absl::ToCivilSecond(start, utc8);
+  const absl::Time limit =
+      absl::FromCivil(absl::CivilSecond(cs.year() + kMaxTermYears, cs.month(), cs.day(), cs.hour(),
+                                        cs.minute(), cs.second()),
+                      utc8);
+  if (end > limit && Blank(a.term_justification())) {
+    return absl::FailedPreconditionError(
+        "agreement term exceeds 5 years without a recorded justification (rule 15, Spec Art. "
+        "14)");
+  }
+  const v1::CollectiveDecision& d = a.collective_decision();
+  if (Blank(d.meeting_reference()) || Blank(d.summary())) {
+    return absl::InvalidArgumentError(
+        "the collective decision (集体讨论决策) needs its meeting reference and summary (rule 15, "
+        "CC Art. 15)");
+  }
+  return ValidateDate(d.date(), "collective decision date");
+}
+
+absl::StatusOr<v1::Agreement> TransitionAgreement(const v1::Agreement& agreement,
+                                                  v1::AgreementState to, const std::string& actor,
+                                                  const std::string& reason, absl::Time now) {
+  if (!Allowed(agreement.state(), to)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "agreement ", agreement.id(), " is ", v1::AgreementState_Name(agreement.state()),
+        "; it cannot become ", v1::AgreementState_Name(to),
+        " (rule 15: DRAFT -> SIGNED -> FILED -> ACTIVE <-> SUSPENDED -> REVOKED / EXPIRED / "
+        "TERMINATED)"));
+  }
+  v1::Agreement out = agreement;
+  v1::AgreementTransition* t = out.add_history();
+  t->set_from_state(agreement.state());
+  t->set_to_state(to);
+  *t->mutable_at() = Ts(now);
+  t->set_actor(actor);
+  t->set_reason(reason);
+  out.set_state(to);
+  *out.mutable_updated_at() = Ts(now);
+  return out;
+}
+
+bool IsFinal(v1::AgreementState state) {
+  return state == v1::AGREEMENT_STATE_REVOKED || state == v1::AGREEMENT_STATE_EXPIRED ||
+         state == v1::AGREEMENT_STATE_TERMINATED;
+}
+
+bool Withdraws(v1::AgreementState to) { return to == v1::AGREEMENT_STATE_SUSPENDED || IsFinal(to); }
+
+}  // namespace pdao::authorization

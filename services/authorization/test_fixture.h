@@ -1,0 +1,303 @@
+// Test fixture shared by the authorization tests: a real RegistryCore on SQLite :memory: (the
+// EligibilityChecker asks it in-process, no mock), an AuthorizationCore on its own SQLite :memory:
+// store, a FakeClock, and helpers that walk a plan, an operator and an agreement to ACTIVE.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/store/sqlite_store.h"
+#include "common/testing/fake_clock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "pdao/events/v1/envelope.pb.h"
+#include "services/authorization/authorization_core.h"
+#include "services/authorization/domain/credit_code.h"
+#include "services/registry/embedded_calendar.h"
+#include "services/registry/registry_core.h"
+
+namespace pdao::authorization::testing {
+
+using common::v1::Role;
+
+inline Principal Org(const std::string& org, Role role) {
+  Principal p;
+  p.kind = Principal::Kind::kOrganization;
+  p.org = org;
+  p.role = role;
+  return p;
+}
+
+inline Principal Service(const std::string& name) {
+  Principal p;
+  p.kind = Principal::Kind::kService;
+  p.service = name;
+  return p;
+}
+
+inline google::protobuf::Timestamp Ts(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+// A valid credit code whose 17 first characters are `first17`.
+inline std::string CreditCode(const std::string& first17) {
+  return first17 + CreditCodeCheckCharacter(first17);
+}
+
+inline v1::PlanContent PlanContentFor(const std::vector<std::string>& resource_ids) {
+  v1::PlanContent c;
+  c.set_title("长春市公共数据授权运营实施方案");
+  c.set_mode(v1::AUTHORIZATION_MODE_DOMAIN);
+  c.set_mode_subject("transport");
+  for (const auto& id : resource_ids) c.add_resource_ids(id);
+  c.set_resource_catalog("city transport data");
+  c.set_operator_selection_conditions("legal person; data-security certified");
+  c.set_authorization_term("3 years");
+  c.set_exit_mechanism("exit on revocation; data destroyed within 30 days");
+  c.set_supervision_and_evaluation("yearly internal audit and evaluation");
+  c.set_cost_and_revenue_accounting("separate books");
+  c.set_revenue_distribution("谁投入、谁贡献、谁受益");
+  c.set_security_measures("domain isolation, PI protection, emergency plan");
+  auto* p = c.add_products();
+  p->set_name("bus ETA API");
+  p->set_category(v1::PRODUCT_CATEGORY_COMMERCIAL);
+  return c;
+}
+
+inline v1::Operator OperatorFor(const std::string& org, const std::string& first17) {
+  v1::Operator op;
+  op.set_org(org);
+  op.set_name(org + " 有限公司");
+  op.set_credit_code(CreditCode(first17));
+  op.set_legal_person(true);
+  op.set_legal_representative("张三");
+  auto* q = op.mutable_qualification();
+  q->set_management_capability(true);
+  q->set_technical_capability(true);
+  q->set_business_standing(true);
+  q->set_credit_standing(true);
+  q->set_data_security_compliance(true);
+  q->set_review_reference("资格审查-2026-01");
+  return op;
+}
+
+class AuthorizationFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto rstore = SqliteStore::Open(":memory:");
+    ASSERT_TRUE(rstore.ok()) << rstore.status();
+    registry_store_ = std::move(*rstore);
+    auto calendar = registry::WorkdayCalendar::FromJson(registry::EmbeddedCalendarJson());
+    ASSERT_TRUE(calendar.ok()) << calendar.status();
+    calendar_ = std::make_unique<registry::WorkdayCalendar>(std::move(*calendar));
+    registry_ = std::make_unique<registry::RegistryCore>(*registry_store_, clock_, *calendar_,
+                                                         registry::RegistryOptions{});
+    eligibility_ = std::make_unique<LocalEligibilityChecker>(*registry_);
+    auto store = SqliteStore::Open(":memory:");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    NewCore();
+  }
+
+  void NewCore() {
+    core_.reset();
+    core_ = std::make_unique<AuthorizationCore>(*store_, clock_, *eligibility_);
+    ASSERT_TRUE(core_->LoadIndex().ok());
+  }
+
+  // A department resource registered in the real registry; eligible unless `core_grade`.
+  std::string RegisterResource(const std::string& name, bool core_grade = false) {
+    registry::v1::RegisterResourceRequest req;
+    req.set_request_id("res-" + name);
+    auto* spec = req.mutable_spec();
+    spec->set_name(name);
+    spec->set_description("test resource " + name);
+    auto* f = spec->add_fields();
+    f->set_name("stop_id");
+    f->set_data_type("string");
+    f->set_grade(core_grade ? registry::v1::GRADE_CORE : registry::v1::GRADE_GENERAL);
+    f->set_personal_info_kind(registry::v1::PERSONAL_INFO_KIND_NONE);
+    spec->set_update_frequency("daily");
+    spec->set_volume_records(1000);
+    spec->set_source(registry::v1::RESOURCE_SOURCE_OWN);
+    spec->mutable_open_attribute()->set_openness(registry::v1::OPENNESS_UNCONDITIONAL);
+    spec->mutable_share_attribute()->set_openness(registry::v1::OPENNESS_UNCONDITIONAL);
+    registry::v1::RegisterResourceResponse resp;
+    absl::Status s =
+        registry_->RegisterResource(Org("city-transport", Role::ROLE_DEPARTMENT), req, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    return resp.resource().id();
+  }
+
+  // Regrades resource `id` to CORE in the registry and returns the registry's resource_changed
+  // event as the bus would deliver it.
+  BusMessage RegradeToCore(const std::string& id) {
+    registry::v1::GetResourceRequest get;
+    get.set_resource_id(id);
+    registry::v1::GetResourceResponse got;
+    EXPECT_TRUE(
+        registry_->GetResource(Org("city-transport", Role::ROLE_DEPARTMENT), get, &got).ok());
+    registry::v1::UpdateResourceRequest req;
+    req.set_request_id("regrade-" + id);
+    req.set_resource_id(id);
+    *req.mutable_spec() = got.resource().spec();
+    req.mutable_spec()->mutable_fields(0)->set_grade(registry::v1::GRADE_CORE);
+    registry::v1::UpdateResourceResponse resp;
+    absl::Status s =
+        registry_->UpdateResource(Org("city-transport", Role::ROLE_DEPARTMENT), req, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    auto pending = registry_store_->PendingOutbox(10000);
+    EXPECT_TRUE(pending.ok());
+    BusMessage last;
+    for (const OutboxRecord& r : *pending) {
+      pdao::events::v1::Envelope e;
+      if (e.ParseFromString(r.event.payload) && e.has_resource_changed() &&
+          e.resource_changed().resource().id() == id &&
+          e.resource_changed().eligibility_changed()) {
+        last = BusMessage{r.event.topic, r.event.key, r.event.payload};
+      }
+    }
+    return last;
+  }
+
+  // Every authorization outbox event, parsed.
+  std::vector<pdao::events::v1::Envelope> Events() {
+    std::vector<pdao::events::v1::Envelope> out;
+    auto pending = store_->PendingOutbox(10000);
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    for (const OutboxRecord& r : *pending) {
+      pdao::events::v1::Envelope e;
+      EXPECT_TRUE(e.ParseFromString(r.event.payload));
+      EXPECT_EQ(r.event.topic, "pdao.authorization.v1");
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  size_t CountEvents(const std::string& action) {
+    size_t n = 0;
+    for (const auto& e : Events()) n += e.action() == action;
+    return n;
+  }
+
+  v1::Plan ApprovedPlan(const std::vector<std::string>& resources, const std::string& tag = "p") {
+    v1::CreatePlanRequest create;
+    create.set_request_id("plan-" + tag);
+    *create.mutable_content() = PlanContentFor(resources);
+    v1::CreatePlanResponse created;
+    EXPECT_TRUE(core_->CreatePlan(agency_, create, &created).ok());
+    v1::SubmitPlanRequest submit;
+    submit.set_request_id("submit-" + tag);
+    submit.set_plan_id(created.plan().plan_id());
+    submit.set_version_number(1);
+    v1::SubmitPlanResponse submitted;
+    EXPECT_TRUE(core_->SubmitPlan(bureau_, submit, &submitted).ok());
+    v1::ApprovePlanRequest approve;
+    approve.set_request_id("approve-" + tag);
+    approve.set_plan_id(created.plan().plan_id());
+    approve.set_version_number(1);
+    approve.set_decision_number("长府〔2026〕12号");
+    approve.set_decision_date("2026-02-27");
+    v1::ApprovePlanResponse approved;
+    absl::Status s = core_->ApprovePlan(government_, approve, &approved);
+    EXPECT_TRUE(s.ok()) << s;
+    return approved.plan();
+  }
+
+  v1::Selection Selected(const v1::Plan& plan, const std::string& org,
+                         const std::string& first17 = "91220101MA0Y00001") {
+    v1::RegisterOperatorRequest reg;
+    reg.set_request_id("op-" + org);
+    *reg.mutable_operator_() = OperatorFor(org, first17);
+    v1::RegisterOperatorResponse registered;
+    absl::Status s = core_->RegisterOperator(agency_, reg, &registered);
+    EXPECT_TRUE(s.ok() || absl::IsAlreadyExists(s)) << s;
+    v1::SelectOperatorRequest sel;
+    sel.set_request_id("sel-" + org + plan.plan_id());
+    sel.set_operator_org(org);
+    sel.set_plan_id(plan.plan_id());
+    sel.set_plan_version_number(plan.version_number());
+    sel.set_method(v1::SELECTION_METHOD_OPEN_TENDER);
+    sel.mutable_procurement()->set_reference("CCZC-2026-001");
+    sel.mutable_procurement()->set_date("2026-02-20");
+    sel.mutable_procurement()->set_summary("公开招标, 3 bidders");
+    v1::SelectOperatorResponse selected;
+    s = core_->SelectOperator(agency_, sel, &selected);
+    EXPECT_TRUE(s.ok()) << s;
+    return selected.selection();
+  }
+
+  v1::CreateAgreementRequest AgreementRequest(const v1::Selection& sel,
+                                              const std::vector<std::string>& resources,
+                                              absl::Duration term = absl::Hours(24 * 365)) {
+    v1::CreateAgreementRequest req;
+    req.set_request_id("agr-" + sel.id() + std::to_string(resources.size()));
+    req.set_operator_org(sel.operator_org());
+    req.set_selection_id(sel.id());
+    for (const auto& r : resources) req.add_resource_ids(r);
+    *req.mutable_term_start() = Ts(clock_.Now());
+    *req.mutable_term_end() = Ts(clock_.Now() + term);
+    req.mutable_collective_decision()->set_meeting_reference("主任办公会 2026-07");
+    req.mutable_collective_decision()->set_date("2026-02-28");
+    req.mutable_collective_decision()->set_summary("agreed unanimously");
+    return req;
+  }
+
+  // Creates, signs, files and activates; returns the ACTIVE agreement.
+  v1::Agreement ActiveAgreement(const v1::CreateAgreementRequest& req) {
+    v1::CreateAgreementResponse created;
+    absl::Status s = core_->CreateAgreement(agency_, req, &created);
+    EXPECT_TRUE(s.ok()) << s;
+    const std::string id = created.agreement().id();
+    v1::SignAgreementRequest sign;
+    sign.set_request_id("sign-" + id);
+    sign.set_agreement_id(id);
+    v1::SignAgreementResponse signed_;
+    s = core_->SignAgreement(agency_, sign, &signed_);
+    EXPECT_TRUE(s.ok()) << s;
+    v1::FileAgreementRequest file;
+    file.set_request_id("file-" + id);
+    file.set_agreement_id(id);
+    file.mutable_filing()->set_province_reference("吉数备〔2026〕5号");
+    file.mutable_filing()->set_city_reference("长数备〔2026〕9号");
+    v1::FileAgreementResponse filed;
+    s = core_->FileAgreement(agency_, file, &filed);
+    EXPECT_TRUE(s.ok()) << s;
+    v1::ActivateAgreementRequest act;
+    act.set_request_id("act-" + id);
+    act.set_agreement_id(id);
+    v1::ActivateAgreementResponse active;
+    s = core_->ActivateAgreement(agency_, act, &active);
+    EXPECT_TRUE(s.ok()) << s;
+    return active.agreement();
+  }
+
+  v1::CheckResponse Check(const std::string& op, const std::string& resource,
+                          const Principal* who = nullptr) {
+    v1::CheckRequest req;
+    req.set_operator_org(op);
+    req.set_resource_id(resource);
+    req.set_action("process");
+    v1::CheckResponse resp;
+    absl::Status s = core_->Check(who ? *who : service_, req, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    return resp;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<SqliteStore> registry_store_;
+  std::unique_ptr<registry::WorkdayCalendar> calendar_;
+  std::unique_ptr<registry::RegistryCore> registry_;
+  std::unique_ptr<LocalEligibilityChecker> eligibility_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<AuthorizationCore> core_;
+
+  const Principal agency_ = Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+  const Principal bureau_ = Org("cc-data-bureau", Role::ROLE_DATA_BUREAU);
+  const Principal government_ = Org("cc-government", Role::ROLE_GOVERNMENT);
+  const Principal regulator_ = Org("cc-market-regulator", Role::ROLE_REGULATOR);
+  const Principal service_ = Service("compliance");
+};
+
+}  // namespace pdao::authorization::testing
