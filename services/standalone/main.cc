@@ -11,6 +11,8 @@
 #include "common/log/log.h"
 #include "common/rpc/principal.h"
 #include "common/rpc/signals.h"
+#include "services/audit/audit_module.h"
+#include "services/authorization/authorization_module.h"
 #include "services/registry/registry_module.h"
 #include "services/standalone/dev_clock_service.h"
 
@@ -24,6 +26,8 @@ int main(int argc, char** argv) {
                       "All PDAO services in one process on SQLite and an in-process bus.");
   pdao::DefineHostFlags(config, "127.0.0.1:8443");
   pdao::registry::RegistryModule::DefineFlags(config);
+  pdao::authorization::AuthorizationModule::DefineFlags(config);
+  pdao::audit::AuditModule::DefineFlags(config);
   config.DefineBool("dev-clock", "PDAO_DEV_CLOCK", false,
                     "serve pdao.dev.v1.DevClockService so a sandbox can move time forward");
   if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
@@ -57,6 +61,8 @@ int main(int argc, char** argv) {
                      {"client_certs", ca->dir + "/<role>.crt and .key"}});
   }
 
+  const std::string data_dir = options->data_dir;
+  const pdao::HostOptions host_options = *options;
   absl::StatusOr<std::unique_ptr<pdao::ServiceHost>> host =
       pdao::ServiceHost::Create(std::move(*options));
   if (!host.ok()) {
@@ -67,6 +73,18 @@ int main(int argc, char** argv) {
   auto registry = pdao::registry::RegistryModule::Create(config, **host, clock);
   if (!registry.ok()) {
     pdao::log::Error("cannot start registry", {{"error", registry.status().ToString()}});
+    return 1;
+  }
+  // In one process the registry is asked in-process (no self-call over gRPC).
+  auto authorization = pdao::authorization::AuthorizationModule::Create(
+      config, **host, host_options, clock, &(*registry)->core());
+  if (!authorization.ok()) {
+    pdao::log::Error("cannot start authorization", {{"error", authorization.status().ToString()}});
+    return 1;
+  }
+  auto audit = pdao::audit::AuditModule::Create(config, **host, clock, data_dir);
+  if (!audit.ok()) {
+    pdao::log::Error("cannot start audit", {{"error", audit.status().ToString()}});
     return 1;
   }
   pdao::standalone::DevClockService dev_clock(clock);
@@ -83,7 +101,7 @@ int main(int argc, char** argv) {
       {{"listen", config.Get("listen")},
        {"port", static_cast<int64_t>((*host)->port())},
        {"startup_ms", static_cast<int64_t>(absl::ToInt64Milliseconds(absl::Now() - started))},
-       {"services", "registry"},
+       {"services", "registry,authorization,audit"},
        {"dev_clock", dev.ok() && *dev}});
   absl::StatusOr<int> signal = pdao::WaitForShutdownSignal();
   pdao::log::Info("shutting down", {{"signal", static_cast<int64_t>(signal.ok() ? *signal : 0)}});

@@ -13,6 +13,8 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
+#include "pdao/audit/v1/audit.grpc.pb.h"
+#include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "pdao/dev/v1/dev_clock.grpc.pb.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
 
@@ -26,6 +28,11 @@ const std::vector<std::pair<std::string, const google::protobuf::ServiceDescript
       new std::vector<std::pair<std::string, const google::protobuf::ServiceDescriptor*>>{
           {"registry", pdao::registry::v1::Resource::descriptor()->file()->FindServiceByName(
                            "RegistryService")},
+          {"authorization",
+           pdao::authorization::v1::Agreement::descriptor()->file()->FindServiceByName(
+               "AuthorizationService")},
+          {"audit",
+           pdao::audit::v1::AuditEntry::descriptor()->file()->FindServiceByName("AuditService")},
           {"dev-clock", pdao::dev::v1::GetTimeRequest::descriptor()->file()->FindServiceByName(
                             "DevClockService")},
       };

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +56,45 @@ Hash Sha256OneShot(const uint8_t* data, size_t size) {
   }
   return out;
 }
+
+// Interior-node hashing for loops of many nodes (verification, roots): the SHA-256 algorithm is
+// fetched once and one digest context is reused, about 3x cheaper per node than a one-shot
+// EVP_Digest with the implicitly fetched EVP_sha256() (OpenSSL 3). Same bytes as NodeHash().
+class NodeHasher {
+ public:
+  NodeHasher() = default;  // fetches lazily: a loop that hashes nothing costs nothing
+  ~NodeHasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  NodeHasher(const NodeHasher&) = delete;
+  NodeHasher& operator=(const NodeHasher&) = delete;
+
+  Hash Node(const Hash& left, const Hash& right) {
+    if (md_ == nullptr) {
+      md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+      if (md_ == nullptr) DieOnOpenSsl("EVP_MD_fetch");
+      ctx_ = EVP_MD_CTX_new();
+      if (ctx_ == nullptr) DieOnOpenSsl("EVP_MD_CTX_new");
+    }
+    std::array<uint8_t, 1 + 2 * kHashSize> buf;
+    buf[0] = kNodePrefix;
+    std::copy(left.begin(), left.end(), buf.begin() + 1);
+    std::copy(right.begin(), right.end(), buf.begin() + 1 + kHashSize);
+    Hash out;
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_, buf.data(), buf.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1 || len != kHashSize) {
+      DieOnOpenSsl("EVP_Digest (node)");
+    }
+    return out;
+  }
+
+ private:
+  EVP_MD* md_ = nullptr;
+  EVP_MD_CTX* ctx_ = nullptr;
+};
 
 std::string Hex(const Hash& hash) {
   return absl::BytesToHexString(
@@ -171,13 +211,14 @@ class NodePlan {
     }
     std::vector<Hash> out;
     out.reserve(elements_.size());
+    NodeHasher hasher;
     for (const auto& [first, count] : elements_) {
       if (count == 0) {
         out.push_back(EmptyRoot());
         continue;
       }
       Hash h = hashes[first + count - 1];
-      for (size_t j = count - 1; j-- > 0;) h = NodeHash(hashes[first + j], h);
+      for (size_t j = count - 1; j-- > 0;) h = hasher.Node(hashes[first + j], h);
       out.push_back(h);
     }
     return out;
@@ -276,7 +317,8 @@ void CompactRange::Append(const Hash& leaf_hash, NodeVisitor on_full_node) {
 Hash CompactRange::Root() const {
   if (frontier_.empty()) return EmptyRoot();
   Hash root = frontier_.back();
-  for (size_t j = frontier_.size() - 1; j-- > 0;) root = NodeHash(frontier_[j], root);
+  NodeHasher hasher;
+  for (size_t j = frontier_.size() - 1; j-- > 0;) root = hasher.Node(frontier_[j], root);
   return root;
 }
 
@@ -406,13 +448,14 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
   uint64_t fn = index;
   uint64_t sn = size - 1;
   Hash r = leaf_hash;
+  NodeHasher hasher;
   for (const Hash& p : proof) {
     if (sn == 0) {
       return absl::InvalidArgumentError(
           "inclusion proof is longer than the path to the root (RFC 9162 §2.1.3.2 step 4a)");
     }
     if ((fn & 1) != 0 || fn == sn) {
-      r = NodeHash(p, r);
+      r = hasher.Node(p, r);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -420,7 +463,7 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
         }
       }
     } else {
-      r = NodeHash(r, p);
+      r = hasher.Node(r, p);
     }
     fn >>= 1;
     sn >>= 1;
@@ -467,6 +510,7 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
   // Step 5.
   Hash fr = path_at(0);
   Hash sr = path_at(0);
+  NodeHasher hasher;
   // Step 6.
   for (size_t i = 1; i < path_len; ++i) {
     const Hash& c = path_at(i);
@@ -475,8 +519,8 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
           "consistency proof is longer than the path to the root (RFC 9162 §2.1.4.2 step 6a)");
     }
     if ((fn & 1) != 0 || fn == sn) {
-      fr = NodeHash(c, fr);
-      sr = NodeHash(c, sr);
+      fr = hasher.Node(c, fr);
+      sr = hasher.Node(c, sr);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -484,7 +528,7 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
         }
       }
     } else {
-      sr = NodeHash(sr, c);
+      sr = hasher.Node(sr, c);
     }
     fn >>= 1;
     sn >>= 1;

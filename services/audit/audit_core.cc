@@ -1,0 +1,218 @@
+#include "services/audit/audit_core.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/rpc/auth.h"
+
+namespace pdao::audit {
+namespace {
+
+using pdao::common::v1::ROLE_IMPLEMENTING_AGENCY;
+using pdao::common::v1::ROLE_PUBLIC;
+using pdao::common::v1::ROLE_REGULATOR;
+
+constexpr int kDefaultPage = 100;
+constexpr int kMaxPage = 1000;
+
+bool ReadsEverything(const Principal& p) {
+  return p.is_service() || p.HasRole(ROLE_REGULATOR) || p.HasRole(ROLE_IMPLEMENTING_AGENCY);
+}
+
+absl::Status RequireNotPublic(const Principal& p, absl::string_view method) {
+  if (p.HasRole(ROLE_PUBLIC)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        method, ": PUBLIC reads checkpoints and proofs only, not entries (rule 33); caller ",
+        p.ToSpiffeId()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ParseToken(const std::string& token) {
+  if (token.empty()) return 0;
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(token, &v)) return absl::InvalidArgumentError("malformed page_token");
+  return v;
+}
+
+int PageSize(int requested) {
+  if (requested <= 0) return kDefaultPage;
+  return requested > kMaxPage ? kMaxPage : requested;
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+void AddHashes(const std::vector<Hash>& hashes,
+               google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const Hash& h : hashes) out->Add(HashToBytes(h));
+}
+
+}  // namespace
+
+absl::Status AuditCore::Ingest(const BusMessage& message) {
+  pdao::events::v1::Envelope envelope;
+  std::string key;
+  if (envelope.ParseFromString(message.payload) && !envelope.event_id().empty()) {
+    key = envelope.event_id();
+  } else {
+    envelope.Clear();
+    key = absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(message.payload))));
+  }
+  absl::StatusOr<AppendResult> r = log_.Append(message.payload, std::move(envelope), std::move(key),
+                                               absl::StrCat("bus:", message.topic));
+  return r.status();
+}
+
+void AuditCore::AppendAsync(const Principal& caller, const v1::AppendRequest& request,
+                            v1::AppendResponse* response, std::function<void(absl::Status)> done) {
+  if (!caller.is_service()) {
+    done(absl::PermissionDeniedError(absl::StrCat(
+        "Append may be called only by platform services (rule 32); caller ", caller.ToSpiffeId())));
+    return;
+  }
+  pdao::events::v1::Envelope envelope;
+  if (!envelope.ParseFromString(request.envelope()) || envelope.event_id().empty()) {
+    done(absl::InvalidArgumentError(
+        "Append: envelope must be a serialized pdao.events.v1.Envelope with an event_id"));
+    return;
+  }
+  std::string key = envelope.event_id();
+  log_.AppendAsync(request.envelope(), std::move(envelope), std::move(key),
+                   absl::StrCat("grpc:", caller.ToSpiffeId()),
+                   [response, done = std::move(done)](absl::StatusOr<AppendResult> r) {
+                     if (r.ok()) {
+                       response->set_index(r->index);
+                       response->set_duplicate(r->duplicate);
+                     }
+                     done(r.status());
+                   });
+}
+
+absl::Status AuditCore::Append(const Principal& caller, const v1::AppendRequest& request,
+                               v1::AppendResponse* response) {
+  absl::Notification finished;
+  absl::Status status;
+  AppendAsync(caller, request, response, [&](absl::Status s) {
+    status = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return status;
+}
+
+absl::Status AuditCore::GetEntry(const Principal& caller, const v1::GetEntryRequest& request,
+                                 v1::GetEntryResponse* response) {
+  if (absl::Status s = RequireNotPublic(caller, "GetEntry"); !s.ok()) return s;
+  if (!ReadsEverything(caller) && !index_.VisibleTo(request.index(), caller.org)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("GetEntry: entry ", request.index(), " is not about an object of ", caller.org,
+                     " (an operator reads only its own objects' entries)"));
+  }
+  absl::StatusOr<std::string> bytes = log_.GetEntryBytes(request.index());
+  if (!bytes.ok()) return bytes.status();
+  response->set_entry_bytes(*bytes);
+  response->mutable_entry()->ParseFromString(*bytes);
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::GetCheckpoint(const Principal&, const v1::GetCheckpointRequest& request,
+                                      v1::GetCheckpointResponse* response) {
+  absl::StatusOr<v1::SignedCheckpoint> cp = log_.GetCheckpoint(request.tree_size());
+  if (!cp.ok()) return cp.status();
+  *response->mutable_checkpoint() = std::move(*cp);
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::GetInclusionProof(const Principal&,
+                                          const v1::GetInclusionProofRequest& request,
+                                          v1::GetInclusionProofResponse* response) {
+  absl::StatusOr<std::vector<Hash>> proof =
+      log_.InclusionProof(request.index(), request.tree_size());
+  if (!proof.ok()) return proof.status();
+  absl::StatusOr<Hash> leaf = log_.LeafHashAt(request.index());
+  if (!leaf.ok()) return leaf.status();
+  response->set_leaf_hash(HashToBytes(*leaf));
+  AddHashes(*proof, response->mutable_hashes());
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::GetConsistencyProof(const Principal&,
+                                            const v1::GetConsistencyProofRequest& request,
+                                            v1::GetConsistencyProofResponse* response) {
+  absl::StatusOr<std::vector<Hash>> proof = log_.ConsistencyProof(request.size1(), request.size2());
+  if (!proof.ok()) return proof.status();
+  AddHashes(*proof, response->mutable_hashes());
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::GetPublicKey(const Principal&, const v1::GetPublicKeyRequest&,
+                                     v1::GetPublicKeyResponse* response) {
+  response->set_ed25519_public_key(signer_.public_key());
+  response->set_public_key_pem(signer_.public_key_pem());
+  response->set_key_id(signer_.key_id());
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::Query(const Principal& caller, const v1::QueryRequest& request,
+                              v1::QueryResponse* response) {
+  if (absl::Status s = RequireNotPublic(caller, "Query"); !s.ok()) return s;
+  absl::StatusOr<uint64_t> start = ParseToken(request.page_token());
+  if (!start.ok()) return start.status();
+  QueryFilter filter;
+  filter.actor = request.actor();
+  filter.organization = request.organization();
+  filter.object_id = request.object_id();
+  filter.action = request.action();
+  if (request.has_from()) filter.from = FromProto(request.from());
+  if (request.has_to()) filter.to = FromProto(request.to());
+  std::optional<std::string> restrict;
+  if (!ReadsEverything(caller)) restrict = caller.org;
+  uint64_t next = 0;
+  std::vector<uint64_t> hits = index_.Query(
+      filter, restrict, *start, static_cast<size_t>(PageSize(request.page_size())), &next);
+  for (uint64_t i : hits) {
+    absl::StatusOr<std::string> bytes = log_.GetEntryBytes(i);
+    if (!bytes.ok()) return bytes.status();
+    response->add_entries()->ParseFromString(*bytes);
+  }
+  if (next != 0) response->set_next_page_token(absl::StrCat(next));
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::Lineage(const Principal& caller, const v1::LineageRequest& request,
+                                v1::LineageResponse* response) {
+  if (absl::Status s = RequireNotPublic(caller, "Lineage"); !s.ok()) return s;
+  if (request.start().kind().empty() || request.start().id().empty()) {
+    return absl::InvalidArgumentError("Lineage: start.kind and start.id are required");
+  }
+  if (request.direction() == v1::LINEAGE_DIRECTION_UNSPECIFIED) {
+    return absl::InvalidArgumentError("Lineage: direction is required (UPSTREAM or DOWNSTREAM)");
+  }
+  int depth = request.max_depth() <= 0 || request.max_depth() > 16 ? 16 : request.max_depth();
+  *response = index_.Lineage(request.start(), request.direction(), depth);
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::ListAlerts(const Principal& caller, const v1::ListAlertsRequest& request,
+                                   v1::ListAlertsResponse* response) {
+  if (!caller.HasRole(ROLE_REGULATOR) && !caller.HasRole(ROLE_IMPLEMENTING_AGENCY)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("ListAlerts requires role regulator or implementing_agency (rule 35); caller ",
+                     caller.ToSpiffeId()));
+  }
+  absl::StatusOr<uint64_t> start = ParseToken(request.page_token());
+  if (!start.ok()) return start.status();
+  std::optional<absl::Time> since;
+  if (request.has_since()) since = FromProto(request.since());
+  size_t next = 0;
+  for (auto& a :
+       index_.Alerts(since, *start, static_cast<size_t>(PageSize(request.page_size())), &next)) {
+    *response->add_alerts() = std::move(a);
+  }
+  if (next != 0) response->set_next_page_token(absl::StrCat(next));
+  return absl::OkStatus();
+}
+
+}  // namespace pdao::audit

@@ -1,0 +1,65 @@
+// AuditCore: the audit service's use cases with their permission checks (REGULATION.md rules
+// 32-36). Transport-free: the gRPC adapter (audit_service.h) and the bus consumer both call it.
+//
+// Who may call what:
+//   Append                         platform services only (spiffe://pdao/service/<svc>)
+//   GetCheckpoint, GetInclusionProof, GetConsistencyProof, GetPublicKey
+//                                  every authenticated principal, PUBLIC included
+//   GetEntry, Query, Lineage       services, REGULATOR and IMPLEMENTING_AGENCY: everything; other
+//                                  organizations: only entries about their own objects (actor, the
+//                                  object's owner, or the organization an access decision is
+//                                  about); PUBLIC: nothing
+//   ListAlerts                     REGULATOR and IMPLEMENTING_AGENCY
+#ifndef PDAO_SERVICES_AUDIT_AUDIT_CORE_H_
+#define PDAO_SERVICES_AUDIT_AUDIT_CORE_H_
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "common/bus/event_bus.h"
+#include "common/rpc/principal.h"
+#include "pdao/audit/v1/audit.pb.h"
+#include "services/audit/audit_index.h"
+#include "services/audit/audit_log.h"
+
+namespace pdao::audit {
+
+class AuditCore {
+ public:
+  // `log`, `index` and `signer` must outlive the core.
+  AuditCore(AuditLog& log, AuditIndex& index, const CheckpointSigner& signer)
+      : log_(log), index_(index), signer_(signer) {}
+
+  // The bus consumer: appends the delivered envelope durably and returns OK only then (the bus
+  // stores the offset on OK). Redelivery lands on the original entry. A payload that is not an
+  // envelope with an event_id is still logged (keyed by its SHA-256), never dropped.
+  absl::Status Ingest(const BusMessage& message);
+
+  // Append without blocking the calling thread: `done` runs (on the log's committer thread, or at
+  // once for a refusal) after the entry is durable; `response` is filled before it runs.
+  void AppendAsync(const Principal& caller, const v1::AppendRequest& request,
+                   v1::AppendResponse* response, std::function<void(absl::Status)> done);
+
+#define PDAO_AUDIT_METHOD(Method)                                                  \
+  absl::Status Method(const Principal& caller, const v1::Method##Request& request, \
+                      v1::Method##Response* response);
+  PDAO_AUDIT_METHOD(Append)
+  PDAO_AUDIT_METHOD(GetEntry)
+  PDAO_AUDIT_METHOD(GetCheckpoint)
+  PDAO_AUDIT_METHOD(GetInclusionProof)
+  PDAO_AUDIT_METHOD(GetConsistencyProof)
+  PDAO_AUDIT_METHOD(GetPublicKey)
+  PDAO_AUDIT_METHOD(Query)
+  PDAO_AUDIT_METHOD(Lineage)
+  PDAO_AUDIT_METHOD(ListAlerts)
+#undef PDAO_AUDIT_METHOD
+
+ private:
+  AuditLog& log_;
+  AuditIndex& index_;
+  const CheckpointSigner& signer_;
+};
+
+}  // namespace pdao::audit
+
+#endif  // PDAO_SERVICES_AUDIT_AUDIT_CORE_H_

@@ -1,0 +1,269 @@
+// AuditCore: permissions, Append/Ingest idempotency, Query, Lineage and the monitoring rules
+// (rules 32-35), on a real AuditLog in a temp dir with a FakeClock.
+#include "services/audit/audit_core.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/fake_clock.h"
+#include "gtest/gtest.h"
+
+namespace pdao::audit {
+namespace {
+
+using pdao::common::v1::Role;
+using pdao::events::v1::Envelope;
+
+Principal Org(const std::string& org, Role role) {
+  Principal p;
+  p.org = org;
+  p.role = role;
+  return p;
+}
+Principal Service(const std::string& svc) {
+  Principal p;
+  p.kind = Principal::Kind::kService;
+  p.service = svc;
+  return p;
+}
+
+class AuditCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/audit_core_test_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                        ::getpid());
+    std::filesystem::remove_all(dir_);
+    signer_ = std::make_unique<CheckpointSigner>(*CheckpointSigner::Generate());
+    MonitorOptions monitor;
+    monitor.deny_threshold = 3;
+    monitor.sample_threshold = 4;
+    index_ =
+        std::make_unique<AuditIndex>(monitor, [this](const v1::Alert& a) { raised_.push_back(a); });
+    AuditLogOptions o;
+    o.dir = dir_;
+    o.checkpoint_interval = absl::Hours(1);
+    o.observers = {index_.get()};
+    log_ = std::move(*AuditLog::Open(o, clock_, *signer_));
+    core_ = std::make_unique<AuditCore>(*log_, *index_, *signer_);
+  }
+
+  Envelope Event(const std::string& id, const std::string& action, const Principal& actor,
+                 const std::string& object) {
+    Envelope e;
+    e.set_event_id(id);
+    e.set_action(action);
+    *e.mutable_actor() = actor.ToProto();
+    e.mutable_aggregate()->set_id(object);
+    const int64_t s = absl::ToUnixSeconds(clock_.Now());
+    e.mutable_occurred_at()->set_seconds(s);
+    return e;
+  }
+  absl::Status Publish(const Envelope& e, const std::string& topic = "pdao.registry.v1") {
+    return core_->Ingest(BusMessage{topic, e.aggregate().id(), e.SerializeAsString()});
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  std::unique_ptr<CheckpointSigner> signer_;
+  std::vector<v1::Alert> raised_;
+  std::unique_ptr<AuditIndex> index_;
+  std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<AuditCore> core_;
+};
+
+TEST_F(AuditCoreTest, AppendIsForServicesOnlyAndIdempotent) {
+  v1::AppendRequest req;
+  req.set_envelope(Event("ev-1", "registry.resource.registered",
+                         Org("dept", pdao::common::v1::ROLE_DEPARTMENT), "r1")
+                       .SerializeAsString());
+  v1::AppendResponse resp;
+  absl::Status denied = core_->Append(Org("reg", pdao::common::v1::ROLE_REGULATOR), req, &resp);
+  EXPECT_TRUE(absl::IsPermissionDenied(denied));
+  EXPECT_EQ(log_->size(), 0u) << "a refused call writes nothing";
+  ASSERT_TRUE(core_->Append(Service("registry"), req, &resp).ok());
+  EXPECT_EQ(resp.index(), 0u);
+  v1::AppendResponse again;
+  ASSERT_TRUE(core_->Append(Service("registry"), req, &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.index(), 0u);
+  v1::AppendRequest bad;
+  bad.set_envelope("not a proto \xff\xff");
+  EXPECT_TRUE(absl::IsInvalidArgument(core_->Append(Service("registry"), bad, &resp)));
+  EXPECT_EQ(log_->size(), 1u);
+}
+
+TEST_F(AuditCoreTest, RedeliveredBusEventIsLoggedOnce) {
+  Envelope e = Event("ev-9", "registry.resource.registered",
+                     Org("dept", pdao::common::v1::ROLE_DEPARTMENT), "r1");
+  ASSERT_TRUE(Publish(e).ok());
+  ASSERT_TRUE(Publish(e).ok());
+  ASSERT_TRUE(core_->Ingest(BusMessage{"pdao.registry.v1", "k", "garbage"}).ok());
+  ASSERT_TRUE(core_->Ingest(BusMessage{"pdao.registry.v1", "k", "garbage"}).ok());
+  EXPECT_EQ(log_->size(), 2u);
+}
+
+TEST_F(AuditCoreTest, PermissionsOnReads) {
+  Principal dept = Org("dept-a", pdao::common::v1::ROLE_DEPARTMENT);
+  Principal op = Org("op-a", pdao::common::v1::ROLE_OPERATOR);
+  Principal other_op = Org("op-b", pdao::common::v1::ROLE_OPERATOR);
+  Envelope product = Event("p1", "registry.product.registered", op, "prod-1");
+  product.mutable_product_changed()->mutable_product()->set_id("prod-1");
+  product.mutable_product_changed()->mutable_product()->set_operator_org("op-a");
+  ASSERT_TRUE(Publish(Event("r1", "registry.resource.registered", dept, "res-1")).ok());
+  ASSERT_TRUE(Publish(product).ok());
+  ASSERT_TRUE(log_->CheckpointNow().ok());
+
+  v1::GetEntryRequest get;
+  get.set_index(1);
+  v1::GetEntryResponse entry;
+  EXPECT_TRUE(core_->GetEntry(op, get, &entry).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->GetEntry(other_op, get, &entry)));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      core_->GetEntry(Org("x", pdao::common::v1::ROLE_PUBLIC), get, &entry)));
+  EXPECT_TRUE(core_->GetEntry(Org("r", pdao::common::v1::ROLE_REGULATOR), get, &entry).ok());
+  EXPECT_TRUE(
+      core_->GetEntry(Org("ia", pdao::common::v1::ROLE_IMPLEMENTING_AGENCY), get, &entry).ok());
+
+  Principal pub = Org("x", pdao::common::v1::ROLE_PUBLIC);
+  v1::GetCheckpointResponse cp;
+  EXPECT_TRUE(core_->GetCheckpoint(pub, {}, &cp).ok());
+  EXPECT_TRUE(VerifyCheckpoint(cp.checkpoint(), signer_->public_key()).ok());
+  v1::GetInclusionProofRequest inc;
+  inc.set_index(1);
+  inc.set_tree_size(2);
+  v1::GetInclusionProofResponse proof;
+  ASSERT_TRUE(core_->GetInclusionProof(pub, inc, &proof).ok());
+  std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
+  EXPECT_TRUE(
+      VerifyInclusionBytes(1, 2, proof.leaf_hash(), hashes, cp.checkpoint().root_hash()).ok());
+  v1::QueryResponse q;
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->Query(pub, {}, &q)));
+  ASSERT_TRUE(core_->Query(other_op, {}, &q).ok());
+  EXPECT_EQ(q.entries_size(), 0) << "an operator sees only its own objects";
+  ASSERT_TRUE(core_->Query(op, {}, &q).ok());
+  EXPECT_EQ(q.entries_size(), 1);
+  v1::ListAlertsResponse alerts;
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->ListAlerts(op, {}, &alerts)));
+}
+
+TEST_F(AuditCoreTest, QueryFiltersAndPages) {
+  Principal dept = Org("dept-a", pdao::common::v1::ROLE_DEPARTMENT);
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(Publish(Event(absl::StrCat("e", i),
+                              i % 2 ? "registry.resource.updated" : "registry.resource.registered",
+                              dept, absl::StrCat("res-", i % 3)))
+                    .ok());
+    clock_.Advance(absl::Minutes(1));
+  }
+  Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  v1::QueryRequest req;
+  req.set_object_id("res-0");
+  v1::QueryResponse resp;
+  ASSERT_TRUE(core_->Query(reg, req, &resp).ok());
+  EXPECT_EQ(resp.entries_size(), 3);  // 0, 3, 6
+  req.Clear();
+  req.set_action("registry.resource.");
+  req.set_page_size(3);
+  std::vector<uint64_t> seen;
+  do {
+    resp.Clear();
+    ASSERT_TRUE(core_->Query(reg, req, &resp).ok());
+    for (const auto& e : resp.entries()) seen.push_back(e.index());
+    req.set_page_token(resp.next_page_token());
+  } while (!resp.next_page_token().empty());
+  EXPECT_EQ(seen.size(), 7u);
+  req.Clear();
+  req.set_actor("dept-a");
+  req.set_action("registry.resource.updated");
+  resp.Clear();
+  ASSERT_TRUE(core_->Query(reg, req, &resp).ok());
+  EXPECT_EQ(resp.entries_size(), 3);
+  req.Clear();
+  const int64_t start = absl::ToUnixSeconds(clock_.Now() - absl::Minutes(7));
+  req.mutable_from()->set_seconds(start + 2 * 60);
+  req.mutable_to()->set_seconds(start + 4 * 60);
+  resp.Clear();
+  ASSERT_TRUE(core_->Query(reg, req, &resp).ok());
+  EXPECT_EQ(resp.entries_size(), 2);
+}
+
+TEST_F(AuditCoreTest, LineageBothWays) {
+  Principal op = Org("op-a", pdao::common::v1::ROLE_OPERATOR);
+  Envelope product = Event("p1", "registry.product.registered", op, "prod-1");
+  auto* p = product.mutable_product_changed()->mutable_product();
+  p->set_id("prod-1");
+  p->set_operator_org("op-a");
+  p->mutable_spec()->add_source_resource_ids("res-1");
+  p->mutable_spec()->add_source_resource_ids("res-2");
+  p->add_approved_scenario_ids("scn-1");
+  ASSERT_TRUE(Publish(product).ok());
+  Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  v1::LineageRequest req;
+  req.mutable_start()->set_kind("resource");
+  req.mutable_start()->set_id("res-1");
+  req.set_direction(v1::LINEAGE_DIRECTION_DOWNSTREAM);
+  v1::LineageResponse resp;
+  ASSERT_TRUE(core_->Lineage(reg, req, &resp).ok());
+  ASSERT_EQ(resp.nodes_size(), 3);  // res-1, prod-1, scn-1
+  EXPECT_EQ(resp.nodes(1).id(), "prod-1");
+  EXPECT_EQ(resp.nodes(2).id(), "scn-1");
+  req.mutable_start()->set_kind("scenario");
+  req.mutable_start()->set_id("scn-1");
+  req.set_direction(v1::LINEAGE_DIRECTION_UPSTREAM);
+  resp.Clear();
+  ASSERT_TRUE(core_->Lineage(reg, req, &resp).ok());
+  EXPECT_EQ(resp.nodes_size(), 4);  // scn-1, prod-1, res-1, res-2
+  EXPECT_EQ(resp.edges(0).entry_index(), 0u);
+}
+
+TEST_F(AuditCoreTest, RepeatedDenialsOutOfScopeAndSamplesRaiseAlertsAndReplayKeepsThem) {
+  Principal authz = Service("authorization");
+  for (int i = 0; i < 3; ++i) {
+    Envelope e = Event(absl::StrCat("d", i), "authorization.access.decided", authz, "res-1");
+    auto* d = e.mutable_access_decided();
+    d->set_operator_org("op-bad");
+    d->set_decision(pdao::authorization::v1::DECISION_DENY);
+    d->set_reason(i == 2 ? "no agreement of operator op-bad covers resource res-1 (rule 16, CC "
+                           "Art. 24: 不得超授权范围使用)"
+                         : "agreement a-1 is SUSPENDED, not ACTIVE (rule 16)");
+    ASSERT_TRUE(Publish(e, "pdao.authorization.v1").ok());
+  }
+  Principal be = Org("be-1", pdao::common::v1::ROLE_BUSINESS_ENTITY);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(
+        Publish(Event(absl::StrCat("s", i), "compliance.sample.requested", be, "smp")).ok());
+  }
+  ASSERT_EQ(raised_.size(), 3u);
+  Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  v1::ListAlertsResponse alerts;
+  ASSERT_TRUE(core_->ListAlerts(reg, {}, &alerts).ok());
+  ASSERT_EQ(alerts.alerts_size(), 3);
+  EXPECT_EQ(alerts.alerts(0).rule(), v1::ALERT_RULE_REPEATED_DENIALS);
+  EXPECT_EQ(alerts.alerts(0).principal().org(), "op-bad");
+  EXPECT_EQ(alerts.alerts(1).rule(), v1::ALERT_RULE_OUT_OF_SCOPE);
+  EXPECT_EQ(alerts.alerts(2).rule(), v1::ALERT_RULE_SAMPLE_VOLUME);
+  // The operator that was denied can read the access decisions about it.
+  v1::QueryResponse q;
+  ASSERT_TRUE(core_->Query(Org("op-bad", pdao::common::v1::ROLE_OPERATOR), {}, &q).ok());
+  EXPECT_EQ(q.entries_size(), 3);
+
+  // Restart: the index is rebuilt from the log and the alerts come back, none re-published.
+  log_->Stop();
+  log_.reset();
+  raised_.clear();
+  AuditIndex rebuilt(MonitorOptions{3, absl::Minutes(10), 4, absl::Hours(1)},
+                     [this](const v1::Alert& a) { raised_.push_back(a); });
+  AuditLogOptions o;
+  o.dir = dir_;
+  o.observers = {&rebuilt};
+  auto reopened = AuditLog::Open(o, clock_, *signer_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(rebuilt.alert_count(), 3u);
+  EXPECT_TRUE(raised_.empty());
+}
+
+}  // namespace
+}  // namespace pdao::audit

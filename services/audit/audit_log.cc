@@ -1,0 +1,354 @@
+#include "services/audit/audit_log.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace pdao::audit {
+namespace {
+
+using pdao::audit::v1::AuditEntry;
+using pdao::audit::v1::SignedCheckpoint;
+
+std::string SerializeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
+                                                         const Clock& clock,
+                                                         const CheckpointSigner& signer) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot create audit directory ", options.dir, ": ", ec.message()));
+  }
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), clock, signer));
+  if (absl::Status s = log->Recover(); !s.ok()) return s;
+  log->committer_ = std::thread([raw = log.get()] { raw->Run(); });
+  log->checkpointer_ = std::thread([raw = log.get()] { raw->RunCheckpointer(); });
+  return log;
+}
+
+absl::Status AuditLog::Recover() {
+  absl::MutexLock lock(&mu_);
+  auto fail = [this](std::string why) {
+    if (integrity_.ok()) integrity_ = absl::DataLossError(std::move(why));
+  };
+  absl::StatusOr<std::unique_ptr<RecordFile>> entries = RecordFile::Open(
+      options_.dir + "/entries.log",
+      [&](uint64_t offset, absl::string_view payload) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        if (!integrity_.ok()) return absl::OkStatus();  // stop indexing after the first break
+        AuditEntry entry;
+        pdao::events::v1::Envelope envelope;
+        if (!entry.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+          fail(absl::StrCat("entry record at offset ", offset,
+                            " is not an AuditEntry (tampering, rule 33)"));
+          return absl::OkStatus();
+        }
+        if (entry.index() != tree_.size()) {
+          fail(absl::StrCat("entry at position ", tree_.size(), " claims index ", entry.index(),
+                            " (an entry was deleted or reordered, rule 33)"));
+          return absl::OkStatus();
+        }
+        envelope.ParseFromString(entry.envelope());
+        std::string key = envelope.event_id();
+        if (key.empty()) {
+          key = absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(entry.envelope()))));
+        }
+        dedup_.emplace(std::move(key), entry.index());
+        tree_.Append(LeafHash(payload));
+        offsets_.push_back(offset);
+        for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
+        return absl::OkStatus();
+      });
+  if (!entries.ok()) return entries.status();
+  entries_ = std::move(*entries);
+  if (!entries_->corruption().empty()) fail(entries_->corruption());
+
+  absl::StatusOr<std::unique_ptr<RecordFile>> checkpoints = RecordFile::Open(
+      options_.dir + "/checkpoints.log",
+      [&](uint64_t offset, absl::string_view payload) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        SignedCheckpoint cp;
+        if (!cp.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+          fail(absl::StrCat("checkpoint record at offset ", offset, " does not parse (rule 33)"));
+          return absl::OkStatus();
+        }
+        if (cp.key_id() == signer_.key_id()) {
+          if (absl::Status s = VerifyCheckpoint(cp, signer_.public_key()); !s.ok()) {
+            fail(std::string(s.message()));
+          }
+        }
+        absl::StatusOr<Hash> root = tree_.RootAt(cp.tree_size());
+        if (!root.ok()) {
+          fail(absl::StrCat("signed checkpoint at size ", cp.tree_size(), " exceeds the ",
+                            tree_.size(), " stored entries (the log was truncated, rule 33)"));
+        } else if (HashToBytes(*root) != cp.root_hash()) {
+          fail(absl::StrCat("the stored entries do not reproduce the signed root at size ",
+                            cp.tree_size(), " (an entry was changed, rule 33)"));
+        }
+        checkpoint_by_size_[cp.tree_size()] = checkpoints_.size();
+        checkpoints_.push_back(std::move(cp));
+        return absl::OkStatus();
+      });
+  if (!checkpoints.ok()) return checkpoints.status();
+  checkpoints_file_ = std::move(*checkpoints);
+  if (!checkpoints_file_->corruption().empty()) fail(checkpoints_file_->corruption());
+  return absl::OkStatus();
+}
+
+AuditLog::~AuditLog() { Stop(); }
+
+void AuditLog::Stop() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_ && !committer_.joinable()) return;
+    stopping_ = true;
+  }
+  if (committer_.joinable()) committer_.join();
+  if (!stop_checkpointer_.HasBeenNotified()) stop_checkpointer_.Notify();
+  if (checkpointer_.joinable()) checkpointer_.join();  // signs a last checkpoint
+  std::deque<Pending> left;
+  {
+    absl::MutexLock lock(&queue_mu_);
+    left.swap(queue_);
+  }
+  for (Pending& p : left) p.done(absl::UnavailableError("the audit log is stopping"));
+}
+
+void AuditLog::AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelope envelope,
+                           std::string dedup_key, std::string source, AppendCallback done) {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (!stopping_) {
+      queue_.push_back({std::move(envelope_bytes), std::move(envelope), std::move(dedup_key),
+                        std::move(source), std::move(done)});
+      return;
+    }
+  }
+  done(absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)"));
+}
+
+absl::StatusOr<AppendResult> AuditLog::Append(std::string envelope_bytes,
+                                              pdao::events::v1::Envelope envelope,
+                                              std::string dedup_key, std::string source) {
+  absl::Notification done;
+  absl::StatusOr<AppendResult> result;
+  AppendAsync(std::move(envelope_bytes), std::move(envelope), std::move(dedup_key),
+              std::move(source), [&](absl::StatusOr<AppendResult> r) {
+                result = std::move(r);
+                done.Notify();
+              });
+  done.WaitForNotification();
+  return result;
+}
+
+void AuditLog::Run() {
+  while (true) {
+    std::vector<Pending> batch;
+    bool stop = false;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(queue_mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      queue_mu_.Await(absl::Condition(&ready));
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      stop = stopping_ && queue_.empty();
+    }
+    if (!batch.empty()) CommitBatch(std::move(batch));
+    if (stop) return;
+  }
+}
+
+void AuditLog::RunCheckpointer() {
+  bool stop = false;
+  while (!stop) {
+    stop = stop_checkpointer_.WaitForNotificationWithTimeout(options_.checkpoint_interval);
+    absl::MutexLock lock(&checkpoint_mu_);
+    (void)SignCheckpointLocked();  // nothing when the tree did not grow; errors retried next time
+  }
+}
+
+void AuditLog::CommitBatch(std::vector<Pending> batch) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!integrity_.ok()) {
+      absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
+          "the audit log failed its integrity check, appending refused (fail closed, rule 34): ",
+          integrity_.message()));
+      for (Pending& p : batch) p.done(refused);
+      return;
+    }
+  }
+  // Sequence: assign indexes, answer duplicates (of the log or of this batch) with the original.
+  struct Sequenced {
+    size_t pending;
+    AuditEntry entry;
+    std::string bytes;
+  };
+  std::vector<Sequenced> fresh;
+  std::vector<std::pair<size_t, uint64_t>> duplicates;
+  absl::flat_hash_map<std::string, uint64_t> in_batch;
+  uint64_t next;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    next = tree_.size();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const std::string& key = batch[i].dedup_key;
+      if (auto it = dedup_.find(key); it != dedup_.end()) {
+        duplicates.emplace_back(i, it->second);
+        continue;
+      }
+      if (auto it = in_batch.find(key); it != in_batch.end()) {
+        duplicates.emplace_back(i, it->second);
+        continue;
+      }
+      in_batch.emplace(key, next);
+      Sequenced s{i, {}, {}};
+      s.entry.set_index(next++);
+      fresh.push_back(std::move(s));
+    }
+  }
+  const absl::Time now = clock_.Now();
+  std::vector<std::string> payloads;
+  payloads.reserve(fresh.size());
+  for (Sequenced& s : fresh) {
+    Pending& p = batch[s.pending];
+    SetTimestamp(now, s.entry.mutable_ingested_at());
+    s.entry.set_source(p.source);
+    s.entry.set_envelope(p.envelope_bytes);
+    s.bytes = SerializeDeterministic(s.entry);
+    payloads.push_back(s.bytes);
+  }
+  absl::StatusOr<std::vector<uint64_t>> offsets =
+      payloads.empty() ? std::vector<uint64_t>{} : entries_->Append(payloads);
+  if (!offsets.ok()) {
+    for (Pending& p : batch) p.done(offsets.status());
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      tree_.Append(LeafHash(absl::string_view(fresh[i].bytes)));
+      offsets_.push_back((*offsets)[i]);
+      dedup_.emplace(batch[fresh[i].pending].dedup_key, fresh[i].entry.index());
+    }
+  }
+  for (const Sequenced& s : fresh) {
+    for (EntryObserver* o : options_.observers)
+      o->OnEntry(s.entry, batch[s.pending].envelope, false);
+  }
+  for (const Sequenced& s : fresh) batch[s.pending].done(AppendResult{s.entry.index(), false});
+  for (const auto& [i, index] : duplicates) batch[i].done(AppendResult{index, true});
+}
+
+absl::Status AuditLog::SignCheckpointLocked() {
+  uint64_t size;
+  Hash root;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!integrity_.ok()) return integrity_;
+    size = tree_.size();
+    if (size == 0) return absl::OkStatus();
+    if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size) {
+      return absl::OkStatus();
+    }
+    root = tree_.Root();
+  }
+  const absl::Time now = clock_.Now();
+  absl::StatusOr<SignedCheckpoint> cp = signer_.Sign(size, root, now);
+  if (!cp.ok()) return cp.status();
+  std::string bytes = SerializeDeterministic(*cp);
+  absl::StatusOr<std::vector<uint64_t>> off = checkpoints_file_->Append({bytes});
+  if (!off.ok()) return off.status();
+  absl::MutexLock lock(&mu_);
+  checkpoint_by_size_[size] = checkpoints_.size();
+  checkpoints_.push_back(std::move(*cp));
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::CheckpointNow() {
+  absl::MutexLock lock(&checkpoint_mu_);
+  return SignCheckpointLocked();
+}
+
+absl::StatusOr<std::string> AuditLog::GetEntryBytes(uint64_t index) const {
+  uint64_t offset;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (index >= offsets_.size()) {
+      return absl::NotFoundError(
+          absl::StrCat("entry ", index, " is not in the log of ", offsets_.size(), " entries"));
+    }
+    offset = offsets_[index];
+  }
+  return entries_->Read(offset);
+}
+
+uint64_t AuditLog::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return tree_.size();
+}
+
+absl::StatusOr<Hash> AuditLog::RootAt(uint64_t size) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return tree_.RootAt(size);
+}
+
+absl::StatusOr<std::vector<Hash>> AuditLog::InclusionProof(uint64_t index, uint64_t size) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return tree_.InclusionProof(index, size);
+}
+
+absl::StatusOr<std::vector<Hash>> AuditLog::ConsistencyProof(uint64_t size1, uint64_t size2) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return tree_.ConsistencyProof(size1, size2);
+}
+
+absl::StatusOr<Hash> AuditLog::LeafHashAt(uint64_t index) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (index >= tree_.size()) return absl::NotFoundError(absl::StrCat("no entry ", index));
+  absl::StatusOr<std::vector<Hash>> h = tree_.GetNodes({NodeId{0, index}});
+  if (!h.ok()) return h.status();
+  return (*h)[0];
+}
+
+absl::StatusOr<SignedCheckpoint> AuditLog::GetCheckpoint(uint64_t size) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (checkpoints_.empty()) return absl::NotFoundError("no checkpoint has been signed yet");
+  if (size == 0) return checkpoints_.back();
+  auto it = checkpoint_by_size_.find(size);
+  if (it == checkpoint_by_size_.end()) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", size));
+  }
+  return checkpoints_[it->second];
+}
+
+absl::Status AuditLog::integrity_error() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return integrity_;
+}
+
+}  // namespace pdao::audit

@@ -1,0 +1,149 @@
+// AuditLog: the durable, tamper-evident log itself (REGULATION.md rules 33, 34).
+//
+// Entries are sequenced by one committer thread in batches (group commit): a batch is framed into
+// DIR/entries.log with one write and one fdatasync, and only then are its leaves added to the
+// in-memory RFC 9162 tree and its callers answered (durable before acknowledged). A duplicate
+// event (same dedup key: the envelope's event_id) is never appended twice; it is answered with the
+// first entry's index. Every `checkpoint_interval` in which the tree grew, a checkpointer thread
+// (apart from the committer, so signing never delays a batch) signs a checkpoint (size, root,
+// time) with Ed25519 and appends it durably to DIR/checkpoints.log. A checkpoint only ever covers
+// entries that are already durable, so its root is reproducible after any crash.
+//
+// Open() recovers: torn tails are truncated, the tree, the dedup map and the observers' indexes
+// are rebuilt from the entries, and every stored checkpoint is checked against the rebuilt tree.
+// Any mismatch (an entry changed, deleted, reordered or truncated; a CRC failure in the middle)
+// sets integrity_error(): reads keep working so verifiers can see it, appends are refused
+// (FAILED_PRECONDITION, fail closed, rule 34).
+//
+// There is no deletion or edit API (retention ≥ 3 years, rule 36).
+#ifndef PDAO_SERVICES_AUDIT_AUDIT_LOG_H_
+#define PDAO_SERVICES_AUDIT_AUDIT_LOG_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock/clock.h"
+#include "pdao/audit/v1/audit.pb.h"
+#include "pdao/events/v1/envelope.pb.h"
+#include "services/audit/domain/checkpoint.h"
+#include "services/audit/domain/merkle.h"
+#include "services/audit/record_file.h"
+
+namespace pdao::audit {
+
+// Told about every entry once it is durable (and, at Open, about every recovered entry with
+// `replay` true), on the committer thread, before the appending callers are answered.
+class EntryObserver {
+ public:
+  virtual ~EntryObserver() = default;
+  virtual void OnEntry(const pdao::audit::v1::AuditEntry& entry,
+                       const pdao::events::v1::Envelope& envelope, bool replay) = 0;
+};
+
+struct AuditLogOptions {
+  std::string dir;  // entries.log, checkpoints.log
+  absl::Duration checkpoint_interval = absl::Milliseconds(25);
+  size_t max_batch = 4096;                // entries per fsync
+  std::vector<EntryObserver*> observers;  // not owned; must outlive the log
+};
+
+struct AppendResult {
+  uint64_t index = 0;
+  bool duplicate = false;
+};
+
+class AuditLog {
+ public:
+  using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+
+  // Recovers DIR (see above) and starts the committer. `clock` and `signer` must outlive the log.
+  // INTERNAL on an I/O error. A failed integrity check is not an error here (integrity_error()).
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(AuditLogOptions options, const Clock& clock,
+                                                        const CheckpointSigner& signer);
+  ~AuditLog();  // Stop()
+
+  // Queues the serialized envelope; `done` is called from the committer thread once the entry is
+  // durable (or was already there), or with the error that stopped it (nothing acknowledged).
+  // `dedup_key` is the event_id; `source` goes into the entry.
+  void AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelope envelope,
+                   std::string dedup_key, std::string source, AppendCallback done);
+  // The blocking form.
+  absl::StatusOr<AppendResult> Append(std::string envelope_bytes,
+                                      pdao::events::v1::Envelope envelope, std::string dedup_key,
+                                      std::string source);
+
+  // The stored canonical bytes of entry `index`, read from disk and CRC-checked.
+  // NOT_FOUND beyond the tree; DATA_LOSS when the stored record changed.
+  absl::StatusOr<std::string> GetEntryBytes(uint64_t index) const;
+  uint64_t size() const;
+  absl::StatusOr<Hash> RootAt(uint64_t size) const;
+  absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const;
+  absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
+  absl::StatusOr<Hash> LeafHashAt(uint64_t index) const;
+
+  // Latest (size 0) or exactly at `size`. NOT_FOUND when none was signed there.
+  absl::StatusOr<pdao::audit::v1::SignedCheckpoint> GetCheckpoint(uint64_t size) const;
+  // Signs a checkpoint now if the tree grew since the last one (tests; the committer does it too).
+  absl::Status CheckpointNow();
+
+  // OK, or DATA_LOSS describing the first integrity failure found at Open.
+  absl::Status integrity_error() const;
+
+  // Stops the committer after the queued batch; later appends fail UNAVAILABLE.
+  void Stop();
+
+ private:
+  struct Pending {
+    std::string envelope_bytes;
+    pdao::events::v1::Envelope envelope;
+    std::string dedup_key;
+    std::string source;
+    AppendCallback done;
+  };
+
+  AuditLog(AuditLogOptions options, const Clock& clock, const CheckpointSigner& signer)
+      : options_(std::move(options)), clock_(clock), signer_(signer) {}
+  absl::Status Recover();
+  void Run();
+  void RunCheckpointer();
+  void CommitBatch(std::vector<Pending> batch);
+  absl::Status SignCheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_);
+
+  const AuditLogOptions options_;
+  const Clock& clock_;
+  const CheckpointSigner& signer_;
+  std::unique_ptr<RecordFile> entries_;
+  std::unique_ptr<RecordFile> checkpoints_file_;
+  std::thread committer_;
+  std::thread checkpointer_;
+  absl::Notification stop_checkpointer_;
+
+  mutable absl::Mutex queue_mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  absl::Mutex checkpoint_mu_;  // the checkpointer's and CheckpointNow's exclusive section
+
+  mutable absl::Mutex mu_;  // the committed state
+  MerkleTree tree_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint64_t> dedup_ ABSL_GUARDED_BY(mu_);
+  std::vector<pdao::audit::v1::SignedCheckpoint> checkpoints_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, size_t> checkpoint_by_size_ ABSL_GUARDED_BY(mu_);
+  absl::Status integrity_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace pdao::audit
+
+#endif  // PDAO_SERVICES_AUDIT_AUDIT_LOG_H_

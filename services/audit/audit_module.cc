@@ -1,0 +1,179 @@
+#include "services/audit/audit_module.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/events/event.h"
+#include "common/log/log.h"
+
+namespace pdao::audit {
+namespace {
+
+const char* RuleLabel(v1::AlertRule rule) {
+  switch (rule) {
+    case v1::ALERT_RULE_REPEATED_DENIALS:
+      return "repeated_denials";
+    case v1::ALERT_RULE_OUT_OF_SCOPE:
+      return "out_of_scope";
+    case v1::ALERT_RULE_SAMPLE_VOLUME:
+      return "sample_volume";
+    case v1::ALERT_RULE_LOG_INTEGRITY:
+      return "log_integrity";
+    default:
+      return "unspecified";
+  }
+}
+
+}  // namespace
+
+void AuditModule::DefineFlags(Config& config) {
+  config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "pdao.registry.v1,pdao.authorization.v1",
+                "comma-separated topics the audit log consumes (every pdao.* topic, rule 32)");
+  config.Define("audit-group", "PDAO_AUDIT_GROUP", "pdao-audit", "audit consumer group");
+  config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
+                "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
+                "volume in production");
+  config.Define("audit-key", "PDAO_AUDIT_KEY", "",
+                "Ed25519 checkpoint key (PKCS#8 PEM, e.g. a mounted Secret); default "
+                "AUDIT_DIR/checkpoint-key.pem, generated on first start");
+  config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL", "25ms",
+                "sign a checkpoint at most this often while entries arrive (≤ 1s, rule 33)");
+  config.Define("audit-deny-threshold", "PDAO_AUDIT_DENY_THRESHOLD", "5",
+                "denials of one principal within --audit-deny-window that raise an alert");
+  config.Define("audit-deny-window", "PDAO_AUDIT_DENY_WINDOW", "10m", "see --audit-deny-threshold");
+  config.Define("audit-sample-threshold", "PDAO_AUDIT_SAMPLE_THRESHOLD", "50",
+                "sample events of one principal within --audit-sample-window that raise an alert");
+  config.Define("audit-sample-window", "PDAO_AUDIT_SAMPLE_WINDOW", "1h",
+                "see --audit-sample-threshold");
+}
+
+AuditModule::~AuditModule() {
+  subscription_.reset();  // stop consuming before the log stops
+  if (log_) log_->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const Config& config,
+                                                                 ServiceHost& host,
+                                                                 const Clock& clock,
+                                                                 const std::string& data_dir) {
+  std::unique_ptr<AuditModule> m(new AuditModule());
+  const std::string dir =
+      config.Get("audit-dir").empty() ? data_dir + "/audit" : config.Get("audit-dir");
+  absl::StatusOr<CheckpointSigner> signer =
+      config.Get("audit-key").empty() ? CheckpointSigner::LoadOrCreate(dir + "/checkpoint-key.pem")
+                                      : CheckpointSigner::Load(config.Get("audit-key"));
+  if (!signer.ok()) return signer.status();
+  m->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
+
+  MonitorOptions monitor;
+  absl::StatusOr<int64_t> deny = config.GetInt("audit-deny-threshold");
+  absl::StatusOr<int64_t> sample = config.GetInt("audit-sample-threshold");
+  absl::StatusOr<absl::Duration> deny_window = config.GetDuration("audit-deny-window");
+  absl::StatusOr<absl::Duration> sample_window = config.GetDuration("audit-sample-window");
+  absl::StatusOr<absl::Duration> interval = config.GetDuration("audit-checkpoint-interval");
+  for (const absl::Status& s : {deny.status(), sample.status(), deny_window.status(),
+                                sample_window.status(), interval.status()}) {
+    if (!s.ok()) return s;
+  }
+  if (*interval > absl::Seconds(1) || *interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--audit-checkpoint-interval must be in (0, 1s]: checkpoints at least every second "
+        "(rule 33)");
+  }
+  monitor.deny_threshold = static_cast<int>(*deny);
+  monitor.sample_threshold = static_cast<int>(*sample);
+  monitor.deny_window = *deny_window;
+  monitor.sample_window = *sample_window;
+
+  auto& alerts_family = prometheus::BuildCounter()
+                            .Name("pdao_audit_alerts_total")
+                            .Help("Security alerts raised by the audit monitoring rules (rule 35)")
+                            .Register(host.metrics());
+  EventBus* bus = &host.bus();
+  const Clock* clock_ptr = &clock;
+  m->index_ = std::make_unique<AuditIndex>(
+      monitor, [&alerts_family, bus, clock_ptr](const v1::Alert& alert) {
+        alerts_family.Add({{"rule", RuleLabel(alert.rule())}}).Increment();
+        EventContext context;
+        context.producer = "audit";
+        context.actor.kind = Principal::Kind::kService;
+        context.actor.service = "audit";
+        context.correlation_id = alert.id();
+        context.now = clock_ptr->Now();
+        pdao::events::v1::Envelope envelope =
+            NewEnvelope(context, "audit.Alert", alert.id(), 1, "audit.alert.raised");
+        *envelope.mutable_security_alert_raised()->mutable_alert() = alert;
+        BusMessage message{TopicOf("audit"), alert.id(), envelope.SerializeAsString()};
+        absl::Status s = bus->Publish(message, [id = alert.id()](const absl::Status& st) {
+          if (!st.ok())
+            log::Warn("alert event not delivered", {{"alert", id}, {"error", st.ToString()}});
+        });
+        log::Warn("security alert", {{"alert", alert.id()}, {"description", alert.description()}});
+        if (!s.ok()) log::Warn("alert event not published", {{"error", s.ToString()}});
+      });
+
+  AuditLogOptions options;
+  options.dir = dir;
+  options.checkpoint_interval = *interval;
+  options.observers = {m->index_.get()};
+  absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options, clock, *m->signer_);
+  if (!log.ok()) return log.status();
+  m->log_ = std::move(*log);
+
+  auto& integrity = prometheus::BuildGauge()
+                        .Name("pdao_audit_integrity_ok")
+                        .Help("1 when the stored log reproduces every signed checkpoint (rule 33)")
+                        .Register(host.metrics())
+                        .Add({});
+  if (absl::Status s = m->log_->integrity_error(); !s.ok()) {
+    integrity.Set(0);
+    log::Error("audit log integrity check failed; appends refused (rule 34)",
+               {{"error", s.ToString()}});
+    v1::Alert alert;
+    alert.set_id("log-integrity-startup");
+    alert.set_rule(v1::ALERT_RULE_LOG_INTEGRITY);
+    alert.set_description(std::string(s.message()));
+    const int64_t nanos = absl::ToUnixNanos(clock.Now());
+    alert.mutable_raised_at()->set_seconds(nanos / 1000000000);
+    m->index_->RaiseExternal(std::move(alert));
+  } else {
+    integrity.Set(1);
+  }
+
+  m->core_ = std::make_unique<AuditCore>(*m->log_, *m->index_, *m->signer_);
+  m->service_ = std::make_unique<AuditService>(*m->core_);
+  host.AddService(m->service_.get(), v1::AuditService::service_full_name());
+
+  std::vector<std::string> topics =
+      absl::StrSplit(config.Get("audit-topics"), ',', absl::SkipWhitespace());
+  AuditCore* core = m->core_.get();
+  auto& entries = prometheus::BuildCounter()
+                      .Name("pdao_audit_ingested_total")
+                      .Help("Bus messages durably logged (or recognized as duplicates)")
+                      .Register(host.metrics())
+                      .Add({});
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().Subscribe(
+      config.Get("audit-group"), topics, [core, &entries](const BusMessage& message) {
+        absl::Status s = core->Ingest(message);
+        if (s.ok()) entries.Increment();
+        return s;  // OK only once durable: the offset is stored after the fsync
+      });
+  if (!sub.ok()) return sub.status();
+  m->subscription_ = std::move(*sub);
+
+  auto& size = prometheus::BuildGauge()
+                   .Name("pdao_audit_tree_size")
+                   .Help("Entries in the audit log's Merkle tree")
+                   .Register(host.metrics())
+                   .Add({});
+  AuditLog* raw_log = m->log_.get();
+  host.AddPeriodic("audit-metrics", absl::Seconds(1), [raw_log, &size]() {
+    size.Set(static_cast<double>(raw_log->size()));
+    return absl::OkStatus();
+  });
+  log::Info("audit log open", {{"dir", dir},
+                               {"entries", static_cast<int64_t>(m->log_->size())},
+                               {"topics", config.Get("audit-topics")}});
+  return m;
+}
+
+}  // namespace pdao::audit

@@ -1,0 +1,66 @@
+// RecordFile: an append-only file of framed records, the audit log's storage (REGULATION.md rule
+// 33, "durable before acknowledged"). Each record is
+//   u32 magic "PDAR" | u32 payload length | u32 CRC-32C of (length ‖ payload) | payload
+// (little endian). Append() writes a whole batch with one write() and one fdatasync().
+//
+// Recovery (Open): records are read from the start. A last record that is incomplete or fails its
+// CRC with nothing after it is a torn tail of an unacknowledged batch: it is truncated away. A bad
+// record with data after it is corruption: the file is NOT changed (evidence is kept), the records
+// before it are returned and corruption() names the offset; appending is then refused.
+#ifndef PDAO_SERVICES_AUDIT_RECORD_FILE_H_
+#define PDAO_SERVICES_AUDIT_RECORD_FILE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace pdao::audit {
+
+uint32_t Crc32c(absl::string_view data, uint32_t crc = 0);
+
+class RecordFile {
+ public:
+  // Called for each intact record found by Open, in order, with its offset.
+  using RecordVisitor = std::function<absl::Status(uint64_t offset, absl::string_view payload)>;
+
+  // Opens (creating) `path` and runs recovery, calling `visit` per record; a visitor error stops
+  // recovery and is returned. INTERNAL on an I/O error.
+  static absl::StatusOr<std::unique_ptr<RecordFile>> Open(const std::string& path,
+                                                          const RecordVisitor& visit);
+  ~RecordFile();
+  RecordFile(const RecordFile&) = delete;
+  RecordFile& operator=(const RecordFile&) = delete;
+
+  // Appends the payloads as consecutive records and makes them durable (fdatasync) before
+  // returning their offsets. On failure nothing is acknowledged; the file is truncated back to
+  // its previous end where possible. FAILED_PRECONDITION when the file is corrupt.
+  absl::StatusOr<std::vector<uint64_t>> Append(absl::Span<const std::string> payloads);
+
+  // Reads the record at `offset` (as returned by Append or Open) and checks its CRC.
+  // DATA_LOSS "record at offset N fails its CRC (rule 33)" when the stored bytes changed.
+  absl::StatusOr<std::string> Read(uint64_t offset) const;
+
+  // Empty when the file was intact at Open; otherwise why recovery stopped.
+  const std::string& corruption() const { return corruption_; }
+  // Bytes truncated as a torn tail by Open.
+  uint64_t truncated_bytes() const { return truncated_bytes_; }
+  uint64_t end() const { return end_; }
+
+ private:
+  RecordFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+  uint64_t end_ = 0;
+  uint64_t truncated_bytes_ = 0;
+  std::string corruption_;
+};
+
+}  // namespace pdao::audit
+
+#endif  // PDAO_SERVICES_AUDIT_RECORD_FILE_H_
