@@ -41,7 +41,8 @@ const char kUsage[] =
     "  pdaoctl certs init --dir DIR\n"
     "  pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME "
     "(--org ORG --role ROLE | --service SVC) [--days N]\n"
-    "  pdaoctl audit verify-inclusion|verify-consistency ...\n"
+    "  pdaoctl audit verify-inclusion|verify-consistency ...   (offline)\n"
+    "  pdaoctl audit verify-log [conn] --state FILE [--public-key FILE]\n"
     "conn: --target HOST:PORT  --certs-dir DIR --as ROLE | --ca FILE --cert FILE --key FILE\n"
     "      --timeout 10s  (also PDAO_TARGET, PDAO_CERTS_DIR, PDAO_AS)\n";
 
