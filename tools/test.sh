@@ -37,7 +37,7 @@ ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS" --timeout 600
 if [[ "${PDAO_SKIP_ASAN:-0}" != 1 ]]; then
   step "build with ASan+UBSan ($ASAN_BUILD)"
   cmake -S . -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPDAO_SANITIZE=ON >/dev/null
-  cmake --build "$ASAN_BUILD" -j "$JOBS"
+  cmake --build "$ASAN_BUILD" -j "$JOBS" --target pdao_unit_tests
   step "test: unit tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS" -L unit --timeout 600
