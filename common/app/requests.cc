@@ -60,6 +60,23 @@ absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
   return true;
 }
 
+absl::Status CommitWithResult(Store& store, CommitRequest& request,
+                              google::protobuf::Message* response) {
+  request.idempotency_result = response->SerializeAsString();
+  absl::StatusOr<CommitResult> result = store.Commit(request);
+  if (!result.ok()) {
+    if (absl::IsAborted(result.status())) {
+      return absl::AbortedError(absl::StrCat("concurrent change, nothing written (",
+                                             result.status().message(), "); re-read and retry"));
+    }
+    return result.status();
+  }
+  if (result->replayed && !response->ParseFromString(result->idempotency_result)) {
+    return absl::DataLossError("stored idempotent result does not parse");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what) {
   if (requested != 0 && requested != current) {
     return absl::AbortedError(absl::StrCat(what, " is at version ", current, ", not ", requested,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -40,6 +41,12 @@ absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
                               const std::string& idempotency_key,
                               google::protobuf::Message* response);
 
+// Commits `request` with `response` (serialized) as its idempotent result. On a replay of an
+// earlier commit with the same key, `response` is replaced by the first result and nothing is
+// written. A version conflict is ABORTED "concurrent change, nothing written (...)".
+absl::Status CommitWithResult(Store& store, CommitRequest& request,
+                              google::protobuf::Message* response);
+
 // ABORTED when the caller named a version (`requested` != 0) that is not the stored one.
 absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what);
 
@@ -56,6 +63,27 @@ absl::StatusOr<std::optional<std::pair<M, int64_t>>> LoadProto(Store& store,
     return absl::DataLossError(absl::StrCat("stored record ", key, " does not parse"));
   }
   return std::optional<std::pair<M, int64_t>>(std::make_pair(std::move(message), (*got)->version));
+}
+
+// Calls `each(record, version)` for every record under `prefix`, in key order, page by page.
+// DATA_LOSS when a stored record does not parse as M; the store's error otherwise.
+template <typename M>
+absl::Status ScanAll(Store& store, const std::string& prefix,
+                     const std::function<void(M&&, int64_t)>& each) {
+  std::string cursor;
+  do {
+    absl::StatusOr<ScanPage> page = store.Scan(prefix, cursor, /*limit=*/1000);
+    if (!page.ok()) return page.status();
+    for (const ScanEntry& e : page->entries) {
+      M m;
+      if (!m.ParseFromString(e.value.value)) {
+        return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
+      }
+      each(std::move(m), e.value.version);
+    }
+    cursor = page->next_start_after;
+  } while (!cursor.empty());
+  return absl::OkStatus();
 }
 
 }  // namespace pdao

@@ -25,7 +25,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr char kServiceName[] = "authorization";
 constexpr size_t kMaxIdLength = 128;
-constexpr int kScanPage = 1000;
 
 // --- Keys (see the layout in authorization_core.h) ---------------------------------------------
 
@@ -92,33 +91,6 @@ std::string IdempotencyKey(const char* method, const Principal& caller,
 // Derived from the idempotency key when there is one, so a retried create lands on the same id.
 std::string NewId(const char* prefix, const std::string& idempotency_key) {
   return NewAggregateId(prefix, idempotency_key);
-}
-
-template <typename M>
-absl::Status ScanAll(Store& store, const std::string& prefix,
-                     const std::function<void(M&&, int64_t)>& each) {
-  std::string cursor;
-  do {
-    absl::StatusOr<ScanPage> page = store.Scan(prefix, cursor, kScanPage);
-    if (!page.ok()) return page.status();
-    for (const ScanEntry& e : page->entries) {
-      M m;
-      if (!m.ParseFromString(e.value.value)) {
-        return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
-      }
-      each(std::move(m), e.value.version);
-    }
-    cursor = page->next_start_after;
-  } while (!cursor.empty());
-  return absl::OkStatus();
-}
-
-absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what) {
-  if (requested != 0 && requested != current) {
-    return absl::AbortedError(absl::StrCat(what, " is at version ", current, ", not ", requested,
-                                           ": re-read it and retry"));
-  }
-  return absl::OkStatus();
 }
 
 // --- Who may do what (REGULATION.md "Actors") ---------------------------------------------------
@@ -236,19 +208,7 @@ class Batch {
   // Commits everything with `response` as the idempotent result. On a replay `response` is
   // replaced by the first result.
   absl::Status Commit(Store& store, google::protobuf::Message* response) {
-    request_.idempotency_result = response->SerializeAsString();
-    absl::StatusOr<CommitResult> result = store.Commit(request_);
-    if (!result.ok()) {
-      if (absl::IsAborted(result.status())) {
-        return absl::AbortedError(absl::StrCat("concurrent change, nothing written (",
-                                               result.status().message(), "); re-read and retry"));
-      }
-      return result.status();
-    }
-    if (result->replayed && !response->ParseFromString(result->idempotency_result)) {
-      return absl::DataLossError("stored idempotent result does not parse");
-    }
-    return absl::OkStatus();
+    return CommitWithResult(store, request_, response);
   }
 
  private:

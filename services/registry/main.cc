@@ -1,51 +1,18 @@
 // pdao-registry: the registry service on its own (REGULATION.md rules 1-10), against Redis and
 // Kafka in production (--redis, --kafka) or SQLite and an in-process bus when they are not set.
-#include <iostream>
-
-#include "common/app/service_host.h"
-#include "common/log/log.h"
-#include "common/rpc/signals.h"
+#include "common/app/service_main.h"
 #include "services/registry/registry_module.h"
 
 int main(int argc, char** argv) {
-  if (absl::Status s = pdao::InstallShutdownSignals(); !s.ok()) {
-    std::cerr << s << "\n";
-    return 1;
-  }
-  pdao::Config config("pdao-registry",
-                      "The PDAO registry service (resources, registrations, "
-                      "products).");
-  pdao::DefineHostFlags(config, "0.0.0.0:8443");
-  pdao::registry::RegistryModule::DefineFlags(config);
-  if (absl::Status s = config.Parse(argc, argv); !s.ok()) {
-    std::cerr << "pdao-registry: " << s.message() << "\n" << config.Usage();
-    return 2;
-  }
-  if (config.help_requested()) return 0;
-
-  absl::StatusOr<pdao::HostOptions> options = pdao::HostOptionsFromConfig(config, "pdao-registry");
-  if (!options.ok()) {
-    pdao::log::Error("bad configuration", {{"error", options.status().ToString()}});
-    return 2;
-  }
-  absl::StatusOr<std::unique_ptr<pdao::ServiceHost>> host =
-      pdao::ServiceHost::Create(std::move(*options));
-  if (!host.ok()) {
-    pdao::log::Error("cannot create host", {{"error", host.status().ToString()}});
-    return 1;
-  }
-  pdao::SystemClock clock;
-  auto registry = pdao::registry::RegistryModule::Create(config, **host, clock);
-  if (!registry.ok()) {
-    pdao::log::Error("cannot start registry", {{"error", registry.status().ToString()}});
-    return 1;
-  }
-  if (absl::Status s = (*host)->Start(); !s.ok()) {
-    pdao::log::Error("cannot start", {{"error", s.ToString()}});
-    return 1;
-  }
-  absl::StatusOr<int> signal = pdao::WaitForShutdownSignal();
-  pdao::log::Info("shutting down", {{"signal", static_cast<int64_t>(signal.ok() ? *signal : 0)}});
-  (*host)->Shutdown();
-  return 0;
+  return pdao::RunServiceMain(
+      argc, argv,
+      {.program = "pdao-registry",
+       .description = "The PDAO registry service (resources, registrations, products).",
+       .define_flags = pdao::registry::RegistryModule::DefineFlags,
+       .create = [](const pdao::Config& config, pdao::ServiceHost& host, const pdao::HostOptions&,
+                    const pdao::Clock& clock) -> absl::StatusOr<std::shared_ptr<void>> {
+         auto module = pdao::registry::RegistryModule::Create(config, host, clock);
+         if (!module.ok()) return module.status();
+         return std::shared_ptr<void>(std::move(*module));
+       }});
 }

@@ -241,19 +241,7 @@ class Batch {
   // Commits everything with `response` as the idempotent result. On a replay `response` is
   // replaced by the first result.
   absl::Status Commit(Store& store, google::protobuf::Message* response) {
-    request_.idempotency_result = response->SerializeAsString();
-    absl::StatusOr<CommitResult> result = store.Commit(request_);
-    if (!result.ok()) {
-      if (absl::IsAborted(result.status())) {
-        return absl::AbortedError(absl::StrCat("concurrent change, nothing written (",
-                                               result.status().message(), "); re-read and retry"));
-      }
-      return result.status();
-    }
-    if (result->replayed && !response->ParseFromString(result->idempotency_result)) {
-      return absl::DataLossError("stored idempotent result does not parse");
-    }
-    return absl::OkStatus();
+    return CommitWithResult(store, request_, response);
   }
 
  private:

@@ -9,40 +9,15 @@
 #include "common/rpc/channel.h"
 #include "tools/pdaoctl/audit/verify.h"
 #include "tools/pdaoctl/audit/verify_log.h"
+#include "tools/pdaoctl/connection.h"
 
 namespace pdao::ctl {
 namespace {
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> ConnectAudit(const Config& config) {
-  std::string ca = config.Get("ca"), cert = config.Get("cert"), key = config.Get("key");
-  const std::string dir = config.Get("certs-dir");
-  if (!dir.empty()) {
-    const std::string as = config.Get("as");
-    if (as.empty()) return absl::InvalidArgumentError("--certs-dir needs --as ROLE");
-    if (ca.empty()) ca = dir + "/ca.pem";
-    if (cert.empty()) cert = absl::StrCat(dir, "/", as, ".crt");
-    if (key.empty()) key = absl::StrCat(dir, "/", as, ".key");
-  }
-  if (ca.empty() || cert.empty() || key.empty()) {
-    return absl::InvalidArgumentError(
-        "a client certificate is required: --certs-dir DIR --as ROLE, or --ca --cert --key");
-  }
-  MtlsChannelOptions options;
-  options.ssl_target_name_override = config.Get("server-name");
-  return MakeMtlsChannel(config.Get("target"), ca, cert, key, options);
-}
-
 int VerifyLogCommand(int argc, char** argv) {
   Config config("pdaoctl audit verify-log",
                 "Checks a running audit service: signatures, consistency, entries (rule 33).");
-  config.Define("target", "PDAO_TARGET", "127.0.0.1:8443", "server address HOST:PORT");
-  config.Define("certs-dir", "PDAO_CERTS_DIR", "", "directory with ca.pem and <role>.crt/.key");
-  config.Define("as", "PDAO_AS", "", "role whose certificate to use from --certs-dir");
-  config.Define("ca", "PDAO_CA", "", "CA certificate (PEM) that signed the server certificate");
-  config.Define("cert", "PDAO_CERT", "", "client certificate (PEM)");
-  config.Define("key", "PDAO_KEY", "", "client private key (PEM)");
-  config.Define("server-name", "PDAO_SERVER_NAME", "", "override the TLS server name");
-  config.Define("timeout", "PDAO_TIMEOUT", "10s", "deadline of each call");
+  DefineConnectionFlags(config);
   config.Define("state", "", "", "file remembering the last verified checkpoint");
   config.Define("public-key", "", "", "PEM Ed25519 key to trust instead of the served one");
   config.DefineBool("skip-entries", "", false, "do not recompute the root from the entries");
@@ -62,7 +37,7 @@ int VerifyLogCommand(int argc, char** argv) {
   }
   options.timeout = *timeout;
   options.skip_entries = *skip;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ConnectAudit(config);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(config);
   if (!channel.ok()) {
     std::cerr << "pdaoctl audit verify-log: " << channel.status().message() << "\n";
     return pdaoctl::audit::kExitUsage;

@@ -24,6 +24,7 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/principal.h"
 #include "tools/pdaoctl/audit_command.h"
+#include "tools/pdaoctl/connection.h"
 #include "tools/pdaoctl/rpc_call.h"
 
 namespace pdao::ctl {
@@ -116,37 +117,11 @@ int Certs(const std::vector<std::string>& args, const Config& config) {
   return kExitUsage;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Config& config) {
-  std::string ca = config.Get("ca"), cert = config.Get("cert"), key = config.Get("key");
-  const std::string dir = config.Get("certs-dir");
-  if (!dir.empty()) {
-    const std::string as = config.Get("as");
-    if (as.empty()) return absl::InvalidArgumentError("--certs-dir needs --as ROLE");
-    if (ca.empty()) ca = dir + "/ca.pem";
-    if (cert.empty()) cert = absl::StrCat(dir, "/", as, ".crt");
-    if (key.empty()) key = absl::StrCat(dir, "/", as, ".key");
-  }
-  if (ca.empty() || cert.empty() || key.empty()) {
-    return absl::InvalidArgumentError(
-        "a client certificate is required: --certs-dir DIR --as ROLE, or --ca --cert --key");
-  }
-  MtlsChannelOptions options;
-  options.ssl_target_name_override = config.Get("server-name");
-  return MakeMtlsChannel(config.Get("target"), ca, cert, key, options);
-}
-
 int Run(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
 
   Config config("pdaoctl", "The PDAO command line.");
-  config.Define("target", "PDAO_TARGET", "127.0.0.1:8443", "server address HOST:PORT");
-  config.Define("certs-dir", "PDAO_CERTS_DIR", "", "directory with ca.pem and <role>.crt/.key");
-  config.Define("as", "PDAO_AS", "", "role whose certificate to use from --certs-dir");
-  config.Define("ca", "PDAO_CA", "", "CA certificate (PEM) that signed the server certificate");
-  config.Define("cert", "PDAO_CERT", "", "client certificate (PEM)");
-  config.Define("key", "PDAO_KEY", "", "client private key (PEM)");
-  config.Define("server-name", "PDAO_SERVER_NAME", "", "override the TLS server name");
-  config.Define("timeout", "PDAO_TIMEOUT", "10s", "deadline of each call");
+  DefineConnectionFlags(config);
   config.Define("dir", "", "", "certs init: directory of the dev CA");
   config.Define("ca-dir", "", "", "certs issue: directory with ca.pem and ca.key");
   config.Define("out-dir", "", "", "certs issue: where to write NAME.crt and NAME.key");
