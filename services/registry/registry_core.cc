@@ -426,55 +426,55 @@ absl::Status RegistryCore::GetResourceHistory(const Principal& caller,
   return absl::OkStatus();
 }
 
-absl::Status RegistryCore::RecordConsent(const Principal& caller,
-                                         const v1::RecordConsentRequest& request,
-                                         v1::RecordConsentResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT}, "RecordConsent");
-      !s.ok()) {
+absl::Status RegistryCore::ChangeConsent(
+    const Principal& caller, const char* method, const std::string& request_id,
+    const std::string& resource_id, const std::string& action,
+    const std::function<absl::StatusOr<v1::Resource>(const v1::Resource&, absl::Time)>& change,
+    google::protobuf::Message* response, v1::Resource* out) {
+  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT}, method); !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
-  const std::string idem = IdempotencyKey("RecordConsent", caller, request.request_id());
-  auto current = LoadResource(request.resource_id());
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  const std::string idem = IdempotencyKey(method, caller, request_id);
+  auto current = LoadResource(resource_id);
   if (!current.ok()) return current.status();
   auto& [resource, version] = *current;
   absl::StatusOr<bool> replayed = Replayed(store_, resource.id(), idem, response);
   if (!replayed.ok() || *replayed) return replayed.status();
   const absl::Time now = clock_.Now();
   v1::Eligibility before = ComputeEligibility(resource, options_.eligibility);
-  absl::StatusOr<v1::Resource> updated =
-      pdao::registry::RecordConsent(resource, caller.org, request.reference(), now);
+  // The domain checks that the caller is the providing unit (rule 4).
+  absl::StatusOr<v1::Resource> updated = change(resource, now);
   if (!updated.ok()) return updated.status();
   Decorate(*updated);
-  *response->mutable_resource() = *updated;
+  *out = *updated;
   Batch batch(resource.id(), idem, Context(caller, idem, now));
-  batch.PutResource(*updated, version, &before, "registry.resource.consent_recorded");
+  batch.PutResource(*updated, version, &before, action);
   return batch.Commit(store_, response);
+}
+
+absl::Status RegistryCore::RecordConsent(const Principal& caller,
+                                         const v1::RecordConsentRequest& request,
+                                         v1::RecordConsentResponse* response) {
+  return ChangeConsent(
+      caller, "RecordConsent", request.request_id(), request.resource_id(),
+      "registry.resource.consent_recorded",
+      [&](const v1::Resource& r, absl::Time now) {
+        return pdao::registry::RecordConsent(r, caller.org, request.reference(), now);
+      },
+      response, response->mutable_resource());
 }
 
 absl::Status RegistryCore::WithdrawConsent(const Principal& caller,
                                            const v1::WithdrawConsentRequest& request,
                                            v1::WithdrawConsentResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT}, "WithdrawConsent");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
-  const std::string idem = IdempotencyKey("WithdrawConsent", caller, request.request_id());
-  auto current = LoadResource(request.resource_id());
-  if (!current.ok()) return current.status();
-  auto& [resource, version] = *current;
-  absl::StatusOr<bool> replayed = Replayed(store_, resource.id(), idem, response);
-  if (!replayed.ok() || *replayed) return replayed.status();
-  const absl::Time now = clock_.Now();
-  v1::Eligibility before = ComputeEligibility(resource, options_.eligibility);
-  absl::StatusOr<v1::Resource> updated = pdao::registry::WithdrawConsent(resource, caller.org, now);
-  if (!updated.ok()) return updated.status();
-  Decorate(*updated);
-  *response->mutable_resource() = *updated;
-  Batch batch(resource.id(), idem, Context(caller, idem, now));
-  batch.PutResource(*updated, version, &before, "registry.resource.consent_withdrawn");
-  return batch.Commit(store_, response);
+  return ChangeConsent(
+      caller, "WithdrawConsent", request.request_id(), request.resource_id(),
+      "registry.resource.consent_withdrawn",
+      [&](const v1::Resource& r, absl::Time now) {
+        return pdao::registry::WithdrawConsent(r, caller.org, now);
+      },
+      response, response->mutable_resource());
 }
 
 absl::Status RegistryCore::CheckEligibility(const Principal& caller,

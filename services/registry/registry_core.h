@@ -125,6 +125,12 @@ class RegistryCore {
       const std::function<absl::StatusOr<v1::Registration>(const v1::Registration&)>& transition,
       const std::function<absl::Status(const v1::Registration&)>& authorize,
       const std::string& action, v1::Registration* out);
+  // RecordConsent / WithdrawConsent: `change` is the domain step; `out` is the response's resource.
+  absl::Status ChangeConsent(
+      const Principal& caller, const char* method, const std::string& request_id,
+      const std::string& resource_id, const std::string& action,
+      const std::function<absl::StatusOr<v1::Resource>(const v1::Resource&, absl::Time)>& change,
+      google::protobuf::Message* response, v1::Resource* out);
   // Applies a registration that just became CODED or EXPIRED to its subject in `batch`.
   absl::Status ApplyToSubject(const v1::Registration& registration, Batch& batch);
 
