@@ -170,6 +170,27 @@ absl::StatusOr<int> CountRegistrations(Store& store, const std::string& subject_
   return count;
 }
 
+// The first steps of every create: the caller's role, the request id, the new aggregate's id
+// (derived from the request id, so a retry lands on the same shard) and the answer to a retry.
+// nullopt when `response` was filled from an earlier identical request.
+struct NewAggregate {
+  std::string idempotency_key;
+  std::string id;
+};
+absl::StatusOr<std::optional<NewAggregate>> BeginCreate(
+    Store& store, const Principal& caller, std::initializer_list<Role> roles, const char* method,
+    const std::string& request_id, const char* id_prefix, google::protobuf::Message* response) {
+  if (absl::Status s = RequireRole(caller, roles, method); !s.ok()) return s;
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  NewAggregate created;
+  created.idempotency_key = IdempotencyKey(method, caller, request_id);
+  created.id = NewId(id_prefix, created.idempotency_key);
+  absl::StatusOr<bool> replayed = Replayed(store, created.id, created.idempotency_key, response);
+  if (!replayed.ok()) return replayed.status();
+  if (*replayed) return std::optional<NewAggregate>();
+  return std::optional<NewAggregate>(std::move(created));
+}
+
 EventContext Context(const Principal& caller, const std::string& idempotency_key, absl::Time now) {
   return EventContext{kServiceName, caller, idempotency_key.empty() ? NewUuid() : idempotency_key,
                       now};
@@ -294,15 +315,12 @@ absl::StatusOr<std::pair<v1::Registration, int64_t>> RegistryCore::LoadRegistrat
 absl::Status RegistryCore::RegisterResource(const Principal& caller,
                                             const v1::RegisterResourceRequest& request,
                                             v1::RegisterResourceResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT}, "RegisterResource");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
-  const std::string idem = IdempotencyKey("RegisterResource", caller, request.request_id());
-  const std::string id = NewId("res-", idem);
-  absl::StatusOr<bool> replayed = Replayed(store_, id, idem, response);
-  if (!replayed.ok() || *replayed) return replayed.status();
+  absl::StatusOr<std::optional<NewAggregate>> created =
+      BeginCreate(store_, caller, {common::v1::ROLE_DEPARTMENT}, "RegisterResource",
+                  request.request_id(), "res-", response);
+  if (!created.ok() || !created->has_value()) return created.status();
+  const std::string& idem = (*created)->idempotency_key;
+  const std::string& id = (*created)->id;
 
   const absl::Time now = clock_.Now();
   absl::StatusOr<v1::Resource> resource = NewResource(id, caller.org, request.spec(), now);
@@ -518,16 +536,12 @@ absl::Status RegistryCore::CheckEligibility(const Principal& caller,
 absl::Status RegistryCore::RecordEvidence(const Principal& caller,
                                           const v1::RecordEvidenceRequest& request,
                                           v1::RecordEvidenceResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR},
-                                   "RecordEvidence");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
-  const std::string idem = IdempotencyKey("RecordEvidence", caller, request.request_id());
-  const std::string id = NewId("evd-", idem);
-  absl::StatusOr<bool> replayed = Replayed(store_, id, idem, response);
-  if (!replayed.ok() || *replayed) return replayed.status();
+  absl::StatusOr<std::optional<NewAggregate>> created =
+      BeginCreate(store_, caller, {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR},
+                  "RecordEvidence", request.request_id(), "evd-", response);
+  if (!created.ok() || !created->has_value()) return created.status();
+  const std::string& idem = (*created)->idempotency_key;
+  const std::string& id = (*created)->id;
   const absl::Time now = clock_.Now();
   absl::StatusOr<v1::Evidence> evidence =
       NewEvidence(id, caller.org, request.content_sha256(), now);
@@ -984,15 +998,12 @@ absl::StatusOr<int> RegistryCore::SweepExpired(const Principal& system) {
 absl::Status RegistryCore::RegisterProduct(const Principal& caller,
                                            const v1::RegisterProductRequest& request,
                                            v1::RegisterProductResponse* response) {
-  if (absl::Status s = RequireRole(caller, {common::v1::ROLE_OPERATOR}, "RegisterProduct");
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ValidateRequestId(request.request_id()); !s.ok()) return s;
-  const std::string idem = IdempotencyKey("RegisterProduct", caller, request.request_id());
-  const std::string id = NewId("prd-", idem);
-  absl::StatusOr<bool> replayed = Replayed(store_, id, idem, response);
-  if (!replayed.ok() || *replayed) return replayed.status();
+  absl::StatusOr<std::optional<NewAggregate>> created =
+      BeginCreate(store_, caller, {common::v1::ROLE_OPERATOR}, "RegisterProduct",
+                  request.request_id(), "prd-", response);
+  if (!created.ok() || !created->has_value()) return created.status();
+  const std::string& idem = (*created)->idempotency_key;
+  const std::string& id = (*created)->id;
   if (absl::Status s = ValidateProductSpec(request.spec()); !s.ok()) return s;
 
   // Lineage: every source resource exists and may enter authorized operation (rules 2-4, 10).
