@@ -15,15 +15,24 @@
 
 namespace pdao {
 
-void DefineHostFlags(Config& config, const std::string& default_listen) {
-  config.Define("listen", "PDAO_LISTEN", default_listen, "gRPC listen address (mTLS only)");
+void DefineHostFlags(Config& config, bool embedded) {
+  config.Define("listen", "PDAO_LISTEN", embedded ? "127.0.0.1:8443" : "0.0.0.0:8443",
+                "gRPC listen address (mTLS only)");
   config.Define("health-listen", "PDAO_HEALTH_LISTEN", "",
                 "plaintext listen address serving only grpc.health.v1 (Kubernetes probes)");
   config.Define("metrics-listen", "PDAO_METRICS_LISTEN", "", "address of the /metrics endpoint");
-  config.Define("tls-dir", "PDAO_TLS_DIR", "/etc/pdao/tls",
-                "directory with ca.pem, server.crt and server.key");
-  config.Define("data-dir", "PDAO_DATA_DIR", "/var/lib/pdao",
-                "directory of the SQLite files when --redis is not set");
+  if (embedded) {
+    config.Define("tls-dir", "PDAO_TLS_DIR", "",
+                  "directory with ca.pem, server.crt and server.key; empty: a dev CA in "
+                  "DATA_DIR/certs, created on first start with a certificate for every role");
+    config.Define("data-dir", "PDAO_DATA_DIR", "./pdao-data",
+                  "directory of the SQLite files, the audit log and the dev CA");
+  } else {
+    config.Define("tls-dir", "PDAO_TLS_DIR", "/etc/pdao/tls",
+                  "directory with ca.pem, server.crt/.key and the service's client.crt/.key");
+    config.Define("data-dir", "PDAO_DATA_DIR", "/var/lib/pdao",
+                  "directory of the SQLite files when --redis is not set");
+  }
   config.Define("redis", "PDAO_REDIS", "", "Redis server host:port (empty: SQLite in --data-dir)");
   config.Define("redis-password", "PDAO_REDIS_PASSWORD", "", "Redis password (AUTH)");
   config.Define("kafka", "PDAO_KAFKA", "", "Kafka bootstrap servers (empty: in-process bus)");
@@ -42,6 +51,8 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   o.ca_cert_path = tls + "/ca.pem";
   o.server_cert_path = tls + "/server.crt";
   o.server_key_path = tls + "/server.key";
+  o.client_cert_path = tls + "/client.crt";
+  o.client_key_path = tls + "/client.key";
   o.data_dir = config.Get("data-dir");
   o.redis = config.Get("redis");
   o.redis_password = config.Get("redis-password");

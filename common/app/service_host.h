@@ -39,6 +39,10 @@ struct HostOptions {
   std::string health_listen;   // plaintext grpc.health.v1 only; empty: none
   std::string metrics_listen;  // /metrics; empty: none
   std::string ca_cert_path, server_cert_path, server_key_path;
+  // The service's own client identity towards other services (spiffe://pdao/service/<svc>,
+  // clientAuth). Separate services: TLS_DIR/client.crt and client.key. Embedded binaries: each
+  // module presents DATA_DIR/certs/service-<svc>.crt of the dev CA instead.
+  std::string client_cert_path, client_key_path;
   std::string data_dir;  // SQLite files, used when `redis` is empty
   std::string redis;     // "host:port" of the Redis server; empty: SQLite
   std::string redis_password;
@@ -48,7 +52,9 @@ struct HostOptions {
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
 // --data-dir, --redis, --kafka, --drain-timeout, with PDAO_* environment variables) and reads them.
-void DefineHostFlags(Config& config, const std::string& default_listen);
+// `embedded` (pdao-standalone) changes the defaults to what that binary really uses: --listen
+// 127.0.0.1:8443, --data-dir ./pdao-data, --tls-dir empty (a dev CA in DATA_DIR/certs).
+void DefineHostFlags(Config& config, bool embedded);
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config, const std::string& program);
 
 class ServiceHost {
@@ -66,6 +72,7 @@ class ServiceHost {
   absl::StatusOr<Store*> OpenStore(const std::string& service);
   EventBus& bus() { return *bus_; }
   prometheus::Registry& metrics() { return metrics_->registry(); }
+  const HostOptions& options() const { return options_; }
 
   // Before Start(): a service to serve (not owned) and its grpc.health.v1 name.
   void AddService(grpc::Service* service, std::string_view health_name);

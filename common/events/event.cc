@@ -2,8 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string_view>
 
 #include "google/protobuf/util/time_util.h"
 
@@ -26,6 +28,29 @@ std::string NewUuid() {
 }
 
 std::string TopicOf(const std::string& service) { return "pdao." + service + ".v1"; }
+
+std::vector<std::string> EventProducers() {
+  constexpr std::string_view kPrefix = "pdao/events/v1/";
+  constexpr std::string_view kSuffix = "_events.proto";
+  const google::protobuf::OneofDescriptor* payload =
+      pdao::events::v1::Envelope::descriptor()->FindOneofByName("payload");
+  std::vector<std::string> producers;
+  for (int i = 0; payload != nullptr && i < payload->field_count(); ++i) {
+    const google::protobuf::Descriptor* message = payload->field(i)->message_type();
+    if (message == nullptr) continue;
+    std::string_view file = message->file()->name();
+    if (file.size() <= kPrefix.size() + kSuffix.size() ||
+        file.substr(0, kPrefix.size()) != kPrefix ||
+        file.substr(file.size() - kSuffix.size()) != kSuffix) {
+      continue;
+    }
+    std::string service(file.substr(kPrefix.size(), file.size() - kPrefix.size() - kSuffix.size()));
+    if (std::find(producers.begin(), producers.end(), service) == producers.end()) {
+      producers.push_back(std::move(service));
+    }
+  }
+  return producers;
+}
 
 pdao::events::v1::Envelope NewEnvelope(const EventContext& context,
                                        const std::string& aggregate_type,

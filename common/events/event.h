@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/rpc/principal.h"
@@ -36,5 +37,10 @@ std::string NewUuid();
 
 // The topic of a service's events: "pdao.<service>.v1" (DESIGN.md "Events").
 std::string TopicOf(const std::string& service);
+
+// Every service whose events the Envelope's payload carries, in field order: the <svc> of each
+// payload message's file pdao/events/v1/<svc>_events.proto. Derived from the descriptor, so a new
+// service that adds its events to the envelope is known here without editing this file.
+std::vector<std::string> EventProducers();
 
 }  // namespace pdao

@@ -1,6 +1,7 @@
 #include "services/audit/audit_module.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/events/event.h"
 #include "common/log/log.h"
@@ -26,8 +27,9 @@ const char* RuleLabel(v1::AlertRule rule) {
 }  // namespace
 
 void AuditModule::DefineFlags(Config& config) {
-  config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "pdao.registry.v1,pdao.authorization.v1",
-                "comma-separated topics the audit log consumes (every pdao.* topic, rule 32)");
+  config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
+                "comma-separated topics the audit log consumes; empty: every service's topic "
+                "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
   config.Define("audit-group", "PDAO_AUDIT_GROUP", "pdao-audit", "audit consumer group");
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
@@ -51,10 +53,13 @@ AuditModule::~AuditModule() {
   if (log_) log_->Stop();
 }
 
-absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const Config& config,
-                                                                 ServiceHost& host,
-                                                                 const Clock& clock,
-                                                                 const std::string& data_dir) {
+ModuleFactory AuditModule::Factory() { return MakeModuleFactory<AuditModule>("audit"); }
+
+absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleContext& ctx) {
+  const Config& config = ctx.config;
+  ServiceHost& host = ctx.host;
+  const Clock& clock = ctx.clock;
+  const std::string& data_dir = ctx.host_options.data_dir;
   std::unique_ptr<AuditModule> m(new AuditModule());
   const std::string dir =
       config.Get("audit-dir").empty() ? data_dir + "/audit" : config.Get("audit-dir");
@@ -145,6 +150,9 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const Config& c
 
   std::vector<std::string> topics =
       absl::StrSplit(config.Get("audit-topics"), ',', absl::SkipWhitespace());
+  if (topics.empty()) {
+    for (const std::string& service : EventProducers()) topics.push_back(TopicOf(service));
+  }
   AuditCore* core = m->core_.get();
   auto& entries = prometheus::BuildCounter()
                       .Name("pdao_audit_ingested_total")
@@ -172,7 +180,7 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const Config& c
   });
   log::Info("audit log open", {{"dir", dir},
                                {"entries", static_cast<int64_t>(m->log_->size())},
-                               {"topics", config.Get("audit-topics")}});
+                               {"topics", absl::StrJoin(topics, ",")}});
   return m;
 }
 

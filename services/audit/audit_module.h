@@ -2,8 +2,7 @@
 // the log in --audit-dir, the index/lineage/monitoring read models, the consumer of every pdao.*
 // topic, the gRPC service, the alert events and the Prometheus metrics. Used by pdao-audit
 // (main.cc) and pdao-standalone alike.
-#ifndef PDAO_SERVICES_AUDIT_AUDIT_MODULE_H_
-#define PDAO_SERVICES_AUDIT_AUDIT_MODULE_H_
+#pragma once
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -12,9 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/app/service_host.h"
-#include "common/clock/clock.h"
-#include "common/config/config.h"
+#include "common/app/module.h"
 #include "services/audit/audit_core.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
@@ -22,20 +19,21 @@
 
 namespace pdao::audit {
 
-class AuditModule {
+class AuditModule final : public Module {
  public:
+  // "audit", no dependencies (it reads every service's events).
+  static ModuleFactory Factory();
   // --audit-topics, --audit-group, --audit-dir, --audit-key, --audit-checkpoint-interval,
   // --audit-deny-threshold, --audit-deny-window, --audit-sample-threshold,
   // --audit-sample-window (and PDAO_AUDIT_* variables).
   static void DefineFlags(Config& config);
   // Opens (recovering) the log in --audit-dir (default DATA_DIR/audit), loads the signing key
   // (--audit-key; default DIR/checkpoint-key.pem, generated on first start), subscribes to the
-  // topics and adds the service to `host`. `clock` must outlive the module. INVALID_ARGUMENT for
-  // bad flags; NOT_FOUND when an explicit --audit-key does not exist; INTERNAL on I/O errors.
+  // topics (--audit-topics; default: the topic of every service whose events the
+  // pdao.events.v1.Envelope carries) and adds the service to the host. INVALID_ARGUMENT for bad
+  // flags; NOT_FOUND when an explicit --audit-key does not exist; INTERNAL on I/O errors.
   // A log that fails its integrity check still starts (reads only) and raises an alert.
-  static absl::StatusOr<std::unique_ptr<AuditModule>> Create(const Config& config,
-                                                             ServiceHost& host, const Clock& clock,
-                                                             const std::string& data_dir);
+  static absl::StatusOr<std::unique_ptr<AuditModule>> Create(const ModuleContext& ctx);
   ~AuditModule();
 
   AuditCore& core() { return *core_; }
@@ -52,5 +50,3 @@ class AuditModule {
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_AUDIT_MODULE_H_

@@ -9,12 +9,5 @@ int main(int argc, char** argv) {
       argc, argv,
       {.program = "pdao-audit",
        .description = "The PDAO audit log (Merkle log, proofs, queries, alerts).",
-       .define_flags = pdao::audit::AuditModule::DefineFlags,
-       .create = [](const pdao::Config& config, pdao::ServiceHost& host,
-                    const pdao::HostOptions& options,
-                    const pdao::Clock& clock) -> absl::StatusOr<std::shared_ptr<void>> {
-         auto module = pdao::audit::AuditModule::Create(config, host, clock, options.data_dir);
-         if (!module.ok()) return module.status();
-         return std::shared_ptr<void>(std::move(*module));
-       }});
+       .modules = {pdao::audit::AuditModule::Factory()}});
 }

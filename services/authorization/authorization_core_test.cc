@@ -11,7 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/authorization/test_fixture.h"
+#include "services/authorization/testing/fixture.h"
 
 namespace pdao::authorization {
 namespace {
@@ -280,6 +280,46 @@ TEST_F(AuthorizationCoreTest, SigningRefusesResourcesTheRegistryCallsIneligible)
   EXPECT_THAT(s.message(), HasSubstr(core_graded));
   EXPECT_THAT(s.message(), HasSubstr("rule 3"));
   EXPECT_EQ(Events().size(), before);
+}
+
+// Rule 15: eligibility is confirmed with the registry at signing. When the registry cannot answer,
+// nothing is signed and the code says "retry later"; when it refuses the platform's request, the
+// agency sees a platform fault (INTERNAL), not its own mistake. Nothing is written either way.
+TEST_F(AuthorizationCoreTest, SigningFailsClosedWhenTheRegistryCannotConfirmEligibility) {
+  const std::string r1 = RegisterResource("bus");
+  v1::Plan plan = ApprovedPlan({r1});
+  v1::Selection sel = Selected(plan, "ops-a");
+  v1::CreateAgreementResponse created;
+  ASSERT_TRUE(core_->CreateAgreement(agency_, AgreementRequest(sel, {r1}), &created).ok());
+  const size_t before = Events().size();
+  v1::SignAgreementRequest sign;
+  sign.set_request_id("sign-down");
+  sign.set_agreement_id(created.agreement().id());
+  v1::SignAgreementResponse signed_;
+
+  eligibility_->FailNext(absl::UnavailableError("registry down"));
+  absl::Status s = core_->SignAgreement(agency_, sign, &signed_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr("nothing signed"));
+
+  sign.set_request_id("sign-refused");
+  eligibility_->FailNext(
+      absl::InternalError("the registry service's CheckEligibility answered "
+                          "PERMISSION_DENIED"));
+  s = core_->SignAgreement(agency_, sign, &signed_);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_EQ(Events().size(), before);
+
+  v1::GetAgreementRequest get;
+  get.set_agreement_id(created.agreement().id());
+  v1::GetAgreementResponse got;
+  ASSERT_TRUE(core_->GetAgreement(regulator_, get, &got).ok());
+  EXPECT_EQ(got.agreement().state(), v1::AGREEMENT_STATE_DRAFT);
+
+  // The registry answers again: the same request signs.
+  sign.set_request_id("sign-ok");
+  ASSERT_TRUE(core_->SignAgreement(agency_, sign, &signed_).ok());
+  EXPECT_EQ(signed_.agreement().state(), v1::AGREEMENT_STATE_SIGNED);
 }
 
 TEST_F(AuthorizationCoreTest, ExpiresByTheClockAndIndexDeniesBeforeTheSweep) {

@@ -2,45 +2,35 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
-#include "common/rpc/channel.h"
 
 namespace pdao::authorization {
 
 void AuthorizationModule::DefineFlags(Config& config) {
-  config.Define("registry-target", "PDAO_REGISTRY_TARGET", "registry:8443",
-                "host:port of pdao.registry.v1.RegistryService (eligibility at signing, rule 15)");
-  config.Define("registry-tls-name", "PDAO_REGISTRY_TLS_NAME", "",
-                "name checked against the registry's certificate; empty: the target's host");
-  config.Define("registry-deadline", "PDAO_REGISTRY_DEADLINE", "3s",
-                "deadline of every call to the registry");
   config.Define("agreement-expiry-interval", "PDAO_AGREEMENT_EXPIRY_INTERVAL", "30s",
                 "how often agreements past their term are moved to EXPIRED (rule 15)");
   config.DefineBool("audit-allows", "PDAO_AUDIT_ALLOWS", false,
                     "audit allowed Check decisions too (denies are always audited, rule 32)");
 }
 
+ModuleFactory AuthorizationModule::Factory() {
+  return MakeModuleFactory<AuthorizationModule>("authorization", {"registry"});
+}
+
 absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create(
-    const Config& config, ServiceHost& host, const HostOptions& host_options, const Clock& clock,
-    registry::RegistryCore* local_registry) {
+    const ModuleContext& ctx) {
+  const Config& config = ctx.config;
+  ServiceHost& host = ctx.host;
+  const Clock& clock = ctx.clock;
   std::unique_ptr<AuthorizationModule> module(new AuthorizationModule());
-  absl::StatusOr<absl::Duration> deadline = config.GetDuration("registry-deadline");
-  if (!deadline.ok()) return deadline.status();
   absl::StatusOr<absl::Duration> sweep = config.GetDuration("agreement-expiry-interval");
   if (!sweep.ok()) return sweep.status();
   absl::StatusOr<bool> audit_allows = config.GetBool("audit-allows");
   if (!audit_allows.ok()) return audit_allows.status();
 
-  if (local_registry != nullptr) {
-    module->eligibility_ = std::make_unique<LocalEligibilityChecker>(*local_registry);
-  } else {
-    MtlsChannelOptions channel_options;
-    channel_options.ssl_target_name_override = config.Get("registry-tls-name");
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeMtlsChannel(
-        config.Get("registry-target"), host_options.ca_cert_path, host_options.server_cert_path,
-        host_options.server_key_path, channel_options);
-    if (!channel.ok()) return channel.status();
-    module->eligibility_ = std::make_unique<GrpcEligibilityChecker>(*channel, *deadline);
-  }
+  absl::StatusOr<std::shared_ptr<ServiceClient>> registry =
+      ctx.clients.For("authorization", "registry");
+  if (!registry.ok()) return registry.status();
+  module->eligibility_ = std::make_unique<GrpcEligibilityChecker>(*registry);
 
   absl::StatusOr<Store*> store = host.OpenStore("authorization");
   if (!store.ok()) return store.status();

@@ -1,35 +1,31 @@
 // AuthorizationModule: everything authorization adds to a ServiceHost — its flags, its store,
-// the EligibilityChecker (gRPC client of the registry, or the in-process RegistryCore in
-// pdao-standalone), AuthorizationCore with its entitlement index loaded from the store, the gRPC
-// service, the agreement-expiry job (rule 15) and the consumer of registry events (group
-// "authorization", rule 16). Used by pdao-authorization (main.cc) and pdao-standalone alike.
+// the EligibilityChecker (the registry's gRPC API, in pdao-standalone too), AuthorizationCore
+// with its entitlement index loaded from the store, the gRPC service, the agreement-expiry job
+// (rule 15) and the consumer of registry events (group "authorization", rule 16). Used by
+// pdao-authorization (main.cc) and pdao-standalone alike.
 #pragma once
 
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "common/app/service_host.h"
-#include "common/clock/clock.h"
-#include "common/config/config.h"
+#include "common/app/module.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_service.h"
 #include "services/authorization/eligibility_checker.h"
 
 namespace pdao::authorization {
 
-class AuthorizationModule {
+class AuthorizationModule final : public Module {
  public:
-  // --registry-target, --registry-tls-name, --registry-deadline, --agreement-expiry-interval,
-  // --audit-allows (and their PDAO_* variables).
+  // "authorization", depending on "registry".
+  static ModuleFactory Factory();
+  // --agreement-expiry-interval, --audit-allows (and their PDAO_* variables). The registry's
+  // client flags (--registry-target, ...) come from RunServiceMain.
   static void DefineFlags(Config& config);
-  // Opens the "authorization" store on `host`, builds the entitlement index, adds the service,
-  // the expiry job and the registry-event subscription. `local_registry` (pdao-standalone): ask
-  // it in-process; nullptr: call --registry-target over mTLS with `host_options`' server
-  // certificate (the service's own identity). `clock` must outlive the module. Errors from the
-  // store, the bus, the flags (INVALID_ARGUMENT) or the certificate files (NOT_FOUND).
-  static absl::StatusOr<std::unique_ptr<AuthorizationModule>> Create(
-      const Config& config, ServiceHost& host, const HostOptions& host_options, const Clock& clock,
-      registry::RegistryCore* local_registry = nullptr);
+  // Opens the "authorization" store on the host, builds the entitlement index, adds the service,
+  // the expiry job and the registry-event subscription. Errors from the store, the bus, the flags
+  // (INVALID_ARGUMENT) or the certificate files (NOT_FOUND).
+  static absl::StatusOr<std::unique_ptr<AuthorizationModule>> Create(const ModuleContext& ctx);
 
   AuthorizationCore& core() { return *core_; }
 

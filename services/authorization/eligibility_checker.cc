@@ -6,65 +6,38 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc/channel.h"
-#include "common/status/grpc_status.h"
+#include "common/rpc/dependency_status.h"
+#include "pdao/registry/v1/registry.grpc.pb.h"
 
 namespace pdao::authorization {
-namespace {
 
-constexpr size_t kMaxBatch = 1000;
-
-absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> Results(
-    const registry::v1::CheckEligibilityResponse& response, size_t expected) {
-  if (static_cast<size_t>(response.results_size()) != expected) {
-    return absl::InternalError(absl::StrCat("registry answered ", response.results_size(),
-                                            " eligibility results for ", expected, " resources"));
-  }
-  return std::vector<registry::v1::ResourceEligibility>(response.results().begin(),
-                                                        response.results().end());
-}
-
-}  // namespace
-
-GrpcEligibilityChecker::GrpcEligibilityChecker(std::shared_ptr<grpc::Channel> channel,
-                                               absl::Duration deadline)
-    : stub_(registry::v1::RegistryService::NewStub(channel)), deadline_(deadline) {}
+GrpcEligibilityChecker::GrpcEligibilityChecker(std::shared_ptr<ServiceClient> registry)
+    : registry_(std::move(registry)) {}
 
 absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> GrpcEligibilityChecker::Check(
     const std::vector<std::string>& resource_ids) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = registry_->Channel();
+  if (!channel.ok()) return absl::UnavailableError(channel.status().message());
+  auto stub = registry::v1::RegistryService::NewStub(*channel);
   std::vector<registry::v1::ResourceEligibility> out;
   out.reserve(resource_ids.size());
-  // The registry answers at most kMaxBatch ids per call.
   for (size_t begin = 0; begin < resource_ids.size(); begin += kMaxBatch) {
     const size_t end = std::min(resource_ids.size(), begin + kMaxBatch);
     registry::v1::CheckEligibilityRequest request;
     for (size_t i = begin; i < end; ++i) request.add_resource_ids(resource_ids[i]);
     registry::v1::CheckEligibilityResponse response;
     grpc::ClientContext context;
-    WithDeadline(context, deadline_);
-    grpc::Status status = stub_->CheckEligibility(&context, request, &response);
-    if (!status.ok()) {
-      absl::Status s = FromGrpcStatus(status);
-      return absl::Status(s.code(), absl::StrCat("registry CheckEligibility: ", s.message()));
+    WithDeadline(context, registry_->deadline());
+    grpc::Status status = stub->CheckEligibility(&context, request, &response);
+    if (!status.ok()) return FromDependency(status, "registry", "CheckEligibility");
+    if (static_cast<size_t>(response.results_size()) != end - begin) {
+      return absl::InternalError(absl::StrCat("the registry answered ", response.results_size(),
+                                              " eligibility results for ", end - begin,
+                                              " resources"));
     }
-    auto part = Results(response, end - begin);
-    if (!part.ok()) return part.status();
-    out.insert(out.end(), part->begin(), part->end());
+    out.insert(out.end(), response.results().begin(), response.results().end());
   }
   return out;
-}
-
-LocalEligibilityChecker::LocalEligibilityChecker(registry::RegistryCore& core) : core_(core) {}
-
-absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> LocalEligibilityChecker::Check(
-    const std::vector<std::string>& resource_ids) {
-  Principal self;
-  self.kind = Principal::Kind::kService;
-  self.service = "authorization";
-  registry::v1::CheckEligibilityRequest request;
-  for (const std::string& id : resource_ids) request.add_resource_ids(id);
-  registry::v1::CheckEligibilityResponse response;
-  if (absl::Status s = core_.CheckEligibility(self, request, &response); !s.ok()) return s;
-  return Results(response, resource_ids.size());
 }
 
 }  // namespace pdao::authorization

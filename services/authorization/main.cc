@@ -1,6 +1,6 @@
 // pdao-authorization: the authorization service on its own (REGULATION.md rules 11-18, 32),
 // against Redis and Kafka in production (--redis, --kafka) or SQLite and an in-process bus when
-// they are not set. Calls the registry at --registry-target over mTLS.
+// they are not set. Calls the registry at --registry-target over mTLS with its client certificate.
 #include "common/app/service_main.h"
 #include "services/authorization/authorization_module.h"
 
@@ -9,13 +9,5 @@ int main(int argc, char** argv) {
       argc, argv,
       {.program = "pdao-authorization",
        .description = "The PDAO authorization service (plans, operators, agreements, Check).",
-       .define_flags = pdao::authorization::AuthorizationModule::DefineFlags,
-       .create = [](const pdao::Config& config, pdao::ServiceHost& host,
-                    const pdao::HostOptions& options,
-                    const pdao::Clock& clock) -> absl::StatusOr<std::shared_ptr<void>> {
-         auto module =
-             pdao::authorization::AuthorizationModule::Create(config, host, options, clock);
-         if (!module.ok()) return module.status();
-         return std::shared_ptr<void>(std::move(*module));
-       }});
+       .modules = {pdao::authorization::AuthorizationModule::Factory()}});
 }

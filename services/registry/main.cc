@@ -8,11 +8,5 @@ int main(int argc, char** argv) {
       argc, argv,
       {.program = "pdao-registry",
        .description = "The PDAO registry service (resources, registrations, products).",
-       .define_flags = pdao::registry::RegistryModule::DefineFlags,
-       .create = [](const pdao::Config& config, pdao::ServiceHost& host, const pdao::HostOptions&,
-                    const pdao::Clock& clock) -> absl::StatusOr<std::shared_ptr<void>> {
-         auto module = pdao::registry::RegistryModule::Create(config, host, clock);
-         if (!module.ok()) return module.status();
-         return std::shared_ptr<void>(std::move(*module));
-       }});
+       .modules = {pdao::registry::RegistryModule::Factory()}});
 }

@@ -15,9 +15,12 @@ void RegistryModule::DefineFlags(Config& config) {
                 "how often unrenewed registrations past their 3-year validity are cancelled");
 }
 
-absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Config& config,
-                                                                       ServiceHost& host,
-                                                                       const Clock& clock) {
+ModuleFactory RegistryModule::Factory() { return MakeModuleFactory<RegistryModule>("registry"); }
+
+absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const ModuleContext& ctx) {
+  const Config& config = ctx.config;
+  ServiceHost& host = ctx.host;
+  const Clock& clock = ctx.clock;
   std::unique_ptr<RegistryModule> module(new RegistryModule());
   std::string json(EmbeddedCalendarJson());
   if (!config.Get("calendar").empty()) {

@@ -6,25 +6,23 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "common/app/service_host.h"
-#include "common/clock/clock.h"
-#include "common/config/config.h"
+#include "common/app/module.h"
 #include "services/registry/domain/calendar.h"
 #include "services/registry/registry_core.h"
 #include "services/registry/registry_service.h"
 
 namespace pdao::registry {
 
-class RegistryModule {
+class RegistryModule final : public Module {
  public:
+  // "registry", no dependencies.
+  static ModuleFactory Factory();
   // --calendar, --core-eligible, --expiry-sweep-interval (and their PDAO_* variables).
   static void DefineFlags(Config& config);
-  // Opens the "registry" store on `host`, loads the calendar (--calendar, else the built-in
-  // State Council 2025-2026 arrangements), and adds the service and the expiry sweep to `host`.
-  // `clock` must outlive the module. INVALID_ARGUMENT for a calendar that does not parse.
-  static absl::StatusOr<std::unique_ptr<RegistryModule>> Create(const Config& config,
-                                                                ServiceHost& host,
-                                                                const Clock& clock);
+  // Opens the "registry" store on the host, loads the calendar (--calendar, else the built-in
+  // State Council 2025-2026 arrangements), and adds the service and the expiry sweep to the host.
+  // INVALID_ARGUMENT for a calendar that does not parse.
+  static absl::StatusOr<std::unique_ptr<RegistryModule>> Create(const ModuleContext& ctx);
 
   RegistryCore& core() { return *core_; }
 

@@ -27,11 +27,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "common/app/service_host.h"
+#include "common/app/service_main.h"
 #include "common/clock/clock.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
 #include "common/store/sqlite_store.h"
+#include "common/testing/tls_dir.h"
 #include "google/protobuf/util/time_util.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "services/authorization/authorization_core.h"
@@ -270,39 +271,37 @@ int RunGrpc(int inflight, absl::Duration phase) {
   ca_options.now = absl::Now();
   auto ca = crypto::EnsureDevCa(dir + "/certs", ca_options);
   if (!ca.ok()) return 1;
-  HostOptions options;
-  options.program = "bench-authorization";
-  options.listen = "127.0.0.1:0";
-  options.ca_cert_path = ca->ca_cert_path;
-  options.server_cert_path = ca->service_cert_paths["authorization"];
-  options.server_key_path = ca->service_key_paths["authorization"];
-  options.data_dir = dir + "/data";
-  options.drain_timeout = absl::Seconds(2);
-  const HostOptions host_options = options;
-  auto host = ServiceHost::Create(options);
-  if (!host.ok()) return 1;
-  auto store = (*host)->OpenStore("authorization");
-  if (!store.ok()) return 1;
   SystemClock clock;
-  const int entitlements = Populate(**store, clock.Now());
-  Config config("bench", "bench");
-  AuthorizationModule::DefineFlags(config);
-  const char* argv[] = {"bench", "--registry-target=127.0.0.1:1"};
-  if (!config.Parse(2, argv, [](const std::string&) { return std::nullopt; }).ok()) return 1;
-  auto module = AuthorizationModule::Create(config, **host, host_options, clock);
-  if (!module.ok()) {
-    std::fprintf(stderr, "%s\n", module.status().ToString().c_str());
+  int entitlements = 0;
+  {  // the entitlements, in the store the service then opens and indexes at start
+    auto store = SqliteStore::Open(dir + "/data/authorization.db");
+    if (!store.ok()) return 1;
+    entitlements = Populate(**store, clock.Now());
+  }
+  auto tls = ::pdao::testing::MakeServiceTlsDir(*ca, dir, "authorization");
+  if (!tls.ok()) return 1;
+  // pdao-authorization's exact wiring (App), its registry client pointed nowhere (Check does not
+  // ask the registry).
+  ServiceMain main{.program = "bench-authorization",
+                   .description = "bench",
+                   .modules = {AuthorizationModule::Factory()}};
+  auto app = App::FromArgs(
+      main, {"--listen=127.0.0.1:0", "--tls-dir=" + *tls, "--data-dir=" + dir + "/data",
+             "--drain-timeout=2s", "--registry-target=127.0.0.1:1"});
+  if (!app.ok()) {
+    std::fprintf(stderr, "%s\n", app.status().ToString().c_str());
     return 1;
   }
-  if (!(*host)->Start().ok()) return 1;
+  auto* host = &(*app)->host();
+  if (!(*app)->Start().ok()) return 1;
   std::printf("gRPC server on 127.0.0.1:%d, %d entitlements, mTLS, callback server API\n",
-              (*host)->port(), entitlements);
+              host->port(), entitlements);
 
   auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
   auto cert = crypto::ReadFile(ca->service_cert_paths["compliance"]);
   auto key = crypto::ReadFile(ca->service_key_paths["compliance"]);
   auto channel =
-      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", (*host)->port()), *ca_pem, *cert, *key);
+      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", host->port()), *ca_pem, *cert, *key);
   auto stub = v1::AuthorizationService::NewStub(channel);
   const std::vector<v1::CheckRequest> reqs = Requests(65536, true, 7);
 
@@ -341,9 +340,8 @@ int RunGrpc(int inflight, absl::Duration phase) {
       "loaded (%d in flight, 3 x %.1f s each): Ping %.0f calls/s, Check %.0f calls/s, "
       "ratio Check/Ping %.2f\n",
       inflight, absl::ToDoubleSeconds(phase), ping_rate, check_rate, check_rate / ping_rate);
-  (*host)->Shutdown();
-  module->reset();
-  host->reset();
+  (*app)->Shutdown();
+  app->reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

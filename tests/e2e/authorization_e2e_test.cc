@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
+#include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -39,14 +40,12 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   return ctx;
 }
 
-// A --tls-dir for one service: the dev CA and that service's certificate as server.crt/.key.
+// A --tls-dir for one service: the dev CA and that service's certificate as server.crt/.key and
+// client.crt/.key (common/testing/tls_dir.h).
 std::string TlsDirFor(const crypto::DevCa& ca, const std::string& dir, const std::string& svc) {
-  const std::string out = dir + "/tls-" + svc;
-  std::filesystem::create_directories(out);
-  std::filesystem::copy_file(ca.ca_cert_path, out + "/ca.pem");
-  std::filesystem::copy_file(ca.service_cert_paths.at(svc), out + "/server.crt");
-  std::filesystem::copy_file(ca.service_key_paths.at(svc), out + "/server.key");
-  return out;
+  auto out = ::pdao::testing::MakeServiceTlsDir(ca, dir, svc);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.value_or("");
 }
 
 class AuthorizationE2eTest : public ::testing::Test {

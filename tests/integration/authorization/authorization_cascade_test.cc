@@ -1,5 +1,5 @@
 // Authorization against the real Redis server and the real Kafka broker (one broker per binary):
-// the registry and authorization each in their own ServiceHost (Redis store, Kafka bus), the
+// the registry and authorization each as its own service (Redis store, Kafka bus), the
 // registry asked over gRPC with mTLS at signing. Checks the revocation cascade as a consumer of the
 // events sees it: a KafkaBus subscriber receives agreement suspended / revoked events, and a
 // registry resource_changed event making a resource ineligible reaches authorization over Kafka,
@@ -12,17 +12,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "common/app/service_host.h"
+#include "common/app/service_main.h"
 #include "common/bus/kafka_bus.h"
 #include "common/crypto/dev_ca.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/kafka/kafka_broker.h"
 #include "common/testing/redis/redis_server.h"
+#include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/authorization/authorization_module.h"
-#include "services/authorization/test_fixture.h"
+#include "services/authorization/testing/fixture.h"
 #include "services/registry/registry_module.h"
 
 namespace pdao::authorization {
@@ -116,24 +117,17 @@ class CascadeTest : public ::testing::Test {
     consumer_bus_ = std::move(*bus);
     ASSERT_TRUE(consumer_bus_->EnsureTopics({"pdao.registry.v1", "pdao.authorization.v1"}, 3).ok());
 
-    // Registry host.
-    registry_host_ = NewHost("registry");
-    registry_config_ = Flags({});
-    auto rmod = registry::RegistryModule::Create(*registry_config_, *registry_host_, clock_);
-    ASSERT_TRUE(rmod.ok()) << rmod.status();
-    registry_ = std::move(*rmod);
-    ASSERT_TRUE(registry_host_->Start().ok());
-
-    // Authorization host, asking the registry over gRPC.
-    HostOptions aopts = Options("authorization");
-    auto ahost = ServiceHost::Create(aopts);
-    ASSERT_TRUE(ahost.ok()) << ahost.status();
-    authz_host_ = std::move(*ahost);
-    authz_config_ = Flags({absl::StrCat("--registry-target=127.0.0.1:", registry_host_->port())});
-    auto amod = AuthorizationModule::Create(*authz_config_, *authz_host_, aopts, clock_);
-    ASSERT_TRUE(amod.ok()) << amod.status();
-    authz_ = std::move(*amod);
-    ASSERT_TRUE(authz_host_->Start().ok());
+    // The registry and authorization as two separate services (the binaries' exact wiring),
+    // authorization asking the registry over mTLS with its own certificate.
+    registry_app_ = StartApp({registry::RegistryModule::Factory()}, "registry", {});
+    ASSERT_NE(registry_app_, nullptr);
+    registry_ = registry_app_->module<registry::RegistryModule>("registry");
+    authz_app_ =
+        StartApp({AuthorizationModule::Factory()}, "authorization",
+                 {absl::StrCat("--registry-target=127.0.0.1:", registry_app_->host().port()),
+                  "--registry-tls-name=localhost"});
+    ASSERT_NE(authz_app_, nullptr);
+    authz_ = authz_app_->module<AuthorizationModule>("authorization");
 
     auto sub =
         consumer_bus_->Subscribe(absl::StrCat("it-consumer-", absl::ToUnixNanos(absl::Now())),
@@ -144,48 +138,32 @@ class CascadeTest : public ::testing::Test {
 
   void TearDown() override {
     subscription_.reset();
-    if (authz_host_) authz_host_->Shutdown();
-    if (registry_host_) registry_host_->Shutdown();
-    authz_.reset();
-    registry_.reset();
-    authz_host_.reset();
-    registry_host_.reset();
+    for (auto& app : apps_) app->Shutdown();
+    while (!apps_.empty()) apps_.pop_back();
     consumer_bus_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  HostOptions Options(const std::string& service) {
-    HostOptions h;
-    h.program = "pdao-" + service;
-    h.listen = "127.0.0.1:0";
-    h.ca_cert_path = ca_.ca_cert_path;
-    h.server_cert_path = ca_.service_cert_paths[service];
-    h.server_key_path = ca_.service_key_paths[service];
-    h.data_dir = dir_ + "/" + service;
-    h.redis = absl::StrCat(redis->host(), ":", redis->port());
-    h.kafka = broker->bootstrap();
-    h.drain_timeout = absl::Seconds(2);
-    return h;
-  }
-
-  std::unique_ptr<ServiceHost> NewHost(const std::string& service) {
-    auto host = ServiceHost::Create(Options(service));
-    EXPECT_TRUE(host.ok()) << host.status();
-    return host.ok() ? std::move(*host) : nullptr;
-  }
-
-  std::unique_ptr<Config> Flags(std::vector<std::string> args) {
-    auto config = std::make_unique<Config>("it", "it");
-    registry::RegistryModule::DefineFlags(*config);
-    AuthorizationModule::DefineFlags(*config);
-    args.insert(args.begin(), "it");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    EXPECT_TRUE(config
-                    ->Parse(static_cast<int>(argv.size()), argv.data(),
-                            [](const std::string&) { return std::nullopt; })
-                    .ok());
-    return config;
+  // A separate service on the real Redis and Kafka, with its own certificate.
+  App* StartApp(std::vector<ModuleFactory> modules, const std::string& service,
+                std::vector<std::string> args) {
+    auto tls = ::pdao::testing::MakeServiceTlsDir(ca_, dir_, service);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    args.push_back("--listen=127.0.0.1:0");
+    args.push_back("--tls-dir=" + tls.value_or(""));
+    args.push_back(absl::StrCat("--data-dir=", dir_, "/", service));
+    args.push_back(absl::StrCat("--redis=", redis->host(), ":", redis->port()));
+    args.push_back("--kafka=" + broker->bootstrap());
+    args.push_back("--drain-timeout=2s");
+    ServiceMain main{
+        .program = "pdao-" + service, .description = "it", .modules = std::move(modules)};
+    auto app = App::FromArgs(main, args, &clock_);
+    EXPECT_TRUE(app.ok()) << app.status();
+    if (!app.ok()) return nullptr;
+    absl::Status started = (*app)->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    apps_.push_back(std::move(*app));
+    return apps_.back().get();
   }
 
   std::string Resource(const std::string& name) {
@@ -291,12 +269,11 @@ class CascadeTest : public ::testing::Test {
   std::string dir_;
   crypto::DevCa ca_;
   std::unique_ptr<KafkaBus> consumer_bus_;
-  std::unique_ptr<ServiceHost> registry_host_;
-  std::unique_ptr<ServiceHost> authz_host_;
-  std::unique_ptr<Config> registry_config_;
-  std::unique_ptr<Config> authz_config_;
-  std::unique_ptr<registry::RegistryModule> registry_;
-  std::unique_ptr<AuthorizationModule> authz_;
+  std::vector<std::unique_ptr<App>> apps_;
+  App* registry_app_ = nullptr;
+  App* authz_app_ = nullptr;
+  registry::RegistryModule* registry_ = nullptr;
+  AuthorizationModule* authz_ = nullptr;
   EventLog log_;
   std::unique_ptr<Subscription> subscription_;
   const Principal agency_ = Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);

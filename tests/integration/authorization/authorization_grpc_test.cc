@@ -2,9 +2,10 @@
 // for the wrong ones: a plan from draft to filed, an operator selected, an agreement signed (the
 // registry asked over gRPC by the production GrpcEligibilityChecker with the service's own
 // certificate), filed, activated, checked, suspended, revoked, and another one expired by the
-// clock (the periodic job). A second test runs both modules in one host the way pdao-standalone
-// does and follows a registry regrade through the in-process bus to a deny.
-// Needs neither Redis nor Kafka (SQLite files in a temp dir, in-process bus).
+// clock (the periodic job). A second test runs both modules in one app the way pdao-standalone
+// does — authorization asking the registry over the process's own mTLS port — and follows a
+// registry regrade through the in-process bus to a deny. Both run the binaries' exact wiring
+// (App, common/app/service_main.h). Needs neither Redis nor Kafka (SQLite files, in-process bus).
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
@@ -13,16 +14,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/app/service_host.h"
+#include "common/app/service_main.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
 #include "services/authorization/authorization_module.h"
-#include "services/authorization/test_fixture.h"
+#include "services/authorization/testing/fixture.h"
 #include "services/registry/registry_module.h"
 
 namespace pdao::authorization {
@@ -57,43 +59,34 @@ class GrpcFixture : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (auto& h : hosts_) h->Shutdown();
-    authz_modules_.clear();
-    registry_modules_.clear();
-    hosts_.clear();
+    for (auto& app : apps_) app->Shutdown();
+    while (!apps_.empty()) apps_.pop_back();
   }
 
-  HostOptions Options(const std::string& name, const std::string& service) {
-    HostOptions h;
-    h.program = "pdao-" + name;
-    h.listen = "127.0.0.1:0";
-    h.ca_cert_path = ca_.ca_cert_path;
-    h.server_cert_path = service.empty() ? ca_.server_cert_path : ca_.service_cert_paths[service];
-    h.server_key_path = service.empty() ? ca_.server_key_path : ca_.service_key_paths[service];
-    h.data_dir = dir_ + "/" + name;
-    std::filesystem::create_directories(h.data_dir);
-    h.drain_timeout = absl::Seconds(2);
-    return h;
+  // Creates and starts an app of `modules` with `args` (and the test's clock). `embedded`: the
+  // pdao-standalone shape, its dev CA in DIR/certs (the one SetUp made).
+  App* StartApp(std::vector<ModuleFactory> modules, std::vector<std::string> args,
+                bool embedded = false) {
+    ServiceMain main{.program = "test",
+                     .description = "test",
+                     .modules = std::move(modules),
+                     .embedded = embedded};
+    args.push_back("--listen=127.0.0.1:0");
+    args.push_back("--drain-timeout=2s");
+    auto app = App::FromArgs(main, args, &clock_);
+    EXPECT_TRUE(app.ok()) << app.status();
+    if (!app.ok()) return nullptr;
+    absl::Status started = (*app)->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    apps_.push_back(std::move(*app));
+    return apps_.back().get();
   }
 
-  std::unique_ptr<Config> Flags(std::vector<std::string> args) {
-    auto config = std::make_unique<Config>("test", "test");
-    registry::RegistryModule::DefineFlags(*config);
-    AuthorizationModule::DefineFlags(*config);
-    args.insert(args.begin(), "test");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    absl::Status s = config->Parse(static_cast<int>(argv.size()), argv.data(),
-                                   [](const std::string&) { return std::nullopt; });
-    EXPECT_TRUE(s.ok()) << s;
-    return config;
-  }
-
-  ServiceHost* NewHost(const HostOptions& options) {
-    auto host = ServiceHost::Create(options);
-    EXPECT_TRUE(host.ok()) << host.status();
-    hosts_.push_back(std::move(*host));
-    return hosts_.back().get();
+  // A separate service's flags: its own data dir and a tls dir with its service certificate.
+  std::vector<std::string> Separate(const std::string& service) {
+    auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, service);
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    return {"--tls-dir=" + tls.value_or(""), absl::StrCat("--data-dir=", dir_, "/", service)};
   }
 
   // A channel presenting a client certificate for `spiffe_id`.
@@ -116,10 +109,7 @@ class GrpcFixture : public ::testing::Test {
   crypto::DevCa ca_;
   std::string ca_pem_;
   std::unique_ptr<crypto::CertificateAuthority> authority_;
-  std::vector<std::unique_ptr<Config>> configs_;
-  std::vector<std::unique_ptr<ServiceHost>> hosts_;
-  std::vector<std::unique_ptr<registry::RegistryModule>> registry_modules_;
-  std::vector<std::unique_ptr<AuthorizationModule>> authz_modules_;
+  std::vector<std::unique_ptr<App>> apps_;
 };
 
 template <typename Req, typename Resp, typename Stub>
@@ -156,28 +146,23 @@ std::string RegisterResource(rv1::RegistryService::Stub& dept, const std::string
 }
 
 TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
-  // The registry in its own host, with its own service certificate.
-  ServiceHost* rhost = NewHost(Options("registry", "registry"));
-  configs_.push_back(Flags({}));
-  auto rmod = registry::RegistryModule::Create(*configs_.back(), *rhost, clock_);
-  ASSERT_TRUE(rmod.ok()) << rmod.status();
-  registry_modules_.push_back(std::move(*rmod));
-  ASSERT_TRUE(rhost->Start().ok());
+  // The registry as its own service, with its own service certificate.
+  App* registry = StartApp({registry::RegistryModule::Factory()}, Separate("registry"));
+  ASSERT_NE(registry, nullptr);
 
-  // Authorization in another host, calling the registry over mTLS as spiffe://pdao/service/
-  // authorization.
-  HostOptions aopts = Options("authorization", "authorization");
-  ServiceHost* ahost = NewHost(aopts);
-  configs_.push_back(Flags({absl::StrCat("--registry-target=127.0.0.1:", rhost->port()),
-                            "--agreement-expiry-interval=20ms", "--registry-deadline=5s"}));
-  auto amod = AuthorizationModule::Create(*configs_.back(), *ahost, aopts, clock_);
-  ASSERT_TRUE(amod.ok()) << amod.status();
-  authz_modules_.push_back(std::move(*amod));
-  ASSERT_TRUE(ahost->Start().ok());
-  const int port = ahost->port();
+  // Authorization as another service, calling the registry over mTLS as
+  // spiffe://pdao/service/authorization.
+  std::vector<std::string> args = Separate("authorization");
+  args.push_back(absl::StrCat("--registry-target=127.0.0.1:", registry->host().port()));
+  args.push_back("--registry-tls-name=localhost");
+  args.push_back("--agreement-expiry-interval=20ms");
+  args.push_back("--registry-deadline=5s");
+  App* authorization = StartApp({AuthorizationModule::Factory()}, args);
+  ASSERT_NE(authorization, nullptr);
+  const int port = authorization->host().port();
 
   auto dept = rv1::RegistryService::NewStub(
-      Channel(rhost->port(), "spiffe://pdao/org/city-transport/role/department"));
+      Channel(registry->host().port(), "spiffe://pdao/org/city-transport/role/department"));
   const std::string r1 = RegisterResource(*dept, "bus");
   const std::string r2 = RegisterResource(*dept, "metro");
 
@@ -367,22 +352,17 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
 }
 
 TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
-  HostOptions opts = Options("standalone", "");
-  ServiceHost* host = NewHost(opts);
-  configs_.push_back(Flags({}));
-  auto rmod = registry::RegistryModule::Create(*configs_.back(), *host, clock_);
-  ASSERT_TRUE(rmod.ok()) << rmod.status();
-  auto amod = AuthorizationModule::Create(*configs_.back(), *host, opts, clock_, &(*rmod)->core());
-  ASSERT_TRUE(amod.ok()) << amod.status();
-  registry_modules_.push_back(std::move(*rmod));
-  authz_modules_.push_back(std::move(*amod));
-  ASSERT_TRUE(host->Start().ok());
-  const int port = host->port();
+  // pdao-standalone's shape: both modules in one app, authorization asking the registry over the
+  // process's own port with the dev CA's spiffe://pdao/service/authorization certificate.
+  App* app = StartApp({registry::RegistryModule::Factory(), AuthorizationModule::Factory()},
+                      {"--data-dir=" + dir_}, /*embedded=*/true);
+  ASSERT_NE(app, nullptr);
+  const int port = app->host().port();
   auto dept = rv1::RegistryService::NewStub(
       Channel(port, "spiffe://pdao/org/city-transport/role/department"));
   const std::string r1 = RegisterResource(*dept, "bus");
 
-  AuthorizationCore& core = authz_modules_.back()->core();
+  AuthorizationCore& core = app->module<AuthorizationModule>("authorization")->core();
   const Principal agency = testing::Org("cc-info-center", testing::Role::ROLE_IMPLEMENTING_AGENCY);
   // Plan, operator, agreement through the core (the gRPC path is covered above).
   v1::CreatePlanRequest cp;
@@ -475,6 +455,66 @@ TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
   } while (absl::Now() < deadline);
   EXPECT_EQ(cr.decision(), v1::DECISION_DENY);
   EXPECT_THAT(cr.reason(), HasSubstr("withdrawn"));
+}
+
+// Contract: the production EligibilityChecker against a real registry over mTLS — what the unit
+// tests' FakeEligibilityChecker stands for. Lists longer than the registry's 1,000-id limit are
+// batched (an agreement over 1,001 resources signs against the separate services and in
+// pdao-standalone alike), unknown resources come back found=false, order is kept.
+TEST_F(GrpcFixture, EligibilityCheckerContractAgainstTheRealRegistry) {
+  App* registry = StartApp({registry::RegistryModule::Factory()}, Separate("registry"));
+  ASSERT_NE(registry, nullptr);
+  auto dept = rv1::RegistryService::NewStub(
+      Channel(registry->host().port(), "spiffe://pdao/org/city-transport/role/department"));
+  const std::string bus = RegisterResource(*dept, "bus");
+
+  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "authorization");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto config = std::make_unique<Config>("t", "t");
+  ServiceClients::DefineFlags(*config, {"registry"});
+  const std::string target = absl::StrCat("--registry-target=127.0.0.1:", registry->host().port());
+  const char* argv[] = {"t", target.c_str(), "--registry-tls-name=localhost"};
+  ASSERT_TRUE(config->Parse(3, argv, [](const std::string&) { return std::nullopt; }).ok());
+  ServiceClients clients(*config,
+                         {.ca_cert_path = *tls + "/ca.pem", .identity = [&](const std::string&) {
+                            return ClientIdentity{*tls + "/client.crt", *tls + "/client.key"};
+                          }});
+  auto client = clients.For("authorization", "registry");
+  ASSERT_TRUE(client.ok()) << client.status();
+  GrpcEligibilityChecker checker(*client);
+
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < GrpcEligibilityChecker::kMaxBatch; ++i) {
+    ids.push_back(absl::StrCat("res-unknown-", i));
+  }
+  ids.push_back(bus);  // the 1,001st, in the second batch
+  auto results = checker.Check(ids);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), ids.size());
+  EXPECT_FALSE((*results)[0].found());
+  EXPECT_EQ((*results)[0].resource_id(), "res-unknown-0");
+  EXPECT_TRUE(results->back().found());
+  EXPECT_EQ(results->back().resource_id(), bus);
+  EXPECT_TRUE(results->back().eligibility().eligible());
+
+  // A registry that refuses the caller's identity is a platform fault, not the agency's mistake:
+  // INTERNAL, naming the registry's answer — never PERMISSION_DENIED passed through.
+  const std::string op_cert = ca_.role_cert_paths.at(common::v1::ROLE_OPERATOR);
+  const std::string op_key = ca_.role_key_paths.at(common::v1::ROLE_OPERATOR);
+  ServiceClients wrong(*config,
+                       {.ca_cert_path = *tls + "/ca.pem", .identity = [&](const std::string&) {
+                          return ClientIdentity{op_cert, op_key};
+                        }});
+  auto wrong_client = wrong.For("authorization", "registry");
+  ASSERT_TRUE(wrong_client.ok()) << wrong_client.status();
+  auto refused = GrpcEligibilityChecker(*wrong_client).Check({bus});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("PERMISSION_DENIED"));
+
+  // A registry that is down is UNAVAILABLE (retry later).
+  registry->Shutdown();
+  auto down = checker.Check({bus});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
 }
 
 }  // namespace

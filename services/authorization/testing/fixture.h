@@ -1,6 +1,7 @@
-// Test fixture shared by the authorization tests: a real RegistryCore on SQLite :memory: (the
-// EligibilityChecker asks it in-process, no mock), an AuthorizationCore on its own SQLite :memory:
+// Test fixture shared by the authorization unit tests: the registry's eligibility answers from a
+// FakeEligibilityChecker (with fault switches), an AuthorizationCore on its own SQLite :memory:
 // store, a FakeClock, and helpers that walk a plan, an operator and an agreement to ACTIVE.
+// The real registry is asked in tests/integration/authorization/ (contract and gRPC tests).
 #pragma once
 
 #include <memory>
@@ -14,8 +15,7 @@
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/domain/credit_code.h"
-#include "services/registry/embedded_calendar.h"
-#include "services/registry/registry_core.h"
+#include "services/authorization/testing/fake_eligibility_checker.h"
 
 namespace pdao::authorization::testing {
 
@@ -85,15 +85,7 @@ inline v1::Operator OperatorFor(const std::string& org, const std::string& first
 class AuthorizationFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto rstore = SqliteStore::Open(":memory:");
-    ASSERT_TRUE(rstore.ok()) << rstore.status();
-    registry_store_ = std::move(*rstore);
-    auto calendar = registry::WorkdayCalendar::FromJson(registry::EmbeddedCalendarJson());
-    ASSERT_TRUE(calendar.ok()) << calendar.status();
-    calendar_ = std::make_unique<registry::WorkdayCalendar>(std::move(*calendar));
-    registry_ = std::make_unique<registry::RegistryCore>(*registry_store_, clock_, *calendar_,
-                                                         registry::RegistryOptions{});
-    eligibility_ = std::make_unique<LocalEligibilityChecker>(*registry_);
+    eligibility_ = std::make_unique<FakeEligibilityChecker>();
     auto store = SqliteStore::Open(":memory:");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
@@ -106,59 +98,39 @@ class AuthorizationFixture : public ::testing::Test {
     ASSERT_TRUE(core_->LoadIndex().ok());
   }
 
-  // A department resource registered in the real registry; eligible unless `core_grade`.
+  // A department resource as the registry reports it: eligible unless `core_grade` (CORE data is
+  // excluded from authorized operation by default, rule 3).
   std::string RegisterResource(const std::string& name, bool core_grade = false) {
-    registry::v1::RegisterResourceRequest req;
-    req.set_request_id("res-" + name);
-    auto* spec = req.mutable_spec();
-    spec->set_name(name);
-    spec->set_description("test resource " + name);
-    auto* f = spec->add_fields();
-    f->set_name("stop_id");
-    f->set_data_type("string");
-    f->set_grade(core_grade ? registry::v1::GRADE_CORE : registry::v1::GRADE_GENERAL);
-    f->set_personal_info_kind(registry::v1::PERSONAL_INFO_KIND_NONE);
-    spec->set_update_frequency("daily");
-    spec->set_volume_records(1000);
-    spec->set_source(registry::v1::RESOURCE_SOURCE_OWN);
-    spec->mutable_open_attribute()->set_openness(registry::v1::OPENNESS_UNCONDITIONAL);
-    spec->mutable_share_attribute()->set_openness(registry::v1::OPENNESS_UNCONDITIONAL);
-    registry::v1::RegisterResourceResponse resp;
-    absl::Status s =
-        registry_->RegisterResource(Org("city-transport", Role::ROLE_DEPARTMENT), req, &resp);
-    EXPECT_TRUE(s.ok()) << s;
-    return resp.resource().id();
+    const std::string id = "res-" + name;
+    if (core_grade) {
+      eligibility_->Set(id, false, {"CORE-graded data is not authorized (rule 3)"});
+    } else {
+      eligibility_->Set(id, true);
+    }
+    return id;
   }
 
-  // Regrades resource `id` to CORE in the registry and returns the registry's resource_changed
-  // event as the bus would deliver it.
+  // Regrades resource `id` to CORE at the registry and returns the registry's resource_changed
+  // event as the bus would deliver it (the shape the registry publishes, rule 3).
   BusMessage RegradeToCore(const std::string& id) {
-    registry::v1::GetResourceRequest get;
-    get.set_resource_id(id);
-    registry::v1::GetResourceResponse got;
-    EXPECT_TRUE(
-        registry_->GetResource(Org("city-transport", Role::ROLE_DEPARTMENT), get, &got).ok());
-    registry::v1::UpdateResourceRequest req;
-    req.set_request_id("regrade-" + id);
-    req.set_resource_id(id);
-    *req.mutable_spec() = got.resource().spec();
-    req.mutable_spec()->mutable_fields(0)->set_grade(registry::v1::GRADE_CORE);
-    registry::v1::UpdateResourceResponse resp;
-    absl::Status s =
-        registry_->UpdateResource(Org("city-transport", Role::ROLE_DEPARTMENT), req, &resp);
-    EXPECT_TRUE(s.ok()) << s;
-    auto pending = registry_store_->PendingOutbox(10000);
-    EXPECT_TRUE(pending.ok());
-    BusMessage last;
-    for (const OutboxRecord& r : *pending) {
-      pdao::events::v1::Envelope e;
-      if (e.ParseFromString(r.event.payload) && e.has_resource_changed() &&
-          e.resource_changed().resource().id() == id &&
-          e.resource_changed().eligibility_changed()) {
-        last = BusMessage{r.event.topic, r.event.key, r.event.payload};
-      }
-    }
-    return last;
+    eligibility_->Set(id, false, {"CORE-graded data is not authorized (rule 3)"});
+    pdao::events::v1::Envelope e;
+    e.set_event_id("regrade-" + id);
+    e.set_producer("registry");
+    e.set_action("registry.resource.updated");
+    e.mutable_aggregate()->set_type("registry.Resource");
+    e.mutable_aggregate()->set_id(id);
+    e.set_aggregate_version(2);
+    auto* changed = e.mutable_resource_changed();
+    changed->set_eligibility_changed(true);
+    changed->mutable_previous_eligibility()->set_eligible(true);
+    auto* r = changed->mutable_resource();
+    r->set_id(id);
+    r->set_holder_org("city-transport");
+    r->set_grade(registry::v1::GRADE_CORE);
+    r->mutable_eligibility()->set_eligible(false);
+    r->mutable_eligibility()->add_reasons("CORE-graded data is not authorized (rule 3)");
+    return BusMessage{"pdao.registry.v1", id, e.SerializeAsString()};
   }
 
   // Every authorization outbox event, parsed.
@@ -286,10 +258,7 @@ class AuthorizationFixture : public ::testing::Test {
   }
 
   FakeClock clock_;
-  std::unique_ptr<SqliteStore> registry_store_;
-  std::unique_ptr<registry::WorkdayCalendar> calendar_;
-  std::unique_ptr<registry::RegistryCore> registry_;
-  std::unique_ptr<LocalEligibilityChecker> eligibility_;
+  std::unique_ptr<FakeEligibilityChecker> eligibility_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<AuthorizationCore> core_;
 

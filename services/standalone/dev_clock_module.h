@@ -1,0 +1,29 @@
+// DevClockModule: pdao-standalone's sandbox clock. With --dev-clock it serves
+// pdao.dev.v1.DevClockService so an implementing agency can move the platform clock forward past
+// deadlines (publicity periods, terms) without waiting. Only embedded binaries have an adjustable
+// clock (ModuleContext::dev_clock); never part of a production service.
+#pragma once
+
+#include <memory>
+
+#include "common/app/module.h"
+#include "services/standalone/dev_clock_service.h"
+
+namespace pdao::standalone {
+
+class DevClockModule final : public Module {
+ public:
+  // "dev-clock", no dependencies.
+  static ModuleFactory Factory();
+  // --dev-clock (PDAO_DEV_CLOCK).
+  static void DefineFlags(Config& config);
+  // Adds DevClockService when --dev-clock is set. FAILED_PRECONDITION in a binary without an
+  // adjustable clock.
+  static absl::StatusOr<std::unique_ptr<DevClockModule>> Create(const ModuleContext& ctx);
+
+ private:
+  DevClockModule() = default;
+  std::unique_ptr<DevClockService> service_;
+};
+
+}  // namespace pdao::standalone
