@@ -75,7 +75,12 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions opt
     host->metrics_ = std::move(*served);
   }
   if (host->options_.kafka.empty()) {
-    host->bus_ = std::make_unique<InProcessBus>();
+    // Durable in DATA_DIR/bus (inprocess_bus.h): an event leaves the outbox only once it is on
+    // disk.
+    absl::StatusOr<std::unique_ptr<InProcessBus>> bus =
+        InProcessBus::Open(host->options_.data_dir + "/bus");
+    if (!bus.ok()) return bus.status();
+    host->bus_ = std::move(*bus);
   } else {
     KafkaBusOptions kafka;
     kafka.bootstrap_servers = host->options_.kafka;

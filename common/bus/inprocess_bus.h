@@ -1,20 +1,41 @@
-// InProcessBus: an EventBus held in memory, for pdao-standalone and unit tests.
+// InProcessBus: an EventBus inside the process, for pdao-standalone and unit tests. Memory only
+// (the constructor, for unit tests) or durable in a directory (Open, what ServiceHost uses).
 //
 // Model (the same guarantees as KafkaBus, so code tested against it behaves the same on Kafka):
 // - A topic is created on first use with `options.partitions` partitions; a message goes to the
 //   partition chosen by a stable hash (FNV-1a) of its key, so one key's messages stay in order.
-// - A consumer group has one committed offset per partition. A group that subscribes late starts
-//   from the earliest message (like auto.offset.reset=earliest).
+// - A consumer group has one committed offset per partition. A group that subscribes for the
+//   first time starts from the earliest message still held (like auto.offset.reset=earliest).
 // - Each Subscription has its own delivery thread. The partitions of a topic are spread over the
 //   group's live subscriptions to that topic (partition p goes to subscription p mod n, in join
 //   order); a partition is never handled by two subscriptions at once.
 // - A handler returning OK commits the offset past that message. A handler error leaves the
 //   offset where it is: the same message is delivered again after `options.redelivery_backoff`,
 //   before any later message of its partition. Nothing is ever skipped.
-// - Publish appends the message and reports OK to its DeliveryCallback from the bus's
-//   delivery-report thread (never from inside Publish, so callers may hold their own locks).
-//   When Publish returns an error the callback is not called.
-// - Messages are kept for the life of the bus (no retention limit).
+// - Publish queues the message and returns; a writer thread appends queued messages in batches
+//   and only then makes them visible to consumers and reports OK to their DeliveryCallbacks (never
+//   from inside Publish, so callers may hold their own locks). When Publish returns an error the
+//   callback is not called.
+//
+// Durability (Open(dir), the promise of Kafka with acks=all and stored offsets):
+// - Messages and committed offsets live in the SQLite file DIR/bus.db (WAL, synchronous=FULL).
+//   A DeliveryCallback reports OK only after the batch holding the message is fsynced: a message
+//   whose delivery was reported OK survives kill -9 and power loss. A failed write reports
+//   UNAVAILABLE to every callback of the batch (the outbox relay publishes those again).
+// - Committed offsets are written at most every `options.offset_commit_interval` (and on Close):
+//   after a crash a group resumes from its last written offset, so it may see messages it had
+//   already acknowledged again (at least once, never lost); consumers drop duplicates by
+//   event_id (dedup.h), as on Kafka.
+// - A group is remembered from its first Subscribe on (an offset row per partition), so messages
+//   published while none of its subscriptions runs (e.g. between a restart and the consumer's
+//   Subscribe) wait for it.
+// - Retention, applied at Open: the messages of a partition that every remembered group has
+//   acknowledged and that were appended more than `options.retention` ago are deleted (never a
+//   partition's latest message, which keeps its offsets counting). Everything else is kept on
+//   disk and loaded into memory at Open; during a run nothing is evicted.
+// - The partition count is stored at first Open; a later Open keeps the stored count (a key must
+//   keep its partition), whatever `options.partitions` says.
+// Memory only (constructor): the same model without a file; everything is lost with the process.
 //
 // Thread-safe. Close() (or the destructor) stops and joins every thread; a Subscription may outlive
 // the bus (its destructor then does nothing more). A handler must not destroy its own Subscription.
@@ -29,19 +50,38 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/bus/event_bus.h"
+#include "common/clock/clock.h"
 
 namespace pdao {
 
 struct InProcessBusOptions {
-  // Partitions of every topic. Must be >= 1.
+  // Partitions of every topic. Must be >= 1. A durable bus keeps the count it was created with.
   int partitions = 3;
   // Wait before a message whose handler failed is delivered again.
   absl::Duration redelivery_backoff = absl::Milliseconds(100);
+  // Durable bus: how often acknowledged offsets are written (the window of redelivery after a
+  // crash; like Kafka's auto.commit.interval.ms).
+  absl::Duration offset_commit_interval = absl::Milliseconds(100);
+  // Durable bus: how long messages every group has acknowledged are kept (Kafka's default
+  // log.retention.hours=168).
+  absl::Duration retention = absl::Hours(24 * 7);
+  // Source of append times for retention; nullptr: the system clock. Not owned; must outlive the
+  // bus.
+  const Clock* clock = nullptr;
+  // Most messages appended per write (one fsync each batch).
+  int max_batch = 1000;
 };
 
 class InProcessBus final : public EventBus {
  public:
+  // A bus in memory only (unit tests).
   explicit InProcessBus(InProcessBusOptions options = {});
+  // A durable bus in `dir` (created if missing; see Durability above): loads what an earlier run
+  // left, applies retention, and resumes every group from its committed offsets. INTERNAL when the
+  // directory or the file cannot be created, read or written; DATA_LOSS when the file is not a
+  // bus file.
+  static absl::StatusOr<std::unique_ptr<InProcessBus>> Open(const std::string& dir,
+                                                            InProcessBusOptions options = {});
   ~InProcessBus() override;  // Close()
 
   InProcessBus(const InProcessBus&) = delete;
@@ -59,11 +99,13 @@ class InProcessBus final : public EventBus {
   absl::Status Flush(absl::Duration timeout) override;
 
   // Stops accepting messages, stops every subscription's thread (waiting for a running handler to
-  // return) and the delivery-report thread (after running the pending callbacks). Idempotent.
+  // return), then lets the writer append what is queued, write the committed offsets and run the
+  // pending callbacks, and closes the file. Idempotent.
   void Close();
 
-  // Messages of `topic` that `group` has not yet acknowledged (all partitions). For tests and
-  // metrics; 0 for an unknown topic.
+  // Messages of `topic` that `group` has not yet acknowledged (all partitions), counting only
+  // appended messages (Publish reported OK; Flush waits for that). For tests and metrics; 0 for an
+  // unknown topic.
   int64_t Unacknowledged(const std::string& group, const std::string& topic) const;
 
   // Number of partitions of every topic.
@@ -74,6 +116,8 @@ class InProcessBus final : public EventBus {
   struct State;  // shared with subscriptions; defined in inprocess_bus.cc
 
  private:
+  explicit InProcessBus(std::shared_ptr<State> state);
+
   const int partitions_;
   std::shared_ptr<State> state_;
 };

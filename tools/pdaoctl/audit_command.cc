@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/rpc/channel.h"
+#include "tools/pdaoctl/audit/reconcile.h"
 #include "tools/pdaoctl/audit/verify.h"
 #include "tools/pdaoctl/audit/verify_log.h"
 #include "tools/pdaoctl/connection.h"
@@ -67,6 +68,8 @@ int RunAuditCommand(int argc, char** argv) {
     return pdaoctl::audit::kExitUsage;
   }
   if (std::string(argv[1]) == "verify-log") return VerifyLogCommand(argc - 1, argv + 1);
+  if (std::string(argv[1]) == "reconcile")
+    return pdaoctl::audit::ReconcileCommand(argc - 1, argv + 1);
   std::vector<std::string> args(argv + 2, argv + argc);
   pdaoctl::audit::CommandResult result = pdaoctl::audit::RunAuditCommand(argv[1], args);
   (result.exit_code == pdaoctl::audit::kExitValid ? std::cout : std::cerr)
