@@ -15,6 +15,7 @@
 #include "common/app/service_host.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "services/audit/alert_monitor.h"
 #include "services/audit/audit_core.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
@@ -44,6 +45,7 @@ class AuditModule {
  private:
   AuditModule() = default;
   std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<AlertMonitor> alerts_;  // records alerts through the "audit" store's outbox
   std::unique_ptr<AuditIndex> index_;
   std::unique_ptr<AuditLog> log_;
   std::unique_ptr<AuditCore> core_;

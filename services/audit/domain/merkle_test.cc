@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/audit/domain/rfc6962_vectors.h"
+#include "services/audit/testing/rfc6962_vectors.h"
 
 namespace pdao::audit {
 namespace {
