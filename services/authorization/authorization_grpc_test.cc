@@ -68,8 +68,8 @@ class GrpcFixture : public ::testing::Test {
     h.program = "pdao-" + name;
     h.listen = "127.0.0.1:0";
     h.ca_cert_path = ca_.ca_cert_path;
-    h.server_cert_path = service.empty() ? ca_.server_cert_path : ca_.service_cert_paths[service];
-    h.server_key_path = service.empty() ? ca_.server_key_path : ca_.service_key_paths[service];
+    h.server_cert_path = service.empty() ? ca_.server_cert_path : ca_.server_cert_paths[service];
+    h.server_key_path = service.empty() ? ca_.server_key_path : ca_.server_key_paths[service];
     h.data_dir = dir_ + "/" + name;
     std::filesystem::create_directories(h.data_dir);
     h.drain_timeout = absl::Seconds(2);

@@ -1,5 +1,7 @@
 #include "services/authorization/authorization_module.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
 #include "common/rpc/channel.h"
@@ -35,9 +37,14 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   } else {
     MtlsChannelOptions channel_options;
     channel_options.ssl_target_name_override = config.Get("registry-tls-name");
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = MakeMtlsChannel(
-        config.Get("registry-target"), host_options.ca_cert_path, host_options.server_cert_path,
-        host_options.server_key_path, channel_options);
+    // The service's client identity (clientAuth, spiffe://pdao/service/authorization), next to
+    // its server certificate: a server certificate is never accepted as a client's.
+    const std::string tls_dir =
+        std::filesystem::path(host_options.server_cert_path).parent_path().string();
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        MakeMtlsChannel(config.Get("registry-target"), host_options.ca_cert_path,
+                        tls_dir + "/service-authorization.crt",
+                        tls_dir + "/service-authorization.key", channel_options);
     if (!channel.ok()) return channel.status();
     module->eligibility_ = std::make_unique<GrpcEligibilityChecker>(*channel, *deadline);
   }

@@ -274,8 +274,8 @@ int RunGrpc(int inflight, absl::Duration phase) {
   options.program = "bench-authorization";
   options.listen = "127.0.0.1:0";
   options.ca_cert_path = ca->ca_cert_path;
-  options.server_cert_path = ca->service_cert_paths["authorization"];
-  options.server_key_path = ca->service_key_paths["authorization"];
+  options.server_cert_path = ca->server_cert_paths["authorization"];
+  options.server_key_path = ca->server_key_paths["authorization"];
   options.data_dir = dir + "/data";
   options.drain_timeout = absl::Seconds(2);
   const HostOptions host_options = options;

@@ -39,13 +39,16 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   return ctx;
 }
 
-// A --tls-dir for one service: the dev CA and that service's certificate as server.crt/.key.
+// A --tls-dir for one service: the dev CA, that service's server certificate as server.crt/.key
+// and its client certificate as service-<svc>.crt/.key.
 std::string TlsDirFor(const crypto::DevCa& ca, const std::string& dir, const std::string& svc) {
   const std::string out = dir + "/tls-" + svc;
   std::filesystem::create_directories(out);
   std::filesystem::copy_file(ca.ca_cert_path, out + "/ca.pem");
-  std::filesystem::copy_file(ca.service_cert_paths.at(svc), out + "/server.crt");
-  std::filesystem::copy_file(ca.service_key_paths.at(svc), out + "/server.key");
+  std::filesystem::copy_file(ca.server_cert_paths.at(svc), out + "/server.crt");
+  std::filesystem::copy_file(ca.server_key_paths.at(svc), out + "/server.key");
+  std::filesystem::copy_file(ca.service_cert_paths.at(svc), out + "/service-" + svc + ".crt");
+  std::filesystem::copy_file(ca.service_key_paths.at(svc), out + "/service-" + svc + ".key");
   return out;
 }
 

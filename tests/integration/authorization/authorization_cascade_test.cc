@@ -159,8 +159,8 @@ class CascadeTest : public ::testing::Test {
     h.program = "pdao-" + service;
     h.listen = "127.0.0.1:0";
     h.ca_cert_path = ca_.ca_cert_path;
-    h.server_cert_path = ca_.service_cert_paths[service];
-    h.server_key_path = ca_.service_key_paths[service];
+    h.server_cert_path = ca_.server_cert_paths[service];
+    h.server_key_path = ca_.server_key_paths[service];
     h.data_dir = dir_ + "/" + service;
     h.redis = absl::StrCat(redis->host(), ":", redis->port());
     h.kafka = broker->bootstrap();
