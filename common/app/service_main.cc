@@ -53,9 +53,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const ServiceMain& main,
   if (!options.ok()) return options.status();
 
   ServiceClients::Options clients;
+  clients.local = Hosted(main);
   if (main.embedded && app->config_->Get("tls-dir").empty()) {  // the dev CA
     crypto::DevCaOptions ca_options;
     ca_options.now = absl::Now();
+    // A server certificate naming every hosted service, and a client certificate per module.
+    ca_options.services.assign(clients.local.begin(), clients.local.end());
     absl::StatusOr<crypto::DevCa> ca =
         crypto::EnsureDevCa(options->data_dir + "/certs", ca_options);
     if (!ca.ok()) {
@@ -82,7 +85,6 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const ServiceMain& main,
   }
   app->host_options_ = *options;
   clients.ca_cert_path = options->ca_cert_path;
-  clients.local = Hosted(main);
 
   absl::StatusOr<std::unique_ptr<ServiceHost>> host = ServiceHost::Create(std::move(*options));
   if (!host.ok()) return host.status();

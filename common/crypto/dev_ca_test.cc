@@ -74,6 +74,7 @@ TEST_F(DevCaTest, ClientCertHasOnlyTheSpiffeUriSan) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_THAT(*UriSans(c->cert_pem), ElementsAre("spiffe://pdao/org/acme/role/operator"));
   EXPECT_THAT(*DnsAndIpSans(c->cert_pem), ::testing::IsEmpty());
+  EXPECT_THAT(*ExtendedKeyUsages(c->cert_pem), ElementsAre("clientAuth"));
   EXPECT_THAT(c->key_pem, HasSubstr("BEGIN PRIVATE KEY"));
 }
 
@@ -114,6 +115,8 @@ TEST_F(DevCaTest, ServerCertSans) {
               UnorderedElementsAre("DNS:localhost", "DNS:registry", "DNS:pdao-registry.pdao.svc",
                                    "IP:127.0.0.1"));
   EXPECT_THAT(*UriSans(s->cert_pem), ElementsAre("spiffe://pdao/service/registry"));
+  // A server certificate is never a client certificate (issue 9 item 6).
+  EXPECT_THAT(*ExtendedKeyUsages(s->cert_pem), ElementsAre("serverAuth"));
   EXPECT_EQ(
       ca->IssueServerCert(ServerCertRequest{.service = "a/b",
                                             .extra_dns = {},
@@ -134,8 +137,8 @@ TEST_F(DevCaTest, EnsureCreatesEverythingThenReloadsWithoutRegenerating) {
   const std::string dir = root_ + "/certs";
   absl::StatusOr<DevCa> first = EnsureDevCa(dir, DevCaOptions{.now = kNow});
   ASSERT_TRUE(first.ok()) << first.status();
-  // CA + server + 7 roles + 6 services, two files each.
-  EXPECT_EQ(first->files_created, 2 * (1 + 1 + 7 + 6));
+  // CA + server + 7 roles + 6 services (a server and a client certificate each), two files each.
+  EXPECT_EQ(first->files_created, 2 * (1 + 1 + 7 + 2 * 6));
   EXPECT_EQ(Mode(dir), 0700);
   EXPECT_EQ(Mode(first->ca_key_path), 0600);
   EXPECT_EQ(Mode(first->server_key_path), 0600);
@@ -145,6 +148,9 @@ TEST_F(DevCaTest, EnsureCreatesEverythingThenReloadsWithoutRegenerating) {
   EXPECT_EQ(first->role_cert_paths.at(pdao::common::v1::ROLE_DEPARTMENT), dir + "/department.crt");
   EXPECT_EQ(Mode(first->role_key_paths.at(pdao::common::v1::ROLE_DEPARTMENT)), 0600);
   EXPECT_EQ(first->service_cert_paths.at("audit"), dir + "/service-audit.crt");
+  EXPECT_EQ(first->server_cert_paths.at("audit"), dir + "/server-audit.crt");
+  EXPECT_EQ(Mode(first->server_key_paths.at("audit")), 0600);
+  EXPECT_EQ(Mode(first->service_key_paths.at("audit")), 0600);
 
   const std::string ca_pem = *ReadFile(first->ca_cert_path);
   const std::string dept_pem = *ReadFile(dir + "/department.crt");
@@ -163,6 +169,19 @@ TEST_F(DevCaTest, EnsureCreatesEverythingThenReloadsWithoutRegenerating) {
               ::testing::UnorderedElementsAreArray(server_names));
   EXPECT_THAT(*UriSans(*ReadFile(dir + "/service-pricing.crt")),
               ElementsAre("spiffe://pdao/service/pricing"));
+  EXPECT_THAT(*UriSans(*ReadFile(dir + "/server-pricing.crt")),
+              ElementsAre("spiffe://pdao/service/pricing"));
+  EXPECT_THAT(
+      *DnsAndIpSans(*ReadFile(dir + "/server-pricing.crt")),
+      UnorderedElementsAre("DNS:localhost", "DNS:pricing", "DNS:pdao-pricing", "IP:127.0.0.1"));
+  EXPECT_TRUE(DnsAndIpSans(*ReadFile(dir + "/service-pricing.crt"))->empty());
+  // Server and client identities are separate (issue 9 item 6).
+  EXPECT_THAT(*ExtendedKeyUsages(*ReadFile(first->server_cert_path)), ElementsAre("serverAuth"));
+  EXPECT_THAT(*ExtendedKeyUsages(*ReadFile(dir + "/server-pricing.crt")),
+              ElementsAre("serverAuth"));
+  EXPECT_THAT(*ExtendedKeyUsages(*ReadFile(dir + "/service-pricing.crt")),
+              ElementsAre("clientAuth"));
+  EXPECT_THAT(*ExtendedKeyUsages(dept_pem), ElementsAre("clientAuth"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/public.crt"));
 
   absl::StatusOr<DevCa> second = EnsureDevCa(dir, DevCaOptions{.now = kNow + absl::Hours(1)});
@@ -192,6 +211,45 @@ TEST_F(DevCaTest, EnsureRefusesHalfACa) {
   absl::StatusOr<DevCa> r = EnsureDevCa(dir, DevCaOptions{.now = kNow});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(r.status().message(), HasSubstr("ca.pem without ca.key"));
+}
+
+TEST_F(DevCaTest, ServicesAreAnInputNotAListInCommon) {
+  const std::string dir = root_ + "/certs";
+  DevCaOptions options{.now = kNow};
+  options.services = {"registry", "ledger"};
+  absl::StatusOr<DevCa> ca = EnsureDevCa(dir, options);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  EXPECT_EQ(ca->files_created, 2 * (1 + 1 + 7 + 2 * 2));
+  EXPECT_THAT(*UriSans(*ReadFile(dir + "/service-ledger.crt")),
+              ElementsAre("spiffe://pdao/service/ledger"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/server-ledger.key"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/service-pricing.crt"));
+  EXPECT_EQ(ca->service_cert_paths.size(), 2u);
+  EXPECT_THAT(*DnsAndIpSans(*ReadFile(ca->server_cert_path)),
+              UnorderedElementsAre("DNS:localhost", "IP:127.0.0.1", "DNS:registry",
+                                   "DNS:pdao-registry", "DNS:ledger", "DNS:pdao-ledger"));
+  options.services = {"bad/name"};
+  EXPECT_EQ(EnsureDevCa(root_ + "/other", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(root_ + "/other"));
+}
+
+TEST_F(DevCaTest, EnsureReissuesALeafOfTheWrongUsageFromAnOlderLayout) {
+  const std::string dir = root_ + "/certs";
+  ASSERT_TRUE(EnsureDevCa(dir, DevCaOptions{.now = kNow}).ok());
+  // An older layout used one certificate as the service's server and client identity: put a
+  // server certificate where the client certificate belongs.
+  std::filesystem::copy_file(dir + "/server-audit.crt", dir + "/service-audit.crt",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(dir + "/server-audit.key", dir + "/service-audit.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string server_pem = *ReadFile(dir + "/server-audit.crt");
+  absl::StatusOr<DevCa> again = EnsureDevCa(dir, DevCaOptions{.now = kNow});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->files_created, 2);
+  EXPECT_THAT(*ExtendedKeyUsages(*ReadFile(dir + "/service-audit.crt")), ElementsAre("clientAuth"));
+  EXPECT_EQ(*ReadFile(dir + "/server-audit.crt"), server_pem);  // the right one is kept
+  EXPECT_EQ(Mode(dir + "/service-audit.key"), 0600);
 }
 
 TEST_F(DevCaTest, ReadFileMissingIsNotFound) {

@@ -208,7 +208,7 @@ absl::Status AuditCore::ListAlerts(const Principal& caller, const v1::ListAlerts
   if (request.has_since()) since = FromProto(request.since());
   size_t next = 0;
   for (auto& a :
-       index_.Alerts(since, *start, static_cast<size_t>(PageSize(request.page_size())), &next)) {
+       alerts_.Alerts(since, *start, static_cast<size_t>(PageSize(request.page_size())), &next)) {
     *response->add_alerts() = std::move(a);
   }
   if (next != 0) response->set_next_page_token(absl::StrCat(next));

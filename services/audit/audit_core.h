@@ -10,8 +10,7 @@
 //                                  object's owner, or the organization an access decision is
 //                                  about); PUBLIC: nothing
 //   ListAlerts                     REGULATOR and IMPLEMENTING_AGENCY
-#ifndef PDAO_SERVICES_AUDIT_AUDIT_CORE_H_
-#define PDAO_SERVICES_AUDIT_AUDIT_CORE_H_
+#pragma once
 
 #include <functional>
 
@@ -19,6 +18,7 @@
 #include "common/bus/event_bus.h"
 #include "common/rpc/principal.h"
 #include "pdao/audit/v1/audit.pb.h"
+#include "services/audit/alert_monitor.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
 
@@ -26,9 +26,10 @@ namespace pdao::audit {
 
 class AuditCore {
  public:
-  // `log`, `index` and `signer` must outlive the core.
-  AuditCore(AuditLog& log, AuditIndex& index, const CheckpointSigner& signer)
-      : log_(log), index_(index), signer_(signer) {}
+  // `log`, `index`, `alerts` and `signer` must outlive the core.
+  AuditCore(AuditLog& log, AuditIndex& index, const AlertMonitor& alerts,
+            const CheckpointSigner& signer)
+      : log_(log), index_(index), alerts_(alerts), signer_(signer) {}
 
   // The bus consumer: appends the delivered envelope durably and returns OK only then (the bus
   // stores the offset on OK). Redelivery lands on the original entry. A payload that is not an
@@ -57,9 +58,8 @@ class AuditCore {
  private:
   AuditLog& log_;
   AuditIndex& index_;
+  const AlertMonitor& alerts_;
   const CheckpointSigner& signer_;
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_AUDIT_CORE_H_

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 
@@ -37,17 +38,36 @@ class AuditCoreTest : public ::testing::Test {
                         ::getpid());
     std::filesystem::remove_all(dir_);
     signer_ = std::make_unique<CheckpointSigner>(*CheckpointSigner::Generate());
-    MonitorOptions monitor;
-    monitor.deny_threshold = 3;
-    monitor.sample_threshold = 4;
-    index_ =
-        std::make_unique<AuditIndex>(monitor, [this](const v1::Alert& a) { raised_.push_back(a); });
+    store_ = std::move(*SqliteStore::Open(":memory:"));
+    monitor_ = std::move(*AlertMonitor::Create(Monitor(), *store_, metrics_));
+    index_ = std::make_unique<AuditIndex>();
     AuditLogOptions o;
     o.dir = dir_;
     o.checkpoint_interval = absl::Hours(1);
-    o.observers = {index_.get()};
+    o.observers = {index_.get(), monitor_.get()};
     log_ = std::move(*AuditLog::Open(o, clock_, *signer_));
-    core_ = std::make_unique<AuditCore>(*log_, *index_, *signer_);
+    core_ = std::make_unique<AuditCore>(*log_, *index_, *monitor_, *signer_);
+  }
+
+  static MonitorOptions Monitor() {
+    MonitorOptions monitor;
+    monitor.deny_threshold = 3;
+    monitor.sample_threshold = 4;
+    return monitor;
+  }
+  // The security_alert_raised events waiting in the outbox, in commit order.
+  std::vector<v1::Alert> OutboxAlerts() {
+    std::vector<v1::Alert> out;
+    absl::StatusOr<std::vector<OutboxRecord>> pending = store_->PendingOutbox(1000);
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    if (!pending.ok()) return out;
+    for (const OutboxRecord& r : *pending) {
+      Envelope e;
+      EXPECT_TRUE(e.ParseFromString(r.event.payload));
+      EXPECT_EQ(r.event.topic, "pdao.audit.v1");
+      out.push_back(e.security_alert_raised().alert());
+    }
+    return out;
   }
 
   Envelope Event(const std::string& id, const std::string& action, const Principal& actor,
@@ -68,7 +88,9 @@ class AuditCoreTest : public ::testing::Test {
   std::string dir_;
   FakeClock clock_;
   std::unique_ptr<CheckpointSigner> signer_;
-  std::vector<v1::Alert> raised_;
+  std::unique_ptr<SqliteStore> store_;
+  prometheus::Registry metrics_;
+  std::unique_ptr<AlertMonitor> monitor_;
   std::unique_ptr<AuditIndex> index_;
   std::unique_ptr<AuditLog> log_;
   std::unique_ptr<AuditCore> core_;
@@ -236,7 +258,7 @@ TEST_F(AuditCoreTest, RepeatedDenialsOutOfScopeAndSamplesRaiseAlertsAndReplayKee
     ASSERT_TRUE(
         Publish(Event(absl::StrCat("s", i), "compliance.sample.requested", be, "smp")).ok());
   }
-  ASSERT_EQ(raised_.size(), 3u);
+  ASSERT_EQ(OutboxAlerts().size(), 3u);  // recorded through the outbox, not sent to the bus
   Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
   v1::ListAlertsResponse alerts;
   ASSERT_TRUE(core_->ListAlerts(reg, {}, &alerts).ok());
@@ -250,19 +272,19 @@ TEST_F(AuditCoreTest, RepeatedDenialsOutOfScopeAndSamplesRaiseAlertsAndReplayKee
   ASSERT_TRUE(core_->Query(Org("op-bad", pdao::common::v1::ROLE_OPERATOR), {}, &q).ok());
   EXPECT_EQ(q.entries_size(), 3);
 
-  // Restart: the index is rebuilt from the log and the alerts come back, none re-published.
+  // Restart: the monitor is rebuilt from the log and the alerts come back, none recorded twice.
   log_->Stop();
   log_.reset();
-  raised_.clear();
-  AuditIndex rebuilt(MonitorOptions{3, absl::Minutes(10), 4, absl::Hours(1)},
-                     [this](const v1::Alert& a) { raised_.push_back(a); });
+  prometheus::Registry metrics;
+  auto rebuilt = AlertMonitor::Create(Monitor(), *store_, metrics);
+  ASSERT_TRUE(rebuilt.ok());
   AuditLogOptions o;
   o.dir = dir_;
-  o.observers = {&rebuilt};
+  o.observers = {rebuilt->get()};
   auto reopened = AuditLog::Open(o, clock_, *signer_);
   ASSERT_TRUE(reopened.ok());
-  EXPECT_EQ(rebuilt.alert_count(), 3u);
-  EXPECT_TRUE(raised_.empty());
+  EXPECT_EQ((*rebuilt)->alert_count(), 3u);
+  EXPECT_EQ(OutboxAlerts().size(), 3u);
 }
 
 }  // namespace

@@ -4,57 +4,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/audit/envelope_facts.h"
 
 namespace pdao::audit {
 namespace {
 
-using pdao::audit::v1::Alert;
-using pdao::audit::v1::AlertRule;
 using pdao::events::v1::Envelope;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-void ToProto(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
-std::string ActorKey(const pdao::common::v1::Principal& p) {
-  return p.org().empty() ? p.service() : p.org();
-}
-
-// The organization an entry is about, beyond its actor (e.g. the operator of an access decision).
-std::string SubjectOrg(const Envelope& e) {
-  switch (e.payload_case()) {
-    case Envelope::kAccessDecided:
-      return e.access_decided().operator_org();
-    case Envelope::kEntitlementWithdrawn:
-      return e.entitlement_withdrawn().operator_org();
-    default:
-      return "";
-  }
-}
-
-bool IsDenial(const Envelope& e) {
-  if (e.payload_case() == Envelope::kAccessDecided) {
-    return e.access_decided().decision() == pdao::authorization::v1::DECISION_DENY;
-  }
-  return absl::EndsWith(e.action(), "denied") || absl::StrContains(e.action(), "permission_denied");
-}
-
-bool IsOutOfScope(const Envelope& e) {
-  if (e.payload_case() == Envelope::kAccessDecided &&
-      e.access_decided().decision() == pdao::authorization::v1::DECISION_DENY) {
-    // The authorization service's wording: "no agreement of operator X covers resource Y (rule 16,
-    // CC Art. 24: 不得超授权范围使用)"; "scope" for any other phrasing of the same refusal.
-    const std::string& reason = e.access_decided().reason();
-    return absl::StrContains(reason, "scope") || absl::StrContains(reason, "超授权范围") ||
-           absl::StrContains(reason, "covers resource");
-  }
-  return absl::StrContains(e.action(), "out_of_scope");
-}
 
 bool ActionMatches(const std::string& action, const std::string& want) {
   if (want.empty()) return true;
@@ -64,25 +19,13 @@ bool ActionMatches(const std::string& action, const std::string& want) {
 
 }  // namespace
 
-void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelope& e, bool replay) {
-  std::vector<Alert> raised;
-  {
-    absl::MutexLock lock(&mu_);
-    OnEntryLocked(entry, e, replay);
-    raised.swap(unpublished_);
-  }
-  // Outside the lock: the sink publishes on the bus, which must never wait on our readers.
-  if (sink_) {
-    for (const Alert& alert : raised) sink_(alert);
-  }
-}
-
-void AuditIndex::OnEntryLocked(const pdao::audit::v1::AuditEntry& entry, const Envelope& e,
-                               bool replay) {
+void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelope& e,
+                         bool /*replay*/) {
+  absl::MutexLock lock(&mu_);
   const uint64_t index = entry.index();
   Row row;
   row.occurred_at =
-      e.has_occurred_at() ? FromProto(e.occurred_at()) : FromProto(entry.ingested_at());
+      e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : TimeFromProto(entry.ingested_at());
   row.actor = ActorKey(e.actor());
   row.actor_org = e.actor().org();
   row.object_id = e.aggregate().id();
@@ -120,80 +63,6 @@ void AuditIndex::OnEntryLocked(const pdao::audit::v1::AuditEntry& entry, const E
   if (!row.actor.empty()) by_actor_[row.actor].push_back(index);
   if (!subject.empty() && subject != row.actor) by_actor_[subject].push_back(index);
   if (!row.object_id.empty()) by_object_[row.object_id].push_back(index);
-
-  // Monitoring (rule 35). Time is the entry's ingest time, so a replay raises the same alerts.
-  const absl::Time at = FromProto(entry.ingested_at());
-  const std::string who = subject.empty() ? row.actor : subject;
-  pdao::common::v1::Principal principal = e.actor();
-  if (!subject.empty()) {
-    principal.Clear();
-    principal.set_org(subject);
-  }
-  if (IsDenial(e)) {
-    auto& window = denials_[who];
-    window.emplace_back(at, index);
-    while (!window.empty() && at - window.front().first > options_.deny_window) window.pop_front();
-    if (static_cast<int>(window.size()) >= options_.deny_threshold) {
-      Alert alert;
-      alert.set_id(absl::StrCat("repeated-denials-", index));
-      alert.set_rule(pdao::audit::v1::ALERT_RULE_REPEATED_DENIALS);
-      *alert.mutable_principal() = principal;
-      alert.set_description(absl::StrCat(window.size(), " denials for ", who, " within ",
-                                         absl::FormatDuration(options_.deny_window), " (rule 35)"));
-      for (const auto& [t, i] : window) alert.add_entry_indexes(i);
-      ToProto(at, alert.mutable_raised_at());
-      window.clear();
-      RaiseLocked(std::move(alert), replay);
-    }
-  }
-  if (IsOutOfScope(e)) {
-    Alert alert;
-    alert.set_id(absl::StrCat("out-of-scope-", index));
-    alert.set_rule(pdao::audit::v1::ALERT_RULE_OUT_OF_SCOPE);
-    *alert.mutable_principal() = principal;
-    alert.set_description(absl::StrCat("attempt outside an agreement's scope by ", who, " on ",
-                                       row.object_id, " (rule 35)"));
-    alert.add_entry_indexes(index);
-    ToProto(at, alert.mutable_raised_at());
-    RaiseLocked(std::move(alert), replay);
-  }
-  if (absl::StrContains(e.action(), "sample")) {
-    auto& window = samples_[who];
-    window.emplace_back(at, index);
-    while (!window.empty() && at - window.front().first > options_.sample_window) {
-      window.pop_front();
-    }
-    if (static_cast<int>(window.size()) >= options_.sample_threshold) {
-      Alert alert;
-      alert.set_id(absl::StrCat("sample-volume-", index));
-      alert.set_rule(pdao::audit::v1::ALERT_RULE_SAMPLE_VOLUME);
-      *alert.mutable_principal() = principal;
-      alert.set_description(absl::StrCat(window.size(), " sample events for ", who, " within ",
-                                         absl::FormatDuration(options_.sample_window),
-                                         " (unusual sample volume, rule 35)"));
-      for (const auto& [t, i] : window) alert.add_entry_indexes(i);
-      ToProto(at, alert.mutable_raised_at());
-      window.clear();
-      RaiseLocked(std::move(alert), replay);
-    }
-  }
-}
-
-void AuditIndex::RaiseLocked(Alert alert, bool replay) {
-  if (!replay) unpublished_.push_back(alert);
-  alerts_.push_back(std::move(alert));
-}
-
-void AuditIndex::RaiseExternal(Alert alert) {
-  std::vector<Alert> raised;
-  {
-    absl::MutexLock lock(&mu_);
-    RaiseLocked(std::move(alert), false);
-    raised.swap(unpublished_);
-  }
-  if (sink_) {
-    for (const Alert& a : raised) sink_(a);
-  }
 }
 
 void AuditIndex::AddEdgeLocked(NodeKey from, NodeKey to, uint64_t index) {
@@ -306,27 +175,6 @@ pdao::audit::v1::LineageResponse AuditIndex::Lineage(const pdao::audit::v1::Line
     frontier = std::move(next);
   }
   return out;
-}
-
-std::vector<Alert> AuditIndex::Alerts(std::optional<absl::Time> since, size_t start, size_t limit,
-                                      size_t* next) const {
-  absl::ReaderMutexLock lock(&mu_);
-  std::vector<Alert> out;
-  *next = 0;
-  for (size_t i = start; i < alerts_.size(); ++i) {
-    if (since.has_value() && FromProto(alerts_[i].raised_at()) < *since) continue;
-    if (out.size() == limit) {
-      *next = i;
-      break;
-    }
-    out.push_back(alerts_[i]);
-  }
-  return out;
-}
-
-size_t AuditIndex::alert_count() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return alerts_.size();
 }
 
 }  // namespace pdao::audit

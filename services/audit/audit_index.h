@@ -1,15 +1,12 @@
 // AuditIndex: the read models the audit service derives from its log (REGULATION.md rules 32, 35):
 //   - the "who did what" index by actor, organization, object, action and time;
 //   - object ownership (which organization an object belongs to, for operators' reads);
-//   - the lineage graph resource → product → scenario → consumer, both ways;
-//   - the monitoring rules (监测预警) and the alerts they raised.
+//   - the lineage graph resource → product → scenario → consumer, both ways.
+// (The monitoring rules and their alerts are AlertMonitor's, alert_monitor.h.)
 // Everything is rebuilt from the log at start (AuditLog replays every entry), so it can never
 // disagree with the log; it is never a second source of truth. Thread-safe.
-#ifndef PDAO_SERVICES_AUDIT_AUDIT_INDEX_H_
-#define PDAO_SERVICES_AUDIT_AUDIT_INDEX_H_
+#pragma once
 
-#include <deque>
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -23,16 +20,6 @@
 
 namespace pdao::audit {
 
-struct MonitorOptions {
-  // ALERT_RULE_REPEATED_DENIALS: this many denials of one principal within `deny_window`.
-  int deny_threshold = 5;
-  absl::Duration deny_window = absl::Minutes(10);
-  // ALERT_RULE_SAMPLE_VOLUME: this many sample events (action contains "sample") of one principal
-  // within `sample_window`.
-  int sample_threshold = 50;
-  absl::Duration sample_window = absl::Hours(1);
-};
-
 struct QueryFilter {
   std::string actor, organization, object_id, action;
   std::optional<absl::Time> from, to;
@@ -40,12 +27,9 @@ struct QueryFilter {
 
 class AuditIndex final : public EntryObserver {
  public:
-  // Called for each alert raised by a live (not replayed) entry, on the committer thread, with no
-  // lock of the index held.
-  using AlertSink = std::function<void(const pdao::audit::v1::Alert&)>;
-
-  explicit AuditIndex(MonitorOptions options, AlertSink sink = nullptr)
-      : options_(options), sink_(std::move(sink)) {}
+  AuditIndex() = default;
+  AuditIndex(const AuditIndex&) = delete;
+  AuditIndex& operator=(const AuditIndex&) = delete;
 
   // EntryObserver
   void OnEntry(const pdao::audit::v1::AuditEntry& entry, const pdao::events::v1::Envelope& envelope,
@@ -64,12 +48,6 @@ class AuditIndex final : public EntryObserver {
                                            pdao::audit::v1::LineageDirection direction,
                                            int max_depth) const;
 
-  std::vector<pdao::audit::v1::Alert> Alerts(std::optional<absl::Time> since, size_t start,
-                                             size_t limit, size_t* next) const;
-  size_t alert_count() const;
-  // Adds an alert that does not come from an entry (e.g. ALERT_RULE_LOG_INTEGRITY at start).
-  void RaiseExternal(pdao::audit::v1::Alert alert);
-
  private:
   struct Row {
     absl::Time occurred_at;
@@ -84,17 +62,10 @@ class AuditIndex final : public EntryObserver {
     uint64_t entry_index;
   };
 
-  void OnEntryLocked(const pdao::audit::v1::AuditEntry& entry,
-                     const pdao::events::v1::Envelope& envelope, bool replay)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Records `alert`; unless `replay`, queues it for the sink (called after mu_ is released).
-  void RaiseLocked(pdao::audit::v1::Alert alert, bool replay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddEdgeLocked(NodeKey from, NodeKey to, uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool MatchesLocked(uint64_t index, const QueryFilter& f,
                      const std::optional<std::string>& org) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  const MonitorOptions options_;
-  const AlertSink sink_;
   mutable absl::Mutex mu_;
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::vector<uint64_t>> by_actor_ ABSL_GUARDED_BY(mu_);
@@ -103,12 +74,6 @@ class AuditIndex final : public EntryObserver {
   std::map<NodeKey, std::vector<Edge>> down_ ABSL_GUARDED_BY(mu_);
   std::map<NodeKey, std::vector<Edge>> up_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<NodeKey, NodeKey>> edges_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::deque<std::pair<absl::Time, uint64_t>>> denials_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::deque<std::pair<absl::Time, uint64_t>>> samples_ ABSL_GUARDED_BY(mu_);
-  std::vector<pdao::audit::v1::Alert> alerts_ ABSL_GUARDED_BY(mu_);
-  std::vector<pdao::audit::v1::Alert> unpublished_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_AUDIT_INDEX_H_

@@ -214,15 +214,5 @@ TEST_F(AuditLogTest, CheckpointSignatureRejectsAnotherKeyAndAForgedNote) {
   EXPECT_TRUE(absl::IsFailedPrecondition(VerifyCheckpoint(cp, signer_->public_key())));
 }
 
-TEST_F(AuditLogTest, KeyFileIsCreatedOnceAndReloaded) {
-  const std::string path = dir_ + "/key/checkpoint.pem";
-  auto a = CheckpointSigner::LoadOrCreate(path);
-  ASSERT_TRUE(a.ok()) << a.status();
-  auto b = CheckpointSigner::LoadOrCreate(path);
-  ASSERT_TRUE(b.ok());
-  EXPECT_EQ(a->public_key(), b->public_key());
-  EXPECT_EQ(*PublicKeyFromPem(a->public_key_pem()), a->public_key());
-}
-
 }  // namespace
 }  // namespace pdao::audit

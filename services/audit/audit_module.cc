@@ -5,27 +5,9 @@
 #include "absl/strings/str_split.h"
 #include "common/events/event.h"
 #include "common/log/log.h"
+#include "services/audit/checkpoint_key.h"
 
 namespace pdao::audit {
-namespace {
-
-const char* RuleLabel(v1::AlertRule rule) {
-  switch (rule) {
-    case v1::ALERT_RULE_REPEATED_DENIALS:
-      return "repeated_denials";
-    case v1::ALERT_RULE_OUT_OF_SCOPE:
-      return "out_of_scope";
-    case v1::ALERT_RULE_SAMPLE_VOLUME:
-      return "sample_volume";
-    case v1::ALERT_RULE_LOG_INTEGRITY:
-      return "log_integrity";
-    default:
-      return "unspecified";
-  }
-}
-
-}  // namespace
-
 void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
                 "comma-separated topics the audit log consumes; empty: every service's topic "
@@ -64,8 +46,8 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   const std::string dir =
       config.Get("audit-dir").empty() ? data_dir + "/audit" : config.Get("audit-dir");
   absl::StatusOr<CheckpointSigner> signer =
-      config.Get("audit-key").empty() ? CheckpointSigner::LoadOrCreate(dir + "/checkpoint-key.pem")
-                                      : CheckpointSigner::Load(config.Get("audit-key"));
+      config.Get("audit-key").empty() ? LoadOrCreateCheckpointKey(dir + "/checkpoint-key.pem")
+                                      : LoadCheckpointKey(config.Get("audit-key"));
   if (!signer.ok()) return signer.status();
   m->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
 
@@ -89,37 +71,19 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   monitor.deny_window = *deny_window;
   monitor.sample_window = *sample_window;
 
-  auto& alerts_family = prometheus::BuildCounter()
-                            .Name("pdao_audit_alerts_total")
-                            .Help("Security alerts raised by the audit monitoring rules (rule 35)")
-                            .Register(host.metrics());
-  EventBus* bus = &host.bus();
-  const Clock* clock_ptr = &clock;
-  m->index_ = std::make_unique<AuditIndex>(
-      monitor, [&alerts_family, bus, clock_ptr](const v1::Alert& alert) {
-        alerts_family.Add({{"rule", RuleLabel(alert.rule())}}).Increment();
-        EventContext context;
-        context.producer = "audit";
-        context.actor.kind = Principal::Kind::kService;
-        context.actor.service = "audit";
-        context.correlation_id = alert.id();
-        context.now = clock_ptr->Now();
-        pdao::events::v1::Envelope envelope =
-            NewEnvelope(context, "audit.Alert", alert.id(), 1, "audit.alert.raised");
-        *envelope.mutable_security_alert_raised()->mutable_alert() = alert;
-        BusMessage message{TopicOf("audit"), alert.id(), envelope.SerializeAsString()};
-        absl::Status s = bus->Publish(message, [id = alert.id()](const absl::Status& st) {
-          if (!st.ok())
-            log::Warn("alert event not delivered", {{"alert", id}, {"error", st.ToString()}});
-        });
-        log::Warn("security alert", {{"alert", alert.id()}, {"description", alert.description()}});
-        if (!s.ok()) log::Warn("alert event not published", {{"error", s.ToString()}});
-      });
+  // Alerts go through the audit service's own store and its outbox (relayed by the host).
+  absl::StatusOr<Store*> store = host.OpenStore("audit");
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<AlertMonitor>> alerts =
+      AlertMonitor::Create(monitor, **store, host.metrics());
+  if (!alerts.ok()) return alerts.status();
+  m->alerts_ = std::move(*alerts);
+  m->index_ = std::make_unique<AuditIndex>();
 
   AuditLogOptions options;
   options.dir = dir;
   options.checkpoint_interval = *interval;
-  options.observers = {m->index_.get()};
+  options.observers = {m->index_.get(), m->alerts_.get()};
   absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(options, clock, *m->signer_);
   if (!log.ok()) return log.status();
   m->log_ = std::move(*log);
@@ -134,17 +98,23 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
     log::Error("audit log integrity check failed; appends refused (rule 34)",
                {{"error", s.ToString()}});
     v1::Alert alert;
-    alert.set_id("log-integrity-startup");
+    const int64_t nanos = absl::ToUnixNanos(clock.Now());
+    alert.set_id(absl::StrCat("log-integrity-startup-", nanos));  // one per failed start
     alert.set_rule(v1::ALERT_RULE_LOG_INTEGRITY);
     alert.set_description(std::string(s.message()));
-    const int64_t nanos = absl::ToUnixNanos(clock.Now());
     alert.mutable_raised_at()->set_seconds(nanos / 1000000000);
-    m->index_->RaiseExternal(std::move(alert));
+    if (absl::Status r = m->alerts_->RaiseExternal(std::move(alert)); !r.ok()) {
+      log::Warn("integrity alert not yet recorded; retried by the next flush",
+                {{"error", r.ToString()}});
+    }
   } else {
     integrity.Set(1);
   }
 
-  m->core_ = std::make_unique<AuditCore>(*m->log_, *m->index_, *m->signer_);
+  AlertMonitor* raw_alerts = m->alerts_.get();
+  host.AddPeriodic("audit-alerts", absl::Seconds(1),
+                   [raw_alerts]() { return raw_alerts->Flush(); });
+  m->core_ = std::make_unique<AuditCore>(*m->log_, *m->index_, *m->alerts_, *m->signer_);
   m->service_ = std::make_unique<AuditService>(*m->core_);
   host.AddService(m->service_.get(), v1::AuditService::service_full_name());
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/app/module.h"
+#include "services/audit/alert_monitor.h"
 #include "services/audit/audit_core.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
@@ -42,6 +43,7 @@ class AuditModule final : public Module {
  private:
   AuditModule() = default;
   std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<AlertMonitor> alerts_;  // records alerts through the "audit" store's outbox
   std::unique_ptr<AuditIndex> index_;
   std::unique_ptr<AuditLog> log_;
   std::unique_ptr<AuditCore> core_;

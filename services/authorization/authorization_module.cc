@@ -1,5 +1,6 @@
 #include "services/authorization/authorization_module.h"
 
+
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
 

@@ -1,7 +1,7 @@
 #include "services/registry/registry_module.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/crypto/dev_ca.h"
+#include "common/file/file.h"
 #include "services/registry/embedded_calendar.h"
 
 namespace pdao::registry {
@@ -24,9 +24,9 @@ absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Mod
   std::unique_ptr<RegistryModule> module(new RegistryModule());
   std::string json(EmbeddedCalendarJson());
   if (!config.Get("calendar").empty()) {
-    absl::StatusOr<std::string> file = crypto::ReadFile(config.Get("calendar"));
-    if (!file.ok()) return file.status();
-    json = *file;
+    absl::StatusOr<std::string> loaded = file::ReadFile(config.Get("calendar"));
+    if (!loaded.ok()) return loaded.status();
+    json = *loaded;
   }
   absl::StatusOr<WorkdayCalendar> calendar = WorkdayCalendar::FromJson(json);
   if (!calendar.ok()) {

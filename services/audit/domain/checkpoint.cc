@@ -3,12 +3,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
-#include <sys/stat.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <memory>
+#include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -82,17 +79,12 @@ absl::StatusOr<CheckpointSigner> CheckpointSigner::Generate() {
   return CheckpointSigner(std::move(key), std::move(*pub));
 }
 
-absl::StatusOr<CheckpointSigner> CheckpointSigner::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("checkpoint key file ", path, " not found"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string pem = ss.str();
+absl::StatusOr<CheckpointSigner> CheckpointSigner::FromPem(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  KeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  KeyPtr pkey(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!pkey || EVP_PKEY_id(pkey.get()) != EVP_PKEY_ED25519) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, " is not a PEM Ed25519 private key (checkpoint signing, rule 33)"));
+        "not a PEM Ed25519 private key (checkpoint signing, rule 33)");
   }
   absl::StatusOr<std::string> pub = RawPublicKey(pkey.get());
   if (!pub.ok()) return pub.status();
@@ -101,26 +93,8 @@ absl::StatusOr<CheckpointSigner> CheckpointSigner::Load(const std::string& path)
   return CheckpointSigner(std::move(key), std::move(*pub));
 }
 
-absl::StatusOr<CheckpointSigner> CheckpointSigner::LoadOrCreate(const std::string& path) {
-  absl::StatusOr<CheckpointSigner> loaded = Load(path);
-  if (!absl::IsNotFound(loaded.status())) return loaded;
-  absl::StatusOr<CheckpointSigner> fresh = Generate();
-  if (!fresh.ok()) return fresh.status();
-  absl::StatusOr<std::string> pem = PrivateKeyPem(fresh->key_->pkey.get());
-  if (!pem.ok()) return pem.status();
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << *pem;
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write checkpoint key ", tmp));
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, ": ", ec.message()));
-  return fresh;
+absl::StatusOr<std::string> CheckpointSigner::private_key_pem() const {
+  return PrivateKeyPem(key_->pkey.get());
 }
 
 absl::StatusOr<pdao::audit::v1::SignedCheckpoint> CheckpointSigner::Sign(

@@ -5,8 +5,7 @@
 //   note = "pdao-audit-checkpoint/v1\n" <tree_size> "\n" <lowercase hex root> "\n"
 //          <timestamp as unix nanoseconds> "\n"
 //   signature = Ed25519(private key, note)           key_id = SHA-256(raw 32-byte public key)
-#ifndef PDAO_SERVICES_AUDIT_DOMAIN_CHECKPOINT_H_
-#define PDAO_SERVICES_AUDIT_DOMAIN_CHECKPOINT_H_
+#pragma once
 
 #include <cstdint>
 #include <memory>
@@ -26,13 +25,10 @@ std::string CheckpointNote(uint64_t tree_size, const Hash& root, absl::Time time
 // An Ed25519 signing key. Movable, not copyable.
 class CheckpointSigner {
  public:
-  // Loads a PKCS#8 PEM Ed25519 private key from `path` (a file or a mounted Kubernetes Secret).
-  // NOT_FOUND when the file does not exist; INVALID_ARGUMENT when it is not an Ed25519 key.
-  static absl::StatusOr<CheckpointSigner> Load(const std::string& path);
-  // Load(path), or when the file does not exist: generates a key and writes it there (mode 0600,
-  // written to a temporary file and renamed). INTERNAL on an I/O or OpenSSL failure.
-  static absl::StatusOr<CheckpointSigner> LoadOrCreate(const std::string& path);
-  // A fresh key (tests, benchmarks).
+  // The key in a PKCS#8 PEM Ed25519 private key. INVALID_ARGUMENT when `pem` is not one. (The key
+  // file itself is read and written by services/audit/checkpoint_key.h; this code does no I/O.)
+  static absl::StatusOr<CheckpointSigner> FromPem(const std::string& pem);
+  // A fresh key. INTERNAL when OpenSSL fails.
   static absl::StatusOr<CheckpointSigner> Generate();
 
   CheckpointSigner(CheckpointSigner&&) noexcept;
@@ -44,6 +40,8 @@ class CheckpointSigner {
                                                          absl::Time timestamp) const;
   const std::string& public_key() const { return public_key_; }  // raw 32 bytes
   std::string public_key_pem() const;
+  // The private key as PKCS#8 PEM (to store it). INTERNAL when OpenSSL fails.
+  absl::StatusOr<std::string> private_key_pem() const;
   std::string key_id() const;  // SHA-256(public_key)
 
  private:
@@ -64,5 +62,3 @@ absl::Status VerifyCheckpoint(const pdao::audit::v1::SignedCheckpoint& checkpoin
 absl::StatusOr<std::string> PublicKeyFromPem(const std::string& pem);
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_DOMAIN_CHECKPOINT_H_

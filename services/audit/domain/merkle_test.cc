@@ -2,8 +2,6 @@
 
 #include <bit>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -13,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/audit/domain/rfc6962_vectors.h"
+#include "services/audit/testing/rfc6962_vectors.h"
 
 namespace pdao::audit {
 namespace {
@@ -283,34 +281,6 @@ TEST_F(VectorTest, GeneratorReproducesReferenceProofs) {
     ++compared;
   }
   EXPECT_GE(compared, 10);  // 5 inclusion + 5 consistency happy paths in the shipped vectors
-}
-
-TEST(VectorLoaderTest, MissingFolderFails) {
-  absl::StatusOr<testing::Rfc6962Vectors> v =
-      testing::LoadRfc6962Vectors(::testing::TempDir() + "/no-such-rfc6962-folder");
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST(VectorLoaderTest, FolderWithoutCasesFails) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "rfc6962-empty-vectors";
-  std::filesystem::create_directories(dir / "inclusion");
-  std::ofstream(dir / "README.md") << "no cases\n";
-  absl::StatusOr<testing::Rfc6962Vectors> v = testing::LoadRfc6962Vectors(dir.string());
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
-}
-
-TEST(VectorLoaderTest, MalformedFileFails) {
-  const std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "rfc6962-bad-vectors";
-  std::filesystem::create_directories(dir / "consistency");
-  std::ofstream(dir / "consistency" / "bad.json") << R"({"size1": "one"})";
-  absl::StatusOr<testing::Rfc6962Vectors> v = testing::LoadRfc6962Vectors(dir.string());
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(v.status().message(), HasSubstr("bad.json"));
 }
 
 // --- Generation against the naive definitions -------------------------------------------------

@@ -99,6 +99,7 @@ struct Env {
   std::string dir;
   std::string ca_pem;
   crypto::CertAndKey department, operator_, foreign_department, expired_department, service_audit;
+  crypto::CertAndKey server_cert;  // the server's own certificate (serverAuth only)
   Metrics metrics;
   EchoImpl echo;
   std::unique_ptr<Server> server;
@@ -137,6 +138,7 @@ class MtlsTest : public ::testing::Test {
         crypto::ServerCertRequest{.service = "echo", .extra_dns = {}, .validity = day});
     ASSERT_TRUE(server.ok()) << server.status();
     ASSERT_TRUE(crypto::WriteCertAndKey(env->dir, "server", *server).ok());
+    env->server_cert = *server;
 
     auto issue = [&](const crypto::CertificateAuthority& by, const std::string& id,
                      crypto::Validity v, crypto::CertAndKey* out) {
@@ -266,6 +268,18 @@ TEST_F(MtlsTest, ServiceCertificateIsAServicePrincipal) {
   ASSERT_TRUE(CallWhoami(*stub, &who).ok());
   EXPECT_EQ(who.principal().service(), "audit");
   EXPECT_EQ(who.principal().org(), "");
+}
+
+TEST_F(MtlsTest, ServerCertificateIsRefusedAsAClient) {
+  // It names spiffe://pdao/service/echo, but a server key is no client identity (issue 9 item 6):
+  // the handshake refuses it (extended key usage serverAuth only).
+  ASSERT_THAT(*crypto::UriSans(env->server_cert.cert_pem),
+              ::testing::ElementsAre("spiffe://pdao/service/echo"));
+  auto stub = StubWith(env->server_cert);
+  WhoamiResponse who;
+  grpc::Status s = CallWhoami(*stub, &who);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(who.spiffe_id(), "");
 }
 
 TEST_F(MtlsTest, ClientWithoutCertificateIsRefusedAtHandshake) {

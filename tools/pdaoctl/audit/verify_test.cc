@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/domain/merkle.h"
-#include "services/audit/domain/rfc6962_vectors.h"
+#include "services/audit/testing/rfc6962_vectors.h"
 
 namespace pdao::pdaoctl::audit {
 namespace {

@@ -1,7 +1,6 @@
 // Test support: loads the RFC 6962 / RFC 9162 proof vectors (transparency-dev/merkle testdata, see
-// /work/shared/testdata/rfc6962/README.md). Test-only; not linked into services.
-#ifndef PDAO_SERVICES_AUDIT_DOMAIN_RFC6962_VECTORS_H_
-#define PDAO_SERVICES_AUDIT_DOMAIN_RFC6962_VECTORS_H_
+// tests/testdata/rfc6962/README.md). Test-only; not linked into services.
+#pragma once
 
 #include <cstdint>
 #include <string>
@@ -42,7 +41,7 @@ struct Rfc6962Vectors {
 };
 
 // The folder named by the environment variable PDAO_RFC6962_TESTDATA, else the build's default
-// (${PROJECT_SOURCE_DIR}/../shared/testdata/rfc6962).
+// (${PROJECT_SOURCE_DIR}/tests/testdata/rfc6962).
 std::string Rfc6962VectorDir();
 
 // Reads every *.json under `dir` (sorted by path). Fails NOT_FOUND when `dir` is not a folder,
@@ -55,5 +54,3 @@ absl::StatusOr<Rfc6962Vectors> LoadRfc6962Vectors(const std::string& dir);
 absl::StatusOr<std::string> DecodeVectorBase64(const std::string& b64);
 
 }  // namespace pdao::audit::testing
-
-#endif  // PDAO_SERVICES_AUDIT_DOMAIN_RFC6962_VECTORS_H_

@@ -1,4 +1,4 @@
-#include "services/audit/domain/rfc6962_vectors.h"
+#include "services/audit/testing/rfc6962_vectors.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,0 +1,43 @@
+// What the audit read models (AuditIndex, AlertMonitor) read off an envelope, in one place so both
+// attribute an entry to the same principal.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "pdao/common/v1/common.pb.h"
+#include "pdao/events/v1/envelope.pb.h"
+
+namespace pdao::audit {
+
+inline absl::Time TimeFromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+inline void TimeToProto(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+// The actor as an index key: its organization, or the service name for a platform service.
+inline std::string ActorKey(const pdao::common::v1::Principal& p) {
+  return p.org().empty() ? p.service() : p.org();
+}
+
+// The organization an entry is about, beyond its actor (e.g. the operator of an access decision);
+// empty when none.
+inline std::string SubjectOrg(const pdao::events::v1::Envelope& e) {
+  switch (e.payload_case()) {
+    case pdao::events::v1::Envelope::kAccessDecided:
+      return e.access_decided().operator_org();
+    case pdao::events::v1::Envelope::kEntitlementWithdrawn:
+      return e.entitlement_withdrawn().operator_org();
+    default:
+      return "";
+  }
+}
+
+}  // namespace pdao::audit
