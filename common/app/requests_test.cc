@@ -246,6 +246,13 @@ TEST(ProtoTimeTest, RoundTripsToTheNanosecondAndChecksRange) {
   EXPECT_FALSE(IsValidProtoTime(bad));
   bad.set_seconds(253402300799);
   EXPECT_TRUE(IsValidProtoTime(bad));
+  // Beyond the int64-nanosecond range (year 2262) and before 1970, exact both ways.
+  EXPECT_EQ(ToProtoTime(FromProtoTime(bad)).seconds(), 253402300799);
+  const absl::Time before_epoch = absl::FromUnixSeconds(-86400) + absl::Milliseconds(250);
+  const google::protobuf::Timestamp old = ToProtoTime(before_epoch);
+  EXPECT_EQ(old.seconds(), -86400);
+  EXPECT_EQ(old.nanos(), 250000000);
+  EXPECT_EQ(FromProtoTime(old), before_epoch);
 }
 
 }  // namespace
