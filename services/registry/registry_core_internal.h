@@ -20,7 +20,6 @@
 namespace pdao::registry {
 
 inline constexpr char kServiceName[] = "registry";
-inline constexpr int kMaxPageSize = 1000;
 inline constexpr size_t kMaxEligibilityBatch = 1000;
 
 // --- Keys (see the layout in registry_core.h) -------------------------------------------------

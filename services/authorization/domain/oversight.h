@@ -11,8 +11,6 @@
 
 namespace pdao::authorization {
 
-namespace v1 = ::pdao::authorization::v1;
-
 // Rule 17: an evaluation names its year (2000-2100), its kind (internal audit or evaluation), its
 // result and a summary. INVALID_ARGUMENT naming what is missing otherwise.
 absl::Status ValidateEvaluation(const v1::Evaluation& evaluation);
