@@ -77,6 +77,33 @@ absl::Status CommitWithResult(Store& store, CommitRequest& request,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<NewAggregate>> BeginCreate(Store& store, const std::string& service,
+                                                        const std::string& method,
+                                                        const Principal& caller,
+                                                        const std::string& request_id,
+                                                        const std::string& id_prefix,
+                                                        google::protobuf::Message* response) {
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  NewAggregate created;
+  created.idempotency_key = IdempotencyKey(service, method, caller, request_id);
+  created.id = NewAggregateId(id_prefix, created.idempotency_key);
+  absl::StatusOr<bool> replayed = Replayed(store, created.id, created.idempotency_key, response);
+  if (!replayed.ok()) return replayed.status();
+  if (*replayed) return std::optional<NewAggregate>();
+  return std::optional<NewAggregate>(std::move(created));
+}
+
+absl::StatusOr<std::optional<std::string>> BeginRequest(
+    Store& store, const std::string& service, const std::string& method, const Principal& caller,
+    const std::string& request_id, const std::string& shard, google::protobuf::Message* response) {
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  std::string key = IdempotencyKey(service, method, caller, request_id);
+  absl::StatusOr<bool> replayed = Replayed(store, shard, key, response);
+  if (!replayed.ok()) return replayed.status();
+  if (*replayed) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(key));
+}
+
 absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what) {
   if (requested != 0 && requested != current) {
     return absl::AbortedError(absl::StrCat(what, " is at version ", current, ", not ", requested,

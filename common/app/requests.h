@@ -47,6 +47,30 @@ absl::StatusOr<bool> Replayed(Store& store, const std::string& shard,
 absl::Status CommitWithResult(Store& store, CommitRequest& request,
                               google::protobuf::Message* response);
 
+// The first steps of every create, once the caller's role is checked: validates `request_id`,
+// scopes it into the idempotency key of `service`/`method`, derives the new aggregate's id from it
+// (`id_prefix` + 16 hex digits, so a retry lands on the same id and shard) and answers a retry
+// from that shard's idempotency record. std::nullopt when `response` was filled from an earlier
+// identical request (the caller returns OK); INVALID_ARGUMENT for a bad request_id; the store's
+// error otherwise.
+struct NewAggregate {
+  std::string idempotency_key;  // "" without a request_id
+  std::string id;
+};
+absl::StatusOr<std::optional<NewAggregate>> BeginCreate(Store& store, const std::string& service,
+                                                        const std::string& method,
+                                                        const Principal& caller,
+                                                        const std::string& request_id,
+                                                        const std::string& id_prefix,
+                                                        google::protobuf::Message* response);
+
+// The same for a request on an existing shard (an aggregate already named): the idempotency key
+// ("" without a request_id), or std::nullopt when `response` was filled from an earlier identical
+// request.
+absl::StatusOr<std::optional<std::string>> BeginRequest(
+    Store& store, const std::string& service, const std::string& method, const Principal& caller,
+    const std::string& request_id, const std::string& shard, google::protobuf::Message* response);
+
 // ABORTED when the caller named a version (`requested` != 0) that is not the stored one.
 absl::Status CheckExpectedVersion(int64_t requested, int64_t current, const std::string& what);
 
@@ -80,6 +104,31 @@ absl::Status ScanAll(Store& store, const std::string& prefix,
         return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
       }
       each(std::move(m), e.value.version);
+    }
+    cursor = page->next_start_after;
+  } while (!cursor.empty());
+  return absl::OkStatus();
+}
+
+// Calls `each(key, record, version)` for the records under `prefix` in key order, page by page,
+// until it returns false (then OK) or an error (returned as is). DATA_LOSS when a stored record
+// does not parse as M; the store's error otherwise.
+template <typename M>
+absl::Status ScanWhile(
+    Store& store, const std::string& prefix,
+    const std::function<absl::StatusOr<bool>(const std::string& key, M&&, int64_t)>& each) {
+  std::string cursor;
+  do {
+    absl::StatusOr<ScanPage> page = store.Scan(prefix, cursor, /*limit=*/1000);
+    if (!page.ok()) return page.status();
+    for (const ScanEntry& e : page->entries) {
+      M m;
+      if (!m.ParseFromString(e.value.value)) {
+        return absl::DataLossError(absl::StrCat("stored record ", e.key, " does not parse"));
+      }
+      absl::StatusOr<bool> go_on = each(e.key, std::move(m), e.value.version);
+      if (!go_on.ok()) return go_on.status();
+      if (!*go_on) return absl::OkStatus();
     }
     cursor = page->next_start_after;
   } while (!cursor.empty());

@@ -1,5 +1,6 @@
 #include "common/rpc/principal.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -72,6 +73,21 @@ absl::StatusOr<Role> RoleFromName(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown role \"", name, "\""));
 }
 
+Principal Principal::Service(std::string service_name) {
+  Principal p;
+  p.kind = Kind::kService;
+  p.service = std::move(service_name);
+  return p;
+}
+
+Principal Principal::Org(std::string org, pdao::common::v1::Role role) {
+  Principal p;
+  p.kind = Kind::kOrganization;
+  p.org = std::move(org);
+  p.role = role;
+  return p;
+}
+
 std::string Principal::ToSpiffeId() const {
   if (is_service()) return absl::StrCat(kPrefix, "service/", service);
   return absl::StrCat(kPrefix, "org/", org, "/role/", RoleName(role));
@@ -97,14 +113,11 @@ absl::StatusOr<Principal> PrincipalFromSpiffeId(const std::string& spiffe_id) {
     return Invalid(spiffe_id, "query and fragment are not allowed");
   }
   const std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
-  Principal p;
   if (parts.size() == 2 && parts[0] == "service") {
     if (absl::Status s = CheckSegment("service name", parts[1]); !s.ok()) {
       return Invalid(spiffe_id, s.message());
     }
-    p.kind = Principal::Kind::kService;
-    p.service = std::string(parts[1]);
-    return p;
+    return Principal::Service(std::string(parts[1]));
   }
   if (parts.size() == 4 && parts[0] == "org" && parts[2] == "role") {
     if (absl::Status s = CheckSegment("organization", parts[1]); !s.ok()) {
@@ -117,10 +130,7 @@ absl::StatusOr<Principal> PrincipalFromSpiffeId(const std::string& spiffe_id) {
           spiffe_id,
           "role public has no credentials (CC Art. 21: the public reads without credentials)");
     }
-    p.kind = Principal::Kind::kOrganization;
-    p.org = std::string(parts[1]);
-    p.role = *role;
-    return p;
+    return Principal::Org(std::string(parts[1]), *role);
   }
   return Invalid(spiffe_id, "path must be org/<org>/role/<role> or service/<svc>");
 }

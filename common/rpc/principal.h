@@ -20,6 +20,12 @@ struct Principal {
   pdao::common::v1::Role role = pdao::common::v1::ROLE_UNSPECIFIED;  // kOrganization only
   std::string service;                                               // kService only
 
+  // One of the platform's own services ("registry", "authorization", ...):
+  // spiffe://pdao/service/<svc>.
+  static Principal Service(std::string service_name);
+  // Organization `org` acting in `role`: spiffe://pdao/org/<org>/role/<role>.
+  static Principal Org(std::string org, pdao::common::v1::Role role);
+
   bool is_service() const { return kind == Kind::kService; }
   bool HasRole(pdao::common::v1::Role r) const { return kind == Kind::kOrganization && role == r; }
   // "spiffe://pdao/org/<org>/role/<role>" or "spiffe://pdao/service/<svc>".

@@ -92,5 +92,24 @@ TEST(PrincipalTest, RoleNamesRoundTrip) {
   EXPECT_FALSE(RoleFromName("unspecified").ok());
 }
 
+TEST(PrincipalTest, NamedConstructorsRoundTripThroughSpiffeIds) {
+  const Principal svc = Principal::Service("registry");
+  EXPECT_TRUE(svc.is_service());
+  EXPECT_EQ(svc.service, "registry");
+  EXPECT_EQ(svc.ToSpiffeId(), "spiffe://pdao/service/registry");
+  EXPECT_EQ(PrincipalFromSpiffeId(svc.ToSpiffeId())->service, "registry");
+
+  const Principal org = Principal::Org("city-transport", ROLE_DEPARTMENT);
+  EXPECT_FALSE(org.is_service());
+  EXPECT_TRUE(org.HasRole(ROLE_DEPARTMENT));
+  EXPECT_EQ(org.ToSpiffeId(), "spiffe://pdao/org/city-transport/role/department");
+  absl::StatusOr<Principal> parsed = PrincipalFromSpiffeId(org.ToSpiffeId());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->org, "city-transport");
+  EXPECT_EQ(parsed->role, ROLE_DEPARTMENT);
+  EXPECT_EQ(org.ToProto().org(), "city-transport");
+  EXPECT_EQ(svc.ToProto().service(), "registry");
+}
+
 }  // namespace
 }  // namespace pdao

@@ -202,8 +202,7 @@ absl::Status AlertMonitor::CommitLocked(const Batch& batch) {
     request.puts.push_back(Put{AlertKey(alert.id()), alert.SerializeAsString(), kAnyVersion});
     EventContext context;
     context.producer = "audit";
-    context.actor.kind = Principal::Kind::kService;
-    context.actor.service = "audit";
+    context.actor = Principal::Service("audit");
     context.correlation_id = alert.id();
     context.now = TimeFromProto(alert.raised_at());
     Envelope envelope = NewEnvelope(context, "audit.Alert", alert.id(), 1, "audit.alert.raised");

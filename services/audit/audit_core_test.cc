@@ -17,18 +17,8 @@ namespace {
 using pdao::common::v1::Role;
 using pdao::events::v1::Envelope;
 
-Principal Org(const std::string& org, Role role) {
-  Principal p;
-  p.org = org;
-  p.role = role;
-  return p;
-}
-Principal Service(const std::string& svc) {
-  Principal p;
-  p.kind = Principal::Kind::kService;
-  p.service = svc;
-  return p;
-}
+Principal Org(const std::string& org, Role role) { return Principal::Org(org, role); }
+Principal Service(const std::string& svc) { return Principal::Service(svc); }
 
 class AuditCoreTest : public ::testing::Test {
  protected:

@@ -8,7 +8,8 @@
 // Check answers from the EntitlementIndex only (no store round trip); denies are audited through
 // the DecisionAuditor (batched background commits).
 //
-// No gRPC types here: authorization_service.{h,cc} adapts it to pdao.authorization.v1.
+// No gRPC types here: authorization_service.{h,cc} adapts it to pdao.authorization.v1. The
+// methods are defined by aggregate in authorization_core_*.cc.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   plan/{<pid>}/<version_number:06>               Plan version (rule 13)
@@ -38,8 +39,6 @@
 #include "services/authorization/entitlement_index.h"
 
 namespace pdao::authorization {
-
-class Batch;  // one atomic commit with its events (authorization_core.cc)
 
 struct AuthorizationOptions {
   // Rule 32 asks for every decision; allows are audited too when set (costs one queue push per
@@ -150,13 +149,21 @@ class AuthorizationCore {
   DecisionAuditor& auditor() { return auditor_; }
 
  private:
-  struct AgreementChange;
+  struct AgreementChange;  // authorization_core_internal.h
   // Loads agreement `id`, runs `change` under the agreement's write lock, commits and publishes.
+  // `confirm`, when set, runs first on an unlocked read of the agreement, for work that must not
+  // hold the lock (a call to another service); `change` then runs only if the agreement is still
+  // at the version `confirm` saw (ABORTED "changed ... while <method> was being confirmed"
+  // otherwise, nothing written). No network call is made while the lock is held.
   absl::Status ChangeAgreement(
       const Principal& caller, const char* method, const std::string& request_id,
       const std::string& agreement_id, int64_t expected_version,
       const std::function<absl::StatusOr<AgreementChange>(const v1::Agreement&)>& change,
-      v1::Agreement* out);
+      v1::Agreement* out,
+      const std::function<absl::Status(const v1::Agreement&)>& confirm = nullptr);
+  // Rules 2-4, 15: every resource of `agreement` is eligible in the registry (EligibilityChecker).
+  // FAILED_PRECONDITION naming the refused resources; the checker's code when it cannot answer.
+  absl::Status ConfirmEligibleAtSigning(const v1::Agreement& agreement);
   absl::Status TransitionTo(const Principal& caller, const char* method,
                             const std::string& request_id, const std::string& agreement_id,
                             int64_t expected_version, v1::AgreementState to,

@@ -4,11 +4,16 @@
 // and withdrawal on registry events.
 #include "services/authorization/authorization_core.h"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/authorization/testing/fixture.h"
@@ -751,6 +756,107 @@ TEST(EntitlementIndexTest, FenceDeniesRestoreReturnsAndViewsAreWhole) {
   EXPECT_TRUE(index.Check("ops", "r1", now).allow);
   EXPECT_EQ(index.AgreementsCovering("r1"), std::vector<std::string>{"agr-1"});
   EXPECT_EQ(index.entitlement_count(), 1u);
+}
+
+// Asks the registry at once, then holds the answer of a call that names `gated` until released:
+// a registry that is slow to answer the signing of one agreement.
+class GatedEligibilityChecker final : public EligibilityChecker {
+ public:
+  GatedEligibilityChecker(EligibilityChecker& registry, std::string gated)
+      : registry_(registry), gated_(std::move(gated)) {}
+
+  // EligibilityChecker
+  absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> Check(
+      const std::vector<std::string>& resource_ids) override {
+    auto answer = registry_.Check(resource_ids);
+    if (std::find(resource_ids.begin(), resource_ids.end(), gated_) != resource_ids.end()) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (!entered.HasBeenNotified()) entered.Notify();
+      }
+      release.WaitForNotification();
+    }
+    return answer;
+  }
+
+  absl::Notification entered;  // a gated call is waiting
+  absl::Notification release;  // lets it answer
+
+ private:
+  EligibilityChecker& registry_;
+  const std::string gated_;
+  absl::Mutex mu_;
+};
+
+// Issue 7 §1: no network call while an aggregate's write lock is held. While the registry holds
+// the signing of agreement A, a registry event still changes A and another agreement still signs;
+// the held signing then finds A changed and writes nothing.
+TEST_F(AuthorizationCoreTest, SigningDoesNotHoldTheAgreementLockWhileTheRegistryAnswers) {
+  const std::string r1 = RegisterResource("bus");
+  const std::string r2 = RegisterResource("metro");
+  const v1::Plan plan = ApprovedPlan({r1, r2});
+  const v1::Selection sel = Selected(plan, "op-a");
+  v1::CreateAgreementResponse a;
+  ASSERT_TRUE(core_->CreateAgreement(agency_, AgreementRequest(sel, {r1}), &a).ok());
+  v1::CreateAgreementRequest other_request = AgreementRequest(sel, {r2});
+  other_request.set_request_id("agr-other");
+  v1::CreateAgreementResponse other;
+  ASSERT_TRUE(core_->CreateAgreement(agency_, other_request, &other).ok());
+  const std::string id = a.agreement().id();
+
+  GatedEligibilityChecker gated(*eligibility_, r1);
+  core_ = std::make_unique<AuthorizationCore>(*store_, clock_, gated);
+  ASSERT_TRUE(core_->LoadIndex().ok());
+
+  v1::SignAgreementRequest sign;
+  sign.set_request_id("sign-a");
+  sign.set_agreement_id(id);
+  v1::SignAgreementResponse held_response;
+  absl::Status held_status;
+  std::thread signer([&] { held_status = core_->SignAgreement(agency_, sign, &held_response); });
+  gated.entered.WaitForNotification();  // the signing of A is inside the registry call now
+
+  // Another agreement signs meanwhile.
+  v1::SignAgreementRequest sign_other;
+  sign_other.set_request_id("sign-other");
+  sign_other.set_agreement_id(other.agreement().id());
+  v1::SignAgreementResponse other_signed;
+  absl::Status s = core_->SignAgreement(agency_, sign_other, &other_signed);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(other_signed.agreement().state(), v1::AGREEMENT_STATE_SIGNED);
+
+  // A itself changes meanwhile: r1 becomes ineligible and is withdrawn from A. This takes
+  // A's write lock; before the fix it waited for the held registry call forever, so it runs on
+  // its own thread and the test fails instead of hanging.
+  const BusMessage regraded = RegradeToCore(r1);
+  absl::Notification withdrawn;
+  absl::Status withdraw_status;
+  std::thread consumer([&] {
+    withdraw_status = core_->HandleRegistryEvent(regraded);
+    withdrawn.Notify();
+  });
+  const bool not_blocked = withdrawn.WaitForNotificationWithTimeout(absl::Seconds(30));
+  EXPECT_TRUE(not_blocked) << "the registry event waited for the signing's registry call";
+  gated.release.Notify();
+  consumer.join();
+  signer.join();
+  ASSERT_TRUE(withdraw_status.ok()) << withdraw_status;
+
+  // The held signing confirmed eligibility of a version that is gone: nothing written.
+  EXPECT_EQ(held_status.code(), absl::StatusCode::kAborted) << held_status;
+  EXPECT_THAT(held_status.message(), HasSubstr("while SignAgreement was being confirmed"));
+  v1::GetAgreementRequest get;
+  get.set_agreement_id(id);
+  v1::GetAgreementResponse got;
+  ASSERT_TRUE(core_->GetAgreement(agency_, get, &got).ok());
+  EXPECT_EQ(got.agreement().state(), v1::AGREEMENT_STATE_DRAFT);
+  ASSERT_EQ(got.agreement().withdrawn_resources_size(), 1);
+  EXPECT_EQ(CountEvents("authorization.agreement.signed"), 1u);  // only the other agreement
+
+  // The same request retried asks the registry again and gets today's answer.
+  s = core_->SignAgreement(agency_, sign, &held_response);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("not eligible"));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // atomic store commit. A refused call writes nothing.
 //
 // No gRPC types here: registry_service.{h,cc} adapts this class to
-// pdao.registry.v1.RegistryService.
+// pdao.registry.v1.RegistryService. The methods are defined by aggregate in registry_core_*.cc.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   resource/{<rid>}                         Resource (current)
@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -32,7 +33,7 @@
 
 namespace pdao::registry {
 
-class Batch;  // one atomic commit with its events (registry_core.cc)
+class Batch;  // one atomic commit with its events (registry_core_internal.h)
 
 struct RegistryOptions {
   // Rule 3: CORE resources are not eligible for authorized operation unless configured otherwise.
@@ -117,6 +118,8 @@ class RegistryCore {
   absl::StatusOr<std::pair<v1::Resource, int64_t>> LoadResource(const std::string& id);
   absl::StatusOr<std::pair<v1::Product, int64_t>> LoadProduct(const std::string& id);
   absl::StatusOr<std::pair<v1::Registration, int64_t>> LoadRegistration(const std::string& id);
+  // The evidence `id` names, std::nullopt for "" (none given), NOT_FOUND for an unknown id.
+  absl::StatusOr<std::optional<v1::Evidence>> LoadEvidence(const std::string& id);
   // Runs `transition` on the registration `registration_id` for the workflow calls and commits
   // the result; `apply_to_subject` is set when the transition changes the subject too (coding).
   absl::Status Transition(

@@ -20,20 +20,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-Principal Org(const std::string& org, common::v1::Role role) {
-  Principal p;
-  p.kind = Principal::Kind::kOrganization;
-  p.org = org;
-  p.role = role;
-  return p;
-}
+Principal Org(const std::string& org, common::v1::Role role) { return Principal::Org(org, role); }
 
-Principal Service(const std::string& name) {
-  Principal p;
-  p.kind = Principal::Kind::kService;
-  p.service = name;
-  return p;
-}
+Principal Service(const std::string& name) { return Principal::Service(name); }
 
 v1::Field MakeField(const std::string& name, v1::Grade grade,
                     v1::PersonalInfoKind pi = v1::PERSONAL_INFO_KIND_NONE) {

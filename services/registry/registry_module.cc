@@ -50,10 +50,7 @@ absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Mod
 
   RegistryCore* core = module->core_.get();
   host.AddPeriodic("registration-expiry", *sweep, [core]() -> absl::Status {
-    Principal system;
-    system.kind = Principal::Kind::kService;
-    system.service = "registry";
-    return core->SweepExpired(system).status();
+    return core->SweepExpired(Principal::Service("registry")).status();
   });
   return module;
 }

@@ -130,9 +130,7 @@ int RunInProcess() {
   const absl::Duration load = absl::Now() - load_start;
   std::printf("entitlements loaded: %d (index says %zu) in %.1f ms\n", entitlements,
               core.index().entitlement_count(), absl::ToDoubleMilliseconds(load));
-  Principal caller;
-  caller.kind = Principal::Kind::kService;
-  caller.service = "compliance";
+  const Principal caller = Principal::Service("compliance");
 
   for (bool allow : {true, false}) {
     const size_t kCalls = allow ? 1000000 : 200000;

@@ -7,24 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/app/proto_time.h"
 #include "services/authorization/domain/credit_code.h"
 #include "services/authorization/domain/plan.h"
 
 namespace pdao::authorization {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 bool Blank(const std::string& s) { return absl::StripAsciiWhitespace(s).empty(); }
 
-absl::Time FromTs(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(ts));
-}
-
-google::protobuf::Timestamp Ts(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
+absl::Time FromTs(const google::protobuf::Timestamp& ts) { return FromProtoTime(ts); }
+google::protobuf::Timestamp Ts(absl::Time t) { return ToProtoTime(t); }
 
 bool Allowed(v1::AgreementState from, v1::AgreementState to) {
   using S = v1::AgreementState;
@@ -146,6 +139,35 @@ absl::Status ValidateAgreementDraft(const v1::Agreement& a, const v1::Plan& plan
   return ValidateDate(d.date(), "collective decision date");
 }
 
+absl::StatusOr<v1::Agreement> NewAgreement(const std::string& id,
+                                           const v1::CreateAgreementRequest& request,
+                                           const v1::Selection& selection, const v1::Plan& plan,
+                                           absl::Time now) {
+  if (!InForce(plan.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("plan ", selection.plan_id(), " version ", selection.plan_version_number(),
+                     " is ", v1::PlanState_Name(plan.state()),
+                     "; an agreement binds an approved plan version (rule 15)"));
+  }
+  v1::Agreement a;
+  a.set_id(id);
+  a.set_operator_org(request.operator_org());
+  a.set_plan_id(selection.plan_id());
+  a.set_plan_version_number(selection.plan_version_number());
+  a.set_selection_id(selection.id());
+  *a.mutable_resource_ids() = request.resource_ids();
+  *a.mutable_term_start() = request.term_start();
+  *a.mutable_term_end() = request.term_end();
+  a.set_term_justification(request.term_justification());
+  *a.mutable_collective_decision() = request.collective_decision();
+  a.set_state(v1::AGREEMENT_STATE_DRAFT);
+  *a.mutable_created_at() = Ts(now);
+  *a.mutable_updated_at() = Ts(now);
+  a.set_version(1);
+  if (absl::Status s = ValidateAgreementDraft(a, plan); !s.ok()) return s;
+  return a;
+}
+
 absl::StatusOr<v1::Agreement> TransitionAgreement(const v1::Agreement& agreement,
                                                   v1::AgreementState to, const std::string& actor,
                                                   const std::string& reason, absl::Time now) {
@@ -174,5 +196,27 @@ bool IsFinal(v1::AgreementState state) {
 }
 
 bool Withdraws(v1::AgreementState to) { return to == v1::AGREEMENT_STATE_SUSPENDED || IsFinal(to); }
+
+bool Withdraws(v1::AgreementState from, v1::AgreementState to) {
+  return from == v1::AGREEMENT_STATE_ACTIVE && Withdraws(to);
+}
+
+std::optional<v1::Agreement> WithdrawResource(
+    const v1::Agreement& agreement, const std::string& resource_id,
+    const google::protobuf::RepeatedPtrField<std::string>& reasons, const std::string& event_id,
+    absl::Time now) {
+  if (IsFinal(agreement.state())) return std::nullopt;
+  for (const auto& w : agreement.withdrawn_resources()) {
+    if (w.resource_id() == resource_id) return std::nullopt;
+  }
+  v1::Agreement next = agreement;
+  v1::WithdrawnResource* w = next.add_withdrawn_resources();
+  w->set_resource_id(resource_id);
+  *w->mutable_reasons() = reasons;
+  *w->mutable_at() = Ts(now);
+  w->set_event_id(event_id);
+  *next.mutable_updated_at() = Ts(now);
+  return next;
+}
 
 }  // namespace pdao::authorization

@@ -3,6 +3,7 @@
 // / TERMINATED. Pure functions over proto messages: no I/O, no clock.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -11,8 +12,6 @@
 #include "pdao/authorization/v1/authorization.pb.h"
 
 namespace pdao::authorization {
-
-namespace v1 = ::pdao::authorization::v1;
 
 // Spec Art. 14: the longest term without a recorded justification.
 inline constexpr int kMaxTermYears = 5;
@@ -32,6 +31,14 @@ absl::Status ValidateSelection(v1::SelectionMethod method, const v1::Procurement
 // naming the rule for a violation.
 absl::Status ValidateAgreementDraft(const v1::Agreement& agreement, const v1::Plan& plan);
 
+// Rule 15: a new DRAFT agreement (version 1) of `request`'s operator, scope, term and collective
+// decision, binding `selection` and its `plan` version. FAILED_PRECONDITION when the plan version
+// is not in force (APPROVED or FILED); otherwise as ValidateAgreementDraft.
+absl::StatusOr<v1::Agreement> NewAgreement(const std::string& id,
+                                           const v1::CreateAgreementRequest& request,
+                                           const v1::Selection& selection, const v1::Plan& plan,
+                                           absl::Time now);
+
 // Moves `agreement` to `to` when the transition is allowed from its state, appending to history.
 // FAILED_PRECONDITION naming both states otherwise.
 absl::StatusOr<v1::Agreement> TransitionAgreement(const v1::Agreement& agreement,
@@ -42,5 +49,18 @@ absl::StatusOr<v1::Agreement> TransitionAgreement(const v1::Agreement& agreement
 bool IsFinal(v1::AgreementState state);
 // Whether a change to `to` takes entitlement away from an ACTIVE agreement (rule 16).
 bool Withdraws(v1::AgreementState to);
+// Whether a change from `from` to `to` takes entitlement away: from ACTIVE to a state that
+// Withdraws() (rule 16). The use case fences the agreement in the entitlement index before such a
+// commit and marks its event entitlement_withdrawn.
+bool Withdraws(v1::AgreementState from, v1::AgreementState to);
+
+// Rules 3, 16: resource `resource_id` leaves the agreement's entitlement (it became ineligible in
+// the registry, event `event_id`) with `reasons`, at `now`. std::nullopt when nothing changes: the
+// agreement is final (REVOKED, EXPIRED, TERMINATED) or the resource is already withdrawn. The
+// version is the caller's to set.
+std::optional<v1::Agreement> WithdrawResource(
+    const v1::Agreement& agreement, const std::string& resource_id,
+    const google::protobuf::RepeatedPtrField<std::string>& reasons, const std::string& event_id,
+    absl::Time now);
 
 }  // namespace pdao::authorization

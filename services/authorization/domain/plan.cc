@@ -7,18 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/app/proto_time.h"
 
 namespace pdao::authorization {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 bool Blank(const std::string& s) { return absl::StripAsciiWhitespace(s).empty(); }
 
-google::protobuf::Timestamp Ts(absl::Time t) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
+google::protobuf::Timestamp Ts(absl::Time t) { return ToProtoTime(t); }
 
 v1::Plan WithTransition(const v1::Plan& plan, v1::PlanState to, const std::string& actor,
                         absl::Time now) {

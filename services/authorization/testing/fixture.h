@@ -21,20 +21,9 @@ namespace pdao::authorization::testing {
 
 using common::v1::Role;
 
-inline Principal Org(const std::string& org, Role role) {
-  Principal p;
-  p.kind = Principal::Kind::kOrganization;
-  p.org = org;
-  p.role = role;
-  return p;
-}
+inline Principal Org(const std::string& org, Role role) { return Principal::Org(org, role); }
 
-inline Principal Service(const std::string& name) {
-  Principal p;
-  p.kind = Principal::Kind::kService;
-  p.service = name;
-  return p;
-}
+inline Principal Service(const std::string& name) { return Principal::Service(name); }
 
 inline google::protobuf::Timestamp Ts(absl::Time t) {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/app/proto_time.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace pdao::registry {
@@ -25,10 +26,10 @@ std::string FormatDay(absl::CivilDay day);
 // (e.g. "2025-2-3", "2025-02-30").
 absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text);
 
-// absl::Time <-> google.protobuf.Timestamp. An unset (all-zero) Timestamp converts to the Unix
-// epoch; use HasTime() to tell "unset".
-google::protobuf::Timestamp ToProtoTime(absl::Time t);
-absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
+// absl::Time <-> google.protobuf.Timestamp (common/app/proto_time.h). An unset (all-zero)
+// Timestamp converts to the Unix epoch; use HasTime() to tell "unset".
+using ::pdao::FromProtoTime;
+using ::pdao::ToProtoTime;
 bool HasTime(const google::protobuf::Timestamp& ts);
 
 // `t` moved by `years` civil years in China Standard Time: same month, day and time of day. A

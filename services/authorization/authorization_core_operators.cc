@@ -1,0 +1,113 @@
+// Operators and their selection (REGULATION.md rule 14).
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/app/proto_time.h"
+#include "common/app/requests.h"
+#include "common/rpc/auth.h"
+#include "common/status/status_macros.h"
+#include "services/authorization/authorization_core.h"
+#include "services/authorization/authorization_core_internal.h"
+#include "services/authorization/domain/agreement.h"
+#include "services/authorization/domain/plan.h"
+
+namespace pdao::authorization {
+
+using common::v1::Role;
+
+absl::Status AuthorizationCore::RegisterOperator(const Principal& caller,
+                                                 const v1::RegisterOperatorRequest& request,
+                                                 v1::RegisterOperatorResponse* response) {
+  PDAO_RETURN_IF_ERROR(
+      RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY}, "RegisterOperator (rule 14)"));
+  PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  PDAO_RETURN_IF_ERROR(ValidateToken(request.operator_().org(), "operator.org", true));
+  const std::string shard = OperatorShard(request.operator_().org());
+  PDAO_ASSIGN_OR_RETURN(std::optional<std::string> idem,
+                        BeginRequest(store_, kServiceName, "RegisterOperator", caller,
+                                     request.request_id(), shard, response));
+  if (!idem.has_value()) return absl::OkStatus();  // a retry, answered
+  PDAO_RETURN_IF_ERROR(ValidateOperator(request.operator_()));
+  PDAO_ASSIGN_OR_RETURN(auto existing,
+                        LoadProto<v1::Operator>(store_, OperatorKey(request.operator_().org())));
+  if (existing.has_value()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("operator ", request.operator_().org(), " is already registered"));
+  }
+  const absl::Time now = clock_.Now();
+  v1::Operator op = request.operator_();
+  *op.mutable_registered_at() = ToProtoTime(now);
+  op.set_version(1);
+  *response->mutable_operator_() = op;
+  Batch batch(shard, *idem, Context(caller, *idem, now));
+  batch.Put(OperatorKey(op.org()), op, kMustNotExist);
+  auto e =
+      batch.NewEvent("authorization.Operator", op.org(), 1, "authorization.operator.registered");
+  *e.mutable_operator_changed()->mutable_operator_() = op;
+  batch.AddEvent(e, shard);
+  return batch.Commit(store_, response);
+}
+
+absl::Status AuthorizationCore::GetOperator(const Principal& caller,
+                                            const v1::GetOperatorRequest& request,
+                                            v1::GetOperatorResponse* response) {
+  PDAO_RETURN_IF_ERROR(ValidateToken(request.org(), "org", true));
+  PDAO_RETURN_IF_ERROR(RequireReadOperatorObjects(caller, request.org(), "GetOperator"));
+  PDAO_ASSIGN_OR_RETURN(auto op, LoadProto<v1::Operator>(store_, OperatorKey(request.org())));
+  if (!op.has_value()) return NotFound("operator", request.org());
+  *response->mutable_operator_() = std::move(op->first);
+  PDAO_RETURN_IF_ERROR(ScanAll<v1::Selection>(
+      store_, SelectionPrefix(request.org()),
+      [response](v1::Selection&& m, int64_t) { *response->add_selections() = std::move(m); }));
+  PDAO_RETURN_IF_ERROR(ScanAll<v1::Evaluation>(
+      store_, EvaluationPrefix(request.org()),
+      [response](v1::Evaluation&& m, int64_t) { *response->add_evaluations() = std::move(m); }));
+  return ScanAll<v1::Complaint>(
+      store_, ComplaintPrefix(request.org()),
+      [response](v1::Complaint&& m, int64_t) { *response->add_complaints() = std::move(m); });
+}
+
+absl::Status AuthorizationCore::SelectOperator(const Principal& caller,
+                                               const v1::SelectOperatorRequest& request,
+                                               v1::SelectOperatorResponse* response) {
+  PDAO_RETURN_IF_ERROR(
+      RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY}, "SelectOperator (rule 14)"));
+  PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  PDAO_RETURN_IF_ERROR(ValidateToken(request.operator_org(), "operator_org", true));
+  PDAO_RETURN_IF_ERROR(ValidateSelection(request.method(), request.procurement()));
+  const std::string shard = OperatorShard(request.operator_org());
+  PDAO_ASSIGN_OR_RETURN(std::optional<std::string> idem,
+                        BeginRequest(store_, kServiceName, "SelectOperator", caller,
+                                     request.request_id(), shard, response));
+  if (!idem.has_value()) return absl::OkStatus();  // a retry, answered
+  PDAO_ASSIGN_OR_RETURN(auto op,
+                        LoadProto<v1::Operator>(store_, OperatorKey(request.operator_org())));
+  if (!op.has_value()) return NotFound("operator", request.operator_org());
+  PDAO_ASSIGN_OR_RETURN(auto plan, LoadPlan(request.plan_id(), request.plan_version_number()));
+  if (!InForce(plan.first.state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan ", request.plan_id(), " version ", request.plan_version_number(), " is ",
+        v1::PlanState_Name(plan.first.state()),
+        "; operators are selected only under an APPROVED or FILED plan (rules 13, 14)"));
+  }
+  const absl::Time now = clock_.Now();
+  v1::Selection sel;
+  sel.set_id(NewAggregateId("sel-", *idem));
+  sel.set_operator_org(request.operator_org());
+  sel.set_plan_id(request.plan_id());
+  sel.set_plan_version_number(request.plan_version_number());
+  sel.set_method(request.method());
+  *sel.mutable_procurement() = request.procurement();
+  *sel.mutable_selected_at() = ToProtoTime(now);
+  *response->mutable_selection() = sel;
+  Batch batch(shard, *idem, Context(caller, *idem, now));
+  batch.Put(SelectionPrefix(sel.operator_org()) + sel.id(), sel, kMustNotExist);
+  auto e =
+      batch.NewEvent("authorization.Selection", sel.id(), 1, "authorization.operator.selected");
+  *e.mutable_operator_selected()->mutable_selection() = sel;
+  batch.AddEvent(e, shard);
+  return batch.Commit(store_, response);
+}
+
+}  // namespace pdao::authorization
