@@ -27,4 +27,8 @@ bool IsValidProtoTime(const google::protobuf::Timestamp& ts) {
          ts.nanos() <= 999999999;
 }
 
+bool HasTime(const google::protobuf::Timestamp& ts) {
+  return (ts.seconds() != 0 || ts.nanos() != 0) && IsValidProtoTime(ts);
+}
+
 }  // namespace pdao

@@ -16,4 +16,7 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& ts);
 // [0, 999999999]. A request field is checked with it before FromProtoTime.
 bool IsValidProtoTime(const google::protobuf::Timestamp& ts);
 
+// Whether an optional Timestamp field is set: not all-zero, and valid.
+bool HasTime(const google::protobuf::Timestamp& ts);
+
 }  // namespace pdao

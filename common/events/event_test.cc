@@ -7,9 +7,11 @@ namespace pdao {
 namespace {
 
 TEST(EventProducersTest, EveryServiceWhoseEventsTheEnvelopeCarries) {
-  // The envelope's payload holds registry, authorization and audit events today; a new service
-  // that adds its events file to the envelope appears here without any edit in common/.
-  EXPECT_THAT(EventProducers(), ::testing::ElementsAre("registry", "authorization", "audit"));
+  // The envelope's payload holds registry, authorization, compliance and audit events today (in
+  // field-number order); a new service that adds its events file to the envelope appears here
+  // without any edit in common/.
+  EXPECT_THAT(EventProducers(),
+              ::testing::ElementsAre("registry", "authorization", "compliance", "audit"));
 }
 
 TEST(EventProducersTest, TopicsFollowTheNamingRule) {

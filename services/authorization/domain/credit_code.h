@@ -1,21 +1,22 @@
-// 统一社会信用代码 (unified social credit code, GB 32100-2015): the identity of an operator that is
-// a legal person (REGULATION.md rule 14) and of its affiliates (rule 22).
+// 统一社会信用代码 (GB 32100-2015) for operators (REGULATION.md rule 14) and their affiliates
+// (rule 22). The check itself is shared by every service: common/validation/credit_code.h. These
+// forwarders keep authorization's call sites and its rule citation ("rule 14").
 #pragma once
 
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/validation/credit_code.h"
 
 namespace pdao::authorization {
 
-// OK when `code` is 18 characters from the GB 32100-2015 alphabet (digits and upper-case letters
-// without I, O, Z, S, V), characters 3-8 are the digits of an administrative division code, and the
-// 18th character is the check character computed from the first 17 (weights 3^i mod 31).
-// INVALID_ARGUMENT naming what is wrong (`what` names the field) otherwise.
-absl::Status ValidateCreditCode(const std::string& code, const std::string& what);
+// pdao::validation::ValidateCreditCode citing rule 14.
+inline absl::Status ValidateCreditCode(const std::string& code, const std::string& what) {
+  return validation::ValidateCreditCode(code, what, "rule 14");
+}
 
-// The check character for the first 17 characters of `code` (which must be from the alphabet);
-// '\0' when they are not. Exposed for tests and for generating sample data.
-char CreditCodeCheckCharacter(const std::string& first17);
+inline char CreditCodeCheckCharacter(const std::string& first17) {
+  return validation::CreditCodeCheckCharacter(first17);
+}
 
 }  // namespace pdao::authorization
