@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,10 @@
 #include "common/rpc/server.h"
 #include "common/status/grpc_status.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "grpc/reflection/v1/reflection.pb.h"
 #include "gtest/gtest.h"
 #include "pdao/testing/v1/echo.grpc.pb.h"
 
@@ -348,68 +353,110 @@ TEST_F(MtlsTest, SetServingIsMirroredOnBothPorts) {
   EXPECT_EQ(*HealthCheck(tls), 1);
 }
 
-// Server reflection, bidi stream with raw bytes: ServerReflectionRequest{list_services: ""}.
-TEST_F(MtlsTest, ReflectionListsTheService) {
-  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
-                                        env->department.key_pem);
+// One reflection stream at `path`: writes `requests`, reads one answer per request. The v1 and
+// v1alpha messages are the same on the wire, so both versions are driven with the v1 types.
+std::vector<grpc::reflection::v1::ServerReflectionResponse> Reflect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+    const std::vector<grpc::reflection::v1::ServerReflectionRequest>& requests) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   WithDeadline(ctx, kCallTimeout);
   grpc::CompletionQueue cq;
-  auto call =
-      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  auto step = [&](int tag) {
+  auto call = stub.PrepareCall(&ctx, path, &cq);
+  int next_tag = 1;
+  auto step = [&]() {
     void* got = nullptr;
     bool ok = false;
+    const intptr_t want = next_tag++;
     EXPECT_TRUE(cq.Next(&got, &ok));
-    EXPECT_EQ(got, reinterpret_cast<void*>(static_cast<intptr_t>(tag)));
+    EXPECT_EQ(got, reinterpret_cast<void*>(want));
     return ok;
   };
-  auto tag = [](int t) { return reinterpret_cast<void*>(static_cast<intptr_t>(t)); };
-  call->StartCall(tag(1));
-  ASSERT_TRUE(step(1));
-  const std::string list_services("\x3a\x00", 2);  // field 7 (list_services), empty string
-  grpc::Slice slice(list_services);
-  grpc::ByteBuffer request(&slice, 1);
-  call->Write(request, tag(2));
-  ASSERT_TRUE(step(2));
-  call->WritesDone(tag(3));
-  ASSERT_TRUE(step(3));
-  grpc::ByteBuffer response;
-  call->Read(&response, tag(4));
-  ASSERT_TRUE(step(4));
+  auto tag = [&]() { return reinterpret_cast<void*>(static_cast<intptr_t>(next_tag)); };
+  std::vector<grpc::reflection::v1::ServerReflectionResponse> out;
+  call->StartCall(tag());
+  if (!step()) return out;
+  for (const auto& request : requests) {
+    std::string bytes = request.SerializeAsString();
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->Write(buffer, tag());
+    if (!step()) return out;
+    grpc::ByteBuffer response;
+    call->Read(&response, tag());
+    if (!step()) return out;
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    std::string got;
+    for (const grpc::Slice& s : slices)
+      got.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    out.emplace_back();
+    EXPECT_TRUE(out.back().ParseFromString(got));
+  }
+  call->WritesDone(tag());
+  step();
   grpc::Status status;
-  call->Finish(&status, tag(5));
-  ASSERT_TRUE(step(5));
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  call->Finish(&status, tag());
+  step();
+  EXPECT_TRUE(status.ok()) << status.error_message();
   cq.Shutdown();
   void* ignored_tag;
   bool ignored_ok;
   while (cq.Next(&ignored_tag, &ignored_ok)) {
   }
+  return out;
+}
 
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  // ServerReflectionResponse.list_services_response = 6 → ListServiceResponse.service = 1 →
-  // ServiceResponse.name = 1.
-  google::protobuf::UnknownFieldSet top;
-  ASSERT_TRUE(top.ParseFromString(bytes));
-  std::vector<std::string> names;
-  for (int i = 0; i < top.field_count(); ++i) {
-    if (top.field(i).number() != 6) continue;
-    google::protobuf::UnknownFieldSet list;
-    ASSERT_TRUE(list.ParseFromString(top.field(i).length_delimited()));
-    for (int j = 0; j < list.field_count(); ++j) {
-      google::protobuf::UnknownFieldSet svc;
-      ASSERT_TRUE(svc.ParseFromString(list.field(j).length_delimited()));
-      for (int k = 0; k < svc.field_count(); ++k) names.push_back(svc.field(k).length_delimited());
+// Both reflection versions list the services, and every listed service (grpc.health.v1 and the
+// reflection services included) resolves: its file and dependencies come back and build a pool
+// that holds the service with its methods.
+TEST_F(MtlsTest, ReflectionV1AndV1alphaListAndDescribeEveryService) {
+  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
+                                        env->department.key_pem);
+  for (const std::string version : {"v1", "v1alpha"}) {
+    SCOPED_TRACE(version);
+    const std::string path =
+        absl::StrCat("/grpc.reflection.", version, ".ServerReflection/ServerReflectionInfo");
+    grpc::reflection::v1::ServerReflectionRequest list;
+    list.set_list_services("");
+    auto listed = Reflect(channel, path, {list});
+    ASSERT_EQ(listed.size(), 1u);
+    std::vector<std::string> names;
+    for (const auto& s : listed[0].list_services_response().service()) names.push_back(s.name());
+    EXPECT_THAT(names,
+                ::testing::IsSupersetOf({"pdao.testing.v1.EchoService", "grpc.health.v1.Health",
+                                         "grpc.reflection.v1.ServerReflection",
+                                         "grpc.reflection.v1alpha.ServerReflection"}));
+
+    std::vector<grpc::reflection::v1::ServerReflectionRequest> describe;
+    for (const std::string& name : names) {
+      describe.emplace_back().set_file_containing_symbol(name);
     }
+    auto described = Reflect(channel, path, describe);
+    ASSERT_EQ(described.size(), names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      SCOPED_TRACE(names[i]);
+      ASSERT_TRUE(described[i].has_file_descriptor_response())
+          << described[i].error_response().error_message();
+      google::protobuf::SimpleDescriptorDatabase db;
+      for (const std::string& bytes :
+           described[i].file_descriptor_response().file_descriptor_proto()) {
+        google::protobuf::FileDescriptorProto file;
+        ASSERT_TRUE(file.ParseFromString(bytes));
+        ASSERT_TRUE(db.Add(file));
+      }
+      google::protobuf::DescriptorPool pool(&db);
+      const google::protobuf::ServiceDescriptor* service = pool.FindServiceByName(names[i]);
+      ASSERT_NE(service, nullptr);
+      EXPECT_GT(service->method_count(), 0);
+    }
+
+    grpc::reflection::v1::ServerReflectionRequest unknown;
+    unknown.set_file_containing_symbol("no.such.Service");
+    auto refused = Reflect(channel, path, {unknown});
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].error_response().error_code(), grpc::StatusCode::NOT_FOUND);
   }
-  EXPECT_THAT(names, ::testing::Contains("pdao.testing.v1.EchoService"));
-  EXPECT_THAT(names, ::testing::Contains("grpc.health.v1.Health"));
 }
 
 TEST_F(MtlsTest, MetricsCountCallsByCode) {
