@@ -23,6 +23,7 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/server.h"
+#include "common/rpc/unary_adapter.h"
 #include "common/status/grpc_status.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
@@ -535,6 +536,153 @@ TEST_F(MtlsTest, ShutdownDrainsCallsInFlight) {
   EXPECT_EQ(response.message(), "hold");
   shutdown.join();
   EXPECT_TRUE(shutdown_done.HasBeenNotified());
+}
+
+// --- UnaryAdapter (common/rpc/unary_adapter.h) over the same mTLS setup ----------------------
+
+// A core for EchoService: Echo echoes ("refuse" is refused, "block" waits for Unblock()); Whoami
+// names the caller. Records how often and on which thread Echo ran.
+class EchoCore {
+ public:
+  absl::Status Echo(const Principal&, const EchoRequest& request, EchoResponse* response) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++echo_runs_;
+      echo_thread_ = std::this_thread::get_id();
+    }
+    if (request.message() == "refuse") {
+      return absl::FailedPreconditionError("refused by the core (rule 0)");
+    }
+    if (request.message() == "block") {
+      blocked_.Notify();
+      unblock_.WaitForNotificationWithTimeout(kCallTimeout);
+    }
+    response->set_message(request.message());
+    return absl::OkStatus();
+  }
+  absl::Status Whoami(const Principal& caller, const WhoamiRequest&, WhoamiResponse* response) {
+    response->set_spiffe_id(caller.ToSpiffeId());
+    return absl::OkStatus();
+  }
+  int echo_runs() {
+    absl::MutexLock lock(&mu_);
+    return echo_runs_;
+  }
+  std::thread::id echo_thread() {
+    absl::MutexLock lock(&mu_);
+    return echo_thread_;
+  }
+  absl::Notification blocked_, unblock_;
+
+ private:
+  absl::Mutex mu_;
+  int echo_runs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread::id echo_thread_ ABSL_GUARDED_BY(mu_);
+};
+
+class EchoAdapter final : public UnaryAdapter<EchoService, EchoCore> {
+ public:
+  enum class Binding { kAll, kOnlyEcho, kEchoTwice };
+  EchoAdapter(EchoCore& core, Executor& executor, Binding binding) : UnaryAdapter(core, executor) {
+    Serve(&EchoCore::Echo);
+    if (binding == Binding::kAll) ServeInline(&EchoCore::Whoami);
+    if (binding == Binding::kEchoTwice) Serve(&EchoCore::Echo);
+  }
+};
+
+class UnaryAdapterTest : public MtlsTest {
+ protected:
+  void SetUp() override {
+    adapter_ = std::make_unique<EchoAdapter>(core_, executor_, EchoAdapter::Binding::kAll);
+    ASSERT_THAT(adapter_->BindingErrors(), ::testing::IsEmpty());
+    ServerOptions o = OptionsFor(env->dir, nullptr);
+    o.health_listen_address.clear();
+    server_ = std::make_unique<Server>(o);
+    server_->AddService(adapter_.get());
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = EchoService::NewStub(
+        MakeMtlsChannelFromPem("127.0.0.1:" + std::to_string(server_->port()), env->ca_pem,
+                               env->department.cert_pem, env->department.key_pem));
+  }
+  void TearDown() override {
+    if (!core_.unblock_.HasBeenNotified()) core_.unblock_.Notify();
+    server_->Shutdown(absl::Now() + absl::Seconds(5));
+  }
+  // Runs `f` on the executor's thread and waits for it.
+  void OnExecutor(std::function<void()> f) {
+    absl::Notification done;
+    executor_.Schedule([&] {
+      f();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  }
+  grpc::Status Echo(const std::string& message, absl::Duration timeout = kCallTimeout) {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx, timeout);
+    EchoRequest request;
+    request.set_message(message);
+    EchoResponse response;
+    grpc::Status s = stub_->Echo(&ctx, request, &response);
+    if (s.ok()) {
+      EXPECT_EQ(response.message(), message);
+    }
+    return s;
+  }
+
+  EchoCore core_;
+  ThreadPoolExecutor executor_{1, "echo-core"};
+  std::unique_ptr<EchoAdapter> adapter_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<EchoService::Stub> stub_;
+};
+
+TEST_F(UnaryAdapterTest, CoreRunsOnTheExecutorAndItsStatusComesBackCodeForCode) {
+  EXPECT_TRUE(Echo("hello").ok());
+  std::thread::id pool_thread;
+  OnExecutor([&] { pool_thread = std::this_thread::get_id(); });
+  EXPECT_EQ(core_.echo_thread(), pool_thread);
+  grpc::Status refused = Echo("refuse");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(refused.error_message(), "refused by the core (rule 0)");
+}
+
+TEST_F(UnaryAdapterTest, InlineMethodAnswersWhileTheExecutorIsBusy) {
+  std::thread blocked([&] { EXPECT_TRUE(Echo("block").ok()); });
+  core_.blocked_.WaitForNotification();  // the only executor thread is now inside the core
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  WhoamiResponse who;
+  grpc::Status s = stub_->Whoami(&ctx, WhoamiRequest(), &who);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(who.spiffe_id(), "spiffe://pdao/org/city-transport/role/department");
+  core_.unblock_.Notify();
+  blocked.join();
+}
+
+TEST_F(UnaryAdapterTest, CallCancelledWhileQueuedDoesNotRunTheCore) {
+  std::thread blocked([&] { EXPECT_TRUE(Echo("block").ok()); });
+  core_.blocked_.WaitForNotification();
+  // Queued behind the blocked call; its deadline passes while it waits.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+  EXPECT_EQ(Echo("late", absl::Milliseconds(200)).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's deadline for the call is the client's plus the loopback latency; the subject of
+  // the test is that deadline, so let it pass before the executor gets to the queued call.
+  while (absl::Now() < deadline + absl::Milliseconds(100)) absl::SleepFor(absl::Milliseconds(5));
+  core_.unblock_.Notify();
+  blocked.join();
+  OnExecutor([] {});  // the queued task has run by now
+  EXPECT_EQ(core_.echo_runs(), 1) << "the expired call never reached the core";
+}
+
+TEST(UnaryAdapterBindingTest, NamesUnboundAndDoublyBoundMethods) {
+  EchoCore core;
+  ThreadPoolExecutor executor(1, "bind-test");
+  EXPECT_THAT(EchoAdapter(core, executor, EchoAdapter::Binding::kOnlyEcho).BindingErrors(),
+              ::testing::ElementsAre("pdao.testing.v1.EchoService.Whoami is not bound"));
+  EXPECT_THAT(EchoAdapter(core, executor, EchoAdapter::Binding::kEchoTwice).BindingErrors(),
+              ::testing::Contains("pdao.testing.v1.EchoService.Echo is bound twice"));
 }
 
 }  // namespace
