@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/dev_ca.h"
 #include "common/log/log.h"
+#include "common/rpc/reflection_v1.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace pdao {
 namespace {
@@ -58,6 +60,7 @@ class PluginsOption final : public grpc::ServerBuilderOption {
     plugins->clear();
     if (reflection_) {
       plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+      plugins->push_back(std::make_unique<ReflectionV1Plugin>());
     }
   }
 
@@ -120,8 +123,10 @@ absl::Status Server::Start() {
   if (!key.ok()) return key.status();
 
   // Both servers serve the default grpc.health.v1 implementation; this flag is process-wide in
-  // gRPC and must be set before BuildAndStart.
+  // gRPC and must be set before BuildAndStart. That implementation is hand-encoded: naming a
+  // generated health message here links health.pb.cc, whose descriptor reflection then serves.
   grpc::EnableDefaultHealthCheckService(true);
+  static_cast<void>(grpc::health::v1::HealthCheckRequest::descriptor());
 
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = *ca;

@@ -1,7 +1,8 @@
 // The server bootstrap every PDAO service uses (DESIGN.md "Deployment"):
 //   - the API port: mTLS only, client certificate required and verified against the CA
 //     (GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY); grpc.health.v1 and server
-//     reflection on it too;
+//     reflection (grpc.reflection.v1 and v1alpha) on it too, and every service it lists, health
+//     included, resolves by reflection (its descriptors are linked in: proto/CMakeLists.txt);
 //   - optionally a plaintext port that serves ONLY grpc.health.v1 (for kubelet gRPC probes, which
 //     cannot present a client certificate) and mirrors the API port's serving status;
 //   - per-method metrics (common/rpc/metrics_interceptor.h) when a registry is given.
@@ -15,7 +16,7 @@
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/impl/codegen/service_type.h>
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/server.h>
 #include <prometheus/registry.h>
 
@@ -42,7 +43,7 @@ struct ServerOptions {
   std::string server_key_path;        // its private key (PEM)
   int max_receive_message_bytes = 4 * 1024 * 1024;
   int max_send_message_bytes = 4 * 1024 * 1024;
-  bool enable_reflection = true;                     // grpc.reflection.v1alpha on the API port
+  bool enable_reflection = true;  // grpc.reflection.v1 and v1alpha on the API port
   prometheus::Registry* metrics_registry = nullptr;  // not owned; null: no RPC metrics
 };
 

@@ -43,6 +43,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
   }
   std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), clock, signer));
   if (absl::Status s = log->Recover(); !s.ok()) return s;
+  // The first checkpoint (size 0 for a new log) is there before the first call can ask for it.
+  // (A log that failed its integrity check opens without one, as before, to report the damage.)
+  if (absl::Status s = log->CheckpointNow(); !s.ok() && log->integrity_error().ok()) return s;
   log->committer_ = std::thread([raw = log.get()] { raw->Run(); });
   log->checkpointer_ = std::thread([raw = log.get()] { raw->RunCheckpointer(); });
   return log;
@@ -271,7 +274,8 @@ absl::Status AuditLog::SignCheckpointLocked() {
     absl::ReaderMutexLock lock(&mu_);
     if (!integrity_.ok()) return integrity_;
     size = tree_.size();
-    if (size == 0) return absl::OkStatus();
+    // An empty log too has a signed checkpoint: size 0, the RFC 9162 empty root (SHA-256 of the
+    // empty string), so a client gets a verifiable answer instead of NOT_FOUND.
     if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size) {
       return absl::OkStatus();
     }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "common/testing/fake_clock.h"
@@ -100,6 +101,24 @@ TEST_F(AuditLogTest, DuplicatesInsideOneBatchGetTheFirstIndex) {
   for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(log->size(), 1u);
   for (auto& r : results) EXPECT_EQ(r->index, 0u);
+}
+
+// An empty log answers with a signed checkpoint of size 0 whose root is the RFC 9162 empty root,
+// SHA-256 of the empty string (e3b0c442...b855), not NOT_FOUND; the first entry moves it on.
+TEST_F(AuditLogTest, EmptyLogHasASignedCheckpointOfSizeZero) {
+  auto log = OpenLog();
+  absl::StatusOr<pdao::audit::v1::SignedCheckpoint> cp = log->GetCheckpoint(0);
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  EXPECT_EQ(cp->tree_size(), 0u);
+  const std::string kEmptySha256 =
+      absl::HexStringToBytes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(cp->root_hash(), kEmptySha256);
+  EXPECT_TRUE(VerifyCheckpoint(*cp, signer_->public_key()).ok());
+  ASSERT_TRUE(Add(*log, "first").ok());
+  ASSERT_TRUE(log->CheckpointNow().ok());
+  EXPECT_EQ(log->GetCheckpoint(0)->tree_size(), 1u);
+  log.reset();
+  EXPECT_EQ(OpenLog()->GetCheckpoint(0)->tree_size(), 1u);
 }
 
 TEST_F(AuditLogTest, AcknowledgedEntriesSurviveReopenAndProofsVerify) {

@@ -1,37 +1,25 @@
-// AuditService: the gRPC face of AuditCore. The caller's Principal comes from the mTLS
-// certificate; absl::Status maps to grpc::Status code for code.
-#ifndef PDAO_SERVICES_AUDIT_AUDIT_SERVICE_H_
-#define PDAO_SERVICES_AUDIT_AUDIT_SERVICE_H_
+// AuditService: the gRPC face of AuditCore, one UnaryAdapter binding per rpc
+// (common/rpc/unary_adapter.h): the caller's Principal from the mTLS certificate, Append completed
+// by the log's committer thread once durable (a gRPC thread never waits on an fsync), every other
+// use case on the executor, absl::Status to grpc::Status code for code.
+#pragma once
 
+#include "common/rpc/executor.h"
+#include "common/rpc/unary_adapter.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "services/audit/audit_core.h"
 
 namespace pdao::audit {
 
-class AuditService final : public v1::AuditService::CallbackService {
+class AuditService final : public UnaryAdapter<v1::AuditService, AuditCore> {
  public:
-  // `core` must outlive this object.
-  explicit AuditService(AuditCore& core) : core_(core) {}
-
-#define PDAO_AUDIT_METHOD(Method)                                        \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
-                                   const v1::Method##Request* request,   \
-                                   v1::Method##Response* response) override;
-  PDAO_AUDIT_METHOD(Append)
-  PDAO_AUDIT_METHOD(GetEntry)
-  PDAO_AUDIT_METHOD(GetCheckpoint)
-  PDAO_AUDIT_METHOD(GetInclusionProof)
-  PDAO_AUDIT_METHOD(GetConsistencyProof)
-  PDAO_AUDIT_METHOD(GetPublicKey)
-  PDAO_AUDIT_METHOD(Query)
-  PDAO_AUDIT_METHOD(Lineage)
-  PDAO_AUDIT_METHOD(ListAlerts)
-#undef PDAO_AUDIT_METHOD
+  // `core` and `executor` must outlive this object.
+  AuditService(AuditCore& core, Executor& executor);
+  // Runs the core on a pool of its own (kDefaultAdapterThreads threads).
+  explicit AuditService(AuditCore& core);
 
  private:
-  AuditCore& core_;
+  void BindMethods();
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_AUDIT_SERVICE_H_

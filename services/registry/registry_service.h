@@ -1,48 +1,24 @@
-// RegistryService: the gRPC face of RegistryCore. Converts transport to domain exactly once: the
-// caller's Principal from the mTLS certificate, absl::Status to grpc::Status code for code.
+// RegistryService: the gRPC face of RegistryCore, one UnaryAdapter binding per rpc
+// (common/rpc/unary_adapter.h): the caller's Principal from the mTLS certificate, every use case on
+// the executor (each one reads or writes the store), absl::Status to grpc::Status code for code.
 #pragma once
 
+#include "common/rpc/executor.h"
+#include "common/rpc/unary_adapter.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
 #include "services/registry/registry_core.h"
 
 namespace pdao::registry {
 
-class RegistryService final : public v1::RegistryService::CallbackService {
+class RegistryService final : public UnaryAdapter<v1::RegistryService, RegistryCore> {
  public:
-  // `core` must outlive this object.
-  explicit RegistryService(RegistryCore& core) : core_(core) {}
-
-#define PDAO_REGISTRY_METHOD(Method)                                     \
-  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context, \
-                                   const v1::Method##Request* request,   \
-                                   v1::Method##Response* response) override;
-  // v1::RegistryService::CallbackService
-  PDAO_REGISTRY_METHOD(RegisterResource)
-  PDAO_REGISTRY_METHOD(UpdateResource)
-  PDAO_REGISTRY_METHOD(GetResource)
-  PDAO_REGISTRY_METHOD(ListResources)
-  PDAO_REGISTRY_METHOD(GetResourceHistory)
-  PDAO_REGISTRY_METHOD(RecordConsent)
-  PDAO_REGISTRY_METHOD(WithdrawConsent)
-  PDAO_REGISTRY_METHOD(CheckEligibility)
-  PDAO_REGISTRY_METHOD(RecordEvidence)
-  PDAO_REGISTRY_METHOD(SubmitRegistration)
-  PDAO_REGISTRY_METHOD(ResubmitRegistration)
-  PDAO_REGISTRY_METHOD(AdvanceRegistration)
-  PDAO_REGISTRY_METHOD(FileObjection)
-  PDAO_REGISTRY_METHOD(DecideObjection)
-  PDAO_REGISTRY_METHOD(RenewRegistration)
-  PDAO_REGISTRY_METHOD(GetRegistration)
-  PDAO_REGISTRY_METHOD(ListRegistrations)
-  PDAO_REGISTRY_METHOD(ListPublicNotices)
-  PDAO_REGISTRY_METHOD(QueryRegistrationCode)
-  PDAO_REGISTRY_METHOD(RegisterProduct)
-  PDAO_REGISTRY_METHOD(GetProduct)
-  PDAO_REGISTRY_METHOD(ListProducts)
-#undef PDAO_REGISTRY_METHOD
+  // `core` and `executor` must outlive this object.
+  RegistryService(RegistryCore& core, Executor& executor);
+  // Runs the core on a pool of its own (kDefaultAdapterThreads threads).
+  explicit RegistryService(RegistryCore& core);
 
  private:
-  RegistryCore& core_;
+  void BindMethods();
 };
 
 }  // namespace pdao::registry

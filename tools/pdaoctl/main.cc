@@ -1,6 +1,11 @@
 // pdaoctl: the command line for platform teams, departmental integrators and auditors.
 //
 //   pdaoctl methods                                  every API method pdaoctl can call
+//
+// Exit codes: 0 done; 1 the call failed (the server's code and message, e.g. PERMISSION_DENIED, or
+// the transport's, e.g. UNAVAILABLE); 2 a usage error found before anything was sent (an unknown
+// service or method, a request that is not valid JSON for the method, a missing certificate file,
+// a bad flag), with a message saying what to fix.
 //   pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-] call any method; request and reply in JSON
 //   pdaoctl [conn] registry METHOD [JSON|@FILE|-]    shorthand for `call registry ...`
 //   pdaoctl certs init --dir DIR                     create (or load) a dev CA with role certs
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/config/config.h"
 #include "common/crypto/dev_ca.h"
@@ -51,6 +57,20 @@ int Fail(const absl::Status& status) {
   std::cerr << "pdaoctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
             << "\n";
   return absl::IsInvalidArgument(status) ? kExitUsage : kExitFailed;
+}
+
+// The user's own mistake (an argument, a flag, a file): exit 2, and nothing that looks like an
+// answer from the server.
+int UsageError(absl::string_view what) {
+  std::cerr << "pdaoctl: usage error: " << what << "\n(`pdaoctl --help` shows the usage)\n";
+  return kExitUsage;
+}
+
+// The server (or the transport to it) refused the call: exit 1 with the code it sent.
+int ServerRefused(const absl::Status& status) {
+  std::cerr << "pdaoctl: the call failed: " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  return kExitFailed;
 }
 
 absl::StatusOr<std::string> ReadRequest(const std::vector<std::string>& args, size_t index) {
@@ -162,17 +182,21 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   absl::StatusOr<std::string> request = ReadRequest(args, json_index);
-  if (!request.ok()) return Fail(request.status());
-  absl::StatusOr<absl::Duration> timeout = config.GetDuration("timeout");
-  if (!timeout.ok()) return Fail(timeout.status());
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(config);
-  if (!channel.ok()) return Fail(channel.status());
-  absl::StatusOr<std::string> reply = CallJson(*channel, service, method, *request, *timeout);
-  if (!reply.ok()) {
-    std::cerr << "pdaoctl: " << absl::StatusCodeToString(reply.status().code()) << ": "
-              << reply.status().message() << "\n";
-    return kExitFailed;
+  if (!request.ok()) {
+    return UsageError(absl::StrCat("cannot read the request: ", request.status().message()));
   }
+  absl::StatusOr<PreparedCall> call = PrepareCall(service, method, *request);
+  if (!call.ok()) return UsageError(call.status().message());
+  absl::StatusOr<absl::Duration> timeout = config.GetDuration("timeout");
+  if (!timeout.ok()) return UsageError(timeout.status().message());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(config);
+  if (!channel.ok()) {
+    return UsageError(
+        absl::StrCat("cannot set up the mTLS connection: ", channel.status().message(),
+                     " (check --certs-dir/--as, or --ca/--cert/--key)"));
+  }
+  absl::StatusOr<std::string> reply = Invoke(*channel, *call, *timeout);
+  if (!reply.ok()) return ServerRefused(reply.status());
   std::cout << *reply << "\n";
   return kExitOk;
 }

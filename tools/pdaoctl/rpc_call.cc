@@ -3,41 +3,26 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include <algorithm>
 #include <cctype>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "common/rpc/channel.h"
 #include "common/status/grpc_status.h"
-#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
-#include "pdao/audit/v1/audit.grpc.pb.h"
-#include "pdao/authorization/v1/authorization.grpc.pb.h"
-#include "pdao/dev/v1/dev_clock.grpc.pb.h"
-#include "pdao/registry/v1/registry.grpc.pb.h"
 
 namespace pdao::ctl {
 namespace {
 
-// The services pdaoctl knows. Naming each generated service here also keeps its descriptors
-// linked into the binary.
-const std::vector<std::pair<std::string, const google::protobuf::ServiceDescriptor*>>& Services() {
-  static const auto* services =
-      new std::vector<std::pair<std::string, const google::protobuf::ServiceDescriptor*>>{
-          {"registry", pdao::registry::v1::Resource::descriptor()->file()->FindServiceByName(
-                           "RegistryService")},
-          {"authorization",
-           pdao::authorization::v1::Agreement::descriptor()->file()->FindServiceByName(
-               "AuthorizationService")},
-          {"audit",
-           pdao::audit::v1::AuditEntry::descriptor()->file()->FindServiceByName("AuditService")},
-          {"dev-clock", pdao::dev::v1::GetTimeRequest::descriptor()->file()->FindServiceByName(
-                            "DevClockService")},
-      };
-  return *services;
-}
+using google::protobuf::DescriptorPool;
+using google::protobuf::ServiceDescriptor;
 
 std::string KebabToCamel(const std::string& s) {
   std::string out;
@@ -53,60 +38,110 @@ std::string KebabToCamel(const std::string& s) {
   return out;
 }
 
-const google::protobuf::ServiceDescriptor* FindService(const std::string& service) {
-  for (const auto& [alias, descriptor] : Services()) {
-    if (alias == service || descriptor->full_name() == service) return descriptor;
+std::string CamelToKebab(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      if (!out.empty()) out.push_back('-');
+      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+const ServiceDescriptor* FindService(const std::string& service) {
+  for (const KnownService& s : KnownServices()) {
+    if (s.alias == service || s.descriptor->full_name() == service) return s.descriptor;
   }
   return nullptr;
 }
 
 }  // namespace
 
+const std::vector<KnownService>& KnownServices() {
+  static const auto* services = [] {
+    auto* out = new std::vector<KnownService>();
+    // The generated pool cannot enumerate its files; the database behind it (every file linked
+    // in) can.
+    std::vector<std::string> files;
+    DescriptorPool::internal_generated_database()->FindAllFileNames(&files);
+    for (const std::string& name : files) {
+      if (!absl::StartsWith(name, "pdao/") || absl::StartsWith(name, "pdao/testing/")) continue;
+      const google::protobuf::FileDescriptor* file =
+          DescriptorPool::generated_pool()->FindFileByName(name);
+      if (file == nullptr) continue;
+      for (int i = 0; i < file->service_count(); ++i) {
+        const ServiceDescriptor* d = file->service(i);
+        out->push_back({CamelToKebab(absl::StripSuffix(d->name(), "Service")), d});
+      }
+    }
+    std::sort(out->begin(), out->end(), [](const KnownService& a, const KnownService& b) {
+      return a.descriptor->full_name() < b.descriptor->full_name();
+    });
+    return out;
+  }();
+  return *services;
+}
+
 std::string ServiceFullName(const std::string& service) {
-  const google::protobuf::ServiceDescriptor* d = FindService(service);
+  const ServiceDescriptor* d = FindService(service);
   return d != nullptr ? d->full_name() : service;
 }
 
 std::vector<std::string> ListMethods() {
   std::vector<std::string> out;
-  for (const auto& [alias, d] : Services()) {
-    for (int i = 0; i < d->method_count(); ++i) {
-      out.push_back(absl::StrCat(alias, " ", d->method(i)->name(), "  (", d->full_name(), "/",
-                                 d->method(i)->name(), ")"));
+  for (const KnownService& s : KnownServices()) {
+    for (int i = 0; i < s.descriptor->method_count(); ++i) {
+      out.push_back(absl::StrCat(s.alias, " ", s.descriptor->method(i)->name(), "  (",
+                                 s.descriptor->full_name(), "/", s.descriptor->method(i)->name(),
+                                 ")"));
     }
   }
   return out;
 }
 
-absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& channel,
-                                     const std::string& service, const std::string& method,
-                                     const std::string& request_json, absl::Duration timeout) {
-  const google::protobuf::ServiceDescriptor* sd = FindService(service);
+absl::StatusOr<PreparedCall> PrepareCall(const std::string& service, const std::string& method,
+                                         const std::string& request_json) {
+  const ServiceDescriptor* sd = FindService(service);
   if (sd == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown service \"", service, "\"; `pdaoctl methods` lists them"));
+    std::vector<std::string> aliases;
+    for (const KnownService& s : KnownServices()) aliases.push_back(s.alias);
+    return absl::InvalidArgumentError(absl::StrCat("unknown service \"", service, "\"; use one of ",
+                                                   absl::StrJoin(aliases, ", "),
+                                                   " (`pdaoctl methods` lists every method)"));
   }
   const google::protobuf::MethodDescriptor* md = sd->FindMethodByName(method);
   if (md == nullptr) md = sd->FindMethodByName(KebabToCamel(method));
-  if (md == nullptr || md->client_streaming() || md->server_streaming()) {
+  if (md == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown method \"", method, "\" of ",
+                                                   sd->full_name(),
+                                                   "; `pdaoctl methods` lists the methods"));
+  }
+  if (md->client_streaming() || md->server_streaming()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown method \"", method, "\" of ", sd->full_name()));
+        absl::StrCat(md->full_name(), " is a streaming method; pdaoctl calls unary methods only"));
   }
   google::protobuf::DynamicMessageFactory factory;
   std::unique_ptr<google::protobuf::Message> request(factory.GetPrototype(md->input_type())->New());
-  std::unique_ptr<google::protobuf::Message> response(
-      factory.GetPrototype(md->output_type())->New());
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
   auto parsed = google::protobuf::util::JsonStringToMessage(
       request_json.empty() ? "{}" : request_json, request.get(), parse);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("request is not a valid ",
-                                                   md->input_type()->full_name(),
-                                                   " in JSON: ", parsed.message().as_string()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request argument is not a valid ", md->input_type()->full_name(),
+                     " in proto3 JSON (fix the JSON; field names as in the .proto): ",
+                     parsed.message().as_string()));
   }
-  std::string bytes = request->SerializeAsString();
-  grpc::Slice slice(bytes);
+  return PreparedCall{md, request->SerializeAsString()};
+}
+
+absl::StatusOr<std::string> Invoke(const std::shared_ptr<grpc::Channel>& channel,
+                                   const PreparedCall& call, absl::Duration timeout) {
+  const google::protobuf::MethodDescriptor* md = call.method;
+  grpc::Slice slice(call.request_bytes);
   grpc::ByteBuffer request_buffer(&slice, 1);
   grpc::ByteBuffer response_buffer;
   grpc::ClientContext context;
@@ -114,8 +149,8 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
   grpc::GenericStub stub(channel);
   grpc::Status status;
   absl::Notification done;
-  stub.UnaryCall(&context, absl::StrCat("/", sd->full_name(), "/", md->name()), grpc::StubOptions(),
-                 &request_buffer, &response_buffer, [&](grpc::Status s) {
+  stub.UnaryCall(&context, absl::StrCat("/", md->service()->full_name(), "/", md->name()),
+                 grpc::StubOptions(), &request_buffer, &response_buffer, [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });
@@ -124,9 +159,16 @@ absl::StatusOr<std::string> CallJson(const std::shared_ptr<grpc::Channel>& chann
   std::vector<grpc::Slice> slices;
   if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("unreadable response");
   std::string out;
-  for (const grpc::Slice& s : slices)
+  for (const grpc::Slice& s : slices) {
     out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  if (!response->ParseFromString(out)) return absl::InternalError("response does not parse");
+  }
+  google::protobuf::DynamicMessageFactory factory;
+  std::unique_ptr<google::protobuf::Message> response(
+      factory.GetPrototype(md->output_type())->New());
+  if (!response->ParseFromString(out)) {
+    return absl::InternalError(
+        absl::StrCat("the response does not parse as ", md->output_type()->full_name()));
+  }
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;
   print.preserve_proto_field_names = true;

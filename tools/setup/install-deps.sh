@@ -178,5 +178,24 @@ if [[ "$DO_HELM" == 1 ]]; then
   "$BIN/helm" version --short >/dev/null 2>&1 || die "helm does not run ($BIN/helm)"
 fi
 
+# ---------------------------------------------------------------- grpcurl (h-rpc, issue 7 §4)
+# grpcurl (pinned), for tests/e2e/grpc_clients_e2e_test.cc: built with `go install` into
+# $PDAO_CACHE/bin (the Go checksum database verifies the module). Without Go: a clear failure.
+GRPCURL_VERSION=v1.9.3
+grpcurl_stamp="$BIN/.grpcurl-version"
+if [[ -x "$BIN/grpcurl" && "$(cat "$grpcurl_stamp" 2>/dev/null)" == "$GRPCURL_VERSION" ]]; then
+  say "grpcurl: $GRPCURL_VERSION present in $BIN"
+else
+  command -v go >/dev/null 2>&1 ||
+    die "grpcurl: Go is needed to install grpcurl $GRPCURL_VERSION (go install); install Go >= 1.21"
+  say "grpcurl: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  GOBIN="$BIN" GOFLAGS=-buildvcs=false go install \
+    "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" ||
+    die "go install grpcurl@$GRPCURL_VERSION"
+  "$BIN/grpcurl" -version >/dev/null 2>&1 || die "grpcurl does not run ($BIN/grpcurl)"
+  echo "$GRPCURL_VERSION" > "$grpcurl_stamp"
+fi
+# ---------------------------------------------------------------- end grpcurl
+
 END=$(date +%s.%N)
 say "done in $(awk -v a="$START" -v b="$END" 'BEGIN {printf "%.1f", b - a}') s; tools in $BIN"

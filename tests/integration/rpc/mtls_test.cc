@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -22,8 +23,13 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/server.h"
+#include "common/rpc/unary_adapter.h"
 #include "common/status/grpc_status.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "grpc/reflection/v1/reflection.pb.h"
 #include "gtest/gtest.h"
 #include "pdao/testing/v1/echo.grpc.pb.h"
 
@@ -362,68 +368,110 @@ TEST_F(MtlsTest, SetServingIsMirroredOnBothPorts) {
   EXPECT_EQ(*HealthCheck(tls), 1);
 }
 
-// Server reflection, bidi stream with raw bytes: ServerReflectionRequest{list_services: ""}.
-TEST_F(MtlsTest, ReflectionListsTheService) {
-  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
-                                        env->department.key_pem);
+// One reflection stream at `path`: writes `requests`, reads one answer per request. The v1 and
+// v1alpha messages are the same on the wire, so both versions are driven with the v1 types.
+std::vector<grpc::reflection::v1::ServerReflectionResponse> Reflect(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& path,
+    const std::vector<grpc::reflection::v1::ServerReflectionRequest>& requests) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   WithDeadline(ctx, kCallTimeout);
   grpc::CompletionQueue cq;
-  auto call =
-      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
-  auto step = [&](int tag) {
+  auto call = stub.PrepareCall(&ctx, path, &cq);
+  int next_tag = 1;
+  auto step = [&]() {
     void* got = nullptr;
     bool ok = false;
+    const intptr_t want = next_tag++;
     EXPECT_TRUE(cq.Next(&got, &ok));
-    EXPECT_EQ(got, reinterpret_cast<void*>(static_cast<intptr_t>(tag)));
+    EXPECT_EQ(got, reinterpret_cast<void*>(want));
     return ok;
   };
-  auto tag = [](int t) { return reinterpret_cast<void*>(static_cast<intptr_t>(t)); };
-  call->StartCall(tag(1));
-  ASSERT_TRUE(step(1));
-  const std::string list_services("\x3a\x00", 2);  // field 7 (list_services), empty string
-  grpc::Slice slice(list_services);
-  grpc::ByteBuffer request(&slice, 1);
-  call->Write(request, tag(2));
-  ASSERT_TRUE(step(2));
-  call->WritesDone(tag(3));
-  ASSERT_TRUE(step(3));
-  grpc::ByteBuffer response;
-  call->Read(&response, tag(4));
-  ASSERT_TRUE(step(4));
+  auto tag = [&]() { return reinterpret_cast<void*>(static_cast<intptr_t>(next_tag)); };
+  std::vector<grpc::reflection::v1::ServerReflectionResponse> out;
+  call->StartCall(tag());
+  if (!step()) return out;
+  for (const auto& request : requests) {
+    std::string bytes = request.SerializeAsString();
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->Write(buffer, tag());
+    if (!step()) return out;
+    grpc::ByteBuffer response;
+    call->Read(&response, tag());
+    if (!step()) return out;
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    std::string got;
+    for (const grpc::Slice& s : slices)
+      got.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    out.emplace_back();
+    EXPECT_TRUE(out.back().ParseFromString(got));
+  }
+  call->WritesDone(tag());
+  step();
   grpc::Status status;
-  call->Finish(&status, tag(5));
-  ASSERT_TRUE(step(5));
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  call->Finish(&status, tag());
+  step();
+  EXPECT_TRUE(status.ok()) << status.error_message();
   cq.Shutdown();
   void* ignored_tag;
   bool ignored_ok;
   while (cq.Next(&ignored_tag, &ignored_ok)) {
   }
+  return out;
+}
 
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
-  std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  // ServerReflectionResponse.list_services_response = 6 → ListServiceResponse.service = 1 →
-  // ServiceResponse.name = 1.
-  google::protobuf::UnknownFieldSet top;
-  ASSERT_TRUE(top.ParseFromString(bytes));
-  std::vector<std::string> names;
-  for (int i = 0; i < top.field_count(); ++i) {
-    if (top.field(i).number() != 6) continue;
-    google::protobuf::UnknownFieldSet list;
-    ASSERT_TRUE(list.ParseFromString(top.field(i).length_delimited()));
-    for (int j = 0; j < list.field_count(); ++j) {
-      google::protobuf::UnknownFieldSet svc;
-      ASSERT_TRUE(svc.ParseFromString(list.field(j).length_delimited()));
-      for (int k = 0; k < svc.field_count(); ++k) names.push_back(svc.field(k).length_delimited());
+// Both reflection versions list the services, and every listed service (grpc.health.v1 and the
+// reflection services included) resolves: its file and dependencies come back and build a pool
+// that holds the service with its methods.
+TEST_F(MtlsTest, ReflectionV1AndV1alphaListAndDescribeEveryService) {
+  auto channel = MakeMtlsChannelFromPem(Target(), env->ca_pem, env->department.cert_pem,
+                                        env->department.key_pem);
+  for (const std::string version : {"v1", "v1alpha"}) {
+    SCOPED_TRACE(version);
+    const std::string path =
+        absl::StrCat("/grpc.reflection.", version, ".ServerReflection/ServerReflectionInfo");
+    grpc::reflection::v1::ServerReflectionRequest list;
+    list.set_list_services("");
+    auto listed = Reflect(channel, path, {list});
+    ASSERT_EQ(listed.size(), 1u);
+    std::vector<std::string> names;
+    for (const auto& s : listed[0].list_services_response().service()) names.push_back(s.name());
+    EXPECT_THAT(names,
+                ::testing::IsSupersetOf({"pdao.testing.v1.EchoService", "grpc.health.v1.Health",
+                                         "grpc.reflection.v1.ServerReflection",
+                                         "grpc.reflection.v1alpha.ServerReflection"}));
+
+    std::vector<grpc::reflection::v1::ServerReflectionRequest> describe;
+    for (const std::string& name : names) {
+      describe.emplace_back().set_file_containing_symbol(name);
     }
+    auto described = Reflect(channel, path, describe);
+    ASSERT_EQ(described.size(), names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      SCOPED_TRACE(names[i]);
+      ASSERT_TRUE(described[i].has_file_descriptor_response())
+          << described[i].error_response().error_message();
+      google::protobuf::SimpleDescriptorDatabase db;
+      for (const std::string& bytes :
+           described[i].file_descriptor_response().file_descriptor_proto()) {
+        google::protobuf::FileDescriptorProto file;
+        ASSERT_TRUE(file.ParseFromString(bytes));
+        ASSERT_TRUE(db.Add(file));
+      }
+      google::protobuf::DescriptorPool pool(&db);
+      const google::protobuf::ServiceDescriptor* service = pool.FindServiceByName(names[i]);
+      ASSERT_NE(service, nullptr);
+      EXPECT_GT(service->method_count(), 0);
+    }
+
+    grpc::reflection::v1::ServerReflectionRequest unknown;
+    unknown.set_file_containing_symbol("no.such.Service");
+    auto refused = Reflect(channel, path, {unknown});
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].error_response().error_code(), grpc::StatusCode::NOT_FOUND);
   }
-  EXPECT_THAT(names, ::testing::Contains("pdao.testing.v1.EchoService"));
-  EXPECT_THAT(names, ::testing::Contains("grpc.health.v1.Health"));
 }
 
 TEST_F(MtlsTest, MetricsCountCallsByCode) {
@@ -502,6 +550,153 @@ TEST_F(MtlsTest, ShutdownDrainsCallsInFlight) {
   EXPECT_EQ(response.message(), "hold");
   shutdown.join();
   EXPECT_TRUE(shutdown_done.HasBeenNotified());
+}
+
+// --- UnaryAdapter (common/rpc/unary_adapter.h) over the same mTLS setup ----------------------
+
+// A core for EchoService: Echo echoes ("refuse" is refused, "block" waits for Unblock()); Whoami
+// names the caller. Records how often and on which thread Echo ran.
+class EchoCore {
+ public:
+  absl::Status Echo(const Principal&, const EchoRequest& request, EchoResponse* response) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++echo_runs_;
+      echo_thread_ = std::this_thread::get_id();
+    }
+    if (request.message() == "refuse") {
+      return absl::FailedPreconditionError("refused by the core (rule 0)");
+    }
+    if (request.message() == "block") {
+      blocked_.Notify();
+      unblock_.WaitForNotificationWithTimeout(kCallTimeout);
+    }
+    response->set_message(request.message());
+    return absl::OkStatus();
+  }
+  absl::Status Whoami(const Principal& caller, const WhoamiRequest&, WhoamiResponse* response) {
+    response->set_spiffe_id(caller.ToSpiffeId());
+    return absl::OkStatus();
+  }
+  int echo_runs() {
+    absl::MutexLock lock(&mu_);
+    return echo_runs_;
+  }
+  std::thread::id echo_thread() {
+    absl::MutexLock lock(&mu_);
+    return echo_thread_;
+  }
+  absl::Notification blocked_, unblock_;
+
+ private:
+  absl::Mutex mu_;
+  int echo_runs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread::id echo_thread_ ABSL_GUARDED_BY(mu_);
+};
+
+class EchoAdapter final : public UnaryAdapter<EchoService, EchoCore> {
+ public:
+  enum class Binding { kAll, kOnlyEcho, kEchoTwice };
+  EchoAdapter(EchoCore& core, Executor& executor, Binding binding) : UnaryAdapter(core, executor) {
+    Serve(&EchoCore::Echo);
+    if (binding == Binding::kAll) ServeInline(&EchoCore::Whoami);
+    if (binding == Binding::kEchoTwice) Serve(&EchoCore::Echo);
+  }
+};
+
+class UnaryAdapterTest : public MtlsTest {
+ protected:
+  void SetUp() override {
+    adapter_ = std::make_unique<EchoAdapter>(core_, executor_, EchoAdapter::Binding::kAll);
+    ASSERT_THAT(adapter_->BindingErrors(), ::testing::IsEmpty());
+    ServerOptions o = OptionsFor(env->dir, nullptr);
+    o.health_listen_address.clear();
+    server_ = std::make_unique<Server>(o);
+    server_->AddService(adapter_.get());
+    ASSERT_TRUE(server_->Start().ok());
+    stub_ = EchoService::NewStub(
+        MakeMtlsChannelFromPem("127.0.0.1:" + std::to_string(server_->port()), env->ca_pem,
+                               env->department.cert_pem, env->department.key_pem));
+  }
+  void TearDown() override {
+    if (!core_.unblock_.HasBeenNotified()) core_.unblock_.Notify();
+    server_->Shutdown(absl::Now() + absl::Seconds(5));
+  }
+  // Runs `f` on the executor's thread and waits for it.
+  void OnExecutor(std::function<void()> f) {
+    absl::Notification done;
+    executor_.Schedule([&] {
+      f();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  }
+  grpc::Status Echo(const std::string& message, absl::Duration timeout = kCallTimeout) {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx, timeout);
+    EchoRequest request;
+    request.set_message(message);
+    EchoResponse response;
+    grpc::Status s = stub_->Echo(&ctx, request, &response);
+    if (s.ok()) {
+      EXPECT_EQ(response.message(), message);
+    }
+    return s;
+  }
+
+  EchoCore core_;
+  ThreadPoolExecutor executor_{1, "echo-core"};
+  std::unique_ptr<EchoAdapter> adapter_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<EchoService::Stub> stub_;
+};
+
+TEST_F(UnaryAdapterTest, CoreRunsOnTheExecutorAndItsStatusComesBackCodeForCode) {
+  EXPECT_TRUE(Echo("hello").ok());
+  std::thread::id pool_thread;
+  OnExecutor([&] { pool_thread = std::this_thread::get_id(); });
+  EXPECT_EQ(core_.echo_thread(), pool_thread);
+  grpc::Status refused = Echo("refuse");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(refused.error_message(), "refused by the core (rule 0)");
+}
+
+TEST_F(UnaryAdapterTest, InlineMethodAnswersWhileTheExecutorIsBusy) {
+  std::thread blocked([&] { EXPECT_TRUE(Echo("block").ok()); });
+  core_.blocked_.WaitForNotification();  // the only executor thread is now inside the core
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  WhoamiResponse who;
+  grpc::Status s = stub_->Whoami(&ctx, WhoamiRequest(), &who);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(who.spiffe_id(), "spiffe://pdao/org/city-transport/role/department");
+  core_.unblock_.Notify();
+  blocked.join();
+}
+
+TEST_F(UnaryAdapterTest, CallCancelledWhileQueuedDoesNotRunTheCore) {
+  std::thread blocked([&] { EXPECT_TRUE(Echo("block").ok()); });
+  core_.blocked_.WaitForNotification();
+  // Queued behind the blocked call; its deadline passes while it waits.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(200);
+  EXPECT_EQ(Echo("late", absl::Milliseconds(200)).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's deadline for the call is the client's plus the loopback latency; the subject of
+  // the test is that deadline, so let it pass before the executor gets to the queued call.
+  while (absl::Now() < deadline + absl::Milliseconds(100)) absl::SleepFor(absl::Milliseconds(5));
+  core_.unblock_.Notify();
+  blocked.join();
+  OnExecutor([] {});  // the queued task has run by now
+  EXPECT_EQ(core_.echo_runs(), 1) << "the expired call never reached the core";
+}
+
+TEST(UnaryAdapterBindingTest, NamesUnboundAndDoublyBoundMethods) {
+  EchoCore core;
+  ThreadPoolExecutor executor(1, "bind-test");
+  EXPECT_THAT(EchoAdapter(core, executor, EchoAdapter::Binding::kOnlyEcho).BindingErrors(),
+              ::testing::ElementsAre("pdao.testing.v1.EchoService.Whoami is not bound"));
+  EXPECT_THAT(EchoAdapter(core, executor, EchoAdapter::Binding::kEchoTwice).BindingErrors(),
+              ::testing::Contains("pdao.testing.v1.EchoService.Echo is bound twice"));
 }
 
 }  // namespace

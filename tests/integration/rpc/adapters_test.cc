@@ -1,0 +1,81 @@
+// Every service adapter binds every rpc of its API to its core exactly once
+// (common/rpc/unary_adapter.h): an rpc added to a .proto without its core method binding shows up
+// here, not as UNIMPLEMENTED in production. Needs the three services, so it lives in tests/.
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock/clock.h"
+#include "common/rpc/executor.h"
+#include "common/store/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/audit/audit_index.h"
+#include "services/audit/audit_log.h"
+#include "services/audit/audit_service.h"
+#include "services/audit/domain/checkpoint.h"
+#include "services/authorization/authorization_service.h"
+#include "services/registry/embedded_calendar.h"
+#include "services/registry/registry_service.h"
+
+namespace pdao {
+namespace {
+
+using ::testing::IsEmpty;
+
+class NoEligibility final : public authorization::EligibilityChecker {
+ public:
+  absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> Check(
+      const std::vector<std::string>&) override {
+    return absl::UnavailableError("not used: binding test");
+  }
+};
+
+TEST(AdaptersTest, RegistryBindsEveryRpc) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto calendar = registry::WorkdayCalendar::FromJson(registry::EmbeddedCalendarJson());
+  ASSERT_TRUE(calendar.ok()) << calendar.status();
+  SystemClock clock;
+  registry::RegistryCore core(**store, clock, *calendar, registry::RegistryOptions{});
+  ThreadPoolExecutor executor(1, "binding-test");
+  EXPECT_THAT(registry::RegistryService(core, executor).BindingErrors(), IsEmpty());
+}
+
+TEST(AdaptersTest, AuthorizationBindsEveryRpc) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  SystemClock clock;
+  NoEligibility eligibility;
+  authorization::AuthorizationCore core(**store, clock, eligibility);
+  ThreadPoolExecutor executor(1, "binding-test");
+  EXPECT_THAT(authorization::AuthorizationService(core, executor).BindingErrors(), IsEmpty());
+}
+
+TEST(AdaptersTest, AuditBindsEveryRpc) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/adapters_test_audit_", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto signer = audit::CheckpointSigner::Generate();
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  audit::AuditIndex index(audit::MonitorOptions{});
+  audit::AuditLogOptions options;
+  options.dir = dir;
+  options.checkpoint_interval = absl::Hours(1);
+  SystemClock clock;
+  auto log = audit::AuditLog::Open(options, clock, *signer);
+  ASSERT_TRUE(log.ok()) << log.status();
+  {
+    audit::AuditCore core(**log, index, *signer);
+    ThreadPoolExecutor executor(1, "binding-test");
+    EXPECT_THAT(audit::AuditService(core, executor).BindingErrors(), IsEmpty());
+  }
+  log->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pdao
