@@ -2,6 +2,7 @@
 
 #include <prometheus/gauge.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
@@ -38,6 +39,8 @@ void DefineHostFlags(Config& config, bool embedded) {
   config.Define("kafka", "PDAO_KAFKA", "", "Kafka bootstrap servers (empty: in-process bus)");
   config.Define("drain-timeout", "PDAO_DRAIN_TIMEOUT", "20s",
                 "on SIGTERM, how long running calls may finish");
+  config.Define("executor-threads", "PDAO_EXECUTOR_THREADS", "32",
+                "threads that run the services' use cases off gRPC's callback threads (1-1024)");
 }
 
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
@@ -60,11 +63,20 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   absl::StatusOr<absl::Duration> drain = config.GetDuration("drain-timeout");
   if (!drain.ok()) return drain.status();
   o.drain_timeout = *drain;
+  absl::StatusOr<int64_t> threads = config.GetInt("executor-threads");
+  if (!threads.ok()) return threads.status();
+  if (*threads < 1 || *threads > 1024) {
+    return absl::InvalidArgumentError("--executor-threads must be between 1 and 1024");
+  }
+  o.executor_threads = static_cast<int>(*threads);
   return o;
 }
 
 ServiceHost::ServiceHost(HostOptions options)
-    : options_(std::move(options)), metrics_(std::make_unique<Metrics>()) {}
+    : options_(std::move(options)),
+      metrics_(std::make_unique<Metrics>()),
+      executor_(std::make_unique<ThreadPoolExecutor>(std::max(1, options_.executor_threads),
+                                                     options_.program + "-exec")) {}
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions options) {
   if (options.listen.empty()) return absl::InvalidArgumentError("--listen is required");
@@ -198,6 +210,7 @@ void ServiceHost::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_) server_->Shutdown(absl::Now() + options_.drain_timeout);
+  executor_.reset();  // runs what the last calls scheduled, while the services still exist
   if (!stop_periodic_.HasBeenNotified()) stop_periodic_.Notify();
   for (std::thread& t : periodic_threads_) t.join();
   periodic_threads_.clear();

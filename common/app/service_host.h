@@ -28,6 +28,7 @@
 #include "common/bus/outbox_relay.h"
 #include "common/config/config.h"
 #include "common/metrics/metrics.h"
+#include "common/rpc/executor.h"
 #include "common/rpc/server.h"
 #include "common/store/store.h"
 
@@ -48,6 +49,7 @@ struct HostOptions {
   std::string redis_password;
   std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
   absl::Duration drain_timeout = absl::Seconds(20);
+  int executor_threads = 32;  // the shared executor the adapters run the cores on
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
@@ -71,6 +73,10 @@ class ServiceHost {
   // from Start() on. UNAVAILABLE when Redis cannot be reached; INTERNAL for a SQLite error.
   absl::StatusOr<Store*> OpenStore(const std::string& service);
   EventBus& bus() { return *bus_; }
+  // The one executor every hosted service's gRPC adapter runs its core on (common/rpc/executor.h),
+  // so one process has one pool however many services it hosts. Drained in Shutdown(), after the
+  // server stopped taking calls and before the services are destroyed.
+  Executor& executor() { return *executor_; }
   prometheus::Registry& metrics() { return metrics_->registry(); }
   const HostOptions& options() const { return options_; }
 
@@ -99,6 +105,7 @@ class ServiceHost {
   HostOptions options_;
   std::unique_ptr<Metrics> metrics_;  // served on --metrics-listen when set
   std::unique_ptr<EventBus> bus_;
+  std::unique_ptr<ThreadPoolExecutor> executor_;
   std::map<std::string, std::unique_ptr<Store>> stores_;
   std::vector<std::pair<std::string, std::unique_ptr<OutboxRelay>>> relays_;  // by service
   std::vector<std::pair<grpc::Service*, std::string>> services_;

@@ -115,7 +115,7 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   host.AddPeriodic("audit-alerts", absl::Seconds(1),
                    [raw_alerts]() { return raw_alerts->Flush(); });
   m->core_ = std::make_unique<AuditCore>(*m->log_, *m->index_, *m->alerts_, *m->signer_);
-  m->service_ = std::make_unique<AuditService>(*m->core_);
+  m->service_ = std::make_unique<AuditService>(*m->core_, host.executor());
   host.AddService(m->service_.get(), v1::AuditService::service_full_name());
 
   std::vector<std::string> topics =

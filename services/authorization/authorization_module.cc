@@ -1,6 +1,5 @@
 #include "services/authorization/authorization_module.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "common/events/event.h"
 
@@ -40,7 +39,7 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   module->core_ =
       std::make_unique<AuthorizationCore>(**store, clock, *module->eligibility_, options);
   if (absl::Status s = module->core_->LoadIndex(); !s.ok()) return s;
-  module->service_ = std::make_unique<AuthorizationService>(*module->core_);
+  module->service_ = std::make_unique<AuthorizationService>(*module->core_, host.executor());
   host.AddService(module->service_.get(), v1::AuthorizationService::service_full_name());
 
   AuthorizationCore* core = module->core_.get();

@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Mod
   absl::StatusOr<Store*> store = host.OpenStore("registry");
   if (!store.ok()) return store.status();
   module->core_ = std::make_unique<RegistryCore>(**store, clock, *module->calendar_, options);
-  module->service_ = std::make_unique<RegistryService>(*module->core_);
+  module->service_ = std::make_unique<RegistryService>(*module->core_, host.executor());
   host.AddService(module->service_.get(), v1::RegistryService::service_full_name());
 
   RegistryCore* core = module->core_.get();
