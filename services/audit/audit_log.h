@@ -16,8 +16,7 @@
 // (FAILED_PRECONDITION, fail closed, rule 34).
 //
 // There is no deletion or edit API (retention ≥ 3 years, rule 36).
-#ifndef PDAO_SERVICES_AUDIT_AUDIT_LOG_H_
-#define PDAO_SERVICES_AUDIT_AUDIT_LOG_H_
+#pragma once
 
 #include <deque>
 #include <functional>
@@ -145,5 +144,3 @@ class AuditLog {
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_AUDIT_LOG_H_

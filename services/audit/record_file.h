@@ -7,8 +7,7 @@
 // CRC with nothing after it is a torn tail of an unacknowledged batch: it is truncated away. A bad
 // record with data after it is corruption: the file is NOT changed (evidence is kept), the records
 // before it are returned and corruption() names the offset; appending is then refused.
-#ifndef PDAO_SERVICES_AUDIT_RECORD_FILE_H_
-#define PDAO_SERVICES_AUDIT_RECORD_FILE_H_
+#pragma once
 
 #include <cstdint>
 #include <functional>
@@ -62,5 +61,3 @@ class RecordFile {
 };
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_RECORD_FILE_H_

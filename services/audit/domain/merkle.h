@@ -11,8 +11,7 @@
 //   MTH(D[n])    the root ("tree head") of the first n leaves; MTH({}) = SHA-256("")
 //   full node    the hash of a complete subtree of 2^level leaves starting at index·2^level. Once
 //                written it never changes, which is what makes the log append-only.
-#ifndef PDAO_SERVICES_AUDIT_DOMAIN_MERKLE_H_
-#define PDAO_SERVICES_AUDIT_DOMAIN_MERKLE_H_
+#pragma once
 
 #include <array>
 #include <cstddef>
@@ -184,5 +183,3 @@ absl::Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2,
                                     absl::string_view root2);
 
 }  // namespace pdao::audit
-
-#endif  // PDAO_SERVICES_AUDIT_DOMAIN_MERKLE_H_

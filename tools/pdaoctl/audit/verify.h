@@ -8,8 +8,7 @@
 // Hashes are standard base64 (RFC 4648 §4, with padding) of exactly 32 bytes; --proof repeats, in
 // the order the log served the proof (lowest level first). `--flag value` and `--flag=value` both
 // work. Numbers are unsigned decimal.
-#ifndef PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_H_
-#define PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_H_
+#pragma once
 
 #include <string>
 
@@ -53,5 +52,3 @@ absl::StatusOr<std::string> DecodeBase64Strict(absl::string_view text);
 absl::StatusOr<pdao::audit::Hash> ParseHashFlag(absl::string_view flag, absl::string_view value);
 
 }  // namespace pdao::pdaoctl::audit
-
-#endif  // PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_H_

@@ -9,8 +9,7 @@
 //   4. the root recomputed from every entry's stored bytes (RFC 9162 leaf hashes), each entry
 //      carrying its own index — catches any change, deletion, reordering or truncation.
 // On success the latest checkpoint becomes the new state; on any problem the state is kept.
-#ifndef PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_LOG_H_
-#define PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_LOG_H_
+#pragma once
 
 #include <string>
 #include <vector>
@@ -42,5 +41,3 @@ absl::StatusOr<VerifyLogReport> VerifyLog(pdao::audit::v1::AuditService::StubInt
                                           const VerifyLogOptions& options);
 
 }  // namespace pdao::pdaoctl::audit
-
-#endif  // PDAO_TOOLS_PDAOCTL_AUDIT_VERIFY_LOG_H_
