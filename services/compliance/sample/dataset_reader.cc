@@ -472,7 +472,14 @@ absl::StatusOr<std::unique_ptr<DatasetReader>> OpenSqliteDataset(const std::stri
 }
 
 void AppendCsvField(absl::string_view field, std::string* out) {
-  if (field.find_first_of(",\"\r\n") == absl::string_view::npos) {
+  bool plain = true;
+  for (const char c : field) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
     out->append(field.data(), field.size());
     return;
   }

@@ -1,10 +1,14 @@
+// HMAC over the low-level SHA-256 context: OpenSSL 3 keeps it, marked deprecated; this file asks
+// for the 1.1.1 API before any OpenSSL header is read.
+#define OPENSSL_API_COMPAT 0x10100000L
 #include "services/compliance/sample/field_method.h"
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/ascii.h"
@@ -263,6 +267,15 @@ void Mask(absl::string_view value, int keep, std::string* out) {
   out->append("***");
 }
 
+struct Pseudonymizer::Pads {
+  SHA256_CTX inner;
+  SHA256_CTX outer;
+};
+
+Pseudonymizer::Pseudonymizer() : pads_(std::make_unique<Pads>()) {}
+
+Pseudonymizer::~Pseudonymizer() { OPENSSL_cleanse(pads_.get(), sizeof(Pads)); }
+
 absl::StatusOr<std::unique_ptr<Pseudonymizer>> Pseudonymizer::Create(absl::string_view key) {
   if (key.size() < kMinKeyBytes) {
     return absl::InvalidArgumentError(absl::StrCat("pseudonym key has ", key.size(),
@@ -270,47 +283,48 @@ absl::StatusOr<std::unique_ptr<Pseudonymizer>> Pseudonymizer::Create(absl::strin
                                                    " are required (rule 23: keyed pseudonyms)"));
   }
   std::unique_ptr<Pseudonymizer> p(new Pseudonymizer());
-  p->mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (p->mac_ == nullptr) return OpensslFailure("EVP_MAC_fetch HMAC");
-  p->ctx_ = EVP_MAC_CTX_new(p->mac_);
-  if (p->ctx_ == nullptr) return OpensslFailure("EVP_MAC_CTX_new");
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_init(p->ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                   params) != 1) {
-    return OpensslFailure("EVP_MAC_init");
+  // RFC 2104: a key longer than the block is hashed first; then zero-padded to the block.
+  unsigned char block[SHA256_CBLOCK] = {0};
+  if (key.size() > SHA256_CBLOCK) {
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
+  } else {
+    std::memcpy(block, key.data(), key.size());
   }
+  unsigned char ipad[SHA256_CBLOCK];
+  unsigned char opad[SHA256_CBLOCK];
+  for (int i = 0; i < SHA256_CBLOCK; ++i) {
+    ipad[i] = block[i] ^ 0x36;
+    opad[i] = block[i] ^ 0x5c;
+  }
+  Pads& pads = *p->pads_;
+  if (SHA256_Init(&pads.inner) != 1 || SHA256_Update(&pads.inner, ipad, sizeof(ipad)) != 1 ||
+      SHA256_Init(&pads.outer) != 1 || SHA256_Update(&pads.outer, opad, sizeof(opad)) != 1) {
+    return OpensslFailure("SHA-256 init");
+  }
+  OPENSSL_cleanse(block, sizeof(block));
+  OPENSSL_cleanse(ipad, sizeof(ipad));
+  OPENSSL_cleanse(opad, sizeof(opad));
   std::string id;
   if (absl::Status s = p->Append("pdao-sample-key-id", &id); !s.ok()) return s;
   p->key_id_ = id.substr(0, 16);
   return p;
 }
 
-Pseudonymizer::~Pseudonymizer() {
-  EVP_MAC_CTX_free(ctx_);
-  EVP_MAC_free(mac_);
-}
-
 absl::Status Pseudonymizer::Append(absl::string_view value, std::string* out) {
   if (value.empty()) return absl::OkStatus();
-  // Re-initialising with no key keeps the key set at creation (OpenSSL 3 HMAC semantics).
-  if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(value.data()), value.size()) !=
-          1) {
-    return OpensslFailure("HMAC-SHA-256");
-  }
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  size_t len = 0;
-  if (EVP_MAC_final(ctx_, mac, &len, sizeof(mac)) != 1 || len != 32) {
-    return OpensslFailure("HMAC-SHA-256 final");
-  }
+  // RFC 2104: H(K ^ opad, H(K ^ ipad, value)), from the precomputed pad states.
+  SHA256_CTX ctx = pads_->inner;
+  SHA256_Update(&ctx, value.data(), value.size());
+  unsigned char inner_hash[SHA256_DIGEST_LENGTH];
+  SHA256_Final(inner_hash, &ctx);
+  ctx = pads_->outer;
+  SHA256_Update(&ctx, inner_hash, sizeof(inner_hash));
+  unsigned char mac[SHA256_DIGEST_LENGTH];
+  SHA256_Final(mac, &ctx);
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t at = out->size();
-  out->resize(at + 2 * len);
-  for (size_t i = 0; i < len; ++i) {
+  out->resize(at + 2 * sizeof(mac));
+  for (size_t i = 0; i < sizeof(mac); ++i) {
     (*out)[at + 2 * i] = kHex[mac[i] >> 4];
     (*out)[at + 2 * i + 1] = kHex[mac[i] & 0xF];
   }

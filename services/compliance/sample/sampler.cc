@@ -249,11 +249,10 @@ absl::StatusOr<SampleCertificate> Sampler::Produce(const SampleRequest& request)
       });
   if (!pass1.ok()) return pass1.status();
 
-  std::vector<int64_t> selected;
-  selected.reserve(heap.size());
-  for (const HeapEntry& e : heap) selected.push_back(e.row);
-  std::vector<HeapEntry>().swap(heap);
-  std::sort(selected.begin(), selected.end());
+  // The selection in dataset order; each row keeps its class, whose count is now final.
+  std::sort(heap.begin(), heap.end(),
+            [](const HeapEntry& a, const HeapEntry& b) { return a.row < b.row; });
+  const std::vector<HeapEntry>& selected = heap;
 
   // --- Pass 2: desensitize the selected rows, suppress small classes, write.
   const std::string output_name = absl::StrCat(request.sample_id, ".csv");
@@ -283,8 +282,14 @@ absl::StatusOr<SampleCertificate> Sampler::Produce(const SampleRequest& request)
   int64_t k_achieved = -1;
   absl::StatusOr<ScanSummary> pass2 =
       reader.Scan([&](int64_t row, absl::Span<const absl::string_view> fields) -> absl::Status {
-        if (next >= selected.size() || selected[next] != row) return absl::OkStatus();
+        if (next >= selected.size() || selected[next].row != row) return absl::OkStatus();
+        const ClassMap::value_type& cls = *selected[next].cls;
         ++next;
+        // All rows of a class share its fate: a small class is suppressed whole.
+        if (cls.second < k) {
+          ++suppressed;
+          return absl::OkStatus();
+        }
         key2.Clear();
         for (size_t i = 0; i < plans.size(); ++i) {
           const Plan& p = plans[i];
@@ -312,16 +317,12 @@ absl::StatusOr<SampleCertificate> Sampler::Produce(const SampleRequest& request)
           }
           if (p.method.quasi_identifier) key2.Add(v);
         }
-        auto cls = classes.find(key2.key());
-        if (cls == classes.end()) {
+        // The class of what is written must be the one counted: a row changed since pass 1 aborts.
+        if (key2.key() != cls.first) {
           return absl::AbortedError(absl::StrCat("dataset data row ", row,
                                                  " changed while the sample was made (rule 23)"));
         }
-        if (cls->second < k) {
-          ++suppressed;
-          return absl::OkStatus();
-        }
-        if (k_achieved < 0 || cls->second < k_achieved) k_achieved = cls->second;
+        if (k_achieved < 0 || cls.second < k_achieved) k_achieved = cls.second;
         bool first = true;
         for (size_t i = 0; i < plans.size(); ++i) {
           if (plans[i].method.method == Method::kDrop) continue;
