@@ -31,8 +31,8 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  // Appends to the buffer; writes it out when it reaches kFlushBytes. The string is the caller's
-  // to fill: Append(buffer()) is not needed, use Buffer() and MaybeFlush() on hot paths.
+  // Appends to the buffer; writes it out when it reaches kFlushBytes. Hot paths may instead
+  // append to Buffer() directly and call MaybeFlush() after each row.
   absl::Status Append(absl::string_view bytes);
   std::string* Buffer() { return &buffer_; }
   absl::Status MaybeFlush() { return buffer_.size() >= kFlushBytes ? Flush() : absl::OkStatus(); }

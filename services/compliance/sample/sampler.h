@@ -120,7 +120,7 @@ class Sampler {
   //   INVALID_ARGUMENT: a bad sample id, size <= 0 or above max_sample_rows, k < 1, an unknown or
   //     repeated requested field, an ungraded field, a short key, malformed data (with its row);
   //   FAILED_PRECONDITION: the dataset's columns differ from the registered fields (named);
-  //   PERMISSION_DENIED: the dataset path escapes the data root;
+  //   PERMISSION_DENIED: the dataset path escapes the data root; NOT_FOUND: no such dataset/table;
   //   RESOURCE_EXHAUSTED: more than max_classes quasi-identifier classes;
   //   ABORTED: the dataset changed between the two passes;
   //   ALREADY_EXISTS: a sample with this id exists.
