@@ -146,6 +146,23 @@ process.exit(errs.length ? 1 : 0);
 EOF
   then pass "deploy (compose, prometheus, grafana)"; else fail "deploy (compose, prometheus, grafana)"; fi
   if [[ -f "$ROOT/deploy/Dockerfile" ]]; then pass "deploy/Dockerfile present"; else fail "deploy/Dockerfile missing"; fi
+  # One working-day calendar: the chart mounts its own copy of the registry's embedded one.
+  local cal="services/registry/data/cn-workdays.json" chart_cal="charts/pdao/files/cn-workdays.json"
+  if cmp -s "$ROOT/$cal" "$ROOT/$chart_cal"; then
+    pass "calendar ($chart_cal equals $cal)"
+  else
+    fail "calendar ($chart_cal differs from $cal: cp $cal $chart_cal)"
+  fi
+  # One Kafka version: the integration-test broker (pom.xml, kafka_broker.h) and docker-compose.
+  local pom compose harness
+  pom=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/tools/kafka/pom.xml")
+  compose=$(sed -n 's|^ *image: *apache/kafka:\([^ ]*\).*|\1|p' "$ROOT/docker-compose.yml")
+  harness=$(sed -n 's/.*kKafkaVersion\[\] = "\([^"]*\)".*/\1/p' "$ROOT/common/testing/kafka/kafka_broker.h")
+  if [[ -n "$pom" && "$pom" == "$compose" && "$pom" == "$harness" ]]; then
+    pass "kafka version ($pom in tools/kafka/pom.xml, kafka_broker.h and docker-compose.yml)"
+  else
+    fail "kafka version (tools/kafka/pom.xml '$pom', kafka_broker.h '$harness', docker-compose.yml '$compose': make them equal)"
+  fi
 }
 
 run_tidy() {
