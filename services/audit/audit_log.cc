@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
 
 absl::Status AuditLog::Recover() {
   absl::MutexLock lock(&mu_);
-  auto fail = [this](std::string why) {
+  auto fail = [this](std::string why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (integrity_.ok()) integrity_ = absl::DataLossError(std::move(why));
   };
   absl::StatusOr<std::unique_ptr<RecordFile>> entries = RecordFile::Open(

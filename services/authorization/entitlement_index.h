@@ -33,8 +33,6 @@
 
 namespace pdao::authorization {
 
-namespace v1 = ::pdao::authorization::v1;
-
 // What Check needs of one agreement version. Immutable once published.
 struct AgreementView {
   std::string id;

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "common/rpc/channel.h"
 #include "common/status/grpc_status.h"
+#include "common/testing/ports.h"
 #include "google/protobuf/unknown_field_set.h"
 
 namespace pdao::e2e {
@@ -91,25 +92,9 @@ std::string Tail(const std::string& path, size_t max_bytes) {
 }  // namespace
 
 absl::StatusOr<int> FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(Errno("socket"));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const std::string e = Errno("bind");
-    close(fd);
-    return absl::InternalError(e);
-  }
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string e = Errno("getsockname");
-    close(fd);
-    return absl::InternalError(e);
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
+  absl::StatusOr<std::vector<int>> ports = testing::PickFreeLoopbackPorts(1);
+  if (!ports.ok()) return ports.status();
+  return (*ports)[0];
 }
 
 std::string Loopback(int port) { return absl::StrCat("127.0.0.1:", port); }

@@ -17,9 +17,9 @@
 
 namespace pdao::e2e {
 
-// A free TCP port on 127.0.0.1: binds port 0, reads the port the kernel chose, closes the socket.
-// Another process may take it before the caller binds it; good enough on a test machine.
-// INTERNAL when no socket can be bound.
+// A free TCP port on 127.0.0.1 (common/testing/ports.h PickFreeLoopbackPorts). Another process may
+// take it before the child binds it: start children through pdao::testing::StartOnFreePorts,
+// which starts again on new ports when that happens. INTERNAL when no socket can be bound.
 absl::StatusOr<int> FreeLoopbackPort();
 
 // "127.0.0.1:<port>".

@@ -2,10 +2,8 @@
 
 #include <fcntl.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/testing/ports.h"
 
 namespace pdao::testing {
 namespace {
@@ -38,25 +37,6 @@ std::string DefaultLibsDir() {
   std::string cache = Env("PDAO_CACHE");
   if (cache.empty()) cache = absl::StrCat(Env("HOME"), "/.cache/pdao");
   return absl::StrCat(cache, "/kafka-", kKafkaVersion, "/libs");
-}
-
-// A loopback TCP port that was free a moment ago (bind to port 0, read it back, close).
-absl::StatusOr<int> FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string err = std::strerror(errno);
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind to a free loopback port: ", err));
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 // A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
@@ -142,7 +122,7 @@ std::vector<std::string> KafkaBroker::JavaArgv(
   return argv;
 }
 
-absl::Status KafkaBroker::Prepare() {
+absl::Status KafkaBroker::Prepare(int port, int controller_port) {
   libs_dir_ = options_.libs_dir;
   if (libs_dir_.empty()) libs_dir_ = Env("PDAO_KAFKA_LIBS");
   if (libs_dir_.empty()) libs_dir_ = DefaultLibsDir();
@@ -156,13 +136,8 @@ absl::Status KafkaBroker::Prepare() {
     return absl::InternalError(absl::StrCat("mkdtemp ", tmpl, ": ", std::strerror(errno)));
   }
   dir_ = tmpl;
-  auto port = FreePort();
-  if (!port.ok()) return port.status();
-  auto controller_port = FreePort();
-  if (!controller_port.ok()) return controller_port.status();
-  if (*port == *controller_port) return absl::InternalError("got the same free port twice");
-  port_ = *port;
-  controller_port_ = *controller_port;
+  port_ = port;
+  controller_port_ = controller_port;
   bootstrap_ = absl::StrCat("127.0.0.1:", port_);
 
   const std::string props = absl::StrCat(dir_, "/server.properties");
@@ -304,9 +279,22 @@ absl::Status KafkaBroker::WaitUntilReady() {
 absl::Status KafkaBroker::Start() {
   if (external_) return WaitUntilReady();
   if (pid_ > 0) return absl::OkStatus();
-  if (!prepared_) {
-    if (absl::Status s = Prepare(); !s.ok()) return s;
-  }
+  if (prepared_) return LaunchAndWait();  // a restart: same ports and data
+  // First start on fresh ports. A port may be taken between being picked and the broker binding
+  // it: then the broker exits, and it starts again on new ports in a new directory.
+  return StartOnFreePorts(2, [this](const std::vector<int>& ports) {
+    if (absl::Status s = Prepare(ports[0], ports[1]); !s.ok()) return s;
+    absl::Status s = LaunchAndWait();
+    if (s.ok() || !LogSaysPortTaken(LogTail(size_t{1} << 20))) return s;
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    dir_.clear();
+    prepared_ = false;
+    return PortTakenError(s.message());
+  });
+}
+
+absl::Status KafkaBroker::LaunchAndWait() {
   if (absl::Status s = Launch(); !s.ok()) return s;
   absl::Status ready = WaitUntilReady();
   if (!ready.ok()) (void)Stop();

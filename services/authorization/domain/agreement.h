@@ -12,8 +12,6 @@
 
 namespace pdao::authorization {
 
-namespace v1 = ::pdao::authorization::v1;
-
 // Spec Art. 14: the longest term without a recorded justification.
 inline constexpr int kMaxTermYears = 5;
 

@@ -12,8 +12,6 @@
 
 namespace pdao::authorization {
 
-namespace v1 = ::pdao::authorization::v1;
-
 // OK when every section of rule 12 is present and the mode is valid (rule 11). Otherwise
 // INVALID_ARGUMENT naming every missing section at once.
 absl::Status ValidatePlanContent(const v1::PlanContent& content);
