@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <system_error>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -270,7 +271,7 @@ absl::StatusOr<absl::Time> Asn1ToTime(const ASN1_TIME* t) {
   return absl::FromTimeT(timegm(&tm));
 }
 
-std::string ErrnoText() { return std::strerror(errno); }
+std::string ErrnoText() { return std::generic_category().message(errno); }
 
 bool Exists(const std::string& path) {
   struct stat st;

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
+#include <system_error>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/cord.h"
@@ -29,7 +29,8 @@ absl::StatusOr<std::vector<int>> PickFreeLoopbackPorts(int count) {
   std::vector<int> ports;
   for (int i = 0; i < count; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+    if (fd < 0)
+      return absl::InternalError(absl::StrCat("socket: ", std::generic_category().message(errno)));
     fds.push_back(fd);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -38,8 +39,8 @@ absl::StatusOr<std::vector<int>> PickFreeLoopbackPorts(int count) {
     socklen_t len = sizeof(addr);
     if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
         getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      return absl::InternalError(
-          absl::StrCat("bind to a free port on 127.0.0.1: ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("bind to a free port on 127.0.0.1: ",
+                                              std::generic_category().message(errno)));
     }
     ports.push_back(static_cast<int>(ntohs(addr.sin_port)));
   }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <system_error>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -133,7 +134,8 @@ absl::Status KafkaBroker::Prepare(int port, int controller_port) {
   }
   std::string tmpl = (fs::temp_directory_path() / "pdao-kafka-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp ", tmpl, ": ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("mkdtemp ", tmpl, ": ", std::generic_category().message(errno)));
   }
   dir_ = tmpl;
   port_ = port;
@@ -187,7 +189,8 @@ absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0)
-    return absl::InternalError(absl::StrCat("open ", log, ": ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -197,7 +200,8 @@ absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid < 0)
+    return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
   const absl::Time deadline = absl::Now() + timeout;
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -225,7 +229,8 @@ absl::Status KafkaBroker::Launch() {
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0)
-    return absl::InternalError(absl::StrCat("open ", log, ": ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -235,7 +240,8 @@ absl::Status KafkaBroker::Launch() {
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid < 0)
+    return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
   pid_ = pid;
   return absl::OkStatus();
 }

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -71,7 +72,8 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
   std::string tmpl =
       absl::StrCat((tmp != nullptr && tmp[0] != '\0') ? tmp : "/tmp", "/pdao-redis-XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::UnavailableError(absl::StrCat("mkdtemp ", tmpl, ": ", strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("mkdtemp ", tmpl, ": ", std::generic_category().message(errno)));
   }
   server->dir_ = tmpl;
 
@@ -114,7 +116,8 @@ absl::Status RedisServer::Launch() {
     if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", conf));
   }
   const pid_t pid = fork();
-  if (pid < 0) return absl::UnavailableError(absl::StrCat("fork: ", strerror(errno)));
+  if (pid < 0)
+    return absl::UnavailableError(absl::StrCat("fork: ", std::generic_category().message(errno)));
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec. The server dies with the thread that started
     // it, so a test binary that crashes or is killed leaves no server behind.
