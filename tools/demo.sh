@@ -82,7 +82,7 @@ start_standalone() {
     done
     kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true
     if [[ -z "${PDAO_DEMO_PORT:-}${PDAO_DEMO_METRICS_PORT:-}" ]] &&
-       grep -qiE 'address already in use|failed to bind|bind.*in use' "$DIR/standalone.log"; then
+       grep -qiE 'address already in use|problem binding to port' "$DIR/standalone.log"; then
       echo "a picked port was taken meanwhile (attempt $attempt); picking new ports"
       continue
     fi

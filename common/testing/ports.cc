@@ -59,8 +59,9 @@ bool IsPortTaken(const absl::Status& status) {
 }
 
 bool LogSaysPortTaken(absl::string_view log) {
-  return absl::StrContains(log, "Address already in use") ||
-         absl::StrContains(log, "java.net.BindException");
+  return absl::StrContains(log, "Address already in use") ||          // gRPC, redis-server
+         absl::StrContains(log, "java.net.BindException") ||          // the Kafka broker
+         absl::StrContains(log, "Possible problem binding to port");  // prometheus-cpp (civetweb)
 }
 
 absl::Status StartOnFreePorts(int count,

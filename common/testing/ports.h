@@ -30,8 +30,9 @@ absl::StatusOr<std::vector<int>> PickFreeLoopbackPorts(int count);
 absl::Status PortTakenError(absl::string_view detail);
 // True for a status made by PortTakenError.
 bool IsPortTaken(const absl::Status& status);
-// True when a server's log says it could not bind its address ("Address already in use",
-// java.net.BindException).
+// True when a server's log says it could not bind its address ("Address already in use" from
+// gRPC and redis-server, java.net.BindException from Kafka, civetweb's "Possible problem binding
+// to port" from a PDAO binary's /metrics exposer).
 bool LogSaysPortTaken(absl::string_view log);
 
 // Calls start(ports) with `count` freshly picked ports until it returns anything but a

@@ -103,6 +103,10 @@ TEST(PortsTest, RecognizesBindFailuresInServerLogs) {
   EXPECT_TRUE(LogSaysPortTaken(
       "org.apache.kafka.common.KafkaException: Socket server failed to bind to 127.0.0.1:9092: "
       "Address already in use.\nCaused by: java.net.BindException"));
+  EXPECT_TRUE(LogSaysPortTaken(
+      R"({"level":"error","msg":"cannot create host","error":"UNAVAILABLE: cannot serve /metrics )"
+      R"(on 127.0.0.1:57383: null context when constructing CivetServer. Possible problem )"
+      R"(binding to port."})"));
   EXPECT_FALSE(LogSaysPortTaken("Ready to accept connections tcp"));
   EXPECT_FALSE(IsPortTaken(absl::UnavailableError("Address already in use")));
 }

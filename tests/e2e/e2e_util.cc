@@ -99,6 +99,44 @@ absl::StatusOr<int> FreeLoopbackPort() {
 
 std::string Loopback(int port) { return absl::StrCat("127.0.0.1:", port); }
 
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
+    int count, const std::function<std::vector<std::string>(const std::vector<int>&)>& argv_for,
+    const std::string& log_path, const std::function<bool(const std::vector<int>&)>& ready,
+    absl::Duration timeout, std::vector<int>* ports) {
+  std::unique_ptr<ChildProcess> server;
+  absl::Status started =
+      testing::StartOnFreePorts(count, [&](const std::vector<int>& picked) -> absl::Status {
+        const size_t log_start = ReadFileOrEmpty(log_path).size();  // this attempt's log only
+        const std::vector<std::string> argv = argv_for(picked);
+        absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, log_path);
+        if (!child.ok()) return child.status();
+        bool exited = false;
+        const bool up = PollUntil(
+            [&] {
+              if (!(*child)->Running()) {
+                exited = true;
+                return true;
+              }
+              return ready(picked);
+            },
+            timeout);
+        if (exited || !up) {
+          (*child)->Kill();
+          const std::string log = ReadFileOrEmpty(log_path).substr(log_start);
+          if (exited && testing::LogSaysPortTaken(log)) return testing::PortTakenError(argv[0]);
+          if (exited)
+            return absl::InternalError(absl::StrCat(argv[0], " exited during start:\n", log));
+          return absl::DeadlineExceededError(absl::StrCat(
+              argv[0], " not ready within ", absl::FormatDuration(timeout), ":\n", log));
+        }
+        server = std::move(*child);
+        *ports = picked;
+        return absl::OkStatus();
+      });
+  if (!started.ok()) return started;
+  return server;
+}
+
 // --- TempDir
 // --------------------------------------------------------------------------------------
 

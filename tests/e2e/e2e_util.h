@@ -75,6 +75,18 @@ class ChildProcess {
   std::string log_path_;
 };
 
+// Starts a server binary as a child process on `count` fresh loopback ports and waits (polling,
+// bounded by `timeout`) until `ready(ports)` holds. `argv_for(ports)` builds its command line; its
+// output is appended to `log_path`. When the child exits during start because a port was taken
+// after it was picked (its log says so), starts it again on new ports
+// (pdao::testing::StartOnFreePorts). On success `*ports` holds the ports it serves on. INTERNAL
+// with the log tail when the child exits for another reason; DEADLINE_EXCEEDED (child killed) when
+// it is not ready in time.
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
+    int count, const std::function<std::vector<std::string>(const std::vector<int>&)>& argv_for,
+    const std::string& log_path, const std::function<bool(const std::vector<int>&)>& ready,
+    absl::Duration timeout, std::vector<int>* ports);
+
 // The result of a command run to completion.
 struct CommandResult {
   int exit_code = -1;  // -1 when killed by a signal
