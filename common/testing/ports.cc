@@ -29,8 +29,9 @@ absl::StatusOr<std::vector<int>> PickFreeLoopbackPorts(int count) {
   std::vector<int> ports;
   for (int i = 0; i < count; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if (fd < 0) {
       return absl::InternalError(absl::StrCat("socket: ", std::generic_category().message(errno)));
+    }
     fds.push_back(fd);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
