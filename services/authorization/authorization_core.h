@@ -39,8 +39,6 @@
 
 namespace pdao::authorization {
 
-class Batch;  // one atomic commit with its events (authorization_core.cc)
-
 struct AuthorizationOptions {
   // Rule 32 asks for every decision; allows are audited too when set (costs one queue push per
   // allow). Denies are always audited.
