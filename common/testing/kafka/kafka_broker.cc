@@ -184,13 +184,15 @@ absl::Status KafkaBroker::Prepare(int port, int controller_port) {
 absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
                                           absl::Duration timeout) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0)
+  if (log_fd < 0) {
     return absl::InternalError(
         absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
+  }
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -200,8 +202,9 @@ absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0)
+  if (pid < 0) {
     return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
+  }
   const absl::Time deadline = absl::Now() + timeout;
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -224,13 +227,15 @@ absl::Status KafkaBroker::Launch() {
   std::vector<std::string> argv =
       JavaArgv({"kafka.Kafka", absl::StrCat(dir_, "/server.properties")});
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0)
+  if (log_fd < 0) {
     return absl::InternalError(
         absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
+  }
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -240,8 +245,9 @@ absl::Status KafkaBroker::Launch() {
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0)
+  if (pid < 0) {
     return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
+  }
   pid_ = pid;
   return absl::OkStatus();
 }
@@ -308,8 +314,9 @@ absl::Status KafkaBroker::LaunchAndWait() {
 }
 
 absl::Status KafkaBroker::Stop() {
-  if (external_)
+  if (external_) {
     return absl::UnimplementedError("cannot stop an external broker (PDAO_TEST_KAFKA)");
+  }
   if (pid_ <= 0) return absl::OkStatus();
   kill(pid_, SIGTERM);
   const absl::Time deadline = absl::Now() + options_.stop_timeout;
