@@ -10,10 +10,7 @@
 namespace pdao {
 
 OutboxRelay::OutboxRelay(Store& store, EventBus& bus, OutboxRelayOptions options)
-    : store_(store),
-      bus_(bus),
-      options_(std::move(options)),
-      deliveries_(std::make_shared<Deliveries>()) {}
+    : store_(store), bus_(bus), options_(options), deliveries_(std::make_shared<Deliveries>()) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
@@ -48,8 +45,9 @@ absl::StatusOr<int> OutboxRelay::RoundLocked() {
                                          [d, id = r.id](const absl::Status& outcome) {
                                            absl::MutexLock lock(&d->mu);
                                            auto it = d->outcomes.find(id);
-                                           if (it != d->outcomes.end() && !it->second.has_value())
+                                           if (it != d->outcomes.end() && !it->second.has_value()) {
                                              it->second = outcome;
+                                           }
                                          });
     if (accepted.ok()) {
       ++published_;

@@ -23,21 +23,24 @@ namespace pdao::log {
 
 enum class Level { kInfo, kWarn, kError };
 
-// A field value: a JSON string, number or boolean.
+// A field value: a JSON string, number or boolean. The constructors are implicit on purpose (a
+// field is written {"key", value}), with one per integer type so that each converts exactly.
 class Value {
  public:
-  Value(absl::string_view s) : json_(Quote(s)) {}  // NOLINT(runtime/explicit)
-  Value(std::string_view s) : json_(Quote(absl::string_view(s.data(), s.size()))) {}  // NOLINT
-  Value(const char* s) : json_(Quote(s)) {}                  // NOLINT(runtime/explicit)
-  Value(const std::string& s) : json_(Quote(s)) {}           // NOLINT(runtime/explicit)
-  Value(bool b) : json_(b ? "true" : "false") {}             // NOLINT(runtime/explicit)
-  Value(int v) : json_(std::to_string(v)) {}                 // NOLINT(runtime/explicit)
-  Value(long v) : json_(std::to_string(v)) {}                // NOLINT(runtime/explicit)
-  Value(long long v) : json_(std::to_string(v)) {}           // NOLINT(runtime/explicit)
-  Value(unsigned v) : json_(std::to_string(v)) {}            // NOLINT(runtime/explicit)
-  Value(unsigned long v) : json_(std::to_string(v)) {}       // NOLINT(runtime/explicit)
-  Value(unsigned long long v) : json_(std::to_string(v)) {}  // NOLINT(runtime/explicit)
-  Value(double v);                                           // NOLINT(runtime/explicit)
+  // NOLINTBEGIN(google-explicit-constructor,google-runtime-int)
+  Value(absl::string_view s) : json_(Quote(s)) {}
+  Value(std::string_view s) : json_(Quote(absl::string_view(s.data(), s.size()))) {}
+  Value(const char* s) : json_(Quote(s)) {}
+  Value(const std::string& s) : json_(Quote(s)) {}
+  Value(bool b) : json_(b ? "true" : "false") {}
+  Value(int v) : json_(std::to_string(v)) {}
+  Value(long v) : json_(std::to_string(v)) {}
+  Value(long long v) : json_(std::to_string(v)) {}
+  Value(unsigned v) : json_(std::to_string(v)) {}
+  Value(unsigned long v) : json_(std::to_string(v)) {}
+  Value(unsigned long long v) : json_(std::to_string(v)) {}
+  Value(double v);
+  // NOLINTEND(google-explicit-constructor,google-runtime-int)
 
   // The value as JSON text.
   const std::string& json() const { return json_; }

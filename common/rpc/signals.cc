@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -24,7 +25,8 @@ sigset_t ShutdownSet() {
 absl::Status InstallShutdownSignals() {
   const sigset_t set = ShutdownSet();
   if (const int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
-    return absl::InternalError(absl::StrCat("pthread_sigmask: ", std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("pthread_sigmask: ", std::generic_category().message(err)));
   }
   return absl::OkStatus();
 }
@@ -45,7 +47,8 @@ absl::StatusOr<int> WaitForShutdownSignal(absl::Duration timeout) {
       return absl::DeadlineExceededError(
           absl::StrCat("no SIGTERM or SIGINT within ", absl::FormatDuration(timeout)));
     }
-    return absl::InternalError(absl::StrCat("sigtimedwait: ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("sigtimedwait: ", std::generic_category().message(errno)));
   }
 }
 

@@ -32,8 +32,9 @@ absl::Status ValidateCommitRequest(const CommitRequest& request) {
   }
   absl::flat_hash_set<std::string_view> seen;
   for (const Put& put : request.puts) {
-    if (put.key.empty())
+    if (put.key.empty()) {
       return absl::InvalidArgumentError("commit request has a put with empty key");
+    }
     if (auto s = CheckShard(put.key, request.shard); !s.ok()) return s;
     if (auto s = CheckExpectedVersion(put.key, put.expected_version); !s.ok()) return s;
     if (!seen.insert(put.key).second) {

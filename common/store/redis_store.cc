@@ -368,6 +368,7 @@ absl::StatusOr<ScanPage> RedisStore::Scan(const std::string& prefix, const std::
 
   return WithConnection(true, [&](Conn& conn) -> absl::StatusOr<ScanPage> {
     std::vector<std::vector<std::string>> ranges;
+    ranges.reserve(slots.size());
     for (int s : slots) {
       ranges.push_back(
           {"ZRANGEBYLEX", absl::StrCat(Tag(s), ":idx"), min, max, "LIMIT", "0", count});
@@ -388,6 +389,7 @@ absl::StatusOr<ScanPage> RedisStore::Scan(const std::string& prefix, const std::
     if (keys.empty()) return page;
 
     std::vector<std::vector<std::string>> reads;
+    reads.reserve(keys.size());
     for (const std::string& key : keys) reads.push_back({"HMGET", DataKey(key), "v", "d"});
     absl::StatusOr<std::vector<Reply>> values = conn.Pipeline(reads);
     if (!values.ok()) return values.status();
@@ -507,6 +509,7 @@ absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutbox(int limit) {
   if (auto s = ValidateOutboxLimit(limit); !s.ok()) return s;
   return WithConnection(true, [&](Conn& conn) -> absl::StatusOr<std::vector<OutboxRecord>> {
     std::vector<std::vector<std::string>> reads;
+    reads.reserve(static_cast<size_t>(options_.num_shards));
     for (int s = 0; s < options_.num_shards; ++s) {
       reads.push_back(
           {"XRANGE", absl::StrCat(Tag(s), ":outbox"), "-", "+", "COUNT", absl::StrCat(limit)});
@@ -530,11 +533,17 @@ absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutbox(int limit) {
         for (size_t f = 0; f + 1 < fields->elements; f += 2) {
           const std::string name = Str(fields->element[f]);
           std::string value = Str(fields->element[f + 1]);
-          if (name == "s") record.shard = std::move(value);
-          if (name == "t") record.event.topic = std::move(value);
-          if (name == "k") record.event.key = std::move(value);
-          if (name == "i") record.event.event_id = std::move(value);
-          if (name == "p") record.event.payload = std::move(value);
+          if (name == "s") {
+            record.shard = std::move(value);
+          } else if (name == "t") {
+            record.event.topic = std::move(value);
+          } else if (name == "k") {
+            record.event.key = std::move(value);
+          } else if (name == "i") {
+            record.event.event_id = std::move(value);
+          } else if (name == "p") {
+            record.event.payload = std::move(value);
+          }
         }
         per_slot[s].push_back(std::move(record));
       }

@@ -384,6 +384,7 @@ TEST_P(StoreConformanceTest, ConcurrentCommitsWithSameExpectedVersionExactlyOneW
     absl::Notification go;
     std::vector<absl::Status> results(kThreads);
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         go.WaitForNotification();

@@ -75,7 +75,7 @@ bool AuditIndex::MatchesLocked(uint64_t index, const QueryFilter& f,
                                const std::optional<std::string>& org) const {
   if (index >= rows_.size()) return false;
   const Row& r = rows_[index];
-  auto owner = [&](const std::string& o) {
+  auto owner = [&](const std::string& o) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (r.actor_org == o) return true;
     auto it = owner_.find(r.object_id);
     if (it != owner_.end() && it->second == o) return true;

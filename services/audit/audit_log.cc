@@ -53,8 +53,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
 
 absl::Status AuditLog::Recover() {
   absl::MutexLock lock(&mu_);
-  auto fail = [this](std::string why) {
-    if (integrity_.ok()) integrity_ = absl::DataLossError(std::move(why));
+  auto fail = [this](absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (integrity_.ok()) integrity_ = absl::DataLossError(why);
   };
   absl::StatusOr<std::unique_ptr<RecordFile>> entries = RecordFile::Open(
       options_.dir + "/entries.log",
@@ -97,7 +97,7 @@ absl::Status AuditLog::Recover() {
         }
         if (cp.key_id() == signer_.key_id()) {
           if (absl::Status s = VerifyCheckpoint(cp, signer_.public_key()); !s.ok()) {
-            fail(std::string(s.message()));
+            fail(s.message());
           }
         }
         absl::StatusOr<Hash> root = tree_.RootAt(cp.tree_size());
@@ -260,8 +260,9 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     }
   }
   for (const Sequenced& s : fresh) {
-    for (EntryObserver* o : options_.observers)
+    for (EntryObserver* o : options_.observers) {
       o->OnEntry(s.entry, batch[s.pending].envelope, false);
+    }
   }
   for (const Sequenced& s : fresh) batch[s.pending].done(AppendResult{s.entry.index(), false});
   for (const auto& [i, index] : duplicates) batch[i].done(AppendResult{index, true});

@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -43,7 +44,8 @@ uint32_t RecordCrc(uint32_t length, absl::string_view payload) {
 }
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::generic_category().message(errno)));
 }
 
 bool PreadAll(int fd, char* buf, size_t n, uint64_t off) {

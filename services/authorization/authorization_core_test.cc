@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
@@ -497,6 +498,7 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
   absl::Mutex mu;
   std::set<int64_t> active_versions = {a.version()};
   std::set<int64_t> allowed_versions;
+  int checks_after_revoke = 0;  // guarded by mu
   std::atomic<bool> stop{false};
   std::atomic<bool> revoked{false};
   std::atomic<int> allowed_after_revoke{0};
@@ -516,8 +518,30 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
           absl::MutexLock lock(&mu);
           allowed_versions.insert(resp.agreement_version());
         }
+        if (revoked_before) {
+          absl::MutexLock lock(&mu);
+          ++checks_after_revoke;
+        }
       }
     });
+  }
+  // Stops and joins the readers on every way out, a failed ASSERT included.
+  absl::Cleanup join_readers = [&] {
+    stop.store(true);
+    for (auto& t : readers) {
+      if (t.joinable()) t.join();
+    }
+  };
+  // The readers must have decided on every ACTIVE version, or the checks below see nothing: wait
+  // (on the condition, bounded) until a reader was allowed on the version just activated.
+  const auto allowed_on = [&](int64_t version) {
+    return [&, version] { return allowed_versions.count(version) > 0; };
+  };
+  {
+    absl::MutexLock lock(&mu);
+    const auto seen = allowed_on(a.version());
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(60)))
+        << "no reader was allowed on the initial ACTIVE version";
   }
   for (int i = 0; i < 20; ++i) {
     v1::SuspendAgreementRequest s;
@@ -533,6 +557,9 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
     ASSERT_TRUE(core_->ActivateAgreement(agency_, r, &rr).ok());
     absl::MutexLock lock(&mu);
     active_versions.insert(rr.agreement().version());
+    const auto seen = allowed_on(rr.agreement().version());
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&seen), absl::Seconds(60)))
+        << "no reader was allowed on ACTIVE version " << rr.agreement().version();
   }
   v1::RevokeAgreementRequest rev;
   rev.set_request_id("rev");
@@ -541,12 +568,20 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
   v1::RevokeAgreementResponse revr;
   ASSERT_TRUE(core_->RevokeAgreement(agency_, rev, &revr).ok());
   revoked.store(true);
-  // Let the readers run a while after the revocation (bounded by a count of decisions).
-  for (int i = 0; i < 2000; ++i) EXPECT_EQ(Check("ops-a", r1).decision(), v1::DECISION_DENY);
-  stop.store(true);
-  for (auto& t : readers) t.join();
+  // Let the readers run a while after the revocation: wait (bounded) for 2000 of their decisions.
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(Check("ops-a", r1).decision(), v1::DECISION_DENY);
+  {
+    absl::MutexLock lock(&mu);
+    const auto enough = [&] { return checks_after_revoke >= 2000; };
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60)))
+        << "the readers made only " << checks_after_revoke << " decisions after the revocation";
+  }
+  std::move(join_readers).Invoke();
   EXPECT_EQ(allowed_after_revoke.load(), 0);
   absl::MutexLock lock(&mu);
+  // Every ACTIVE version was observed (the waits above), and nothing else was allowed.
+  EXPECT_EQ(allowed_versions.size(), active_versions.size());
+  EXPECT_GE(checks_after_revoke, 2000);
   for (int64_t v : allowed_versions) {
     EXPECT_TRUE(active_versions.count(v)) << "allowed on version " << v << " that was not ACTIVE";
   }

@@ -49,7 +49,7 @@ struct DecisionAuditorOptions {
 class DecisionAuditor {
  public:
   // `store` must outlive this object. Starts the writer thread.
-  DecisionAuditor(Store& store, DecisionAuditorOptions options = {});
+  explicit DecisionAuditor(Store& store, DecisionAuditorOptions options = {});
   ~DecisionAuditor();
   DecisionAuditor(const DecisionAuditor&) = delete;
   DecisionAuditor& operator=(const DecisionAuditor&) = delete;

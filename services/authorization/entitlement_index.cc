@@ -131,7 +131,9 @@ void EntitlementIndex::LoadAll(const std::vector<std::shared_ptr<const Agreement
     added.emplace_back(std::move(slot), v);
   }
   absl::MutexLock lock(&mu_);
-  std::erase_if(added, [this](const auto& p) { return indexed_.contains(p.second->id); });
+  std::erase_if(added, [this](const auto& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return indexed_.contains(p.second->id);
+  });
   AddToDirectoryLocked(added);
 }
 

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "common/rpc/channel.h"
 #include "common/status/grpc_status.h"
+#include "common/testing/ports.h"
 #include "google/protobuf/unknown_field_set.h"
 
 namespace pdao::e2e {
@@ -91,28 +92,50 @@ std::string Tail(const std::string& path, size_t max_bytes) {
 }  // namespace
 
 absl::StatusOr<int> FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(Errno("socket"));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const std::string e = Errno("bind");
-    close(fd);
-    return absl::InternalError(e);
-  }
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string e = Errno("getsockname");
-    close(fd);
-    return absl::InternalError(e);
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
+  absl::StatusOr<std::vector<int>> ports = testing::PickFreeLoopbackPorts(1);
+  if (!ports.ok()) return ports.status();
+  return (*ports)[0];
 }
 
 std::string Loopback(int port) { return absl::StrCat("127.0.0.1:", port); }
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
+    int count, const std::function<std::vector<std::string>(const std::vector<int>&)>& argv_for,
+    const std::string& log_path, const std::function<bool(const std::vector<int>&)>& ready,
+    absl::Duration timeout, std::vector<int>* ports) {
+  std::unique_ptr<ChildProcess> server;
+  absl::Status started =
+      testing::StartOnFreePorts(count, [&](const std::vector<int>& picked) -> absl::Status {
+        const size_t log_start = ReadFileOrEmpty(log_path).size();  // this attempt's log only
+        const std::vector<std::string> argv = argv_for(picked);
+        absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, log_path);
+        if (!child.ok()) return child.status();
+        bool exited = false;
+        const bool up = PollUntil(
+            [&] {
+              if (!(*child)->Running()) {
+                exited = true;
+                return true;
+              }
+              return ready(picked);
+            },
+            timeout);
+        if (exited || !up) {
+          (*child)->Kill();
+          const std::string log = ReadFileOrEmpty(log_path).substr(log_start);
+          if (exited && testing::LogSaysPortTaken(log)) return testing::PortTakenError(argv[0]);
+          if (exited)
+            return absl::InternalError(absl::StrCat(argv[0], " exited during start:\n", log));
+          return absl::DeadlineExceededError(absl::StrCat(
+              argv[0], " not ready within ", absl::FormatDuration(timeout), ":\n", log));
+        }
+        server = std::move(*child);
+        *ports = picked;
+        return absl::OkStatus();
+      });
+  if (!started.ok()) return started;
+  return server;
+}
 
 // --- TempDir
 // --------------------------------------------------------------------------------------

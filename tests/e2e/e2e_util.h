@@ -17,9 +17,9 @@
 
 namespace pdao::e2e {
 
-// A free TCP port on 127.0.0.1: binds port 0, reads the port the kernel chose, closes the socket.
-// Another process may take it before the caller binds it; good enough on a test machine.
-// INTERNAL when no socket can be bound.
+// A free TCP port on 127.0.0.1 (common/testing/ports.h PickFreeLoopbackPorts). Another process may
+// take it before the child binds it: start children through pdao::testing::StartOnFreePorts,
+// which starts again on new ports when that happens. INTERNAL when no socket can be bound.
 absl::StatusOr<int> FreeLoopbackPort();
 
 // "127.0.0.1:<port>".
@@ -74,6 +74,18 @@ class ChildProcess {
   bool reaped_ = false;
   std::string log_path_;
 };
+
+// Starts a server binary as a child process on `count` fresh loopback ports and waits (polling,
+// bounded by `timeout`) until `ready(ports)` holds. `argv_for(ports)` builds its command line; its
+// output is appended to `log_path`. When the child exits during start because a port was taken
+// after it was picked (its log says so), starts it again on new ports
+// (pdao::testing::StartOnFreePorts). On success `*ports` holds the ports it serves on. INTERNAL
+// with the log tail when the child exits for another reason; DEADLINE_EXCEEDED (child killed) when
+// it is not ready in time.
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
+    int count, const std::function<std::vector<std::string>(const std::vector<int>&)>& argv_for,
+    const std::string& log_path, const std::function<bool(const std::vector<int>&)>& ready,
+    absl::Duration timeout, std::vector<int>* ports);
 
 // The result of a command run to completion.
 struct CommandResult {

