@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/store/sqlite_store.h"
+#include "common/testing/faulty_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,48 +19,7 @@ namespace {
 using pdao::events::v1::Envelope;
 using ::testing::ElementsAre;
 
-// A Store over a real SqliteStore with switches to fail the next commits, before or after they
-// take effect (a lost reply: the outcome is unknown to the caller, as with a Redis timeout).
-class FaultyStore final : public Store {
- public:
-  explicit FaultyStore(Store& inner) : inner_(inner) {}
-  int fail_commits = 0;         // fail this many commits without writing anything
-  int lose_commit_replies = 0;  // commit this many, then answer UNAVAILABLE
-
-  // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
-  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
-    if (fail_commits > 0) {
-      --fail_commits;
-      return absl::UnavailableError("store down (test)");
-    }
-    absl::StatusOr<CommitResult> r = inner_.Commit(request);
-    if (r.ok() && lose_commit_replies > 0) {
-      --lose_commit_replies;
-      return absl::UnavailableError("reply lost (test)");
-    }
-    return r;
-  }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-
- private:
-  Store& inner_;
-};
+using ::pdao::testing::FaultyStore;
 
 constexpr absl::Time kT0 = absl::FromUnixSeconds(1767225600);  // 2026-01-01
 
