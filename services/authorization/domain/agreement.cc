@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "common/app/proto_time.h"
+#include "common/time/civil.h"
 #include "services/authorization/domain/credit_code.h"
 #include "services/authorization/domain/plan.h"
 
@@ -119,12 +120,8 @@ absl::Status ValidateAgreementDraft(const v1::Agreement& a, const v1::Plan& plan
   const absl::Time start = FromTs(a.term_start());
   const absl::Time end = FromTs(a.term_end());
   if (end <= start) return absl::InvalidArgumentError("term_end must be after term_start");
-  const absl::TimeZone utc8 = absl::FixedTimeZone(8 * 3600);
-  const absl::CivilSecond cs = absl::ToCivilSecond(start, utc8);
-  const absl::Time limit =
-      absl::FromCivil(absl::CivilSecond(cs.year() + kMaxTermYears, cs.month(), cs.day(), cs.hour(),
-                                        cs.minute(), cs.second()),
-                      utc8);
+  // Civil years in China (common/time/civil.h): a term from 29 February ends by 28 February.
+  const absl::Time limit = AddCivilYears(start, kMaxTermYears);
   if (end > limit && Blank(a.term_justification())) {
     return absl::FailedPreconditionError(
         "agreement term exceeds 5 years without a recorded justification (rule 15, Spec Art. "
