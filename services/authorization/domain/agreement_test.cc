@@ -97,6 +97,19 @@ TEST(NewAgreementTest, FiveYearsFromTheLeapDayEndOnTheTwentyEighthOfFebruary) {
   EXPECT_TRUE(NewAgreement("agr-1", req, SelectionOf(plan), plan, kNow).ok());
 }
 
+// Rule 13: signing and activation need the agreement's plan version in force.
+TEST(RequirePlanInForceTest, ApprovedOrFiledOnlyNotSuperseded) {
+  const v1::Plan approved = PlanIn(v1::PLAN_STATE_APPROVED);
+  auto a = NewAgreement("agr-1", Request(), SelectionOf(approved), approved, kNow);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(RequirePlanInForce(*a, approved, "signing").ok());
+  EXPECT_TRUE(RequirePlanInForce(*a, PlanIn(v1::PLAN_STATE_FILED), "signing").ok());
+  absl::Status s = RequirePlanInForce(*a, PlanIn(v1::PLAN_STATE_SUPERSEDED), "activation");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("plan-1 version 2, which is PLAN_STATE_SUPERSEDED"));
+  EXPECT_THAT(s.message(), HasSubstr("activation"));
+}
+
 TEST(WithdrawsTest, OnlyLeavingActiveForSuspendedOrAFinalStateWithdraws) {
   using S = v1::AgreementState;
   for (S to : {S::AGREEMENT_STATE_SUSPENDED, S::AGREEMENT_STATE_REVOKED, S::AGREEMENT_STATE_EXPIRED,
