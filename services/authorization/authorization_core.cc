@@ -19,6 +19,7 @@ AuthorizationCore::AuthorizationCore(Store& store, const Clock& clock,
       clock_(clock),
       eligibility_(eligibility),
       options_(options),
+      plan_policy_{.scenario_mode = options.scenario_mode},
       auditor_(store, options.auditor) {}
 
 absl::Status AuthorizationCore::LoadIndex() {

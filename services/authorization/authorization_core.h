@@ -13,7 +13,7 @@
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   plan/{<pid>}/<version_number:06>               Plan version (rule 13)
-//   operator/{op.<org>}                            Operator (rule 14)
+//   operator/{op.<org>}                            Operator (rule 14) and its state (rule 18)
 //   selection/{op.<org>}/<sel-id>                  Selection (rule 14)
 //   evaluation/{op.<org>}/<year>-<kind>            Evaluation (rule 17)
 //   complaint/{op.<org>}/<cmp-id>                  Complaint (rule 18)
@@ -35,12 +35,16 @@
 #include "common/store/store.h"
 #include "pdao/authorization/v1/authorization.pb.h"
 #include "services/authorization/decision_audit.h"
+#include "services/authorization/domain/plan.h"
 #include "services/authorization/eligibility_checker.h"
 #include "services/authorization/entitlement_index.h"
 
 namespace pdao::authorization {
 
 struct AuthorizationOptions {
+  // Rule 11: the seed allows WHOLE and DOMAIN only (CC Art. 12); SCENARIO, the national Spec's
+  // third mode (Spec Art. 9), only when the deployment enables it (--scenario-mode).
+  bool scenario_mode = false;
   // Rule 32 asks for every decision; allows are audited too when set (costs one queue push per
   // allow). Denies are always audited.
   bool audit_allows = false;
@@ -76,6 +80,11 @@ class AuthorizationCore {
                            v1::ApprovePlanResponse* response);
   absl::Status FilePlan(const Principal& caller, const v1::FilePlanRequest& request,
                         v1::FilePlanResponse* response);
+  // GOVERNMENT: SUBMITTED -> REJECTED / RETURNED with reasons; the version stops blocking the next.
+  absl::Status RejectPlan(const Principal& caller, const v1::RejectPlanRequest& request,
+                          v1::RejectPlanResponse* response);
+  absl::Status ReturnPlan(const Principal& caller, const v1::ReturnPlanRequest& request,
+                          v1::ReturnPlanResponse* response);
   absl::Status GetPlan(const Principal& caller, const v1::GetPlanRequest& request,
                        v1::GetPlanResponse* response);
   absl::Status ListPlanVersions(const Principal& caller, const v1::ListPlanVersionsRequest& request,
@@ -88,6 +97,10 @@ class AuthorizationCore {
                            v1::GetOperatorResponse* response);
   absl::Status SelectOperator(const Principal& caller, const v1::SelectOperatorRequest& request,
                               v1::SelectOperatorResponse* response);
+  // REGULATOR: lifts the suspension of one upheld finding (rule 18).
+  absl::Status ReinstateOperator(const Principal& caller,
+                                 const v1::ReinstateOperatorRequest& request,
+                                 v1::ReinstateOperatorResponse* response);
 
   // Agreements (rules 15-16).
   absl::Status CreateAgreement(const Principal& caller, const v1::CreateAgreementRequest& request,
@@ -164,10 +177,20 @@ class AuthorizationCore {
   // Rules 2-4, 15: every resource of `agreement` is eligible in the registry (EligibilityChecker).
   // FAILED_PRECONDITION naming the refused resources; the checker's code when it cannot answer.
   absl::Status ConfirmEligibleAtSigning(const v1::Agreement& agreement);
+  // `cited`, when set, is a failed evaluation of the agreement's operator given as grounds (rule
+  // 17): NOT_FOUND when not recorded, FAILED_PRECONDITION when it did not fail.
   absl::Status TransitionTo(const Principal& caller, const char* method,
                             const std::string& request_id, const std::string& agreement_id,
                             int64_t expected_version, v1::AgreementState to,
-                            const std::string& reason, v1::Agreement* out);
+                            const std::string& reason, v1::Agreement* out,
+                            const v1::EvaluationRef* cited = nullptr);
+  // The operator's standing for `action` (store reads only, no network): NOT_FOUND for an unknown
+  // operator; FAILED_PRECONDITION while it is SUSPENDED (rule 18) and, with `new_agreement`, when
+  // its latest yearly evaluation failed (rule 17).
+  absl::Status RequireOperatorStanding(const std::string& org, const char* action,
+                                       bool new_agreement);
+  // Rule 13: FAILED_PRECONDITION unless the agreement's plan version is in force.
+  absl::Status RequireAgreementPlanInForce(const v1::Agreement& agreement, const char* action);
   // After a failed commit of a change that fenced the agreement: restore the previous view when
   // nothing was written, follow the store when the outcome is unknown, stay fenced (deny) when
   // the store cannot be read either (fail closed).
@@ -188,6 +211,7 @@ class AuthorizationCore {
   const Clock& clock_;
   EligibilityChecker& eligibility_;
   const AuthorizationOptions options_;
+  const PlanPolicy plan_policy_;
   EntitlementIndex index_;
   DecisionAuditor auditor_;
 };

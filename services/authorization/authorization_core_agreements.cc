@@ -17,6 +17,7 @@
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_core_internal.h"
 #include "services/authorization/domain/agreement.h"
+#include "services/authorization/domain/oversight.h"
 
 namespace pdao::authorization {
 
@@ -57,10 +58,13 @@ absl::Status AuthorizationCore::CreateAgreement(const Principal& caller,
       auto sel, LoadProto<v1::Selection>(
                     store_, SelectionPrefix(request.operator_org()) + request.selection_id()));
   if (!sel.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return absl::NotFoundError(absl::StrCat(
         "operator ", request.operator_org(), " has no selection ", request.selection_id(),
         "; an agreement binds a selected operator (rules 14, 15)"));
   }
+  // Rules 17, 18: no new agreement for a suspended operator or one whose latest evaluation failed.
+  PDAO_RETURN_IF_ERROR(
+      RequireOperatorStanding(request.operator_org(), "new agreement", /*new_agreement=*/true));
   const v1::Selection& selection = sel->first;
   PDAO_ASSIGN_OR_RETURN(auto plan, LoadPlan(selection.plan_id(), selection.plan_version_number()));
   const absl::Time now = clock_.Now();
@@ -169,16 +173,41 @@ absl::Status AuthorizationCore::TransitionTo(const Principal& caller, const char
                                              const std::string& request_id,
                                              const std::string& agreement_id,
                                              int64_t expected_version, v1::AgreementState to,
-                                             const std::string& reason, v1::Agreement* out) {
+                                             const std::string& reason, v1::Agreement* out,
+                                             const v1::EvaluationRef* cited) {
   const std::string actor = caller.ToSpiffeId();
   return ChangeAgreement(
       caller, method, request_id, agreement_id, expected_version,
       [&](const v1::Agreement& a) -> absl::StatusOr<AgreementChange> {
+        std::string full_reason = reason;
+        if (cited != nullptr) {
+          // Rule 17: the cited evaluation is the agreement's operator's, recorded, and failed.
+          const std::string key = absl::StrCat(EvaluationPrefix(a.operator_org()), cited->year(),
+                                               "-", v1::EvaluationKind_Name(cited->kind()));
+          PDAO_ASSIGN_OR_RETURN(auto evaluation, LoadProto<v1::Evaluation>(store_, key));
+          if (!evaluation.has_value()) {
+            return NotFound("evaluation", absl::StrCat(v1::EvaluationKind_Name(cited->kind()), " ",
+                                                       cited->year(), " of ", a.operator_org()));
+          }
+          PDAO_RETURN_IF_ERROR(RequireFailed(evaluation->first));
+          absl::StrAppend(&full_reason, " (grounds: failed ",
+                          v1::EvaluationKind_Name(cited->kind()), " for ", cited->year(),
+                          ", rule 17)");
+        }
         PDAO_ASSIGN_OR_RETURN(v1::Agreement next,
-                              TransitionAgreement(a, to, actor, reason, clock_.Now()));
-        return AgreementChange{std::move(next), reason};
+                              TransitionAgreement(a, to, actor, full_reason, clock_.Now()));
+        if (cited != nullptr) {
+          *next.mutable_history()->rbegin()->mutable_cited_evaluation() = *cited;
+        }
+        return AgreementChange{std::move(next), full_reason};
       },
       out);
+}
+
+absl::Status AuthorizationCore::RequireAgreementPlanInForce(const v1::Agreement& agreement,
+                                                            const char* action) {
+  PDAO_ASSIGN_OR_RETURN(auto plan, LoadPlan(agreement.plan_id(), agreement.plan_version_number()));
+  return RequirePlanInForce(agreement, plan.first, action);
 }
 
 absl::Status AuthorizationCore::ConfirmEligibleAtSigning(const v1::Agreement& agreement) {
@@ -212,8 +241,15 @@ absl::Status AuthorizationCore::SignAgreement(const Principal& caller,
   PDAO_RETURN_IF_ERROR(
       RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY}, "SignAgreement (rule 15)"));
   const std::string actor = caller.ToSpiffeId();
-  auto sign = [&](const v1::Agreement& a) {
-    return TransitionAgreement(a, v1::AGREEMENT_STATE_SIGNED, actor, "signed", clock_.Now());
+  // The state allows signing, the plan version is in force (rule 13), and the operator may
+  // conclude a new agreement (rules 17, 18). Store reads only: also run under the lock.
+  auto sign = [&](const v1::Agreement& a) -> absl::StatusOr<v1::Agreement> {
+    PDAO_ASSIGN_OR_RETURN(v1::Agreement next, TransitionAgreement(a, v1::AGREEMENT_STATE_SIGNED,
+                                                                  actor, "signed", clock_.Now()));
+    PDAO_RETURN_IF_ERROR(RequireAgreementPlanInForce(a, "signing"));
+    PDAO_RETURN_IF_ERROR(
+        RequireOperatorStanding(a.operator_org(), "signature", /*new_agreement=*/true));
+    return next;
   };
   return ChangeAgreement(
       caller, "SignAgreement", request.request_id(), request.agreement_id(),
@@ -223,7 +259,7 @@ absl::Status AuthorizationCore::SignAgreement(const Principal& caller,
         return AgreementChange{std::move(next), "signed"};
       },
       response->mutable_agreement(),
-      // Before the lock: the state allows signing (no registry call otherwise), then the registry.
+      // Before the lock: signing is allowed (no registry call otherwise), then the registry.
       [&](const v1::Agreement& a) -> absl::Status {
         PDAO_RETURN_IF_ERROR(sign(a));
         return ConfirmEligibleAtSigning(a);
@@ -271,6 +307,9 @@ absl::Status AuthorizationCore::ActivateAgreement(const Principal& caller,
         }
         PDAO_ASSIGN_OR_RETURN(v1::Agreement next, TransitionAgreement(a, v1::AGREEMENT_STATE_ACTIVE,
                                                                       actor, "activated", now));
+        PDAO_RETURN_IF_ERROR(RequireAgreementPlanInForce(a, "activation"));  // rule 13
+        PDAO_RETURN_IF_ERROR(RequireOperatorStanding(a.operator_org(), "activation",
+                                                     /*new_agreement=*/false));  // rule 18
         return AgreementChange{std::move(next), "activated"};
       },
       response->mutable_agreement());
@@ -293,9 +332,13 @@ absl::Status AuthorizationCore::RevokeAgreement(const Principal& caller,
   PDAO_RETURN_IF_ERROR(
       RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY}, "RevokeAgreement (rule 16)"));
   if (Blank(request.reason())) return absl::InvalidArgumentError("a revocation needs its reason");
+  if (request.has_cited_evaluation()) {
+    PDAO_RETURN_IF_ERROR(ValidateEvaluationRef(request.cited_evaluation(), "cited_evaluation"));
+  }
   return TransitionTo(caller, "RevokeAgreement", request.request_id(), request.agreement_id(),
                       request.expected_version(), v1::AGREEMENT_STATE_REVOKED, request.reason(),
-                      response->mutable_agreement());
+                      response->mutable_agreement(),
+                      request.has_cited_evaluation() ? &request.cited_evaluation() : nullptr);
 }
 
 absl::Status AuthorizationCore::TerminateAgreement(const Principal& caller,
@@ -304,18 +347,26 @@ absl::Status AuthorizationCore::TerminateAgreement(const Principal& caller,
   PDAO_RETURN_IF_ERROR(RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY},
                                    "TerminateAgreement (rule 15 exit mechanism)"));
   if (Blank(request.reason())) return absl::InvalidArgumentError("a termination needs its reason");
+  if (request.has_cited_evaluation()) {
+    PDAO_RETURN_IF_ERROR(ValidateEvaluationRef(request.cited_evaluation(), "cited_evaluation"));
+  }
   return TransitionTo(caller, "TerminateAgreement", request.request_id(), request.agreement_id(),
                       request.expected_version(), v1::AGREEMENT_STATE_TERMINATED, request.reason(),
-                      response->mutable_agreement());
+                      response->mutable_agreement(),
+                      request.has_cited_evaluation() ? &request.cited_evaluation() : nullptr);
 }
 
 absl::Status AuthorizationCore::GetAgreement(const Principal& caller,
                                              const v1::GetAgreementRequest& request,
                                              v1::GetAgreementResponse* response) {
   PDAO_RETURN_IF_ERROR(RequireNotPublic(caller, "GetAgreement"));
+  // The role first (PERMISSION_DENIED whatever the object), then the object.
+  PDAO_RETURN_IF_ERROR(RequireReadOperatorObjects(caller, caller.org, "GetAgreement"));
   PDAO_ASSIGN_OR_RETURN(auto loaded, LoadAgreement(request.agreement_id()));
-  PDAO_RETURN_IF_ERROR(
-      RequireReadOperatorObjects(caller, loaded.first.operator_org(), "GetAgreement"));
+  if (!RequireReadOperatorObjects(caller, loaded.first.operator_org(), "GetAgreement").ok()) {
+    // Another operator's agreement: the same answer as for one that does not exist.
+    return NotFound("agreement", request.agreement_id());
+  }
   *response->mutable_agreement() = std::move(loaded.first);
   return absl::OkStatus();
 }

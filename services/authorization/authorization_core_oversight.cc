@@ -1,4 +1,5 @@
 // Oversight of operators: evaluations (REGULATION.md rule 17), complaints and findings (rule 18).
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "common/status/status_macros.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_core_internal.h"
+#include "services/authorization/domain/agreement.h"
 #include "services/authorization/domain/oversight.h"
 
 namespace pdao::authorization {
@@ -22,7 +24,7 @@ absl::Status AuthorizationCore::RecordEvaluation(const Principal& caller,
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   const v1::Evaluation& in = request.evaluation();
   PDAO_RETURN_IF_ERROR(ValidateToken(in.operator_org(), "evaluation.operator_org", true));
-  PDAO_RETURN_IF_ERROR(ValidateEvaluation(in));
+  PDAO_RETURN_IF_ERROR(ValidateEvaluation(in, clock_.Now()));
   const std::string shard = OperatorShard(in.operator_org());
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> idem,
                         BeginRequest(store_, kServiceName, "RecordEvaluation", caller,
@@ -54,9 +56,10 @@ absl::Status AuthorizationCore::RecordEvaluation(const Principal& caller,
 absl::Status AuthorizationCore::FileComplaint(const Principal& caller,
                                               const v1::FileComplaintRequest& request,
                                               v1::FileComplaintResponse* response) {
-  if (caller.is_service() || caller.HasRole(Role::ROLE_PUBLIC)) {
+  if (caller.is_service()) {
     return absl::PermissionDeniedError(
-        "FileComplaint: a complaint is filed by a credentialed organization (rule 18)");
+        "FileComplaint: a complaint is filed by a credentialed organization, not a platform "
+        "service (rule 18)");
   }
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   PDAO_RETURN_IF_ERROR(ValidateToken(request.operator_org(), "operator_org", true));
@@ -85,8 +88,8 @@ absl::Status AuthorizationCore::FileComplaint(const Principal& caller,
 absl::Status AuthorizationCore::RecordFinding(const Principal& caller,
                                               const v1::RecordFindingRequest& request,
                                               v1::RecordFindingResponse* response) {
-  PDAO_RETURN_IF_ERROR(RequireRole(caller, {Role::ROLE_REGULATOR, Role::ROLE_IMPLEMENTING_AGENCY},
-                                   "RecordFinding (rule 18)"));
+  PDAO_RETURN_IF_ERROR(RequireRole(caller, {Role::ROLE_REGULATOR},
+                                   "RecordFinding (rule 18: findings are the market regulator's)"));
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   PDAO_RETURN_IF_ERROR(ValidateToken(request.operator_org(), "operator_org", true));
   PDAO_RETURN_IF_ERROR(ValidateToken(request.complaint_id(), "complaint_id", true));
@@ -101,6 +104,9 @@ absl::Status AuthorizationCore::RecordFinding(const Principal& caller,
   if (idem.has_value()) {  // not a retry: decide the complaint
     PDAO_ASSIGN_OR_RETURN(auto loaded, LoadProto<v1::Complaint>(store_, key));
     if (!loaded.has_value()) return NotFound("complaint", request.complaint_id());
+    PDAO_ASSIGN_OR_RETURN(auto op,
+                          LoadProto<v1::Operator>(store_, OperatorKey(request.operator_org())));
+    if (!op.has_value()) return NotFound("operator", request.operator_org());
     const auto& [complaint, stored_version] = *loaded;
     const absl::Time now = clock_.Now();
     PDAO_ASSIGN_OR_RETURN(v1::Complaint decided,
@@ -108,20 +114,44 @@ absl::Status AuthorizationCore::RecordFinding(const Principal& caller,
                                           request.suspend_agreements(), now));
     decided.set_version(stored_version + 1);
     *first.mutable_complaint() = decided;
+    *first.mutable_operator_() = op->first;
     Batch batch(shard, *idem, Context(caller, *idem, now));
     batch.Put(key, decided, stored_version);
     auto e = batch.NewEvent("authorization.Complaint", decided.id(), decided.version(),
                             "authorization.complaint.decided");
     *e.mutable_complaint_changed()->mutable_complaint() = decided;
     batch.AddEvent(e, shard);
+    if (decided.state() == v1::COMPLAINT_STATE_UPHELD) {
+      // Rule 18: the operator itself is suspended, in the same commit as the finding.
+      v1::Operator suspended = SuspendOperator(op->first, decided.id(), caller.ToSpiffeId(), now);
+      suspended.set_version(op->second + 1);
+      *first.mutable_operator_() = suspended;
+      batch.Put(OperatorKey(suspended.org()), suspended, op->second);
+      auto oe = batch.NewEvent("authorization.Operator", suspended.org(), suspended.version(),
+                               "authorization.operator.suspended");
+      *oe.mutable_operator_changed()->mutable_operator_() = suspended;
+      batch.AddEvent(oe, shard);
+    }
     PDAO_RETURN_IF_ERROR(batch.Commit(store_, &first));
   }
   *response->mutable_complaint() = first.complaint();
-  if (!first.complaint().suspended_agreements()) return absl::OkStatus();
+  *response->mutable_operator_() = first.operator_();
+  if (first.complaint().state() != v1::COMPLAINT_STATE_UPHELD) return absl::OkStatus();
+  // A retry after a reinstatement of this finding suspends nothing again.
+  PDAO_ASSIGN_OR_RETURN(auto op_now,
+                        LoadProto<v1::Operator>(store_, OperatorKey(request.operator_org())));
+  if (!op_now.has_value()) return NotFound("operator", request.operator_org());
+  const auto& suspending = op_now->first.suspending_complaint_ids();
+  if (std::find(suspending.begin(), suspending.end(), request.complaint_id()) == suspending.end()) {
+    return absl::OkStatus();
+  }
   // Each ACTIVE agreement of the operator is suspended in its own commit, idempotently, so a
-  // retried finding completes what an interrupted one started.
+  // retried finding completes what an interrupted one started. Every non-final agreement is
+  // visited under its lock: one being activated concurrently either is ACTIVE by then (and is
+  // suspended here) or its activation reads the operator SUSPENDED (committed above) and is
+  // refused.
   for (const auto& view : index_.AgreementsOf(request.operator_org())) {
-    if (view->state != v1::AGREEMENT_STATE_ACTIVE) continue;
+    if (IsFinal(view->state)) continue;
     v1::Agreement out;
     absl::Status s = TransitionTo(
         caller, "RecordFinding.Suspend",

@@ -48,8 +48,8 @@ absl::Status AuthorizationCore::CreatePlan(const Principal& caller,
                                     request.request_id(), "plan-", response));
   if (!created.has_value()) return absl::OkStatus();  // a retry, answered
   const absl::Time now = clock_.Now();
-  PDAO_ASSIGN_OR_RETURN(v1::Plan plan,
-                        NewPlanVersion(created->id, 1, request.content(), caller.org, now));
+  PDAO_ASSIGN_OR_RETURN(v1::Plan plan, NewPlanVersion(created->id, 1, request.content(), caller.org,
+                                                      now, plan_policy_));
   plan.set_version(1);
   *response->mutable_plan() = plan;
   Batch batch(created->id, created->idempotency_key,
@@ -65,7 +65,10 @@ absl::Status AuthorizationCore::UpdatePlanDraft(const Principal& caller,
   v1::Plan out;
   absl::Status s = PlanTransition(
       caller, "UpdatePlanDraft", request.request_id(), request.plan_id(), request.version_number(),
-      [&](const v1::Plan& p) { return EditDraft(p, request.content(), clock_.Now()); }, &out);
+      [&](const v1::Plan& p) {
+        return EditDraft(p, request.content(), clock_.Now(), plan_policy_);
+      },
+      &out);
   *response->mutable_plan() = out;
   return s;
 }
@@ -82,16 +85,17 @@ absl::Status AuthorizationCore::CreatePlanVersion(const Principal& caller,
                                      request.request_id(), request.plan_id(), response));
   if (!idem.has_value()) return absl::OkStatus();  // a retry, answered
   const v1::Plan& latest = versions.back().first;
-  if (latest.state() == v1::PLAN_STATE_DRAFT || latest.state() == v1::PLAN_STATE_SUBMITTED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plan ", request.plan_id(), " version ", latest.version_number(), " is still ",
-                     v1::PlanState_Name(latest.state()),
-                     "; edit or approve it before opening another version (rule 13)"));
+  if (BlocksNextVersion(latest.state())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan ", request.plan_id(), " version ", latest.version_number(), " is still ",
+        v1::PlanState_Name(latest.state()),
+        "; edit it, or have it approved, rejected or returned, before opening another version "
+        "(rule 13)"));
   }
   const absl::Time now = clock_.Now();
   PDAO_ASSIGN_OR_RETURN(v1::Plan plan,
                         NewPlanVersion(request.plan_id(), latest.version_number() + 1,
-                                       request.content(), caller.org, now));
+                                       request.content(), caller.org, now, plan_policy_));
   plan.set_version(1);
   *response->mutable_plan() = plan;
   Batch batch(request.plan_id(), *idem, Context(caller, *idem, now));
@@ -143,7 +147,11 @@ absl::Status AuthorizationCore::SubmitPlan(const Principal& caller,
   const std::string actor = caller.ToSpiffeId();
   return PlanTransition(
       caller, "SubmitPlan", request.request_id(), request.plan_id(), request.version_number(),
-      [&](const v1::Plan& p) { return Submit(p, actor, clock_.Now()); }, response->mutable_plan());
+      [&](const v1::Plan& p) -> absl::StatusOr<v1::Plan> {
+        PDAO_RETURN_IF_ERROR(CheckModeEnabled(p.content(), plan_policy_));  // rule 11
+        return Submit(p, actor, clock_.Now());
+      },
+      response->mutable_plan());
 }
 
 absl::Status AuthorizationCore::ApprovePlan(const Principal& caller,
@@ -153,7 +161,8 @@ absl::Status AuthorizationCore::ApprovePlan(const Principal& caller,
   const std::string actor = caller.ToSpiffeId();
   return PlanTransition(
       caller, "ApprovePlan", request.request_id(), request.plan_id(), request.version_number(),
-      [&](const v1::Plan& p) {
+      [&](const v1::Plan& p) -> absl::StatusOr<v1::Plan> {
+        PDAO_RETURN_IF_ERROR(CheckModeEnabled(p.content(), plan_policy_));  // rule 11
         return Approve(p, request.decision_number(), request.decision_date(), actor, clock_.Now());
       },
       response->mutable_plan());
@@ -167,6 +176,28 @@ absl::Status AuthorizationCore::FilePlan(const Principal& caller,
   return PlanTransition(
       caller, "FilePlan", request.request_id(), request.plan_id(), request.version_number(),
       [&](const v1::Plan& p) { return File(p, request.filing_reference(), actor, clock_.Now()); },
+      response->mutable_plan());
+}
+
+absl::Status AuthorizationCore::RejectPlan(const Principal& caller,
+                                           const v1::RejectPlanRequest& request,
+                                           v1::RejectPlanResponse* response) {
+  PDAO_RETURN_IF_ERROR(RequireRole(caller, {Role::ROLE_GOVERNMENT}, "RejectPlan (rule 13)"));
+  const std::string actor = caller.ToSpiffeId();
+  return PlanTransition(
+      caller, "RejectPlan", request.request_id(), request.plan_id(), request.version_number(),
+      [&](const v1::Plan& p) { return Reject(p, request.reasons(), actor, clock_.Now()); },
+      response->mutable_plan());
+}
+
+absl::Status AuthorizationCore::ReturnPlan(const Principal& caller,
+                                           const v1::ReturnPlanRequest& request,
+                                           v1::ReturnPlanResponse* response) {
+  PDAO_RETURN_IF_ERROR(RequireRole(caller, {Role::ROLE_GOVERNMENT}, "ReturnPlan (rule 13)"));
+  const std::string actor = caller.ToSpiffeId();
+  return PlanTransition(
+      caller, "ReturnPlan", request.request_id(), request.plan_id(), request.version_number(),
+      [&](const v1::Plan& p) { return Return(p, request.reasons(), actor, clock_.Now()); },
       response->mutable_plan());
 }
 

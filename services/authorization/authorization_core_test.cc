@@ -390,7 +390,8 @@ TEST_F(AuthorizationCoreTest, OperatorSeesOnlyItsOwnAndPublicSeesNothing) {
   get.set_agreement_id(a.id());
   v1::GetAgreementResponse got;
   EXPECT_TRUE(core_->GetAgreement(own, get, &got).ok());
-  EXPECT_EQ(core_->GetAgreement(other, get, &got).code(), absl::StatusCode::kPermissionDenied);
+  // Another operator's agreement: the same answer as one that does not exist (docs/api.md).
+  EXPECT_EQ(core_->GetAgreement(other, get, &got).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(core_->GetAgreement(pub, get, &got).code(), absl::StatusCode::kPermissionDenied);
   v1::ListAgreementsRequest list;
   v1::ListAgreementsResponse listed;

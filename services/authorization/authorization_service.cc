@@ -19,11 +19,14 @@ void AuthorizationService::BindMethods() {
   Serve(&AuthorizationCore::SubmitPlan);
   Serve(&AuthorizationCore::ApprovePlan);
   Serve(&AuthorizationCore::FilePlan);
+  Serve(&AuthorizationCore::RejectPlan);
+  Serve(&AuthorizationCore::ReturnPlan);
   Serve(&AuthorizationCore::GetPlan);
   Serve(&AuthorizationCore::ListPlanVersions);
   Serve(&AuthorizationCore::RegisterOperator);
   Serve(&AuthorizationCore::GetOperator);
   Serve(&AuthorizationCore::SelectOperator);
+  Serve(&AuthorizationCore::ReinstateOperator);
   Serve(&AuthorizationCore::CreateAgreement);
   Serve(&AuthorizationCore::SignAgreement);
   Serve(&AuthorizationCore::FileAgreement);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "common/app/proto_time.h"
+#include "common/time/civil.h"
 #include "services/authorization/domain/credit_code.h"
 #include "services/authorization/domain/plan.h"
 
@@ -54,7 +55,7 @@ absl::Status ValidateOperator(const v1::Operator& op) {
     }
   }
   if (!op.legal_person()) {
-    return absl::FailedPreconditionError(
+    return absl::InvalidArgumentError(
         "an operator must be a legal person (法人) (rule 14, CC Art. 3)");
   }
   if (Blank(op.legal_representative())) {
@@ -68,7 +69,7 @@ absl::Status ValidateOperator(const v1::Operator& op) {
   if (!q.credit_standing()) failed.push_back("credit standing");
   if (!q.data_security_compliance()) failed.push_back("data-security compliance");
   if (!failed.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return absl::InvalidArgumentError(absl::StrCat(
         "operator does not pass the qualification checklist: ", absl::StrJoin(failed, ", "),
         " not met (rule 14, CC Art. 15)"));
   }
@@ -80,6 +81,12 @@ absl::Status ValidateOperator(const v1::Operator& op) {
 }
 
 absl::Status ValidateSelection(v1::SelectionMethod method, const v1::ProcurementRecord& record) {
+  if (!v1::SelectionMethod_IsValid(method)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "method ", method,
+        " is not a defined SelectionMethod: an operator is selected only by OPEN_TENDER "
+        "(公开招标), INVITED_TENDER (邀请招标) or NEGOTIATION (谈判) (rule 14, CC Art. 15)"));
+  }
   if (method == v1::SELECTION_METHOD_UNSPECIFIED) {
     return absl::InvalidArgumentError(
         "an operator is selected only by OPEN_TENDER (公开招标), INVITED_TENDER (邀请招标) or "
@@ -116,17 +123,16 @@ absl::Status ValidateAgreementDraft(const v1::Agreement& a, const v1::Plan& plan
   if (!a.has_term_start() || !a.has_term_end()) {
     return absl::InvalidArgumentError("term_start and term_end are required (rule 15)");
   }
+  if (!IsValidProtoTime(a.term_start()) || !IsValidProtoTime(a.term_end())) {
+    return absl::InvalidArgumentError("term_start and term_end must be valid timestamps");
+  }
   const absl::Time start = FromTs(a.term_start());
   const absl::Time end = FromTs(a.term_end());
   if (end <= start) return absl::InvalidArgumentError("term_end must be after term_start");
-  const absl::TimeZone utc8 = absl::FixedTimeZone(8 * 3600);
-  const absl::CivilSecond cs = absl::ToCivilSecond(start, utc8);
-  const absl::Time limit =
-      absl::FromCivil(absl::CivilSecond(cs.year() + kMaxTermYears, cs.month(), cs.day(), cs.hour(),
-                                        cs.minute(), cs.second()),
-                      utc8);
+  // Civil years in China (common/time/civil.h): a term from 29 February ends by 28 February.
+  const absl::Time limit = AddCivilYears(start, kMaxTermYears);
   if (end > limit && Blank(a.term_justification())) {
-    return absl::FailedPreconditionError(
+    return absl::InvalidArgumentError(
         "agreement term exceeds 5 years without a recorded justification (rule 15, Spec Art. "
         "14)");
   }
@@ -166,6 +172,15 @@ absl::StatusOr<v1::Agreement> NewAgreement(const std::string& id,
   a.set_version(1);
   if (absl::Status s = ValidateAgreementDraft(a, plan); !s.ok()) return s;
   return a;
+}
+
+absl::Status RequirePlanInForce(const v1::Agreement& agreement, const v1::Plan& plan,
+                                const char* action) {
+  if (InForce(plan.state())) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "agreement ", agreement.id(), " binds plan ", agreement.plan_id(), " version ",
+      agreement.plan_version_number(), ", which is ", v1::PlanState_Name(plan.state()), "; ",
+      action, " needs its plan version in force (APPROVED or FILED) (rule 13, CC Art. 14)"));
 }
 
 absl::StatusOr<v1::Agreement> TransitionAgreement(const v1::Agreement& agreement,

@@ -17,18 +17,19 @@ namespace pdao::authorization {
 inline constexpr int kMaxTermYears = 5;
 
 // OK for a legal person with a valid credit code, a complete passed qualification checklist and
-// valid affiliate credit codes (rules 14, 22). INVALID_ARGUMENT for malformed fields;
-// FAILED_PRECONDITION when the checklist is not passed or the operator is not a legal person.
+// valid affiliate credit codes (rules 14, 22). INVALID_ARGUMENT otherwise, naming what is wrong
+// (the request is wrong whatever the state: docs/api.md "Errors").
 absl::Status ValidateOperator(const v1::Operator& op);
 
 // OK for one of the three methods of CC Art. 15 with its procurement record. INVALID_ARGUMENT
-// otherwise.
+// otherwise (an undefined enum number named as `method`).
 absl::Status ValidateSelection(v1::SelectionMethod method, const v1::ProcurementRecord& record);
 
 // The checks of rule 15 that need only the request and the plan version: resources unique, a
-// subset of the plan's scope; term start before end; a term over 5 years needs a justification;
-// the collective decision recorded. INVALID_ARGUMENT for malformed input; FAILED_PRECONDITION
-// naming the rule for a violation.
+// subset of the plan's scope; term start before end; a term over 5 civil years (AddCivilYears,
+// common/time/civil.h) needs a justification; the collective decision recorded. INVALID_ARGUMENT
+// for a request wrong whatever the state (malformed, or over 5 years without justification);
+// FAILED_PRECONDITION for resources outside the plan version's scope.
 absl::Status ValidateAgreementDraft(const v1::Agreement& agreement, const v1::Plan& plan);
 
 // Rule 15: a new DRAFT agreement (version 1) of `request`'s operator, scope, term and collective
@@ -38,6 +39,12 @@ absl::StatusOr<v1::Agreement> NewAgreement(const std::string& id,
                                            const v1::CreateAgreementRequest& request,
                                            const v1::Selection& selection, const v1::Plan& plan,
                                            absl::Time now);
+
+// Rule 13: an agreement is signed and activated only while its plan version is in force
+// (APPROVED or FILED): one drafted under version N is not signed or activated once N+1 is
+// approved and N superseded. FAILED_PRECONDITION naming the plan version and `action` otherwise.
+absl::Status RequirePlanInForce(const v1::Agreement& agreement, const v1::Plan& plan,
+                                const char* action);
 
 // Moves `agreement` to `to` when the transition is allowed from its state, appending to history.
 // FAILED_PRECONDITION naming both states otherwise.

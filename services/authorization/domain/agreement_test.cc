@@ -78,6 +78,38 @@ TEST(NewAgreementTest, RefusesAPlanNotInForceAndAnInvalidDraft) {
   EXPECT_THAT(s.message(), HasSubstr("outside the scope"));
 }
 
+// Spec Art. 14 with common/time/civil.h: a term that starts on 29 February 2028 reaches 5 years
+// on 28 February 2033; a day more (1 March) needs a justification.
+TEST(NewAgreementTest, FiveYearsFromTheLeapDayEndOnTheTwentyEighthOfFebruary) {
+  const v1::Plan plan = PlanIn(v1::PLAN_STATE_APPROVED);
+  v1::CreateAgreementRequest req = Request();
+  const absl::Time start = absl::FromCivil(absl::CivilSecond(2028, 2, 29, 9, 0, 0), kCst);
+  *req.mutable_term_start() = ToProtoTime(start);
+  *req.mutable_term_end() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2033, 2, 28, 9, 0, 0), kCst));
+  EXPECT_TRUE(NewAgreement("agr-1", req, SelectionOf(plan), plan, kNow).ok());
+  *req.mutable_term_end() =
+      ToProtoTime(absl::FromCivil(absl::CivilSecond(2033, 3, 1, 9, 0, 0), kCst));
+  absl::Status s = NewAgreement("agr-1", req, SelectionOf(plan), plan, kNow).status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("exceeds 5 years"));
+  req.set_term_justification("infrastructure payback period (recorded)");
+  EXPECT_TRUE(NewAgreement("agr-1", req, SelectionOf(plan), plan, kNow).ok());
+}
+
+// Rule 13: signing and activation need the agreement's plan version in force.
+TEST(RequirePlanInForceTest, ApprovedOrFiledOnlyNotSuperseded) {
+  const v1::Plan approved = PlanIn(v1::PLAN_STATE_APPROVED);
+  auto a = NewAgreement("agr-1", Request(), SelectionOf(approved), approved, kNow);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(RequirePlanInForce(*a, approved, "signing").ok());
+  EXPECT_TRUE(RequirePlanInForce(*a, PlanIn(v1::PLAN_STATE_FILED), "signing").ok());
+  absl::Status s = RequirePlanInForce(*a, PlanIn(v1::PLAN_STATE_SUPERSEDED), "activation");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("plan-1 version 2, which is PLAN_STATE_SUPERSEDED"));
+  EXPECT_THAT(s.message(), HasSubstr("activation"));
+}
+
 TEST(WithdrawsTest, OnlyLeavingActiveForSuspendedOrAFinalStateWithdraws) {
   using S = v1::AgreementState;
   for (S to : {S::AGREEMENT_STATE_SUSPENDED, S::AGREEMENT_STATE_REVOKED, S::AGREEMENT_STATE_EXPIRED,

@@ -97,6 +97,71 @@ TEST(PlanTest, ModeNeedsItsSubjectAndProductsTheirCategory) {
   EXPECT_THAT(ValidatePlanContent(c).message(), HasSubstr("PUBLIC_GOOD / COMMERCIAL"));
 }
 
+// Rule 11: the seed's two modes (CC Art. 12); SCENARIO only where the deployment enables it.
+TEST(PlanTest, ScenarioModeOnlyWhereTheDeploymentEnablesIt) {
+  v1::PlanContent c = FullContent();
+  c.set_mode(v1::AUTHORIZATION_MODE_SCENARIO);
+  c.set_mode_subject("elderly-care meal delivery");
+  absl::Status s = ValidatePlanContent(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("--scenario-mode"));
+  EXPECT_EQ(NewPlanVersion("plan-1", 1, c, "agency", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(ValidatePlanContent(c, PlanPolicy{.scenario_mode = true}).ok());
+  EXPECT_TRUE(NewPlanVersion("plan-1", 1, c, "agency", kNow, {.scenario_mode = true}).ok());
+  c.set_mode(v1::AUTHORIZATION_MODE_WHOLE);
+  EXPECT_TRUE(ValidatePlanContent(c).ok());
+}
+
+TEST(PlanTest, UndefinedEnumNumbersAreRefusedByTheirField) {
+  v1::PlanContent c = FullContent();
+  c.set_mode(static_cast<v1::AuthorizationMode>(4));
+  absl::Status s = ValidatePlanContent(c, {.scenario_mode = true});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("content.mode 4"));
+  c = FullContent();
+  c.mutable_products(0)->set_category(static_cast<v1::ProductCategory>(3));
+  s = ValidatePlanContent(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("content.products[0].category 3"));
+}
+
+// Rule 13: a submitted version is rejected or returned with its reasons; either is final for the
+// version and no longer blocks a next one.
+TEST(PlanTest, SubmittedVersionIsRejectedOrReturnedWithReasons) {
+  auto plan = NewPlanVersion("plan-1", 1, FullContent(), "agency", kNow);
+  ASSERT_TRUE(plan.ok());
+  google::protobuf::RepeatedPtrField<std::string> reasons;
+  reasons.Add("revenue distribution does not follow 谁投入、谁贡献、谁受益");
+  EXPECT_EQ(Return(*plan, reasons, "gov", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // a DRAFT was never submitted
+  auto submitted = Submit(*plan, "bureau", kNow);
+  ASSERT_TRUE(submitted.ok());
+  EXPECT_TRUE(BlocksNextVersion(submitted->state()));
+  google::protobuf::RepeatedPtrField<std::string> none;
+  EXPECT_EQ(Reject(*submitted, none, "gov", kNow).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  google::protobuf::RepeatedPtrField<std::string> blank;
+  blank.Add(" ");
+  EXPECT_EQ(Return(*submitted, blank, "gov", kNow).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto returned = Return(*submitted, reasons, "gov", kNow);
+  ASSERT_TRUE(returned.ok()) << returned.status();
+  EXPECT_EQ(returned->state(), v1::PLAN_STATE_RETURNED);
+  EXPECT_EQ(returned->decision_reasons(0), reasons[0]);
+  EXPECT_EQ(returned->history().rbegin()->reason(), reasons[0]);
+  EXPECT_FALSE(BlocksNextVersion(returned->state()));
+  EXPECT_FALSE(InForce(returned->state()));
+  EXPECT_EQ(Approve(*returned, "长府〔2026〕1号", "2026-03-01", "gov", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto rejected = Reject(*submitted, reasons, "gov", kNow);
+  ASSERT_TRUE(rejected.ok());
+  EXPECT_EQ(rejected->state(), v1::PLAN_STATE_REJECTED);
+  EXPECT_FALSE(BlocksNextVersion(rejected->state()));
+  EXPECT_EQ(Submit(*rejected, "bureau", kNow).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(PlanTest, StatesGoDraftSubmittedApprovedFiledAndApprovedIsNotEdited) {
   auto plan = NewPlanVersion("plan-1", 1, FullContent(), "agency", kNow);
   ASSERT_TRUE(plan.ok()) << plan.status();
@@ -143,7 +208,7 @@ TEST(OperatorTest, QualificationLegalPersonAndAffiliates) {
   EXPECT_TRUE(ValidateOperator(GoodOperator()).ok());
   v1::Operator op = GoodOperator();
   op.set_legal_person(false);
-  EXPECT_EQ(ValidateOperator(op).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ValidateOperator(op).code(), absl::StatusCode::kInvalidArgument);
   op = GoodOperator();
   op.mutable_qualification()->set_credit_standing(false);
   op.mutable_qualification()->set_data_security_compliance(false);
@@ -162,6 +227,10 @@ TEST(SelectionTest, OnlyTheThreeMethodsWithARecord) {
   EXPECT_TRUE(ValidateSelection(v1::SELECTION_METHOD_NEGOTIATION, r).ok());
   EXPECT_THAT(ValidateSelection(v1::SELECTION_METHOD_UNSPECIFIED, r).message(),
               HasSubstr("公开招标"));
+  // proto3 keeps an undefined number (e.g. 4): refused by the field's name, not taken as a method.
+  absl::Status undefined = ValidateSelection(static_cast<v1::SelectionMethod>(4), r);
+  EXPECT_EQ(undefined.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(undefined.message(), HasSubstr("method 4 is not a defined SelectionMethod"));
   r.clear_reference();
   EXPECT_EQ(ValidateSelection(v1::SELECTION_METHOD_OPEN_TENDER, r).code(),
             absl::StatusCode::kInvalidArgument);
@@ -188,7 +257,7 @@ TEST(AgreementTest, ScopeSubsetTermAndCollectiveDecision) {
   EXPECT_TRUE(ValidateAgreementDraft(Draft(kNow, five), plan).ok());
   v1::Agreement a = Draft(kNow, five + absl::Seconds(1));
   absl::Status s = ValidateAgreementDraft(a, plan);
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("exceeds 5 years"));
   a.set_term_justification("infrastructure payback period (recorded)");
   EXPECT_TRUE(ValidateAgreementDraft(a, plan).ok());

@@ -46,11 +46,23 @@ absl::Status ValidateDate(const std::string& date, const std::string& what) {
   return absl::OkStatus();
 }
 
-absl::Status ValidatePlanContent(const v1::PlanContent& c) {
+absl::Status ValidatePlanContent(const v1::PlanContent& c, const PlanPolicy& policy) {
+  // proto3 keeps unknown enum numbers: an undefined one is refused by its field's name.
+  if (!v1::AuthorizationMode_IsValid(c.mode())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("content.mode ", c.mode(), " is not a defined AuthorizationMode (rule 11)"));
+  }
+  for (int i = 0; i < c.products_size(); ++i) {
+    if (!v1::ProductCategory_IsValid(c.products(i).category())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("content.products[", i, "].category ", c.products(i).category(),
+                       " is not a defined ProductCategory (rule 12)"));
+    }
+  }
   std::vector<std::string> missing;
   if (Blank(c.title())) missing.push_back("title");
   if (c.mode() == v1::AUTHORIZATION_MODE_UNSPECIFIED) {
-    missing.push_back("authorization mode (授权模式: WHOLE / DOMAIN / SCENARIO, rule 11)");
+    missing.push_back("authorization mode (授权模式: WHOLE / DOMAIN, rule 11)");
   } else if (c.mode() != v1::AUTHORIZATION_MODE_WHOLE && Blank(c.mode_subject())) {
     missing.push_back(c.mode() == v1::AUTHORIZATION_MODE_DOMAIN
                           ? "the domain of a DOMAIN authorization (mode_subject, rule 11)"
@@ -93,13 +105,22 @@ absl::Status ValidatePlanContent(const v1::PlanContent& c) {
       return absl::InvalidArgumentError(absl::StrCat("resource ", id, " is listed twice"));
     }
   }
+  return CheckModeEnabled(c, policy);
+}
+
+absl::Status CheckModeEnabled(const v1::PlanContent& content, const PlanPolicy& policy) {
+  if (content.mode() == v1::AUTHORIZATION_MODE_SCENARIO && !policy.scenario_mode) {
+    return absl::FailedPreconditionError(
+        "this deployment authorizes by WHOLE (整体授权) or DOMAIN (分领域授权) only (rule 11, CC "
+        "Art. 12); SCENARIO (依场景授权, Spec Art. 9) needs --scenario-mode");
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Plan> NewPlanVersion(const std::string& plan_id, int version_number,
                                         const v1::PlanContent& content, const std::string& org,
-                                        absl::Time now) {
-  if (absl::Status s = ValidatePlanContent(content); !s.ok()) return s;
+                                        absl::Time now, const PlanPolicy& policy) {
+  if (absl::Status s = ValidatePlanContent(content, policy); !s.ok()) return s;
   v1::Plan plan;
   plan.set_plan_id(plan_id);
   plan.set_version_number(version_number);
@@ -112,7 +133,7 @@ absl::StatusOr<v1::Plan> NewPlanVersion(const std::string& plan_id, int version_
 }
 
 absl::StatusOr<v1::Plan> EditDraft(const v1::Plan& plan, const v1::PlanContent& content,
-                                   absl::Time now) {
+                                   absl::Time now, const PlanPolicy& policy) {
   if (plan.state() != v1::PLAN_STATE_DRAFT) {
     return absl::FailedPreconditionError(absl::StrCat(
         "plan ", plan.plan_id(), " version ", plan.version_number(), " is ",
@@ -120,7 +141,7 @@ absl::StatusOr<v1::Plan> EditDraft(const v1::Plan& plan, const v1::PlanContent& 
         "; a submitted or approved plan is not edited, a change is a new version that goes "
         "through the same approval (rule 13, CC Art. 14)"));
   }
-  if (absl::Status s = ValidatePlanContent(content); !s.ok()) return s;
+  if (absl::Status s = ValidatePlanContent(content, policy); !s.ok()) return s;
   v1::Plan out = plan;
   *out.mutable_content() = content;
   *out.mutable_updated_at() = Ts(now);
@@ -159,12 +180,51 @@ absl::StatusOr<v1::Plan> File(const v1::Plan& plan, const std::string& filing_re
   return out;
 }
 
+namespace {
+
+absl::StatusOr<v1::Plan> Decline(const v1::Plan& plan, v1::PlanState to, const char* action,
+                                 const google::protobuf::RepeatedPtrField<std::string>& reasons,
+                                 const std::string& actor, absl::Time now) {
+  if (reasons.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(action, " needs its reasons (rule 13, CC Art. 14)"));
+  }
+  for (int i = 0; i < reasons.size(); ++i) {
+    if (Blank(reasons[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("reasons[", i, "] is blank"));
+    }
+  }
+  if (plan.state() != v1::PLAN_STATE_SUBMITTED) return WrongState(plan, action, "SUBMITTED");
+  v1::Plan out = WithTransition(plan, to, actor, now);
+  out.mutable_history()->rbegin()->set_reason(absl::StrJoin(reasons, "; "));
+  *out.mutable_decision_reasons() = reasons;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Plan> Reject(const v1::Plan& plan,
+                                const google::protobuf::RepeatedPtrField<std::string>& reasons,
+                                const std::string& actor, absl::Time now) {
+  return Decline(plan, v1::PLAN_STATE_REJECTED, "rejection", reasons, actor, now);
+}
+
+absl::StatusOr<v1::Plan> Return(const v1::Plan& plan,
+                                const google::protobuf::RepeatedPtrField<std::string>& reasons,
+                                const std::string& actor, absl::Time now) {
+  return Decline(plan, v1::PLAN_STATE_RETURNED, "return for revision", reasons, actor, now);
+}
+
 v1::Plan Supersede(const v1::Plan& plan, const std::string& actor, absl::Time now) {
   return WithTransition(plan, v1::PLAN_STATE_SUPERSEDED, actor, now);
 }
 
 bool InForce(v1::PlanState state) {
   return state == v1::PLAN_STATE_APPROVED || state == v1::PLAN_STATE_FILED;
+}
+
+bool BlocksNextVersion(v1::PlanState state) {
+  return state == v1::PLAN_STATE_DRAFT || state == v1::PLAN_STATE_SUBMITTED;
 }
 
 }  // namespace pdao::authorization

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -209,6 +210,44 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   ASSERT_TRUE(CALL(bureau, FilePlan, fp, &fpr).ok());
   EXPECT_EQ(fpr.plan().state(), v1::PLAN_STATE_FILED);
 
+  // A second version is returned and a third rejected, with reasons (rule 13): each then stops
+  // blocking the next version, and version 1 stays in force.
+  for (const auto& [n, reject] : {std::pair{2, false}, std::pair{3, true}}) {
+    v1::CreatePlanVersionRequest cv;
+    cv.set_request_id("version-" + std::to_string(n));
+    cv.set_plan_id(pid);
+    *cv.mutable_content() = testing::PlanContentFor({r1, r2});
+    v1::CreatePlanVersionResponse cvr;
+    ASSERT_TRUE(CALL(agency, CreatePlanVersion, cv, &cvr).ok());
+    ASSERT_EQ(cvr.plan().version_number(), n);
+    sp.set_request_id("submit-" + std::to_string(n));
+    sp.set_version_number(n);
+    ASSERT_TRUE(CALL(bureau, SubmitPlan, sp, &spr).ok());
+    if (reject) {
+      v1::RejectPlanRequest rj;
+      rj.set_request_id("reject");
+      rj.set_plan_id(pid);
+      rj.set_version_number(n);
+      rj.add_reasons("scope not justified");
+      v1::RejectPlanResponse rjr;
+      EXPECT_EQ(CALL(bureau, RejectPlan, rj, &rjr).error_code(),
+                grpc::StatusCode::PERMISSION_DENIED);
+      ASSERT_TRUE(CALL(government, RejectPlan, rj, &rjr).ok());
+      EXPECT_EQ(rjr.plan().state(), v1::PLAN_STATE_REJECTED);
+    } else {
+      v1::ReturnPlanRequest rt;
+      rt.set_request_id("return");
+      rt.set_plan_id(pid);
+      rt.set_version_number(n);
+      v1::ReturnPlanResponse rtr;
+      EXPECT_EQ(CALL(government, ReturnPlan, rt, &rtr).error_code(),
+                grpc::StatusCode::INVALID_ARGUMENT);  // no reasons
+      rt.add_reasons("revenue distribution unclear");
+      ASSERT_TRUE(CALL(government, ReturnPlan, rt, &rtr).ok());
+      EXPECT_EQ(rtr.plan().state(), v1::PLAN_STATE_RETURNED);
+    }
+  }
+
   // Operator registered and selected by the agency.
   v1::RegisterOperatorRequest ro;
   ro.set_request_id("op");
@@ -217,6 +256,17 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   EXPECT_EQ(CALL(regulator, RegisterOperator, ro, &ror).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(CALL(agency, RegisterOperator, ro, &ror).ok());
+  // Reinstatement is the market regulator's, and names a finding that suspends the operator.
+  v1::ReinstateOperatorRequest ri;
+  ri.set_request_id("reinstate");
+  ri.set_operator_org("ops-a");
+  ri.set_complaint_id("cmp-none");
+  ri.set_decision_reference("长市监决〔2026〕1号");
+  ri.set_reason("remedied");
+  v1::ReinstateOperatorResponse rir;
+  EXPECT_EQ(CALL(agency, ReinstateOperator, ri, &rir).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(regulator, ReinstateOperator, ri, &rir).error_code(), grpc::StatusCode::NOT_FOUND);
   v1::SelectOperatorRequest so;
   so.set_request_id("sel");
   so.set_operator_org("ops-a");
@@ -295,12 +345,11 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   EXPECT_EQ(CALL(business, Check, check, &cr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(CALL(business, Ping, v1::PingRequest(), &pong).ok());
 
-  // Operator b sees nothing of operator a's agreement.
+  // Operator b sees nothing of operator a's agreement: the answer of a missing one.
   v1::GetAgreementRequest ga;
   ga.set_agreement_id(agreement);
   v1::GetAgreementResponse gar;
-  EXPECT_EQ(CALL(operator_b, GetAgreement, ga, &gar).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(operator_b, GetAgreement, ga, &gar).error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(CALL(operator_a, GetAgreement, ga, &gar).ok());
 
   // Suspend (bureau) -> deny; reactivate; revoke (agency) -> deny.
