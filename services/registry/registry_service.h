@@ -39,6 +39,8 @@ class RegistryService final : public v1::RegistryService::CallbackService {
   PDAO_REGISTRY_METHOD(RegisterProduct)
   PDAO_REGISTRY_METHOD(GetProduct)
   PDAO_REGISTRY_METHOD(ListProducts)
+  PDAO_REGISTRY_METHOD(CheckSellable)
+  PDAO_REGISTRY_METHOD(ListDeadlineFlags)
 #undef PDAO_REGISTRY_METHOD
 
  private:
