@@ -13,8 +13,12 @@
 namespace pdao::registry {
 
 RegistryCore::RegistryCore(Store& store, const Clock& clock, const WorkdayCalendar& calendar,
-                           RegistryOptions options)
-    : store_(store), clock_(clock), calendar_(calendar), options_(std::move(options)) {}
+                           AgreementChecker& agreements, RegistryOptions options)
+    : store_(store),
+      clock_(clock),
+      calendar_(calendar),
+      agreements_(agreements),
+      options_(std::move(options)) {}
 
 // Every resource the registry returns or publishes carries its eligibility as of now (rules 2-4).
 void RegistryCore::Decorate(v1::Resource& resource) const {

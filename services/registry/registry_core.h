@@ -14,6 +14,7 @@
 //   product/{<pid>}                          Product (current)
 //   product-history/{<pid>}/<version:010>    Product snapshot of each version
 //   evidence/{<eid>}                         Evidence (存证, rule 7)
+//   policy/{eligibility}                     the eligibility policy in force at the last start
 // A registration shares its subject's tag, so coding it and changing the subject is one commit.
 #pragma once
 
@@ -28,6 +29,7 @@
 #include "common/rpc/principal.h"
 #include "common/store/store.h"
 #include "pdao/registry/v1/registry.pb.h"
+#include "services/registry/agreement_checker.h"
 #include "services/registry/domain/calendar.h"
 #include "services/registry/domain/resource.h"
 
@@ -42,9 +44,10 @@ struct RegistryOptions {
 
 class RegistryCore {
  public:
-  // `store`, `clock` and `calendar` must outlive this object.
+  // `store`, `clock`, `calendar` and `agreements` (authorization's answers on an operator's
+  // agreements, rule 16) must outlive this object.
   RegistryCore(Store& store, const Clock& clock, const WorkdayCalendar& calendar,
-               RegistryOptions options);
+               AgreementChecker& agreements, RegistryOptions options);
   RegistryCore(const RegistryCore&) = delete;
   RegistryCore& operator=(const RegistryCore&) = delete;
 
@@ -105,6 +108,31 @@ class RegistryCore {
                           v1::GetProductResponse* response);
   absl::Status ListProducts(const Principal& caller, const v1::ListProductsRequest& request,
                             v1::ListProductsResponse* response);
+  // Rule 10 on the path that sells: sellable only when CODED. Whoever may read products (services
+  // and every credentialed role but PUBLIC); NOT_FOUND for an unknown product.
+  absl::Status CheckSellable(const Principal& caller, const v1::CheckSellableRequest& request,
+                             v1::CheckSellableResponse* response);
+
+  // Rule 35 over rule 6: every deadline flag (overdue now, or a step taken late) of every
+  // registration, for overseers (IMPLEMENTING_AGENCY, DATA_BUREAU, GOVERNMENT, REGULATOR,
+  // services).
+  absl::Status ListDeadlineFlags(const Principal& caller,
+                                 const v1::ListDeadlineFlagsRequest& request,
+                                 v1::ListDeadlineFlagsResponse* response);
+
+  // The deadline watch (rules 6, 35): raises a DeadlineFlag on every registration whose
+  // acceptance, review or publicity conclusion is overdue, once per deadline, with the
+  // registry.registration.deadline_overdue event (the audit log records it as an early warning).
+  // Runs periodically; returns how many flags it raised.
+  absl::StatusOr<int> SweepDeadlines(const Principal& system);
+
+  // At start (rule 3): when the eligibility policy differs from the one recorded at the previous
+  // start (--core-eligible switched), re-evaluates every resource and publishes each whose
+  // eligibility changed as a new version (registry.resource.eligibility_reevaluated, with
+  // eligibility_changed), so authorization withdraws what is no longer eligible; then records the
+  // policy. A store without a record was run under the default policy (CORE excluded). Returns how
+  // many resources changed.
+  absl::StatusOr<int> ReevaluateEligibility(const Principal& system);
 
   // Rule 8: cancels every CODED registration whose validity has ended and was not renewed, and
   // the subject with it. Runs by the clock (the service calls it periodically); returns how many
@@ -136,10 +164,18 @@ class RegistryCore {
       google::protobuf::Message* response, v1::Resource* out);
   // Applies a registration that just became CODED or EXPIRED to its subject in `batch`.
   absl::Status ApplyToSubject(const v1::Registration& registration, Batch& batch);
+  // A product's lineage for `operator_org` (rules 2-4, 10, 16): every source exists and is
+  // eligible (FAILED_PRECONDITION naming each failure) and an ACTIVE agreement of the operator
+  // covers it now (FAILED_PRECONDITION naming the uncovered sources; authorization's failures as
+  // AgreementChecker says). Returns the earliest term end of the covering agreements: the
+  // product's operating term (rule 8).
+  absl::StatusOr<absl::Time> CheckLineage(const std::string& operator_org,
+                                          const v1::ProductSpec& spec);
 
   Store& store_;
   const Clock& clock_;
   const WorkdayCalendar& calendar_;
+  AgreementChecker& agreements_;
   const RegistryOptions options_;
 };
 

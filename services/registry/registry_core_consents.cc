@@ -19,6 +19,7 @@ absl::Status RegistryCore::ChangeConsent(
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request_id));
   PDAO_ASSIGN_OR_RETURN(auto current, LoadResource(resource_id));
   auto& [resource, version] = current;
+  if (!CanReadResource(caller, resource)) return NotFound("resource", resource_id);
   PDAO_ASSIGN_OR_RETURN(
       std::optional<std::string> idem,
       BeginRequest(store_, kServiceName, method, caller, request_id, resource.id(), response));

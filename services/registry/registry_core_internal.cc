@@ -42,7 +42,8 @@ bool CanReadResource(const Principal& p, const v1::Resource& r) {
 }
 
 bool CanReadRegistration(const Principal& p, const v1::Registration& r) {
-  return IsOverseer(p) || (!p.is_service() && r.applicant_org() == p.org);
+  return IsOverseer(p) ||
+         (!p.is_service() && (r.applicant_org() == p.org || r.holder_org() == p.org));
 }
 
 bool CanReadProduct(const Principal& p) {

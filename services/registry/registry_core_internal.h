@@ -42,6 +42,8 @@ bool CanReadResource(const Principal& p, const v1::Resource& r);
 bool CanReadRegistration(const Principal& p, const v1::Registration& r);
 bool CanReadProduct(const Principal& p);
 
+// The refusal for an object that does not exist and for one the caller may not see: the same
+// reply, so a refusal tells nothing about objects the caller may not see (docs/api.md).
 absl::Status NotFound(const std::string& what, const std::string& id);
 
 // How many registrations subject `subject_id` has had; FAILED_PRECONDITION while one of them is

@@ -1,10 +1,13 @@
-// Products (REGULATION.md rule 10): register with lineage to eligible resources, read, list.
+// Products (REGULATION.md rule 10): register with lineage to eligible resources covered by the
+// operator's ACTIVE agreement (rule 16), read, list, and the "no sale before CODED" check.
 #include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/app/paging.h"
 #include "common/app/requests.h"
 #include "common/rpc/auth.h"
@@ -27,19 +30,66 @@ absl::Status RegistryCore::RegisterProduct(const Principal& caller,
   const std::string& id = created->id;
   PDAO_RETURN_IF_ERROR(ValidateProductSpec(request.spec()));
 
-  // Lineage: every source resource exists and may enter authorized operation (rules 2-4, 10).
-  std::vector<v1::Resource> sources;
-  for (const std::string& rid : request.spec().source_resource_ids()) {
-    PDAO_ASSIGN_OR_RETURN(auto loaded, LoadProto<v1::Resource>(store_, ResourceKey(rid)));
-    sources.push_back(loaded.has_value() ? std::move(loaded->first) : v1::Resource());
-  }
-  PDAO_RETURN_IF_ERROR(CheckProductSources(request.spec(), sources, options_.eligibility));
+  // Lineage: every source resource exists, may enter authorized operation (rules 2-4, 10) and is
+  // covered by an ACTIVE agreement of the operator (rule 16).
+  PDAO_RETURN_IF_ERROR(CheckLineage(caller.org, request.spec()).status());
   const absl::Time now = clock_.Now();
   PDAO_ASSIGN_OR_RETURN(v1::Product product, NewProduct(id, caller.org, request.spec(), now));
   *response->mutable_product() = product;
   Batch batch(id, idem, Context(caller, idem, now));
   batch.PutProduct(product, kMustNotExist, "registry.product.registered");
   return batch.Commit(store_, response);
+}
+
+absl::StatusOr<absl::Time> RegistryCore::CheckLineage(const std::string& operator_org,
+                                                      const v1::ProductSpec& spec) {
+  PDAO_RETURN_IF_ERROR(ValidateProductSpec(spec));
+  std::vector<v1::Resource> sources;
+  std::vector<std::string> ids;
+  for (const std::string& rid : spec.source_resource_ids()) {
+    PDAO_ASSIGN_OR_RETURN(auto loaded, LoadProto<v1::Resource>(store_, ResourceKey(rid)));
+    sources.push_back(loaded.has_value() ? std::move(loaded->first) : v1::Resource());
+    ids.push_back(rid);
+  }
+  PDAO_RETURN_IF_ERROR(CheckProductSources(spec, sources, options_.eligibility));
+  PDAO_ASSIGN_OR_RETURN(std::vector<SourceCoverage> coverage,
+                        agreements_.Coverage(operator_org, ids));
+  if (coverage.size() != ids.size()) {
+    return absl::InternalError(absl::StrCat("authorization answered ", coverage.size(),
+                                            " coverages for ", ids.size(), " sources"));
+  }
+  std::vector<std::string> uncovered;
+  absl::Time term_end = absl::InfiniteFuture();
+  for (const SourceCoverage& c : coverage) {
+    if (!c.covered) {
+      uncovered.push_back(absl::StrCat("\"", c.resource_id, "\" (", c.reason, ")"));
+      continue;
+    }
+    term_end = std::min(term_end, c.term_end);
+  }
+  if (!uncovered.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "operator ", operator_org, " holds no ACTIVE agreement covering source resource(s) ",
+        absl::StrJoin(uncovered, ", "), " (rule 16, CC Art. 24)"));
+  }
+  return term_end;
+}
+
+absl::Status RegistryCore::CheckSellable(const Principal& caller,
+                                         const v1::CheckSellableRequest& request,
+                                         v1::CheckSellableResponse* response) {
+  if (!CanReadProduct(caller)) {
+    return absl::PermissionDeniedError("PUBLIC reads products through disclosures (rule 38)");
+  }
+  PDAO_ASSIGN_OR_RETURN(auto loaded, LoadProduct(request.product_id()));
+  const v1::Product& product = loaded.first;
+  absl::Status sellable = pdao::registry::CheckSellable(product);
+  response->set_sellable(sellable.ok());
+  response->set_reason(std::string(sellable.message()));
+  response->set_status(product.status());
+  response->set_operator_org(product.operator_org());
+  response->set_registration_id(product.registration_id());
+  return absl::OkStatus();
 }
 
 absl::Status RegistryCore::GetProduct(const Principal& caller, const v1::GetProductRequest& request,

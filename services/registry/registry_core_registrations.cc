@@ -25,7 +25,10 @@ using common::v1::Role;
 absl::Status RegistryCore::RecordEvidence(const Principal& caller,
                                           const v1::RecordEvidenceRequest& request,
                                           v1::RecordEvidenceResponse* response) {
-  PDAO_RETURN_IF_ERROR(RequireRole(caller, {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR},
+  // The agency records evidence for its own REVOCATION registrations (Reg Art. 20).
+  PDAO_RETURN_IF_ERROR(RequireRole(caller,
+                                   {common::v1::ROLE_DEPARTMENT, common::v1::ROLE_OPERATOR,
+                                    common::v1::ROLE_IMPLEMENTING_AGENCY},
                                    "RecordEvidence"));
   PDAO_ASSIGN_OR_RETURN(std::optional<NewAggregate> created,
                         BeginCreate(store_, kServiceName, "RecordEvidence", caller,
@@ -51,24 +54,23 @@ absl::Status RegistryCore::SubmitRegistration(const Principal& caller,
         "type is required: FIRST, CHANGE, CORRECTION, CANCELLATION or REVOCATION (rule 5)");
   }
   if (request.subject_id().empty()) return absl::InvalidArgumentError("subject_id is required");
+  if (request.type() == v1::REGISTRATION_TYPE_REVOCATION &&
+      absl::StripAsciiWhitespace(request.revocation_reason()).empty()) {
+    // Wrong whatever the state: refused before any state is looked at (docs/api.md).
+    return absl::InvalidArgumentError(
+        "a REVOCATION (撤销) needs the registry's reason (rule 5, Reg Art. 20)");
+  }
 
   // Who may apply: the holder department for a resource, the operator for its product; the
-  // registry itself (IMPLEMENTING_AGENCY) revokes (rule 5, Reg Art. 20).
-  std::string owner, subject_name, previous_id;
-  if (request.subject_kind() == v1::SUBJECT_KIND_RESOURCE) {
-    PDAO_ASSIGN_OR_RETURN(const auto subject, LoadResource(request.subject_id()));
-    owner = subject.first.holder_org();
-    subject_name = subject.first.spec().name();
-    previous_id = subject.first.registration_id();
-  } else if (request.subject_kind() == v1::SUBJECT_KIND_PRODUCT) {
-    PDAO_ASSIGN_OR_RETURN(const auto subject, LoadProduct(request.subject_id()));
-    owner = subject.first.operator_org();
-    subject_name = subject.first.spec().name();
-    previous_id = subject.first.registration_id();
-  } else {
+  // registry itself (IMPLEMENTING_AGENCY) revokes (rule 5, Reg Art. 20). The role is checked
+  // before the subject is looked up, and a subject the caller may not see is NOT_FOUND like a
+  // missing one: a refusal tells nothing about objects the caller may not see.
+  const bool revocation = request.type() == v1::REGISTRATION_TYPE_REVOCATION;
+  if (request.subject_kind() != v1::SUBJECT_KIND_RESOURCE &&
+      request.subject_kind() != v1::SUBJECT_KIND_PRODUCT) {
     return absl::InvalidArgumentError("subject_kind must be RESOURCE or PRODUCT (rule 5, 10)");
   }
-  if (request.type() == v1::REGISTRATION_TYPE_REVOCATION) {
+  if (revocation) {
     PDAO_RETURN_IF_ERROR(RequireRole(caller, {common::v1::ROLE_IMPLEMENTING_AGENCY},
                                      "SubmitRegistration(REVOCATION)"));
   } else {
@@ -76,11 +78,32 @@ absl::Status RegistryCore::SubmitRegistration(const Principal& caller,
                           ? common::v1::ROLE_DEPARTMENT
                           : common::v1::ROLE_OPERATOR;
     PDAO_RETURN_IF_ERROR(RequireRole(caller, {want}, "SubmitRegistration"));
-    if (owner != caller.org) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(request.subject_id(), " belongs to ", owner,
-                       "; only its holder applies for its registration (rule 5, 10)"));
-    }
+  }
+  std::string owner, subject_name, previous_id;
+  std::optional<v1::ProductSpec> product_spec;  // the product's current spec
+  if (request.subject_kind() == v1::SUBJECT_KIND_RESOURCE) {
+    PDAO_ASSIGN_OR_RETURN(const auto subject, LoadResource(request.subject_id()));
+    if (!CanReadResource(caller, subject.first)) return NotFound("resource", request.subject_id());
+    owner = subject.first.holder_org();
+    subject_name = subject.first.spec().name();
+    previous_id = subject.first.registration_id();
+  } else {
+    PDAO_ASSIGN_OR_RETURN(const auto subject, LoadProduct(request.subject_id()));
+    owner = subject.first.operator_org();
+    subject_name = subject.first.spec().name();
+    previous_id = subject.first.registration_id();
+    product_spec = subject.first.spec();
+  }
+  if (!revocation && owner != caller.org) {
+    return absl::PermissionDeniedError(absl::StrCat("only the holder of ", request.subject_id(),
+                                                    " applies for its registration (rule 5, 10)"));
+  }
+  const bool change = request.type() == v1::REGISTRATION_TYPE_CHANGE ||
+                      request.type() == v1::REGISTRATION_TYPE_CORRECTION;
+  if (request.subject_kind() == v1::SUBJECT_KIND_PRODUCT && request.has_operating_term_end()) {
+    return absl::InvalidArgumentError(
+        "a product's operating term is the term of the operator's agreement covering its sources, "
+        "not declared by the applicant (rules 8, 16)");
   }
 
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> idem,
@@ -100,6 +123,22 @@ absl::Status RegistryCore::SubmitRegistration(const Principal& caller,
   // The subject's registrations so far: the next sequence number, and no second one in progress.
   PDAO_ASSIGN_OR_RETURN(const int count, CountRegistrations(store_, request.subject_id()));
 
+  // A product's lineage is checked on every path that sets its sources (rules 2-4, 10, 16): the
+  // current spec for a FIRST registration, the proposed one for a CHANGE / CORRECTION. The
+  // operator's agreement term is the product's operating term (rule 8).
+  std::optional<absl::Time> operating_term_end;
+  if (request.has_operating_term_end()) {
+    operating_term_end = FromProtoTime(request.operating_term_end());
+  }
+  if (request.subject_kind() == v1::SUBJECT_KIND_PRODUCT &&
+      (request.type() == v1::REGISTRATION_TYPE_FIRST || change)) {
+    const v1::ProductSpec& spec = change ? request.proposed_product() : *product_spec;
+    if (!change || request.has_proposed_product()) {
+      PDAO_ASSIGN_OR_RETURN(const absl::Time term_end, CheckLineage(owner, spec));
+      if (term_end < absl::InfiniteFuture()) operating_term_end = term_end;
+    }
+  }
+
   const absl::Time now = clock_.Now();
   NewRegistrationInput input;
   input.id = absl::StrCat(request.subject_id(), ".r", count + 1);
@@ -107,16 +146,15 @@ absl::Status RegistryCore::SubmitRegistration(const Principal& caller,
   input.subject_kind = request.subject_kind();
   input.subject_id = request.subject_id();
   input.subject_name = subject_name;
-  input.applicant_org = request.type() == v1::REGISTRATION_TYPE_REVOCATION ? owner : caller.org;
+  input.applicant_org = caller.org;  // the agency for a REVOCATION (Reg Art. 20)
+  input.holder_org = owner;
   input.actor = caller.ToSpiffeId();
   input.evidence = evidence.has_value() ? &*evidence : nullptr;
   input.proposed_resource = request.proposed_resource();
   input.proposed_product = request.proposed_product();
   input.previous = previous.has_value() ? &*previous : nullptr;
   input.revocation_reason = request.revocation_reason();
-  if (request.has_operating_term_end()) {
-    input.operating_term_end = FromProtoTime(request.operating_term_end());
-  }
+  input.operating_term_end = operating_term_end;
   PDAO_ASSIGN_OR_RETURN(v1::Registration registration, NewRegistration(input, now, calendar_));
   *response->mutable_registration() = registration;
 
@@ -169,7 +207,9 @@ absl::Status RegistryCore::Transition(
 
   Batch batch(registration.subject_id(), *idem, Context(caller, *idem, now));
   batch.PutRegistration(next, version, registration.state(), action);
-  if (next.state() == v1::REGISTRATION_STATE_CODED) {
+  if (next.state() == v1::REGISTRATION_STATE_CODED &&
+      registration.state() != v1::REGISTRATION_STATE_CODED) {
+    // A renewal (CODED -> CODED) extends validity and has no effect on the subject (rule 8).
     // Rule 9: a coded change/correction/cancellation/revocation supersedes the registration in
     // force, and the subject takes on the registered content in the same commit.
     if (!next.previous_registration_id().empty()) {
@@ -184,6 +224,27 @@ absl::Status RegistryCore::Transition(
   return batch.Commit(store_, out);
 }
 
+namespace {
+
+// Only the applicant acts on its registration (resubmits, replaces evidence, renews); for a
+// REVOCATION that is the implementing agency that filed it (Reg Art. 20). A registration the
+// caller may not read is NOT_FOUND, like a missing one.
+absl::Status RequireApplicant(const Principal& caller, const v1::Registration& r,
+                              const char* what) {
+  if (!CanReadRegistration(caller, r)) return NotFound("registration", r.id());
+  const bool agency_act = r.type() == v1::REGISTRATION_TYPE_REVOCATION;
+  if (caller.is_service() || r.applicant_org() != caller.org ||
+      (agency_act && !caller.HasRole(common::v1::ROLE_IMPLEMENTING_AGENCY))) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "only the applicant ", what, " registration ", r.id(),
+        agency_act ? " (a REVOCATION is the implementing agency's own act, Reg Art. 20)"
+                   : " (rules 5, 6, 8)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RegistryCore::ResubmitRegistration(const Principal& caller,
                                                 const v1::ResubmitRegistrationRequest& request,
                                                 v1::ResubmitRegistrationResponse* response) {
@@ -194,18 +255,25 @@ absl::Status RegistryCore::ResubmitRegistration(const Principal& caller,
   return Transition(
       caller, "ResubmitRegistration", request.request_id(), request.registration_id(),
       request.expected_version(),
-      [&](const v1::Registration& r) {
-        return Resubmit(r, actor, now, calendar_, evidence.has_value() ? &*evidence : nullptr,
-                        request.has_proposed_resource() ? &request.proposed_resource() : nullptr,
-                        request.has_proposed_product() ? &request.proposed_product() : nullptr);
-      },
-      [&](const v1::Registration& r) -> absl::Status {
-        if (caller.is_service() || r.applicant_org() != caller.org) {
-          return absl::PermissionDeniedError(absl::StrCat("only the applicant ", r.applicant_org(),
-                                                          " resubmits registration ", r.id()));
+      [&](const v1::Registration& r) -> absl::StatusOr<v1::Registration> {
+        PDAO_ASSIGN_OR_RETURN(
+            v1::Registration next,
+            Resubmit(r, actor, now, calendar_, evidence.has_value() ? &*evidence : nullptr,
+                     request.has_proposed_resource() ? &request.proposed_resource() : nullptr,
+                     request.has_proposed_product() ? &request.proposed_product() : nullptr));
+        // New proposed sources of a product are checked like at submission (rules 10, 16).
+        if (request.has_proposed_product() && r.subject_kind() == v1::SUBJECT_KIND_PRODUCT) {
+          PDAO_ASSIGN_OR_RETURN(
+              const absl::Time term_end,
+              CheckLineage(r.holder_org().empty() ? r.applicant_org() : r.holder_org(),
+                           request.proposed_product()));
+          if (term_end < absl::InfiniteFuture()) {
+            *next.mutable_operating_term_end() = ToProtoTime(term_end);
+          }
         }
-        return absl::OkStatus();
+        return next;
       },
+      [&](const v1::Registration& r) { return RequireApplicant(caller, r, "resubmits"); },
       "registry.registration.resubmitted", response->mutable_registration());
 }
 
@@ -244,8 +312,28 @@ absl::Status RegistryCore::AdvanceRegistration(const Principal& caller,
       action = "registry.registration.publicity_started";
       break;
     case v1::ADVANCE_ACTION_ISSUE_CODE:
-      step = [&](const v1::Registration& r) {
-        return IssueCode(r, actor, now, calendar_, MakeQueryCode(r.id(), now));
+      step = [&](const v1::Registration& r) -> absl::StatusOr<v1::Registration> {
+        // Coding re-checks a product's lineage (rules 2-4, 10, 16): a source may have become
+        // ineligible, or the operator's agreement may have ended, since submission; the
+        // operating term is the covering agreements' term as of now (rule 8).
+        v1::Registration checked = r;
+        const bool change = r.type() == v1::REGISTRATION_TYPE_CHANGE ||
+                            r.type() == v1::REGISTRATION_TYPE_CORRECTION;
+        if (r.subject_kind() == v1::SUBJECT_KIND_PRODUCT &&
+            (r.type() == v1::REGISTRATION_TYPE_FIRST || change)) {
+          v1::ProductSpec spec = r.proposed_product();
+          if (!change) {
+            PDAO_ASSIGN_OR_RETURN(const auto product, LoadProduct(r.subject_id()));
+            spec = product.first.spec();
+          }
+          PDAO_ASSIGN_OR_RETURN(
+              const absl::Time term_end,
+              CheckLineage(r.holder_org().empty() ? r.applicant_org() : r.holder_org(), spec));
+          if (term_end < absl::InfiniteFuture()) {
+            *checked.mutable_operating_term_end() = ToProtoTime(term_end);
+          }
+        }
+        return IssueCode(checked, actor, now, calendar_, MakeQueryCode(r.id(), now));
       };
       action = "registry.registration.coded";
       break;
@@ -276,7 +364,13 @@ absl::Status RegistryCore::FileObjection(const Principal& caller,
       [&](const v1::Registration& r) {
         return pdao::registry::FileObjection(r, actor, now, calendar_, input);
       },
-      [](const v1::Registration&) { return absl::OkStatus(); },
+      [&](const v1::Registration& r) -> absl::Status {
+        // Before publicity a registration is not public: the same reply as a missing one.
+        if (!IsPublic(r) && !CanReadRegistration(caller, r)) {
+          return NotFound("registration", r.id());
+        }
+        return absl::OkStatus();
+      },
       "registry.registration.objection_filed", response->mutable_registration()));
   const auto& objections = response->registration().objections();
   if (!objections.empty()) response->set_objection_id(objections.rbegin()->id());
@@ -310,14 +404,7 @@ absl::Status RegistryCore::RenewRegistration(const Principal& caller,
   return Transition(
       caller, "RenewRegistration", request.request_id(), request.registration_id(),
       request.expected_version(), [&](const v1::Registration& r) { return Renew(r, actor, now); },
-      [&](const v1::Registration& r) -> absl::Status {
-        if (caller.is_service() || r.applicant_org() != caller.org) {
-          return absl::PermissionDeniedError(absl::StrCat("only the registrant ", r.applicant_org(),
-                                                          " renews registration ", r.id(),
-                                                          " (rule 8)"));
-        }
-        return absl::OkStatus();
-      },
+      [&](const v1::Registration& r) { return RequireApplicant(caller, r, "renews"); },
       "registry.registration.renewed", response->mutable_registration());
 }
 
@@ -326,9 +413,7 @@ absl::Status RegistryCore::GetRegistration(const Principal& caller,
                                            v1::GetRegistrationResponse* response) {
   PDAO_ASSIGN_OR_RETURN(auto loaded, LoadRegistration(request.registration_id()));
   if (!CanReadRegistration(caller, loaded.first)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(caller.ToSpiffeId(), " may not read registration ", request.registration_id(),
-                     "; ListPublicNotices shows its public fields"));
+    return NotFound("registration", request.registration_id());
   }
   *response->mutable_registration() = std::move(loaded.first);
   return absl::OkStatus();
@@ -349,6 +434,7 @@ absl::Status RegistryCore::ListRegistrations(const Principal& caller,
     if (request.state() != v1::REGISTRATION_STATE_UNSPECIFIED && r.state() != request.state()) {
       return false;
     }
+    if (request.late_only() && r.deadline_flags().empty()) return false;
     return request.subject_id().empty() || r.subject_id() == request.subject_id();
   };
   std::string next;

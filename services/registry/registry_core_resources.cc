@@ -42,10 +42,10 @@ absl::Status RegistryCore::UpdateResource(const Principal& caller,
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   PDAO_ASSIGN_OR_RETURN(auto current, LoadResource(request.resource_id()));
   auto& [resource, version] = current;
+  if (!CanReadResource(caller, resource)) return NotFound("resource", request.resource_id());
   if (resource.holder_org() != caller.org) {
     return absl::PermissionDeniedError(
-        absl::StrCat("resource ", resource.id(), " belongs to ", resource.holder_org(),
-                     "; a department writes only its own resources (rule 1)"));
+        absl::StrCat("only the holder department writes resource ", resource.id(), " (rule 1)"));
   }
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> idem,
                         BeginRequest(store_, kServiceName, "UpdateResource", caller,
@@ -69,11 +69,9 @@ absl::Status RegistryCore::GetResource(const Principal& caller,
                                        const v1::GetResourceRequest& request,
                                        v1::GetResourceResponse* response) {
   PDAO_ASSIGN_OR_RETURN(auto loaded, LoadResource(request.resource_id()));
-  if (!CanReadResource(caller, loaded.first)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(caller.ToSpiffeId(), " may not read resource ", request.resource_id(),
-                     " (a department reads its own resources and those shared from it)"));
-  }
+  // A department reads its own resources and those shared from it; any other is NOT_FOUND, the
+  // same reply as a missing one.
+  if (!CanReadResource(caller, loaded.first)) return NotFound("resource", request.resource_id());
   *response->mutable_resource() = std::move(loaded.first);
   Decorate(*response->mutable_resource());
   return absl::OkStatus();
@@ -113,10 +111,7 @@ absl::Status RegistryCore::GetResourceHistory(const Principal& caller,
                                               const v1::GetResourceHistoryRequest& request,
                                               v1::GetResourceHistoryResponse* response) {
   PDAO_ASSIGN_OR_RETURN(auto loaded, LoadResource(request.resource_id()));
-  if (!CanReadResource(caller, loaded.first)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(caller.ToSpiffeId(), " may not read resource ", request.resource_id()));
-  }
+  if (!CanReadResource(caller, loaded.first)) return NotFound("resource", request.resource_id());
   return ScanAll<v1::Resource>(
       store_, absl::StrCat("resource-history/", Tag(request.resource_id()), "/"),
       [response](v1::Resource&& r, int64_t) { *response->add_versions() = std::move(r); });

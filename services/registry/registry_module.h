@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/app/module.h"
+#include "services/registry/agreement_checker.h"
 #include "services/registry/domain/calendar.h"
 #include "services/registry/registry_core.h"
 #include "services/registry/registry_service.h"
@@ -15,12 +16,16 @@ namespace pdao::registry {
 
 class RegistryModule final : public Module {
  public:
-  // "registry", no dependencies.
+  // "registry"; calls "authorization" (rule 16: the operator's agreements behind its products).
   static ModuleFactory Factory();
-  // --calendar, --core-eligible, --expiry-sweep-interval (and their PDAO_* variables).
+  // --calendar, --core-eligible, --expiry-sweep-interval, --deadline-watch-interval (and their
+  // PDAO_* variables).
   static void DefineFlags(Config& config);
   // Opens the "registry" store on the host, loads the calendar (--calendar, else the built-in
-  // State Council 2025-2026 arrangements), and adds the service and the expiry sweep to the host.
+  // State Council 2025-2026 arrangements), re-evaluates eligibility when --core-eligible changed
+  // since the last start (rule 3), and adds the service, the expiry sweep (rule 8) and the
+  // deadline watch (rules 6, 35) to the host. The authorization client is made here; its channel
+  // only on first use, so the registry starts without authorization reachable.
   // INVALID_ARGUMENT for a calendar that does not parse.
   static absl::StatusOr<std::unique_ptr<RegistryModule>> Create(const ModuleContext& ctx);
 
@@ -29,6 +34,7 @@ class RegistryModule final : public Module {
  private:
   RegistryModule() = default;
   std::unique_ptr<WorkdayCalendar> calendar_;
+  std::unique_ptr<AgreementChecker> agreements_;
   std::unique_ptr<RegistryCore> core_;
   std::unique_ptr<RegistryService> service_;
 };

@@ -34,6 +34,8 @@ void RegistryService::BindMethods() {
   Serve(&RegistryCore::RegisterProduct);
   Serve(&RegistryCore::GetProduct);
   Serve(&RegistryCore::ListProducts);
+  Serve(&RegistryCore::CheckSellable);
+  Serve(&RegistryCore::ListDeadlineFlags);
 }
 
 }  // namespace pdao::registry

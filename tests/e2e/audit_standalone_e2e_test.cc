@@ -1,6 +1,7 @@
 // End to end: pdao-standalone (registry + audit on the in-process bus) driven over mTLS: registry
 // commits reach the audit log, Query and Lineage answer about them, pdaoctl reaches the service
 // by its alias, and `pdaoctl audit verify-log` verifies the running log (rules 32, 33).
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,11 +21,122 @@ namespace {
 
 namespace reg = ::pdao::registry::v1;
 namespace aud = ::pdao::audit::v1;
+namespace authz = ::pdao::authorization::v1;
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
   WithDeadline(*context, absl::Seconds(10));
   return context;
+}
+
+google::protobuf::Timestamp Ts(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(absl::ToUnixSeconds(t));
+  return ts;
+}
+
+// An ACTIVE agreement of demo-operator over `resource_id`, made over gRPC by the dev CA's roles:
+// a product is registered only on sources its operator's agreement covers (rule 16).
+void ActivateAgreement(const std::function<std::shared_ptr<grpc::Channel>(const std::string&)>& as,
+                       const std::string& resource_id) {
+  auto agency = authz::AuthorizationService::NewStub(as("implementing_agency"));
+  auto bureau = authz::AuthorizationService::NewStub(as("data_bureau"));
+  auto government = authz::AuthorizationService::NewStub(as("government"));
+  authz::CreatePlanRequest cp;
+  cp.set_request_id("e2e-plan");
+  authz::PlanContent* c = cp.mutable_content();
+  c->set_title("plan");
+  c->set_mode(authz::AUTHORIZATION_MODE_DOMAIN);
+  c->set_mode_subject("transport");
+  c->add_resource_ids(resource_id);
+  c->set_resource_catalog("catalog");
+  c->set_operator_selection_conditions("legal person");
+  c->set_authorization_term("1 year");
+  c->set_exit_mechanism("exit");
+  c->set_supervision_and_evaluation("yearly");
+  c->set_cost_and_revenue_accounting("separate books");
+  c->set_revenue_distribution("谁投入、谁贡献、谁受益");
+  c->set_security_measures("isolation");
+  auto* product = c->add_products();
+  product->set_name("Arrival API");
+  product->set_category(authz::PRODUCT_CATEGORY_COMMERCIAL);
+  authz::CreatePlanResponse plan;
+  grpc::Status s = agency->CreatePlan(Ctx().get(), cp, &plan);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  authz::SubmitPlanRequest sp;
+  sp.set_request_id("e2e-submit");
+  sp.set_plan_id(plan.plan().plan_id());
+  sp.set_version_number(1);
+  authz::SubmitPlanResponse spr;
+  ASSERT_TRUE(bureau->SubmitPlan(Ctx().get(), sp, &spr).ok());
+  authz::ApprovePlanRequest ap;
+  ap.set_request_id("e2e-approve");
+  ap.set_plan_id(plan.plan().plan_id());
+  ap.set_version_number(1);
+  ap.set_decision_number("n");
+  ap.set_decision_date("2026-02-27");
+  authz::ApprovePlanResponse apr;
+  ASSERT_TRUE(government->ApprovePlan(Ctx().get(), ap, &apr).ok());
+  authz::RegisterOperatorRequest ro;
+  ro.set_request_id("e2e-operator");
+  authz::Operator* op = ro.mutable_operator_();
+  op->set_org("demo-operator");
+  op->set_name("demo operator 有限公司");
+  op->set_credit_code("91220101MA0Y00001G");
+  op->set_legal_person(true);
+  op->set_legal_representative("张三");
+  op->mutable_qualification()->set_management_capability(true);
+  op->mutable_qualification()->set_technical_capability(true);
+  op->mutable_qualification()->set_business_standing(true);
+  op->mutable_qualification()->set_credit_standing(true);
+  op->mutable_qualification()->set_data_security_compliance(true);
+  op->mutable_qualification()->set_review_reference("review");
+  authz::RegisterOperatorResponse ror;
+  s = agency->RegisterOperator(Ctx().get(), ro, &ror);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  authz::SelectOperatorRequest so;
+  so.set_request_id("e2e-select");
+  so.set_operator_org("demo-operator");
+  so.set_plan_id(plan.plan().plan_id());
+  so.set_plan_version_number(1);
+  so.set_method(authz::SELECTION_METHOD_OPEN_TENDER);
+  so.mutable_procurement()->set_reference("x");
+  so.mutable_procurement()->set_date("2026-02-20");
+  so.mutable_procurement()->set_summary("y");
+  authz::SelectOperatorResponse sor;
+  ASSERT_TRUE(agency->SelectOperator(Ctx().get(), so, &sor).ok());
+  authz::CreateAgreementRequest ca;
+  ca.set_request_id("e2e-agreement");
+  ca.set_operator_org("demo-operator");
+  ca.set_selection_id(sor.selection().id());
+  ca.add_resource_ids(resource_id);
+  *ca.mutable_term_start() = Ts(absl::Now() - absl::Minutes(1));
+  *ca.mutable_term_end() = Ts(absl::Now() + absl::Hours(24 * 365));
+  ca.mutable_collective_decision()->set_meeting_reference("m");
+  ca.mutable_collective_decision()->set_date("2026-02-28");
+  ca.mutable_collective_decision()->set_summary("s");
+  authz::CreateAgreementResponse car;
+  s = agency->CreateAgreement(Ctx().get(), ca, &car);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  authz::SignAgreementRequest sa;
+  sa.set_request_id("e2e-sign");
+  sa.set_agreement_id(car.agreement().id());
+  authz::SignAgreementResponse sar;
+  s = agency->SignAgreement(Ctx().get(), sa, &sar);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  authz::FileAgreementRequest fa;
+  fa.set_request_id("e2e-file");
+  fa.set_agreement_id(car.agreement().id());
+  fa.mutable_filing()->set_province_reference("p");
+  fa.mutable_filing()->set_city_reference("c");
+  authz::FileAgreementResponse far;
+  ASSERT_TRUE(agency->FileAgreement(Ctx().get(), fa, &far).ok());
+  authz::ActivateAgreementRequest aa;
+  aa.set_request_id("e2e-activate");
+  aa.set_agreement_id(car.agreement().id());
+  authz::ActivateAgreementResponse aar;
+  s = agency->ActivateAgreement(Ctx().get(), aa, &aar);
+  ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiable) {
@@ -76,6 +188,7 @@ TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiabl
   grpc::Status s = registry->RegisterResource(Ctx().get(), rr, &resource);
   ASSERT_TRUE(s.ok()) << s.error_message();
 
+  ASSERT_NO_FATAL_FAILURE(ActivateAgreement(channel, resource.resource().id()));
   reg::RegisterProductRequest pr;
   pr.set_request_id("e2e-product");
   pr.mutable_spec()->set_name("Arrival API");
@@ -140,14 +253,14 @@ TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiabl
   EXPECT_EQ(key->exit_code, 0) << key->err;
   EXPECT_NE(key->out.find("public_key_pem"), std::string::npos) << key->out;
 
-  // Monitoring (rule 35): repeated denials by the authorization service (an operator without any
-  // agreement) raise an alert that the regulator lists and Prometheus sees; an operator may not
-  // list alerts. (Out-of-scope wording is covered by audit_core_test.)
+  // Monitoring (rule 35): repeated denials by the authorization service (an operator asking for a
+  // resource no agreement of its covers) raise an alert that the regulator lists and Prometheus
+  // sees; an operator may not list alerts. (Out-of-scope wording is covered by audit_core_test.)
   auto authz = pdao::authorization::v1::AuthorizationService::NewStub(channel("operator"));
   for (int i = 0; i < 5; ++i) {
     pdao::authorization::v1::CheckRequest check;
     check.set_operator_org("demo-operator");
-    check.set_resource_id(resource.resource().id());
+    check.set_resource_id(resource.resource().id() + "-not-agreed");
     check.set_action("process");
     pdao::authorization::v1::CheckResponse decision;
     s = authz->Check(Ctx().get(), check, &decision);

@@ -26,6 +26,7 @@
 #include "common/rpc/channel.h"
 #include "common/testing/kafka/kafka_broker.h"
 #include "common/testing/redis/redis_server.h"
+#include "common/testing/tls_dir.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
@@ -111,6 +112,10 @@ class AuditFaultTest : public ::testing::Test {
     ca_options.now = absl::Now();
     auto ca = crypto::EnsureDevCa(certs(), ca_options);
     ASSERT_TRUE(ca.ok()) << ca.status();
+    // The registry's own --tls-dir: server and client certificate (it calls authorization).
+    auto tls = pdao::testing::MakeServiceTlsDir(*ca, dir_->path(), "registry");
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    registry_tls_ = *tls;
     nonce_ = absl::StrCat("f", absl::ToUnixMicros(absl::Now()));
     auto port = FreeLoopbackPort();
     ASSERT_TRUE(port.ok());
@@ -125,6 +130,7 @@ class AuditFaultTest : public ::testing::Test {
     dir_.reset();
   }
   std::string certs() const { return dir_->path() + "/certs"; }
+  std::string registry_tls_;
 
   void StartServer(Server& server, const std::string& bin, std::vector<std::string> extra,
                    const std::string& name, int port) {
@@ -135,7 +141,7 @@ class AuditFaultTest : public ::testing::Test {
     std::vector<std::string> argv = {bin,
                                      "--listen=" + Loopback(port),
                                      "--health-listen=" + Loopback(server.health),
-                                     "--tls-dir=" + certs(),
+                                     "--tls-dir=" + (name == "registry" ? registry_tls_ : certs()),
                                      "--data-dir=" + dir_->path() + "/" + name,
                                      "--drain-timeout=2s"};
     argv.insert(argv.end(), extra.begin(), extra.end());

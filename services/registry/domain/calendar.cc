@@ -139,4 +139,15 @@ absl::StatusOr<absl::CivilDay> WorkdayCalendar::NextWorkingDay(absl::CivilDay da
   return AddWorkingDays(day, 1);
 }
 
+absl::StatusOr<int> WorkdayCalendar::WorkingDaysAfter(absl::CivilDay from,
+                                                      absl::CivilDay to) const {
+  int count = 0;
+  for (absl::CivilDay day = from + 1; day <= to; ++day) {
+    absl::StatusOr<bool> working = IsWorkingDay(day);
+    if (!working.ok()) return working.status();
+    if (*working) ++count;
+  }
+  return count;
+}
+
 }  // namespace pdao::registry

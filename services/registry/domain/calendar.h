@@ -35,6 +35,11 @@ class WorkdayCalendar {
   // The first working day strictly after `day` (= AddWorkingDays(day, 1)).
   absl::StatusOr<absl::CivilDay> NextWorkingDay(absl::CivilDay day) const;
 
+  // How many working days lie strictly after `from` up to and including `to` (0 when `to` <=
+  // `from`): how many working days late a step taken on `to` is for a deadline `from`.
+  // FAILED_PRECONDITION when the range reaches a year that is not loaded.
+  absl::StatusOr<int> WorkingDaysAfter(absl::CivilDay from, absl::CivilDay to) const;
+
   // The loaded years, ascending.
   std::vector<int> Years() const { return {years_.begin(), years_.end()}; }
 

@@ -51,6 +51,15 @@ TEST_F(CalendarTest, UnloadedYearIsUnknownNotHolidayFree) {
   EXPECT_FALSE(cal_.IsWorkingDay(absl::CivilDay(2024, 12, 31)).ok());
 }
 
+TEST_F(CalendarTest, WorkingDaysAfterCountsLateness) {
+  // 09-30 (Tue) to 10-11 (make-up Sat): 10-09, 10-10, 10-11 are working; 10-01..10-08 are not.
+  EXPECT_EQ(*cal_.WorkingDaysAfter(absl::CivilDay(2025, 9, 30), absl::CivilDay(2025, 10, 11)), 3);
+  EXPECT_EQ(*cal_.WorkingDaysAfter(absl::CivilDay(2025, 9, 30), absl::CivilDay(2025, 9, 30)), 0);
+  EXPECT_EQ(*cal_.WorkingDaysAfter(absl::CivilDay(2025, 10, 2), absl::CivilDay(2025, 9, 30)), 0);
+  EXPECT_FALSE(
+      cal_.WorkingDaysAfter(absl::CivilDay(2026, 12, 30), absl::CivilDay(2027, 1, 5)).ok());
+}
+
 TEST_F(CalendarTest, AddWorkingDaysCrossesNationalDayAndMakeupDay) {
   // Tue 2025-09-30 + 3: Oct 1-8 holidays; Thu 9 (1), Fri 10 (2), make-up Sat 11 (3).
   EXPECT_EQ(*cal_.AddWorkingDays(absl::CivilDay(2025, 9, 30), 3), absl::CivilDay(2025, 10, 11));

@@ -116,6 +116,43 @@ std::string LateNote(absl::string_view what, const std::string& due, absl::Time 
   return absl::StrCat("; late: ", what, " was due by ", due, " (rule 6)");
 }
 
+// The open flag of `step` for deadline `due`, or nullptr.
+v1::DeadlineFlag* FindFlag(Registration& r, v1::DeadlineStep step, const std::string& due) {
+  for (v1::DeadlineFlag& f : *r.mutable_deadline_flags()) {
+    if (f.step() == step && f.due() == due) return &f;
+  }
+  return nullptr;
+}
+
+// The step of `step` with deadline `due` is taken now: when late, its flag (raised by the
+// deadline watch, or new) is completed with the working days it was late (rules 6, 35).
+absl::Status CompleteDeadline(Registration& next, v1::DeadlineStep step, const std::string& due,
+                              absl::Time now, const WorkdayCalendar& calendar) {
+  if (due.empty()) return absl::OkStatus();
+  absl::StatusOr<absl::CivilDay> due_day = ParseDay(due);
+  if (!due_day.ok() || ChinaDay(now) <= *due_day) return absl::OkStatus();
+  absl::StatusOr<int> late = calendar.WorkingDaysAfter(*due_day, ChinaDay(now));
+  if (!late.ok()) return late.status();
+  v1::DeadlineFlag* flag = FindFlag(next, step, due);
+  if (flag == nullptr) {
+    flag = next.add_deadline_flags();
+    flag->set_step(step);
+    flag->set_due(due);
+    *flag->mutable_raised_at() = ToProtoTime(now);
+  }
+  flag->set_working_days_late(*late);
+  *flag->mutable_completed_at() = ToProtoTime(now);
+  return absl::OkStatus();
+}
+
+// A decision that ends the waiting (refusal, deficiency notice, upheld objection) closes every
+// open flag as it stands.
+void CloseOpenFlags(Registration& next, absl::Time now) {
+  for (v1::DeadlineFlag& f : *next.mutable_deadline_flags()) {
+    if (!f.has_completed_at()) *f.mutable_completed_at() = ToProtoTime(now);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<Registration> NewRegistration(const NewRegistrationInput& in, absl::Time now,
@@ -164,7 +201,7 @@ absl::StatusOr<Registration> NewRegistration(const NewRegistrationInput& in, abs
   }
   // Rule 7: an application needs the applicant's evidence. A REVOCATION is the registry's act
   // against the holder, not an application: evidence is optional and may be the registry's own.
-  if (!revocation) {
+  if (!revocation || in.evidence != nullptr) {
     if (absl::Status s = CheckEvidence(in.evidence, in.applicant_org, now); !s.ok()) return s;
   }
 
@@ -203,6 +240,7 @@ absl::StatusOr<Registration> NewRegistration(const NewRegistrationInput& in, abs
   r.set_subject_id(in.subject_id);
   r.set_subject_name(in.subject_name);
   r.set_applicant_org(in.applicant_org);
+  r.set_holder_org(in.holder_org.empty() ? in.applicant_org : in.holder_org);
   if (in.evidence != nullptr) r.set_evidence_id(in.evidence->id());
   if (has_resource) *r.mutable_proposed_resource() = in.proposed_resource;
   if (has_product) *r.mutable_proposed_product() = in.proposed_product;
@@ -234,6 +272,11 @@ absl::StatusOr<Registration> Accept(const Registration& current, std::string_vie
                                         " (20 working days, rule 6)",
                                         LateNote("acceptance", current.accept_due(), now)));
   next.set_review_due(FormatDay(*review_due));
+  if (absl::Status s =
+          CompleteDeadline(next, v1::DEADLINE_STEP_ACCEPTANCE, current.accept_due(), now, calendar);
+      !s.ok()) {
+    return s;
+  }
   return next;
 }
 
@@ -269,6 +312,7 @@ absl::StatusOr<Registration> ReturnDeficient(const Registration& current, std::s
                                         " missing item(s): ", absl::StrJoin(items, "; ")));
   next.clear_deficiencies();
   for (std::string& item : items) next.add_deficiencies(std::move(item));
+  CloseOpenFlags(next, now);
   return next;
 }
 
@@ -322,6 +366,7 @@ absl::StatusOr<Registration> Refuse(const Registration& current, std::string_vie
   Registration next = Step(current, v1::REGISTRATION_STATE_REFUSED, actor, now,
                            absl::StrCat("refused: ", Av(reason)));
   next.set_refusal_reason(std::string(reason));
+  CloseOpenFlags(next, now);
   return next;
 }
 
@@ -330,8 +375,15 @@ absl::StatusOr<Registration> PassReview(const Registration& current, std::string
   if (current.state() != v1::REGISTRATION_STATE_ACCEPTED) {
     return WrongState(current, "pass review of", "ACCEPTED", "rule 6, Reg Art. 11");
   }
-  return Step(current, v1::REGISTRATION_STATE_REVIEWED, actor, now,
-              absl::StrCat("形式审核 passed", LateNote("review", current.review_due(), now)));
+  Registration next =
+      Step(current, v1::REGISTRATION_STATE_REVIEWED, actor, now,
+           absl::StrCat("形式审核 passed", LateNote("review", current.review_due(), now)));
+  if (absl::Status s =
+          CompleteDeadline(next, v1::DEADLINE_STEP_REVIEW, current.review_due(), now, calendar);
+      !s.ok()) {
+    return s;
+  }
+  return next;
 }
 
 absl::StatusOr<Registration> StartPublicity(const Registration& current, std::string_view actor,
@@ -343,11 +395,14 @@ absl::StatusOr<Registration> StartPublicity(const Registration& current, std::st
   if (!start.ok()) return start.status();
   absl::StatusOr<absl::CivilDay> end = calendar.AddWorkingDays(*start, 9);
   if (!end.ok()) return end.status();
+  absl::StatusOr<absl::CivilDay> code_due = calendar.NextWorkingDay(*end);
+  if (!code_due.ok()) return code_due.status();
   Registration next = Step(current, v1::REGISTRATION_STATE_PUBLICITY, actor, now,
                            absl::StrCat("公示 from ", FormatDay(*start), " to ", FormatDay(*end),
                                         " inclusive (10 working days, rule 6)"));
   next.set_publicity_start(FormatDay(*start));
   next.set_publicity_end(FormatDay(*end));
+  next.set_code_due(FormatDay(*code_due));
   return next;
 }
 
@@ -372,8 +427,17 @@ absl::StatusOr<Registration> FileObjection(const Registration& current, std::str
   if (current.state() != v1::REGISTRATION_STATE_PUBLICITY) {
     return WrongState(current, "file an objection against", "PUBLICITY", "rule 6, Reg Art. 12");
   }
+  absl::StatusOr<absl::CivilDay> start = ParseDay(current.publicity_start());
   absl::StatusOr<absl::CivilDay> end = ParseDay(current.publicity_end());
-  if (!end.ok()) return absl::InternalError("registration in PUBLICITY without a publicity_end");
+  if (!start.ok() || !end.ok()) {
+    return absl::InternalError("registration in PUBLICITY without its publicity period");
+  }
+  if (ChinaDay(now) < *start) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the publicity period of registration \"", current.id(), "\" starts on ",
+        current.publicity_start(),
+        ": objections are filed from publicity_start to publicity_end inclusive (rule 6)"));
+  }
   if (ChinaDay(now) > *end) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the publicity period of registration \"", current.id(), "\" ended on ",
@@ -425,6 +489,7 @@ absl::StatusOr<Registration> DecideObjection(const Registration& current, std::s
   v1::Objection* o = next.mutable_objections(index);
   o->set_state(uphold ? v1::OBJECTION_STATE_UPHELD : v1::OBJECTION_STATE_DISMISSED);
   o->set_decision_reason(std::string(reason));
+  if (uphold) CloseOpenFlags(next, now);
   return next;
 }
 
@@ -476,6 +541,11 @@ absl::StatusOr<Registration> IssueCode(const Registration& current, std::string_
   next.set_query_code(std::string(query_code));
   *next.mutable_coded_at() = ToProtoTime(now);
   if (valid_until.has_value()) *next.mutable_valid_until() = ToProtoTime(*valid_until);
+  if (absl::Status s =
+          CompleteDeadline(next, v1::DEADLINE_STEP_PUBLICITY, current.code_due(), now, calendar);
+      !s.ok()) {
+    return s;
+  }
   return next;
 }
 
@@ -573,6 +643,46 @@ std::optional<std::string> OverdueDeadline(const Registration& r, absl::Time now
   absl::StatusOr<absl::CivilDay> due_day = ParseDay(due);
   if (!due_day.ok() || ChinaDay(now) <= *due_day) return std::nullopt;
   return absl::StrCat("registration \"", r.id(), "\": ", what, " was due by ", due, " (rule 6)");
+}
+
+absl::StatusOr<std::optional<Registration>> RaiseOverdue(const Registration& r,
+                                                         std::string_view actor, absl::Time now,
+                                                         const WorkdayCalendar& calendar) {
+  v1::DeadlineStep step;
+  std::string due;
+  std::string what;
+  if (r.state() == v1::REGISTRATION_STATE_SUBMITTED) {
+    step = v1::DEADLINE_STEP_ACCEPTANCE;
+    due = r.accept_due();
+    what = "acceptance (3 working days)";
+  } else if (r.state() == v1::REGISTRATION_STATE_ACCEPTED) {
+    step = v1::DEADLINE_STEP_REVIEW;
+    due = r.review_due();
+    what = "review (20 working days)";
+  } else if (r.state() == v1::REGISTRATION_STATE_PUBLICITY) {
+    step = v1::DEADLINE_STEP_PUBLICITY;
+    due = r.code_due();
+    what = "the conclusion of publicity (the working day after it ends)";
+  } else {
+    return std::optional<Registration>();
+  }
+  absl::StatusOr<absl::CivilDay> due_day = ParseDay(due);
+  if (!due_day.ok() || ChinaDay(now) <= *due_day) return std::optional<Registration>();
+  for (const v1::DeadlineFlag& f : r.deadline_flags()) {
+    if (f.step() == step && f.due() == due) return std::optional<Registration>();  // raised
+  }
+  absl::StatusOr<int> late = calendar.WorkingDaysAfter(*due_day, ChinaDay(now));
+  if (!late.ok()) return late.status();
+  Registration next =
+      Step(r, r.state(), actor, now,
+           absl::StrCat("early warning: ", what, " was due by ", due, ", ", *late,
+                        " working day(s) overdue (rule 6; early warning, rule 35)"));
+  v1::DeadlineFlag* flag = next.add_deadline_flags();
+  flag->set_step(step);
+  flag->set_due(due);
+  flag->set_working_days_late(*late);
+  *flag->mutable_raised_at() = ToProtoTime(now);
+  return std::optional<Registration>(std::move(next));
 }
 
 std::string MakeQueryCode(std::string_view registration_id, absl::Time coded_at) {

@@ -17,7 +17,8 @@
 // malformed input is INVALID_ARGUMENT. Working-day deadlines are computed in China Standard Time
 // on the WorkdayCalendar; a deadline reaching a year the calendar does not hold is
 // FAILED_PRECONDITION (rule 6). Deadlines bind the registry, not the applicant: a late step is not
-// refused, its history note says it is late (see OverdueDeadline).
+// refused; it completes a DeadlineFlag (step, due, working days late) on the registration, and its
+// history note says it is late. RaiseOverdue raises the flag while the step is still overdue.
 #pragma once
 
 #include <optional>
@@ -41,12 +42,16 @@ struct NewRegistrationInput {
   std::string subject_id;
   // The subject's name now (shown in the public notice).
   std::string subject_name;
-  // The subject's holder (also for a REVOCATION, which the registry files against it).
+  // Who applies: the subject's holder, or the implementing agency for a REVOCATION (the registry's
+  // own act, Reg Art. 20), which then is the one that resubmits it and replaces its evidence.
   std::string applicant_org;
+  // The subject's holder; empty means applicant_org (every type but REVOCATION).
+  std::string holder_org;
   // SPIFFE ID of the caller, recorded as StateChange.actor.
   std::string actor;
   // The evidence record (存证) named by the request, or nullptr when none (rule 7). Optional only
-  // for a REVOCATION, which is the registry's own act (Reg Art. 20), not an application.
+  // for a REVOCATION, which is the registry's own act (Reg Art. 20), not an application; when one
+  // is given it must be the applicant's (the agency's) like any other.
   const pdao::registry::v1::Evidence* evidence = nullptr;
   // CHANGE / CORRECTION: the proposed content of the subject's kind. Every other type and the
   // other kind must leave these empty (default messages).
@@ -77,7 +82,9 @@ absl::StatusOr<pdao::registry::v1::Registration> NewRegistration(const NewRegist
                                                                  absl::Time now,
                                                                  const WorkdayCalendar& calendar);
 
-// SUBMITTED -> ACCEPTED (受理); review_due = AddWorkingDays(accept day, 20) (rule 6).
+// SUBMITTED -> ACCEPTED (受理); review_due = AddWorkingDays(accept day, 20) (rule 6). After
+// accept_due: the ACCEPTANCE DeadlineFlag is completed with the working days late (added when the
+// watch had not raised it).
 absl::StatusOr<pdao::registry::v1::Registration> Accept(
     const pdao::registry::v1::Registration& current, std::string_view actor, absl::Time now,
     const WorkdayCalendar& calendar);
@@ -105,8 +112,8 @@ absl::StatusOr<pdao::registry::v1::Registration> Refuse(
     const pdao::registry::v1::Registration& current, std::string_view actor, absl::Time now,
     std::string_view reason);
 
-// ACCEPTED -> REVIEWED (形式审核 passed, rule 6). `calendar` is not needed today (the note says
-// whether review_due was missed); it keeps the step signatures uniform.
+// ACCEPTED -> REVIEWED (形式审核 passed, rule 6). After review_due: the REVIEW DeadlineFlag is
+// completed with the working days late.
 absl::StatusOr<pdao::registry::v1::Registration> PassReview(
     const pdao::registry::v1::Registration& current, std::string_view actor, absl::Time now,
     const WorkdayCalendar& calendar);
@@ -114,7 +121,8 @@ absl::StatusOr<pdao::registry::v1::Registration> PassReview(
 // REVIEWED -> PUBLICITY (公示, rule 6). publicity_start = NextWorkingDay(today) and
 // publicity_end = AddWorkingDays(publicity_start, 9): ten working days counted inclusively from
 // the first working day after the decision to publish (the day of the decision does not count,
-// like the start day of every other working-day period here).
+// like the start day of every other working-day period here). code_due = the working day after
+// publicity_end: the registry concludes publicity by then.
 absl::StatusOr<pdao::registry::v1::Registration> StartPublicity(
     const pdao::registry::v1::Registration& current, std::string_view actor, absl::Time now,
     const WorkdayCalendar& calendar);
@@ -129,8 +137,9 @@ struct ObjectionInput {
 };
 
 // Appends a PENDING objection with id "OBJ-<n>" (n = 1 + number of earlier objections; it is the
-// last element of objections()), filed_at = now. Only in PUBLICITY and only while today (UTC+8) <=
-// publicity_end: FAILED_PRECONDITION otherwise. INVALID_ARGUMENT on a missing name, org or reason
+// last element of objections()), filed_at = now. Only in PUBLICITY and only while publicity_start
+// <= today (UTC+8) <= publicity_end: FAILED_PRECONDITION otherwise (on the day publicity is
+// decided, publicity_start is still ahead). INVALID_ARGUMENT on a missing name, org or reason
 // or an invalid evidence hash. `calendar` is unused (the period's dates are on the registration).
 absl::StatusOr<pdao::registry::v1::Registration> FileObjection(
     const pdao::registry::v1::Registration& current, std::string_view actor, absl::Time now,
@@ -146,7 +155,8 @@ absl::StatusOr<pdao::registry::v1::Registration> DecideObjection(
 
 // PUBLICITY -> CODED (赋码, rules 6, 8): only once today (UTC+8) > publicity_end and no objection
 // is PENDING. Sets query_code (INVALID_ARGUMENT when empty; the service makes it with MakeQueryCode
-// and guarantees uniqueness), coded_at = now and, for FIRST / CHANGE / CORRECTION, valid_until =
+// and guarantees uniqueness), coded_at = now, the PUBLICITY DeadlineFlag completed after code_due,
+// and, for FIRST / CHANGE / CORRECTION, valid_until =
 // min(now + 3 civil years in UTC+8, operating_term_end if set); FAILED_PRECONDITION when the
 // operating term has already ended. CANCELLATION / REVOCATION registrations get no valid_until.
 absl::StatusOr<pdao::registry::v1::Registration> IssueCode(
@@ -180,6 +190,15 @@ bool IsInProgress(pdao::registry::v1::RegistrationState state);
 // after review_due): a sentence naming it and rule 6; std::nullopt otherwise. For monitoring.
 std::optional<std::string> OverdueDeadline(const pdao::registry::v1::Registration& registration,
                                            absl::Time now);
+
+// The deadline watch (rules 6, 35): when the step awaited in SUBMITTED (accept_due), ACCEPTED
+// (review_due) or PUBLICITY (code_due) is overdue today (UTC+8) and no flag is raised for that
+// deadline yet, the registration with a new open DeadlineFlag (working days overdue as of today)
+// and one history entry (same state, version + 1). std::nullopt when nothing is to raise.
+// FAILED_PRECONDITION when the calendar lacks the year.
+absl::StatusOr<std::optional<pdao::registry::v1::Registration>> RaiseOverdue(
+    const pdao::registry::v1::Registration& registration, std::string_view actor, absl::Time now,
+    const WorkdayCalendar& calendar);
 
 // "DJ-<year of coded_at in UTC+8>-<12 upper-case hex digits of SHA-256(id, coded_at)>".
 // Deterministic; uniqueness is the service's job.

@@ -213,6 +213,64 @@ TEST_F(RegistrationTest, LateStepsAreRecordedNotRefused) {
   EXPECT_THAT(late->history(1).note(), HasSubstr("late"));
 }
 
+// Issue 8: a late step is a structured flag per step (which deadline, how many working days), not
+// only free text; the deadline watch raises it while the step is overdue (rule 35).
+TEST_F(RegistrationTest, LateAcceptanceIsAStructuredFlag) {
+  v1::Registration r = Submitted(FirstInput());  // accept_due Wed 2025-09-24
+  absl::StatusOr<v1::Registration> on_time = Accept(r, kAgency, Cst(2025, 9, 24, 18), cal_);
+  ASSERT_TRUE(on_time.ok());
+  EXPECT_EQ(on_time->deadline_flags_size(), 0);
+
+  absl::StatusOr<v1::Registration> late = Accept(r, kAgency, Cst(2025, 9, 26, 9), cal_);
+  ASSERT_TRUE(late.ok()) << late.status();
+  ASSERT_EQ(late->deadline_flags_size(), 1);
+  EXPECT_EQ(late->deadline_flags(0).step(), v1::DEADLINE_STEP_ACCEPTANCE);
+  EXPECT_EQ(late->deadline_flags(0).due(), "2025-09-24");
+  EXPECT_EQ(late->deadline_flags(0).working_days_late(), 2);  // Thu 09-25, Fri 09-26
+  EXPECT_TRUE(late->deadline_flags(0).has_completed_at());
+}
+
+TEST_F(RegistrationTest, DeadlineWatchRaisesOnceThenTheLateStepCompletesTheFlag) {
+  v1::Registration r = Submitted(FirstInput());  // accept_due Wed 2025-09-24
+  auto none = RaiseOverdue(r, "system", Cst(2025, 9, 24, 23), cal_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto raised = RaiseOverdue(r, "system", Cst(2025, 9, 25, 9), cal_);
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  ASSERT_TRUE(raised->has_value());
+  const v1::Registration& flagged = **raised;
+  EXPECT_EQ(flagged.state(), v1::REGISTRATION_STATE_SUBMITTED);
+  EXPECT_EQ(flagged.version(), r.version() + 1);
+  ASSERT_EQ(flagged.deadline_flags_size(), 1);
+  EXPECT_EQ(flagged.deadline_flags(0).step(), v1::DEADLINE_STEP_ACCEPTANCE);
+  EXPECT_EQ(flagged.deadline_flags(0).working_days_late(), 1);
+  EXPECT_FALSE(flagged.deadline_flags(0).has_completed_at());
+  EXPECT_THAT(flagged.history().rbegin()->note(), HasSubstr("rule 35"));
+  // Raised once per deadline.
+  auto again = RaiseOverdue(flagged, "system", Cst(2025, 9, 26, 9), cal_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  // Accepted on the make-up working Sunday 09-28: 3 working days late (09-25, 09-26, 09-28).
+  absl::StatusOr<v1::Registration> accepted = Accept(flagged, kAgency, Cst(2025, 9, 28, 9), cal_);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  ASSERT_EQ(accepted->deadline_flags_size(), 1);
+  EXPECT_EQ(accepted->deadline_flags(0).working_days_late(), 3);
+  EXPECT_TRUE(accepted->deadline_flags(0).has_completed_at());
+}
+
+TEST_F(RegistrationTest, OverduePublicityConclusionIsRaised) {
+  const v1::Registration p = InPublicity(FirstInput());  // 09-28 .. 10-16
+  EXPECT_EQ(p.code_due(), "2025-10-17");
+  auto none = RaiseOverdue(p, "system", Cst(2025, 10, 17, 20), cal_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto raised = RaiseOverdue(p, "system", Cst(2025, 10, 20, 9), cal_);  // Mon
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  ASSERT_TRUE(raised->has_value());
+  EXPECT_EQ((*raised)->deadline_flags(0).step(), v1::DEADLINE_STEP_PUBLICITY);
+  EXPECT_EQ((*raised)->deadline_flags(0).working_days_late(), 1);
+}
+
 // --- Deficiencies (rule 6: all at once; the clock restarts) -------------------------------------
 
 TEST_F(RegistrationTest, DeficiencyAndResubmitRestartTheClock) {
@@ -566,6 +624,18 @@ TEST_F(RegistrationTest, ObjectionUpheldEndsTheRegistration) {
   // It never takes effect on the subject.
   EXPECT_EQ(ApplyRegistrationToResource(*upheld, resource_, Cst(2025, 10, 17)).status().code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// Issue 8: on the day START_PUBLICITY is decided, publicity_start is the next working day; an
+// objection that day is refused (objections run from publicity_start to publicity_end inclusive).
+TEST_F(RegistrationTest, NoObjectionBeforePublicityStarts) {
+  const v1::Registration p = InPublicity(FirstInput());  // decided Fri 09-26, starts Sun 09-28
+  ExpectStatus(FileObjection(p, kApplicant, Cst(2025, 9, 26, 16), cal_, GoodObjection()).status(),
+               absl::StatusCode::kFailedPrecondition, "starts on 2025-09-28");
+  ExpectStatus(
+      FileObjection(p, kApplicant, Cst(2025, 9, 27, 23, 59, 59), cal_, GoodObjection()).status(),
+      absl::StatusCode::kFailedPrecondition, "starts on 2025-09-28");
+  EXPECT_TRUE(FileObjection(p, kApplicant, Cst(2025, 9, 28, 0), cal_, GoodObjection()).ok());
 }
 
 TEST_F(RegistrationTest, ObjectionsAreRealNameWithEvidenceDuringPublicity) {

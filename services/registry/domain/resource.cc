@@ -40,6 +40,13 @@ absl::Status ValidateAttribute(const v1::Attribute& attr, absl::string_view whic
 
 absl::Status ValidateResourceSpec(const v1::ResourceSpec& spec) {
   if (Blank(spec.name())) return absl::InvalidArgumentError("resource name is required (rule 1)");
+  if (Blank(spec.description())) {
+    return absl::InvalidArgumentError("resource description is required (rule 1)");
+  }
+  if (Blank(spec.update_frequency())) {
+    return absl::InvalidArgumentError(
+        "resource update frequency is required, e.g. \"daily\" or \"realtime\" (rule 1)");
+  }
   if (spec.fields().empty()) {
     return absl::InvalidArgumentError("resource has no fields: at least one is required (rule 1)");
   }

@@ -14,11 +14,11 @@
 
 namespace pdao::registry {
 
-// OK when `spec` is complete (rule 1): name; at least one field; every field with a unique
-// non-empty name, a data type, a grade (rule 2, Spec Art. 5) and a personal-information kind; a
-// source (SHARED with shared_from_org, OWN without); volume >= 0; open and share attributes set,
-// CONDITIONAL with conditions, NOT_OPEN with a legal basis. Otherwise INVALID_ARGUMENT naming the
-// first defect and its rule.
+// OK when `spec` is complete (rule 1): name; description; update frequency; at least one field;
+// every field with a unique non-empty name, a data type, a grade (rule 2, Spec Art. 5) and a
+// personal-information kind; a source (SHARED with shared_from_org, OWN without); volume >= 0; open
+// and share attributes set, CONDITIONAL with conditions, NOT_OPEN with a legal basis. Otherwise
+// INVALID_ARGUMENT naming the first defect and its rule.
 absl::Status ValidateResourceSpec(const pdao::registry::v1::ResourceSpec& spec);
 
 // The highest field grade (rule 2, 就高从严). GRADE_UNSPECIFIED when there is no field or any field

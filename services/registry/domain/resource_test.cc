@@ -63,6 +63,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         SpecDefect{"NoName", [](v1::ResourceSpec& s) { s.set_name("  "); },
                    "resource name is required (rule 1)"},
+        SpecDefect{"NoDescription", [](v1::ResourceSpec& s) { s.set_description(" "); },
+                   "resource description is required (rule 1)"},
+        SpecDefect{"NoUpdateFrequency", [](v1::ResourceSpec& s) { s.clear_update_frequency(); },
+                   "resource update frequency is required"},
         SpecDefect{"NoFields", [](v1::ResourceSpec& s) { s.clear_fields(); },
                    "at least one is required (rule 1)"},
         SpecDefect{"DuplicateField",

@@ -1,0 +1,363 @@
+// The registry's lifecycle over gRPC with mTLS on loopback, with the binaries' exact wiring (App,
+// common/app/service_main.h), SQLite and the in-process bus, on a fake clock:
+//   - pdao-standalone's shape (registry + authorization in one app): a resource and a product are
+//     registered and coded, the product only with the operator's ACTIVE agreement covering its
+//     source (the production GrpcAgreementChecker asking the real authorization service: the
+//     contract test of the registry's client), its operating term is the agreement's, it becomes
+//     sellable (CheckSellable), and both registrations are renewed with the clock moved into the
+//     60-day window (issue 8: a CODED registration could not be renewed).
+//   - the registry as its own service with no authorization running: it starts, serves what does
+//     not need authorization, and refuses a product with UNAVAILABLE (retry later).
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/app/proto_time.h"
+#include "common/app/service_main.h"
+#include "common/crypto/dev_ca.h"
+#include "common/rpc/channel.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/tls_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pdao/authorization/v1/authorization.grpc.pb.h"
+#include "pdao/registry/v1/registry.grpc.pb.h"
+#include "services/authorization/authorization_module.h"
+#include "services/authorization/testing/fixture.h"
+#include "services/registry/registry_module.h"
+
+namespace pdao::registry {
+namespace {
+
+using ::testing::HasSubstr;
+namespace av1 = ::pdao::authorization::v1;
+namespace atest = ::pdao::authorization::testing;
+
+std::string TempDir(const std::string& name) {
+  std::string dir = absl::StrCat(::testing::TempDir(), "/registry-grpc-", name, "-", getpid(), "-",
+                                 absl::ToUnixNanos(absl::Now()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+class RegistryGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("t");
+    crypto::DevCaOptions o;
+    o.now = absl::Now();
+    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
+    auto ca_pem = crypto::ReadFile(ca_.ca_cert_path);
+    auto ca_key = crypto::ReadFile(ca_.ca_key_path);
+    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
+    ca_pem_ = *ca_pem;
+    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
+    ASSERT_TRUE(authority.ok());
+    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
+  }
+
+  void TearDown() override {
+    for (auto& app : apps_) app->Shutdown();
+    while (!apps_.empty()) apps_.pop_back();
+  }
+
+  App* StartApp(std::vector<ModuleFactory> modules, std::vector<std::string> args, bool embedded) {
+    ServiceMain main{.program = "test",
+                     .description = "test",
+                     .modules = std::move(modules),
+                     .embedded = embedded};
+    args.push_back("--listen=127.0.0.1:0");
+    args.push_back("--drain-timeout=2s");
+    auto app = App::FromArgs(main, args, &clock_);
+    EXPECT_TRUE(app.ok()) << app.status();
+    if (!app.ok()) return nullptr;
+    absl::Status started = (*app)->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    apps_.push_back(std::move(*app));
+    return apps_.back().get();
+  }
+
+  std::unique_ptr<v1::RegistryService::Stub> Registry(int port, const std::string& spiffe_id) {
+    auto cert = authority_->IssueClientCert(
+        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return v1::RegistryService::NewStub(MakeMtlsChannelFromPem(
+        absl::StrCat("127.0.0.1:", port), ca_pem_, cert->cert_pem, cert->key_pem));
+  }
+  std::unique_ptr<v1::RegistryService::Stub> Org(int port, const std::string& org,
+                                                 const std::string& role) {
+    return Registry(port, absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
+  }
+
+  FakeClock clock_;
+  std::string dir_;
+  crypto::DevCa ca_;
+  std::string ca_pem_;
+  std::unique_ptr<crypto::CertificateAuthority> authority_;
+  std::vector<std::unique_ptr<App>> apps_;
+};
+
+template <typename Req, typename Resp, typename Stub>
+grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                  const Req& req, Resp* resp) {
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, absl::Seconds(10));
+  return (stub.*method)(&ctx, req, resp);
+}
+
+#define CALL(stub, Method, req, resp) \
+  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
+
+v1::ResourceSpec Spec(const std::string& name) {
+  v1::ResourceSpec spec;
+  spec.set_name(name);
+  spec.set_description("arrivals per stop");
+  auto* f = spec.add_fields();
+  f->set_name("id");
+  f->set_data_type("string");
+  f->set_grade(v1::GRADE_GENERAL);
+  f->set_personal_info_kind(v1::PERSONAL_INFO_KIND_NONE);
+  spec.set_update_frequency("daily");
+  spec.set_volume_records(10);
+  spec.set_source(v1::RESOURCE_SOURCE_OWN);
+  spec.mutable_open_attribute()->set_openness(v1::OPENNESS_UNCONDITIONAL);
+  spec.mutable_share_attribute()->set_openness(v1::OPENNESS_UNCONDITIONAL);
+  return spec;
+}
+
+v1::ProductSpec Product(const std::string& source) {
+  v1::ProductSpec spec;
+  spec.set_name("arrival predictor");
+  spec.set_form(v1::PRODUCT_FORM_INTERFACE);
+  spec.set_use_category(v1::USE_CATEGORY_COMMERCIAL);
+  spec.add_source_resource_ids(source);
+  return spec;
+}
+
+std::string Evidence(v1::RegistryService::Stub& who) {
+  v1::RecordEvidenceRequest req;
+  req.set_content_sha256(std::string(64, 'c'));
+  v1::RecordEvidenceResponse resp;
+  grpc::Status s = CALL(&who, RecordEvidence, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.evidence().id();
+}
+
+// SUBMITTED -> CODED by the agency over gRPC, the clock moved past publicity.
+v1::Registration TakeToCoded(v1::RegistryService::Stub& agency, FakeClock& clock,
+                             const std::string& id) {
+  v1::AdvanceRegistrationResponse resp;
+  for (v1::AdvanceAction action :
+       {v1::ADVANCE_ACTION_ACCEPT, v1::ADVANCE_ACTION_PASS_REVIEW,
+        v1::ADVANCE_ACTION_START_PUBLICITY, v1::ADVANCE_ACTION_ISSUE_CODE}) {
+    if (action == v1::ADVANCE_ACTION_ISSUE_CODE) clock.Advance(absl::Hours(24 * 20));
+    v1::AdvanceRegistrationRequest req;
+    req.set_registration_id(id);
+    req.set_action(action);
+    grpc::Status s = CALL(&agency, AdvanceRegistration, req, &resp);
+    EXPECT_TRUE(s.ok()) << v1::AdvanceAction_Name(action) << ": " << s.error_message();
+  }
+  EXPECT_EQ(resp.registration().state(), v1::REGISTRATION_STATE_CODED);
+  return resp.registration();
+}
+
+// An ACTIVE agreement of `operator_org` over `resource_id` for `term`, through the authorization
+// core (authorization's own gRPC story is tests/integration/authorization/).
+std::pair<std::string, absl::Time> ActiveAgreement(authorization::AuthorizationCore& core,
+                                                   const std::string& operator_org,
+                                                   const std::string& resource_id, absl::Time now,
+                                                   absl::Duration term) {
+  const Principal agency = atest::Org("cc-info-center", atest::Role::ROLE_IMPLEMENTING_AGENCY);
+  av1::CreatePlanRequest cp;
+  *cp.mutable_content() = atest::PlanContentFor({resource_id});
+  av1::CreatePlanResponse plan;
+  EXPECT_TRUE(core.CreatePlan(agency, cp, &plan).ok());
+  av1::SubmitPlanRequest sp;
+  sp.set_plan_id(plan.plan().plan_id());
+  sp.set_version_number(1);
+  av1::SubmitPlanResponse spr;
+  EXPECT_TRUE(core.SubmitPlan(atest::Org("b", atest::Role::ROLE_DATA_BUREAU), sp, &spr).ok());
+  av1::ApprovePlanRequest ap;
+  ap.set_plan_id(plan.plan().plan_id());
+  ap.set_version_number(1);
+  ap.set_decision_number("n");
+  ap.set_decision_date("2026-02-27");
+  av1::ApprovePlanResponse apr;
+  EXPECT_TRUE(core.ApprovePlan(atest::Org("g", atest::Role::ROLE_GOVERNMENT), ap, &apr).ok());
+  av1::RegisterOperatorRequest ro;
+  *ro.mutable_operator_() = atest::OperatorFor(operator_org, "91220101MA0Y00001");
+  av1::RegisterOperatorResponse ror;
+  EXPECT_TRUE(core.RegisterOperator(agency, ro, &ror).ok());
+  av1::SelectOperatorRequest so;
+  so.set_operator_org(operator_org);
+  so.set_plan_id(plan.plan().plan_id());
+  so.set_plan_version_number(1);
+  so.set_method(av1::SELECTION_METHOD_OPEN_TENDER);
+  so.mutable_procurement()->set_reference("x");
+  so.mutable_procurement()->set_date("2026-02-20");
+  so.mutable_procurement()->set_summary("y");
+  av1::SelectOperatorResponse sor;
+  EXPECT_TRUE(core.SelectOperator(agency, so, &sor).ok());
+  av1::CreateAgreementRequest ca;
+  ca.set_operator_org(operator_org);
+  ca.set_selection_id(sor.selection().id());
+  ca.add_resource_ids(resource_id);
+  const absl::Time term_end = now + term;
+  *ca.mutable_term_start() = atest::Ts(now);
+  *ca.mutable_term_end() = atest::Ts(term_end);
+  ca.mutable_collective_decision()->set_meeting_reference("m");
+  ca.mutable_collective_decision()->set_date("2026-02-28");
+  ca.mutable_collective_decision()->set_summary("s");
+  av1::CreateAgreementResponse car;
+  absl::Status s = core.CreateAgreement(agency, ca, &car);
+  EXPECT_TRUE(s.ok()) << s;
+  const std::string id = car.agreement().id();
+  av1::SignAgreementRequest sa;
+  sa.set_agreement_id(id);
+  av1::SignAgreementResponse sar;
+  s = core.SignAgreement(agency, sa, &sar);
+  EXPECT_TRUE(s.ok()) << s;
+  av1::FileAgreementRequest fa;
+  fa.set_agreement_id(id);
+  fa.mutable_filing()->set_province_reference("p");
+  fa.mutable_filing()->set_city_reference("c");
+  av1::FileAgreementResponse far;
+  EXPECT_TRUE(core.FileAgreement(agency, fa, &far).ok());
+  av1::ActivateAgreementRequest aa;
+  aa.set_agreement_id(id);
+  av1::ActivateAgreementResponse aar;
+  EXPECT_TRUE(core.ActivateAgreement(agency, aa, &aar).ok());
+  return {id, term_end};
+}
+
+TEST_F(RegistryGrpcTest, ProductNeedsTheAgreementBecomesSellableAndBothRenewInTheWindow) {
+  App* app = StartApp({RegistryModule::Factory(), authorization::AuthorizationModule::Factory()},
+                      {"--data-dir=" + dir_}, /*embedded=*/true);
+  ASSERT_NE(app, nullptr);
+  const int port = app->host().port();
+  auto dept = Org(port, "city-transport", "department");
+  auto agency = Org(port, "cc-info-center", "implementing_agency");
+  auto op = Org(port, "ops-a", "operator");
+  auto other_op = Org(port, "ops-b", "operator");
+  auto pricing = Registry(port, "spiffe://pdao/service/pricing");
+
+  v1::RegisterResourceRequest rr;
+  rr.set_request_id("res");
+  *rr.mutable_spec() = Spec("bus arrivals");
+  v1::RegisterResourceResponse resource;
+  ASSERT_TRUE(CALL(dept, RegisterResource, rr, &resource).ok());
+  const std::string rid = resource.resource().id();
+  v1::SubmitRegistrationRequest sr;
+  sr.set_request_id("res-first");
+  sr.set_type(v1::REGISTRATION_TYPE_FIRST);
+  sr.set_subject_kind(v1::SUBJECT_KIND_RESOURCE);
+  sr.set_subject_id(rid);
+  sr.set_evidence_id(Evidence(*dept));
+  v1::SubmitRegistrationResponse submitted;
+  ASSERT_TRUE(CALL(dept, SubmitRegistration, sr, &submitted).ok());
+  const v1::Registration resource_reg = TakeToCoded(*agency, clock_, submitted.registration().id());
+
+  // Rule 16: no agreement, no product.
+  v1::RegisterProductRequest pr;
+  pr.set_request_id("prd");
+  *pr.mutable_spec() = Product(rid);
+  v1::RegisterProductResponse product;
+  grpc::Status refused = CALL(op, RegisterProduct, pr, &product);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(refused.error_message(), HasSubstr("rule 16"));
+
+  authorization::AuthorizationCore& authz =
+      app->module<authorization::AuthorizationModule>("authorization")->core();
+  const auto [agreement, term_end] =
+      ActiveAgreement(authz, "ops-a", rid, clock_.Now(), absl::Hours(24 * 365 * 5));
+  ASSERT_FALSE(agreement.empty());
+  pr.set_request_id("prd-2");
+  grpc::Status s = CALL(op, RegisterProduct, pr, &product);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  pr.set_request_id("prd-b");
+  EXPECT_EQ(CALL(other_op, RegisterProduct, pr, &product).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);  // ops-b holds no agreement
+  pr.set_request_id("prd-2");
+  ASSERT_TRUE(CALL(op, RegisterProduct, pr, &product).ok());  // the retry's answer
+  const std::string pid = product.product().id();
+
+  v1::CheckSellableRequest cs;
+  cs.set_product_id(pid);
+  v1::CheckSellableResponse sellable;
+  ASSERT_TRUE(CALL(pricing, CheckSellable, cs, &sellable).ok());
+  EXPECT_FALSE(sellable.sellable());
+  EXPECT_THAT(sellable.reason(), HasSubstr("rule 10"));
+
+  sr.set_request_id("prd-first");
+  sr.set_subject_kind(v1::SUBJECT_KIND_PRODUCT);
+  sr.set_subject_id(pid);
+  sr.set_evidence_id(Evidence(*op));
+  ASSERT_TRUE(CALL(op, SubmitRegistration, sr, &submitted).ok());
+  // The operating term is the agreement's (rule 8), asked from authorization.
+  EXPECT_EQ(FromProtoTime(submitted.registration().operating_term_end()), term_end);
+  const v1::Registration product_reg = TakeToCoded(*agency, clock_, submitted.registration().id());
+  ASSERT_TRUE(CALL(pricing, CheckSellable, cs, &sellable).ok());
+  EXPECT_TRUE(sellable.sellable());
+
+  // Into both 60-day windows: renewal extends validity and applies no effect.
+  clock_.Advance(FromProtoTime(resource_reg.valid_until()) - clock_.Now() - absl::Hours(24 * 10));
+  v1::RenewRegistrationRequest renew;
+  renew.set_request_id("renew-res");
+  renew.set_registration_id(resource_reg.id());
+  v1::RenewRegistrationResponse renewed;
+  s = CALL(dept, RenewRegistration, renew, &renewed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(renewed.registration().state(), v1::REGISTRATION_STATE_CODED);
+  EXPECT_GT(FromProtoTime(renewed.registration().valid_until()),
+            FromProtoTime(resource_reg.valid_until()));
+  v1::GetResourceRequest gr;
+  gr.set_resource_id(rid);
+  v1::GetResourceResponse after;
+  ASSERT_TRUE(CALL(dept, GetResource, gr, &after).ok());
+  EXPECT_EQ(after.resource().status(), v1::RESOURCE_STATUS_REGISTERED);
+  EXPECT_EQ(after.resource().registration_id(), resource_reg.id());
+
+  renew.set_request_id("renew-prd");
+  renew.set_registration_id(product_reg.id());
+  s = CALL(op, RenewRegistration, renew, &renewed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(FromProtoTime(renewed.registration().valid_until()),
+            FromProtoTime(product_reg.valid_until()));
+  EXPECT_LE(FromProtoTime(renewed.registration().valid_until()), term_end);
+  ASSERT_TRUE(CALL(pricing, CheckSellable, cs, &sellable).ok());
+  EXPECT_TRUE(sellable.sellable());
+}
+
+TEST_F(RegistryGrpcTest, RegistryAloneStartsAndAProductWaitsForAuthorization) {
+  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "registry");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  // No authorization service runs at this (unused) address.
+  App* app = StartApp({RegistryModule::Factory()},
+                      {"--tls-dir=" + *tls, "--data-dir=" + dir_ + "/registry",
+                       "--authorization-target=127.0.0.1:1", "--authorization-deadline=2s"},
+                      /*embedded=*/false);
+  ASSERT_NE(app, nullptr);
+  const int port = app->host().port();
+  auto dept = Org(port, "city-transport", "department");
+  v1::RegisterResourceRequest rr;
+  rr.set_request_id("res");
+  *rr.mutable_spec() = Spec("bus arrivals");
+  v1::RegisterResourceResponse resource;
+  ASSERT_TRUE(CALL(dept, RegisterResource, rr, &resource).ok());
+  auto op = Org(port, "ops-a", "operator");
+  v1::RegisterProductRequest pr;
+  pr.set_request_id("prd");
+  *pr.mutable_spec() = Product(resource.resource().id());
+  v1::RegisterProductResponse product;
+  grpc::Status s = CALL(op, RegisterProduct, pr, &product);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+}  // namespace
+}  // namespace pdao::registry
