@@ -10,6 +10,7 @@
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/kafka_bus.h"
 #include "common/log/log.h"
+#include "common/rpc/limit_flags.h"
 #include "common/store/redis_store.h"
 #include "common/store/sqlite_store.h"
 
@@ -38,6 +39,7 @@ void DefineHostFlags(Config& config, bool embedded) {
   config.Define("kafka", "PDAO_KAFKA", "", "Kafka bootstrap servers (empty: in-process bus)");
   config.Define("drain-timeout", "PDAO_DRAIN_TIMEOUT", "20s",
                 "on SIGTERM, how long running calls may finish");
+  DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
 }
 
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
@@ -60,6 +62,7 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   absl::StatusOr<absl::Duration> drain = config.GetDuration("drain-timeout");
   if (!drain.ok()) return drain.status();
   o.drain_timeout = *drain;
+  if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   return o;
 }
 
@@ -151,6 +154,8 @@ absl::Status ServiceHost::Start() {
   server.server_cert_path = options_.server_cert_path;
   server.server_key_path = options_.server_key_path;
   server.metrics_registry = &metrics_->registry();
+  server.connections = options_.connections;
+  server.calls = options_.calls;
   server_ = std::make_unique<Server>(server);
   for (auto& [service, name] : services_) server_->AddService(service, name);
   if (absl::Status s = server_->Start(); !s.ok()) return s;

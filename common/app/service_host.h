@@ -48,6 +48,8 @@ struct HostOptions {
   std::string redis_password;
   std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
   absl::Duration drain_timeout = absl::Seconds(20);
+  ConnectionLimits connections;  // --max-connections, ... (common/rpc/limit_flags.h)
+  CallLimits calls;              // --caller-limits
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
