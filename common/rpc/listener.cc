@@ -37,6 +37,17 @@ uint64_t InodeOf(int fd) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
+// False once the peer has closed or reset the connection (CLOSE_WAIT, CLOSE): gRPC is about to
+// close it, and it must not hold a handshake place meanwhile. After a flood, the orphaned client
+// sockets keep completing connections from the SYN backlog with a FIN for up to a minute
+// (tcp_fin_timeout); counted, they held every place and kept real clients waiting.
+bool PeerStillThere(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  return info.tcpi_state == TCP_ESTABLISHED;
+}
+
 // "host:port" or "[v6]:port" -> host, port.
 absl::Status SplitHostPort(const std::string& address, std::string* host, std::string* port) {
   const size_t colon = address.rfind(':');
@@ -111,6 +122,10 @@ absl::StatusOr<std::unique_ptr<BoundedListener>> BoundedListener::Bind(
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));  // inherited by accepted sockets
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    // TLS clients speak first: a connection reaches accept() only with its ClientHello.
+    const int defer_s =
+        static_cast<int>(std::max<int64_t>(1, absl::ToInt64Seconds(options.handshake_timeout)));
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s));
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
       last_error = Errno("bind/listen");
       close(fd);
@@ -195,7 +210,9 @@ void BoundedListener::Sweep(absl::Time now) {
   accepted_.swap(still_open);
   const absl::Time young_since = now - options_.handshake_timeout;
   int64_t young = 0;
-  for (auto it = accepted_.rbegin(); it != accepted_.rend() && it->at > young_since; ++it) ++young;
+  for (auto it = accepted_.rbegin(); it != accepted_.rend() && it->at > young_since; ++it) {
+    if (PeerStillThere(it->fd)) ++young;
+  }
   absl::MutexLock lock(&mu_);
   stats_.open = static_cast<int64_t>(accepted_.size());
   stats_.handshaking = young;

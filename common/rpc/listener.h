@@ -8,9 +8,12 @@
 // ServerBuilder::experimental().AddExternalConnectionAcceptor(), which runs the same TLS
 // handshake and HTTP/2 transport as a port gRPC listens on itself. This loop
 //   - accepts only while fewer than `max_connections` accepted sockets are open and fewer than
-//     `max_handshakes` of them are younger than the handshake timeout (every connection still in
-//     its handshake is that young: gRPC closes it at GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS);
+//     `max_handshakes` of them are younger than the handshake timeout and still ESTABLISHED
+//     (every connection still in its handshake is that young: gRPC closes it at
+//     GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS; one the peer has closed is about to go);
 //     above either bound new connections wait in the kernel's listen backlog;
+//   - sets TCP_DEFER_ACCEPT (the handshake timeout): the kernel hands over a connection only once
+//     its first bytes (the TLS ClientHello) arrived, so silent connections cost no descriptor;
 //   - survives every accept4() error: EMFILE/ENFILE/ENOBUFS/ENOMEM back off 100 ms and retry.
 // Whether an accepted socket is still open is read from the descriptor table (fstat: same
 // descriptor, same inode), so no descriptor is duplicated and gRPC alone closes its sockets.

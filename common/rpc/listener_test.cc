@@ -60,6 +60,8 @@ int Connect(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
   EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  // A TLS client speaks first; the listener's TCP_DEFER_ACCEPT waits for that.
+  EXPECT_EQ(send(fd, "\x16", 1, MSG_NOSIGNAL), 1);
   return fd;  // completes from the listen backlog, accepted or not
 }
 
@@ -90,6 +92,26 @@ TEST(ConnectionCapForTest, LeavesAReserveUnderTheDescriptorLimit) {
   EXPECT_EQ(ConnectionCapFor(4096, 20000), 4096);
   EXPECT_EQ(ConnectionCapFor(100000, 20000), 15000);
   EXPECT_EQ(ConnectionCapFor(4096, 100), 1);
+}
+
+TEST(BoundedListenerTest, SilentConnectionsNeverReachAccept) {
+  KeepingAcceptor acceptor;
+  auto listener = Listen(100, 100, absl::Seconds(30));
+  ASSERT_NE(listener, nullptr);
+  listener->Start(&acceptor);
+  const int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(listener->port()));
+  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int speaking = Connect(listener->port());  // queued after the silent one
+  ASSERT_TRUE(acceptor.WaitForCount(1));
+  EXPECT_EQ(acceptor.count(), 1);
+  EXPECT_EQ(listener->stats().accepted, 1);  // the one that spoke; the silent one holds nothing
+  listener->Stop();
+  close(silent);
+  close(speaking);
 }
 
 TEST(BoundedListenerTest, BadAddressesAreRefused) {
@@ -168,6 +190,7 @@ TEST(BoundedListenerTest, AcceptRecoversAfterTheDescriptorLimitWasReached) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(listener->port()));
   const int connected = connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  EXPECT_EQ(send(client, "\x16", 1, MSG_NOSIGNAL), 1);
   const bool failed = PollUntil([&] { return listener->stats().accept_errors > 0; });
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   ASSERT_EQ(connected, 0);
