@@ -11,6 +11,7 @@
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/kafka_bus.h"
 #include "common/log/log.h"
+#include "common/rpc/limit_flags.h"
 #include "common/store/redis_store.h"
 #include "common/store/sqlite_store.h"
 
@@ -41,6 +42,7 @@ void DefineHostFlags(Config& config, bool embedded) {
                 "on SIGTERM, how long running calls may finish");
   config.Define("executor-threads", "PDAO_EXECUTOR_THREADS", "32",
                 "threads that run the services' use cases off gRPC's callback threads (1-1024)");
+  DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
 }
 
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
@@ -69,6 +71,7 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
     return absl::InvalidArgumentError("--executor-threads must be between 1 and 1024");
   }
   o.executor_threads = static_cast<int>(*threads);
+  if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   return o;
 }
 
@@ -163,6 +166,8 @@ absl::Status ServiceHost::Start() {
   server.server_cert_path = options_.server_cert_path;
   server.server_key_path = options_.server_key_path;
   server.metrics_registry = &metrics_->registry();
+  server.connections = options_.connections;
+  server.calls = options_.calls;
   server_ = std::make_unique<Server>(server);
   for (auto& [service, name] : services_) server_->AddService(service, name);
   if (absl::Status s = server_->Start(); !s.ok()) return s;

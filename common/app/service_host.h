@@ -50,6 +50,8 @@ struct HostOptions {
   std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
   absl::Duration drain_timeout = absl::Seconds(20);
   int executor_threads = 32;  // the shared executor the adapters run the cores on
+  ConnectionLimits connections;  // --max-connections, ... (common/rpc/limit_flags.h)
+  CallLimits calls;              // --caller-limits
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,

@@ -16,6 +16,9 @@
 #include "common/log/log.h"
 #include "common/rpc/reflection_v1.h"
 #include "grpc/health/v1/health.pb.h"
+#include "common/rpc/accept_probe.h"
+#include "common/rpc/limits.h"
+#include "common/rpc/listener.h"
 
 namespace pdao {
 namespace {
@@ -133,13 +136,9 @@ absl::Status Server::Start() {
   ssl.pem_key_cert_pairs.push_back({*key, *cert});
 
   grpc::ServerBuilder builder;
-  // A second process on the same fixed port must fail to bind, not share it silently.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_send_message_bytes);
   builder.SetOption(std::make_unique<PluginsOption>(options_.enable_reflection));
-  int port = 0;
-  builder.AddListeningPort(options_.listen_address, grpc::SslServerCredentials(ssl), &port);
   for (grpc::Service* s : services_) builder.RegisterService(s);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<InFlightInterceptorFactory>(&in_flight_));
@@ -147,19 +146,27 @@ absl::Status Server::Start() {
     metrics_ = std::make_unique<GrpcServerMetrics>(*options_.metrics_registry);
     creators.push_back(MakeMetricsInterceptorFactory(metrics_.get()));
   }
+  // The API port: bound by our accept loop, with the limits (below).
+  if (absl::Status s = StartListenerAndLimits(builder, grpc::SslServerCredentials(ssl), creators);
+      !s.ok()) {
+    return s;
+  }
   builder.experimental().SetInterceptorCreators(std::move(creators));
   server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port == 0) {
-    server_.reset();
+  if (server_ == nullptr) {
+    listener_.reset();
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.listen_address, " (API port, mTLS)"));
+        absl::StrCat("cannot serve on ", options_.listen_address, " (API port, mTLS)"));
   }
-  port_ = port;
+  listener_->Start(acceptor_.get());
+  port_ = listener_->port();
 
   if (!options_.health_listen_address.empty()) {
     grpc::ServerBuilder health_builder;
     health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     health_builder.SetOption(std::make_unique<PluginsOption>(/*reflection=*/false));
+    health_builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                                      options_.connections.max_streams_per_connection);
     health_fallback_ = std::make_unique<HealthPortFallback>();
     health_builder.RegisterCallbackGenericService(health_fallback_.get());
     int hport = 0;
@@ -168,6 +175,7 @@ absl::Status Server::Start() {
     health_server_ = health_builder.BuildAndStart();
     if (health_server_ == nullptr || hport == 0) {
       health_server_.reset();
+      listener_->Stop();
       server_->Shutdown(std::chrono::system_clock::now());
       server_->Wait();
       server_.reset();
@@ -180,6 +188,7 @@ absl::Status Server::Start() {
   SetHealth(server_.get(), health_names_, true);
   SetHealth(health_server_.get(), health_names_, true);
   started_ = true;
+  StartWatchdog(*ca);
   log::Info("server started", {{"service", options_.service_name},
                                {"listen", options_.listen_address},
                                {"port", port_},
@@ -190,8 +199,8 @@ absl::Status Server::Start() {
 void Server::SetServing(bool serving) {
   absl::MutexLock lock(&mu_);
   if (!started_ || shut_down_) return;
-  SetHealth(server_.get(), health_names_, serving);
-  SetHealth(health_server_.get(), health_names_, serving);
+  serving_requested_ = serving;
+  ApplyHealthLocked();
 }
 
 void Server::Wait() {
@@ -210,6 +219,7 @@ void Server::Shutdown(absl::Time deadline) {
     if (!started_ || shut_down_) return;
     shut_down_ = true;
   }
+  if (watchdog_ != nullptr) watchdog_->Stop();  // the health status is ours from here on
   log::Info("server draining",
             {{"service", options_.service_name},
              {"deadline_ms", absl::ToInt64Milliseconds(deadline - absl::Now())}});
@@ -223,9 +233,98 @@ void Server::Shutdown(absl::Time deadline) {
   while (in_flight_.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
+  listener_->Stop();  // no new connections; those open finish below
   server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now())));
   if (health_server_ != nullptr) health_server_->Shutdown(std::chrono::system_clock::now());
   log::Info("server stopped", {{"service", options_.service_name}});
+}
+
+// --- Limits (issue 9 items 1 and 4): the API port's accept loop and bounds, the per-caller
+// limits, and the health status that follows the accept self-probe.
+
+absl::Status Server::StartListenerAndLimits(
+    grpc::ServerBuilder& builder, std::shared_ptr<grpc::ServerCredentials> creds,
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>&
+        interceptors) {
+  const ConnectionLimits& c = options_.connections;
+  const uint64_t nofile = RaiseOpenFileLimit();
+  BoundedListenerOptions listen;
+  listen.address = options_.listen_address;
+  listen.max_connections = ConnectionCapFor(c.max_connections, nofile);
+  listen.max_handshakes = std::max(1, std::min(c.max_handshakes, listen.max_connections));
+  listen.handshake_timeout = c.handshake_timeout;
+  listen.name = options_.service_name;
+  absl::StatusOr<std::unique_ptr<BoundedListener>> listener = BoundedListener::Bind(listen);
+  if (!listener.ok()) {
+    return absl::UnavailableError(absl::StrCat(listener.status().message(), " (API port, mTLS)"));
+  }
+  listener_ = std::move(*listener);
+  log::Info("connection limits", {{"service", options_.service_name},
+                                  {"open_file_limit", static_cast<int64_t>(nofile)},
+                                  {"max_connections", listen.max_connections},
+                                  {"max_handshakes", listen.max_handshakes},
+                                  {"handshake_timeout", absl::FormatDuration(c.handshake_timeout)},
+                                  {"max_streams_per_connection", c.max_streams_per_connection},
+                                  {"caller_limits", options_.limit_calls}});
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(c.handshake_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_streams_per_connection);
+  if (options_.limit_calls) {
+    limiter_ = std::make_unique<CallLimiter>(options_.calls, clock_, options_.metrics_registry);
+    creds->SetAuthMetadataProcessor(std::make_shared<LimitsAuthProcessor>(limiter_.get()));
+    interceptors.push_back(MakeLimitsInterceptorFactory(limiter_.get()));
+  }
+  acceptor_ = builder.experimental().AddExternalConnectionAcceptor(
+      grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, std::move(creds));
+  return absl::OkStatus();
+}
+
+void Server::StartWatchdog(std::string ca_pem) {
+  const ConnectionLimits& c = options_.connections;
+  std::function<absl::Status()> probe;
+  if (c.probe_interval > absl::ZeroDuration()) {
+    const absl::Duration timeout =
+        std::max(absl::Seconds(1), std::min(absl::Seconds(2), c.probe_interval * 2));
+    probe = [host = listener_->local_host(), port = port_, ca_pem = std::move(ca_pem), timeout] {
+      return ProbeTlsAccept(host, port, ca_pem, timeout);
+    };
+  }
+  AcceptWatchdog::Options w;
+  w.interval = c.probe_interval > absl::ZeroDuration() ? c.probe_interval : absl::Seconds(1);
+  w.failures_to_fail = std::max(1, c.probe_failures);
+  watchdog_ = std::make_unique<AcceptWatchdog>(
+      w, std::move(probe),
+      [this](bool accepting, const absl::Status& last) {
+        absl::MutexLock lock(&mu_);
+        if (shut_down_) return;
+        api_accepting_ = accepting;
+        const BoundedListener::Stats st = listener_->stats();
+        const log::Fields fields = {{"service", options_.service_name},
+                                    {"probe", last.ToString()},
+                                    {"open_connections", st.open},
+                                    {"handshaking", st.handshaking},
+                                    {"accept_errors", st.accept_errors}};
+        if (accepting) {
+          log::Info("API port accepts again; health SERVING", fields);
+        } else {
+          log::Error("API port does not accept; health NOT_SERVING", fields);
+        }
+        ApplyHealthLocked();
+      },
+      [this] {
+        if (limiter_ != nullptr) limiter_->ReportRefusals();
+      });
+  watchdog_->Start();
+}
+
+void Server::ApplyHealthLocked() {
+  const bool serving = serving_requested_ && api_accepting_;
+  SetHealth(server_.get(), health_names_, serving);
+  SetHealth(health_server_.get(), health_names_, serving);
+}
+
+BoundedListener::Stats Server::connection_stats() const {
+  return listener_ != nullptr ? listener_->stats() : BoundedListener::Stats{};
 }
 
 }  // namespace pdao

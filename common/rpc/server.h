@@ -30,6 +30,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock/clock.h"
+#include "common/rpc/accept_probe.h"
+#include "common/rpc/limits.h"
+#include "common/rpc/listener.h"
 #include "common/rpc/metrics_interceptor.h"
 
 namespace pdao {
@@ -45,6 +49,14 @@ struct ServerOptions {
   int max_send_message_bytes = 4 * 1024 * 1024;
   bool enable_reflection = true;  // grpc.reflection.v1 and v1alpha on the API port
   prometheus::Registry* metrics_registry = nullptr;  // not owned; null: no RPC metrics
+
+  // --- Limits (issue 9 items 1 and 4; docs/operations.md "Connection and call limits").
+  // The API port is bound by our own accept loop (listener.h) with these bounds; the health
+  // status of both ports follows an accept self-probe (accept_probe.h).
+  ConnectionLimits connections;
+  // Per-caller rate and concurrency limits on the API port (limits.h); off: no per-caller limits.
+  bool limit_calls = true;
+  CallLimits calls;
 };
 
 class Server {
@@ -72,8 +84,12 @@ class Server {
   int health_port() const { return health_port_; }
 
   // Sets the grpc.health.v1 status (overall and every named service) on both ports.
-  // Ignored before Start() and after Shutdown().
+  // Ignored before Start() and after Shutdown(). The status reported is NOT_SERVING while the
+  // accept self-probe finds the API port not accepting, whatever was set here.
   void SetServing(bool serving);
+
+  // The API port's accept loop (open connections, handshakes, accept errors); zeros before Start.
+  BoundedListener::Stats connection_stats() const;
 
   // Blocks until Shutdown() has finished (returns at once if never started).
   void Wait();
@@ -89,6 +105,22 @@ class Server {
   std::vector<std::string> health_names_;
   std::unique_ptr<GrpcServerMetrics> metrics_;
   std::atomic<int64_t> in_flight_{0};  // calls in flight on the API port
+  // --- Limits (listener.h, accept_probe.h, limits.h). Declared before server_: the server's
+  // credentials and interceptors use the limiter, its acceptor is fed by the listener.
+  SystemClock clock_;
+  std::unique_ptr<CallLimiter> limiter_;
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
+  std::unique_ptr<BoundedListener> listener_;  // stopped before the acceptor goes
+  std::unique_ptr<AcceptWatchdog> watchdog_;
+  bool serving_requested_ ABSL_GUARDED_BY(mu_) = true;  // SetServing
+  bool api_accepting_ ABSL_GUARDED_BY(mu_) = true;      // the accept self-probe's verdict
+  void ApplyHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartListenerAndLimits(
+      grpc::ServerBuilder& builder, std::shared_ptr<grpc::ServerCredentials> creds,
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>&
+          interceptors);
+  void StartWatchdog(std::string ca_pem);
+
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::CallbackGenericService> health_fallback_;  // before the server using it
   std::unique_ptr<grpc::Server> health_server_;
