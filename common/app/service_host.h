@@ -49,7 +49,7 @@ struct HostOptions {
   std::string redis_password;
   std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
   absl::Duration drain_timeout = absl::Seconds(20);
-  int executor_threads = 32;  // the shared executor the adapters run the cores on
+  int executor_threads = 32;     // the shared executor the adapters run the cores on
   ConnectionLimits connections;  // --max-connections, ... (common/rpc/limit_flags.h)
   CallLimits calls;              // --caller-limits
 };

@@ -14,11 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/dev_ca.h"
 #include "common/log/log.h"
-#include "common/rpc/reflection_v1.h"
-#include "grpc/health/v1/health.pb.h"
 #include "common/rpc/accept_probe.h"
 #include "common/rpc/limits.h"
 #include "common/rpc/listener.h"
+#include "common/rpc/reflection_v1.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace pdao {
 namespace {
