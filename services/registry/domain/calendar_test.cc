@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/registry/domain/test_support.h"
+#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
 
 namespace pdao::registry {

@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/registry/domain/resource.h"
-#include "services/registry/domain/test_support.h"
+#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
 
 namespace pdao::registry {

@@ -11,7 +11,7 @@
 #include "services/registry/domain/evidence.h"
 #include "services/registry/domain/product.h"
 #include "services/registry/domain/resource.h"
-#include "services/registry/domain/test_support.h"
+#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
 
 namespace pdao::registry {

@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/registry/domain/test_support.h"
+#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
 
 namespace pdao::registry {
