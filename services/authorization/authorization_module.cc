@@ -8,8 +8,6 @@ namespace pdao::authorization {
 void AuthorizationModule::DefineFlags(Config& config) {
   config.Define("agreement-expiry-interval", "PDAO_AGREEMENT_EXPIRY_INTERVAL", "30s",
                 "how often agreements past their term are moved to EXPIRED (rule 15)");
-  config.DefineBool("audit-allows", "PDAO_AUDIT_ALLOWS", false,
-                    "audit allowed Check decisions too (denies are always audited, rule 32)");
 }
 
 ModuleFactory AuthorizationModule::Factory() {
@@ -24,8 +22,6 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   std::unique_ptr<AuthorizationModule> module(new AuthorizationModule());
   absl::StatusOr<absl::Duration> sweep = config.GetDuration("agreement-expiry-interval");
   if (!sweep.ok()) return sweep.status();
-  absl::StatusOr<bool> audit_allows = config.GetBool("audit-allows");
-  if (!audit_allows.ok()) return audit_allows.status();
 
   absl::StatusOr<std::shared_ptr<ServiceClient>> registry =
       ctx.clients.For("authorization", "registry");
@@ -35,7 +31,6 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   absl::StatusOr<Store*> store = host.OpenStore("authorization");
   if (!store.ok()) return store.status();
   AuthorizationOptions options;
-  options.audit_allows = *audit_allows;
   module->core_ =
       std::make_unique<AuthorizationCore>(**store, clock, *module->eligibility_, options);
   if (absl::Status s = module->core_->LoadIndex(); !s.ok()) return s;

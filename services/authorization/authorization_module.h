@@ -19,7 +19,7 @@ class AuthorizationModule final : public Module {
  public:
   // "authorization", depending on "registry".
   static ModuleFactory Factory();
-  // --agreement-expiry-interval, --audit-allows (and their PDAO_* variables). The registry's
+  // --agreement-expiry-interval (and its PDAO_* variable). The registry's
   // client flags (--registry-target, ...) come from RunServiceMain.
   static void DefineFlags(Config& config);
   // Opens the "authorization" store on the host, builds the entitlement index, adds the service,
