@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/events/event.h"
 #include "common/log/log.h"
 #include "google/protobuf/util/time_util.h"
@@ -59,16 +60,15 @@ void DecisionAuditor::Record(DecisionRecord record, Done done) {
 }
 
 absl::Status DecisionAuditor::RecordAndWait(DecisionRecord record) {
-  absl::Mutex mu;
-  bool finished = false;
+  // absl::Notification may be destroyed as soon as WaitForNotification returns, even while
+  // Notify() is still returning on the writer thread.
+  absl::Notification finished;
   absl::Status result;
   Record(std::move(record), [&](absl::Status s) {
-    absl::MutexLock lock(&mu);
     result = std::move(s);
-    finished = true;
+    finished.Notify();
   });
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(&finished));
+  finished.WaitForNotification();
   return result;
 }
 
@@ -114,7 +114,11 @@ void DecisionAuditor::Run() {
     {
       absl::MutexLock lock(&mu_);
       ++commits_;
-      (status.ok() ? committed_ : failed_) += batch.size();
+      if (status.ok()) {
+        committed_ += batch.size();
+      } else {
+        failed_ += batch.size();
+      }
     }
     for (Pending& p : batch) p.done(status);
     batch.clear();
