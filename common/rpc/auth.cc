@@ -2,6 +2,7 @@
 
 #include <grpc/grpc_security_constants.h>
 
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,22 @@ bool ServiceAllowed(const Principal& p, std::initializer_list<absl::string_view>
   return false;
 }
 
+// Printable UTF-8 without control characters, at most kMaxPersonLength bytes.
+absl::Status CheckPerson(absl::string_view person) {
+  if (person.empty() || person.size() > kMaxPersonLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kPersonHeader, " must be 1 to ", kMaxPersonLength, " bytes (rule 32)"));
+  }
+  for (char c : person) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kPersonHeader, " has a control character (rule 32)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Principal> PrincipalFromContext(const grpc::ServerContextBase& context) {
@@ -51,6 +68,17 @@ absl::StatusOr<Principal> PrincipalFromContext(const grpc::ServerContextBase& co
   const std::string id(ids[0].data(), ids[0].size());
   absl::StatusOr<Principal> p = PrincipalFromSpiffeId(id);
   if (!p.ok()) return absl::UnauthenticatedError(p.status().message());
+  const auto& metadata = context.client_metadata();
+  auto [first, last] = metadata.equal_range(kPersonHeader);
+  if (first != last) {
+    if (std::next(first) != last) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kPersonHeader, " is given more than once (rule 32)"));
+    }
+    const absl::string_view person(first->second.data(), first->second.size());
+    if (absl::Status s = CheckPerson(person); !s.ok()) return s;
+    p->person = std::string(person);
+  }
   return p;
 }
 

@@ -8,6 +8,7 @@
 
 #include <grpcpp/server_context.h>
 
+#include <cstddef>
 #include <initializer_list>
 
 #include "absl/status/status.h"
@@ -22,6 +23,14 @@ namespace pdao {
 // has exactly one spiffe:// URI SAN. UNAUTHENTICATED "client certificate has no single spiffe://
 // URI SAN" when the property is missing (or repeated); UNAUTHENTICATED naming the ID when it is
 // not a pdao principal (PrincipalFromSpiffeId).
+//
+// The acting person (rule 32): when the request carries the header `x-pdao-person` (set by the
+// caller's own system, e.g. a department's user directory login), its value becomes
+// Principal::person, recorded as asserted by the certificate holder (the certificate vouches for
+// the organization, not for the person). INVALID_ARGUMENT when the header is repeated, empty,
+// longer than kMaxPersonLength bytes or has a control character.
+inline constexpr char kPersonHeader[] = "x-pdao-person";
+inline constexpr size_t kMaxPersonLength = 128;
 absl::StatusOr<Principal> PrincipalFromContext(const grpc::ServerContextBase& context);
 
 // OK when `principal` is an organization acting in one of `allowed`. Otherwise PERMISSION_DENIED

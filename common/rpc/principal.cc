@@ -101,6 +101,7 @@ pdao::common::v1::Principal Principal::ToProto() const {
     p.set_org(org);
     p.set_role(role);
   }
+  p.set_person(person);
   return p;
 }
 

@@ -19,6 +19,10 @@ struct Principal {
   std::string org;                                                   // kOrganization only
   pdao::common::v1::Role role = pdao::common::v1::ROLE_UNSPECIFIED;  // kOrganization only
   std::string service;                                               // kService only
+  // The natural person operating the caller's system, as the certificate holder asserts it in the
+  // `x-pdao-person` request header (docs/api.md "The acting person"); empty when none is asserted.
+  // Never part of the identity checks: recorded in audit records only (rule 32).
+  std::string person;
 
   // One of the platform's own services ("registry", "authorization", ...):
   // spiffe://pdao/service/<svc>.

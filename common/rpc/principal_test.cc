@@ -50,6 +50,16 @@ TEST(PrincipalTest, ToProto) {
   EXPECT_EQ(svc.service(), "pricing");
   EXPECT_EQ(svc.org(), "");
   EXPECT_EQ(svc.role(), ROLE_UNSPECIFIED);
+  EXPECT_EQ(svc.person(), "");
+}
+
+// Rule 32: the asserted person travels into every record's actor (x-pdao-person,
+// common/rpc/auth.h).
+TEST(PrincipalTest, ToProtoCarriesTheAssertedPerson) {
+  Principal p = Principal::Org("city-transport", ROLE_DEPARTMENT);
+  p.person = "wang.wu";
+  EXPECT_EQ(p.ToProto().person(), "wang.wu");
+  EXPECT_EQ(p.ToSpiffeId(), "spiffe://pdao/org/city-transport/role/department");  // not identity
 }
 
 class BadSpiffeIdTest : public ::testing::TestWithParam<const char*> {};

@@ -1,5 +1,7 @@
 #include "services/audit/alert_monitor.h"
 
+#include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -65,7 +67,7 @@ std::string AlertMonitor::AlertKey(const std::string& alert_id) {
 absl::StatusOr<std::unique_ptr<AlertMonitor>> AlertMonitor::Create(MonitorOptions options,
                                                                    Store& store,
                                                                    prometheus::Registry& metrics) {
-  if (options.deny_threshold < 1 || options.sample_threshold < 1) {
+  if (options.deny_threshold < 1 || options.sample_rows_threshold < 1) {
     return absl::InvalidArgumentError("alert thresholds must be at least 1 (rule 35)");
   }
   if (options.deny_window <= absl::ZeroDuration() ||
@@ -157,16 +159,27 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
     alert.add_entry_indexes(index);
     raised.push_back(std::move(alert));
   }
-  if (absl::StrContains(e.action(), "sample")) {
-    Window& window = samples_[who];
-    window.emplace_back(at, index);
-    if (Slide(window, at, options_.sample_window, options_.sample_threshold)) {
-      Alert alert = make(v1::ALERT_RULE_SAMPLE_VOLUME, "sample-volume-",
-                         absl::StrCat(window.size(), " sample events for ", who, " within ",
-                                      absl::FormatDuration(options_.sample_window),
-                                      " (unusual sample volume, rule 35)"));
-      for (const auto& [t, i] : window) alert.add_entry_indexes(i);
-      window.clear();
+  if (e.has_sample_produced()) {
+    const auto& certificate = e.sample_produced().certificate();
+    const std::string requester =
+        certificate.requester().empty() ? ActorKey(e.actor()) : certificate.requester();
+    RowsWindow& window = sample_rows_[requester];
+    window.samples.emplace_back(at, index, std::max<int64_t>(0, certificate.rows_out()));
+    window.rows += std::get<2>(window.samples.back());
+    while (!window.samples.empty() &&
+           at - std::get<0>(window.samples.front()) > options_.sample_window) {
+      window.rows -= std::get<2>(window.samples.front());
+      window.samples.pop_front();
+    }
+    if (window.rows >= options_.sample_rows_threshold) {
+      Alert alert =
+          make(v1::ALERT_RULE_SAMPLE_VOLUME, "sample-volume-",
+               absl::StrCat(window.rows, " sample rows in ", window.samples.size(), " samples for ",
+                            requester, " within ", absl::FormatDuration(options_.sample_window),
+                            " (unusual sample volume, rule 35)"));
+      for (const auto& [t, i, rows] : window.samples) alert.add_entry_indexes(i);
+      window.samples.clear();
+      window.rows = 0;
       raised.push_back(std::move(alert));
     }
   }

@@ -7,8 +7,11 @@
 //                                id "repeated-denials-<index of the entry that completed it>"
 //   ALERT_RULE_OUT_OF_SCOPE      an access denied because no agreement covers the resource (or an
 //                                action naming out_of_scope); id "out-of-scope-<index>"
-//   ALERT_RULE_SAMPLE_VOLUME     `sample_threshold` sample events of one principal within
-//                                `sample_window`; id "sample-volume-<index>"
+//   ALERT_RULE_SAMPLE_VOLUME     samples whose certificates (compliance's `sample_produced`
+//                                events) released `sample_rows_threshold` rows or more (rows_out,
+//                                summed) to one requester within `sample_window`; id
+//                                "sample-volume-<index>". Other events whose action mentions a
+//                                sample carry no size and count for nothing.
 //
 // Recording: the alerts derived from entry N go to the audit service's Store in one commit — the
 // alert records, one `security_alert_raised` event per alert into the outbox (the host's outbox
@@ -35,6 +38,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -52,9 +56,9 @@ struct MonitorOptions {
   // ALERT_RULE_REPEATED_DENIALS: this many denials of one principal within `deny_window`.
   int deny_threshold = 5;
   absl::Duration deny_window = absl::Minutes(10);
-  // ALERT_RULE_SAMPLE_VOLUME: this many sample events (action contains "sample") of one principal
-  // within `sample_window`.
-  int sample_threshold = 50;
+  // ALERT_RULE_SAMPLE_VOLUME: this many sample rows (SampleCertificate.rows_out of
+  // sample_produced events) released to one requester within `sample_window`.
+  int64_t sample_rows_threshold = 100000;
   absl::Duration sample_window = absl::Hours(1);
 };
 
@@ -125,7 +129,12 @@ class AlertMonitor final : public EntryObserver {
 
   mutable absl::Mutex mu_;  // the rules' state and the alert list
   std::map<std::string, Window> denials_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Window> samples_ ABSL_GUARDED_BY(mu_);
+  // Per requester: (time, entry index, rows_out) of its samples in the window, and their sum.
+  struct RowsWindow {
+    std::deque<std::tuple<absl::Time, uint64_t, int64_t>> samples;
+    int64_t rows = 0;
+  };
+  std::map<std::string, RowsWindow> sample_rows_ ABSL_GUARDED_BY(mu_);
   std::vector<pdao::audit::v1::Alert> alerts_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex record_mu_;  // orders the Store commits

@@ -18,6 +18,7 @@ namespace {
 
 using pdao::events::v1::Envelope;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 using ::pdao::testing::FaultyStore;
 
@@ -30,7 +31,7 @@ class AlertMonitorTest : public ::testing::Test {
     store_ = std::make_unique<FaultyStore>(*sqlite_);
     options_.deny_threshold = 3;
     options_.deny_window = absl::Minutes(10);
-    options_.sample_threshold = 2;
+    options_.sample_rows_threshold = 2000;
     options_.sample_window = absl::Hours(1);
     monitor_ = NewMonitor(metrics_);
   }
@@ -63,12 +64,18 @@ class AlertMonitorTest : public ::testing::Test {
   static Envelope Suspended(const std::string& op) {
     return Denial(op, "agreement a-1 is SUSPENDED, not ACTIVE (rule 16)");
   }
-  static Envelope Sample(const std::string& org) {
+  // A sample certificate of `rows` rows released to business entity `org`.
+  static Envelope Sample(const std::string& org, int64_t rows = 1000) {
     Envelope e;
-    e.set_action("compliance.sample.requested");
+    e.set_action("compliance.sample.produced");
     e.mutable_actor()->set_org(org);
     e.mutable_actor()->set_role(pdao::common::v1::ROLE_BUSINESS_ENTITY);
     e.mutable_aggregate()->set_id("smp-1");
+    auto* c = e.mutable_sample_produced()->mutable_certificate();
+    c->set_sample_id("smp-1");
+    c->set_requester(absl::StrCat("spiffe://pdao/org/", org, "/role/business_entity"));
+    c->set_rows_in(rows * 2);
+    c->set_rows_out(rows);
     return e;
   }
 
@@ -159,6 +166,26 @@ TEST_F(AlertMonitorTest, OutOfScopeDenialRaisesAtOnceAndSampleVolumeAtItsThresho
   ASSERT_EQ(listed.size(), 1u);  // `since` excludes the alert raised at minute 0
   EXPECT_EQ(listed[0].id(), "sample-volume-3");
   EXPECT_EQ(next, 0u);
+}
+
+// Rule 35's sample-size rule reads the sizes the certificates report: one large sample alerts on
+// its own, many small ones do not until their rows add up, rows leave the window with time, and an
+// event that only mentions a sample (no certificate, no size) counts for nothing.
+TEST_F(AlertMonitorTest, SampleVolumeCountsTheRowsOfTheCertificates) {
+  Feed(*monitor_, 0, Sample("be-big", 5000));  // over 2,000 rows at once
+  for (uint64_t i = 1; i <= 10; ++i) Feed(*monitor_, i, Sample("be-small", 100));  // 1,000 rows
+  Envelope mention = Sample("be-small", 0);
+  mention.clear_sample_produced();
+  mention.set_action("compliance.sample.requested");
+  for (uint64_t i = 11; i <= 30; ++i) Feed(*monitor_, i, mention);
+  EXPECT_THAT(OutboxIds(), ElementsAre("sample-volume-0"));
+  EXPECT_THAT(Outbox()[0].description(), HasSubstr("5000 sample rows"));
+  // 1,000 more rows, 100 minutes later: the first 1,000 left the 1-hour window.
+  Feed(*monitor_, 100, Sample("be-small", 1000));
+  EXPECT_THAT(OutboxIds(), ElementsAre("sample-volume-0"));
+  Feed(*monitor_, 101, Sample("be-small", 1000));  // 2,000 within the hour
+  EXPECT_THAT(OutboxIds(), ElementsAre("sample-volume-0", "sample-volume-101"));
+  EXPECT_THAT(Outbox()[1].entry_indexes(), ElementsAre(100u, 101u));
 }
 
 TEST_F(AlertMonitorTest, AnEntryWhoseAlertsAllCommitTogetherAdvancesTheWatermark) {
@@ -259,6 +286,9 @@ TEST_F(AlertMonitorTest, CreateRefusesBadOptionsAndACorruptWatermark) {
   EXPECT_TRUE(absl::IsInvalidArgument(AlertMonitor::Create(bad, *store_, metrics).status()));
   bad = options_;
   bad.sample_window = absl::ZeroDuration();
+  EXPECT_TRUE(absl::IsInvalidArgument(AlertMonitor::Create(bad, *store_, metrics).status()));
+  bad = options_;
+  bad.sample_rows_threshold = 0;
   EXPECT_TRUE(absl::IsInvalidArgument(AlertMonitor::Create(bad, *store_, metrics).status()));
   CommitRequest corrupt;
   corrupt.shard = AlertMonitor::kShard;

@@ -191,7 +191,12 @@ absl::Status AuditCore::Lineage(const Principal& caller, const v1::LineageReques
     return absl::InvalidArgumentError("Lineage: direction is required (UPSTREAM or DOWNSTREAM)");
   }
   int depth = request.max_depth() <= 0 || request.max_depth() > 16 ? 16 : request.max_depth();
-  *response = index_.Lineage(request.start(), request.direction(), depth);
+  // Overseers (services, REGULATOR, IMPLEMENTING_AGENCY) see the whole graph; any other
+  // organization only the links its own entries establish (rule 32 lineage, object-level
+  // permission as in Query).
+  std::optional<std::string> restrict;
+  if (!ReadsEverything(caller)) restrict = caller.org;
+  *response = index_.Lineage(request.start(), request.direction(), depth, restrict);
   return absl::OkStatus();
 }
 

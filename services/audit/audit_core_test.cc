@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
+#include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 
 namespace pdao::audit {
@@ -42,7 +44,7 @@ class AuditCoreTest : public ::testing::Test {
   static MonitorOptions Monitor() {
     MonitorOptions monitor;
     monitor.deny_threshold = 3;
-    monitor.sample_threshold = 4;
+    monitor.sample_rows_threshold = 4000;
     return monitor;
   }
   // The security_alert_raised events waiting in the outbox, in commit order.
@@ -104,6 +106,48 @@ TEST_F(AuditCoreTest, AppendIsForServicesOnlyAndIdempotent) {
   v1::AppendRequest bad;
   bad.set_envelope("not a proto \xff\xff");
   EXPECT_TRUE(absl::IsInvalidArgument(core_->Append(Service("registry"), bad, &resp)));
+  EXPECT_EQ(log_->size(), 1u);
+}
+
+// Rule 36 (records kept at least 3 years): no API deletes, truncates or rewrites the log. The
+// audit API has exactly these methods — one appends, the others read — so a new method fails
+// this test until its effect on retention is reviewed; an Append that reuses an entry's event_id
+// with other content is answered with the existing entry and changes nothing. (That the offline
+// check `pdaoctl audit verify-log` reports entries deleted or truncated behind the API's back is
+// AuditFaultTest.TamperingWithStoredEntriesIsReportedByVerifyLog.)
+TEST_F(AuditCoreTest, NoApiDeletesTruncatesOrRewritesTheLog) {
+  const google::protobuf::ServiceDescriptor* api =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          "pdao.audit.v1.AuditService");
+  ASSERT_NE(api, nullptr);
+  std::set<std::string> methods;
+  for (int i = 0; i < api->method_count(); ++i) methods.insert(api->method(i)->name());
+  EXPECT_EQ(methods, (std::set<std::string>{"Append", "GetEntry", "GetCheckpoint",
+                                            "GetInclusionProof", "GetConsistencyProof",
+                                            "GetPublicKey", "Query", "Lineage", "ListAlerts"}));
+
+  v1::AppendRequest req;
+  req.set_envelope(Event("ev-keep", "registry.resource.registered",
+                         Org("dept", pdao::common::v1::ROLE_DEPARTMENT), "r1")
+                       .SerializeAsString());
+  v1::AppendResponse first;
+  ASSERT_TRUE(core_->Append(Service("registry"), req, &first).ok());
+  v1::GetEntryRequest get;
+  get.set_index(first.index());
+  v1::GetEntryResponse before;
+  ASSERT_TRUE(core_->GetEntry(Service("registry"), get, &before).ok());
+  // The same event id with the action rewritten: the stored entry stays as it was.
+  v1::AppendRequest rewrite;
+  rewrite.set_envelope(Event("ev-keep", "registry.resource.nothing_happened",
+                             Org("dept", pdao::common::v1::ROLE_DEPARTMENT), "r1")
+                           .SerializeAsString());
+  v1::AppendResponse again;
+  ASSERT_TRUE(core_->Append(Service("registry"), rewrite, &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.index(), first.index());
+  v1::GetEntryResponse after;
+  ASSERT_TRUE(core_->GetEntry(Service("registry"), get, &after).ok());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
   EXPECT_EQ(log_->size(), 1u);
 }
 
@@ -231,6 +275,53 @@ TEST_F(AuditCoreTest, LineageBothWays) {
   EXPECT_EQ(resp.edges(0).entry_index(), 0u);
 }
 
+// Overseers walk the whole graph; an operator only the links that touch its own objects.
+TEST_F(AuditCoreTest, LineageShowsAnOperatorOnlyWhatTouchesItsOwnObjects) {
+  for (const std::string op : {"op-a", "op-b"}) {
+    Envelope product = Event(absl::StrCat("p-", op), "registry.product.registered",
+                             Org(op, pdao::common::v1::ROLE_OPERATOR), "prod-" + op);
+    auto* p = product.mutable_product_changed()->mutable_product();
+    p->set_id("prod-" + op);
+    p->set_operator_org(op);
+    p->mutable_spec()->add_source_resource_ids("res-shared");
+    p->add_approved_scenario_ids("scn-" + op);
+    ASSERT_TRUE(Publish(product).ok());
+  }
+  v1::LineageRequest req;
+  req.mutable_start()->set_kind("resource");
+  req.mutable_start()->set_id("res-shared");
+  req.set_direction(v1::LINEAGE_DIRECTION_DOWNSTREAM);
+  auto ids = [](const v1::LineageResponse& r) {
+    std::set<std::string> out;
+    for (const auto& n : r.nodes()) out.insert(n.id());
+    return out;
+  };
+  v1::LineageResponse all;
+  ASSERT_TRUE(core_->Lineage(Org("r", pdao::common::v1::ROLE_REGULATOR), req, &all).ok());
+  EXPECT_EQ(ids(all), (std::set<std::string>{"res-shared", "prod-op-a", "scn-op-a", "prod-op-b",
+                                             "scn-op-b"}));
+  v1::LineageResponse agency;
+  ASSERT_TRUE(
+      core_->Lineage(Org("cc", pdao::common::v1::ROLE_IMPLEMENTING_AGENCY), req, &agency).ok());
+  EXPECT_EQ(ids(agency), ids(all));
+  v1::LineageResponse own;
+  ASSERT_TRUE(core_->Lineage(Org("op-a", pdao::common::v1::ROLE_OPERATOR), req, &own).ok());
+  EXPECT_EQ(ids(own), (std::set<std::string>{"res-shared", "prod-op-a", "scn-op-a"}));
+  for (const auto& e : own.edges()) EXPECT_NE(e.to().id(), "prod-op-b");
+  // From the other operator's product upstream: nothing of it is visible to op-a.
+  req.mutable_start()->set_kind("product");
+  req.mutable_start()->set_id("prod-op-b");
+  req.set_direction(v1::LINEAGE_DIRECTION_UPSTREAM);
+  v1::LineageResponse other;
+  ASSERT_TRUE(core_->Lineage(Org("op-a", pdao::common::v1::ROLE_OPERATOR), req, &other).ok());
+  EXPECT_EQ(other.nodes_size(), 1);  // the start node as asked, nothing more
+  EXPECT_EQ(other.edges_size(), 0);
+  v1::LineageResponse stranger;
+  ASSERT_TRUE(
+      core_->Lineage(Org("biz", pdao::common::v1::ROLE_BUSINESS_ENTITY), req, &stranger).ok());
+  EXPECT_EQ(stranger.edges_size(), 0);
+}
+
 TEST_F(AuditCoreTest, RepeatedDenialsOutOfScopeAndSamplesRaiseAlertsAndReplayKeepsThem) {
   Principal authz = Service("authorization");
   for (int i = 0; i < 3; ++i) {
@@ -245,8 +336,10 @@ TEST_F(AuditCoreTest, RepeatedDenialsOutOfScopeAndSamplesRaiseAlertsAndReplayKee
   }
   Principal be = Org("be-1", pdao::common::v1::ROLE_BUSINESS_ENTITY);
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(
-        Publish(Event(absl::StrCat("s", i), "compliance.sample.requested", be, "smp")).ok());
+    Envelope s = Event(absl::StrCat("s", i), "compliance.sample.produced", be, "smp");
+    s.mutable_sample_produced()->mutable_certificate()->set_requester(be.ToSpiffeId());
+    s.mutable_sample_produced()->mutable_certificate()->set_rows_out(1000);
+    ASSERT_TRUE(Publish(s, "pdao.compliance.v1").ok());
   }
   ASSERT_EQ(OutboxAlerts().size(), 3u);  // recorded through the outbox, not sent to the bus
   Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);

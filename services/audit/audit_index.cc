@@ -140,9 +140,9 @@ std::vector<uint64_t> AuditIndex::Query(const QueryFilter& filter,
   return out;
 }
 
-pdao::audit::v1::LineageResponse AuditIndex::Lineage(const pdao::audit::v1::LineageNode& start,
-                                                     pdao::audit::v1::LineageDirection direction,
-                                                     int max_depth) const {
+pdao::audit::v1::LineageResponse AuditIndex::Lineage(
+    const pdao::audit::v1::LineageNode& start, pdao::audit::v1::LineageDirection direction,
+    int max_depth, const std::optional<std::string>& visible_to_org) const {
   absl::ReaderMutexLock lock(&mu_);
   const auto& graph = direction == pdao::audit::v1::LINEAGE_DIRECTION_UPSTREAM ? up_ : down_;
   pdao::audit::v1::LineageResponse out;
@@ -155,6 +155,10 @@ pdao::audit::v1::LineageResponse AuditIndex::Lineage(const pdao::audit::v1::Line
       auto it = graph.find(node);
       if (it == graph.end()) continue;
       for (const Edge& edge : it->second) {
+        if (visible_to_org.has_value() &&
+            !MatchesLocked(edge.entry_index, QueryFilter{}, visible_to_org)) {
+          continue;  // another organization's link: neither shown nor followed
+        }
         auto* e = out.add_edges();
         const bool up = direction == pdao::audit::v1::LINEAGE_DIRECTION_UPSTREAM;
         const NodeKey& from = up ? edge.to : node;

@@ -44,9 +44,13 @@ class AuditIndex final : public EntryObserver {
   // True when the entry's actor or its object's owner is `org`.
   bool VisibleTo(uint64_t index, const std::string& org) const;
 
-  pdao::audit::v1::LineageResponse Lineage(const pdao::audit::v1::LineageNode& start,
-                                           pdao::audit::v1::LineageDirection direction,
-                                           int max_depth) const;
+  // The lineage graph from `start` in `direction`, at most `max_depth` edges deep. When
+  // `visible_to_org` is set, only edges established by entries visible to that organization
+  // (Query's object-level rule: its own action, its own object, or a decision about it) are
+  // followed and returned; the start node alone comes back when none is.
+  pdao::audit::v1::LineageResponse Lineage(
+      const pdao::audit::v1::LineageNode& start, pdao::audit::v1::LineageDirection direction,
+      int max_depth, const std::optional<std::string>& visible_to_org = std::nullopt) const;
 
  private:
   struct Row {

@@ -24,10 +24,11 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-deny-threshold", "PDAO_AUDIT_DENY_THRESHOLD", "5",
                 "denials of one principal within --audit-deny-window that raise an alert");
   config.Define("audit-deny-window", "PDAO_AUDIT_DENY_WINDOW", "10m", "see --audit-deny-threshold");
-  config.Define("audit-sample-threshold", "PDAO_AUDIT_SAMPLE_THRESHOLD", "50",
-                "sample events of one principal within --audit-sample-window that raise an alert");
+  config.Define("audit-sample-rows-threshold", "PDAO_AUDIT_SAMPLE_ROWS_THRESHOLD", "100000",
+                "sample rows (certificates' rows_out) released to one requester within "
+                "--audit-sample-window that raise an alert (rule 35)");
   config.Define("audit-sample-window", "PDAO_AUDIT_SAMPLE_WINDOW", "1h",
-                "see --audit-sample-threshold");
+                "see --audit-sample-rows-threshold");
 }
 
 AuditModule::~AuditModule() {
@@ -53,7 +54,7 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
 
   MonitorOptions monitor;
   absl::StatusOr<int64_t> deny = config.GetInt("audit-deny-threshold");
-  absl::StatusOr<int64_t> sample = config.GetInt("audit-sample-threshold");
+  absl::StatusOr<int64_t> sample = config.GetInt("audit-sample-rows-threshold");
   absl::StatusOr<absl::Duration> deny_window = config.GetDuration("audit-deny-window");
   absl::StatusOr<absl::Duration> sample_window = config.GetDuration("audit-sample-window");
   absl::StatusOr<absl::Duration> interval = config.GetDuration("audit-checkpoint-interval");
@@ -67,7 +68,7 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
         "(rule 33)");
   }
   monitor.deny_threshold = static_cast<int>(*deny);
-  monitor.sample_threshold = static_cast<int>(*sample);
+  monitor.sample_rows_threshold = *sample;
   monitor.deny_window = *deny_window;
   monitor.sample_window = *sample_window;
 

@@ -25,7 +25,7 @@ class AuditModule final : public Module {
   // "audit", no dependencies (it reads every service's events).
   static ModuleFactory Factory();
   // --audit-topics, --audit-group, --audit-dir, --audit-key, --audit-checkpoint-interval,
-  // --audit-deny-threshold, --audit-deny-window, --audit-sample-threshold,
+  // --audit-deny-threshold, --audit-deny-window, --audit-sample-rows-threshold,
   // --audit-sample-window (and PDAO_AUDIT_* variables).
   static void DefineFlags(Config& config);
   // Opens (recovering) the log in --audit-dir (default DATA_DIR/audit), loads the signing key

@@ -5,8 +5,8 @@
 // one event per change in one atomic store commit, (5) for agreements, brings the in-memory
 // EntitlementIndex up to date before returning. A refused call writes nothing.
 //
-// Check answers from the EntitlementIndex only (no store round trip); denies are audited through
-// the DecisionAuditor (batched background commits).
+// Check decides from the EntitlementIndex only and answers once the decision, allowed or denied,
+// is a durable audit record (DecisionAuditor: group-committed outbox events, rules 32 and 34).
 //
 // No gRPC types here: authorization_service.{h,cc} adapts it to pdao.authorization.v1. The
 // methods are defined by aggregate in authorization_core_*.cc.
@@ -45,9 +45,7 @@ struct AuthorizationOptions {
   // Rule 11: the seed allows WHOLE and DOMAIN only (CC Art. 12); SCENARIO, the national Spec's
   // third mode (Spec Art. 9), only when the deployment enables it (--scenario-mode).
   bool scenario_mode = false;
-  // Rule 32 asks for every decision; allows are audited too when set (costs one queue push per
-  // allow). Denies are always audited.
-  bool audit_allows = false;
+  // Every Check decision, allowed or denied, is recorded (rule 32); there is no switch.
   DecisionAuditorOptions auditor;
 };
 
@@ -134,10 +132,15 @@ class AuthorizationCore {
 
   // The entitlement decision (rule 16) from the index. PERMISSION_DENIED for a caller that may not
   // ask (PUBLIC, BUSINESS_ENTITY, DATA_BUREAU, GOVERNMENT, an OPERATOR asking about another);
-  // INVALID_ARGUMENT for a malformed request. Otherwise OK with allow or deny; every deny is
-  // audited (rule 32).
+  // INVALID_ARGUMENT for a malformed request (no decision, no record). Otherwise OK with allow
+  // or deny, returned once the decision is a durable audit record (access_decided, rule 32); when
+  // the record cannot be made durable the answer is DENY with a reason naming rule 34, whatever
+  // the index said. Check blocks its thread for the group commit; CheckAsync returns at once and
+  // calls `done` (on the auditor's thread, or at once for a refusal) when answered.
   absl::Status Check(const Principal& caller, const v1::CheckRequest& request,
                      v1::CheckResponse* response);
+  void CheckAsync(const Principal& caller, const v1::CheckRequest& request,
+                  v1::CheckResponse* response, std::function<void(absl::Status)> done);
   absl::Status Ping(const Principal& caller, const v1::PingRequest& request,
                     v1::PingResponse* response);
 
@@ -163,6 +166,9 @@ class AuthorizationCore {
 
  private:
   struct AgreementChange;  // authorization_core_internal.h
+  // Check's caller and request rules and the index's decision, as the record to audit.
+  absl::Status Decide(const Principal& caller, const v1::CheckRequest& request,
+                      DecisionRecord* record);
   // Loads agreement `id`, runs `change` under the agreement's write lock, commits and publishes.
   // `confirm`, when set, runs first on an unlocked read of the agreement, for work that must not
   // hold the lock (a call to another service); `change` then runs only if the agreement is still

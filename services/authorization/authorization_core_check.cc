@@ -1,9 +1,12 @@
-// The hot path: Check answers from the entitlement index (rule 16) and audits its denies (rule 32).
+// The hot path: Check answers from the entitlement index (rule 16) once the decision, allowed or
+// denied, is a durable audit record (rules 32, 34).
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/app/proto_time.h"
+#include "common/status/status_macros.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_core_internal.h"
 
@@ -11,8 +14,29 @@ namespace pdao::authorization {
 
 using common::v1::Role;
 
-absl::Status AuthorizationCore::Check(const Principal& caller, const v1::CheckRequest& request,
-                                      v1::CheckResponse* response) {
+namespace {
+
+// The answer once the record's fate is known: the decision as made when its record is durable;
+// otherwise a deny naming rule 34 (an access that cannot be audited does not happen).
+void Answer(const DecisionRecord& record, const absl::Status& recorded,
+            v1::CheckResponse* response) {
+  const bool allow = record.allow && recorded.ok();
+  response->set_decision(allow ? v1::DECISION_ALLOW : v1::DECISION_DENY);
+  if (recorded.ok()) {
+    response->set_reason(record.reason);
+  } else {
+    response->set_reason(absl::StrCat(
+        "the decision could not be recorded durably in the audit log (", recorded.message(),
+        "); denied: an access that cannot be audited does not happen (rule 34)"));
+  }
+  response->set_agreement_id(record.agreement_id);
+  response->set_agreement_version(record.agreement_version);
+}
+
+}  // namespace
+
+absl::Status AuthorizationCore::Decide(const Principal& caller, const v1::CheckRequest& request,
+                                       DecisionRecord* record) {
   if (!caller.is_service() && !caller.HasRole(Role::ROLE_DEPARTMENT) &&
       !caller.HasRole(Role::ROLE_IMPLEMENTING_AGENCY) && !caller.HasRole(Role::ROLE_REGULATOR) &&
       !caller.HasRole(Role::ROLE_OPERATOR)) {
@@ -43,27 +67,42 @@ absl::Status AuthorizationCore::Check(const Principal& caller, const v1::CheckRe
     at = FromProtoTime(request.at());
   }
   EntitlementDecision d = index_.Check(request.operator_org(), request.resource_id(), at);
-  if (!d.allow || options_.audit_allows) {
-    DecisionRecord record{caller,
-                          request.operator_org(),
-                          request.resource_id(),
-                          request.action(),
-                          d.allow,
-                          d.reason,
-                          d.agreement_id,
-                          d.agreement_version,
-                          at,
-                          now};
-    if (!auditor_.Enqueue(std::move(record)) && d.allow) {
-      d.allow = false;
-      d.reason = "the decision cannot be audited now (audit queue full); denied (rule 34)";
-    }
-  }
-  response->set_decision(d.allow ? v1::DECISION_ALLOW : v1::DECISION_DENY);
-  response->set_reason(std::move(d.reason));
-  response->set_agreement_id(std::move(d.agreement_id));
-  response->set_agreement_version(d.agreement_version);
+  *record = DecisionRecord{caller,
+                           request.operator_org(),
+                           request.resource_id(),
+                           request.action(),
+                           d.allow,
+                           std::move(d.reason),
+                           std::move(d.agreement_id),
+                           d.agreement_version,
+                           at,
+                           now};
   return absl::OkStatus();
+}
+
+absl::Status AuthorizationCore::Check(const Principal& caller, const v1::CheckRequest& request,
+                                      v1::CheckResponse* response) {
+  DecisionRecord record;
+  PDAO_RETURN_IF_ERROR(Decide(caller, request, &record));
+  const absl::Status recorded = auditor_.RecordAndWait(record);
+  Answer(record, recorded, response);
+  return absl::OkStatus();
+}
+
+void AuthorizationCore::CheckAsync(const Principal& caller, const v1::CheckRequest& request,
+                                   v1::CheckResponse* response,
+                                   std::function<void(absl::Status)> done) {
+  DecisionRecord record;
+  if (absl::Status s = Decide(caller, request, &record); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  DecisionRecord kept = record;
+  auditor_.Record(std::move(record), [kept = std::move(kept), response,
+                                      done = std::move(done)](absl::Status recorded) {
+    Answer(kept, recorded, response);
+    done(absl::OkStatus());
+  });
 }
 
 absl::Status AuthorizationCore::Ping(const Principal& caller, const v1::PingRequest&,

@@ -8,8 +8,6 @@ namespace pdao::authorization {
 void AuthorizationModule::DefineFlags(Config& config) {
   config.Define("agreement-expiry-interval", "PDAO_AGREEMENT_EXPIRY_INTERVAL", "30s",
                 "how often agreements past their term are moved to EXPIRED (rule 15)");
-  config.DefineBool("audit-allows", "PDAO_AUDIT_ALLOWS", false,
-                    "audit allowed Check decisions too (denies are always audited, rule 32)");
   config.DefineBool("scenario-mode", "PDAO_SCENARIO_MODE", false,
                     "also accept SCENARIO (依场景授权) plans, the national Spec's third mode (Spec "
                     "Art. 9); the seed allows WHOLE and DOMAIN only (rule 11, CC Art. 12)");
@@ -27,8 +25,6 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   std::unique_ptr<AuthorizationModule> module(new AuthorizationModule());
   absl::StatusOr<absl::Duration> sweep = config.GetDuration("agreement-expiry-interval");
   if (!sweep.ok()) return sweep.status();
-  absl::StatusOr<bool> audit_allows = config.GetBool("audit-allows");
-  if (!audit_allows.ok()) return audit_allows.status();
   absl::StatusOr<bool> scenario_mode = config.GetBool("scenario-mode");
   if (!scenario_mode.ok()) return scenario_mode.status();
 
@@ -40,7 +36,6 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   absl::StatusOr<Store*> store = host.OpenStore("authorization");
   if (!store.ok()) return store.status();
   AuthorizationOptions options;
-  options.audit_allows = *audit_allows;
   options.scenario_mode = *scenario_mode;
   module->core_ =
       std::make_unique<AuthorizationCore>(**store, clock, *module->eligibility_, options);

@@ -19,8 +19,8 @@ class AuthorizationModule final : public Module {
  public:
   // "authorization", depending on "registry".
   static ModuleFactory Factory();
-  // --agreement-expiry-interval, --audit-allows, --scenario-mode (and their PDAO_* variables). The
-  // registry's client flags (--registry-target, ...) come from RunServiceMain.
+  // --agreement-expiry-interval, --scenario-mode (and their PDAO_* variables). The registry's
+  // client flags (--registry-target, ...) come from RunServiceMain.
   static void DefineFlags(Config& config);
   // Opens the "authorization" store on the host, builds the entitlement index, adds the service,
   // the expiry job and the registry-event subscription. Errors from the store, the bus, the flags

@@ -39,7 +39,8 @@ void AuthorizationService::BindMethods() {
   Serve(&AuthorizationCore::RecordEvaluation);
   Serve(&AuthorizationCore::FileComplaint);
   Serve(&AuthorizationCore::RecordFinding);
-  ServeInline(&AuthorizationCore::Check);
+  // Check waits for its decision record's group commit off the callback thread (rule 34).
+  ServeAsync(&AuthorizationCore::CheckAsync);
   ServeInline(&AuthorizationCore::Ping);
 }
 

@@ -1,9 +1,10 @@
 #include "services/authorization/decision_audit.h"
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/events/event.h"
 #include "common/log/log.h"
 #include "google/protobuf/util/time_util.h"
@@ -44,25 +45,31 @@ DecisionAuditor::~DecisionAuditor() {
   thread_.join();
 }
 
-bool DecisionAuditor::Enqueue(DecisionRecord record) {
-  absl::MutexLock lock(&mu_);
-  if (queue_.size() >= options_.max_queue || stop_) {
-    ++refused_;
-    return false;
+void DecisionAuditor::Record(DecisionRecord record, Done done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stop_ && queue_.size() < options_.max_queue) {
+      queue_.push_back(Pending{std::move(record), std::move(done)});
+      return;
+    }
+    ++failed_;
   }
-  queue_.push_back(std::move(record));
-  ++enqueued_;
-  return true;
+  done(absl::UnavailableError(
+      absl::StrCat("the decision record cannot be queued (", options_.max_queue,
+                   " records waiting for the audit store, or shutting down) (rule 34)")));
 }
 
-absl::Status DecisionAuditor::Flush(absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
-  const uint64_t target = enqueued_;
-  auto done = [this, target]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return committed_ >= target; };
-  if (!mu_.AwaitWithTimeout(absl::Condition(&done), timeout)) {
-    return absl::DeadlineExceededError("decision audit records not yet committed");
-  }
-  return absl::OkStatus();
+absl::Status DecisionAuditor::RecordAndWait(DecisionRecord record) {
+  // absl::Notification may be destroyed as soon as WaitForNotification returns, even while
+  // Notify() is still returning on the writer thread.
+  absl::Notification finished;
+  absl::Status result;
+  Record(std::move(record), [&](absl::Status s) {
+    result = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
 }
 
 uint64_t DecisionAuditor::committed() const {
@@ -70,27 +77,25 @@ uint64_t DecisionAuditor::committed() const {
   return committed_;
 }
 
-uint64_t DecisionAuditor::refused() const {
+uint64_t DecisionAuditor::failed() const {
   absl::MutexLock lock(&mu_);
-  return refused_;
+  return failed_;
+}
+
+uint64_t DecisionAuditor::commits() const {
+  absl::MutexLock lock(&mu_);
+  return commits_;
 }
 
 void DecisionAuditor::Run() {
-  absl::Duration backoff = absl::Milliseconds(10);
-  std::vector<DecisionRecord> batch;
+  std::vector<Pending> batch;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty() && stop_) return;
-      if (!stop_ && queue_.size() < options_.max_batch) {
-        // Linger briefly so a burst of denies shares one commit.
-        auto full = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-          return stop_ || queue_.size() >= options_.max_batch;
-        };
-        mu_.AwaitWithTimeout(absl::Condition(&full), options_.linger);
-      }
+      if (queue_.empty()) return;  // stopping with nothing left
+      // Group commit: everything that queued while the previous commit was in flight.
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -99,30 +104,23 @@ void DecisionAuditor::Run() {
     CommitRequest request;
     request.shard = kShard;
     request.events.reserve(batch.size());
-    for (const DecisionRecord& r : batch) request.events.push_back(ToEvent(r));
-    for (int attempt = 1;; ++attempt) {
-      absl::StatusOr<CommitResult> result = store_.Commit(request);
-      if (result.ok()) break;
-      bool stopping;
-      {
-        absl::MutexLock lock(&mu_);
-        stopping = stop_;
-      }
-      if (stopping && attempt >= 5) {
-        log::Error("decision audit records lost at shutdown: the store refused them",
-                   {{"error", result.status().ToString()},
-                    {"records", static_cast<int64_t>(batch.size())}});
-        break;
-      }
-      log::Warn(
-          "decision audit commit failed; retrying",
-          {{"error", result.status().ToString()}, {"records", static_cast<int64_t>(batch.size())}});
-      absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, absl::Seconds(2));
+    for (const Pending& p : batch) request.events.push_back(ToEvent(p.record));
+    absl::StatusOr<CommitResult> result = store_.Commit(request);
+    absl::Status status = result.status();
+    if (!status.ok()) {
+      log::Error("decision audit records not committed: their decisions are denied (rule 34)",
+                 {{"error", status.ToString()}, {"records", static_cast<int64_t>(batch.size())}});
     }
-    backoff = absl::Milliseconds(10);
-    absl::MutexLock lock(&mu_);
-    committed_ += batch.size();
+    {
+      absl::MutexLock lock(&mu_);
+      ++commits_;
+      if (status.ok()) {
+        committed_ += batch.size();
+      } else {
+        failed_ += batch.size();
+      }
+    }
+    for (Pending& p : batch) p.done(status);
     batch.clear();
   }
 }

@@ -1,19 +1,26 @@
-// DecisionAuditor: writes access-decision audit events (pdao.events.v1.AccessDecided, REGULATION.md
-// rule 32) to the store's outbox from a background thread, in batches, so that recording a deny
-// adds no store round trip to Check.
+// DecisionAuditor: makes every access decision (allowed and denied) an audit record
+// (pdao.events.v1.AccessDecided, REGULATION.md rule 32) that is durable before the caller sees the
+// answer, and tells the caller when it could not be made durable so that the answer becomes a
+// deny (rule 34: an action that cannot be audited does not happen — as Vault refuses a request it
+// cannot write to an audit device).
 //
-// Check enqueues a small record (no allocation of the envelope, no I/O); the writer thread builds
-// envelopes and commits up to `max_batch` of them in one events-only commit on shard "decisions"
-// (each event keyed by the operator, topic pdao.authorization.v1). A failed commit is retried (with
-// back-off) until it succeeds or the auditor is destroyed; the destructor drains the queue.
-// Durability: a decision is audited once its batch commits (normally within `linger`); a crash in
-// between loses at most the queued records — documented in services/authorization/README.md.
-// When the queue is full Enqueue refuses: Check then denies (an allow that cannot be audited does
-// not happen, rule 34) and counts a dropped deny record.
+// Group commit: Record() queues a small record (no I/O) with a completion; one writer thread
+// takes everything queued (up to `max_batch`) and commits it as the outbox events of ONE
+// events-only store commit on shard "decisions" (SQLite: one fsynced WAL commit; Redis: one Lua
+// script), each event keyed by the operator on topic pdao.authorization.v1. While that commit is
+// in flight the next callers queue, so under load one fsync carries many decisions and unloaded a
+// decision costs one commit. After the commit returns, each record's completion is called with OK
+// (the record is durable) or with the commit's error (nothing to rely on: the caller must deny).
+// A failed commit is not retried: its callers are answered (deny) at once and the next batch tries
+// again. The outbox relay publishes the events to the audit service like every other event.
+//
+// Completions run on the writer thread after the commit, outside the lock; they must be short and
+// must not call Record() synchronously-waiting (RecordAndWait) themselves.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -27,6 +34,9 @@
 
 namespace pdao::authorization {
 
+// One access decision: who asked (organization, role or service, and the asserted person), about
+// which operator, resource and action, the outcome and its reason, the agreement and version that
+// decided it, the moment of use asked about and when it was decided.
 struct DecisionRecord {
   Principal actor;
   std::string operator_org;
@@ -41,38 +51,48 @@ struct DecisionRecord {
 };
 
 struct DecisionAuditorOptions {
-  size_t max_queue = 200000;
-  size_t max_batch = 500;
-  absl::Duration linger = absl::Milliseconds(2);
+  // Records waiting for a commit; beyond it Record() answers UNAVAILABLE at once (deny).
+  size_t max_queue = 100000;
+  // Records per store commit.
+  size_t max_batch = 1000;
 };
 
 class DecisionAuditor {
  public:
+  using Done = std::function<void(absl::Status)>;
+
   // `store` must outlive this object. Starts the writer thread.
   explicit DecisionAuditor(Store& store, DecisionAuditorOptions options = {});
+  // Commits what is queued (each completion is called), then stops the writer.
   ~DecisionAuditor();
   DecisionAuditor(const DecisionAuditor&) = delete;
   DecisionAuditor& operator=(const DecisionAuditor&) = delete;
 
-  // Queues the record; false (and nothing queued) when the queue is full.
-  bool Enqueue(DecisionRecord record);
-  // Waits until every record queued before the call is committed. DEADLINE_EXCEEDED after
-  // `timeout`.
-  absl::Status Flush(absl::Duration timeout);
+  // Queues `record`; `done` is called exactly once: OK once the record is durable in the store's
+  // outbox; the store's error when its commit failed; UNAVAILABLE "... (rule 34)" at once (on the
+  // calling thread) when the queue is full or the auditor is stopping.
+  void Record(DecisionRecord record, Done done);
+  // Record() and wait for its completion.
+  absl::Status RecordAndWait(DecisionRecord record);
 
-  uint64_t committed() const;
-  uint64_t refused() const;
+  uint64_t committed() const;  // records made durable
+  uint64_t failed() const;     // records whose commit failed or that were refused
+  uint64_t commits() const;    // store commits made (committed() / commits() = records per fsync)
 
  private:
+  struct Pending {
+    DecisionRecord record;
+    Done done;
+  };
   void Run();
 
   Store& store_;
   const DecisionAuditorOptions options_;
   mutable absl::Mutex mu_;
-  std::deque<DecisionRecord> queue_ ABSL_GUARDED_BY(mu_);
-  uint64_t enqueued_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -1,6 +1,7 @@
 // Every service adapter binds every rpc of its API to its core exactly once
 // (common/rpc/unary_adapter.h): an rpc added to a .proto without its core method binding shows up
 // here, not as UNIMPLEMENTED in production. Needs the three services, so it lives in tests/.
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "common/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/audit/alert_monitor.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
@@ -21,6 +23,7 @@
 #include "services/authorization/authorization_service.h"
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_service.h"
+#include "services/registry/testing/fake_agreement_checker.h"
 
 namespace pdao {
 namespace {
@@ -41,7 +44,8 @@ TEST(AdaptersTest, RegistryBindsEveryRpc) {
   auto calendar = registry::WorkdayCalendar::FromJson(registry::EmbeddedCalendarJson());
   ASSERT_TRUE(calendar.ok()) << calendar.status();
   SystemClock clock;
-  registry::RegistryCore core(**store, clock, *calendar, registry::RegistryOptions{});
+  registry::testing::FakeAgreementChecker agreements;
+  registry::RegistryCore core(**store, clock, *calendar, agreements, registry::RegistryOptions{});
   ThreadPoolExecutor executor(1, "binding-test");
   EXPECT_THAT(registry::RegistryService(core, executor).BindingErrors(), IsEmpty());
 }
@@ -61,7 +65,12 @@ TEST(AdaptersTest, AuditBindsEveryRpc) {
   std::filesystem::remove_all(dir);
   auto signer = audit::CheckpointSigner::Generate();
   ASSERT_TRUE(signer.ok()) << signer.status();
-  audit::AuditIndex index(audit::MonitorOptions{});
+  audit::AuditIndex index;
+  auto alert_store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(alert_store.ok()) << alert_store.status();
+  prometheus::Registry metrics;
+  auto alerts = audit::AlertMonitor::Create(audit::MonitorOptions{}, **alert_store, metrics);
+  ASSERT_TRUE(alerts.ok()) << alerts.status();
   audit::AuditLogOptions options;
   options.dir = dir;
   options.checkpoint_interval = absl::Hours(1);
@@ -69,7 +78,7 @@ TEST(AdaptersTest, AuditBindsEveryRpc) {
   auto log = audit::AuditLog::Open(options, clock, *signer);
   ASSERT_TRUE(log.ok()) << log.status();
   {
-    audit::AuditCore core(**log, index, *signer);
+    audit::AuditCore core(**log, index, **alerts, *signer);
     ThreadPoolExecutor executor(1, "binding-test");
     EXPECT_THAT(audit::AuditService(core, executor).BindingErrors(), IsEmpty());
   }
