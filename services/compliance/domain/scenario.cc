@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/validation/credit_code.h"
 #include "common/app/proto_time.h"
+#include "common/validation/credit_code.h"
 
 namespace pdao::compliance {
 namespace {

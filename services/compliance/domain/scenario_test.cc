@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "common/app/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/compliance/domain/assessment.h"
-#include "common/app/proto_time.h"
 #include "services/compliance/testing/scenario_fixture.h"
 
 namespace pdao::compliance {

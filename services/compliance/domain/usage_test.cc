@@ -2,9 +2,9 @@
 
 #include <string>
 
+#include "common/app/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "common/app/proto_time.h"
 #include "services/compliance/domain/scenario.h"
 #include "services/compliance/testing/scenario_fixture.h"
 

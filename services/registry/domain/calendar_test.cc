@@ -5,8 +5,8 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
+#include "services/registry/testing/domain_fixtures.h"
 
 namespace pdao::registry {
 namespace {

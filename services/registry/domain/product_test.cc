@@ -7,8 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/registry/domain/resource.h"
-#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
+#include "services/registry/testing/domain_fixtures.h"
 
 namespace pdao::registry {
 namespace {

@@ -11,8 +11,8 @@
 #include "services/registry/domain/evidence.h"
 #include "services/registry/domain/product.h"
 #include "services/registry/domain/resource.h"
-#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
+#include "services/registry/testing/domain_fixtures.h"
 
 namespace pdao::registry {
 namespace {

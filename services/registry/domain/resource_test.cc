@@ -6,8 +6,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "services/registry/testing/domain_fixtures.h"
 #include "services/registry/domain/time_util.h"
+#include "services/registry/testing/domain_fixtures.h"
 
 namespace pdao::registry {
 namespace {
