@@ -116,8 +116,9 @@ absl::Status RedisServer::Launch() {
     if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", conf));
   }
   const pid_t pid = fork();
-  if (pid < 0)
+  if (pid < 0) {
     return absl::UnavailableError(absl::StrCat("fork: ", std::generic_category().message(errno)));
+  }
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec. The server dies with the thread that started
     // it, so a test binary that crashes or is killed leaves no server behind.
