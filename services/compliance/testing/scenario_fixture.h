@@ -6,10 +6,10 @@
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/app/proto_time.h"
 #include "common/validation/credit_code.h"
 #include "pdao/compliance/v1/compliance.pb.h"
 #include "services/compliance/domain/assessment.h"
-#include "common/app/proto_time.h"
 
 namespace pdao::compliance::testing {
 
