@@ -22,12 +22,14 @@
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/compliance/v1/compliance.grpc.pb.h"
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/compliance/compliance_module.h"
+#include "services/compliance/facts_client.h"
 #include "services/compliance/testing/scenario_fixture.h"
 #include "services/registry/registry_module.h"
 
@@ -52,6 +54,7 @@ class ComplianceGrpcTest : public ::testing::Test {
     o.now = absl::Now();
     auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
     ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
     auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
     auto ca_key = crypto::ReadFile(ca->ca_key_path);
     ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
@@ -233,6 +236,7 @@ class ComplianceGrpcTest : public ::testing::Test {
 
   FakeClock clock_;
   std::string dir_;
+  crypto::DevCa ca_;
   std::string ca_pem_;
   std::unique_ptr<crypto::CertificateAuthority> authority_;
   std::unique_ptr<App> app_;
@@ -403,6 +407,67 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
   v1::ReinstateScenarioResponse rer;
   EXPECT_EQ(CALL(agency, ReinstateScenario, re, &rer).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Contract: the production FactsClient against the real authorization and registry over mTLS with
+// compliance's own client certificate — what the unit tests' FakeFactsClient stands for.
+TEST_F(ComplianceGrpcTest, FactsClientContractAgainstTheRealServices) {
+  RegistrySetUp();
+  AuthorizationSetUp();
+  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "compliance");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto config = std::make_unique<Config>("t", "t");
+  ServiceClients::DefineFlags(*config, {"registry", "authorization"});
+  const std::string port = absl::StrCat(app_->host().port());
+  const std::string registry_target = "--registry-target=127.0.0.1:" + port;
+  const std::string authorization_target = "--authorization-target=127.0.0.1:" + port;
+  const char* argv[] = {"t", registry_target.c_str(), "--registry-tls-name=localhost",
+                        authorization_target.c_str(), "--authorization-tls-name=localhost"};
+  ASSERT_TRUE(config->Parse(5, argv, [](const std::string&) { return std::nullopt; }).ok());
+  ServiceClients clients(*config,
+                         {.ca_cert_path = *tls + "/ca.pem", .identity = [&](const std::string&) {
+                            return ClientIdentity{*tls + "/client.crt", *tls + "/client.key"};
+                          }});
+  auto authorization = clients.For("compliance", "authorization");
+  auto registry = clients.For("compliance", "registry");
+  ASSERT_TRUE(authorization.ok() && registry.ok());
+  GrpcFactsClient facts(*authorization, *registry);
+
+  auto agreements = facts.Agreements(kOps);
+  ASSERT_TRUE(agreements.ok()) << agreements.status();
+  ASSERT_EQ(agreements->size(), 1u);
+  EXPECT_EQ((*agreements)[0].agreement_id, agreement_);
+  EXPECT_TRUE((*agreements)[0].active());
+  EXPECT_EQ((*agreements)[0].resource_ids, std::vector<std::string>{resource_});
+  auto op = facts.Operator(kOps);
+  ASSERT_TRUE(op.ok()) << op.status();
+  ASSERT_TRUE(op->has_value());
+  EXPECT_EQ((*op)->affiliate_credit_codes,
+            std::vector<std::string>{testing::CreditCode("91220101MA0Y00003")});
+  auto nobody = facts.Operator("ops-unknown");
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  EXPECT_FALSE(nobody->has_value());
+  auto resources = facts.Resources({resource_, "res-unknown"});
+  ASSERT_TRUE(resources.ok()) << resources.status();
+  ASSERT_EQ(resources->size(), 2u);
+  EXPECT_TRUE((*resources)[0].found);
+  EXPECT_TRUE((*resources)[0].eligible);
+  ASSERT_EQ((*resources)[0].fields.size(), 2u);
+  EXPECT_EQ((*resources)[0].fields[0].pi_kind, PiKind::kNone);
+  EXPECT_FALSE((*resources)[1].found);
+  auto product = facts.Product(product_);
+  ASSERT_TRUE(product.ok()) << product.status();
+  EXPECT_TRUE(product->coded());
+  EXPECT_EQ(product->operator_org, kOps);
+  EXPECT_EQ(product->source_resource_ids, std::vector<std::string>{resource_});
+  auto unknown = facts.Product("prd-unknown");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_FALSE(unknown->found);
+
+  // Down: UNAVAILABLE (retry later), never the caller's mistake.
+  app_->Shutdown();
+  EXPECT_EQ(facts.Product(product_).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(facts.Agreements(kOps).status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
