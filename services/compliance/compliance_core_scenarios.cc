@@ -21,6 +21,17 @@ namespace pdao::compliance {
 
 using common::v1::Role;
 
+namespace {
+
+absl::Status RequireVersionNumber(int32_t version_number) {
+  if (version_number <= 0) {
+    return absl::InvalidArgumentError("version_number is required (1 or more)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ComplianceCore::DraftScenario(const Principal& caller,
                                            const v1::DraftScenarioRequest& request,
                                            v1::DraftScenarioResponse* response) {
@@ -46,8 +57,7 @@ absl::Status ComplianceCore::DraftScenario(const Principal& caller,
 absl::Status ComplianceCore::UpdateScenario(const Principal& caller,
                                             const v1::UpdateScenarioRequest& request,
                                             v1::UpdateScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "UpdateScenario", Actor::kApplicant, request.request_id(), request.scenario_id(),
@@ -83,8 +93,7 @@ absl::Status ComplianceCore::ReviseScenario(const Principal& caller,
 absl::Status ComplianceCore::SubmitScenario(const Principal& caller,
                                             const v1::SubmitScenarioRequest& request,
                                             v1::SubmitScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "SubmitScenario", Actor::kApplicant, request.request_id(), request.scenario_id(),
@@ -101,8 +110,7 @@ absl::Status ComplianceCore::SubmitScenario(const Principal& caller,
 absl::Status ComplianceCore::EndorseScenario(const Principal& caller,
                                              const v1::EndorseScenarioRequest& request,
                                              v1::EndorseScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "EndorseScenario", Actor::kOperator, request.request_id(), request.scenario_id(),
@@ -120,8 +128,7 @@ absl::Status ComplianceCore::EndorseScenario(const Principal& caller,
 absl::Status ComplianceCore::DeclineScenario(const Principal& caller,
                                              const v1::DeclineScenarioRequest& request,
                                              v1::DeclineScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "DeclineScenario", Actor::kOperator, request.request_id(), request.scenario_id(),
@@ -138,8 +145,7 @@ absl::Status ComplianceCore::DeclineScenario(const Principal& caller,
 absl::Status ComplianceCore::StartAssessment(const Principal& caller,
                                              const v1::StartAssessmentRequest& request,
                                              v1::StartAssessmentResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "StartAssessment", Actor::kAgency, request.request_id(), request.scenario_id(),
@@ -182,8 +188,7 @@ absl::Status ComplianceCore::AssessScenario(const Principal& caller,
                                             v1::AssessScenarioResponse* response) {
   PDAO_RETURN_IF_ERROR(
       RequireRole(caller, {Role::ROLE_IMPLEMENTING_AGENCY}, "AssessScenario (rule 20)"));
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   // Facts first, without the scenario's lock (no network call under it); the verdicts are then
   // recorded only if the version is still the one assessed.
@@ -230,8 +235,7 @@ absl::Status ComplianceCore::AssessScenario(const Principal& caller,
 absl::Status ComplianceCore::DecideScenario(const Principal& caller,
                                             const v1::DecideScenarioRequest& request,
                                             v1::DecideScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "DecideScenario", Actor::kAgency, request.request_id(), request.scenario_id(),
@@ -270,8 +274,7 @@ absl::Status ComplianceCore::DecideScenario(const Principal& caller,
 absl::Status ComplianceCore::SuspendScenario(const Principal& caller,
                                              const v1::SuspendScenarioRequest& request,
                                              v1::SuspendScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "SuspendScenario", Actor::kAgency, request.request_id(), request.scenario_id(),
@@ -291,8 +294,7 @@ absl::Status ComplianceCore::SuspendScenario(const Principal& caller,
 absl::Status ComplianceCore::ReinstateScenario(const Principal& caller,
                                                const v1::ReinstateScenarioRequest& request,
                                                v1::ReinstateScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "ReinstateScenario", Actor::kAgency, request.request_id(), request.scenario_id(),
@@ -314,8 +316,7 @@ absl::Status ComplianceCore::ReinstateScenario(const Principal& caller,
 absl::Status ComplianceCore::RevokeScenario(const Principal& caller,
                                             const v1::RevokeScenarioRequest& request,
                                             v1::RevokeScenarioResponse* response) {
-  if (request.version_number() <= 0)
-    return absl::InvalidArgumentError("version_number is required");
+  PDAO_RETURN_IF_ERROR(RequireVersionNumber(request.version_number()));
   const absl::Time now = clock_.Now();
   return ChangeScenario(
       caller, "RevokeScenario", Actor::kAgency, request.request_id(), request.scenario_id(),
