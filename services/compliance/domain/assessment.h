@@ -15,7 +15,6 @@
 
 namespace pdao::compliance {
 
-
 // An agreement of the scenario's operator, as authorization reports it (rule 15).
 struct AgreementFact {
   std::string agreement_id;

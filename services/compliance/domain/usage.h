@@ -17,7 +17,6 @@
 
 namespace pdao::compliance {
 
-
 // A new ACTIVE grant (version 0; the core sets the store version), after the checks of rules 21,
 // 22 and 24:
 //  - `scenario` is the scenario's version in force and is APPROVED, lists the product, and its
