@@ -6,6 +6,7 @@
 #include "common/app/service_main.h"
 #include "services/audit/audit_module.h"
 #include "services/authorization/authorization_module.h"
+#include "services/compliance/compliance_module.h"
 #include "services/registry/registry_module.h"
 #include "services/standalone/dev_clock_module.h"
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
        .description = "All PDAO services in one process on SQLite and an in-process bus.",
        .modules = {pdao::registry::RegistryModule::Factory(),
                    pdao::authorization::AuthorizationModule::Factory(),
+                   pdao::compliance::ComplianceModule::Factory(),
                    pdao::audit::AuditModule::Factory(),
                    pdao::standalone::DevClockModule::Factory()},
        .embedded = true});

@@ -15,8 +15,6 @@
 
 namespace pdao::compliance {
 
-namespace v1 = ::pdao::compliance::v1;
-
 // An agreement of the scenario's operator, as authorization reports it (rule 15).
 struct AgreementFact {
   std::string agreement_id;

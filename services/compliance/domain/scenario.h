@@ -23,8 +23,6 @@
 
 namespace pdao::compliance {
 
-namespace v1 = ::pdao::compliance::v1;
-
 // The bounds documented in compliance.proto, enforced here.
 inline constexpr size_t kMaxIdBytes = 128;
 inline constexpr size_t kMaxTitleBytes = 200;

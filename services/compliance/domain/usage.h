@@ -17,8 +17,6 @@
 
 namespace pdao::compliance {
 
-namespace v1 = ::pdao::compliance::v1;
-
 // A new ACTIVE grant (version 0; the core sets the store version), after the checks of rules 21,
 // 22 and 24:
 //  - `scenario` is the scenario's version in force and is APPROVED, lists the product, and its

@@ -13,8 +13,6 @@
 
 namespace pdao::compliance::testing {
 
-namespace v1 = ::pdao::compliance::v1;
-
 // A valid unified social credit code from its first 17 characters.
 inline std::string CreditCode(const std::string& first17) {
   return first17 + validation::CreditCodeCheckCharacter(first17);

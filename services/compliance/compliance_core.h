@@ -1,0 +1,162 @@
+// ComplianceCore: the compliance use cases (REGULATION.md rules 19-22, 24) between the transport
+// and the store. Each mutating call: (1) checks who may call it and which objects that caller may
+// touch, (2) answers a retried request (same request_id) from its idempotency record, (3) runs the
+// pure domain rules (services/compliance/domain/), (4) commits the new state and one event per
+// change in one atomic store commit, (5) brings the in-memory UsageIndex up to date before
+// returning. A refused call writes nothing. No call to another service is made while a scenario's
+// write lock is held: facts are gathered first and the change commits only if the scenario did
+// not change meanwhile (ABORTED otherwise).
+//
+// CheckUsage answers from the UsageIndex only; its decision (usage_decided) and, for an allowed
+// use, the usage_recorded event for pricing are committed to the outbox before the answer (one
+// events-only commit on shard "usage"); a decision that cannot be recorded is an error, never an
+// unrecorded allow.
+//
+// Dataset registration and samples (rule 23) are not here yet (see README "Known limits").
+//
+// Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
+//   scenario/{<scn-id>}/<version_number:06>      Scenario version (rules 19, 20)
+//   scenario-head/{<scn-id>}                     copy of the latest version (ListScenarios)
+//   grant/{<grt-id>}                             Grant (rules 21, 24)
+//   grant-operator/{<grt-id>}                    the granting operator and its affiliates as
+//                                                authorization reported them at grant time (22)
+//   dedup/{<scn-id>}/compliance/<event-id>       consumed events already applied (dedup.h)
+// Usage decisions are committed on shard "usage" (events only, no keys).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/bus/event_bus.h"
+#include "common/clock/clock.h"
+#include "common/rpc/principal.h"
+#include "common/store/store.h"
+#include "pdao/compliance/v1/compliance.pb.h"
+#include "services/compliance/facts_client.h"
+#include "services/compliance/usage_index.h"
+
+namespace pdao::compliance {
+
+// The consumer group of authorization's and the registry's events (dedup marks are scoped by it).
+inline constexpr char kConsumerGroup[] = "compliance";
+
+class ComplianceCore {
+ public:
+  // `store`, `clock` and `facts` must outlive this object. Call LoadIndex() before serving.
+  ComplianceCore(Store& store, const Clock& clock, FactsClient& facts);
+  ComplianceCore(const ComplianceCore&) = delete;
+  ComplianceCore& operator=(const ComplianceCore&) = delete;
+
+  // Builds the usage index from every stored scenario version in force and every grant.
+  // UNAVAILABLE / DATA_LOSS from the store.
+  absl::Status LoadIndex();
+
+  // Scenarios (rules 19, 20).
+  absl::Status DraftScenario(const Principal& caller, const v1::DraftScenarioRequest& request,
+                             v1::DraftScenarioResponse* response);
+  absl::Status UpdateScenario(const Principal& caller, const v1::UpdateScenarioRequest& request,
+                              v1::UpdateScenarioResponse* response);
+  absl::Status ReviseScenario(const Principal& caller, const v1::ReviseScenarioRequest& request,
+                              v1::ReviseScenarioResponse* response);
+  absl::Status SubmitScenario(const Principal& caller, const v1::SubmitScenarioRequest& request,
+                              v1::SubmitScenarioResponse* response);
+  absl::Status EndorseScenario(const Principal& caller, const v1::EndorseScenarioRequest& request,
+                               v1::EndorseScenarioResponse* response);
+  absl::Status DeclineScenario(const Principal& caller, const v1::DeclineScenarioRequest& request,
+                               v1::DeclineScenarioResponse* response);
+  absl::Status StartAssessment(const Principal& caller, const v1::StartAssessmentRequest& request,
+                               v1::StartAssessmentResponse* response);
+  // Gathers the facts from authorization and the registry (FactsClient), runs Assess and records
+  // every verdict. The dependency's code (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL) when it cannot
+  // answer; nothing is written then.
+  absl::Status AssessScenario(const Principal& caller, const v1::AssessScenarioRequest& request,
+                              v1::AssessScenarioResponse* response);
+  absl::Status DecideScenario(const Principal& caller, const v1::DecideScenarioRequest& request,
+                              v1::DecideScenarioResponse* response);
+  absl::Status SuspendScenario(const Principal& caller, const v1::SuspendScenarioRequest& request,
+                               v1::SuspendScenarioResponse* response);
+  absl::Status ReinstateScenario(const Principal& caller,
+                                 const v1::ReinstateScenarioRequest& request,
+                                 v1::ReinstateScenarioResponse* response);
+  absl::Status RevokeScenario(const Principal& caller, const v1::RevokeScenarioRequest& request,
+                              v1::RevokeScenarioResponse* response);
+  absl::Status GetScenario(const Principal& caller, const v1::GetScenarioRequest& request,
+                           v1::GetScenarioResponse* response);
+  absl::Status ListScenarios(const Principal& caller, const v1::ListScenariosRequest& request,
+                             v1::ListScenariosResponse* response);
+  absl::Status ListScenarioVersions(const Principal& caller,
+                                    const v1::ListScenarioVersionsRequest& request,
+                                    v1::ListScenarioVersionsResponse* response);
+
+  // Grants and use (rules 21, 22, 24).
+  absl::Status CreateGrant(const Principal& caller, const v1::CreateGrantRequest& request,
+                           v1::CreateGrantResponse* response);
+  absl::Status RevokeGrant(const Principal& caller, const v1::RevokeGrantRequest& request,
+                           v1::RevokeGrantResponse* response);
+  absl::Status ListGrants(const Principal& caller, const v1::ListGrantsRequest& request,
+                          v1::ListGrantsResponse* response);
+  // The usage decision from the index. PERMISSION_DENIED for a caller that may not ask (anyone but
+  // a platform service or the operator named in the request); INVALID_ARGUMENT for a malformed
+  // request. Otherwise OK with allow or deny, after the decision is committed to the outbox; the
+  // store's error when it cannot be (the use must not proceed).
+  absl::Status CheckUsage(const Principal& caller, const v1::CheckUsageRequest& request,
+                          v1::CheckUsageResponse* response);
+
+  // Every scenario version in force whose approval has ended becomes EXPIRED (with its event).
+  // Runs by the clock (periodic job); returns how many expired.
+  absl::StatusOr<int> SweepExpired();
+
+  // A pdao.authorization.v1 event (Envelope): an agreement that was suspended, revoked, terminated
+  // or expired suspends every scenario in force relying on it; entitlement_withdrawn suspends every
+  // scenario relying on that agreement and using that resource (rule 16) — each with the reason,
+  // exactly once per event and scenario (dedup mark in the same commit). Other events: OK, no
+  // effect. INVALID_ARGUMENT for a payload that does not parse; store errors as they are (the bus
+  // redelivers).
+  absl::Status HandleAuthorizationEvent(const BusMessage& message);
+  // A pdao.registry.v1 event: a resource that became ineligible suspends every scenario in force
+  // using it; a CANCELLED product every scenario listing it (rules 3, 10, 16).
+  absl::Status HandleRegistryEvent(const BusMessage& message);
+
+  UsageIndex& index() { return index_; }
+
+ private:
+  // Who may change a scenario with a given call.
+  enum class Actor { kApplicant, kOperator, kAgency, kSystem };
+  struct ScenarioChange {
+    v1::Scenario next;  // the changed (or new) version
+    std::string reason;
+    std::optional<v1::Scenario> superseded;  // the version in force replaced by `next`
+  };
+  using Step = std::function<absl::StatusOr<ScenarioChange>(
+      const std::vector<v1::Scenario>& versions, const v1::Scenario& target)>;
+
+  // Loads the scenario's versions under its write lock, checks `actor` on version
+  // `version_number` (0: the version in force), the caller's expected version, runs `step`, commits
+  // the change with its events (and `dedup_event_id`'s mark when set), and brings the index up to
+  // date, fencing it across the commit when the change can take use away. `*out` is the changed
+  // version; `response` the idempotent result holding it.
+  absl::Status ChangeScenario(const Principal& caller, const char* method, Actor actor,
+                              const std::string& request_id, const std::string& scenario_id,
+                              int32_t version_number, int64_t expected_version, const Step& step,
+                              v1::Scenario* out, google::protobuf::Message* response,
+                              const std::string& dedup_event_id = "");
+  absl::StatusOr<std::vector<v1::Scenario>> LoadVersions(const std::string& scenario_id);
+  // Rebuilds the index entry of a scenario from the store (after an unknown commit outcome).
+  absl::Status RefreshEntry(const std::string& scenario_id);
+  // Suspends every scenario in force that `depends` selects, with `cause` (system actor).
+  absl::Status SuspendDependents(const std::function<bool(const ScenarioEntry&)>& depends,
+                                 const v1::SuspensionCause& cause);
+  absl::StatusOr<AssessmentFacts> GatherFacts(const v1::Scenario& scenario);
+
+  Store& store_;
+  const Clock& clock_;
+  FactsClient& facts_;
+  UsageIndex index_;
+};
+
+}  // namespace pdao::compliance

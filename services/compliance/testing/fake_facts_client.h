@@ -1,0 +1,103 @@
+// FakeFactsClient: authorization's and the registry's answers as a unit test decides them, with
+// fault switches (fail the next call or every call with a status) and a call count. The real
+// services are exercised by tests/integration/compliance/ (GrpcFactsClient against them).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/compliance/facts_client.h"
+
+namespace pdao::compliance::testing {
+
+class FakeFactsClient final : public FactsClient {
+ public:
+  // Replaces every fact with `facts` (e.g. testing::PassingFacts()).
+  void SetFacts(const AssessmentFacts& facts) {
+    absl::MutexLock lock(&mu_);
+    facts_ = facts;
+  }
+  // Changes the facts in place.
+  template <typename F>
+  void Edit(F edit) {
+    absl::MutexLock lock(&mu_);
+    edit(facts_);
+  }
+  // The next call fails with `status` (once).
+  void FailNext(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_next_ = std::move(status);
+  }
+  // Every call fails with `status` until cleared with OkStatus().
+  void FailAll(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_all_ = std::move(status);
+  }
+  int calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+  absl::StatusOr<std::vector<AgreementFact>> Agreements(const std::string& operator_org) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = FaultLocked(); !s.ok()) return s;
+    (void)operator_org;  // the facts are the scenario operator's agreements
+    return facts_.agreements;
+  }
+  absl::StatusOr<std::optional<OperatorFact>> Operator(const std::string& org) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = FaultLocked(); !s.ok()) return s;
+    for (const OperatorFact& op : facts_.operators) {
+      if (op.org == org) return std::optional<OperatorFact>(op);
+    }
+    return std::optional<OperatorFact>();
+  }
+  absl::StatusOr<std::vector<ResourceFact>> Resources(
+      const std::vector<std::string>& resource_ids) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = FaultLocked(); !s.ok()) return s;
+    std::vector<ResourceFact> out;
+    for (const std::string& id : resource_ids) {
+      ResourceFact f;
+      f.resource_id = id;
+      for (const ResourceFact& r : facts_.resources) {
+        if (r.resource_id == id) f = r;
+      }
+      out.push_back(std::move(f));
+    }
+    return out;
+  }
+  absl::StatusOr<ProductFact> Product(const std::string& product_id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = FaultLocked(); !s.ok()) return s;
+    for (const ProductFact& p : facts_.products) {
+      if (p.product_id == product_id) return p;
+    }
+    ProductFact unknown;
+    unknown.product_id = product_id;
+    return unknown;
+  }
+
+ private:
+  absl::Status FaultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++calls_;
+    if (fail_next_.has_value()) {
+      absl::Status s = *std::move(fail_next_);
+      fail_next_.reset();
+      return s;
+    }
+    return fail_all_;
+  }
+
+  mutable absl::Mutex mu_;
+  AssessmentFacts facts_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
+  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace pdao::compliance::testing

@@ -1,0 +1,474 @@
+// The compliance story over gRPC with mTLS on loopback, in pdao-standalone's shape (registry,
+// authorization and compliance in one App, each calling the others over the process's own mTLS
+// port with its service certificate): a business entity's scenario goes through its operator to
+// the agency, is assessed with facts compliance asks authorization and the registry for over gRPC
+// (GrpcFactsClient), every verdict recorded, approved; the operator grants the product;
+// CheckUsage allows the named consumer and denies anyone else; revoking the agreement at
+// authorization reaches compliance through the bus, suspends the scenario with the reason, and the
+// next CheckUsage denies. Wrong roles are refused along the way. The registry's and
+// authorization's own set-up (resource, coded product, plan, operator, agreement) runs through
+// their cores: their gRPC paths are covered by their own tests. SQLite files and the in-process
+// bus; neither Redis nor Kafka.
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/app/proto_time.h"
+#include "common/app/service_main.h"
+#include "common/crypto/dev_ca.h"
+#include "common/rpc/channel.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/tls_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pdao/compliance/v1/compliance.grpc.pb.h"
+#include "services/authorization/authorization_module.h"
+#include "services/authorization/testing/fixture.h"
+#include "services/compliance/compliance_module.h"
+#include "services/compliance/facts_client.h"
+#include "services/compliance/testing/scenario_fixture.h"
+#include "services/registry/registry_module.h"
+
+namespace pdao::compliance {
+namespace {
+
+using ::testing::HasSubstr;
+namespace av1 = ::pdao::authorization::v1;
+namespace rv1 = ::pdao::registry::v1;
+using common::v1::Role;
+
+const std::string kOps = "ops-a";
+const std::string kBiz = "biz-1";
+
+class ComplianceGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/compliance-grpc-", getpid(), "-",
+                        absl::ToUnixNanos(absl::Now()));
+    std::filesystem::create_directories(dir_);
+    crypto::DevCaOptions o;
+    o.now = absl::Now();
+    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
+    auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
+    auto ca_key = crypto::ReadFile(ca->ca_key_path);
+    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
+    ca_pem_ = *ca_pem;
+    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
+    ASSERT_TRUE(authority.ok());
+    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
+
+    ServiceMain main{
+        .program = "test",
+        .description = "test",
+        .modules = {registry::RegistryModule::Factory(),
+                    authorization::AuthorizationModule::Factory(), ComplianceModule::Factory()},
+        .embedded = true};
+    auto app = App::FromArgs(
+        main, {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s"}, &clock_);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (app_ != nullptr) app_->Shutdown();
+  }
+
+  std::unique_ptr<v1::ComplianceService::Stub> Stub(const std::string& spiffe_id) {
+    auto cert = authority_->IssueClientCert(
+        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return v1::ComplianceService::NewStub(MakeMtlsChannelFromPem(
+        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+  }
+  std::unique_ptr<v1::ComplianceService::Stub> Org(const std::string& org,
+                                                   const std::string& role) {
+    return Stub(absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
+  }
+
+  // A resource of the city's transport department and a CODED product of kOps built from it.
+  void RegistrySetUp() {
+    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
+    const Principal dept = Principal::Org("city-transport", Role::ROLE_DEPARTMENT);
+    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+    rv1::RegisterResourceRequest rr;
+    auto* spec = rr.mutable_spec();
+    spec->set_name("bus");
+    spec->set_description("bus positions");
+    for (const char* name : {"line", "position"}) {
+      auto* f = spec->add_fields();
+      f->set_name(name);
+      f->set_data_type("string");
+      f->set_grade(rv1::GRADE_GENERAL);
+      f->set_personal_info_kind(rv1::PERSONAL_INFO_KIND_NONE);
+    }
+    spec->set_update_frequency("daily");
+    spec->set_volume_records(10);
+    spec->set_source(rv1::RESOURCE_SOURCE_OWN);
+    spec->mutable_open_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
+    spec->mutable_share_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
+    rv1::RegisterResourceResponse rresp;
+    ASSERT_TRUE(reg.RegisterResource(dept, rr, &rresp).ok());
+    resource_ = rresp.resource().id();
+
+    rv1::RegisterProductRequest pr;
+    pr.mutable_spec()->set_name("bus ETA API");
+    pr.mutable_spec()->set_form(rv1::PRODUCT_FORM_INTERFACE);
+    pr.mutable_spec()->set_use_category(rv1::USE_CATEGORY_COMMERCIAL);
+    pr.mutable_spec()->add_source_resource_ids(resource_);
+    rv1::RegisterProductResponse presp;
+    absl::Status s = reg.RegisterProduct(ops, pr, &presp);
+    ASSERT_TRUE(s.ok()) << s;
+    product_ = presp.product().id();
+    rv1::RecordEvidenceRequest er;
+    er.set_content_sha256(std::string(64, 'a'));
+    rv1::RecordEvidenceResponse eresp;
+    ASSERT_TRUE(reg.RecordEvidence(ops, er, &eresp).ok());
+    rv1::SubmitRegistrationRequest sr;
+    sr.set_type(rv1::REGISTRATION_TYPE_FIRST);
+    sr.set_subject_kind(rv1::SUBJECT_KIND_PRODUCT);
+    sr.set_subject_id(product_);
+    sr.set_evidence_id(eresp.evidence().id());
+    rv1::SubmitRegistrationResponse sresp;
+    s = reg.SubmitRegistration(ops, sr, &sresp);
+    ASSERT_TRUE(s.ok()) << s;
+    for (rv1::AdvanceAction a :
+         {rv1::ADVANCE_ACTION_ACCEPT, rv1::ADVANCE_ACTION_PASS_REVIEW,
+          rv1::ADVANCE_ACTION_START_PUBLICITY, rv1::ADVANCE_ACTION_ISSUE_CODE}) {
+      if (a == rv1::ADVANCE_ACTION_ISSUE_CODE) clock_.Advance(absl::Hours(24 * 20));
+      rv1::AdvanceRegistrationRequest ar;
+      ar.set_registration_id(sresp.registration().id());
+      ar.set_action(a);
+      rv1::AdvanceRegistrationResponse aresp;
+      s = reg.AdvanceRegistration(agency, ar, &aresp);
+      ASSERT_TRUE(s.ok()) << s;
+    }
+  }
+
+  // A filed plan, operator kOps (with one affiliate) selected, an ACTIVE agreement over the
+  // resource for two years.
+  void AuthorizationSetUp() {
+    authorization::AuthorizationCore& core =
+        app_->module<authorization::AuthorizationModule>("authorization")->core();
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+    av1::CreatePlanRequest cp;
+    *cp.mutable_content() = authorization::testing::PlanContentFor({resource_});
+    av1::CreatePlanResponse plan;
+    ASSERT_TRUE(core.CreatePlan(agency, cp, &plan).ok());
+    av1::SubmitPlanRequest sp;
+    sp.set_plan_id(plan.plan().plan_id());
+    sp.set_version_number(1);
+    av1::SubmitPlanResponse spr;
+    ASSERT_TRUE(core.SubmitPlan(Principal::Org("b", Role::ROLE_DATA_BUREAU), sp, &spr).ok());
+    av1::ApprovePlanRequest ap;
+    ap.set_plan_id(plan.plan().plan_id());
+    ap.set_version_number(1);
+    ap.set_decision_number("n");
+    ap.set_decision_date("2026-02-27");
+    av1::ApprovePlanResponse apr;
+    ASSERT_TRUE(core.ApprovePlan(Principal::Org("g", Role::ROLE_GOVERNMENT), ap, &apr).ok());
+    av1::RegisterOperatorRequest ro;
+    *ro.mutable_operator_() = authorization::testing::OperatorFor(kOps, "91220101MA0Y00002");
+    ro.mutable_operator_()->add_affiliate_credit_codes(testing::CreditCode("91220101MA0Y00003"));
+    av1::RegisterOperatorResponse ror;
+    absl::Status s = core.RegisterOperator(agency, ro, &ror);
+    ASSERT_TRUE(s.ok()) << s;
+    av1::SelectOperatorRequest so;
+    so.set_operator_org(kOps);
+    so.set_plan_id(plan.plan().plan_id());
+    so.set_plan_version_number(1);
+    so.set_method(av1::SELECTION_METHOD_OPEN_TENDER);
+    so.mutable_procurement()->set_reference("x");
+    so.mutable_procurement()->set_date("2026-02-20");
+    so.mutable_procurement()->set_summary("y");
+    av1::SelectOperatorResponse sor;
+    ASSERT_TRUE(core.SelectOperator(agency, so, &sor).ok());
+    av1::CreateAgreementRequest ca;
+    ca.set_operator_org(kOps);
+    ca.set_selection_id(sor.selection().id());
+    ca.add_resource_ids(resource_);
+    *ca.mutable_term_start() = ToProtoTime(clock_.Now());
+    *ca.mutable_term_end() = ToProtoTime(clock_.Now() + absl::Hours(24 * 730));
+    ca.mutable_collective_decision()->set_meeting_reference("m");
+    ca.mutable_collective_decision()->set_date("2026-02-28");
+    ca.mutable_collective_decision()->set_summary("s");
+    av1::CreateAgreementResponse car;
+    ASSERT_TRUE(core.CreateAgreement(agency, ca, &car).ok());
+    agreement_ = car.agreement().id();
+    av1::SignAgreementRequest sa;
+    sa.set_agreement_id(agreement_);
+    av1::SignAgreementResponse sar;
+    ASSERT_TRUE(core.SignAgreement(agency, sa, &sar).ok());
+    av1::FileAgreementRequest fa;
+    fa.set_agreement_id(agreement_);
+    fa.mutable_filing()->set_province_reference("p");
+    fa.mutable_filing()->set_city_reference("c");
+    av1::FileAgreementResponse far;
+    ASSERT_TRUE(core.FileAgreement(agency, fa, &far).ok());
+    av1::ActivateAgreementRequest aa;
+    aa.set_agreement_id(agreement_);
+    av1::ActivateAgreementResponse aar;
+    ASSERT_TRUE(core.ActivateAgreement(agency, aa, &aar).ok());
+  }
+
+  v1::ScenarioContent Content() const {
+    v1::ScenarioContent c = testing::FullContent();
+    c.clear_resources();
+    auto* r = c.add_resources();
+    r->set_resource_id(resource_);
+    r->add_fields("line");
+    r->add_fields("position");
+    c.clear_product_ids();
+    c.add_product_ids(product_);
+    c.mutable_personal_information()->Clear();
+    c.mutable_personal_information()->set_handling(v1::PERSONAL_INFO_HANDLING_NOT_INVOLVED);
+    *c.mutable_term_start() = ToProtoTime(clock_.Now() + absl::Hours(24));
+    *c.mutable_term_end() = ToProtoTime(clock_.Now() + absl::Hours(24 * 365));
+    return c;
+  }
+
+  FakeClock clock_;
+  std::string dir_;
+  crypto::DevCa ca_;
+  std::string ca_pem_;
+  std::unique_ptr<crypto::CertificateAuthority> authority_;
+  std::unique_ptr<App> app_;
+  std::string resource_, product_, agreement_;
+};
+
+template <typename Req, typename Resp, typename Stub>
+grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                  const Req& req, Resp* resp) {
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, absl::Seconds(10));
+  return (stub.*method)(&ctx, req, resp);
+}
+
+#define CALL(stub, Method, req, resp) \
+  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
+
+TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevocationCascade) {
+  RegistrySetUp();
+  AuthorizationSetUp();
+  auto biz = Org(kBiz, "business_entity");
+  auto ops = Org(kOps, "operator");
+  auto other_ops = Org("ops-b", "operator");
+  auto agency = Org("cc-info-center", "implementing_agency");
+  auto pricing = Stub("spiffe://pdao/service/pricing");
+
+  // Drafted by the business entity (never by an operator).
+  v1::DraftScenarioRequest draft;
+  draft.set_request_id("draft-1");
+  draft.set_applicant_credit_code(testing::CreditCode("91220101MA0Y00001"));
+  draft.set_operator_org(kOps);
+  *draft.mutable_content() = Content();
+  v1::DraftScenarioResponse dr;
+  EXPECT_EQ(CALL(ops, DraftScenario, draft, &dr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status st = CALL(biz, DraftScenario, draft, &dr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const std::string id = dr.scenario().scenario_id();
+
+  v1::SubmitScenarioRequest submit;
+  submit.set_request_id("submit-1");
+  submit.set_scenario_id(id);
+  submit.set_version_number(1);
+  v1::SubmitScenarioResponse sr;
+  ASSERT_TRUE(CALL(biz, SubmitScenario, submit, &sr).ok());
+  // Only the operator the scenario names endorses it.
+  v1::EndorseScenarioRequest endorse;
+  endorse.set_request_id("endorse-1");
+  endorse.set_scenario_id(id);
+  endorse.set_version_number(1);
+  v1::EndorseScenarioResponse er;
+  EXPECT_EQ(CALL(other_ops, EndorseScenario, endorse, &er).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(biz, EndorseScenario, endorse, &er).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(CALL(ops, EndorseScenario, endorse, &er).ok());
+  EXPECT_EQ(er.scenario().state(), v1::SCENARIO_STATE_SUBMITTED);
+
+  v1::StartAssessmentRequest start;
+  start.set_scenario_id(id);
+  start.set_version_number(1);
+  v1::StartAssessmentResponse str;
+  EXPECT_EQ(CALL(ops, StartAssessment, start, &str).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(CALL(agency, StartAssessment, start, &str).ok());
+  // Assessment: compliance asks authorization and the registry over gRPC.
+  v1::AssessScenarioRequest assess;
+  assess.set_scenario_id(id);
+  assess.set_version_number(1);
+  v1::AssessScenarioResponse ar;
+  st = CALL(agency, AssessScenario, assess, &ar);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(ar.scenario().assessment().verdicts_size(), 9);
+  for (const v1::Verdict& v : ar.scenario().assessment().verdicts()) {
+    EXPECT_EQ(v.outcome(), v1::VERDICT_OUTCOME_PASS) << v.summary();
+  }
+  ASSERT_TRUE(ar.scenario().assessment().passed());
+  EXPECT_EQ(ar.scenario().assessment().relied_agreement_ids(0), agreement_);
+
+  v1::DecideScenarioRequest decide;
+  decide.set_request_id("decide-1");
+  decide.set_scenario_id(id);
+  decide.set_version_number(1);
+  *decide.mutable_approve()->mutable_expires_at() =
+      ToProtoTime(clock_.Now() + absl::Hours(24 * 300));
+  v1::DecideScenarioResponse decr;
+  EXPECT_EQ(CALL(biz, DecideScenario, decide, &decr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(CALL(agency, DecideScenario, decide, &decr).ok());
+  EXPECT_EQ(decr.scenario().state(), v1::SCENARIO_STATE_APPROVED);
+
+  // Reads: the applicant and the operator see it, another business entity does not.
+  v1::GetScenarioRequest get;
+  get.set_scenario_id(id);
+  v1::GetScenarioResponse gr;
+  ASSERT_TRUE(CALL(biz, GetScenario, get, &gr).ok());
+  EXPECT_EQ(gr.scenario().state(), v1::SCENARIO_STATE_APPROVED);
+  EXPECT_EQ(CALL(Org("biz-2", "business_entity"), GetScenario, get, &gr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The product's operator grants the applicant.
+  v1::CreateGrantRequest grant;
+  grant.set_request_id("grant-1");
+  grant.set_product_id(product_);
+  grant.set_scenario_id(id);
+  grant.set_consumer_org(kBiz);
+  v1::CreateGrantResponse grr;
+  EXPECT_EQ(CALL(other_ops, CreateGrant, grant, &grr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  st = CALL(ops, CreateGrant, grant, &grr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::CheckUsageRequest use;
+  use.set_product_id(product_);
+  use.set_scenario_id(id);
+  use.set_consumer_org(kBiz);
+  use.set_operator_org(kOps);
+  use.set_units(1);
+  use.set_unit_kind(v1::UNIT_KIND_CALL);
+  *use.mutable_at() = ToProtoTime(clock_.Now() + absl::Hours(48));
+  v1::CheckUsageResponse ur;
+  EXPECT_EQ(CALL(biz, CheckUsage, use, &ur).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(CALL(pricing, CheckUsage, use, &ur).ok());
+  EXPECT_EQ(ur.decision(), v1::USAGE_DECISION_ALLOW) << ur.reason();
+  EXPECT_EQ(ur.grant_id(), grr.grant().grant_id());
+  EXPECT_FALSE(ur.usage_event_id().empty());
+  use.set_consumer_org("biz-2");  // a use by anyone else than the grant's consumer
+  ASSERT_TRUE(CALL(ops, CheckUsage, use, &ur).ok());
+  EXPECT_EQ(ur.decision(), v1::USAGE_DECISION_DENY);
+  EXPECT_THAT(ur.reason(), HasSubstr("rule 24"));
+  use.set_consumer_org(kBiz);
+
+  // The agency revokes the agreement at authorization: the event reaches compliance over the bus,
+  // the scenario is suspended with the reason, and the next use is denied (bounded poll: the
+  // relay delivers asynchronously).
+  clock_.Advance(absl::Minutes(1));
+  authorization::AuthorizationCore& authz =
+      app_->module<authorization::AuthorizationModule>("authorization")->core();
+  av1::RevokeAgreementRequest rv;
+  rv.set_agreement_id(agreement_);
+  rv.set_reason("breach of the security measures");
+  av1::RevokeAgreementResponse rvr;
+  ASSERT_TRUE(authz
+                  .RevokeAgreement(Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY),
+                                   rv, &rvr)
+                  .ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    ASSERT_TRUE(CALL(pricing, CheckUsage, use, &ur).ok());
+    if (ur.decision() == v1::USAGE_DECISION_DENY) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  EXPECT_EQ(ur.decision(), v1::USAGE_DECISION_DENY);
+  ASSERT_TRUE(CALL(agency, GetScenario, get, &gr).ok());
+  EXPECT_EQ(gr.scenario().state(), v1::SCENARIO_STATE_SUSPENDED);
+  ASSERT_EQ(gr.scenario().suspension_causes_size(), 1);
+  EXPECT_EQ(gr.scenario().suspension_causes(0).subject(), agreement_);
+  EXPECT_THAT(gr.scenario().suspension_causes(0).reason(), HasSubstr("REVOKED"));
+
+  // Never silently restored: the re-assessment now fails the agreement rules.
+  v1::AssessScenarioRequest reassess;
+  reassess.set_scenario_id(id);
+  reassess.set_version_number(1);
+  ASSERT_TRUE(CALL(agency, AssessScenario, reassess, &ar).ok());
+  EXPECT_FALSE(ar.scenario().assessment().passed());
+  v1::ReinstateScenarioRequest re;
+  re.set_scenario_id(id);
+  re.set_version_number(1);
+  v1::ReinstateScenarioResponse rer;
+  EXPECT_EQ(CALL(agency, ReinstateScenario, re, &rer).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Contract: the production FactsClient against the real authorization and registry over mTLS with
+// compliance's own client certificate — what the unit tests' FakeFactsClient stands for.
+TEST_F(ComplianceGrpcTest, FactsClientContractAgainstTheRealServices) {
+  RegistrySetUp();
+  AuthorizationSetUp();
+  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "compliance");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto config = std::make_unique<Config>("t", "t");
+  ServiceClients::DefineFlags(*config, {"registry", "authorization"});
+  const std::string port = absl::StrCat(app_->host().port());
+  const std::string registry_target = "--registry-target=127.0.0.1:" + port;
+  const std::string authorization_target = "--authorization-target=127.0.0.1:" + port;
+  const char* argv[] = {"t", registry_target.c_str(), "--registry-tls-name=localhost",
+                        authorization_target.c_str(), "--authorization-tls-name=localhost"};
+  ASSERT_TRUE(config->Parse(5, argv, [](const std::string&) { return std::nullopt; }).ok());
+  ServiceClients clients(*config,
+                         {.ca_cert_path = *tls + "/ca.pem", .identity = [&](const std::string&) {
+                            return ClientIdentity{*tls + "/client.crt", *tls + "/client.key"};
+                          }});
+  auto authorization = clients.For("compliance", "authorization");
+  auto registry = clients.For("compliance", "registry");
+  ASSERT_TRUE(authorization.ok() && registry.ok());
+  GrpcFactsClient facts(*authorization, *registry);
+
+  auto agreements = facts.Agreements(kOps);
+  ASSERT_TRUE(agreements.ok()) << agreements.status();
+  ASSERT_EQ(agreements->size(), 1u);
+  EXPECT_EQ((*agreements)[0].agreement_id, agreement_);
+  EXPECT_TRUE((*agreements)[0].active());
+  EXPECT_EQ((*agreements)[0].resource_ids, std::vector<std::string>{resource_});
+  auto op = facts.Operator(kOps);
+  ASSERT_TRUE(op.ok()) << op.status();
+  ASSERT_TRUE(op->has_value());
+  EXPECT_EQ((*op)->affiliate_credit_codes,
+            std::vector<std::string>{testing::CreditCode("91220101MA0Y00003")});
+  auto nobody = facts.Operator("ops-unknown");
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  EXPECT_FALSE(nobody->has_value());
+  auto resources = facts.Resources({resource_, "res-unknown"});
+  ASSERT_TRUE(resources.ok()) << resources.status();
+  ASSERT_EQ(resources->size(), 2u);
+  EXPECT_TRUE((*resources)[0].found);
+  EXPECT_TRUE((*resources)[0].eligible);
+  ASSERT_EQ((*resources)[0].fields.size(), 2u);
+  EXPECT_EQ((*resources)[0].fields[0].pi_kind, PiKind::kNone);
+  EXPECT_FALSE((*resources)[1].found);
+  auto product = facts.Product(product_);
+  ASSERT_TRUE(product.ok()) << product.status();
+  EXPECT_TRUE(product->coded());
+  EXPECT_EQ(product->operator_org, kOps);
+  EXPECT_EQ(product->source_resource_ids, std::vector<std::string>{resource_});
+  auto unknown = facts.Product("prd-unknown");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_FALSE(unknown->found);
+
+  // Down: UNAVAILABLE (retry later), never the caller's mistake.
+  app_->Shutdown();
+  EXPECT_EQ(facts.Product(product_).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(facts.Agreements(kOps).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace pdao::compliance
