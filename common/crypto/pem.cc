@@ -12,7 +12,7 @@ namespace {
 
 absl::StatusOr<std::string> BioToString(BIO* bio) {
   char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
+  const long n = BIO_get_mem_data(bio, &data);  // NOLINT(google-runtime-int): OpenSSL's type
   if (n <= 0 || data == nullptr) return OpensslError("BIO_get_mem_data");
   return std::string(data, static_cast<size_t>(n));
 }

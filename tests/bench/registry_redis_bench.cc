@@ -37,6 +37,7 @@
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_core.h"
 #include "services/registry/registry_service.h"
+#include "services/registry/testing/fake_agreement_checker.h"
 
 namespace pdao::registry {
 namespace {
@@ -159,7 +160,8 @@ int Run(int inflight, absl::Duration phase) {
   auto calendar = WorkdayCalendar::FromJson(EmbeddedCalendarJson());
   if (!calendar.ok()) return 1;
   SystemClock clock;
-  RegistryCore core(**store, clock, *calendar, RegistryOptions{});
+  testing::FakeAgreementChecker agreements;  // RegisterResource never asks authorization
+  RegistryCore core(**store, clock, *calendar, agreements, RegistryOptions{});
   RegistryService service(core);
 
   ServerOptions server_options;

@@ -68,8 +68,9 @@ int RunAuditCommand(int argc, char** argv) {
     return pdaoctl::audit::kExitUsage;
   }
   if (std::string(argv[1]) == "verify-log") return VerifyLogCommand(argc - 1, argv + 1);
-  if (std::string(argv[1]) == "reconcile")
+  if (std::string(argv[1]) == "reconcile") {
     return pdaoctl::audit::ReconcileCommand(argc - 1, argv + 1);
+  }
   std::vector<std::string> args(argv + 2, argv + argc);
   pdaoctl::audit::CommandResult result = pdaoctl::audit::RunAuditCommand(argv[1], args);
   (result.exit_code == pdaoctl::audit::kExitValid ? std::cout : std::cerr)
