@@ -92,7 +92,7 @@ class ComplianceGrpcTest : public ::testing::Test {
     return Stub(absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
   }
 
-  // A resource of the city's transport department and a CODED product of kOps built from it.
+  // A resource of the city's transport department.
   void RegistrySetUp() {
     registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
     const Principal dept = Principal::Org("city-transport", Role::ROLE_DEPARTMENT);
@@ -117,7 +117,14 @@ class ComplianceGrpcTest : public ::testing::Test {
     rv1::RegisterResourceResponse rresp;
     ASSERT_TRUE(reg.RegisterResource(dept, rr, &rresp).ok());
     resource_ = rresp.resource().id();
+  }
 
+  // kOps's product over the resource, registered and CODED — after its agreement is ACTIVE: the
+  // registry asks authorization whether the operator's agreement covers the sources (rule 16).
+  void ProductSetUp() {
+    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
+    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
     rv1::RegisterProductRequest pr;
     pr.mutable_spec()->set_name("bus ETA API");
     pr.mutable_spec()->set_form(rv1::PRODUCT_FORM_INTERFACE);
@@ -257,6 +264,7 @@ grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*,
 TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevocationCascade) {
   RegistrySetUp();
   AuthorizationSetUp();
+  ProductSetUp();
   auto biz = Org(kBiz, "business_entity");
   auto ops = Org(kOps, "operator");
   auto other_ops = Org("ops-b", "operator");
@@ -414,6 +422,7 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
 TEST_F(ComplianceGrpcTest, FactsClientContractAgainstTheRealServices) {
   RegistrySetUp();
   AuthorizationSetUp();
+  ProductSetUp();
   auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "compliance");
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto config = std::make_unique<Config>("t", "t");
