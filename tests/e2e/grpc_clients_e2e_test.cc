@@ -62,6 +62,7 @@ const std::map<std::string, ProbeCall>& ProbeCalls() {
       {"grpc.health.v1.Health", {"Check", "SERVING"}},
       {"pdao.registry.v1.RegistryService", {"ListResources", "{"}},
       {"pdao.authorization.v1.AuthorizationService", {"Ping", "{"}},
+      {"pdao.compliance.v1.ComplianceService", {"ListScenarios", "{"}},
       {"pdao.audit.v1.AuditService", {"GetCheckpoint", "checkpoint"}},
       {"pdao.dev.v1.DevClockService", {"GetTime", "{"}},
   };
