@@ -105,20 +105,13 @@ step "release: build with -Werror ($RELEASE_BUILD: ${SHIPPED[*]})"
 cmake -S . -B "$RELEASE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$RELEASE_BUILD" -j "$JOBS" --target "${SHIPPED[@]}"
 
-# Known defect, open on issue 7: under ASan the executor path of common/rpc/unary_adapter.h
-# (Serve: the core run on ThreadPoolExecutor) crashes at unary_adapter.h:98 (a garbage `this` in
-# the scheduled closure); every test that drives a Serve-bound rpc over gRPC is affected. The same
-# tests pass in the Debug, clang and Release builds. They are left out of the sanitizer pass only,
-# by name, until the defect is fixed; PDAO_ASAN_KNOWN_FAILURES='^$' runs them.
-ASAN_KNOWN_FAILURES=${PDAO_ASAN_KNOWN_FAILURES:-'^(UnaryAdapterTest\.(CoreRunsOnTheExecutor|InlineMethodAnswers|CallCancelledWhileQueued)|GrpcFixture\.|RegistryGrpcTest\.|ComplianceGrpcTest\.)'}
 if [[ "${PDAO_SKIP_ASAN:-0}" != 1 ]]; then
   step "asan: build with ASan+UBSan ($ASAN_BUILD)"
   cmake -S . -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPDAO_SANITIZE=ON >/dev/null
   cmake --build "$ASAN_BUILD" -j "$JOBS" --target pdao_unit_tests
   step "asan: unit tests under ASan+UBSan"
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS" -L unit --timeout 600 \
-      -E "$ASAN_KNOWN_FAILURES"
+    ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$JOBS" -L unit --timeout 600
 fi
 summary
 if [[ $LINT_OK != 1 ]]; then
