@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/app/refusal_records.h"
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/kafka_bus.h"
 #include "common/log/log.h"
@@ -42,6 +43,9 @@ void DefineHostFlags(Config& config, bool embedded) {
                 "on SIGTERM, how long running calls may finish");
   config.Define("executor-threads", "PDAO_EXECUTOR_THREADS", "32",
                 "threads that run the services' use cases off gRPC's callback threads (1-1024)");
+  config.Define("refusal-window", "PDAO_REFUSAL_WINDOW", "1m",
+                "refused calls (PERMISSION_DENIED, INVALID_ARGUMENT, ...) are counted per caller, "
+                "method and code and recorded as one audit event per window (1s-1h)");
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
 }
 
@@ -71,6 +75,12 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
     return absl::InvalidArgumentError("--executor-threads must be between 1 and 1024");
   }
   o.executor_threads = static_cast<int>(*threads);
+  absl::StatusOr<absl::Duration> window = config.GetDuration("refusal-window");
+  if (!window.ok()) return window.status();
+  if (*window < absl::Seconds(1) || *window > absl::Hours(1)) {
+    return absl::InvalidArgumentError("--refusal-window must be between 1s and 1h");
+  }
+  o.refusal_window = *window;
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   return o;
 }
@@ -168,6 +178,7 @@ absl::Status ServiceHost::Start() {
   server.metrics_registry = &metrics_->registry();
   server.connections = options_.connections;
   server.calls = options_.calls;
+  server.refusals = &refusals_;
   server_ = std::make_unique<Server>(server);
   for (auto& [service, name] : services_) server_->AddService(service, name);
   if (absl::Status s = server_->Start(); !s.ok()) return s;
@@ -189,6 +200,9 @@ absl::Status ServiceHost::Start() {
       pending->Set(static_cast<double>(r->pending()));
     });
   }
+  // Refused calls become audit records, one per (caller, method, code) and window (issue 8).
+  periodic_.push_back(
+      {"refusal-records", options_.refusal_window, [this] { return FlushRefusals(); }});
   periodic_.push_back({"outbox-metrics", absl::Seconds(1), [updates]() {
                          for (const auto& update : updates) update();
                          return absl::OkStatus();
@@ -211,6 +225,20 @@ absl::Status ServiceHost::Start() {
   return absl::OkStatus();
 }
 
+absl::Status ServiceHost::FlushRefusals() {
+  std::vector<RefusalCount> unrecorded;
+  absl::Status s = RecordRefusals(
+      refusals_.Drain(),
+      [this](const std::string& service) -> Store* {
+        auto it = stores_.find(service);
+        return it == stores_.end() ? nullptr : it->second.get();
+      },
+      absl::Now(), &unrecorded);
+  // Counted again in the next window: nothing is silently lost while the store recovers.
+  refusals_.Restore(std::move(unrecorded));
+  return s;
+}
+
 void ServiceHost::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
@@ -219,6 +247,10 @@ void ServiceHost::Shutdown() {
   if (!stop_periodic_.HasBeenNotified()) stop_periodic_.Notify();
   for (std::thread& t : periodic_threads_) t.join();
   periodic_threads_.clear();
+  // The refusals of the last window, before the relays drain the outboxes.
+  if (absl::Status s = FlushRefusals(); !s.ok()) {
+    log::Warn("refused calls of the last window not recorded", {{"error", s.ToString()}});
+  }
   for (auto& [service, relay] : relays_) relay->Stop();  // drains what the last calls committed
   if (bus_) {
     if (absl::Status s = bus_->Flush(absl::Seconds(10)); !s.ok()) {

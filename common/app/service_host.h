@@ -26,9 +26,11 @@
 #include "absl/time/time.h"
 #include "common/bus/event_bus.h"
 #include "common/bus/outbox_relay.h"
+#include "common/clock/clock.h"
 #include "common/config/config.h"
 #include "common/metrics/metrics.h"
 #include "common/rpc/executor.h"
+#include "common/rpc/refusal_log.h"
 #include "common/rpc/server.h"
 #include "common/store/store.h"
 
@@ -52,6 +54,8 @@ struct HostOptions {
   int executor_threads = 32;     // the shared executor the adapters run the cores on
   ConnectionLimits connections;  // --max-connections, ... (common/rpc/limit_flags.h)
   CallLimits calls;              // --caller-limits
+  // Refused calls are recorded once per window per (caller, method, code) (--refusal-window).
+  absl::Duration refusal_window = absl::Minutes(1);
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
@@ -97,6 +101,8 @@ class ServiceHost {
 
  private:
   explicit ServiceHost(HostOptions options);
+  // Records the refused calls counted since the last flush (common/app/refusal_records.h).
+  absl::Status FlushRefusals();
 
   struct Periodic {
     std::string name;
@@ -114,6 +120,8 @@ class ServiceHost {
   std::vector<Periodic> periodic_;
   std::vector<std::thread> periodic_threads_;
   absl::Notification stop_periodic_;
+  SystemClock clock_;
+  RefusalLog refusals_{clock_};  // counted by the server's interceptor, drained by FlushRefusals
   std::unique_ptr<Server> server_;
   bool started_ = false;
   bool shut_down_ = false;

@@ -142,6 +142,9 @@ absl::Status Server::Start() {
   for (grpc::Service* s : services_) builder.RegisterService(s);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<InFlightInterceptorFactory>(&in_flight_));
+  if (options_.refusals != nullptr) {
+    creators.push_back(MakeRefusalInterceptorFactory(options_.refusals));
+  }
   if (options_.metrics_registry != nullptr) {
     metrics_ = std::make_unique<GrpcServerMetrics>(*options_.metrics_registry);
     creators.push_back(MakeMetricsInterceptorFactory(metrics_.get()));

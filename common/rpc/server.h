@@ -35,6 +35,7 @@
 #include "common/rpc/limits.h"
 #include "common/rpc/listener.h"
 #include "common/rpc/metrics_interceptor.h"
+#include "common/rpc/refusal_log.h"
 
 namespace pdao {
 
@@ -49,6 +50,8 @@ struct ServerOptions {
   int max_send_message_bytes = 4 * 1024 * 1024;
   bool enable_reflection = true;  // grpc.reflection.v1 and v1alpha on the API port
   prometheus::Registry* metrics_registry = nullptr;  // not owned; null: no RPC metrics
+  // Refused calls counted for the audit log (refusal_log.h); not owned; null: not counted.
+  RefusalLog* refusals = nullptr;
 
   // --- Limits (issue 9 items 1 and 4; docs/operations.md "Connection and call limits").
   // The API port is bound by our own accept loop (listener.h) with these bounds; the health

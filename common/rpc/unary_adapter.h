@@ -26,6 +26,7 @@
 // every service binds every method).
 #pragma once
 
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <chrono>
@@ -41,6 +42,7 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/principal.h"
+#include "common/rpc/request_check.h"
 #include "common/status/grpc_status.h"
 #include "google/protobuf/descriptor.h"
 
@@ -93,16 +95,16 @@ class UnaryAdapter : public GrpcService::CallbackService {
     Executor* executor = &executor_;
     Bind<Req, Resp>([core, executor, method](grpc::ServerUnaryReactor* reactor,
                                              grpc::CallbackServerContext* context, Principal caller,
-                                             const Req* request, Resp* response) {
-      executor->Schedule(
-          [core, method, reactor, context, caller = std::move(caller), request, response] {
-            // Nobody waits for the answer any more: do not start the work.
-            if (context->IsCancelled() || context->deadline() < std::chrono::system_clock::now()) {
-              reactor->Finish(grpc::Status::CANCELLED);
-              return;
-            }
-            reactor->Finish(ToGrpcStatus((core->*method)(caller, *request, response)));
-          });
+                                             std::shared_ptr<const Req> request, Resp* response) {
+      executor->Schedule([core, method, reactor, context, caller = std::move(caller),
+                          request = std::move(request), response] {
+        // Nobody waits for the answer any more: do not start the work.
+        if (context->IsCancelled() || context->deadline() < std::chrono::system_clock::now()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        reactor->Finish(ToGrpcStatus((core->*method)(caller, *request, response)));
+      });
     });
   }
 
@@ -111,7 +113,8 @@ class UnaryAdapter : public GrpcService::CallbackService {
   void ServeInline(CoreMethod<Req, Resp> method) {
     Core* core = &core_;  // not `this`: see Serve
     Bind<Req, Resp>([core, method](grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext*,
-                                   Principal caller, const Req* request, Resp* response) {
+                                   Principal caller, std::shared_ptr<const Req> request,
+                                   Resp* response) {
       reactor->Finish(ToGrpcStatus((core->*method)(caller, *request, response)));
     });
   }
@@ -122,9 +125,14 @@ class UnaryAdapter : public GrpcService::CallbackService {
   void ServeAsync(AsyncCoreMethod<Req, Resp> method) {
     Core* core = &core_;  // not `this`: see Serve
     Bind<Req, Resp>([core, method](grpc::ServerUnaryReactor* reactor, grpc::CallbackServerContext*,
-                                   Principal caller, const Req* request, Resp* response) {
-      (core->*method)(caller, *request, response,
-                      [reactor](absl::Status s) { reactor->Finish(ToGrpcStatus(s)); });
+                                   Principal caller, std::shared_ptr<const Req> request,
+                                   Resp* response) {
+      // The request lives until `done` has run.
+      const Req& req = *request;
+      (core->*method)(caller, req, response,
+                      [reactor, request = std::move(request)](absl::Status s) {
+                        reactor->Finish(ToGrpcStatus(s));
+                      });
     });
   }
 
@@ -143,23 +151,31 @@ class UnaryAdapter : public GrpcService::CallbackService {
 
   template <typename Req, typename Resp>
   using Run = std::function<void(grpc::ServerUnaryReactor*, grpc::CallbackServerContext*, Principal,
-                                 const Req*, Resp*)>;
+                                 std::shared_ptr<const Req>, Resp*)>;
 
   template <typename Req, typename Resp>
   void Bind(Run<Req, Resp> run) {
     const int index = MethodIndex(Req::descriptor(), Resp::descriptor());
     if (index < 0) return;
+    // The request arrives as bytes and is parsed here (common/rpc/request_check.h), so that a
+    // request gRPC could not parse gets INVALID_ARGUMENT saying why, and the core sees only
+    // checked requests. The caller is identified first: without a certificate nothing is parsed.
     this->MarkMethodCallback(
-        index, new grpc::internal::CallbackUnaryHandler<Req, Resp>(
-                   [run = std::move(run)](grpc::CallbackServerContext* context, const Req* request,
-                                          Resp* response) {
+        index, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, Resp>(
+                   [run = std::move(run)](grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* bytes, Resp* response) {
                      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
                      absl::StatusOr<Principal> caller = PrincipalFromContext(*context);
                      if (!caller.ok()) {
                        reactor->Finish(ToGrpcStatus(caller.status()));
-                     } else {
-                       run(reactor, context, *std::move(caller), request, response);
+                       return reactor;
                      }
+                     auto request = std::make_shared<Req>();
+                     if (absl::Status parsed = ParseRequest(*bytes, request.get()); !parsed.ok()) {
+                       reactor->Finish(ToGrpcStatus(parsed));
+                       return reactor;
+                     }
+                     run(reactor, context, *std::move(caller), std::move(request), response);
                      return reactor;
                    }));
   }

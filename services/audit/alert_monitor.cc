@@ -17,11 +17,21 @@ namespace {
 using pdao::audit::v1::Alert;
 using pdao::events::v1::Envelope;
 
-bool IsDenial(const Envelope& e) {
+// How many denials `e` records: an access decision that denied counts one; a count of refused
+// calls (calls_refused, common/rpc/refusal_log.h) counts its PERMISSION_DENIED and UNAUTHENTICATED
+// calls, at most `cap` (enough to complete a window).
+int64_t Denials(const Envelope& e, int64_t cap) {
   if (e.payload_case() == Envelope::kAccessDecided) {
-    return e.access_decided().decision() == pdao::authorization::v1::DECISION_DENY;
+    return e.access_decided().decision() == pdao::authorization::v1::DECISION_DENY ? 1 : 0;
   }
-  return absl::EndsWith(e.action(), "denied") || absl::StrContains(e.action(), "permission_denied");
+  if (e.payload_case() == Envelope::kCallsRefused) {
+    const std::string& code = e.calls_refused().code();
+    if (code != "PERMISSION_DENIED" && code != "UNAUTHENTICATED") return 0;
+    return std::min(std::max<int64_t>(e.calls_refused().count(), 0), cap);
+  }
+  return absl::EndsWith(e.action(), "denied") || absl::StrContains(e.action(), "permission_denied")
+             ? 1
+             : 0;
 }
 
 bool IsOutOfScope(const Envelope& e) {
@@ -140,14 +150,17 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
     TimeToProto(at, alert.mutable_raised_at());
     return alert;
   };
-  if (IsDenial(e)) {
+  if (const int64_t denials = Denials(e, options_.deny_threshold); denials > 0) {
     Window& window = denials_[who];
-    window.emplace_back(at, index);
+    for (int64_t i = 0; i < denials; ++i) window.emplace_back(at, index);
     if (Slide(window, at, options_.deny_window, options_.deny_threshold)) {
       Alert alert = make(v1::ALERT_RULE_REPEATED_DENIALS, "repeated-denials-",
                          absl::StrCat(window.size(), " denials for ", who, " within ",
                                       absl::FormatDuration(options_.deny_window), " (rule 35)"));
-      for (const auto& [t, i] : window) alert.add_entry_indexes(i);
+      for (const auto& [t, i] : window) {
+        const int n = alert.entry_indexes_size();
+        if (n == 0 || alert.entry_indexes(n - 1) != i) alert.add_entry_indexes(i);
+      }
       window.clear();
       raised.push_back(std::move(alert));
     }

@@ -3,8 +3,11 @@
 //
 // Rules, evaluated on every log entry in log order (time = the entry's ingest time, so a rebuild
 // from the log raises exactly the same alerts with the same ids):
-//   ALERT_RULE_REPEATED_DENIALS  `deny_threshold` denials of one principal within `deny_window`;
-//                                id "repeated-denials-<index of the entry that completed it>"
+//   ALERT_RULE_REPEATED_DENIALS  `deny_threshold` denials of one principal within `deny_window`
+//                                (denied access decisions, and the PERMISSION_DENIED and
+//                                UNAUTHENTICATED counts of `calls_refused` events, which every
+//                                service records per caller and window); id
+//                                "repeated-denials-<index of the entry that completed it>"
 //   ALERT_RULE_OUT_OF_SCOPE      an access denied because no agreement covers the resource (or an
 //                                action naming out_of_scope); id "out-of-scope-<index>"
 //   ALERT_RULE_SAMPLE_VOLUME     samples whose certificates (compliance's `sample_produced`

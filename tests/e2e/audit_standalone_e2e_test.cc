@@ -290,5 +290,84 @@ TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiabl
   (*child)->Kill();
 }
 
+// Refused calls are audit records (issue 8; rules 32, 35): five PERMISSION_DENIED calls of one
+// operator in one window are one `calls_refused` entry counting five, on the refusing service's
+// topic, and they complete the repeated-denials alert for that operator.
+TEST(AuditStandaloneE2eTest, RefusedCallsAreOneAuditEntryPerCallerAndWindowAndRaiseTheAlert) {
+  auto dir = TempDir::Create("pdao-audit-refusals");
+  ASSERT_TRUE(dir.ok());
+  auto port = FreeLoopbackPort();
+  auto health = FreeLoopbackPort();
+  ASSERT_TRUE(port.ok() && health.ok());
+  const std::string data = (*dir)->path() + "/data";
+  auto child = ChildProcess::Start(
+      {PDAO_STANDALONE_BIN, "--listen=" + Loopback(*port), "--health-listen=" + Loopback(*health),
+       "--data-dir=" + data, "--refusal-window=1s"},
+      (*dir)->path() + "/standalone.log");
+  ASSERT_TRUE(child.ok());
+  auto hc = PlaintextChannel(*health);
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto h = HealthCheck(hc, "", absl::Milliseconds(500));
+        return h.ok() && *h == 1;
+      },
+      absl::Seconds(30)))
+      << (*child)->LogTail();
+  const std::string certs = data + "/certs";
+  auto channel = [&](const std::string& role) {
+    return *MakeMtlsChannel(Loopback(*port), certs + "/ca.pem", certs + "/" + role + ".crt",
+                            certs + "/" + role + ".key");
+  };
+  auto operator_registry = reg::RegistryService::NewStub(channel("operator"));
+  for (int i = 0; i < 5; ++i) {  // only a department registers resources (rule 1)
+    reg::RegisterResourceRequest rr;
+    rr.set_request_id("refused-" + std::to_string(i));
+    rr.mutable_spec()->set_name("not mine to register");
+    reg::RegisterResourceResponse resource;
+    EXPECT_EQ(operator_registry->RegisterResource(Ctx().get(), rr, &resource).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  auto audit = aud::AuditService::NewStub(channel("regulator"));
+  aud::QueryRequest q;
+  q.set_action("registry.call.refused");
+  aud::QueryResponse found;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        found.Clear();
+        return audit->Query(Ctx().get(), q, &found).ok() && found.entries_size() >= 1;
+      },
+      absl::Seconds(20)))
+      << (*child)->LogTail();
+  int64_t counted = 0;
+  for (const auto& entry : found.entries()) {
+    pdao::events::v1::Envelope env;
+    ASSERT_TRUE(env.ParseFromString(entry.envelope()));
+    ASSERT_EQ(env.payload_case(), pdao::events::v1::Envelope::kCallsRefused);
+    EXPECT_EQ(env.producer(), "registry");
+    EXPECT_EQ(env.actor().org(), "demo-operator");
+    EXPECT_EQ(env.calls_refused().method(), "pdao.registry.v1.RegistryService.RegisterResource");
+    EXPECT_EQ(env.calls_refused().code(), "PERMISSION_DENIED");
+    counted += env.calls_refused().count();
+  }
+  EXPECT_EQ(counted, 5);
+  EXPECT_LE(found.entries_size(), 2) << "one entry per caller and window, not one per call";
+  aud::ListAlertsResponse alerts;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        alerts.Clear();
+        if (!audit->ListAlerts(Ctx().get(), {}, &alerts).ok()) return false;
+        for (const auto& a : alerts.alerts()) {
+          if (a.rule() == aud::ALERT_RULE_REPEATED_DENIALS &&
+              a.principal().org() == "demo-operator") {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(20)))
+      << alerts.DebugString() << (*child)->LogTail();
+  (*child)->Kill();
+}
+
 }  // namespace
 }  // namespace pdao::e2e

@@ -614,9 +614,9 @@ class UnaryAdapterTest : public MtlsTest {
     server_ = std::make_unique<Server>(o);
     server_->AddService(adapter_.get());
     ASSERT_TRUE(server_->Start().ok());
-    stub_ = EchoService::NewStub(
-        MakeMtlsChannelFromPem("127.0.0.1:" + std::to_string(server_->port()), env->ca_pem,
-                               env->department.cert_pem, env->department.key_pem));
+    channel_ = MakeMtlsChannelFromPem("127.0.0.1:" + std::to_string(server_->port()), env->ca_pem,
+                                      env->department.cert_pem, env->department.key_pem);
+    stub_ = EchoService::NewStub(channel_);
   }
   void TearDown() override {
     if (!core_.unblock_.HasBeenNotified()) core_.unblock_.Notify();
@@ -648,8 +648,32 @@ class UnaryAdapterTest : public MtlsTest {
   ThreadPoolExecutor executor_{1, "echo-core"};
   std::unique_ptr<EchoAdapter> adapter_;
   std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<EchoService::Stub> stub_;
 };
+
+// Issue 9 items 8 and 9, through the real adapter: a request gRPC could not parse, or one with an
+// out-of-range Timestamp, is INVALID_ARGUMENT saying why, and the core never runs.
+TEST_F(UnaryAdapterTest, UnparseableOrOutOfRangeRequestIsInvalidArgumentAndNeverReachesTheCore) {
+  std::string response;
+  grpc::Status s = RawUnary(channel_, "/pdao.testing.v1.EchoService/Echo",
+                            std::string("\x0a\x02\xc3\x28", 4), &response);  // invalid UTF-8
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("not a valid pdao.testing.v1.EchoRequest"));
+
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, kCallTimeout);
+  EchoRequest request;
+  request.set_message("far future");
+  request.mutable_at()->set_seconds(int64_t{1} << 40);
+  EchoResponse echoed;
+  s = stub_->Echo(&ctx, request, &echoed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("at.seconds = 1099511627776 is outside"));
+  EXPECT_EQ(core_.echo_runs(), 0);
+  EXPECT_TRUE(Echo("valid").ok());
+  EXPECT_EQ(core_.echo_runs(), 1);
+}
 
 TEST_F(UnaryAdapterTest, CoreRunsOnTheExecutorAndItsStatusComesBackCodeForCode) {
   EXPECT_TRUE(Echo("hello").ok());
