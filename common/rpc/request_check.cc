@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
@@ -63,7 +64,19 @@ absl::Status CheckDuration(const Message& m, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status CheckString(const std::string& value, const std::string& path) {
+bool IsIdentifier(const FieldDescriptor* f) {
+  const std::string& n = f->name();
+  return n == "id" || absl::EndsWith(n, "_id") || absl::EndsWith(n, "_ids") ||
+         absl::EndsWith(n, "_token") || absl::EndsWith(n, "_org");
+}
+
+absl::Status CheckString(const std::string& value, const std::string& path, bool identifier) {
+  const size_t bound = identifier ? kMaxIdBytes : kMaxStringBytes;
+  if (value.size() > bound) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is ", value.size(), " bytes; at most ", bound, " are allowed for ",
+                     identifier ? "an identifier" : "a string field", " (issue 9 item 3)"));
+  }
   for (size_t i = 0; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
     if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
@@ -90,6 +103,11 @@ absl::Status CheckField(const Message& m, const FieldDescriptor* f, const std::s
   const Reflection* r = m.GetReflection();
   const bool repeated = f->is_repeated();
   const int n = repeated ? r->FieldSize(m, f) : 1;
+  if (n > kMaxRepeated) {
+    return absl::InvalidArgumentError(absl::StrCat(Path(prefix, f, -1), " has ", n,
+                                                   " elements; at most ", kMaxRepeated,
+                                                   " are allowed (issue 9 item 3)"));
+  }
   for (int i = 0; i < n; ++i) {
     const std::string path = Path(prefix, f, repeated ? i : -1);
     switch (f->cpp_type()) {
@@ -110,7 +128,7 @@ absl::Status CheckField(const Message& m, const FieldDescriptor* f, const std::s
         std::string scratch;
         const std::string& v = repeated ? r->GetRepeatedStringReference(m, f, i, &scratch)
                                         : r->GetStringReference(m, f, &scratch);
-        absl::Status s = CheckString(v, path);
+        absl::Status s = CheckString(v, path, IsIdentifier(f));
         if (!s.ok()) return s;
         break;
       }

@@ -9,7 +9,11 @@
 //     so that no conversion overflows (a year-2612 term once wrapped to 2027),
 //   - has every enum value one its enum defines (proto3 keeps unknown numbers otherwise),
 //   - has no NUL or other C0 control character (other than tab, line feed and carriage return)
-//     in any string field.
+//     in any string field,
+//   - keeps the size bounds every service shares (issue 9 item 3): an identifier (a field named
+//     `id`, `*_id`, `*_ids`, `*_token` or `*_org`) at most kMaxIdBytes, any other string at most
+//     kMaxStringBytes, a repeated field at most kMaxRepeated elements. A service may bound a
+//     field tighter in its own validation (and says so in its proto comments); none is looser.
 // Each refusal names the field path (e.g. "agreement.term_end.seconds") and the bound.
 #pragma once
 
@@ -22,6 +26,12 @@ namespace pdao {
 
 // How deep ParseRequest walks nested messages; protobuf's own parser stops at 100.
 inline constexpr int kMaxRequestDepth = 100;
+// Bytes of an identifier field (ids, request ids, page tokens, organization ids).
+inline constexpr size_t kMaxIdBytes = 256;
+// Bytes of any other string field (names, descriptions, reasons, evidence text).
+inline constexpr size_t kMaxStringBytes = 16 * 1024;
+// Elements of a repeated field.
+inline constexpr int kMaxRepeated = 10000;
 
 // Parses `bytes` into `request` (cleared first) and checks it as above. INVALID_ARGUMENT naming the
 // message type, or the field and the bound; `request` is unspecified on error.

@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pdao/registry/v1/registry.pb.h"
 #include "pdao/testing/v1/echo.pb.h"
 
 namespace pdao {
@@ -41,7 +42,10 @@ TEST(RequestCheckTest, ValidRequestParsesExactly) {
 TEST(RequestCheckTest, WireDataThatDoesNotParseIsInvalidArgumentNamingTheType) {
   EchoRequest got;
   // Field 1 (string) declared 100 bytes long, 3 present.
-  absl::Status s = ParseRequest(Bytes(std::string("\x0a\x64" "abc", 5)), &got);
+  absl::Status s = ParseRequest(Bytes(std::string("\x0a\x64"
+                                                  "abc",
+                                                  5)),
+                                &got);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("not a valid pdao.testing.v1.EchoRequest"));
 }
@@ -121,7 +125,37 @@ TEST(RequestCheckTest, NulAndControlCharactersInStringsAreRefusedWithThePath) {
                                      "U+0000 at byte 3"));
   sent.Clear();
   sent.set_message("escape\x1b[31m");
-  EXPECT_THAT(Parse(sent, &got).message(), HasSubstr("message contains the control character U+001b"));
+  EXPECT_THAT(Parse(sent, &got).message(),
+              HasSubstr("message contains the control character U+001b"));
+}
+
+TEST(RequestCheckTest, StringsAndRepeatedFieldsKeepTheSharedBounds) {
+  EchoRequest sent;
+  sent.set_message(std::string(kMaxStringBytes, 'a'));
+  for (int i = 0; i < kMaxRepeated; ++i) sent.add_tags("t");
+  EchoRequest got;
+  EXPECT_TRUE(Parse(sent, &got).ok()) << "at the bounds";
+  sent.add_tags("one too many");
+  EXPECT_THAT(Parse(sent, &got).message(),
+              HasSubstr("tags has 10001 elements; at most 10000 are allowed"));
+  sent.clear_tags();
+  sent.set_message(std::string(kMaxStringBytes + 1, 'a'));
+  EXPECT_THAT(Parse(sent, &got).message(),
+              HasSubstr("message is 16385 bytes; at most 16384 are allowed for a string field"));
+}
+
+TEST(RequestCheckTest, AnIdentifierLongerThanTheBoundIsRefusedWithoutEchoingIt) {
+  // The registry once echoed a 9 KB id back in its NOT_FOUND message.
+  pdao::registry::v1::GetResourceRequest sent;
+  sent.set_resource_id(std::string(9000, 'r'));
+  pdao::registry::v1::GetResourceRequest got;
+  absl::Status s = ParseRequest(Bytes(sent.SerializeAsString()), &got);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("resource_id is 9000 bytes; at most 256 are allowed for an "
+                                     "identifier"));
+  EXPECT_LT(s.message().size(), 200u);
+  sent.set_resource_id(std::string(kMaxIdBytes, 'r'));
+  EXPECT_TRUE(ParseRequest(Bytes(sent.SerializeAsString()), &got).ok());
 }
 
 TEST(RequestCheckTest, NestingDeeperThanTheBoundIsRefused) {
