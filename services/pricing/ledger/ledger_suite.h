@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@ struct LedgerStoreFactory {
   // its own lock and version cache, only the store's version checks are shared.
   std::function<absl::StatusOr<std::unique_ptr<Store>>()> make;
 };
+void PrintTo(const LedgerStoreFactory& factory, std::ostream* os);
 std::string LedgerStoreFactoryName(const ::testing::TestParamInfo<LedgerStoreFactory>& info);
 
 // Every record under "ledger" with its version: two equal snapshots mean nothing was written.
