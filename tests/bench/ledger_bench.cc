@@ -72,6 +72,7 @@ Rate Run(Ledger& ledger, int threads, int batch, absl::Duration duration) {
   std::atomic<uint64_t> events{0}, failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   const absl::Time start = absl::Now();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
@@ -82,6 +83,7 @@ Rate Run(Ledger& ledger, int threads, int batch, absl::Duration duration) {
           s = ledger.Post(UsageEntry(book, next_id.fetch_add(1))).status();
         } else {
           std::vector<Entry> entries;
+          entries.reserve(batch);
           for (int i = 0; i < batch; ++i) entries.push_back(UsageEntry(book, next_id.fetch_add(1)));
           s = ledger.PostBatch(entries).status();
         }
@@ -105,6 +107,7 @@ Rate RunFloor(Store& store, int threads, int batch, absl::Duration duration) {
   std::atomic<uint64_t> events{0}, failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
+  workers.reserve(threads);
   const std::string value(60, 'v');
   const absl::Time start = absl::Now();
   for (int t = 0; t < threads; ++t) {

@@ -28,7 +28,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerSuite,
                              }}),
                          LedgerStoreFactoryName);
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
+constexpr absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
 
 class LedgerFaultTest : public ::testing::Test {
  protected:
