@@ -70,6 +70,9 @@ void PortalServer::Route() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   s.set_payload_max_length(kMaxBodyBytes);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the
+  // client's delayed ACK cost ~40 ms per keep-alive request (measured: ~90 requests/s).
+  s.set_tcp_nodelay(true);
   s.set_read_timeout(kIoTimeoutSeconds, 0);
   s.set_write_timeout(kIoTimeoutSeconds, 0);
   s.set_keep_alive_max_count(kKeepAliveMaxRequests);
