@@ -123,7 +123,8 @@ absl::StatusOr<NoteVerifier> ParseNoteVerifierKey(absl::string_view text) {
         absl::StrCat("not a signed-note Ed25519 verifier key (name+hash+key): ", why));
   };
   text = absl::StripTrailingAsciiWhitespace(text);
-  std::vector<absl::string_view> parts = absl::StrSplit(text, '+');
+  // The name has no '+'; the base64 key may (as golang.org/x/mod/sumdb/note: split twice).
+  std::vector<absl::string_view> parts = absl::StrSplit(text, absl::MaxSplits('+', 2));
   if (parts.size() != 3) return bad("expected three '+'-separated fields");
   NoteVerifier v;
   v.name = std::string(parts[0]);

@@ -58,6 +58,20 @@ TEST(CheckpointTest, VerifierKeyMatchesTheSignedNoteReferenceExample) {
   absl::StatusOr<NoteVerifier> ours = ParseNoteVerifierKey(signer->verifier_key() + "\n");
   ASSERT_TRUE(ours.ok()) << ours.status();
   EXPECT_EQ(ours->public_key, signer->public_key());
+  // A base64 key with '+' in it (about half of all keys) parses too: only the first two '+'
+  // separate fields.
+  bool saw_plus = false;
+  for (int i = 0; i < 64 && !saw_plus; ++i) {
+    auto k = CheckpointSigner::Generate("pdao.test/audit");
+    const std::string vk = k->verifier_key();
+    const std::string key_part = vk.substr(vk.find('+', vk.find('+') + 1) + 1);
+    if (key_part.find('+') == std::string::npos) continue;
+    saw_plus = true;
+    absl::StatusOr<NoteVerifier> parsed = ParseNoteVerifierKey(vk);
+    ASSERT_TRUE(parsed.ok()) << vk << ": " << parsed.status();
+    EXPECT_EQ(parsed->public_key, k->public_key());
+  }
+  EXPECT_TRUE(saw_plus) << "64 random keys without '+' in their base64: odds about 2^-40";
   // A key hash that does not match the name: refused.
   std::string wrong = signer->verifier_key();
   wrong.replace(wrong.find('+') + 1, 8, "00000000");
