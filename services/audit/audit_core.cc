@@ -152,6 +152,22 @@ absl::Status AuditCore::GetPublicKey(const Principal&, const v1::GetPublicKeyReq
   response->set_ed25519_public_key(signer_.public_key());
   response->set_public_key_pem(signer_.public_key_pem());
   response->set_key_id(signer_.key_id());
+  response->set_note_verifier_key(signer_.verifier_key());
+  response->set_origin(signer_.origin());
+  return absl::OkStatus();
+}
+
+absl::Status AuditCore::GetTile(const Principal&, const v1::GetTileRequest& request,
+                                v1::GetTileResponse* response) {
+  TileId tile;
+  tile.level = request.level();
+  tile.index = request.index();
+  tile.width = request.width() == 0 ? kTileWidth : request.width();
+  uint64_t size = 0;
+  absl::StatusOr<std::string> hashes = log_.Tile(tile, &size);
+  if (!hashes.ok()) return hashes.status();
+  response->set_hashes(std::move(*hashes));
+  response->set_tree_size(size);
   return absl::OkStatus();
 }
 

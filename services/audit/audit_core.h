@@ -3,8 +3,9 @@
 //
 // Who may call what:
 //   Append                         platform services only (spiffe://pdao/service/<svc>)
-//   GetCheckpoint, GetInclusionProof, GetConsistencyProof, GetPublicKey
-//                                  every authenticated principal, PUBLIC included
+//   GetCheckpoint, GetInclusionProof, GetConsistencyProof, GetPublicKey, GetTile
+//                                  every authenticated principal, PUBLIC included (services too:
+//                                  the disclosure portal serves checkpoint, key and tiles)
 //   GetEntry, Query, Lineage       services, REGULATOR and IMPLEMENTING_AGENCY: everything; other
 //                                  organizations: only entries about their own objects (actor, the
 //                                  object's owner, or the organization an access decision is
@@ -50,6 +51,7 @@ class AuditCore {
   PDAO_AUDIT_METHOD(GetInclusionProof)
   PDAO_AUDIT_METHOD(GetConsistencyProof)
   PDAO_AUDIT_METHOD(GetPublicKey)
+  PDAO_AUDIT_METHOD(GetTile)
   PDAO_AUDIT_METHOD(Query)
   PDAO_AUDIT_METHOD(Lineage)
   PDAO_AUDIT_METHOD(ListAlerts)

@@ -122,9 +122,10 @@ TEST_F(AuditCoreTest, NoApiDeletesTruncatesOrRewritesTheLog) {
   ASSERT_NE(api, nullptr);
   std::set<std::string> methods;
   for (int i = 0; i < api->method_count(); ++i) methods.insert(api->method(i)->name());
-  EXPECT_EQ(methods, (std::set<std::string>{"Append", "GetEntry", "GetCheckpoint",
-                                            "GetInclusionProof", "GetConsistencyProof",
-                                            "GetPublicKey", "Query", "Lineage", "ListAlerts"}));
+  EXPECT_EQ(methods,
+            (std::set<std::string>{"Append", "GetEntry", "GetCheckpoint", "GetInclusionProof",
+                                   "GetConsistencyProof", "GetPublicKey", "GetTile", "Query",
+                                   "Lineage", "ListAlerts"}));
 
   v1::AppendRequest req;
   req.set_envelope(Event("ev-keep", "registry.resource.registered",
@@ -195,6 +196,23 @@ TEST_F(AuditCoreTest, PermissionsOnReads) {
   std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
   EXPECT_TRUE(
       VerifyInclusionBytes(1, 2, proof.leaf_hash(), hashes, cp.checkpoint().root_hash()).ok());
+  // The public face the disclosure portal serves: the tile and the verifier key, to a service
+  // and to PUBLIC alike. Level-0 tile 0 of width 2 holds the two leaf hashes.
+  v1::GetTileRequest tile;
+  tile.set_width(2);
+  v1::GetTileResponse tile_resp;
+  ASSERT_TRUE(core_->GetTile(Service("disclosure"), tile, &tile_resp).ok());
+  EXPECT_EQ(tile_resp.hashes().substr(32), proof.leaf_hash());
+  EXPECT_EQ(tile_resp.tree_size(), 2u);
+  EXPECT_TRUE(core_->GetTile(pub, tile, &tile_resp).ok());
+  tile.set_width(0);  // the full tile: not there yet
+  EXPECT_TRUE(absl::IsNotFound(core_->GetTile(Service("disclosure"), tile, &tile_resp)));
+  tile.set_width(300);
+  EXPECT_TRUE(absl::IsInvalidArgument(core_->GetTile(Service("disclosure"), tile, &tile_resp)));
+  v1::GetPublicKeyResponse key;
+  ASSERT_TRUE(core_->GetPublicKey(Service("disclosure"), {}, &key).ok());
+  EXPECT_EQ(key.note_verifier_key(), signer_->verifier_key());
+  EXPECT_EQ(key.origin(), std::string(kDefaultLogOrigin));
   v1::QueryResponse q;
   EXPECT_TRUE(absl::IsPermissionDenied(core_->Query(pub, {}, &q)));
   ASSERT_TRUE(core_->Query(other_op, {}, &q).ok());

@@ -277,7 +277,11 @@ absl::Status AuditLog::SignCheckpointLocked() {
     size = tree_.size();
     // An empty log too has a signed checkpoint: size 0, the RFC 9162 empty root (SHA-256 of the
     // empty string), so a client gets a verifiable answer instead of NOT_FOUND.
-    if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size) {
+    // Nothing new to sign, unless the newest checkpoint is in the legacy format or from another
+    // origin (--audit-origin changed): then the same size is signed again as a C2SP note, so the
+    // latest checkpoint is always one that /log/checkpoint can serve.
+    if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size &&
+        IsC2spCheckpointFrom(checkpoints_.back(), signer_.origin())) {
       return absl::OkStatus();
     }
     root = tree_.Root();
@@ -338,6 +342,12 @@ absl::StatusOr<Hash> AuditLog::LeafHashAt(uint64_t index) const {
   absl::StatusOr<std::vector<Hash>> h = tree_.GetNodes({NodeId{0, index}});
   if (!h.ok()) return h.status();
   return (*h)[0];
+}
+
+absl::StatusOr<std::string> AuditLog::Tile(const TileId& tile, uint64_t* tree_size) const {
+  absl::ReaderMutexLock lock(&mu_);
+  *tree_size = tree_.size();
+  return ReadTile(tree_, tile);
 }
 
 absl::StatusOr<SignedCheckpoint> AuditLog::GetCheckpoint(uint64_t size) const {

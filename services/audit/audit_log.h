@@ -37,6 +37,7 @@
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/audit/domain/checkpoint.h"
 #include "services/audit/domain/merkle.h"
+#include "services/audit/domain/tiles.h"
 #include "services/audit/record_file.h"
 
 namespace pdao::audit {
@@ -90,6 +91,9 @@ class AuditLog {
   absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const;
   absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
   absl::StatusOr<Hash> LeafHashAt(uint64_t index) const;
+  // The c2sp.org/tlog-tiles hash tile `tile` of the current tree (domain/tiles.h: ReadTile), and
+  // the tree size it was read at.
+  absl::StatusOr<std::string> Tile(const TileId& tile, uint64_t* tree_size) const;
 
   // Latest (size 0) or exactly at `size`. NOT_FOUND when none was signed there.
   absl::StatusOr<pdao::audit::v1::SignedCheckpoint> GetCheckpoint(uint64_t size) const;

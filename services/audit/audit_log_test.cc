@@ -233,5 +233,40 @@ TEST_F(AuditLogTest, CheckpointSignatureRejectsAnotherKeyAndAForgedNote) {
   EXPECT_TRUE(absl::IsFailedPrecondition(VerifyCheckpoint(cp, signer_->public_key())));
 }
 
+// A checkpoints.log written before the C2SP format: its legacy checkpoints still verify at Open
+// (no integrity error), and the latest size is signed again as a C2SP note, so the latest
+// checkpoint served is one that C2SP tools read. Changing the origin re-signs the same way.
+TEST_F(AuditLogTest, LegacyCheckpointsVerifyAndTheLatestIsResignedAsAC2spNote) {
+  Fill(3);
+  const std::string path = dir_ + "/checkpoints.log";
+  {
+    auto log = OpenLog();
+    Hash root = *log->RootAt(3);
+    log.reset();
+    std::filesystem::remove(path);
+    pdao::audit::v1::SignedCheckpoint legacy = *signer_->Sign(3, root, absl::FromUnixSeconds(1));
+    legacy.set_note(LegacyCheckpointNote(3, root, absl::FromUnixSeconds(1)));
+    legacy.set_signature(*signer_->SignBytes(legacy.note()));
+    auto file =
+        RecordFile::Open(path, [](uint64_t, absl::string_view) { return absl::OkStatus(); });
+    ASSERT_TRUE(file.ok()) << file.status();
+    ASSERT_TRUE((*file)->Append({legacy.SerializeAsString()}).ok());
+  }
+  auto log = OpenLog();
+  ASSERT_TRUE(log->integrity_error().ok()) << log->integrity_error();
+  auto cp = log->GetCheckpoint(0);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->tree_size(), 3u);
+  EXPECT_TRUE(IsC2spCheckpointFrom(*cp, kDefaultLogOrigin)) << cp->note();
+  EXPECT_TRUE(VerifyCheckpoint(*cp, signer_->public_key()).ok());
+  log.reset();
+  // Another origin for the same key: the same size is signed again under it.
+  signer_ = std::make_unique<CheckpointSigner>(
+      *CheckpointSigner::FromPem(*signer_->private_key_pem(), "pdao.test/other"));
+  log = OpenLog();
+  ASSERT_TRUE(log->integrity_error().ok()) << log->integrity_error();
+  EXPECT_TRUE(IsC2spCheckpointFrom(*log->GetCheckpoint(0), "pdao.test/other"));
+}
+
 }  // namespace
 }  // namespace pdao::audit

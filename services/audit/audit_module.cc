@@ -19,6 +19,10 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-key", "PDAO_AUDIT_KEY", "",
                 "Ed25519 checkpoint key (PKCS#8 PEM, e.g. a mounted Secret); default "
                 "AUDIT_DIR/checkpoint-key.pem, generated on first start");
+  config.Define("audit-origin", "PDAO_AUDIT_ORIGIN", std::string(kDefaultLogOrigin),
+                "the log's origin: first line of every C2SP checkpoint and the key name of its "
+                "signature (c2sp.org/tlog-checkpoint); a placeholder by default, set it per "
+                "deployment to a unique schema-less URL, e.g. audit.pdao.<city>.gov.cn");
   config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL", "25ms",
                 "sign a checkpoint at most this often while entries arrive (≤ 1s, rule 33)");
   config.Define("audit-deny-threshold", "PDAO_AUDIT_DENY_THRESHOLD", "5",
@@ -46,9 +50,14 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   std::unique_ptr<AuditModule> m(new AuditModule());
   const std::string dir =
       config.Get("audit-dir").empty() ? data_dir + "/audit" : config.Get("audit-dir");
+  const std::string origin = config.Get("audit-origin");
+  if (absl::Status s = ValidateOrigin(origin); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--audit-origin: ", s.message()));
+  }
   absl::StatusOr<CheckpointSigner> signer =
-      config.Get("audit-key").empty() ? LoadOrCreateCheckpointKey(dir + "/checkpoint-key.pem")
-                                      : LoadCheckpointKey(config.Get("audit-key"));
+      config.Get("audit-key").empty()
+          ? LoadOrCreateCheckpointKey(dir + "/checkpoint-key.pem", origin)
+          : LoadCheckpointKey(config.Get("audit-key"), origin);
   if (!signer.ok()) return signer.status();
   m->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
 

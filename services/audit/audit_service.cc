@@ -15,6 +15,7 @@ void AuditService::BindMethods() {
   Serve(&AuditCore::GetInclusionProof);
   Serve(&AuditCore::GetConsistencyProof);
   Serve(&AuditCore::GetPublicKey);
+  Serve(&AuditCore::GetTile);
   Serve(&AuditCore::Query);
   Serve(&AuditCore::Lineage);
   Serve(&AuditCore::ListAlerts);

@@ -7,6 +7,7 @@
 #include "services/audit/audit_module.h"
 #include "services/authorization/authorization_module.h"
 #include "services/compliance/compliance_module.h"
+#include "services/disclosure/disclosure_module.h"
 #include "services/registry/registry_module.h"
 #include "services/standalone/dev_clock_module.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
                    pdao::authorization::AuthorizationModule::Factory(),
                    pdao::compliance::ComplianceModule::Factory(),
                    pdao::audit::AuditModule::Factory(),
+                   pdao::disclosure::DisclosureModule::Factory(),
                    pdao::standalone::DevClockModule::Factory()},
        .embedded = true});
 }

@@ -15,6 +15,7 @@
 #      $PDAO_CACHE/bin: the module is verified against the Go checksum database (sum.golang.org).
 #      Needs Go >= 1.21 (it fetches the toolchain helm's go.mod asks for); without it the step
 #      fails and says what to install (or pass --no-helm and skip the helm lint).
+#   4. grpcurl (pinned, go install) and the Go module of tests/tlog-verify (go mod download).
 #
 # Put "${PDAO_CACHE:-$HOME/.cache/pdao}/bin" on PATH to use buf and helm (tools/ci/lint.sh does).
 # Exit status: 0 when everything is in place; non-zero with a message naming the failed step.
@@ -184,6 +185,16 @@ else
   echo "$GRPCURL_VERSION" > "$grpcurl_stamp"
 fi
 # ---------------------------------------------------------------- end grpcurl
+
+# ---------------------------------------------------------------- tests/tlog-verify (issue 13)
+# The independent C2SP verifier of tests/e2e/tlog_verify_e2e_test.cc is a Go module pinning
+# golang.org/x/mod v0.43.0 (go.mod, go.sum): fetched into the module cache here through the Go
+# module proxy and checked against go.sum, so the test builds it offline.
+command -v go >/dev/null 2>&1 ||
+  die "tlog-verify: Go is needed for tests/tlog-verify (go mod download); install Go >= 1.21"
+(cd "$ROOT/tests/tlog-verify" && GOFLAGS=-mod=readonly go mod download) ||
+  die "tlog-verify: go mod download in tests/tlog-verify (needs the Go module proxy)"
+say "tlog-verify: golang.org/x/mod $(sed -n 's/^require golang.org\/x\/mod //p' "$ROOT/tests/tlog-verify/go.mod") in the module cache"
 
 END=$(date +%s.%N)
 say "done in $(awk -v a="$START" -v b="$END" 'BEGIN {printf "%.1f", b - a}') s; tools in $BIN"

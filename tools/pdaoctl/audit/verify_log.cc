@@ -85,6 +85,19 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
     return s;
   }
   std::string key = served.ed25519_public_key();
+  // The C2SP verifier key (what /log/key publishes) must name the same Ed25519 key.
+  if (!served.note_verifier_key().empty()) {
+    absl::StatusOr<pdao::audit::NoteVerifier> v =
+        pdao::audit::ParseNoteVerifierKey(served.note_verifier_key());
+    if (!v.ok()) {
+      report.problems.push_back(absl::StrCat("served note verifier key: ", v.status().message()));
+    } else if (v->public_key != key) {
+      report.problems.push_back("the served note verifier key names another key");
+    } else {
+      report.notes.push_back(
+          absl::StrCat("log origin ", v->name, ", verifier key ", served.note_verifier_key()));
+    }
+  }
   if (!options.public_key_file.empty()) {
     std::ifstream in(options.public_key_file);
     if (!in) {

@@ -2,7 +2,10 @@
 // rule 33) with the caller's own certificate:
 //   1. the checkpoint key: the served one, or the one given with --public-key (a mismatch between
 //      the two is reported);
-//   2. the latest checkpoint's Ed25519 signature and canonical note;
+//      and that the served C2SP note verifier key (GetPublicKey.note_verifier_key, the one line
+//      the portal publishes at /log/key) names that same key;
+//   2. the latest checkpoint: its C2SP signed note (c2sp.org/tlog-checkpoint body, Ed25519
+//      signature line by the log origin's key) or a legacy note (domain/checkpoint.h);
 //   3. consistency with the checkpoint remembered in the state file from the previous run (the
 //      log may only grow; a smaller size or a failing consistency proof is reported), and that
 //      the service still serves the same signed checkpoint at that size;
