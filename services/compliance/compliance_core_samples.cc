@@ -168,13 +168,19 @@ v1::SampleCertificate CertificateProto(const sample::SampleCertificate& c,
   return out;
 }
 
+// The text of `err` (strerror_r: std::strerror is not thread-safe).
+std::string ErrnoText(int err) {
+  char buffer[256];
+  return strerror_r(err, buffer, sizeof(buffer));
+}
+
 absl::Status FsyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", dir, ": ", std::strerror(errno)));
+  if (fd < 0) return absl::InternalError(absl::StrCat("open ", dir, ": ", ErrnoText(errno)));
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", dir, ": ", std::strerror(err)));
+  if (rc != 0) return absl::InternalError(absl::StrCat("fsync ", dir, ": ", ErrnoText(err)));
   return absl::OkStatus();
 }
 
@@ -188,7 +194,7 @@ absl::Status Release(const std::string& staged, const std::string& released,
           absl::StrCat("sample file ", released, " exists already; nothing replaced", kRule23));
     }
     return absl::InternalError(
-        absl::StrCat("release of the sample to ", released, ": ", std::strerror(err)));
+        absl::StrCat("release of the sample to ", released, ": ", ErrnoText(err)));
   }
   ::unlink(staged.c_str());
   return FsyncDir(output_root);
