@@ -19,8 +19,14 @@
 
 namespace pdao::compliance {
 
-ComplianceCore::ComplianceCore(Store& store, const Clock& clock, FactsClient& facts)
-    : store_(store), clock_(clock), facts_(facts) {}
+ComplianceCore::ComplianceCore(Store& store, const Clock& clock, FactsClient& facts,
+                               AuditAppender& audit, DomainOptions domain)
+    : store_(store),
+      clock_(clock),
+      facts_(facts),
+      audit_(audit),
+      domain_(std::move(domain)),
+      sampler_(SamplerConfigOf(domain_)) {}
 
 absl::Status ComplianceCore::LoadIndex() {
   absl::flat_hash_map<std::string, std::shared_ptr<const ScenarioEntry>> entries;

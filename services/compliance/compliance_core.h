@@ -12,7 +12,13 @@
 // events-only commit on shard "usage"); a decision that cannot be recorded is an error, never an
 // unrecorded allow.
 //
-// Dataset registration and samples (rule 23) are not here yet (see README "Known limits").
+// Datasets and samples (rule 23, compliance_core_samples.cc): a department registers a dataset of
+// its resource inside the operation domain's data root (checked by the sample library: inside the
+// root, parses, columns = the registered fields); RequestSample produces a desensitized sample of
+// the resource's current dataset into a staging directory, appends its certificate to the audit log
+// through AuditAppender and waits for the log's acknowledgement, only then moves the file into the
+// output area and records the sample. No call returns rows. Fail closed: when the append is not
+// acknowledged the staged file is removed and nothing is recorded or released.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   scenario/{<scn-id>}/<version_number:06>      Scenario version (rules 19, 20)
@@ -21,6 +27,11 @@
 //   grant-operator/{<grt-id>}                    the granting operator and its affiliates as
 //                                                authorization reported them at grant time (22)
 //   dedup/{<scn-id>}/compliance/<event-id>       consumed events already applied (dedup.h)
+//   dataset/{<res-id>}/<dataset-id>              Dataset, every registration (rule 23); the id is
+//                                                "<res-id>.ds-<16 hex>", so it names its shard
+//   dataset-current/{<res-id>}                   copy of the resource's latest registration
+//   sample/{<scn-id>}/<sample-id>                RequestSampleResponse: certificate, file, audit
+//                                                record (the idempotent result of the request)
 // Usage decisions are committed on shard "usage" (events only, no keys).
 #pragma once
 
@@ -37,7 +48,9 @@
 #include "common/rpc/principal.h"
 #include "common/store/store.h"
 #include "pdao/compliance/v1/compliance.pb.h"
+#include "services/compliance/audit_appender.h"
 #include "services/compliance/facts_client.h"
+#include "services/compliance/sample/sampler.h"
 #include "services/compliance/usage_index.h"
 
 namespace pdao::compliance {
@@ -45,10 +58,33 @@ namespace pdao::compliance {
 // The consumer group of authorization's and the registry's events (dedup marks are scoped by it).
 inline constexpr char kConsumerGroup[] = "compliance";
 
+// The operation domain (rule 23): where datasets are and samples go, and the sample bounds.
+struct DomainOptions {
+  // Datasets are registered inside `data_root`; released samples land in `output_root`, staged
+  // first in `output_root`/.staging (same file system: the release is a link). Absolute paths of
+  // existing directories (the module creates them).
+  std::string data_root;
+  std::string output_root;
+  // Per-scenario pseudonym keys are HMAC-SHA-256(master key, "pdao-sample-scenario-key:" +
+  // scenario id): kept by the platform, never in a certificate (>= 32 bytes).
+  std::string pseudonym_master_key;
+  // k of the k-anonymity check (>= 1).
+  int k = 5;
+  // The sample cap of a scenario whose content sets none (sample_cap_rows = 0), >= 1.
+  int64_t default_sample_cap_rows = 10'000;
+  // No sample is larger, whatever a scenario's cap (the sampler's memory bound).
+  int64_t max_sample_rows = 2'000'000;
+};
+
+// The staging directory of `options` ("<output_root>/.staging").
+std::string StagingDir(const DomainOptions& options);
+
 class ComplianceCore {
  public:
-  // `store`, `clock` and `facts` must outlive this object. Call LoadIndex() before serving.
-  ComplianceCore(Store& store, const Clock& clock, FactsClient& facts);
+  // `store`, `clock`, `facts` and `audit` must outlive this object. Call LoadIndex() before
+  // serving.
+  ComplianceCore(Store& store, const Clock& clock, FactsClient& facts, AuditAppender& audit,
+                 DomainOptions domain);
   ComplianceCore(const ComplianceCore&) = delete;
   ComplianceCore& operator=(const ComplianceCore&) = delete;
 
@@ -107,6 +143,24 @@ class ComplianceCore {
   absl::Status CheckUsage(const Principal& caller, const v1::CheckUsageRequest& request,
                           v1::CheckUsageResponse* response);
 
+  // Datasets and samples (rule 23).
+  // DEPARTMENT holding the resource (asked from the registry): the dataset at `path` (relative to
+  // the data root) or `table` of that SQLite file is checked — inside the root (PERMISSION_DENIED
+  // otherwise), well-formed (INVALID_ARGUMENT with the row), columns = the registered fields
+  // (FAILED_PRECONDITION naming the differences) — and becomes the resource's current dataset.
+  absl::Status RegisterDataset(const Principal& caller, const v1::RegisterDatasetRequest& request,
+                               v1::RegisterDatasetResponse* response);
+  // The holder DEPARTMENT or overseers. Never rows.
+  absl::Status GetDataset(const Principal& caller, const v1::GetDatasetRequest& request,
+                          v1::GetDatasetResponse* response);
+  // BUSINESS_ENTITY (the applicant) or OPERATOR (the named one) of an APPROVED scenario covering
+  // the resource and the fields, size within its cap: a desensitized sample of the resource's
+  // current dataset with its certificate, released only after the audit log acknowledged the
+  // certificate. The audit's error (UNAVAILABLE / DEADLINE_EXCEEDED / INTERNAL) when it did not:
+  // nothing is left in the output area, nothing recorded.
+  absl::Status RequestSample(const Principal& caller, const v1::RequestSampleRequest& request,
+                             v1::RequestSampleResponse* response);
+
   // Every scenario version in force whose approval has ended becomes EXPIRED (with its event).
   // Runs by the clock (periodic job); returns how many expired.
   absl::StatusOr<int> SweepExpired();
@@ -156,6 +210,9 @@ class ComplianceCore {
   Store& store_;
   const Clock& clock_;
   FactsClient& facts_;
+  AuditAppender& audit_;
+  const DomainOptions domain_;
+  const sample::Sampler sampler_;
   UsageIndex index_;
 };
 

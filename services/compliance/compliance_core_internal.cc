@@ -30,6 +30,29 @@ std::string GrantOperatorKey(const std::string& id) {
   return absl::StrCat(kGrantOperatorPrefix, Tag(id));
 }
 
+std::string DatasetKey(const std::string& resource_id, const std::string& dataset_id) {
+  return absl::StrCat(kDatasetPrefix, Tag(resource_id), "/", dataset_id);
+}
+std::string DatasetCurrentKey(const std::string& resource_id) {
+  return absl::StrCat(kDatasetCurrentPrefix, Tag(resource_id));
+}
+std::string SampleKey(const std::string& scenario_id, const std::string& sample_id) {
+  return absl::StrCat(kSamplePrefix, Tag(scenario_id), "/", sample_id);
+}
+
+std::string StagingDir(const DomainOptions& domain) {
+  return absl::StrCat(domain.output_root, "/.staging");
+}
+
+sample::SamplerConfig SamplerConfigOf(const DomainOptions& domain) {
+  sample::SamplerConfig config;
+  config.data_root = domain.data_root;
+  config.output_root = StagingDir(domain);
+  config.default_k = domain.k;
+  config.max_sample_rows = domain.max_sample_rows;
+  return config;
+}
+
 absl::Status ValidateToken(const std::string& value, const std::string& what, bool required) {
   if (value.empty()) {
     return required ? absl::InvalidArgumentError(absl::StrCat(what, " is required"))

@@ -35,6 +35,16 @@ std::string ScenarioHeadKey(const std::string& scenario_id);
 std::string GrantKeyOf(const std::string& grant_id);
 std::string GrantOperatorKey(const std::string& grant_id);
 
+inline constexpr char kDatasetPrefix[] = "dataset/";
+inline constexpr char kDatasetCurrentPrefix[] = "dataset-current/";
+inline constexpr char kSamplePrefix[] = "sample/";
+std::string DatasetKey(const std::string& resource_id, const std::string& dataset_id);
+std::string DatasetCurrentKey(const std::string& resource_id);
+std::string SampleKey(const std::string& scenario_id, const std::string& sample_id);
+
+// The sample library's configuration for `domain` (samples staged in StagingDir).
+sample::SamplerConfig SamplerConfigOf(const DomainOptions& domain);
+
 // --- Request fields ----------------------------------------------------------------------------
 
 // An id that becomes part of a store key: 1..128 printable ASCII characters without spaces, '/',

@@ -245,10 +245,16 @@ TEST_F(ComplianceCoreTest, RevokedAgreementSuspendsTheScenarioOnceAndReinstateme
   v1::ReinstateScenarioResponse rr;
   EXPECT_EQ(core_->ReinstateScenario(Agency(), re, &rr).code(),
             absl::StatusCode::kFailedPrecondition);
+  // A re-assessment stamped with the suspension's own instant does not count (strictly after).
   v1::AssessScenarioRequest assess;
   assess.set_scenario_id(approved.scenario_id());
   assess.set_version_number(1);
   v1::AssessScenarioResponse ar;
+  ASSERT_TRUE(core_->AssessScenario(Agency(), assess, &ar).ok());
+  ASSERT_TRUE(ar.scenario().assessment().passed());
+  EXPECT_EQ(core_->ReinstateScenario(Agency(), re, &rr).code(),
+            absl::StatusCode::kFailedPrecondition);
+  clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(core_->AssessScenario(Agency(), assess, &ar).ok());
   ASSERT_TRUE(core_->ReinstateScenario(Agency(), re, &rr).ok());
   EXPECT_EQ(Use(approved.scenario_id())->decision(), v1::USAGE_DECISION_ALLOW);

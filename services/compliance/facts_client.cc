@@ -54,6 +54,32 @@ std::string ProductStatusName(reg::ProductStatus status) {
   return name;
 }
 
+sample::Grade GradeOf(reg::Grade grade) {
+  switch (grade) {
+    case reg::GRADE_GENERAL:
+      return sample::Grade::kGeneral;
+    case reg::GRADE_IMPORTANT:
+      return sample::Grade::kImportant;
+    case reg::GRADE_CORE:
+      return sample::Grade::kCore;
+    default:
+      return sample::Grade::kUnspecified;
+  }
+}
+
+sample::PiKind SamplePiKindOf(reg::PersonalInfoKind kind) {
+  switch (kind) {
+    case reg::PERSONAL_INFO_KIND_NONE:
+      return sample::PiKind::kNone;
+    case reg::PERSONAL_INFO_KIND_PERSONAL:
+      return sample::PiKind::kPersonal;
+    case reg::PERSONAL_INFO_KIND_SENSITIVE:
+      return sample::PiKind::kSensitive;
+    default:
+      return sample::PiKind::kUnspecified;
+  }
+}
+
 }  // namespace
 
 GrpcFactsClient::GrpcFactsClient(std::shared_ptr<ServiceClient> authorization,
@@ -192,6 +218,29 @@ absl::StatusOr<ProductFact> GrpcFactsClient::Product(const std::string& product_
   f.source_resource_ids.assign(p.spec().source_resource_ids().begin(),
                                p.spec().source_resource_ids().end());
   return f;
+}
+
+absl::StatusOr<ResourceSchema> GrpcFactsClient::Schema(const std::string& resource_id) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ChannelOf(*registry_);
+  if (!channel.ok()) return channel.status();
+  auto stub = reg::RegistryService::NewStub(*channel);
+  reg::GetResourceRequest request;
+  request.set_resource_id(resource_id);
+  reg::GetResourceResponse response;
+  grpc::ClientContext context;
+  WithDeadline(context, registry_->deadline());
+  grpc::Status status = stub->GetResource(&context, request, &response);
+  ResourceSchema schema;
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return schema;
+  if (!status.ok()) return FromDependency(status, "registry", "GetResource");
+  const reg::Resource& r = response.resource();
+  schema.found = true;
+  schema.holder_org = r.holder_org();
+  for (const reg::Field& f : r.spec().fields()) {
+    schema.fields.push_back(sample::FieldSpec{f.name(), f.data_type(), GradeOf(f.grade()),
+                                              SamplePiKindOf(f.personal_info_kind())});
+  }
+  return schema;
 }
 
 }  // namespace pdao::compliance

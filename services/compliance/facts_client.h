@@ -2,7 +2,8 @@
 // operator's agreements with their terms and entitling scope and the operator's affiliates
 // (authorization: ListAgreements, GetOperator), and resources with their eligibility, consent and
 // field PI kinds and products with their status and sources (registry: CheckEligibility,
-// GetResource, GetProduct). The answers become the plain facts of domain/assessment.h.
+// GetResource, GetProduct), and a resource's holder and field schema for datasets and samples
+// (registry: GetResource). The answers become the plain facts of domain/assessment.h.
 //
 // Implementation: GrpcFactsClient over ctx.clients.For("compliance", ...) — mTLS with the service's
 // own client certificate and a deadline on every call, in a separate deployment and in
@@ -21,8 +22,17 @@
 #include "absl/status/statusor.h"
 #include "common/app/service_clients.h"
 #include "services/compliance/domain/assessment.h"
+#include "services/compliance/sample/field_method.h"
 
 namespace pdao::compliance {
+
+// A resource's holder and registered fields with their types, grades and PI kinds (registry rule
+// 1), as the dataset and sample paths need them (rule 23).
+struct ResourceSchema {
+  bool found = false;
+  std::string holder_org;
+  std::vector<sample::FieldSpec> fields;
+};
 
 class FactsClient {
  public:
@@ -38,6 +48,8 @@ class FactsClient {
       const std::vector<std::string>& resource_ids) = 0;
   // The product (found=false when the registry does not know it).
   virtual absl::StatusOr<ProductFact> Product(const std::string& product_id) = 0;
+  // The resource's holder and fields (registry GetResource); found=false when it is unknown.
+  virtual absl::StatusOr<ResourceSchema> Schema(const std::string& resource_id) = 0;
 };
 
 class GrpcFactsClient final : public FactsClient {
@@ -50,6 +62,7 @@ class GrpcFactsClient final : public FactsClient {
   absl::StatusOr<std::vector<ResourceFact>> Resources(
       const std::vector<std::string>& resource_ids) override;
   absl::StatusOr<ProductFact> Product(const std::string& product_id) override;
+  absl::StatusOr<ResourceSchema> Schema(const std::string& resource_id) override;
 
  private:
   const std::shared_ptr<ServiceClient> authorization_;

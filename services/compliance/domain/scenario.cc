@@ -553,33 +553,35 @@ absl::StatusOr<v1::Scenario> Reinstate(const v1::Scenario& scenario,
                      "reinstated",
                      kRule20));
   }
+  // Only an assessment recorded strictly after the latest suspension counts: one taken at the
+  // same instant may predate it (the approval's own assessment), and a suspended scenario is never
+  // restored on facts gathered before its cause.
   const v1::Assessment& a = scenario.assessment();
   const bool fresh = scenario.has_assessment() && !a.verdicts().empty() &&
-                     FromProtoTime(a.assessed_at()) >= LastSuspendedAt(scenario);
+                     FromProtoTime(a.assessed_at()) > LastSuspendedAt(scenario);
+  if (!fresh) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "scenario ", scenario.scenario_id(),
+        " has not been re-assessed since its suspension: it is never silently restored, not even "
+        "by an override (AssessScenario first)",
+        kRule20));
+  }
   // The approval decision stays as it was; an override is recorded in the transition (and so in
   // the scenario_changed event the core emits: an audit record of its own).
   std::string note;
-  if (fresh && a.passed()) {
+  if (a.passed()) {
     if (!override_reason.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "the re-assessment passed every rule: there is nothing to override", kRule20));
     }
     note = "reinstated after a re-assessment that passed every rule";
   } else if (override_reason.empty()) {
-    if (!fresh) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "scenario ", scenario.scenario_id(),
-          " has not been re-assessed since its suspension: it is never silently restored",
-          kRule20));
-    }
     return absl::FailedPreconditionError(absl::StrCat(
         "scenario ", scenario.scenario_id(), "'s re-assessment failed ", RuleList(FailingRules(a)),
         ": reinstating needs every rule to pass, or an explicit override with a reason", kRule20));
-  } else if (fresh) {
+  } else {
     note = absl::StrCat("reinstated by override of ", RuleList(FailingRules(a)), ": ",
                         override_reason);
-  } else {
-    note = absl::StrCat("reinstated by override without a re-assessment: ", override_reason);
   }
   v1::Scenario out = Moved(scenario, v1::SCENARIO_STATE_APPROVED, actor, note, now);
   out.clear_suspension_causes();

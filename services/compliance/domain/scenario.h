@@ -121,10 +121,11 @@ absl::StatusOr<v1::Scenario> Decide(const v1::Scenario& scenario,
 absl::StatusOr<v1::Scenario> Suspend(const v1::Scenario& scenario, const v1::SuspensionCause& cause,
                                      const std::string& actor, absl::Time now);
 
-// SUSPENDED -> APPROVED, never silently: only when an assessment recorded at or after the latest
-// suspension passed every rule, or with an override_reason (recorded as the decision's override).
-// The suspension causes are cleared. FAILED_PRECONDITION otherwise (naming why), or when the
-// approval has expired by `now` (it expires instead).
+// SUSPENDED -> APPROVED, never silently: only after an assessment recorded strictly after the
+// latest suspension (an override never replaces the re-assessment), and only when that assessment
+// passed every rule or with an override_reason for the rules it failed (recorded in the
+// transition). The suspension causes are cleared. FAILED_PRECONDITION otherwise (naming why), or
+// when the approval has expired by `now` (it expires instead).
 absl::StatusOr<v1::Scenario> Reinstate(const v1::Scenario& scenario,
                                        const std::string& override_reason, const std::string& actor,
                                        absl::Time now);

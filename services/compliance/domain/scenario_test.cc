@@ -356,8 +356,13 @@ TEST(SuspensionTest, NeverSilentlyRestoredOnlyAfterAPassingReassessmentOrAnOverr
   const absl::Time suspended_at = kNow + absl::Hours(24);
   const v1::Scenario suspended = *Suspend(Approved(), AgreementCause("ag-1"), "svc", suspended_at);
 
-  // The assessment of the approval predates the suspension: not enough.
+  // The assessment of the approval predates the suspension: not enough, not even with an
+  // override (an override answers failed verdicts of a re-assessment, never its absence).
   EXPECT_THAT(Reinstate(suspended, "", kAgency, suspended_at + absl::Hours(1)).status().message(),
+              HasSubstr("never silently restored"));
+  EXPECT_THAT(Reinstate(suspended, "the cause is lifted", kAgency, suspended_at + absl::Hours(1))
+                  .status()
+                  .message(),
               HasSubstr("never silently restored"));
 
   // A re-assessment that still fails (the agreement is still suspended) blocks it.
@@ -388,6 +393,22 @@ TEST(SuspensionTest, NeverSilentlyRestoredOnlyAfterAPassingReassessmentOrAnOverr
   // Past its approval's end it expires instead.
   EXPECT_THAT(Reinstate(passing, "", kAgency, Utc(2027, 1, 1)).status().message(),
               HasSubstr("it expires"));
+}
+
+// Strictly after: an assessment stamped with the very instant of the suspension may rest on facts
+// gathered before its cause (same clock reading), so it does not count.
+TEST(SuspensionTest, AnAssessmentAtTheInstantOfTheSuspensionDoesNotReinstate) {
+  const absl::Time at = kNow + absl::Hours(24);
+  const v1::Scenario suspended = *Suspend(Approved(), AgreementCause("ag-1"), "svc", at);
+  const v1::Scenario same_instant =
+      *RecordAssessment(suspended, Assess(suspended, PassingFacts(), kAgency, at), at);
+  ASSERT_TRUE(same_instant.assessment().passed());
+  EXPECT_THAT(Reinstate(same_instant, "", kAgency, at + absl::Minutes(1)).status().message(),
+              HasSubstr("never silently restored"));
+  const absl::Time later = at + absl::Seconds(1);
+  const v1::Scenario reassessed =
+      *RecordAssessment(suspended, Assess(suspended, PassingFacts(), kAgency, later), later);
+  EXPECT_TRUE(Reinstate(reassessed, "", kAgency, later).ok());
 }
 
 TEST(LifecycleTest, RevokeAndExpireEndTheApproval) {

@@ -23,11 +23,11 @@
 
 namespace pdao::compliance::sample {
 
-inline constexpr size_t kReadChunkBytes = 64 * 1024;
+inline constexpr size_t kReadChunkBytes = size_t{64} * 1024;
 
 struct ReaderLimits {
-  size_t max_field_bytes = 64 * 1024;
-  size_t max_row_bytes = 1024 * 1024;
+  size_t max_field_bytes = size_t{64} * 1024;
+  size_t max_row_bytes = size_t{1024} * 1024;
   size_t max_columns = 1024;
 };
 

@@ -151,7 +151,7 @@ absl::StatusOr<DatasetCheck> Sampler::CheckDataset(
   absl::StatusOr<ScanSummary> scan = (*reader)->Scan(
       [](int64_t, absl::Span<const absl::string_view>) { return absl::OkStatus(); });
   if (!scan.ok()) return scan.status();
-  return DatasetCheck{scan->rows, Hex(scan->sha256)};
+  return DatasetCheck{scan->rows, Hex(scan->sha256), (*reader)->columns()};
 }
 
 absl::StatusOr<SampleCertificate> Sampler::Produce(const SampleRequest& request) const {

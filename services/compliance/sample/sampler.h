@@ -110,6 +110,7 @@ struct SampleCertificate {
 struct DatasetCheck {
   int64_t rows = 0;
   std::string sha256;
+  std::vector<std::string> columns;  // in dataset order
 };
 
 class Sampler {

@@ -1,8 +1,11 @@
 // Test fixture of the compliance core: a ComplianceCore on its own SQLite :memory: store with a
-// FakeClock and a FakeFactsClient (authorization's and the registry's answers, with fault
-// switches), and helpers that walk a scenario from draft to approval. The real services are asked
-// in tests/integration/compliance/.
+// FakeClock, a FakeFactsClient (authorization's and the registry's answers, with fault switches),
+// a FakeAuditAppender (the audit log's Append, with fault switches) and an operation domain in a
+// fresh temporary directory, and helpers that walk a scenario from draft to approval. The real
+// services are asked in tests/integration/compliance/.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -14,6 +17,8 @@
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/compliance/compliance_core.h"
+#include "services/compliance/sample/test_dirs.h"
+#include "services/compliance/testing/fake_audit_appender.h"
 #include "services/compliance/testing/fake_facts_client.h"
 #include "services/compliance/testing/scenario_fixture.h"
 
@@ -32,12 +37,16 @@ class CoreFixture : public ::testing::Test {
     auto store = SqliteStore::Open(":memory:");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
+    domain_.data_root = dirs_.data_root();
+    domain_.output_root = dirs_.output_root();
+    domain_.pseudonym_master_key = std::string(32, 'k');
+    ASSERT_EQ(::mkdir(StagingDir(domain_).c_str(), 0700), 0);
     NewCore();
   }
 
   void NewCore() {
     core_.reset();
-    core_ = std::make_unique<ComplianceCore>(*store_, clock_, facts_);
+    core_ = std::make_unique<ComplianceCore>(*store_, clock_, facts_, audit_, domain_);
     ASSERT_TRUE(core_->LoadIndex().ok());
   }
 
@@ -177,6 +186,9 @@ class CoreFixture : public ::testing::Test {
 
   FakeClock clock_;
   FakeFactsClient facts_;
+  FakeAuditAppender audit_;
+  sample::testing::TestDirs dirs_;
+  DomainOptions domain_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<ComplianceCore> core_;
 };

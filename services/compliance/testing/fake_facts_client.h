@@ -37,6 +37,11 @@ class FakeFactsClient final : public FactsClient {
     absl::MutexLock lock(&mu_);
     fail_all_ = std::move(status);
   }
+  // The schema Schema() answers for `resource_id` (unknown resources: found=false).
+  void SetSchema(const std::string& resource_id, ResourceSchema schema) {
+    absl::MutexLock lock(&mu_);
+    schemas_[resource_id] = std::move(schema);
+  }
   int calls() const {
     absl::MutexLock lock(&mu_);
     return calls_;
@@ -81,6 +86,12 @@ class FakeFactsClient final : public FactsClient {
     unknown.product_id = product_id;
     return unknown;
   }
+  absl::StatusOr<ResourceSchema> Schema(const std::string& resource_id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = FaultLocked(); !s.ok()) return s;
+    auto it = schemas_.find(resource_id);
+    return it != schemas_.end() ? it->second : ResourceSchema{};
+  }
 
  private:
   absl::Status FaultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -95,6 +106,7 @@ class FakeFactsClient final : public FactsClient {
 
   mutable absl::Mutex mu_;
   AssessmentFacts facts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ResourceSchema> schemas_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
   int calls_ ABSL_GUARDED_BY(mu_) = 0;

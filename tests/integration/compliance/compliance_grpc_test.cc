@@ -5,7 +5,10 @@
 // (GrpcFactsClient), every verdict recorded, approved; the operator grants the product;
 // CheckUsage allows the named consumer and denies anyone else; revoking the agreement at
 // authorization reaches compliance through the bus, suspends the scenario with the reason, and the
-// next CheckUsage denies. Wrong roles are refused along the way. The registry's and
+// next CheckUsage denies. Wrong roles are refused along the way. Rule 23: the holder department
+// registers a dataset, the applicant gets a desensitized sample whose certificate is then found in
+// the real audit log (GetEntry, an inclusion proof verified against a checkpoint, and the
+// sample-volume alert it feeds). The registry's and
 // authorization's own set-up (resource, coded product, plan, operator, agreement) runs through
 // their cores: their gRPC paths are covered by their own tests. SQLite files and the in-process
 // bus; neither Redis nor Kafka.
@@ -18,14 +21,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
+#include "common/app/requests.h"
 #include "common/app/service_main.h"
 #include "common/crypto/dev_ca.h"
+#include "common/file/file.h"
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/compliance/v1/compliance.grpc.pb.h"
+#include "services/audit/audit_module.h"
+#include "services/audit/domain/merkle.h"
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/compliance/compliance_module.h"
@@ -63,14 +71,17 @@ class ComplianceGrpcTest : public ::testing::Test {
     ASSERT_TRUE(authority.ok());
     authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
 
-    ServiceMain main{
-        .program = "test",
-        .description = "test",
-        .modules = {registry::RegistryModule::Factory(),
-                    authorization::AuthorizationModule::Factory(), ComplianceModule::Factory()},
-        .embedded = true};
-    auto app = App::FromArgs(
-        main, {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s"}, &clock_);
+    ServiceMain main{.program = "test",
+                     .description = "test",
+                     .modules = {registry::RegistryModule::Factory(),
+                                 authorization::AuthorizationModule::Factory(),
+                                 ComplianceModule::Factory(), audit::AuditModule::Factory()},
+                     .embedded = true};
+    // A low sample-volume threshold: one sample of 10 rows raises the alert (rule 35).
+    auto app = App::FromArgs(main,
+                             {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s",
+                              "--audit-sample-rows-threshold=10"},
+                             &clock_);
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = std::move(*app);
     ASSERT_TRUE(app_->Start().ok());
@@ -85,6 +96,13 @@ class ComplianceGrpcTest : public ::testing::Test {
         spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
     EXPECT_TRUE(cert.ok()) << cert.status();
     return v1::ComplianceService::NewStub(MakeMtlsChannelFromPem(
+        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+  }
+  std::unique_ptr<audit::v1::AuditService::Stub> AuditStub(const std::string& spiffe_id) {
+    auto cert = authority_->IssueClientCert(
+        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return audit::v1::AuditService::NewStub(MakeMtlsChannelFromPem(
         absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
   }
   std::unique_ptr<v1::ComplianceService::Stub> Org(const std::string& org,
@@ -415,6 +433,168 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
   v1::ReinstateScenarioResponse rer;
   EXPECT_EQ(CALL(agency, ReinstateScenario, re, &rer).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Rule 23 end to end: the holder registers a dataset inside the operation domain, the applicant of
+// the approved scenario gets a sample; its certificate is in the real audit log (appended by
+// compliance over gRPC with its service certificate and acknowledged before the release), provably
+// included under a signed checkpoint, and it feeds audit's sample-volume warning with its size.
+TEST_F(ComplianceGrpcTest, DatasetThenSampleWhoseCertificateIsInTheAuditLog) {
+  RegistrySetUp();
+  AuthorizationSetUp();
+  ProductSetUp();
+  auto biz = Org(kBiz, "business_entity");
+  auto ops = Org(kOps, "operator");
+  auto agency = Org("cc-info-center", "implementing_agency");
+  auto dept = Org("city-transport", "department");
+
+  // The approved scenario (its refusals are covered by the test above).
+  v1::DraftScenarioRequest draft;
+  draft.set_applicant_credit_code(testing::CreditCode("91220101MA0Y00001"));
+  draft.set_operator_org(kOps);
+  *draft.mutable_content() = Content();
+  v1::DraftScenarioResponse dr;
+  ASSERT_TRUE(CALL(biz, DraftScenario, draft, &dr).ok());
+  const std::string id = dr.scenario().scenario_id();
+  v1::SubmitScenarioRequest submit;
+  submit.set_scenario_id(id);
+  submit.set_version_number(1);
+  v1::SubmitScenarioResponse sr;
+  ASSERT_TRUE(CALL(biz, SubmitScenario, submit, &sr).ok());
+  v1::EndorseScenarioRequest endorse;
+  endorse.set_scenario_id(id);
+  endorse.set_version_number(1);
+  v1::EndorseScenarioResponse er;
+  ASSERT_TRUE(CALL(ops, EndorseScenario, endorse, &er).ok());
+  v1::StartAssessmentRequest start;
+  start.set_scenario_id(id);
+  start.set_version_number(1);
+  v1::StartAssessmentResponse str;
+  ASSERT_TRUE(CALL(agency, StartAssessment, start, &str).ok());
+  v1::AssessScenarioRequest assess;
+  assess.set_scenario_id(id);
+  assess.set_version_number(1);
+  v1::AssessScenarioResponse ar;
+  ASSERT_TRUE(CALL(agency, AssessScenario, assess, &ar).ok());
+  v1::DecideScenarioRequest decide;
+  decide.set_scenario_id(id);
+  decide.set_version_number(1);
+  *decide.mutable_approve()->mutable_expires_at() =
+      ToProtoTime(clock_.Now() + absl::Hours(24 * 300));
+  v1::DecideScenarioResponse decr;
+  ASSERT_TRUE(CALL(agency, DecideScenario, decide, &decr).ok());
+  // The sample is asked for inside the scenario's term.
+  clock_.Advance(absl::Hours(48));
+
+  // The dataset: a CSV in the domain's data root (DATA_DIR/domain/data by default).
+  std::string csv = "line,position\r\n";
+  for (int i = 0; i < 12; ++i) absl::StrAppend(&csv, "L", i % 2, ",\"stop ", i, ", north\"\r\n");
+  ASSERT_TRUE(file::WriteFileAtomically(dir_ + "/domain/data/bus.csv", csv, 0640).ok());
+  v1::RegisterDatasetRequest reg;
+  reg.set_request_id("ds-1");
+  reg.set_resource_id(resource_);
+  reg.set_path("bus.csv");
+  reg.set_format(v1::DATASET_FORMAT_CSV);
+  v1::RegisterDatasetResponse regr;
+  EXPECT_EQ(CALL(ops, RegisterDataset, reg, &regr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(Org("city-health", "department"), RegisterDataset, reg, &regr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  reg.set_path("../certs/ca.pem");
+  EXPECT_EQ(CALL(dept, RegisterDataset, reg, &regr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  reg.set_path("bus.csv");
+  grpc::Status st = CALL(dept, RegisterDataset, reg, &regr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(regr.dataset().row_count(), 12);
+  v1::GetDatasetRequest getd;
+  getd.set_dataset_id(regr.dataset().dataset_id());
+  v1::GetDatasetResponse getdr;
+  ASSERT_TRUE(CALL(dept, GetDataset, getd, &getdr).ok());
+  EXPECT_EQ(CALL(biz, GetDataset, getd, &getdr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // The sample.
+  v1::RequestSampleRequest ask;
+  ask.set_request_id("sample-1");
+  ask.set_scenario_id(id);
+  ask.set_resource_id(resource_);
+  ask.add_fields("line");
+  ask.add_fields("position");
+  ask.set_size(10);
+  v1::RequestSampleResponse sample;
+  EXPECT_EQ(CALL(dept, RequestSample, ask, &sample).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(Org("biz-2", "business_entity"), RequestSample, ask, &sample).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  st = CALL(biz, RequestSample, ask, &sample);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const v1::SampleCertificate& cert = sample.certificate();
+  EXPECT_EQ(cert.rows_in(), 12);
+  EXPECT_EQ(cert.rows_out(), 10);
+  EXPECT_EQ(cert.k_required(), 5);
+  EXPECT_EQ(cert.requester(), absl::StrCat("spiffe://pdao/org/", kBiz, "/role/business_entity"));
+  auto released = file::ReadFile(dir_ + "/domain/output/" + sample.output_path());
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(Sha256Hex(*released), cert.output_sha256());
+
+  // The certificate in the audit log, as appended by compliance.
+  auto regulator = AuditStub("spiffe://pdao/org/cac/role/regulator");
+  audit::v1::GetEntryRequest ge;
+  ge.set_index(sample.audit_log_index());
+  audit::v1::GetEntryResponse ger;
+  st = CALL(regulator, GetEntry, ge, &ger);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  audit::v1::AuditEntry entry;
+  ASSERT_TRUE(entry.ParseFromString(ger.entry_bytes()));
+  EXPECT_EQ(entry.source(), "grpc:spiffe://pdao/service/compliance");
+  pdao::events::v1::Envelope logged;
+  ASSERT_TRUE(logged.ParseFromString(entry.envelope()));
+  EXPECT_EQ(logged.event_id(), sample.audit_event_id());
+  ASSERT_TRUE(logged.has_sample_produced());
+  EXPECT_EQ(logged.sample_produced().certificate().SerializeAsString(), cert.SerializeAsString());
+
+  // Included under a signed checkpoint (bounded poll: checkpoints are cut periodically).
+  audit::v1::GetCheckpointResponse cp;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    audit::v1::GetCheckpointRequest cpr;
+    cp.Clear();
+    if (CALL(regulator, GetCheckpoint, cpr, &cp).ok() &&
+        cp.checkpoint().tree_size() > sample.audit_log_index()) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  ASSERT_GT(cp.checkpoint().tree_size(), sample.audit_log_index());
+  audit::v1::GetInclusionProofRequest ip;
+  ip.set_index(sample.audit_log_index());
+  ip.set_tree_size(cp.checkpoint().tree_size());
+  audit::v1::GetInclusionProofResponse ipr;
+  ASSERT_TRUE(CALL(regulator, GetInclusionProof, ip, &ipr).ok());
+  std::vector<audit::Hash> proof;
+  for (const std::string& h : ipr.hashes()) proof.push_back(*audit::HashFromBytes(h, "proof"));
+  auto root = audit::HashFromBytes(cp.checkpoint().root_hash(), "root");
+  ASSERT_TRUE(root.ok());
+  EXPECT_TRUE(audit::VerifyInclusion(sample.audit_log_index(), cp.checkpoint().tree_size(),
+                                     audit::LeafHash(absl::string_view(ger.entry_bytes())), proof,
+                                     *root)
+                  .ok());
+
+  // Its real size fed the sample-volume warning (threshold 10 rows in this test).
+  audit::v1::ListAlertsResponse alerts;
+  bool raised = false;
+  do {
+    audit::v1::ListAlertsRequest lar;
+    alerts.Clear();
+    ASSERT_TRUE(CALL(regulator, ListAlerts, lar, &alerts).ok());
+    for (const audit::v1::Alert& a : alerts.alerts()) {
+      raised =
+          raised || (a.rule() == audit::v1::ALERT_RULE_SAMPLE_VOLUME &&
+                     !a.entry_indexes().empty() && a.entry_indexes(0) == sample.audit_log_index());
+    }
+    if (!raised) absl::SleepFor(absl::Milliseconds(20));
+  } while (!raised && absl::Now() < deadline);
+  EXPECT_TRUE(raised);
 }
 
 // Contract: the production FactsClient against the real authorization and registry over mTLS with

@@ -1,6 +1,6 @@
 // Every service adapter binds every rpc of its API to its core exactly once
 // (common/rpc/unary_adapter.h): an rpc added to a .proto without its core method binding shows up
-// here, not as UNIMPLEMENTED in production. Needs the three services, so it lives in tests/.
+// here, not as UNIMPLEMENTED in production. Needs every service, so it lives in tests/.
 #include <prometheus/registry.h>
 #include <unistd.h>
 
@@ -21,6 +21,9 @@
 #include "services/audit/audit_service.h"
 #include "services/audit/domain/checkpoint.h"
 #include "services/authorization/authorization_service.h"
+#include "services/compliance/compliance_service.h"
+#include "services/compliance/testing/fake_audit_appender.h"
+#include "services/compliance/testing/fake_facts_client.h"
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/testing/fake_agreement_checker.h"
@@ -84,6 +87,17 @@ TEST(AdaptersTest, AuditBindsEveryRpc) {
   }
   log->reset();
   std::filesystem::remove_all(dir);
+}
+
+TEST(AdaptersTest, ComplianceBindsEveryRpc) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  SystemClock clock;
+  compliance::testing::FakeFactsClient facts;
+  compliance::testing::FakeAuditAppender audit;
+  compliance::ComplianceCore core(**store, clock, facts, audit, compliance::DomainOptions{});
+  ThreadPoolExecutor executor(1, "binding-test");
+  EXPECT_THAT(compliance::ComplianceService(core, executor).BindingErrors(), IsEmpty());
 }
 
 }  // namespace
