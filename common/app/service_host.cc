@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/kafka_bus.h"
+#include "common/bus/kafka_flags.h"
 #include "common/log/log.h"
 #include "common/rpc/limit_flags.h"
 #include "common/store/redis_store.h"
@@ -43,6 +44,7 @@ void DefineHostFlags(Config& config, bool embedded) {
   config.Define("executor-threads", "PDAO_EXECUTOR_THREADS", "32",
                 "threads that run the services' use cases off gRPC's callback threads (1-1024)");
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
+  DefineKafkaFlags(config);  // common/bus/kafka_flags.h: docs/operations.md "Kafka"
 }
 
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
@@ -72,6 +74,7 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   }
   o.executor_threads = static_cast<int>(*threads);
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
+  if (absl::Status s = KafkaOptionsFromConfig(config, program, &o.kafka_bus); !s.ok()) return s;
   return o;
 }
 
@@ -97,9 +100,10 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions opt
     if (!bus.ok()) return bus.status();
     host->bus_ = std::move(*bus);
   } else {
-    KafkaBusOptions kafka;
+    KafkaBusOptions kafka = host->options_.kafka_bus;
     kafka.bootstrap_servers = host->options_.kafka;
     kafka.client_id = host->options_.program;
+    kafka.metrics = &host->metrics_->registry();
     absl::StatusOr<std::unique_ptr<KafkaBus>> bus = KafkaBus::Create(std::move(kafka));
     if (!bus.ok()) return bus.status();
     host->bus_ = std::move(*bus);
