@@ -9,8 +9,10 @@
 //     serverAuth (a dev CA's service-<svc>.crt and <role>.crt are clientAuth only);
 //   - for a service "pdao-<svc>", it names the service: a DNS SAN "<svc>" or "pdao-<svc>" (what
 //     --<svc>-target dials by default), or one whose first label is one of those
-//     ("pdao-audit.pdao.svc.cluster.local"), or the URI SAN spiffe://pdao/service/<svc>
-//     (pdao-standalone: spiffe://pdao/service/standalone). Other names are not checked.
+//     ("pdao-audit.pdao.svc.cluster.local"), or the URI SAN spiffe://pdao/service/<svc>; the
+//     one-process binaries' certificate (URI SAN spiffe://pdao/service/standalone, the dev CA's
+//     server.crt, whose DNS names cover every service) serves any of them. Names that do not start
+//     with "pdao-" (tests, tools) are not checked.
 #pragma once
 
 #include <string>
