@@ -11,6 +11,7 @@
 #include "common/app/refusal_records.h"
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/kafka_bus.h"
+#include "common/bus/kafka_flags.h"
 #include "common/log/log.h"
 #include "common/rpc/limit_flags.h"
 #include "common/store/redis_store.h"
@@ -47,6 +48,7 @@ void DefineHostFlags(Config& config, bool embedded) {
                 "refused calls (PERMISSION_DENIED, INVALID_ARGUMENT, ...) are counted per caller, "
                 "method and code and recorded as one audit event per window (1s-1h)");
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
+  DefineKafkaFlags(config);  // common/bus/kafka_flags.h: docs/operations.md "Kafka"
 }
 
 absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
@@ -82,6 +84,7 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   }
   o.refusal_window = *window;
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
+  if (absl::Status s = KafkaOptionsFromConfig(config, program, &o.kafka_bus); !s.ok()) return s;
   return o;
 }
 
@@ -107,9 +110,10 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Create(HostOptions opt
     if (!bus.ok()) return bus.status();
     host->bus_ = std::move(*bus);
   } else {
-    KafkaBusOptions kafka;
+    KafkaBusOptions kafka = host->options_.kafka_bus;
     kafka.bootstrap_servers = host->options_.kafka;
     kafka.client_id = host->options_.program;
+    kafka.metrics = &host->metrics_->registry();
     absl::StatusOr<std::unique_ptr<KafkaBus>> bus = KafkaBus::Create(std::move(kafka));
     if (!bus.ok()) return bus.status();
     host->bus_ = std::move(*bus);

@@ -25,6 +25,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/bus/event_bus.h"
+#include "common/bus/kafka_bus.h"
 #include "common/bus/outbox_relay.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
@@ -50,6 +51,9 @@ struct HostOptions {
   std::string redis;     // "host:port" of the Redis server; empty: SQLite
   std::string redis_password;
   std::string kafka;  // Kafka bootstrap servers; empty: in-process bus
+  // --kafka-partitions, --kafka-session-timeout, ... (common/bus/kafka_flags.h); the host sets the
+  // bootstrap servers, client id and metrics registry.
+  KafkaBusOptions kafka_bus;
   absl::Duration drain_timeout = absl::Seconds(20);
   int executor_threads = 32;     // the shared executor the adapters run the cores on
   ConnectionLimits connections;  // --max-connections, ... (common/rpc/limit_flags.h)

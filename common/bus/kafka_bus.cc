@@ -12,6 +12,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/log/log.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace pdao {
 namespace {
@@ -73,18 +76,45 @@ class EventLogger : public RdKafka::EventCb {
   LogFn log_;
 };
 
+// How often a subscription checks its lag and progress (stall detection).
+constexpr absl::Duration kStallCheckInterval = absl::Milliseconds(500);
+
 // One consumer-group member: a KafkaConsumer and the thread that drives it.
 class KafkaSubscription final : public Subscription {
  public:
   KafkaSubscription(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                     std::unique_ptr<EventLogger> events, MessageHandler handler,
-                    absl::Duration backoff, LogFn log, std::string group)
+                    absl::Duration backoff, LogFn log, std::string group, std::string member,
+                    absl::Duration stall_after, prometheus::Registry* metrics)
       : consumer_(std::move(consumer)),
         events_(std::move(events)),
         handler_(std::move(handler)),
         backoff_(backoff),
         log_(std::move(log)),
-        group_(std::move(group)) {
+        group_(std::move(group)),
+        member_(std::move(member)),
+        stall_after_(stall_after),
+        last_progress_(absl::Now()) {
+    if (metrics != nullptr) {
+      const std::map<std::string, std::string> labels = {{"group", group_}, {"member", member_}};
+      stalled_family_ = &prometheus::BuildGauge()
+                             .Name("pdao_bus_consumer_stalled")
+                             .Help(
+                                 "1 while a consumer has lag and handled nothing for "
+                                 "--kafka-stall-after (common/bus/kafka_bus.h)")
+                             .Register(*metrics);
+      lag_family_ = &prometheus::BuildGauge()
+                         .Name("pdao_bus_consumer_lag")
+                         .Help("Messages waiting in the consumer's assigned partitions")
+                         .Register(*metrics);
+      age_family_ = &prometheus::BuildGauge()
+                         .Name("pdao_bus_consumer_last_progress_age_seconds")
+                         .Help("Seconds since the consumer last handled a message or was caught up")
+                         .Register(*metrics);
+      stalled_gauge_ = &stalled_family_->Add(labels);
+      lag_gauge_ = &lag_family_->Add(labels);
+      age_gauge_ = &age_family_->Add(labels);
+    }
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -94,7 +124,15 @@ class KafkaSubscription final : public Subscription {
       stop_ = true;
     }
     thread_.join();
+    if (stalled_gauge_ != nullptr) {
+      stalled_family_->Remove(stalled_gauge_);
+      lag_family_->Remove(lag_gauge_);
+      age_family_->Remove(age_gauge_);
+    }
   }
+
+  // KafkaBus::AbandonForTest: the thread ends without close().
+  void Abandon() { abandon_.store(true); }
 
  private:
   bool Stopping() {
@@ -111,7 +149,13 @@ class KafkaSubscription final : public Subscription {
   }
 
   void Run() {
+    absl::Time next_check = absl::Now() + kStallCheckInterval;
     while (!Stopping()) {
+      if (abandon_.load()) return;  // as kill -9 would: no commit, no LeaveGroup
+      if (absl::Now() >= next_check) {
+        CheckProgress();
+        next_check = absl::Now() + kStallCheckInterval;
+      }
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(100));
       if (!msg) continue;
       switch (msg->err()) {
@@ -126,9 +170,58 @@ class KafkaSubscription final : public Subscription {
           break;
       }
     }
-    // Commits the stored (acknowledged) offsets and leaves the group, so the partitions move to
-    // the other members at once.
-    consumer_->close();
+    // Commits the stored (acknowledged) offsets and leaves the group (a dynamic member), so the
+    // partitions move to the other members at once.
+    if (!abandon_.load()) consumer_->close();
+  }
+
+  // Lag of the assigned partitions: the high watermark last seen by the fetcher minus the
+  // position (no broker round trip). A partition without a position yet counts from its low
+  // watermark. -1 when there is no assignment.
+  int64_t Lag() {
+    std::vector<RdKafka::TopicPartition*> parts;
+    if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR || parts.empty()) {
+      RdKafka::TopicPartition::destroy(parts);
+      return -1;
+    }
+    (void)consumer_->position(parts);
+    int64_t lag = 0;
+    for (RdKafka::TopicPartition* tp : parts) {
+      int64_t low = -1;
+      int64_t high = -1;
+      if (consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      const int64_t position = tp->offset() >= 0 ? tp->offset() : std::max<int64_t>(low, 0);
+      lag += std::max<int64_t>(0, high - position);
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    return lag;
+  }
+
+  // Stalled: lag and nothing handled for stall_after_. Logs the change both ways; sets gauges.
+  void CheckProgress() {
+    const int64_t lag = Lag();
+    const absl::Time now = absl::Now();
+    if (lag <= 0) last_progress_ = now;  // caught up (or nothing assigned): not stalled
+    const absl::Duration age = now - last_progress_;
+    const bool stalled = lag > 0 && age >= stall_after_;
+    if (stalled && !stalled_) {
+      log_("warn", absl::StrCat("kafka consumer group ", group_, " member ", member_,
+                                " stalled: no message handled for ", absl::FormatDuration(age),
+                                " while ", lag, " messages wait (lag)"));
+    } else if (!stalled && stalled_) {
+      log_("info", absl::StrCat("kafka consumer group ", group_, " member ", member_,
+                                " resumed after ", absl::FormatDuration(age), ", lag ", lag));
+    }
+    stalled_ = stalled;
+    if (stalled_gauge_ != nullptr) {
+      stalled_gauge_->Set(stalled ? 1 : 0);
+      lag_gauge_->Set(static_cast<double>(std::max<int64_t>(lag, 0)));
+      age_gauge_->Set(absl::ToDoubleSeconds(age));
+    }
   }
 
   void Handle(RdKafka::Message& msg) {
@@ -155,6 +248,7 @@ class KafkaSubscription final : public Subscription {
     }
     absl::Status status = handler_(m);
     if (status.ok()) {
+      last_progress_ = absl::Now();
       std::unique_ptr<RdKafka::TopicPartition> next(
           RdKafka::TopicPartition::create(topic, partition, offset + 1));
       std::vector<RdKafka::TopicPartition*> offsets = {next.get()};
@@ -191,8 +285,19 @@ class KafkaSubscription final : public Subscription {
   const absl::Duration backoff_;
   LogFn log_;
   const std::string group_;
+  const std::string member_;
+  const absl::Duration stall_after_;
   // (topic, partition) -> offset of a message whose handler failed and that must come next.
   std::map<std::pair<std::string, int32_t>, int64_t> rewind_;  // consumer thread only
+  absl::Time last_progress_;                                   // consumer thread only
+  bool stalled_ = false;                                       // consumer thread only
+  std::atomic<bool> abandon_{false};
+  prometheus::Family<prometheus::Gauge>* stalled_family_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* lag_family_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* age_family_ = nullptr;
+  prometheus::Gauge* stalled_gauge_ = nullptr;
+  prometheus::Gauge* lag_gauge_ = nullptr;
+  prometheus::Gauge* age_gauge_ = nullptr;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -268,6 +373,8 @@ absl::Status KafkaBus::BuildProducerLocked() {
       {"enable.idempotence", "true"},
       {"acks", "all"},
       {"message.timeout.ms", absl::StrCat(ToMillis(options_.message_timeout))},
+      {"topic.metadata.refresh.interval.ms",
+       absl::StrCat(ToMillis(options_.metadata_refresh_interval))},
   };
   for (const auto* props : {&ours, &options_.extra_config, &options_.producer_config}) {
     if (absl::Status s = SetAll(conf.get(), *props); !s.ok()) return s;
@@ -329,6 +436,15 @@ absl::Status KafkaBus::Publish(const BusMessage& message, DeliveryCallback on_de
   }
   if (closing_.load()) {
     return absl::FailedPreconditionError("kafka bus is shutting down");
+  }
+  if (options_.create_topics) {
+    bool first = false;
+    {
+      absl::MutexLock lock(&topics_mu_);
+      first = ensured_topics_.insert(message.topic).second;
+    }
+    // Once per topic and bus; on failure the producer's auto-creation (broker defaults) applies.
+    if (first) EnsureConfiguredTopics({message.topic}, "publish");
   }
   auto* opaque = new DeliveryCallback(std::move(on_delivery));
   const absl::Time deadline = absl::Now() + options_.queue_full_timeout;
@@ -422,6 +538,15 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
   if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
   if (closing_.load()) return absl::FailedPreconditionError("kafka bus is shutting down");
 
+  if (options_.create_topics) EnsureConfiguredTopics(topics, absl::StrCat("group ", group));
+  std::string member;
+  {
+    absl::MutexLock lock(&topics_mu_);
+    const int n = ++members_[group];
+    member = options_.instance_id.empty() ? absl::StrCat(n) : options_.instance_id;
+    if (n > 1 && !options_.instance_id.empty()) absl::StrAppend(&member, "-", n);
+  }
+
   LogFn log = options_.log ? options_.log : DefaultLog();
   auto events = std::make_unique<EventLogger>(log);
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -441,7 +566,12 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
       {"enable.partition.eof", "false"},
       {"session.timeout.ms", absl::StrCat(ToMillis(options_.session_timeout))},
       {"heartbeat.interval.ms", absl::StrCat(ToMillis(options_.heartbeat_interval))},
+      {"topic.metadata.refresh.interval.ms",
+       absl::StrCat(ToMillis(options_.metadata_refresh_interval))},
   };
+  if (!options_.instance_id.empty()) {
+    if (absl::Status s = Set(conf.get(), "group.instance.id", member); !s.ok()) return s;
+  }
   for (const auto* props : {&ours, &options_.extra_config, &options_.consumer_config}) {
     if (absl::Status s = SetAll(conf.get(), *props); !s.ok()) return s;
   }
@@ -453,15 +583,40 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
     return absl::InvalidArgumentError(absl::StrCat(
         "kafka subscribe to ", absl::StrJoin(topics, ","), ": ", RdKafka::err2str(code)));
   }
-  return std::unique_ptr<Subscription>(
-      new KafkaSubscription(std::move(consumer), std::move(events), std::move(handler),
-                            options_.redelivery_backoff, std::move(log), group));
+  return std::unique_ptr<Subscription>(new KafkaSubscription(
+      std::move(consumer), std::move(events), std::move(handler), options_.redelivery_backoff,
+      std::move(log), group, member, options_.stall_after, options_.metrics));
+}
+
+void KafkaBus::AbandonForTest(std::unique_ptr<Subscription> subscription) {
+  if (auto* kafka = dynamic_cast<KafkaSubscription*>(subscription.get())) kafka->Abandon();
+  subscription.reset();
+}
+
+void KafkaBus::EnsureConfiguredTopics(const std::vector<std::string>& topics,
+                                      const std::string& why) {
+  absl::Status s = EnsureTopics(topics, options_.topic_partitions, options_.topic_create_timeout,
+                                options_.topic_replication_factor);
+  if (!s.ok()) {
+    Log("warn", absl::StrCat("kafka topics ", absl::StrJoin(topics, ","), " (", why,
+                             ") not created: ", s.ToString(),
+                             "; the broker's auto-creation applies if it is on"));
+  }
 }
 
 absl::Status KafkaBus::EnsureTopics(const std::vector<std::string>& topics, int partitions,
-                                    absl::Duration timeout) {
+                                    absl::Duration timeout, int replication_factor) {
   if (topics.empty()) return absl::OkStatus();
-  if (partitions < 1) return absl::InvalidArgumentError("EnsureTopics needs partitions >= 1");
+  if (partitions < 1 || partitions > kMaxPartitions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic partitions must be 1..", kMaxPartitions, ", not ", partitions));
+  }
+  if (replication_factor != -1 &&
+      (replication_factor < 1 || replication_factor > kMaxReplicationFactor)) {
+    return absl::InvalidArgumentError(absl::StrCat("topic replication factor must be -1 or 1..",
+                                                   kMaxReplicationFactor, ", not ",
+                                                   replication_factor));
+  }
   absl::ReaderMutexLock lock(&producer_mu_);
   rd_kafka_t* rk = producer_->c_ptr();
   char errstr[512];
@@ -471,7 +626,7 @@ absl::Status KafkaBus::EnsureTopics(const std::vector<std::string>& topics, int 
   };
   for (const auto& name : topics) {
     rd_kafka_NewTopic_t* t =
-        rd_kafka_NewTopic_new(name.c_str(), partitions, -1, errstr, sizeof(errstr));
+        rd_kafka_NewTopic_new(name.c_str(), partitions, replication_factor, errstr, sizeof(errstr));
     if (t == nullptr) {
       free_topics();
       return absl::InvalidArgumentError(absl::StrCat("topic ", name, ": ", errstr));

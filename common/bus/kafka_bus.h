@@ -10,13 +10,30 @@
 // The destructor flushes for up to `close_flush_timeout`; messages still undelivered then get an
 // error callback (the outbox relay publishes them again later).
 //
+// Topics (issue 10): with `create_topics`, Subscribe creates the topics it consumes before it
+// subscribes, and Publish creates a topic the first time this bus publishes to it (Admin API,
+// `topic_partitions` partitions, `topic_replication_factor` replicas), so topics exist before
+// anyone subscribes and have the platform's partition count, not the broker's auto-creation
+// defaults. A topic that exists already is left as it is. When the broker does not answer, a
+// warning is logged and the bus goes on (a service starts while Kafka is down). Every client
+// refreshes topic metadata every `metadata_refresh_interval` (librdkafka's default is 5 minutes),
+// so a subscription to a topic that another process creates later sees it within that interval.
+//
 // Consumer (one KafkaConsumer per Subscribe, on its own thread): group.id = group,
 // enable.auto.commit=true with enable.auto.offset.store=false, auto.offset.reset=earliest,
-// allow.auto.create.topics=true. A message's offset is stored (and so later committed) only after
-// the handler returns OK. On a handler error the consumer seeks back to that message and delivers
-// it again after `redelivery_backoff`; no message is ever skipped. Destroying the Subscription
-// closes the consumer (committing what was acknowledged and leaving the group); an unacknowledged
-// message then goes to the next member of the group.
+// allow.auto.create.topics=true. With `instance_id` set, static group membership (KIP-345):
+// group.instance.id = instance_id (instance_id-2, -3, ... for further subscriptions of the same
+// group on this bus), so a member that restarts under the same id within the session timeout gets
+// its partitions back at once instead of waiting for the old member to time out; a static member
+// does not leave the group when it closes. A subscription whose assigned partitions have lag while
+// no message was handled for `stall_after` is stalled: it logs a warning (and a line when it
+// resumes) and, with `metrics`, sets the gauges pdao_bus_consumer_stalled,
+// pdao_bus_consumer_lag and pdao_bus_consumer_last_progress_age_seconds {group, member}. A
+// message's offset is stored (and so later committed) only after the handler returns OK. On a
+// handler error the consumer seeks back to that message and delivers it again after
+// `redelivery_backoff`; no message is ever skipped. Destroying the Subscription closes the consumer
+// (committing what was acknowledged and leaving the group); an unacknowledged message then goes to
+// the next member of the group.
 //
 // Publish returning an error means the callback will not be called. Thread-safe.
 #pragma once
@@ -25,6 +42,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -40,7 +58,15 @@ namespace RdKafka {
 class Producer;
 }  // namespace RdKafka
 
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
 namespace pdao {
+
+// Bounds of EnsureTopics and of the options' topic settings.
+inline constexpr int kMaxPartitions = 1000;
+inline constexpr int kMaxReplicationFactor = 100;
 
 struct KafkaBusOptions {
   // "host:port[,host:port...]". Required.
@@ -54,11 +80,26 @@ struct KafkaBusOptions {
   // Destructor: how long to wait for outstanding deliveries.
   absl::Duration close_flush_timeout = absl::Seconds(10);
 
+  // Topics (see above). topic_partitions 1..1000; topic_replication_factor -1 = the broker's
+  // default.replication.factor, else 1..broker count.
+  bool create_topics = true;
+  int topic_partitions = 6;
+  int topic_replication_factor = -1;
+  absl::Duration topic_create_timeout = absl::Seconds(10);
+  // topic.metadata.refresh.interval.ms of every client (see above).
+  absl::Duration metadata_refresh_interval = absl::Seconds(5);
+
   // Consumers. Tests: session 6 s, heartbeat 500 ms (TOOLCHAIN.md).
+  // Static membership id (see above); empty: dynamic membership.
+  std::string instance_id;
   absl::Duration session_timeout = absl::Seconds(45);
   absl::Duration heartbeat_interval = absl::Seconds(3);
   // Wait before a message whose handler failed is delivered again.
   absl::Duration redelivery_backoff = absl::Milliseconds(500);
+  // A subscription with lag and no handled message for this long is stalled (see above).
+  absl::Duration stall_after = absl::Seconds(30);
+  // Where the consumer gauges go (see above); nullptr: none. Must outlive the bus.
+  prometheus::Registry* metrics = nullptr;
 
   // Extra librdkafka properties: `extra_config` for producer and consumers, then the specific
   // maps. They are applied after ours, so they can override anything (use with care).
@@ -94,11 +135,18 @@ class KafkaBus final : public EventBus {
   // OK when no message is waiting for its delivery report; DEADLINE_EXCEEDED otherwise.
   absl::Status Flush(absl::Duration timeout) override;
 
-  // Creates each topic with `partitions` partitions (replication factor: the broker default)
-  // through the Admin API. A topic that already exists counts as success. UNAVAILABLE /
-  // DEADLINE_EXCEEDED when the broker does not answer in `timeout`; the broker's error otherwise.
+  // Creates each topic with `partitions` partitions and `replication_factor` replicas (-1: the
+  // broker default) through the Admin API. A topic that already exists counts as success (its
+  // partitions are not changed). INVALID_ARGUMENT for partitions outside 1..1000 or a replication
+  // factor outside -1, 1..100; UNAVAILABLE / DEADLINE_EXCEEDED when the broker does not answer in
+  // `timeout`; the broker's error otherwise.
   absl::Status EnsureTopics(const std::vector<std::string>& topics, int partitions,
-                            absl::Duration timeout = absl::Seconds(30));
+                            absl::Duration timeout = absl::Seconds(30),
+                            int replication_factor = -1);
+
+  // Tests only: ends `subscription` as a crashed process would (kill -9): its consumer is
+  // destroyed without closing, so it neither commits nor leaves the group.
+  static void AbandonForTest(std::unique_ptr<Subscription> subscription);
 
   // Tests only: makes the current producer hit a fatal (idempotence) error, as a broker would, so
   // the rebuild path runs. FAILED_PRECONDITION when librdkafka refuses.
@@ -117,6 +165,8 @@ class KafkaBus final : public EventBus {
   void PollLoop();
   void RebuildProducer(uint64_t generation);
   void Log(std::string_view level, std::string_view message) const;
+  // EnsureTopics with the options' settings; a failure is logged (`why`: who asked), not returned.
+  void EnsureConfiguredTopics(const std::vector<std::string>& topics, const std::string& why);
 
   const KafkaBusOptions options_;
   std::unique_ptr<Impl> impl_;  // callbacks handed to librdkafka; outlives every producer
@@ -125,6 +175,12 @@ class KafkaBus final : public EventBus {
   mutable absl::Mutex producer_mu_;
   std::unique_ptr<RdKafka::Producer> producer_ ABSL_GUARDED_BY(producer_mu_);
   uint64_t generation_ ABSL_GUARDED_BY(producer_mu_) = 0;
+
+  // Publish: topics this bus already tried to create (create_topics).
+  absl::Mutex topics_mu_;
+  std::set<std::string> ensured_topics_ ABSL_GUARDED_BY(topics_mu_);
+  // Subscribe: subscriptions made per group (static membership ids, metric labels).
+  std::map<std::string, int> members_ ABSL_GUARDED_BY(topics_mu_);
 
   std::atomic<bool> closing_{false};
   std::atomic<int64_t> outstanding_{0};

@@ -10,9 +10,20 @@
 namespace pdao {
 
 OutboxRelay::OutboxRelay(Store& store, EventBus& bus, OutboxRelayOptions options)
-    : store_(store), bus_(bus), options_(options), deliveries_(std::make_shared<Deliveries>()) {}
+    : store_(store), bus_(bus), options_(options), deliveries_(std::make_shared<Deliveries>()) {
+  if (options_.wake_on_commit) {
+    listener_ = store_.AddOutboxListener([this] {
+      ++wakeups_;
+      absl::MutexLock lock(&run_mu_);
+      ++commits_seen_;
+    });
+  }
+}
 
-OutboxRelay::~OutboxRelay() { Stop(); }
+OutboxRelay::~OutboxRelay() {
+  Stop();
+  if (listener_ != 0) store_.RemoveOutboxListener(listener_);
+}
 
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   absl::MutexLock lock(&round_mu_);
@@ -148,17 +159,22 @@ void OutboxRelay::Stop() {
 void OutboxRelay::Loop() {
   const int limit = std::clamp(options_.batch_size, 1, 1000);
   while (true) {
+    uint64_t seen = 0;  // commits notified before this round: the round reads their records
     {
       absl::MutexLock lock(&run_mu_);
       if (stopping_) break;
+      seen = commits_seen_;
     }
     absl::StatusOr<int> marked = RunOnce();
-    // Straight on when a full batch moved (more may be waiting); otherwise pause.
+    // Straight on when a full batch moved (more may be waiting); otherwise pause until a commit
+    // made during or after the round, Stop, or the poll interval.
     const bool more = marked.ok() && *marked > 0 && pending_.load() >= limit;
     if (more) continue;
     absl::MutexLock lock(&run_mu_);
-    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) { return stopping_; };
-    run_mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.poll_interval);
+    auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
+      return stopping_ || commits_seen_ != seen;
+    };
+    run_mu_.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
   }
   // Drain: keep going while rounds make progress, bounded.
   const absl::Time deadline = absl::Now() + options_.drain_timeout;

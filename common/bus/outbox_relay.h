@@ -13,9 +13,12 @@
 // Delivery is at least once: a crash between delivery and MarkSent, or a retry after a failed
 // record, publishes some events again; consumers drop duplicates by event_id (dedup.h).
 //
-// Start() runs rounds on a thread: back to back while records are pending, else every
-// poll_interval. Stop() lets the thread drain (rounds continue while they make progress, bounded by
-// drain_timeout), then joins it. Thread-safe; rounds never overlap.
+// Start() runs rounds on a thread: back to back while records are pending; otherwise it waits for
+// the next commit of the same Store object that appends outbox events (Store::AddOutboxListener
+// wakes it at once), or for poll_interval, whichever comes first. The poll is the fallback for
+// records the listener cannot see: written by another process into a shared Redis outbox, or left
+// pending by a failed delivery. Stop() lets the thread drain (rounds continue while they make
+// progress, bounded by drain_timeout), then joins it. Thread-safe; rounds never overlap.
 #pragma once
 
 #include <atomic>
@@ -38,8 +41,13 @@ namespace pdao {
 struct OutboxRelayOptions {
   // Records read per round (1..1000, the Store's limit).
   int batch_size = 100;
-  // Pause between rounds when nothing is pending (or a round failed).
+  // Longest pause between rounds when nothing is pending (or a round failed). A commit through
+  // the relay's Store ends the pause at once (wake_on_commit); the poll only finds records written
+  // by another process, or left by a failed delivery.
   absl::Duration poll_interval = absl::Milliseconds(200);
+  // Wake on the Store's commits (Store::AddOutboxListener). false: poll only (the behaviour before
+  // issue 10, kept for the benchmark's baseline).
+  bool wake_on_commit = true;
   // How long a round waits for its delivery reports before it marks what it has.
   absl::Duration delivery_wait = absl::Seconds(10);
   // Stop(): how long to keep draining.
@@ -71,6 +79,7 @@ class OutboxRelay {
   int64_t failed() const { return failed_.load(); }        // rejected publishes + failed reports
   int64_t pending() const { return pending_.load(); }      // records read by the latest round
   int64_t rounds() const { return rounds_.load(); }
+  int64_t wakeups() const { return wakeups_.load(); }  // commits that woke the relay
 
  private:
   // Shared with delivery callbacks, which may run after the relay is gone.
@@ -93,6 +102,9 @@ class OutboxRelay {
   absl::Mutex run_mu_;
   bool running_ ABSL_GUARDED_BY(run_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
+  // Bumped by the Store's outbox listener; the thread waits for it to change.
+  uint64_t commits_seen_ ABSL_GUARDED_BY(run_mu_) = 0;
+  int64_t listener_ = 0;  // handle from Store::AddOutboxListener (0: none)
   std::thread thread_;
 
   std::atomic<int64_t> published_{0};
@@ -100,6 +112,7 @@ class OutboxRelay {
   std::atomic<int64_t> failed_{0};
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> rounds_{0};
+  std::atomic<int64_t> wakeups_{0};
 };
 
 }  // namespace pdao

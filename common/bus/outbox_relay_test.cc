@@ -247,5 +247,43 @@ TEST_F(OutboxRelayTest, BatchSizeBoundsARound) {
   EXPECT_EQ(PendingIds().size(), 4u);
 }
 
+// Issue 10: commit -> published is not bounded below by the poll interval. With a poll that never
+// fires within the test, only the commit's notification can wake the relay.
+TEST_F(OutboxRelayTest, CommitWakesTheRelayWithoutWaitingForThePoll) {
+  InProcessBus bus;
+  MessageLog seen;
+  auto sub = bus.Subscribe("audit", {kTopic}, seen.Recorder());
+  ASSERT_TRUE(sub.ok());
+  OutboxRelayOptions options = Fast();
+  options.poll_interval = absl::Hours(1);
+  OutboxRelay relay(*store_, bus, options);
+  relay.Start();
+  // The first round runs at start; wait until the relay is asleep on an empty outbox.
+  ASSERT_TRUE(WaitUntil([&] { return relay.rounds() >= 1; }, absl::Seconds(10)));
+  for (int i = 0; i < 3; ++i) {
+    CommitEvent("res-a", absl::StrCat("a", i));
+    ASSERT_TRUE(WaitUntil([&] { return relay.sent() == i + 1; }, absl::Seconds(10)))
+        << "commit " << i << " did not wake the relay";
+  }
+  EXPECT_GE(relay.wakeups(), 3);
+  ASSERT_TRUE(seen.WaitForAtLeast(3, absl::Seconds(10)));
+  relay.Stop();
+}
+
+// The poll stays as the fallback: records the listener cannot see (written through another Store
+// object, as another process would into a shared Redis outbox) are found on the next poll.
+TEST_F(OutboxRelayTest, PollFindsRecordsWrittenBehindTheListenersBack) {
+  InProcessBus bus;
+  OutboxRelayOptions options = Fast();
+  options.wake_on_commit = false;  // as if every commit came from another process
+  options.poll_interval = absl::Milliseconds(20);
+  OutboxRelay relay(*store_, bus, options);
+  relay.Start();
+  CommitEvent("res-a", "a1");
+  ASSERT_TRUE(WaitUntil([&] { return relay.sent() == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(relay.wakeups(), 0);
+  relay.Stop();
+}
+
 }  // namespace
 }  // namespace pdao

@@ -18,6 +18,7 @@
 #include "common/rpc/limits.h"
 #include "common/rpc/listener.h"
 #include "common/rpc/reflection_v1.h"
+#include "common/rpc/server_cert_check.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace pdao {
@@ -124,6 +125,12 @@ absl::Status Server::Start() {
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = crypto::ReadFile(options_.server_key_path);
   if (!key.ok()) return key.status();
+  // A certificate that cannot serve would fail every handshake later: refuse to start instead.
+  if (absl::Status s = CheckServerCertificate(options_.service_name, options_.server_cert_path,
+                                              *cert, *key, clock_.Now());
+      !s.ok()) {
+    return s;
+  }
 
   // Both servers serve the default grpc.health.v1 implementation; this flag is process-wide in
   // gRPC and must be set before BuildAndStart. That implementation is hand-encoded: naming a

@@ -76,9 +76,11 @@ class Server {
   void AddService(grpc::Service* service, absl::string_view health_name = "");
 
   // Reads the TLS files, binds both ports and starts serving; both report SERVING. NOT_FOUND
-  // naming a missing TLS file; FAILED_PRECONDITION when called twice or without a listen address;
-  // UNAVAILABLE naming the address when a port cannot be bound (the API server is stopped again
-  // when the health port fails).
+  // naming a missing TLS file; FAILED_PRECONDITION naming the problem when the server certificate
+  // cannot serve (server_cert_check.h: key mismatch, expired, no serverAuth, another service's);
+  // FAILED_PRECONDITION when called twice or without a listen address; UNAVAILABLE naming the
+  // address when a port cannot be bound (the API server is stopped again when the health port
+  // fails).
   absl::Status Start();
 
   // The bound ports (the selected ones when the address asked for port 0); 0 before Start() or

@@ -447,48 +447,61 @@ absl::StatusOr<CommitResult> RedisStore::Commit(const CommitRequest& request) {
     args.push_back(event.payload);
   }
 
-  return WithConnection(false, [&](Conn& conn) -> absl::StatusOr<CommitResult> {
-    absl::StatusOr<Reply> reply = conn.Run(args);
-    if (!reply.ok()) return reply.status();
-    if ((*reply)->type == REDIS_REPLY_ERROR && absl::StartsWith(Str(reply->get()), "NOSCRIPT")) {
-      // The server lost its script cache (restart): EVAL sends the script and caches it again.
-      args[0] = "EVAL";
-      args[1] = kCommitScript;
-      reply = conn.Run(args);
-      if (!reply.ok()) return reply.status();
-    }
-    const redisReply* r = reply->get();
-    if (r->type == REDIS_REPLY_ERROR) return ErrorReply(r, "commit script");
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !IsString(r->element[0])) {
-      return UnexpectedReply("commit script");
-    }
-    const std::string outcome = Str(r->element[0]);
-    CommitResult result;
-    if (outcome == "replay" && r->elements == 2 && IsString(r->element[1])) {
-      result.replayed = true;
-      result.idempotency_result = Str(r->element[1]);
-      return result;
-    }
-    if (outcome == "conflict" && r->elements == 4) {
-      int64_t expected = 0;
-      int64_t actual = 0;
-      if (!absl::SimpleAtoi(Str(r->element[2]), &expected) ||
-          !absl::SimpleAtoi(Str(r->element[3]), &actual)) {
-        return UnexpectedReply("commit script conflict");
-      }
-      return VersionConflict(Str(r->element[1]), expected, actual);
-    }
-    if (outcome != "ok" || r->elements != 1 + request.puts.size()) {
-      return UnexpectedReply("commit script");
-    }
-    for (size_t i = 1; i < r->elements; ++i) {
-      if (r->element[i]->type != REDIS_REPLY_INTEGER) return UnexpectedReply("commit versions");
-      result.versions.push_back(r->element[i]->integer);
-    }
-    result.idempotency_result = request.idempotency_result;
-    return result;
-  });
+  absl::StatusOr<CommitResult> committed =
+      WithConnection(false, [&](Conn& conn) -> absl::StatusOr<CommitResult> {
+        absl::StatusOr<Reply> reply = conn.Run(args);
+        if (!reply.ok()) return reply.status();
+        if ((*reply)->type == REDIS_REPLY_ERROR &&
+            absl::StartsWith(Str(reply->get()), "NOSCRIPT")) {
+          // The server lost its script cache (restart): EVAL sends the script and caches it again.
+          args[0] = "EVAL";
+          args[1] = kCommitScript;
+          reply = conn.Run(args);
+          if (!reply.ok()) return reply.status();
+        }
+        const redisReply* r = reply->get();
+        if (r->type == REDIS_REPLY_ERROR) return ErrorReply(r, "commit script");
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !IsString(r->element[0])) {
+          return UnexpectedReply("commit script");
+        }
+        const std::string outcome = Str(r->element[0]);
+        CommitResult result;
+        if (outcome == "replay" && r->elements == 2 && IsString(r->element[1])) {
+          result.replayed = true;
+          result.idempotency_result = Str(r->element[1]);
+          return result;
+        }
+        if (outcome == "conflict" && r->elements == 4) {
+          int64_t expected = 0;
+          int64_t actual = 0;
+          if (!absl::SimpleAtoi(Str(r->element[2]), &expected) ||
+              !absl::SimpleAtoi(Str(r->element[3]), &actual)) {
+            return UnexpectedReply("commit script conflict");
+          }
+          return VersionConflict(Str(r->element[1]), expected, actual);
+        }
+        if (outcome != "ok" || r->elements != 1 + request.puts.size()) {
+          return UnexpectedReply("commit script");
+        }
+        for (size_t i = 1; i < r->elements; ++i) {
+          if (r->element[i]->type != REDIS_REPLY_INTEGER) return UnexpectedReply("commit versions");
+          result.versions.push_back(r->element[i]->integer);
+        }
+        result.idempotency_result = request.idempotency_result;
+        return result;
+      });
+  // A relay in this process wakes on the commit; one in another process polls (store.h).
+  if (committed.ok() && !committed->replayed && !request.events.empty()) {
+    outbox_listeners_.Notify();
+  }
+  return committed;
 }
+
+int64_t RedisStore::AddOutboxListener(std::function<void()> listener) {
+  return outbox_listeners_.Add(std::move(listener));
+}
+
+void RedisStore::RemoveOutboxListener(int64_t handle) { outbox_listeners_.Remove(handle); }
 
 absl::StatusOr<std::optional<std::string>> RedisStore::GetIdempotencyResult(
     const std::string& shard, const std::string& idempotency_key) {

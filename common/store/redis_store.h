@@ -53,6 +53,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/store/outbox_listeners.h"
 #include "common/store/store.h"
 
 struct redisContext;
@@ -91,6 +92,8 @@ class RedisStore final : public Store {
       const std::string& shard, const std::string& idempotency_key) override;
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
+  int64_t AddOutboxListener(std::function<void()> listener) override;
+  void RemoveOutboxListener(int64_t handle) override;
 
  private:
   class Conn;
@@ -117,6 +120,7 @@ class RedisStore final : public Store {
   const RedisStoreOptions options_;
   std::string script_sha_;  // set once in Connect
 
+  OutboxListeners outbox_listeners_;
   absl::Mutex mu_;
   std::vector<redisContext*> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // connections handed out or idle

@@ -205,20 +205,31 @@ absl::StatusOr<ScanPage> SqliteStore::Scan(const std::string& prefix,
 
 absl::StatusOr<CommitResult> SqliteStore::Commit(const CommitRequest& request) {
   if (auto s = ValidateCommitRequest(request); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  absl::StatusOr<CommitResult> result = CommitLocked(request);
-  // A replay or a conflict wrote nothing; roll back either way, commit only a fresh success.
-  if (!result.ok() || result->replayed) {
-    (void)Exec("ROLLBACK");
-    return result;
+  absl::StatusOr<CommitResult> result;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    result = CommitLocked(request);
+    // A replay or a conflict wrote nothing; roll back either way, commit only a fresh success.
+    if (!result.ok() || result->replayed) {
+      (void)Exec("ROLLBACK");
+      return result;
+    }
+    if (auto s = Exec("COMMIT"); !s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
   }
-  if (auto s = Exec("COMMIT"); !s.ok()) {
-    (void)Exec("ROLLBACK");
-    return s;
-  }
+  // Outside mu_: a listener wakes a relay, which then reads the outbox.
+  if (!request.events.empty()) outbox_listeners_.Notify();
   return result;
 }
+
+int64_t SqliteStore::AddOutboxListener(std::function<void()> listener) {
+  return outbox_listeners_.Add(std::move(listener));
+}
+
+void SqliteStore::RemoveOutboxListener(int64_t handle) { outbox_listeners_.Remove(handle); }
 
 absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& request) {
   CommitResult result;

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/store/outbox_listeners.h"
 #include "common/store/store.h"
 
 struct sqlite3;
@@ -47,6 +48,8 @@ class SqliteStore final : public Store {
       const std::string& shard, const std::string& idempotency_key) override;
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
+  int64_t AddOutboxListener(std::function<void()> listener) override;
+  void RemoveOutboxListener(int64_t handle) override;
 
  private:
   explicit SqliteStore(sqlite3* db);
@@ -55,6 +58,7 @@ class SqliteStore final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  OutboxListeners outbox_listeners_;
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
 };

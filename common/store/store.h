@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,6 +131,17 @@ class Store {
 
   // Marks records as delivered so PendingOutbox no longer returns them. Unknown ids are ignored.
   virtual absl::Status MarkSent(const std::vector<OutboxRecord>& records) = 0;
+
+  // Registers `listener`, called on the committing thread after each successful commit of this
+  // Store object that appended at least one outbox event (not on a replay, not on a failure), once
+  // the commit is durable. Lets an outbox relay in the same process wake on the commit instead of
+  // polling (common/bus/outbox_relay.h); a commit made by another process (another RedisStore on
+  // the same server) is not seen, which is why the relay keeps its poll as a fallback. The
+  // listener must be quick and must not call into this Store. Returns a handle for
+  // RemoveOutboxListener; once that returns, the listener is not running and never runs again.
+  // A Store that wraps another forwards both calls to it.
+  virtual int64_t AddOutboxListener(std::function<void()> listener) = 0;
+  virtual void RemoveOutboxListener(int64_t handle) = 0;
 };
 
 }  // namespace pdao

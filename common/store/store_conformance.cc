@@ -1,6 +1,7 @@
 #include "common/store/store_conformance.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -521,6 +522,41 @@ TEST_P(StoreConformanceTest, GetIdempotencyResultSeesOnlySuccessfulCommitsOfItsS
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store().GetIdempotencyResult("a", "").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 10: the outbox relay of the same process is woken by the commit (store.h).
+TEST_P(StoreConformanceTest, OutboxListenerIsCalledOncePerDurableCommitWithEvents) {
+  std::atomic<int> calls{0};
+  int pending_at_call = -1;
+  const int64_t handle = store().AddOutboxListener([&] {
+    // Called once the commit is durable: its event is already pending.
+    if (calls.fetch_add(1) == 0) pending_at_call = static_cast<int>(AllPending(store()).size());
+  });
+  ASSERT_NE(handle, 0);
+
+  CommitRequest with_event = PutReq("a", "item/{a}", "v", kMustNotExist);
+  with_event.events.push_back(Event("e1", "a"));
+  with_event.idempotency_key = "req-1";
+  ASSERT_TRUE(store().Commit(with_event).ok());
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(pending_at_call, 1);
+
+  // A replay, a conflict and a commit without events wrote no new outbox record: no call.
+  absl::StatusOr<CommitResult> replay = store().Commit(with_event);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_TRUE(replay->replayed);
+  CommitRequest conflict = PutReq("a", "item/{a}", "v", kMustNotExist);
+  conflict.events.push_back(Event("e2", "a"));
+  ASSERT_EQ(store().Commit(conflict).status().code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(store().Commit(PutReq("a", "other/{a}", "v", kMustNotExist)).ok());
+  EXPECT_EQ(calls.load(), 1);
+
+  // After removal, never again.
+  store().RemoveOutboxListener(handle);
+  CommitRequest later = PutReq("b", "item/{b}", "v", kMustNotExist);
+  later.events.push_back(Event("e3", "b"));
+  ASSERT_TRUE(store().Commit(later).ok());
+  EXPECT_EQ(calls.load(), 1);
 }
 
 }  // namespace pdao

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,10 @@ class FaultyStore final : public Store {
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
     return inner_.MarkSent(records);
   }
+  int64_t AddOutboxListener(std::function<void()> listener) override {
+    return inner_.AddOutboxListener(std::move(listener));
+  }
+  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
   static bool Take(std::atomic<int>& counter) {

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/log/log.h"
 
 namespace pdao::audit {
 namespace {
@@ -70,7 +71,8 @@ uint32_t Crc32c(absl::string_view data, uint32_t crc) {
 }
 
 absl::StatusOr<std::unique_ptr<RecordFile>> RecordFile::Open(const std::string& path,
-                                                             const RecordVisitor& visit) {
+                                                             const RecordVisitor& visit,
+                                                             const TornTailHook& on_torn_tail) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot open", path);
   std::unique_ptr<RecordFile> file(new RecordFile(fd, path));
@@ -113,6 +115,12 @@ absl::StatusOr<std::unique_ptr<RecordFile>> RecordFile::Open(const std::string& 
       if (::ftruncate(fd, static_cast<off_t>(off)) != 0) return Errno("cannot truncate", path);
       if (::fdatasync(fd) != 0) return Errno("cannot sync", path);
       file->truncated_bytes_ = size - off;
+      // An unacknowledged batch was cut short (a crash mid-write): nothing acknowledged is lost,
+      // but an operator must be able to see that it happened and how much was dropped.
+      log::Warn(
+          "audit record file: torn tail truncated at start",
+          {{"file", path}, {"offset", off}, {"bytes", file->truncated_bytes_}, {"rule", "33"}});
+      if (on_torn_tail) on_torn_tail(path, file->truncated_bytes_);
       break;
     }
     file->corruption_ = absl::StrCat(path, ": ", why, " at offset ", off,

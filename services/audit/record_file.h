@@ -4,7 +4,9 @@
 // (little endian). Append() writes a whole batch with one write() and one fdatasync().
 //
 // Recovery (Open): records are read from the start. A last record that is incomplete or fails its
-// CRC with nothing after it is a torn tail of an unacknowledged batch: it is truncated away. A bad
+// CRC with nothing after it is a torn tail of an unacknowledged batch: it is truncated away, and
+// that is never silent (issue 10): a warning names the file, the offset and the bytes removed, and
+// the `on_torn_tail` hook (e.g. a metric) is called with the path and the byte count. A bad
 // record with data after it is corruption: the file is NOT changed (evidence is kept), the records
 // before it are returned and corruption() names the offset; appending is then refused.
 #pragma once
@@ -28,10 +30,15 @@ class RecordFile {
   // Called for each intact record found by Open, in order, with its offset.
   using RecordVisitor = std::function<absl::Status(uint64_t offset, absl::string_view payload)>;
 
+  // Called once by Open when it truncated a torn tail: the file's path and the bytes removed.
+  using TornTailHook = std::function<void(const std::string& path, uint64_t bytes)>;
+
   // Opens (creating) `path` and runs recovery, calling `visit` per record; a visitor error stops
-  // recovery and is returned. INTERNAL on an I/O error.
-  static absl::StatusOr<std::unique_ptr<RecordFile>> Open(const std::string& path,
-                                                          const RecordVisitor& visit);
+  // recovery and is returned. A torn tail is logged and reported to `on_torn_tail` (may be null).
+  // INTERNAL on an I/O error.
+  static absl::StatusOr<std::unique_ptr<RecordFile>> Open(
+      const std::string& path, const RecordVisitor& visit,
+      const TornTailHook& on_torn_tail = nullptr);
   ~RecordFile();
   RecordFile(const RecordFile&) = delete;
   RecordFile& operator=(const RecordFile&) = delete;

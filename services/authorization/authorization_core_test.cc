@@ -627,6 +627,10 @@ class FlakyStore final : public Store {
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
     return inner_.MarkSent(records);
   }
+  int64_t AddOutboxListener(std::function<void()> listener) override {
+    return inner_.AddOutboxListener(std::move(listener));
+  }
+  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
   Store& inner_;

@@ -168,8 +168,8 @@ int Run(int inflight, absl::Duration phase) {
   server_options.service_name = "bench-registry";
   server_options.listen_address = "127.0.0.1:0";
   server_options.ca_cert_path = ca->ca_cert_path;
-  server_options.server_cert_path = ca->service_cert_paths["registry"];
-  server_options.server_key_path = ca->service_key_paths["registry"];
+  server_options.server_cert_path = ca->server_cert_paths["registry"];
+  server_options.server_key_path = ca->server_key_paths["registry"];
   Server server(server_options);
   server.AddService(&service, v1::RegistryService::service_full_name());
   if (absl::Status s = server.Start(); !s.ok()) {

@@ -7,7 +7,8 @@
 // service or method, a request that is not valid JSON for the method, a missing certificate file,
 // a bad flag), with a message saying what to fix.
 //   pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-] call any method; request and reply in JSON
-//   pdaoctl [conn] registry METHOD [JSON|@FILE|-]    shorthand for `call registry ...`
+//   pdaoctl [conn] registry METHOD [JSON|@FILE|-]    shorthand for `call registry ...` (likewise
+//                                                    audit, authorization, compliance, ...)
 //   pdaoctl certs init --dir DIR                     create (or load) a dev CA with role certs
 //   pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME (--org ORG --role ROLE | --service
 //   SVC) pdaoctl audit verify-inclusion ... | verify-consistency ...   offline proof checks
@@ -44,7 +45,8 @@ const char kUsage[] =
     "usage:\n"
     "  pdaoctl methods\n"
     "  pdaoctl [conn] call SERVICE METHOD [JSON|@FILE|-]\n"
-    "  pdaoctl [conn] registry METHOD [JSON|@FILE|-]\n"
+    "  pdaoctl [conn] SERVICE METHOD [JSON|@FILE|-]   (e.g. registry GetResource, audit "
+    "GetCheckpoint)\n"
     "  pdaoctl certs init --dir DIR\n"
     "  pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME "
     "(--org ORG --role ROLE | --service SVC) [--days N]\n"
@@ -137,8 +139,19 @@ int Certs(const std::vector<std::string>& args, const Config& config) {
   return kExitUsage;
 }
 
+// `pdaoctl audit SUBCOMMAND ...` runs the offline audit tools (audit_command.h) when SUBCOMMAND is
+// one of theirs (lower-case, e.g. verify-inclusion) or missing; `pdaoctl audit METHOD [JSON]` (e.g.
+// GetCheckpoint) is the `call audit METHOD` shorthand, its connection from flags or PDAO_*.
+bool IsOfflineAuditCommand(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) != "audit") return false;
+  if (argc < 3) return true;  // its usage
+  const std::string sub = argv[2];
+  return sub == "verify-inclusion" || sub == "verify-consistency" || sub == "verify-log" ||
+         sub == "reconcile" || sub == "--help" || sub == "-h";
+}
+
 int Run(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "audit") return RunAuditCommand(argc - 1, argv + 1);
+  if (IsOfflineAuditCommand(argc, argv)) return RunAuditCommand(argc - 1, argv + 1);
 
   Config config("pdaoctl", "The PDAO command line.");
   DefineConnectionFlags(config);

@@ -1,6 +1,7 @@
 // pdaoctl: the services it knows come from the linked descriptors, and its own errors (usage, exit
 // 2) are told apart from a server's answers (exit 1; tests/e2e/grpc_clients_e2e_test.cc has the
 // server side). The binary runs as a child process; nothing here needs a server.
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -119,6 +120,32 @@ TEST_F(PdaoctlBinaryTest, MethodsListsEveryLinkedService) {
   for (const KnownService& s : KnownServices()) {
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat(s.alias, " "))) << s.descriptor->full_name();
   }
+}
+
+// Issue 10: with the connection from PDAO_* variables, `audit METHOD` is an API call, not one of
+// the offline audit tools. Against a port nothing listens on, reaching the transport (UNAVAILABLE,
+// exit 1) proves the call was made with the environment's connection.
+TEST_F(PdaoctlBinaryTest, AuditMethodWithTheConnectionFromTheEnvironmentIsACall) {
+  const std::string certs = ::testing::TempDir() + "/pdaoctl-env-certs";
+  e2e::CommandResult init = Run({"certs", "init", "--dir", certs});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  ASSERT_EQ(setenv("PDAO_TARGET", "127.0.0.1:1", 1), 0);
+  ASSERT_EQ(setenv("PDAO_CERTS_DIR", certs.c_str(), 1), 0);
+  ASSERT_EQ(setenv("PDAO_AS", "regulator", 1), 0);
+  e2e::CommandResult r = Run({"audit", "GetCheckpoint", "{}", "--timeout", "2s"});
+  unsetenv("PDAO_TARGET");
+  unsetenv("PDAO_CERTS_DIR");
+  unsetenv("PDAO_AS");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(r.err, Not(HasSubstr("unknown audit command")));
+}
+
+TEST_F(PdaoctlBinaryTest, OfflineAuditToolsKeepTheirNames) {
+  e2e::CommandResult r = Run({"audit", "verify-inclusion"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("verify-inclusion"));
+  EXPECT_THAT(r.err, Not(HasSubstr("UNAVAILABLE")));
 }
 
 }  // namespace
