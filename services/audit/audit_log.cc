@@ -82,7 +82,8 @@ absl::Status AuditLog::Recover() {
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
         return absl::OkStatus();
-      });
+      },
+      options_.on_torn_tail);
   if (!entries.ok()) return entries.status();
   entries_ = std::move(*entries);
   if (!entries_->corruption().empty()) fail(entries_->corruption());
@@ -111,7 +112,8 @@ absl::Status AuditLog::Recover() {
         checkpoint_by_size_[cp.tree_size()] = checkpoints_.size();
         checkpoints_.push_back(std::move(cp));
         return absl::OkStatus();
-      });
+      },
+      options_.on_torn_tail);
   if (!checkpoints.ok()) return checkpoints.status();
   checkpoints_file_ = std::move(*checkpoints);
   if (!checkpoints_file_->corruption().empty()) fail(checkpoints_file_->corruption());

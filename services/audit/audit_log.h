@@ -56,6 +56,9 @@ struct AuditLogOptions {
   absl::Duration checkpoint_interval = absl::Milliseconds(25);
   size_t max_batch = 4096;                // entries per fsync
   std::vector<EntryObserver*> observers;  // not owned; must outlive the log
+  // Called when Open truncates a torn tail of entries.log or checkpoints.log (a crash mid-write;
+  // logged by RecordFile as well); the module counts it in pdao_audit_torn_tail_bytes_total.
+  RecordFile::TornTailHook on_torn_tail;
 };
 
 struct AppendResult {

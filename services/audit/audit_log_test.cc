@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -56,9 +59,10 @@ class AuditLogTest : public ::testing::Test {
     dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     signer_ = std::make_unique<CheckpointSigner>(*CheckpointSigner::Generate());
   }
-  std::unique_ptr<AuditLog> OpenLog() {
+  std::unique_ptr<AuditLog> OpenLog(RecordFile::TornTailHook on_torn_tail = nullptr) {
     AuditLogOptions o;
     o.dir = dir_;
+    o.on_torn_tail = std::move(on_torn_tail);
     o.checkpoint_interval = absl::Hours(1);  // tests sign explicitly
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o, clock_, *signer_);
     EXPECT_TRUE(log.ok()) << log.status();
@@ -156,7 +160,11 @@ TEST_F(AuditLogTest, TornTailIsTruncatedAndTheLogStaysIntact) {
   const std::string path = dir_ + "/entries.log";
   std::string data = ReadAll(path);
   WriteAll(path, data + data.substr(0, 30));  // half a record: an interrupted batch
-  auto log = OpenLog();
+  std::vector<std::pair<std::string, uint64_t>> torn;  // never silent (issue 10): reported
+  auto log = OpenLog([&](const std::string& p, uint64_t bytes) { torn.emplace_back(p, bytes); });
+  ASSERT_EQ(torn.size(), 1u);
+  EXPECT_EQ(torn[0].first, path);
+  EXPECT_EQ(torn[0].second, 30u);
   EXPECT_TRUE(log->integrity_error().ok()) << log->integrity_error();
   EXPECT_EQ(log->size(), 5u);
   EXPECT_EQ(ReadAll(path), data);
