@@ -9,12 +9,14 @@
 
 namespace pdao::pricing {
 
-absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(
-    Store& store, const Clock& clock, SellabilityChecker& registry, const TreasuryYields& yields,
-    prometheus::Registry& metrics, PricingOptions options) {
+absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(Store& store, const Clock& clock,
+                                                                 SellabilityChecker& registry,
+                                                                 const TreasuryYields& yields,
+                                                                 prometheus::Registry& metrics,
+                                                                 PricingOptions options) {
   if (options.review_adjustment_days < 1 || options.review_adjustment_days > kMaxAdjustmentDays) {
-    return absl::InvalidArgumentError(absl::StrCat("review adjustment days must be 1..",
-                                                   kMaxAdjustmentDays, " (rule 29)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("review adjustment days must be 1..", kMaxAdjustmentDays, " (rule 29)"));
   }
   return std::unique_ptr<PricingCore>(
       new PricingCore(store, clock, registry, yields, metrics, options));

@@ -27,8 +27,7 @@ std::string AgreementShard(const std::string& agreement_id) {
 absl::Status PricingCore::SetDistributionRule(const Principal& caller,
                                               const v1::SetDistributionRuleRequest& request,
                                               v1::SetDistributionRuleResponse* response) {
-  PDAO_RETURN_IF_ERROR(
-      RequireRole(caller, Role::ROLE_IMPLEMENTING_AGENCY, "SetDistributionRule"));
+  PDAO_RETURN_IF_ERROR(RequireRole(caller, Role::ROLE_IMPLEMENTING_AGENCY, "SetDistributionRule"));
   v1::DistributionRule rule = request.rule();
   PDAO_RETURN_IF_ERROR(ValidateId(rule.agreement_id(), "rule.agreement_id"));
   PDAO_RETURN_IF_ERROR(ValidateId(rule.operator_org(), "rule.operator_org"));
@@ -52,14 +51,14 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
   const std::string record_key = DistRuleKey(rule.agreement_id());
   PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::DistributionRule>(store_, record_key));
   const int64_t current = stored.has_value() ? stored->second : 0;
-  PDAO_RETURN_IF_ERROR(CheckExpectedVersion(request.expected_version(), current,
-                                            absl::StrCat("distribution rule of agreement ",
-                                                         rule.agreement_id())));
+  PDAO_RETURN_IF_ERROR(
+      CheckExpectedVersion(request.expected_version(), current,
+                           absl::StrCat("distribution rule of agreement ", rule.agreement_id())));
   if (stored.has_value()) {
     if (request.expected_version() == 0) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "agreement ", rule.agreement_id(), " has a distribution rule at version ", current,
-          "; pass it as expected_version to change it"));
+      return absl::AlreadyExistsError(absl::StrCat("agreement ", rule.agreement_id(),
+                                                   " has a distribution rule at version ", current,
+                                                   "; pass it as expected_version to change it"));
     }
     if (stored->first.operator_org() != rule.operator_org()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -71,8 +70,8 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
   const absl::Time now = clock_.Now();
   CommitBatch batch(shard, *key, Context(caller, *key, now));
   batch.Put(record_key, rule, stored.has_value() ? current : kMustNotExist);
-  pdao::events::v1::Envelope event = batch.NewEvent("distribution-rule", rule.agreement_id(),
-                                                    rule.version(), "pricing.distribution_rule.set");
+  pdao::events::v1::Envelope event = batch.NewEvent(
+      "distribution-rule", rule.agreement_id(), rule.version(), "pricing.distribution_rule.set");
   *event.mutable_distribution_rule_set()->mutable_rule() = rule;
   batch.AddEvent(event, shard);
   *response->mutable_rule() = rule;
@@ -82,8 +81,7 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
 absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                                               const v1::ComputeDistributionRequest& request,
                                               v1::ComputeDistributionResponse* response) {
-  PDAO_RETURN_IF_ERROR(
-      RequireRole(caller, Role::ROLE_IMPLEMENTING_AGENCY, "ComputeDistribution"));
+  PDAO_RETURN_IF_ERROR(RequireRole(caller, Role::ROLE_IMPLEMENTING_AGENCY, "ComputeDistribution"));
   const std::string& agreement = request.agreement_id();
   PDAO_RETURN_IF_ERROR(ValidateId(agreement, "agreement_id"));
   PDAO_RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
@@ -94,13 +92,14 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
     return absl::FailedPreconditionError(
         absl::StrCat("month ", month, " has not ended: its revenue is not final (rule 31)"));
   }
-  PDAO_ASSIGN_OR_RETURN(auto loaded, LoadProto<v1::DistributionRule>(store_, DistRuleKey(agreement)));
+  PDAO_ASSIGN_OR_RETURN(auto loaded,
+                        LoadProto<v1::DistributionRule>(store_, DistRuleKey(agreement)));
   if (!loaded.has_value()) return NotFound("distribution rule of agreement", agreement);
   const v1::DistributionRule& rule = loaded->first;
   if (FromProtoTime(rule.effective_from()) >= MonthEnd(civil)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the distribution rule of agreement ", agreement, " takes effect after ", month,
-        " (rule 31)"));
+    return absl::FailedPreconditionError(absl::StrCat("the distribution rule of agreement ",
+                                                      agreement, " takes effect after ", month,
+                                                      " (rule 31)"));
   }
   const std::string& book = rule.operator_org();
   const std::string record_key = DistributionKey(book, agreement, month);
@@ -127,12 +126,13 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
     return st.status();
   }
   if (revenue < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the ledger's revenue of ", book, " in ", month, " is negative (",
-                     FormatFen(revenue), "): nothing to distribute (rule 31)"));
+    return absl::FailedPreconditionError(absl::StrCat("the ledger's revenue of ", book, " in ",
+                                                      month, " is negative (", FormatFen(revenue),
+                                                      "): nothing to distribute (rule 31)"));
   }
   PDAO_ASSIGN_OR_RETURN(DistributionRule domain, DistributionRuleFromProto(rule));
-  PDAO_ASSIGN_OR_RETURN(std::vector<SplitPart> parts, pricing::ComputeDistribution(domain, revenue));
+  PDAO_ASSIGN_OR_RETURN(std::vector<SplitPart> parts,
+                        pricing::ComputeDistribution(domain, revenue));
 
   v1::Distribution distribution;
   distribution.set_agreement_id(agreement);
@@ -140,7 +140,8 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
   distribution.set_rule_version(rule.version());
   distribution.set_total_fen(revenue);
   *distribution.mutable_computed_at() = ToProtoTime(now);
-  const std::string id_base = absl::StrCat("dist:", Sha256Hex(absl::StrCat(agreement, "/", month)).substr(0, 32));
+  const std::string id_base =
+      absl::StrCat("dist:", Sha256Hex(absl::StrCat(agreement, "/", month)).substr(0, 32));
   std::vector<ledger::Entry> entries;
   for (size_t i = 0; i < parts.size(); ++i) {
     v1::DistributionPart* part = distribution.add_parts();
@@ -185,7 +186,8 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
   if (!other.has_value()) {
     extra.puts.push_back(Put{.key = marker, .value = agreement, .expected_version = kMustNotExist});
   }
-  extra.events.push_back(ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
+  extra.events.push_back(
+      ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
   if (!entries.empty()) {
     PDAO_RETURN_IF_ERROR(ledger_.PostBatch(entries, extra).status());
   } else {
@@ -211,12 +213,15 @@ absl::Status PricingCore::GetDistribution(const Principal& caller,
   PDAO_ASSIGN_OR_RETURN(auto rule, LoadProto<v1::DistributionRule>(store_, DistRuleKey(agreement)));
   if (!rule.has_value()) return NotFound("distribution rule of agreement", agreement);
   const std::string& book = rule->first.operator_org();
-  const bool all = IsOverseer(caller) || (caller.HasRole(Role::ROLE_OPERATOR) && caller.org == book);
-  PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::Distribution>(
-                                         store_, DistributionKey(book, agreement, FormatMonth(civil))));
+  const bool all =
+      IsOverseer(caller) || (caller.HasRole(Role::ROLE_OPERATOR) && caller.org == book);
+  PDAO_ASSIGN_OR_RETURN(
+      auto stored,
+      LoadProto<v1::Distribution>(store_, DistributionKey(book, agreement, FormatMonth(civil))));
   if (!all) {
     bool contributor = false;
-    for (const v1::Share& s : rule->first.shares()) contributor |= s.contributor_org() == caller.org;
+    for (const v1::Share& s : rule->first.shares())
+      contributor |= s.contributor_org() == caller.org;
     if (!contributor) {
       return absl::PermissionDeniedError(absl::StrCat(
           "GetDistribution: agreement ", agreement,
@@ -225,7 +230,8 @@ absl::Status PricingCore::GetDistribution(const Principal& caller,
     }
   }
   if (!stored.has_value()) {
-    return NotFound("distribution of agreement", absl::StrCat(agreement, " for ", FormatMonth(civil)));
+    return NotFound("distribution of agreement",
+                    absl::StrCat(agreement, " for ", FormatMonth(civil)));
   }
   v1::Distribution distribution = stored->first;
   if (!all) {  // a contributor sees its own part only

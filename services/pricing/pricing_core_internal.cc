@@ -71,12 +71,11 @@ std::string BookIndexKey(const std::string& op) { return absl::StrCat(kBookIndex
 std::string MeterPrefix(const std::string& op, const std::string& month) {
   return Ext(op, absl::StrCat("meter/", month, "/"));
 }
-std::string MeterKey(const std::string& op, const std::string& month,
-                     const std::string& event_id) {
+std::string MeterKey(const std::string& op, const std::string& month, const std::string& event_id) {
   return Ext(op, absl::StrCat("meter/", month, "/", event_id));
 }
-std::string UnitsKey(const std::string& op, const std::string& consumer,
-                     const std::string& product, const std::string& window) {
+std::string UnitsKey(const std::string& op, const std::string& consumer, const std::string& product,
+                     const std::string& window) {
   return Ext(op, absl::StrCat("units/", consumer, "/", product, "/", window));
 }
 std::string DistributionKey(const std::string& op, const std::string& agreement,
@@ -97,9 +96,9 @@ absl::Status ValidateId(const std::string& value, const std::string& what) {
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
     if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " may hold only [A-Za-z0-9._:@-] (1..", ledger::kMaxIdLength,
-                       " characters): '", value, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(what, " may hold only [A-Za-z0-9._:@-] (1..",
+                                                     ledger::kMaxIdLength, " characters): '", value,
+                                                     "'"));
     }
   }
   return absl::OkStatus();
@@ -155,8 +154,8 @@ bool IsOverseer(const Principal& p) {
 
 absl::Status RequireRole(const Principal& p, Role role, const char* method) {
   if (p.HasRole(role)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(method, " is for ", RoleName(role),
-                                                  " only; caller is ", p.ToSpiffeId()));
+  return absl::PermissionDeniedError(
+      absl::StrCat(method, " is for ", RoleName(role), " only; caller is ", p.ToSpiffeId()));
 }
 
 UnitKind UnitKindFromProto(compliance::v1::UnitKind kind) {
@@ -315,8 +314,8 @@ absl::StatusOr<DistributionRule> DistributionRuleFromProto(const v1::Distributio
       default:
         break;
     }
-    out.contributors.push_back(Contributor{
-        .contributor_id = s.contributor_org(), .role = role, .share_bp = s.share_bp()});
+    out.contributors.push_back(
+        Contributor{.contributor_id = s.contributor_org(), .role = role, .share_bp = s.share_bp()});
   }
   if (absl::Status s = ValidateDistributionRule(out); !s.ok()) return s;
   return out;

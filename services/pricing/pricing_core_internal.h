@@ -87,7 +87,8 @@ bool IsOverseer(const Principal& p);
 // PERMISSION_DENIED naming the method and the role it needs unless the caller has `role`.
 absl::Status RequireRole(const Principal& p, common::v1::Role role, const char* method);
 
-// --- Conversions -----------------------------------------------------------------------------------
+// --- Conversions
+// -----------------------------------------------------------------------------------
 
 absl::StatusOr<PriceBasis> BasisFromProto(const v1::PriceBasis& basis);
 UnitKind UnitKindFromProto(compliance::v1::UnitKind kind);

@@ -71,7 +71,8 @@ absl::Status PricingCore::Meter(const Envelope& envelope) {
     }
   }
   const std::string& book = u.operator_org();
-  const absl::Time at = HasTime(u.at()) ? FromProtoTime(u.at()) : FromProtoTime(envelope.occurred_at());
+  const absl::Time at =
+      HasTime(u.at()) ? FromProtoTime(u.at()) : FromProtoTime(envelope.occurred_at());
   const std::string month = MonthOf(at);
   const std::string meter_key = MeterKey(book, month, envelope.event_id());
   PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> seen, store_.Get(meter_key));
@@ -116,8 +117,8 @@ absl::Status PricingCore::Meter(const Envelope& envelope) {
   std::optional<Put> units_put;
   if (price != nullptr && price->tiers.size() > 1 &&
       use.scenario_category == UseCategory::kCommercial) {
-    const std::string key = UnitsKey(book, u.consumer_org(), u.product_id(),
-                                     WindowName(price->tier_window, at));
+    const std::string key =
+        UnitsKey(book, u.consumer_org(), u.product_id(), WindowName(price->tier_window, at));
     PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> stored, store_.Get(key));
     int64_t prior = 0;
     if (stored.has_value() && !absl::SimpleAtoi(stored->value, &prior)) {
@@ -128,8 +129,8 @@ absl::Status PricingCore::Meter(const Envelope& envelope) {
                     .value = absl::StrCat(prior + std::max<int64_t>(u.units(), 0)),
                     .expected_version = stored.has_value() ? stored->version : kMustNotExist};
   }
-  absl::StatusOr<Charge> charge = PriceUse(use, price, cap, SizeAt(sizes, u.consumer_org(), at),
-                                           rules);
+  absl::StatusOr<Charge> charge =
+      PriceUse(use, price, cap, SizeAt(sizes, u.consumer_org(), at), rules);
 
   const absl::Time now = clock_.Now();
   v1::MeteredUse metered;
@@ -162,22 +163,21 @@ absl::Status PricingCore::Meter(const Envelope& envelope) {
   const bool post = charge.ok() && charge->amount > 0;
   ledger::Entry entry;
   if (post) {
-    entry = ledger::Entry{
-        .book = book,
-        .id = absl::StrCat("usage:", envelope.event_id()),
-        .kind = ledger::EntryKind::kUsage,
-        .time = at,
-        .period = month,
-        .reference = envelope.event_id(),
-        .reverses = "",
-        .lines = {{.kind = ledger::AccountKind::kConsumer,
-                   .owner = u.consumer_org(),
-                   .side = ledger::Side::kDebit,
-                   .amount = charge->amount},
-                  {.kind = ledger::AccountKind::kRevenue,
-                   .owner = kRevenueOwner,
-                   .side = ledger::Side::kCredit,
-                   .amount = charge->amount}}};
+    entry = ledger::Entry{.book = book,
+                          .id = absl::StrCat("usage:", envelope.event_id()),
+                          .kind = ledger::EntryKind::kUsage,
+                          .time = at,
+                          .period = month,
+                          .reference = envelope.event_id(),
+                          .reverses = "",
+                          .lines = {{.kind = ledger::AccountKind::kConsumer,
+                                     .owner = u.consumer_org(),
+                                     .side = ledger::Side::kDebit,
+                                     .amount = charge->amount},
+                                    {.kind = ledger::AccountKind::kRevenue,
+                                     .owner = kRevenueOwner,
+                                     .side = ledger::Side::kCredit,
+                                     .amount = charge->amount}}};
     metered.set_entry_id(entry.id);
     PDAO_RETURN_IF_ERROR(EnsureAccount(
         {.book = book, .kind = ledger::AccountKind::kConsumer, .owner = u.consumer_org()}));
@@ -186,14 +186,14 @@ absl::Status PricingCore::Meter(const Envelope& envelope) {
   }
 
   EventContext context = Context(System(), envelope.event_id(), now);
-  context.correlation_id = envelope.correlation_id().empty() ? envelope.event_id()
-                                                             : envelope.correlation_id();
+  context.correlation_id =
+      envelope.correlation_id().empty() ? envelope.event_id() : envelope.correlation_id();
   Envelope event = NewEnvelope(context, "metered-use", envelope.event_id(), 1,
                                absl::StrCat("pricing.usage.", StateLabel(metered.state())));
   *event.mutable_usage_metered()->mutable_use() = metered;
   ledger::ExtraWrites extra;
-  extra.puts.push_back(
-      Put{.key = meter_key, .value = metered.SerializeAsString(), .expected_version = kMustNotExist});
+  extra.puts.push_back(Put{
+      .key = meter_key, .value = metered.SerializeAsString(), .expected_version = kMustNotExist});
   if (units_put.has_value()) extra.puts.push_back(*units_put);
   extra.events.push_back(
       ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
@@ -235,8 +235,7 @@ absl::Status PricingCore::RecordCost(const Principal& caller, const v1::RecordCo
   const absl::Time now = clock_.Now();
   const absl::Time at = absl::FromCivil(day, ChinaTimeZone());
   if (at > now) return absl::InvalidArgumentError("incurred_on is in the future");
-  const std::string key =
-      IdempotencyKey(kServiceName, "RecordCost", caller, request.request_id());
+  const std::string key = IdempotencyKey(kServiceName, "RecordCost", caller, request.request_id());
   const std::string& book = caller.org;
   ledger::Entry entry{.book = book,
                       .id = absl::StrCat("cost:", Sha256Hex(key).substr(0, 40)),
@@ -269,9 +268,9 @@ absl::Status PricingCore::GetStatement(const Principal& caller,
                                        const v1::GetStatementRequest& request,
                                        v1::GetStatementResponse* response) {
   const std::string& org = request.org();
-  const bool own = (caller.HasRole(Role::ROLE_OPERATOR) ||
-                    caller.HasRole(Role::ROLE_BUSINESS_ENTITY)) &&
-                   caller.org == org;
+  const bool own =
+      (caller.HasRole(Role::ROLE_OPERATOR) || caller.HasRole(Role::ROLE_BUSINESS_ENTITY)) &&
+      caller.org == org;
   if (!IsOverseer(caller) && !own) {
     return absl::PermissionDeniedError(absl::StrCat(
         "GetStatement: an operator or a consumer reads its own statements only, overseers any; "
@@ -325,9 +324,9 @@ absl::Status PricingCore::GetStatement(const Principal& caller,
     b->set_balance_fen(st->closing_debit_balance);
     std::string token;
     do {
-      PDAO_ASSIGN_OR_RETURN(ledger::PostingPage page,
-                            ledger_.Postings(id, MonthStart(month), MonthEnd(month),
-                                             ledger::kMaxPageSize, token));
+      PDAO_ASSIGN_OR_RETURN(
+          ledger::PostingPage page,
+          ledger_.Postings(id, MonthStart(month), MonthEnd(month), ledger::kMaxPageSize, token));
       for (const ledger::Posting& p : page.postings) {
         entries.insert({id.book, {absl::ToUnixMicros(p.time), p.entry_id}});
       }
@@ -371,10 +370,11 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
   for (const std::string& book : books) {
     // Σ priced metered uses per month of the book (every month: the ledger checks them all).
     std::map<std::string, int64_t> expected{{month, 0}};
-    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(
-        store_, ledger::Ledger::ExtKey(book, "meter/"), [&](v1::MeteredUse&& m, int64_t) {
-          if (m.state() == v1::METER_STATE_PRICED) expected[m.month()] += m.amount_fen();
-        }));
+    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(store_, ledger::Ledger::ExtKey(book, "meter/"),
+                                                 [&](v1::MeteredUse&& m, int64_t) {
+                                                   if (m.state() == v1::METER_STATE_PRICED)
+                                                     expected[m.month()] += m.amount_fen();
+                                                 }));
     PDAO_ASSIGN_OR_RETURN(ledger::ReconciliationReport report, ledger_.Reconcile(book, expected));
     metered_total += expected[month];
     if (auto it = report.revenue_by_period.find(month); it != report.revenue_by_period.end()) {
@@ -396,8 +396,9 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
   if (response->clean()) return absl::OkStatus();
 
   reconciliation_failures_.Increment();
-  log::Warn("reconciliation found differences (rule 30)",
-            {{"month", month}, {"discrepancies", static_cast<int64_t>(response->discrepancies_size())}});
+  log::Warn(
+      "reconciliation found differences (rule 30)",
+      {{"month", month}, {"discrepancies", static_cast<int64_t>(response->discrepancies_size())}});
   const absl::Time now = clock_.Now();
   CommitBatch batch(kReconcileShard, "", Context(caller, "", now));
   Envelope event = batch.NewEvent("reconciliation", month, 0, "pricing.reconciliation.failed");

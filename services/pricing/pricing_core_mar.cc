@@ -1,4 +1,5 @@
-// MAR (最高准许收入) inputs and computation (REGULATION.md rule 27) and the yearly review (rule 29).
+// MAR (最高准许收入) inputs and computation (REGULATION.md rule 27) and the yearly review (rule
+// 29).
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -21,8 +22,10 @@ namespace {
 using common::v1::Role;
 
 absl::StatusOr<MonthPeriod> PeriodFromProto(const v1::Period& p) {
-  PDAO_ASSIGN_OR_RETURN(absl::CivilMonth first, ParseMonthField(p.first_month(), "period.first_month"));
-  PDAO_ASSIGN_OR_RETURN(absl::CivilMonth last, ParseMonthField(p.last_month(), "period.last_month"));
+  PDAO_ASSIGN_OR_RETURN(absl::CivilMonth first,
+                        ParseMonthField(p.first_month(), "period.first_month"));
+  PDAO_ASSIGN_OR_RETURN(absl::CivilMonth last,
+                        ParseMonthField(p.last_month(), "period.last_month"));
   MonthPeriod out{.first = first, .last = last};
   PDAO_RETURN_IF_ERROR(ValidatePeriod(out));
   return out;
@@ -59,7 +62,8 @@ absl::Status PricingCore::SetMarInputs(const Principal& caller,
   }
   if (domain.subsidies > domain.operating_cost) {
     return absl::InvalidArgumentError(
-        "inputs.subsidies_fen exceeds operating_cost_fen (rule 27: subsidies are part of the cost)");
+        "inputs.subsidies_fen exceeds operating_cost_fen (rule 27: subsidies are part of the "
+        "cost)");
   }
   if (domain.profit_rate_bp < 0) {
     return absl::InvalidArgumentError("inputs.profit_rate_bp must not be negative (rule 27)");
@@ -91,10 +95,10 @@ absl::Status PricingCore::SetMarInputs(const Principal& caller,
   PDAO_RETURN_IF_ERROR(CheckExpectedVersion(request.expected_version(), current.value_or(0),
                                             absl::StrCat("MAR inputs ", record_key)));
   if (current.has_value() && request.expected_version() == 0) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "MAR inputs of ", op, " for ", inputs.period().first_month(), "..",
-        inputs.period().last_month(), " exist at version ", *current,
-        "; pass it as expected_version to change them"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("MAR inputs of ", op, " for ", inputs.period().first_month(), "..",
+                     inputs.period().last_month(), " exist at version ", *current,
+                     "; pass it as expected_version to change them"));
   }
   const int64_t expected = current.value_or(kMustNotExist);
   inputs.set_version(expected + 1);
@@ -122,14 +126,14 @@ absl::Status PricingCore::ComputeMar(const Principal& caller, const v1::ComputeM
   PDAO_ASSIGN_OR_RETURN(auto inputs,
                         LoadProto<v1::MarInputs>(store_, MarInputsKey(op, request.period())));
   if (!inputs.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no MAR inputs of ", op, " for ", request.period().first_month(), "..",
-        request.period().last_month(), " (SetMarInputs first, rule 27)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no MAR inputs of ", op, " for ", request.period().first_month(), "..",
+                     request.period().last_month(), " (SetMarInputs first, rule 27)"));
   }
   // Rule 29: the first period of a cycle deducts the excess of the year before it (its review).
   bool first_of_cycle = true;
-  PDAO_RETURN_IF_ERROR(ScanAll<v1::MarInputs>(
-      store_, MarInputsPrefix(op), [&](v1::MarInputs&& other, int64_t) {
+  PDAO_RETURN_IF_ERROR(
+      ScanAll<v1::MarInputs>(store_, MarInputsPrefix(op), [&](v1::MarInputs&& other, int64_t) {
         if (other.cycle_id() == inputs->first.cycle_id() &&
             other.period().first_month() < request.period().first_month()) {
           first_of_cycle = false;
@@ -137,13 +141,14 @@ absl::Status PricingCore::ComputeMar(const Principal& caller, const v1::ComputeM
       }));
   Fen carry_over = 0;
   if (first_of_cycle) {
-    PDAO_ASSIGN_OR_RETURN(auto review, LoadProto<v1::YearlyReview>(
-                                           store_, ReviewKey(op, static_cast<int>(
-                                                                     period.first.year() - 1))));
+    PDAO_ASSIGN_OR_RETURN(auto review,
+                          LoadProto<v1::YearlyReview>(
+                              store_, ReviewKey(op, static_cast<int>(period.first.year() - 1))));
     if (review.has_value()) carry_over = review->first.excess_to_deduct_fen();
   }
-  PDAO_ASSIGN_OR_RETURN(MarResult result, pricing::ComputeMar(InputsFromProto(inputs->first, period),
-                                                              yields_, carry_over));
+  PDAO_ASSIGN_OR_RETURN(
+      MarResult result,
+      pricing::ComputeMar(InputsFromProto(inputs->first, period), yields_, carry_over));
   const std::string record_key = MarKey(op, request.period());
   PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::Mar>(store_, record_key));
   const int64_t expected = stored.has_value() ? stored->second : kMustNotExist;
@@ -219,8 +224,8 @@ absl::Status PricingCore::RunYearlyReview(const Principal& caller,
   }));
   PDAO_RETURN_IF_ERROR(bad);
   if (!covered) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no computed MAR of ", op, " covers ", year, " (ComputeMar first, rules 27, 29)"));
+    return absl::FailedPreconditionError(absl::StrCat("no computed MAR of ", op, " covers ", year,
+                                                      " (ComputeMar first, rules 27, 29)"));
   }
   // The actual revenue of the year: the ledger's revenue of its months.
   Fen revenue = 0;
@@ -232,14 +237,15 @@ absl::Status PricingCore::RunYearlyReview(const Principal& caller,
     if (!st.ok()) return st.status();
     revenue += st->period_credits - st->period_debits;
   }
-  PDAO_ASSIGN_OR_RETURN(ReviewResult result,
-                        ReviewYear(ReviewInputs{.operator_id = op,
-                                                .authorizing_body_id = caller.org,
-                                                .year = year,
-                                                .mar = mar_of_year,
-                                                .actual_revenue = revenue,
-                                                .reviewed_on = today,
-                                                .adjustment_days = options_.review_adjustment_days}));
+  PDAO_ASSIGN_OR_RETURN(
+      ReviewResult result,
+      ReviewYear(ReviewInputs{.operator_id = op,
+                              .authorizing_body_id = caller.org,
+                              .year = year,
+                              .mar = mar_of_year,
+                              .actual_revenue = revenue,
+                              .reviewed_on = today,
+                              .adjustment_days = options_.review_adjustment_days}));
   v1::YearlyReview review;
   review.set_operator_org(op);
   review.set_year(year);

@@ -31,7 +31,9 @@ absl::Status ValidateTime(const google::protobuf::Timestamp& ts, const std::stri
 absl::StatusOr<Sellability> AskRegistry(SellabilityChecker& registry,
                                         const std::string& product_id) {
   PDAO_ASSIGN_OR_RETURN(Sellability s, registry.Check(product_id));
-  if (!s.found) return absl::NotFoundError(absl::StrCat("product ", product_id, " is not registered (rule 10)"));
+  if (!s.found)
+    return absl::NotFoundError(
+        absl::StrCat("product ", product_id, " is not registered (rule 10)"));
   return s;
 }
 
@@ -39,17 +41,17 @@ absl::StatusOr<Sellability> AskRegistry(SellabilityChecker& registry,
 
 absl::StatusOr<std::vector<v1::PriceCap>> LoadCaps(Store& store, const std::string& product_id) {
   std::vector<v1::PriceCap> out;
-  PDAO_RETURN_IF_ERROR(ScanAll<v1::PriceCap>(
-      store, CapPrefix(product_id),
-      [&](v1::PriceCap&& cap, int64_t) { out.push_back(std::move(cap)); }));
+  PDAO_RETURN_IF_ERROR(
+      ScanAll<v1::PriceCap>(store, CapPrefix(product_id),
+                            [&](v1::PriceCap&& cap, int64_t) { out.push_back(std::move(cap)); }));
   return out;
 }
 
 absl::StatusOr<std::vector<v1::Price>> LoadPrices(Store& store, const std::string& product_id) {
   std::vector<v1::Price> out;
-  PDAO_RETURN_IF_ERROR(ScanAll<v1::Price>(
-      store, PricePrefix(product_id),
-      [&](v1::Price&& price, int64_t) { out.push_back(std::move(price)); }));
+  PDAO_RETURN_IF_ERROR(
+      ScanAll<v1::Price>(store, PricePrefix(product_id),
+                         [&](v1::Price&& price, int64_t) { out.push_back(std::move(price)); }));
   return out;
 }
 
@@ -124,8 +126,8 @@ absl::Status PricingCore::SetPrice(const Principal& caller, const v1::SetPriceRe
   price.set_product_use_category(compliance::v1::USE_CATEGORY_COMMERCIAL);
   PDAO_RETURN_IF_ERROR(PriceFromProto(price).status());
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> key,
-                        BeginRequest(store_, kServiceName, "SetPrice", caller,
-                                     request.request_id(), ProductShard(pid), response));
+                        BeginRequest(store_, kServiceName, "SetPrice", caller, request.request_id(),
+                                     ProductShard(pid), response));
   if (!key.has_value()) return absl::OkStatus();
 
   PDAO_ASSIGN_OR_RETURN(Sellability product, AskRegistry(registry_, pid));
@@ -194,9 +196,9 @@ absl::Status PricingCore::GetPrice(const Principal& caller, const v1::GetPriceRe
   const std::string& operator_org =
       caps.empty() ? prices.front().operator_org() : caps.front().operator_org();
   if (caller.HasRole(Role::ROLE_OPERATOR) && caller.org != operator_org) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "GetPrice: product ", pid, " is operated by another operator; caller is ",
-        caller.ToSpiffeId()));
+    return absl::PermissionDeniedError(absl::StrCat("GetPrice: product ", pid,
+                                                    " is operated by another operator; caller is ",
+                                                    caller.ToSpiffeId()));
   }
   std::vector<PriceCap> domain_caps;
   for (const v1::PriceCap& c : caps) domain_caps.push_back(CapFromProto(c));
@@ -314,8 +316,8 @@ absl::Status PricingCore::RecordConsumerSize(const Principal& caller,
   const absl::Time now = clock_.Now();
   CommitBatch batch(shard, *key, Context(caller, *key, now));
   batch.Put(record_key, size, expected);
-  pdao::events::v1::Envelope event = batch.NewEvent("consumer-size", size.consumer_org(),
-                                                    size.version(), "pricing.consumer_size.recorded");
+  pdao::events::v1::Envelope event = batch.NewEvent(
+      "consumer-size", size.consumer_org(), size.version(), "pricing.consumer_size.recorded");
   *event.mutable_consumer_size_recorded()->mutable_size() = size;
   batch.AddEvent(event, shard);
   *response->mutable_size() = size;

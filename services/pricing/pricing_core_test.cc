@@ -35,7 +35,8 @@ class PricingCoreTest : public CoreFixture {
   }
 };
 
-// --- Caps -----------------------------------------------------------------------------------------
+// --- Caps
+// -----------------------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, SetPriceCapRecordsTheCapWithItsEventAndIsIdempotent) {
   auto cap = SetCap(10, clock_.Now(), kProduct, "req-cap-1");
@@ -76,7 +77,8 @@ TEST_F(PricingCoreTest, SetPriceCapRefusalsWriteNothing) {
   EXPECT_EQ(Snap(), before);
 }
 
-// --- Prices ---------------------------------------------------------------------------------------
+// --- Prices
+// ---------------------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, SetPriceUnderTheCapIsTrialInItsFirstYear) {
   ASSERT_TRUE(SetCap(10, clock_.Now()).ok());
@@ -112,8 +114,9 @@ TEST_F(PricingCoreTest, SetPriceRefusalsWriteNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(s.message().find("rule 25"), std::string::npos) << s;
   // In the past; no tiers; the agency may not set it.
-  EXPECT_EQ(core_->SetPrice(Operator(), PriceRequest(5, clock_.Now() - absl::Hours(1)), &resp).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      core_->SetPrice(Operator(), PriceRequest(5, clock_.Now() - absl::Hours(1)), &resp).code(),
+      absl::StatusCode::kInvalidArgument);
   v1::SetPriceRequest no_tiers = PriceRequest(5, clock_.Now());
   no_tiers.clear_tiers();
   EXPECT_EQ(core_->SetPrice(Operator(), no_tiers, &resp).code(),
@@ -152,7 +155,8 @@ TEST_F(PricingCoreTest, GetAndListPricesByRoleAndObject) {
             absl::StatusCode::kPermissionDenied);
 }
 
-// --- Metering -------------------------------------------------------------------------------------
+// --- Metering
+// -------------------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, AUseIsPricedAndPostedOnceEvenWhenTheEventIsRedelivered) {
   PriceProduct();
@@ -173,8 +177,9 @@ TEST_F(PricingCoreTest, AUseIsPricedAndPostedOnceEvenWhenTheEventIsRedelivered) 
 
 TEST_F(PricingCoreTest, APublicGoodUseIsChargedZeroAndStillMetered) {
   PriceProduct();
-  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-pg", 1000, clock_.Now(), kProduct,
-                                                 compliance::v1::USE_CATEGORY_PUBLIC_GOOD))
+  ASSERT_TRUE(core_
+                  ->HandleComplianceEvent(Usage("ev-pg", 1000, clock_.Now(), kProduct,
+                                                compliance::v1::USE_CATEGORY_PUBLIC_GOOD))
                   .ok());
   const auto metered = Metered("2026-03");
   ASSERT_EQ(metered.size(), 1u);
@@ -183,7 +188,8 @@ TEST_F(PricingCoreTest, APublicGoodUseIsChargedZeroAndStillMetered) {
   EXPECT_EQ(metered[0].units(), 1000);
   EXPECT_TRUE(absl::IsNotFound(core_->ledger().GetEntry(kOperator, "usage:ev-pg").status()));
   bool event = false;
-  for (const auto& e : Events()) event |= e.has_usage_metered() && e.usage_metered().use().event_id() == "ev-pg";
+  for (const auto& e : Events())
+    event |= e.has_usage_metered() && e.usage_metered().use().event_id() == "ev-pg";
   EXPECT_TRUE(event);
 }
 
@@ -221,9 +227,9 @@ TEST_F(PricingCoreTest, AUseWithoutAPriceIsRecordedUnpricedNeverDropped) {
   for (const auto& e : Events()) event |= e.action() == "pricing.usage.unpriced";
   EXPECT_TRUE(event);
   // A payload that is no envelope is acknowledged and counted, never retried forever.
-  EXPECT_TRUE(core_->HandleComplianceEvent(BusMessage{.topic = "pdao.compliance.v1",
-                                                      .key = "k",
-                                                      .payload = "\xff\xff"})
+  EXPECT_TRUE(core_
+                  ->HandleComplianceEvent(
+                      BusMessage{.topic = "pdao.compliance.v1", .key = "k", .payload = "\xff\xff"})
                   .ok());
   EXPECT_EQ(Counter("pdao_pricing_usage_rejected_total"), 1);
 }
@@ -249,16 +255,18 @@ TEST_F(PricingCoreTest, ASmallEnterpriseGetsTheRecordedDiscount) {
             absl::StatusCode::kPermissionDenied);
   ASSERT_TRUE(core_->RecordConsumerSize(Agency(), sr, &srr).ok());
   ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-small", 10, clock_.Now())).ok());
-  ASSERT_TRUE(core_->HandleComplianceEvent(
-                       Usage("ev-large", 10, clock_.Now(), kProduct,
-                             compliance::v1::USE_CATEGORY_COMMERCIAL, kOtherConsumer))
-                  .ok());
+  ASSERT_TRUE(
+      core_
+          ->HandleComplianceEvent(Usage("ev-large", 10, clock_.Now(), kProduct,
+                                        compliance::v1::USE_CATEGORY_COMMERCIAL, kOtherConsumer))
+          .ok());
   for (const auto& m : Metered("2026-03")) {
     EXPECT_EQ(m.amount_fen(), m.consumer_org() == kConsumer ? 60 : 80) << m.consumer_org();
   }
 }
 
-// --- Costs and statements ---------------------------------------------------------------------------
+// --- Costs and statements
+// ---------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, CostsAndStatementsByRoleAndObject) {
   PriceProduct();
@@ -277,8 +285,7 @@ TEST_F(PricingCoreTest, CostsAndStatementsByRoleAndObject) {
   EXPECT_EQ(again.entry().entry_id(), posted.entry().entry_id());
   EXPECT_EQ(Snap(), before);
   cost.set_amount_fen(0);
-  EXPECT_EQ(core_->RecordCost(Operator(), cost, &again).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(core_->RecordCost(Operator(), cost, &again).code(), absl::StatusCode::kInvalidArgument);
   cost.set_amount_fen(1);
   EXPECT_EQ(core_->RecordCost(Consumer(), cost, &again).code(),
             absl::StatusCode::kPermissionDenied);
@@ -295,8 +302,7 @@ TEST_F(PricingCoreTest, CostsAndStatementsByRoleAndObject) {
   EXPECT_EQ(st.balances(0).balance_fen(), 16);
   EXPECT_EQ(core_->GetStatement(Consumer(kOtherConsumer), req, &st).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(core_->GetStatement(Operator(), req, &st).code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(core_->GetStatement(Operator(), req, &st).code(), absl::StatusCode::kPermissionDenied);
   req.set_org(kOperator);
   v1::GetStatementResponse books;
   ASSERT_TRUE(core_->GetStatement(Operator(), req, &books).ok());
@@ -309,12 +315,14 @@ TEST_F(PricingCoreTest, CostsAndStatementsByRoleAndObject) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// --- Reconciliation -------------------------------------------------------------------------------
+// --- Reconciliation
+// -------------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, ReconciliationIsCleanAndFindsAPlantedDifference) {
   PriceProduct();
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(core_->HandleComplianceEvent(Usage(absl::StrCat("ev-", i), i + 1, clock_.Now())).ok());
+    ASSERT_TRUE(
+        core_->HandleComplianceEvent(Usage(absl::StrCat("ev-", i), i + 1, clock_.Now())).ok());
   }
   auto clean = Reconcile("2026-03");
   ASSERT_TRUE(clean.ok()) << clean.status();
@@ -357,7 +365,8 @@ TEST_F(PricingCoreTest, ReconciliationIsCleanAndFindsAPlantedDifference) {
   EXPECT_EQ(Counter("pdao_pricing_reconciliation_failures_total"), 1);
 }
 
-// --- Distribution ---------------------------------------------------------------------------------
+// --- Distribution
+// ---------------------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
   PriceProduct();
@@ -428,7 +437,8 @@ TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
             absl::StatusCode::kPermissionDenied);
 }
 
-// --- MAR and the yearly review ----------------------------------------------------------------------
+// --- MAR and the yearly review
+// ----------------------------------------------------------------------
 
 TEST_F(PricingCoreTest, MarIsComputedFromItsInputsAndTheYearlyReviewClassifiesTheDeviation) {
   v1::SetMarInputsRequest in;
@@ -478,8 +488,7 @@ TEST_F(PricingCoreTest, MarIsComputedFromItsInputsAndTheYearlyReviewClassifiesTh
   EXPECT_EQ(review.review().task_assignee(), kOperator);
   EXPECT_EQ(review.review().excess_to_deduct_fen(), 2'150);
   EXPECT_FALSE(review.review().due_date().empty());
-  EXPECT_EQ(core_->RunYearlyReview(Agency(), rv, &review).code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(core_->RunYearlyReview(Agency(), rv, &review).code(), absl::StatusCode::kAlreadyExists);
 }
 
 }  // namespace

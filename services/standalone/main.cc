@@ -7,6 +7,7 @@
 #include "services/audit/audit_module.h"
 #include "services/authorization/authorization_module.h"
 #include "services/compliance/compliance_module.h"
+#include "services/pricing/pricing_module.h"
 #include "services/registry/registry_module.h"
 #include "services/standalone/dev_clock_module.h"
 
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
        .modules = {pdao::registry::RegistryModule::Factory(),
                    pdao::authorization::AuthorizationModule::Factory(),
                    pdao::compliance::ComplianceModule::Factory(),
-                   pdao::audit::AuditModule::Factory(),
+                   pdao::pricing::PricingModule::Factory(), pdao::audit::AuditModule::Factory(),
                    pdao::standalone::DevClockModule::Factory()},
        .embedded = true});
 }

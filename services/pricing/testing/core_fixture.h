@@ -147,11 +147,11 @@ class CoreFixture : public ::testing::Test {
   }
 
   // A usage_recorded event as compliance publishes it.
-  static BusMessage Usage(const std::string& event_id, int64_t units, absl::Time at,
-                          const std::string& product = kProduct,
-                          compliance::v1::UseCategory category =
-                              compliance::v1::USE_CATEGORY_COMMERCIAL,
-                          const std::string& consumer = kConsumer) {
+  static BusMessage Usage(
+      const std::string& event_id, int64_t units, absl::Time at,
+      const std::string& product = kProduct,
+      compliance::v1::UseCategory category = compliance::v1::USE_CATEGORY_COMMERCIAL,
+      const std::string& consumer = kConsumer) {
     events::v1::Envelope e;
     e.set_event_id(event_id);
     e.set_producer("compliance");
@@ -168,15 +168,15 @@ class CoreFixture : public ::testing::Test {
     u->set_use_category(category);
     u->set_grant_id("grt-1");
     *u->mutable_at() = ToProtoTime(at);
-    return BusMessage{.topic = "pdao.compliance.v1", .key = "usage",
-                      .payload = e.SerializeAsString()};
+    return BusMessage{
+        .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
   }
 
   // The metered-use records of the operator's books in `month`.
   std::vector<v1::MeteredUse> Metered(const std::string& month) {
     std::vector<v1::MeteredUse> out;
-    auto page = store_->Scan(
-        ledger::Ledger::ExtKey(kOperator, absl::StrCat("meter/", month, "/")), "", 1000);
+    auto page = store_->Scan(ledger::Ledger::ExtKey(kOperator, absl::StrCat("meter/", month, "/")),
+                             "", 1000);
     EXPECT_TRUE(page.ok());
     if (!page.ok()) return out;
     for (const ScanEntry& e : page->entries) {
@@ -200,8 +200,7 @@ class CoreFixture : public ::testing::Test {
     for (const auto& family : metrics_.Collect()) {
       if (family.name != name) continue;
       for (const auto& m : family.metric) {
-        if (label_value.empty() ||
-            (!m.label.empty() && m.label.front().value == label_value)) {
+        if (label_value.empty() || (!m.label.empty() && m.label.front().value == label_value)) {
           return m.counter.value;
         }
       }
