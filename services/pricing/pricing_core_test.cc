@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "common/testing/faulty_store.h"
 #include "gtest/gtest.h"
 #include "services/pricing/testing/core_fixture.h"
 
@@ -263,6 +264,28 @@ TEST_F(PricingCoreTest, ASmallEnterpriseGetsTheRecordedDiscount) {
   for (const auto& m : Metered("2026-03")) {
     EXPECT_EQ(m.amount_fen(), m.consumer_org() == kConsumer ? 60 : 80) << m.consumer_org();
   }
+}
+
+// A store that fails the posting's commit, or loses its reply: the bus redelivers and the use is
+// posted exactly once.
+TEST_F(PricingCoreTest, AFailedOrLostPostingCommitIsRetriedByRedeliveryAndPostsOnce) {
+  PriceProduct();
+  pdao::testing::FaultyStore faulty(*store_);
+  faulty.only_shard = ledger::Ledger::ShardOf(kOperator);
+  auto core = PricingCore::Create(faulty, clock_, registry_, *yields_, metrics_);
+  ASSERT_TRUE(core.ok()) << core.status();
+  const BusMessage use = Usage("ev-f", 2, clock_.Now());
+  faulty.fail_commits = 1;
+  EXPECT_FALSE((*core)->HandleComplianceEvent(use).ok());  // not acknowledged: redelivered
+  EXPECT_TRUE(Metered("2026-03").empty());
+  faulty.lose_commit_replies = 1;
+  EXPECT_FALSE((*core)->HandleComplianceEvent(use).ok());  // committed, reply lost
+  ASSERT_TRUE((*core)->HandleComplianceEvent(use).ok());   // the redelivery finds it posted
+  ASSERT_EQ(Metered("2026-03").size(), 1u);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 16);
 }
 
 // --- Costs and statements
