@@ -18,8 +18,7 @@ using internal::FirstDifference;
 
 namespace {
 
-const absl::Time kMaxTime =
-    absl::FromCivil(absl::CivilSecond(9999, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+constexpr absl::Time kMaxTime = absl::FromUnixSeconds(253'370'764'800);  // 9999-01-01T00:00:00Z
 
 // Stateless checks of one entry (bounds, format, balance). INVALID_ARGUMENT naming the bound or
 // rule 30; nothing is read or written.
@@ -535,10 +534,6 @@ absl::StatusOr<PostResult> Ledger::Reverse(const std::string& book_id,
   absl::MutexLock lock(&book.mu);
   PDAO_ASSIGN_OR_RETURN(Entry original, GetEntry(book_id, original_id));
   if (original.kind == EntryKind::kReversal) {
-    // Answer a retry of a reversal with that very id before refusing.
-    absl::StatusOr<Entry> mine = GetEntry(book_id, reversal_id);
-    if (mine.ok() && mine->reverses == original_id)
-      return PostResult{.entry = *mine, .replayed = true};
     return absl::FailedPreconditionError(
         absl::StrCat("entry '", original_id, "' is itself a reversal; post a new entry instead"));
   }

@@ -24,8 +24,8 @@ namespace {
 using ::testing::IsEmpty;
 
 constexpr char kBook[] = "op-9";
-const absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
-const std::vector<std::string> kPeriods = {"2026-10", "2026-11", "2026-12"};
+constexpr absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
+constexpr const char* kPeriods[] = {"2026-10", "2026-11", "2026-12"};
 
 struct Model {
   std::map<std::string, Entry> posted;
@@ -111,6 +111,7 @@ TEST_P(LedgerPropertyTest, RandomSequencesAlwaysBalanceAndReconcile) {
   int next = 0;
   // A pool of metered uses, delivered out of order and some twice (at-least-once delivery).
   std::vector<Entry> pool;
+  pool.reserve(150);
   for (int i = 0; i < 150; ++i) {
     pool.push_back(Usage(kBook, absl::StrCat("use-", i), absl::StrCat("c", 1 + pick(4)),
                          1 + pick(50'000), kT0 + absl::Seconds(pick(86400 * 60)),
@@ -134,8 +135,9 @@ TEST_P(LedgerPropertyTest, RandomSequencesAlwaysBalanceAndReconcile) {
     } else if (op == 5 && cursor < deliveries.size()) {  // a batch of deliveries
       std::vector<Entry> batch;
       const int n = 1 + pick(12);
-      for (int i = 0; i < n && cursor < deliveries.size(); ++i)
+      for (int i = 0; i < n && cursor < deliveries.size(); ++i) {
         batch.push_back(deliveries[cursor++]);
+      }
       absl::StatusOr<std::vector<PostResult>> r = l.PostBatch(batch);
       ASSERT_TRUE(r.ok()) << r.status();
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -156,10 +158,11 @@ TEST_P(LedgerPropertyTest, RandomSequencesAlwaysBalanceAndReconcile) {
       std::advance(it, pick(static_cast<int>(model.posted.size())));
       const Entry original = it->second;
       Entry mirror = original;
-      for (Line& line : mirror.lines)
+      for (Line& line : mirror.lines) {
         line.side = line.side == Side::kDebit ? Side::kCredit : Side::kDebit;
+      }
       const std::string id = absl::StrCat("rev-", next++);
-      const std::string period = kPeriods[pick(3)];
+      const std::string period(kPeriods[pick(3)]);
       absl::StatusOr<PostResult> r =
           l.Reverse(kBook, id, original.id, kT0 + absl::Hours(70 * 24), period);
       if (original.kind == EntryKind::kReversal || model.reversed.count(original.id) ||
@@ -171,7 +174,7 @@ TEST_P(LedgerPropertyTest, RandomSequencesAlwaysBalanceAndReconcile) {
         model.Apply(r->entry);
       }
     } else if (op == 8) {  // a distribution, refused when revenue would go below zero
-      const std::string period = kPeriods[pick(3)];
+      const std::string period(kPeriods[pick(3)]);
       Entry d = Distribution(absl::StrCat("dist-", next++), 1 + pick(200'000), period,
                              kT0 + absl::Hours(65 * 24));
       absl::StatusOr<PostResult> r = l.Post(d);

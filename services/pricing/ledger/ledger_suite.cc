@@ -14,7 +14,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 namespace {
-const absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);  // Nov 2026
+constexpr absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);  // Nov 2026
 constexpr char kBook[] = "op-1";
 }  // namespace
 
@@ -427,10 +427,12 @@ TEST_P(LedgerSuite, ConcurrentWritersLoseNoUpdate) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;
   std::vector<std::unique_ptr<Ledger>> own;
+  own.reserve(kThreads / 2);
   for (int i = 0; i < kThreads / 2; ++i) own.push_back(std::make_unique<Ledger>(store()));
   std::atomic<int> failures{0};
   std::atomic<int> aborted{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       Ledger& l = t < kThreads / 2 ? *own[t] : ledger();
@@ -452,7 +454,7 @@ TEST_P(LedgerSuite, ConcurrentWritersLoseNoUpdate) {
   for (std::thread& th : threads) th.join();
   ASSERT_EQ(failures.load(), 0);
   int64_t total = 0;
-  for (int t = 0; t < kThreads; ++t) total += (1 + t) * kPerThread;
+  for (int t = 0; t < kThreads; ++t) total += static_cast<int64_t>(1 + t) * kPerThread;
   EXPECT_EQ(DebitBalance(ledger(), AccountKind::kRevenue, kBook), -total);
   absl::StatusOr<ReconciliationReport> report = ledger().Reconcile(kBook, {{"2026-11", total}});
   ASSERT_TRUE(report.ok()) << report.status();

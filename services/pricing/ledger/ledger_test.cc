@@ -28,7 +28,7 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerSuite,
                              }}),
                          LedgerStoreFactoryName);
 
-const absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
+constexpr absl::Time kT0 = absl::FromUnixSeconds(1'795'000'000);
 
 class LedgerFaultTest : public ::testing::Test {
  protected:
@@ -105,6 +105,79 @@ TEST_F(LedgerFaultTest, ALostReplyIsAnsweredByTheRetryAsAReplay) {
   absl::StatusOr<ReconciliationReport> report = ledger_->Reconcile("op-1", {{"2026-11", 107}});
   ASSERT_TRUE(report.ok());
   EXPECT_THAT(report->differences, IsEmpty());
+}
+
+// The same fixture for the SQLite-only tests that are not about faults (too heavy for every store).
+using LedgerSqliteTest = LedgerFaultTest;
+
+TEST_F(LedgerSqliteTest, ATotalThatWouldOverflowIsRefusedOutOfRange) {
+  // Entries of 8 x kMaxAmount each way between two unflagged accounts: 1,153 of them reach 2^63.
+  auto big = [](int n) {
+    Entry e;
+    e.book = "op-1";
+    e.id = absl::StrCat("big-", n);
+    e.kind = EntryKind::kCost;
+    e.time = kT0;
+    e.period = "2026-11";
+    for (int i = 0; i < 8; ++i) {
+      e.lines.push_back(Line{.kind = AccountKind::kPlatform,
+                             .owner = "platform",
+                             .side = Side::kDebit,
+                             .amount = kMaxAmount});
+      e.lines.push_back(Line{.kind = AccountKind::kOperator,
+                             .owner = "op-1",
+                             .side = Side::kCredit,
+                             .amount = kMaxAmount});
+    }
+    return e;
+  };
+  int n = 0;
+  for (int b = 0; b < 2; ++b) {
+    std::vector<Entry> batch;
+    batch.reserve(kMaxBatchEntries);
+    for (int i = 0; i < kMaxBatchEntries; ++i) batch.push_back(big(n++));
+    ASSERT_TRUE(ledger_->PostBatch(batch).ok());
+  }
+  absl::StatusOr<PostResult> r;
+  for (; n < 1200; ++n) {
+    r = ledger_->Post(big(n));
+    if (!r.ok()) break;
+  }
+  EXPECT_EQ(n, 1152);  // 1152 x 8 x 10^15 < 2^63 - 1 < 1153 x 8 x 10^15
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kOutOfRange) << r.status();
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr("overflow int64"));
+  absl::StatusOr<ReconciliationReport> report = ledger_->Reconcile("op-1", {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_THAT(report->differences, IsEmpty());
+}
+
+TEST_F(LedgerSqliteTest, PostingsPageThroughARangeInTimeOrder) {
+  for (int i = 0; i < 250; ++i) {
+    ASSERT_TRUE(
+        ledger_->Post(Usage("op-1", absl::StrCat("u", i), "c1", 1 + i, kT0 + absl::Seconds(i)))
+            .ok());
+  }
+  const AccountId c1{.book = "op-1", .kind = AccountKind::kConsumer, .owner = "c1"};
+  std::vector<Posting> all;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<PostingPage> page =
+        ledger_->Postings(c1, kT0 + absl::Seconds(10), kT0 + absl::Seconds(240), 100, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    all.insert(all.end(), page->postings.begin(), page->postings.end());
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  ASSERT_EQ(all.size(), 230u);  // seconds 10..239
+  EXPECT_EQ(pages, 3);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].time, kT0 + absl::Seconds(10 + static_cast<int64_t>(i)));
+    EXPECT_EQ(all[i].amount, 11 + static_cast<int64_t>(i));
+  }
+  EXPECT_EQ(
+      ledger_->Postings(c1, kT0, kT0 + absl::Hours(1), 10, "ledger/{other}/x").status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -108,8 +108,10 @@ absl::StatusOr<ReconciliationReport> Ledger::Reconcile(
       const std::string account = absl::StrCat(AccountKindName(l.kind), "/", l.owner);
       if (l.amount <= 0) {
         diff("entry-balance", entry.id, 1, l.amount, absl::StrCat("line ", i, " is not positive"));
+        continue;  // left out of every sum
       }
-      (l.side == Side::kDebit ? debits : credits) += l.amount;
+      int64_t& sum = l.side == Side::kDebit ? debits : credits;
+      if (__builtin_add_overflow(sum, l.amount, &sum)) overflow = true;
       if (accounts.find(account) == accounts.end()) {
         diff("entry-balance", entry.id, 0, 0,
              absl::StrCat("line ", i, " names account ", account, " which is not open"));
@@ -126,12 +128,18 @@ absl::StatusOr<ReconciliationReport> Ledger::Reconcile(
     if (entry.kind == EntryKind::kReversal) reversals[entry.reverses] = entry.id;
     // Revenue of the period: net credit of the revenue accounts.
     for (const Line& l : entry.lines) {
-      if (l.kind != AccountKind::kRevenue) continue;
-      report.revenue_by_period[entry.period] += l.side == Side::kCredit ? l.amount : -l.amount;
+      if (l.kind != AccountKind::kRevenue || l.amount <= 0) continue;
+      int64_t& revenue = report.revenue_by_period[entry.period];
+      if (__builtin_add_overflow(revenue, l.side == Side::kCredit ? l.amount : -l.amount,
+                                 &revenue)) {
+        overflow = true;
+      }
     }
     return absl::OkStatus();
   }));
-  if (overflow) diff("account-totals", book, 0, 0, "a recomputed total overflows int64");
+  if (overflow) {
+    diff("record", book, 0, 0, "a recomputed sum overflows int64 (a stored record is corrupt)");
+  }
 
   // (b) account totals and flags.
   for (const auto& [name, a] : accounts) {
