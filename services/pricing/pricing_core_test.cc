@@ -3,7 +3,10 @@
 // reconciliation (clean, and a planted difference found) and distribution (parts sum to the whole).
 #include "services/pricing/pricing_core.h"
 
+#include <algorithm>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "common/testing/faulty_store.h"
 #include "gtest/gtest.h"
@@ -286,6 +289,67 @@ TEST_F(PricingCoreTest, AFailedOrLostPostingCommitIsRetriedByRedeliveryAndPostsO
   ASSERT_TRUE(rec.ok()) << rec.status();
   EXPECT_TRUE(rec->clean());
   EXPECT_EQ(rec->ledger_revenue_fen(), 16);
+}
+
+// Property: random sequences of uses (duplicates, any order of delivery, prices changing within the
+// month, public-good uses) always leave the books balanced and reconciled, with every distinct use
+// metered once and the revenue equal to each use priced at the price in force at its time of use.
+TEST_F(PricingCoreTest, PropertyRandomEventSequencesAlwaysBalanceAndReconcile) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(SetCap(50, t0).ok());
+  // Price changes every 2 days within March: rate 10 + k.
+  std::vector<std::pair<absl::Time, int64_t>> schedule;
+  for (int k = 0; k < 8; ++k) {
+    const absl::Time from = t0 + absl::Hours(48 * k);
+    schedule.emplace_back(from, 10 + k);
+    ASSERT_TRUE(SetPrice(10 + k, from).ok());
+  }
+  auto rate_at = [&](absl::Time at) {
+    int64_t rate = 0;
+    for (const auto& [from, r] : schedule) {
+      if (from <= at) rate = r;
+    }
+    return rate;
+  };
+  std::mt19937_64 rng(20261130);
+  int64_t cumulative = 0;  // revenue of every round so far
+  for (int round = 0; round < 5; ++round) {
+    struct Planned {
+      std::string id;
+      int64_t units;
+      absl::Time at;
+      bool public_good;
+    };
+    std::vector<Planned> uses;
+    for (int i = 0; i < 60; ++i) {
+      uses.push_back({absl::StrCat("r", round, "-u", i), static_cast<int64_t>(rng() % 20 + 1),
+                      t0 + absl::Minutes(static_cast<int64_t>(rng() % (60 * 24 * 16))),
+                      rng() % 5 == 0});
+    }
+    std::vector<size_t> deliveries;
+    for (size_t i = 0; i < uses.size(); ++i) {
+      deliveries.push_back(i);
+      if (rng() % 3 == 0) deliveries.push_back(i);  // redelivered
+    }
+    std::shuffle(deliveries.begin(), deliveries.end(), rng);
+    for (size_t i : deliveries) {
+      const Planned& u = uses[i];
+      ASSERT_TRUE(core_
+                      ->HandleComplianceEvent(Usage(u.id, u.units, u.at, kProduct,
+                                                    u.public_good
+                                                        ? compliance::v1::USE_CATEGORY_PUBLIC_GOOD
+                                                        : compliance::v1::USE_CATEGORY_COMMERCIAL))
+                      .ok());
+    }
+    int64_t expected = 0;
+    for (const Planned& u : uses) expected += u.public_good ? 0 : u.units * rate_at(u.at);
+    cumulative += expected;
+    auto rec = Reconcile("2026-03");
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_TRUE(rec->clean()) << rec->DebugString();
+    EXPECT_EQ(rec->ledger_revenue_fen(), cumulative);
+    EXPECT_EQ(Metered("2026-03").size(), static_cast<size_t>(60 * (round + 1)));
+  }
 }
 
 // --- Costs and statements
