@@ -8,6 +8,7 @@
 #include "services/authorization/authorization_module.h"
 #include "services/compliance/compliance_module.h"
 #include "services/disclosure/disclosure_module.h"
+#include "services/pricing/pricing_module.h"
 #include "services/registry/registry_module.h"
 #include "services/standalone/dev_clock_module.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
        .modules = {pdao::registry::RegistryModule::Factory(),
                    pdao::authorization::AuthorizationModule::Factory(),
                    pdao::compliance::ComplianceModule::Factory(),
+                   pdao::pricing::PricingModule::Factory(),
                    pdao::audit::AuditModule::Factory(),
                    pdao::disclosure::DisclosureModule::Factory(),
                    pdao::standalone::DevClockModule::Factory()},

@@ -63,6 +63,7 @@ const std::map<std::string, ProbeCall>& ProbeCalls() {
       {"pdao.registry.v1.RegistryService", {"ListResources", "{"}},
       {"pdao.authorization.v1.AuthorizationService", {"Ping", "{"}},
       {"pdao.compliance.v1.ComplianceService", {"ListScenarios", "{"}},
+      {"pdao.pricing.v1.PricingService", {"ListPrices", "{"}},
       {"pdao.audit.v1.AuditService", {"GetCheckpoint", "checkpoint"}},
       {"pdao.dev.v1.DevClockService", {"GetTime", "{"}},
   };

@@ -24,6 +24,8 @@
 #include "services/compliance/compliance_service.h"
 #include "services/compliance/testing/fake_audit_appender.h"
 #include "services/compliance/testing/fake_facts_client.h"
+#include "services/pricing/pricing_service.h"
+#include "services/pricing/testing/fake_sellability_checker.h"
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_service.h"
 #include "services/registry/testing/fake_agreement_checker.h"
@@ -61,6 +63,19 @@ TEST(AdaptersTest, AuthorizationBindsEveryRpc) {
   authorization::AuthorizationCore core(**store, clock, eligibility);
   ThreadPoolExecutor executor(1, "binding-test");
   EXPECT_THAT(authorization::AuthorizationService(core, executor).BindingErrors(), IsEmpty());
+}
+
+TEST(AdaptersTest, PricingBindsEveryRpc) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  SystemClock clock;
+  pricing::testing::FakeSellabilityChecker registry;
+  pricing::TreasuryYields yields;
+  prometheus::Registry metrics;
+  auto core = pricing::PricingCore::Create(**store, clock, registry, yields, metrics);
+  ASSERT_TRUE(core.ok()) << core.status();
+  ThreadPoolExecutor executor(1, "binding-test");
+  EXPECT_THAT(pricing::PricingService(**core, executor).BindingErrors(), IsEmpty());
 }
 
 TEST(AdaptersTest, AuditBindsEveryRpc) {

@@ -1,0 +1,152 @@
+// PricingCore: the pricing use cases (REGULATION.md rules 25-31) between the transport and the
+// store. Each mutating call: (1) checks who may call it and which objects that caller may touch,
+// (2) answers a retried request (same request_id) from its idempotency record, (3) runs the pure
+// domain rules (services/pricing/domain/), (4) commits the new state and one event per change in
+// one atomic store commit. A refused call writes nothing.
+//
+// Metering (HandleComplianceEvent): each usage_recorded event of compliance is priced at the price
+// in force at the time of use and posted to the operator's books (services/pricing/ledger/) in ONE
+// commit with its MeteredUse record and its usage_metered event; the MeteredUse key is derived
+// from the event id, so a redelivered event posts nothing. A use that cannot be priced is recorded
+// UNPRICED with the reason (record, event, metric), never dropped.
+//
+// Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
+//   cap/{prod.<product>}/<seq:06>                  PriceCap, seq = its version (rule 26)
+//   price/{prod.<product>}/<seq:06>                Price, seq = its version (rules 25, 26, 28)
+//   discount/{op.<operator>}/<rule-id>             DiscountRule (rule 28)
+//   size/{consumer.<org>}/<YYYY-MM-DD>             ConsumerSize from that day (rule 28)
+//   mar-inputs/{mar.<operator>}/<first>..<last>    MarInputs of a period (rule 27)
+//   mar/{mar.<operator>}/<first>..<last>           Mar computed for the period (rules 27, 29)
+//   review/{mar.<operator>}/<year>                 YearlyReview (rule 29)
+//   dist-rule/{agr.<agreement>}                    DistributionRule (rule 31)
+//   book/{books}/<operator>                        the operators that have books (an index)
+//   ledger/{ledger.<operator>}/...                 the operator's books (ledger/README.md)
+//   ledger-ext/{ledger.<operator>}/meter/<YYYY-MM>/<event-id>   MeteredUse (rule 30)
+//   ledger-ext/{ledger.<operator>}/units/<consumer>/<product>/<window>  tier-window units
+//   ledger-ext/{ledger.<operator>}/dist/<agreement>/<YYYY-MM>   Distribution (rule 31)
+//   ledger-ext/{ledger.<operator>}/dist-month/<YYYY-MM>         the agreement distributed
+// Reconciliation failures are committed on shard "reconcile" (events only, no keys).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/bus/event_bus.h"
+#include "common/clock/clock.h"
+#include "common/rpc/principal.h"
+#include "common/store/store.h"
+#include "pdao/events/v1/envelope.pb.h"
+#include "pdao/pricing/v1/pricing.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "services/pricing/domain/mar.h"
+#include "services/pricing/ledger/ledger.h"
+#include "services/pricing/sellability_checker.h"
+
+namespace pdao::pricing {
+
+// The consumer group of compliance's events.
+inline constexpr char kConsumerGroup[] = "pricing";
+
+struct PricingOptions {
+  // Calendar days a yearly review gives to act (rule 29): 1..366.
+  int review_adjustment_days = 90;
+};
+
+class PricingCore {
+ public:
+  // `store`, `clock`, `registry`, `yields` and `metrics` must outlive this object.
+  // INVALID_ARGUMENT from Create for options out of bounds.
+  static absl::StatusOr<std::unique_ptr<PricingCore>> Create(Store& store, const Clock& clock,
+                                                             SellabilityChecker& registry,
+                                                             const TreasuryYields& yields,
+                                                             prometheus::Registry& metrics,
+                                                             PricingOptions options = {});
+  PricingCore(const PricingCore&) = delete;
+  PricingCore& operator=(const PricingCore&) = delete;
+
+  // Caps, prices, discounts, consumer sizes (rules 25, 26, 28).
+  absl::Status SetPriceCap(const Principal& caller, const v1::SetPriceCapRequest& request,
+                           v1::SetPriceCapResponse* response);
+  // Asks the registry first (CheckSellable, rule 10): the dependency's code (UNAVAILABLE,
+  // DEADLINE_EXCEEDED, INTERNAL) when it cannot answer; nothing is written then.
+  absl::Status SetPrice(const Principal& caller, const v1::SetPriceRequest& request,
+                        v1::SetPriceResponse* response);
+  absl::Status GetPrice(const Principal& caller, const v1::GetPriceRequest& request,
+                        v1::GetPriceResponse* response);
+  absl::Status ListPrices(const Principal& caller, const v1::ListPricesRequest& request,
+                          v1::ListPricesResponse* response);
+  absl::Status RecordDiscountRule(const Principal& caller,
+                                  const v1::RecordDiscountRuleRequest& request,
+                                  v1::RecordDiscountRuleResponse* response);
+  absl::Status RecordConsumerSize(const Principal& caller,
+                                  const v1::RecordConsumerSizeRequest& request,
+                                  v1::RecordConsumerSizeResponse* response);
+
+  // MAR and the yearly review (rules 27, 29).
+  absl::Status SetMarInputs(const Principal& caller, const v1::SetMarInputsRequest& request,
+                            v1::SetMarInputsResponse* response);
+  absl::Status ComputeMar(const Principal& caller, const v1::ComputeMarRequest& request,
+                          v1::ComputeMarResponse* response);
+  absl::Status RunYearlyReview(const Principal& caller, const v1::RunYearlyReviewRequest& request,
+                               v1::RunYearlyReviewResponse* response);
+
+  // The books (rule 30).
+  absl::Status RecordCost(const Principal& caller, const v1::RecordCostRequest& request,
+                          v1::RecordCostResponse* response);
+  absl::Status GetStatement(const Principal& caller, const v1::GetStatementRequest& request,
+                            v1::GetStatementResponse* response);
+  // Not clean: OK with the discrepancies, a reconciliation_failed event committed and the
+  // pdao_pricing_reconciliation_failures_total metric counted.
+  absl::Status Reconcile(const Principal& caller, const v1::ReconcileRequest& request,
+                         v1::ReconcileResponse* response);
+
+  // Distribution (rule 31).
+  absl::Status SetDistributionRule(const Principal& caller,
+                                   const v1::SetDistributionRuleRequest& request,
+                                   v1::SetDistributionRuleResponse* response);
+  absl::Status ComputeDistribution(const Principal& caller,
+                                   const v1::ComputeDistributionRequest& request,
+                                   v1::ComputeDistributionResponse* response);
+  absl::Status GetDistribution(const Principal& caller, const v1::GetDistributionRequest& request,
+                               v1::GetDistributionResponse* response);
+
+  // A pdao.compliance.v1 event (Envelope). usage_recorded: metered as above (OK once committed,
+  // or when it was metered before); other events: OK, no effect. A payload that does not parse or
+  // a use whose ids cannot name books and accounts: OK (acknowledged), logged and counted in
+  // pdao_pricing_usage_rejected_total — redelivering it could never succeed. Store errors as they
+  // are (the bus redelivers; the event posts at most once).
+  absl::Status HandleComplianceEvent(const BusMessage& message);
+
+  ledger::Ledger& ledger() { return ledger_; }
+
+ private:
+  PricingCore(Store& store, const Clock& clock, SellabilityChecker& registry,
+              const TreasuryYields& yields, prometheus::Registry& metrics, PricingOptions options);
+
+  // Opens `id` (idempotent) unless this core opened it before.
+  absl::Status EnsureAccount(const ledger::AccountId& id);
+  // Records that `operator_org` has books (the index Reconcile and statements walk).
+  absl::Status EnsureBook(const std::string& operator_org);
+  // Meters one usage_recorded event.
+  absl::Status Meter(const pdao::events::v1::Envelope& envelope);
+
+  Store& store_;
+  const Clock& clock_;
+  SellabilityChecker& registry_;
+  const TreasuryYields& yields_;
+  const PricingOptions options_;
+  ledger::Ledger ledger_;
+  prometheus::Family<prometheus::Counter>& metered_;  // label state
+  prometheus::Counter& rejected_;
+  prometheus::Counter& reconciliation_failures_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> opened_ ABSL_GUARDED_BY(mu_);  // accounts and books
+};
+
+}  // namespace pdao::pricing

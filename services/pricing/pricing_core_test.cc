@@ -1,0 +1,582 @@
+// PricingCore: every RPC's good path and its refusals (nothing written), metering from compliance's
+// usage_recorded events (idempotent, public good, price in force at the time of use, unpriced),
+// reconciliation (clean, and a planted difference found) and distribution (parts sum to the whole).
+#include "services/pricing/pricing_core.h"
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/testing/faulty_store.h"
+#include "gtest/gtest.h"
+#include "services/pricing/testing/core_fixture.h"
+
+namespace pdao::pricing {
+namespace {
+
+using testing::Agency;
+using testing::Consumer;
+using testing::CoreFixture;
+using testing::Cst;
+using testing::Department;
+using testing::kConsumer;
+using testing::kDraftProduct;
+using testing::kOperator;
+using testing::kOtherConsumer;
+using testing::kOtherOperator;
+using testing::kProduct;
+using testing::kPublicProduct;
+using testing::Operator;
+using testing::Regulator;
+
+class PricingCoreTest : public CoreFixture {
+ protected:
+  // Cap 10 fen per call and price 8 fen per call from now on.
+  void PriceProduct() {
+    ASSERT_TRUE(SetCap(10, clock_.Now()).ok());
+    ASSERT_TRUE(SetPrice(8, clock_.Now()).ok());
+  }
+};
+
+// --- Caps
+// -----------------------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, SetPriceCapRecordsTheCapWithItsEventAndIsIdempotent) {
+  auto cap = SetCap(10, clock_.Now(), kProduct, "req-cap-1");
+  ASSERT_TRUE(cap.ok()) << cap.status();
+  EXPECT_EQ(cap->operator_org(), kOperator);  // from the registry
+  EXPECT_EQ(cap->version(), 1);
+  const auto events = Events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].has_price_cap_set());
+  const auto before = Snap();
+  auto again = SetCap(10, clock_.Now(), kProduct, "req-cap-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->cap_id(), cap->cap_id());
+  EXPECT_EQ(Snap(), before);
+}
+
+TEST_F(PricingCoreTest, SetPriceCapRefusalsWriteNothing) {
+  const auto before = Snap();
+  v1::SetPriceCapRequest r;
+  r.set_product_id(kProduct);
+  *r.mutable_basis() = PerCall();
+  r.set_max_rate_fen(10);
+  *r.mutable_effective_from() = ToProtoTime(clock_.Now());
+  r.set_decision_reference("ref");
+  v1::SetPriceCapResponse resp;
+  EXPECT_EQ(core_->SetPriceCap(Operator(), r, &resp).code(), absl::StatusCode::kPermissionDenied);
+  v1::SetPriceCapRequest bad = r;
+  bad.mutable_basis()->set_unit_kind(compliance::v1::UNIT_KIND_BYTE);  // not a call (rule 28)
+  EXPECT_EQ(core_->SetPriceCap(Agency(), bad, &resp).code(), absl::StatusCode::kInvalidArgument);
+  bad = r;
+  bad.set_max_rate_fen(-1);
+  EXPECT_EQ(core_->SetPriceCap(Agency(), bad, &resp).code(), absl::StatusCode::kInvalidArgument);
+  bad = r;
+  bad.set_product_id("prod-unknown");
+  EXPECT_EQ(core_->SetPriceCap(Agency(), bad, &resp).code(), absl::StatusCode::kNotFound);
+  registry_.FailNext(absl::UnavailableError("registry down"));
+  EXPECT_EQ(core_->SetPriceCap(Agency(), r, &resp).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Snap(), before);
+}
+
+// --- Prices
+// ---------------------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, SetPriceUnderTheCapIsTrialInItsFirstYear) {
+  ASSERT_TRUE(SetCap(10, clock_.Now()).ok());
+  auto price = SetPrice(8, clock_.Now());
+  ASSERT_TRUE(price.ok()) << price.status();
+  EXPECT_EQ(price->stage(), v1::PRICE_STAGE_TRIAL);
+  EXPECT_FALSE(price->cap_id().empty());
+  EXPECT_EQ(price->product_use_category(), compliance::v1::USE_CATEGORY_COMMERCIAL);
+  auto formal = SetPrice(9, clock_.Now() + absl::Hours(24 * 400));
+  ASSERT_TRUE(formal.ok()) << formal.status();
+  EXPECT_EQ(formal->stage(), v1::PRICE_STAGE_FORMAL);
+  EXPECT_EQ(formal->version(), 2);
+}
+
+TEST_F(PricingCoreTest, SetPriceRefusalsWriteNothing) {
+  ASSERT_TRUE(SetCap(10, clock_.Now()).ok());
+  ASSERT_TRUE(SetCap(10, clock_.Now(), kPublicProduct).ok());
+  const auto before = Snap();
+  v1::SetPriceResponse resp;
+  // Above the cap (rule 26), naming the cap.
+  absl::Status s = core_->SetPrice(Operator(), PriceRequest(11, clock_.Now()), &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("rule 26"), std::string::npos) << s;
+  // Not CODED (rule 10).
+  s = core_->SetPrice(Operator(), PriceRequest(5, clock_.Now(), kDraftProduct), &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("rule 10"), std::string::npos) << s;
+  // Another operator's product.
+  EXPECT_EQ(core_->SetPrice(Operator(kOtherOperator), PriceRequest(5, clock_.Now()), &resp).code(),
+            absl::StatusCode::kPermissionDenied);
+  // A PUBLIC_GOOD product's price is 0 (rule 25).
+  s = core_->SetPrice(Operator(), PriceRequest(1, clock_.Now(), kPublicProduct), &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("rule 25"), std::string::npos) << s;
+  // In the past; no tiers; the agency may not set it.
+  EXPECT_EQ(
+      core_->SetPrice(Operator(), PriceRequest(5, clock_.Now() - absl::Hours(1)), &resp).code(),
+      absl::StatusCode::kInvalidArgument);
+  v1::SetPriceRequest no_tiers = PriceRequest(5, clock_.Now());
+  no_tiers.clear_tiers();
+  EXPECT_EQ(core_->SetPrice(Operator(), no_tiers, &resp).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(core_->SetPrice(Agency(), PriceRequest(5, clock_.Now()), &resp).code(),
+            absl::StatusCode::kPermissionDenied);
+  // The registry cannot answer.
+  registry_.FailNext(absl::DeadlineExceededError("slow"));
+  EXPECT_EQ(core_->SetPrice(Operator(), PriceRequest(5, clock_.Now()), &resp).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(Snap(), before);
+}
+
+TEST_F(PricingCoreTest, GetAndListPricesByRoleAndObject) {
+  PriceProduct();
+  v1::GetPriceRequest get;
+  get.set_product_id(kProduct);
+  v1::GetPriceResponse got;
+  ASSERT_TRUE(core_->GetPrice(Consumer(), get, &got).ok());
+  EXPECT_EQ(got.price().tiers(0).rate_fen(), 8);
+  EXPECT_EQ(got.cap().max_rate_fen(), 10);
+  EXPECT_TRUE(core_->GetPrice(Regulator(), get, &got).ok());
+  EXPECT_EQ(core_->GetPrice(Operator(kOtherOperator), get, &got).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(core_->GetPrice(Principal::Org("anyone", common::v1::ROLE_PUBLIC), get, &got).code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::ListPricesRequest list;
+  v1::ListPricesResponse listed;
+  ASSERT_TRUE(core_->ListPrices(Operator(), list, &listed).ok());
+  EXPECT_EQ(listed.prices_size(), 1);
+  v1::ListPricesResponse other;
+  ASSERT_TRUE(core_->ListPrices(Operator(kOtherOperator), list, &other).ok());
+  EXPECT_EQ(other.prices_size(), 0);
+  list.set_operator_org(kOperator);
+  EXPECT_EQ(core_->ListPrices(Operator(kOtherOperator), list, &other).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// --- Metering
+// -------------------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, AUseIsPricedAndPostedOnceEvenWhenTheEventIsRedelivered) {
+  PriceProduct();
+  const BusMessage use = Usage("ev-1", 5, clock_.Now());
+  ASSERT_TRUE(core_->HandleComplianceEvent(use).ok());
+  const auto after_first = Snap();
+  ASSERT_TRUE(core_->HandleComplianceEvent(use).ok());  // redelivered
+  EXPECT_EQ(Snap(), after_first);
+  const auto metered = Metered("2026-03");
+  ASSERT_EQ(metered.size(), 1u);
+  EXPECT_EQ(metered[0].state(), v1::METER_STATE_PRICED);
+  EXPECT_EQ(metered[0].amount_fen(), 40);
+  auto entry = core_->ledger().GetEntry(kOperator, "usage:ev-1");
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->lines[0].amount, 40);
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 1);
+}
+
+TEST_F(PricingCoreTest, APublicGoodUseIsChargedZeroAndStillMetered) {
+  PriceProduct();
+  ASSERT_TRUE(core_
+                  ->HandleComplianceEvent(Usage("ev-pg", 1000, clock_.Now(), kProduct,
+                                                compliance::v1::USE_CATEGORY_PUBLIC_GOOD))
+                  .ok());
+  const auto metered = Metered("2026-03");
+  ASSERT_EQ(metered.size(), 1u);
+  EXPECT_EQ(metered[0].state(), v1::METER_STATE_PUBLIC_GOOD);
+  EXPECT_EQ(metered[0].amount_fen(), 0);
+  EXPECT_EQ(metered[0].units(), 1000);
+  EXPECT_TRUE(absl::IsNotFound(core_->ledger().GetEntry(kOperator, "usage:ev-pg").status()));
+  bool event = false;
+  for (const auto& e : Events())
+    event |= e.has_usage_metered() && e.usage_metered().use().event_id() == "ev-pg";
+  EXPECT_TRUE(event);
+}
+
+TEST_F(PricingCoreTest, APriceChangeMidMonthPricesEachUseByItsTimeOfUse) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(SetCap(10, t0).ok());
+  ASSERT_TRUE(SetPrice(8, t0).ok());
+  ASSERT_TRUE(SetPrice(3, t0 + absl::Hours(48)).ok());  // set in advance, in force 2 days later
+  // Delivered after the change, used before it: the old price.
+  clock_.Advance(absl::Hours(72));
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-old", 1, t0 + absl::Hours(1))).ok());
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-new", 1, t0 + absl::Hours(49))).ok());
+  int64_t old_amount = -1;
+  int64_t new_amount = -1;
+  for (const auto& m : Metered("2026-03")) {
+    (m.event_id() == "ev-old" ? old_amount : new_amount) = m.amount_fen();
+  }
+  EXPECT_EQ(old_amount, 8);
+  EXPECT_EQ(new_amount, 3);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 11);
+}
+
+TEST_F(PricingCoreTest, AUseWithoutAPriceIsRecordedUnpricedNeverDropped) {
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-x", 3, clock_.Now())).ok());
+  const auto metered = Metered("2026-03");
+  ASSERT_EQ(metered.size(), 1u);
+  EXPECT_EQ(metered[0].state(), v1::METER_STATE_UNPRICED);
+  EXPECT_NE(metered[0].explanation().find("rule 26"), std::string::npos)
+      << metered[0].explanation();
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "unpriced"), 1);
+  bool event = false;
+  for (const auto& e : Events()) event |= e.action() == "pricing.usage.unpriced";
+  EXPECT_TRUE(event);
+  // A payload that is no envelope is acknowledged and counted, never retried forever.
+  EXPECT_TRUE(core_
+                  ->HandleComplianceEvent(
+                      BusMessage{.topic = "pdao.compliance.v1", .key = "k", .payload = "\xff\xff"})
+                  .ok());
+  EXPECT_EQ(Counter("pdao_pricing_usage_rejected_total"), 1);
+}
+
+TEST_F(PricingCoreTest, ASmallEnterpriseGetsTheRecordedDiscount) {
+  PriceProduct();
+  v1::RecordDiscountRuleRequest dr;
+  dr.mutable_rule()->add_sizes(v1::ENTERPRISE_SIZE_SMALL);
+  dr.mutable_rule()->set_discount_bp(2500);
+  dr.mutable_rule()->set_basis("CC Art. 27; board decision 2026-3");
+  *dr.mutable_rule()->mutable_effective_from() = ToProtoTime(clock_.Now());
+  v1::RecordDiscountRuleResponse drr;
+  ASSERT_TRUE(core_->RecordDiscountRule(Operator(), dr, &drr).ok());
+  EXPECT_EQ(core_->RecordDiscountRule(Consumer(), dr, &drr).code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::RecordConsumerSizeRequest sr;
+  sr.mutable_size()->set_consumer_org(kConsumer);
+  sr.mutable_size()->set_size(v1::ENTERPRISE_SIZE_SMALL);
+  sr.mutable_size()->set_basis("2025 headcount 40, revenue 9 M yuan");
+  sr.mutable_size()->set_effective_from("2026-01-01");
+  v1::RecordConsumerSizeResponse srr;
+  EXPECT_EQ(core_->RecordConsumerSize(Operator(), sr, &srr).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(core_->RecordConsumerSize(Agency(), sr, &srr).ok());
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-small", 10, clock_.Now())).ok());
+  ASSERT_TRUE(
+      core_
+          ->HandleComplianceEvent(Usage("ev-large", 10, clock_.Now(), kProduct,
+                                        compliance::v1::USE_CATEGORY_COMMERCIAL, kOtherConsumer))
+          .ok());
+  for (const auto& m : Metered("2026-03")) {
+    EXPECT_EQ(m.amount_fen(), m.consumer_org() == kConsumer ? 60 : 80) << m.consumer_org();
+  }
+}
+
+// A store that fails the posting's commit, or loses its reply: the bus redelivers and the use is
+// posted exactly once.
+TEST_F(PricingCoreTest, AFailedOrLostPostingCommitIsRetriedByRedeliveryAndPostsOnce) {
+  PriceProduct();
+  pdao::testing::FaultyStore faulty(*store_);
+  faulty.only_shard = ledger::Ledger::ShardOf(kOperator);
+  auto core = PricingCore::Create(faulty, clock_, registry_, *yields_, metrics_);
+  ASSERT_TRUE(core.ok()) << core.status();
+  const BusMessage use = Usage("ev-f", 2, clock_.Now());
+  faulty.fail_commits = 1;
+  EXPECT_FALSE((*core)->HandleComplianceEvent(use).ok());  // not acknowledged: redelivered
+  EXPECT_TRUE(Metered("2026-03").empty());
+  faulty.lose_commit_replies = 1;
+  EXPECT_FALSE((*core)->HandleComplianceEvent(use).ok());  // committed, reply lost
+  ASSERT_TRUE((*core)->HandleComplianceEvent(use).ok());   // the redelivery finds it posted
+  ASSERT_EQ(Metered("2026-03").size(), 1u);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 16);
+}
+
+// Property: random sequences of uses (duplicates, any order of delivery, prices changing within the
+// month, public-good uses) always leave the books balanced and reconciled, with every distinct use
+// metered once and the revenue equal to each use priced at the price in force at its time of use.
+TEST_F(PricingCoreTest, PropertyRandomEventSequencesAlwaysBalanceAndReconcile) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(SetCap(50, t0).ok());
+  // Price changes every 2 days within March: rate 10 + k.
+  std::vector<std::pair<absl::Time, int64_t>> schedule;
+  for (int k = 0; k < 8; ++k) {
+    const absl::Time from = t0 + absl::Hours(48 * k);
+    schedule.emplace_back(from, 10 + k);
+    ASSERT_TRUE(SetPrice(10 + k, from).ok());
+  }
+  auto rate_at = [&](absl::Time at) {
+    int64_t rate = 0;
+    for (const auto& [from, r] : schedule) {
+      if (from <= at) rate = r;
+    }
+    return rate;
+  };
+  std::mt19937_64 rng(20261130);
+  int64_t cumulative = 0;  // revenue of every round so far
+  for (int round = 0; round < 5; ++round) {
+    struct Planned {
+      std::string id;
+      int64_t units;
+      absl::Time at;
+      bool public_good;
+    };
+    std::vector<Planned> uses;
+    for (int i = 0; i < 60; ++i) {
+      uses.push_back({absl::StrCat("r", round, "-u", i), static_cast<int64_t>(rng() % 20 + 1),
+                      t0 + absl::Minutes(static_cast<int64_t>(rng() % (60 * 24 * 16))),
+                      rng() % 5 == 0});
+    }
+    std::vector<size_t> deliveries;
+    for (size_t i = 0; i < uses.size(); ++i) {
+      deliveries.push_back(i);
+      if (rng() % 3 == 0) deliveries.push_back(i);  // redelivered
+    }
+    std::shuffle(deliveries.begin(), deliveries.end(), rng);
+    for (size_t i : deliveries) {
+      const Planned& u = uses[i];
+      ASSERT_TRUE(core_
+                      ->HandleComplianceEvent(Usage(u.id, u.units, u.at, kProduct,
+                                                    u.public_good
+                                                        ? compliance::v1::USE_CATEGORY_PUBLIC_GOOD
+                                                        : compliance::v1::USE_CATEGORY_COMMERCIAL))
+                      .ok());
+    }
+    int64_t expected = 0;
+    for (const Planned& u : uses) expected += u.public_good ? 0 : u.units * rate_at(u.at);
+    cumulative += expected;
+    auto rec = Reconcile("2026-03");
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_TRUE(rec->clean()) << rec->DebugString();
+    EXPECT_EQ(rec->ledger_revenue_fen(), cumulative);
+    EXPECT_EQ(Metered("2026-03").size(), static_cast<size_t>(60 * (round + 1)));
+  }
+}
+
+// --- Costs and statements
+// ---------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, CostsAndStatementsByRoleAndObject) {
+  PriceProduct();
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-1", 2, clock_.Now())).ok());
+  v1::RecordCostRequest cost;
+  cost.set_request_id("cost-1");
+  cost.set_amount_fen(5000);
+  cost.set_incurred_on("2026-03-01");
+  cost.set_description("servers, March");
+  v1::RecordCostResponse posted;
+  ASSERT_TRUE(core_->RecordCost(Operator(), cost, &posted).ok());
+  EXPECT_EQ(posted.entry().kind(), v1::ENTRY_KIND_COST);
+  const auto before = Snap();
+  v1::RecordCostResponse again;
+  ASSERT_TRUE(core_->RecordCost(Operator(), cost, &again).ok());  // retry: same entry
+  EXPECT_EQ(again.entry().entry_id(), posted.entry().entry_id());
+  EXPECT_EQ(Snap(), before);
+  cost.set_amount_fen(0);
+  EXPECT_EQ(core_->RecordCost(Operator(), cost, &again).code(), absl::StatusCode::kInvalidArgument);
+  cost.set_amount_fen(1);
+  EXPECT_EQ(core_->RecordCost(Consumer(), cost, &again).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Snap(), before);
+
+  v1::GetStatementRequest req;
+  req.set_org(kConsumer);
+  req.set_month("2026-03");
+  v1::GetStatementResponse st;
+  ASSERT_TRUE(core_->GetStatement(Consumer(), req, &st).ok());
+  ASSERT_EQ(st.entries_size(), 1);
+  EXPECT_EQ(st.entries(0).kind(), v1::ENTRY_KIND_USAGE_CHARGE);
+  ASSERT_EQ(st.balances_size(), 1);
+  EXPECT_EQ(st.balances(0).balance_fen(), 16);
+  EXPECT_EQ(core_->GetStatement(Consumer(kOtherConsumer), req, &st).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(core_->GetStatement(Operator(), req, &st).code(), absl::StatusCode::kPermissionDenied);
+  req.set_org(kOperator);
+  v1::GetStatementResponse books;
+  ASSERT_TRUE(core_->GetStatement(Operator(), req, &books).ok());
+  EXPECT_EQ(books.entries_size(), 2);  // the cost, and the usage through its revenue account
+  v1::GetStatementResponse overseer;
+  ASSERT_TRUE(core_->GetStatement(Regulator(), req, &overseer).ok());
+  EXPECT_EQ(overseer.entries_size(), 2);
+  req.set_month("2026-3");
+  EXPECT_EQ(core_->GetStatement(Regulator(), req, &overseer).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// --- Reconciliation
+// -------------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, ReconciliationIsCleanAndFindsAPlantedDifference) {
+  PriceProduct();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        core_->HandleComplianceEvent(Usage(absl::StrCat("ev-", i), i + 1, clock_.Now())).ok());
+  }
+  auto clean = Reconcile("2026-03");
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_TRUE(clean->clean());
+  EXPECT_EQ(clean->metered_revenue_fen(), 8 * 15);
+  EXPECT_EQ(clean->ledger_revenue_fen(), 8 * 15);
+  v1::ReconcileResponse denied;
+  v1::ReconcileRequest r;
+  r.set_month("2026-03");
+  EXPECT_EQ(core_->Reconcile(Operator(), r, &denied).code(), absl::StatusCode::kPermissionDenied);
+
+  // Planted: revenue posted straight into the books, with no metered use behind it.
+  ledger::Entry stray{.book = kOperator,
+                      .id = "usage:planted",
+                      .kind = ledger::EntryKind::kUsage,
+                      .time = clock_.Now(),
+                      .period = "2026-03",
+                      .reference = "planted",
+                      .reverses = "",
+                      .lines = {{.kind = ledger::AccountKind::kConsumer,
+                                 .owner = kConsumer,
+                                 .side = ledger::Side::kDebit,
+                                 .amount = 7},
+                                {.kind = ledger::AccountKind::kRevenue,
+                                 .owner = "operations",
+                                 .side = ledger::Side::kCredit,
+                                 .amount = 7}}};
+  ASSERT_TRUE(core_->ledger().Post(stray).ok());
+  const size_t events_before = Events().size();
+  auto dirty = Reconcile("2026-03");
+  ASSERT_TRUE(dirty.ok()) << dirty.status();
+  EXPECT_FALSE(dirty->clean());
+  ASSERT_EQ(dirty->discrepancies_size(), 1);
+  EXPECT_EQ(dirty->discrepancies(0).subject(), "revenue");
+  EXPECT_EQ(dirty->discrepancies(0).expected_fen(), 120);
+  EXPECT_EQ(dirty->discrepancies(0).actual_fen(), 127);
+  const auto events = Events();
+  ASSERT_EQ(events.size(), events_before + 1);
+  EXPECT_TRUE(events.back().has_reconciliation_failed());
+  EXPECT_EQ(Counter("pdao_pricing_reconciliation_failures_total"), 1);
+}
+
+// --- Distribution
+// ---------------------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
+  PriceProduct();
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(core_->HandleComplianceEvent(Usage(absl::StrCat("ev-", i), 1, clock_.Now())).ok());
+  }
+  v1::SetDistributionRuleRequest rr;
+  v1::DistributionRule* rule = rr.mutable_rule();
+  rule->set_agreement_id("agr-1");
+  rule->set_operator_org(kOperator);
+  rule->set_basis("agreement clause 7.2");
+  *rule->mutable_effective_from() = ToProtoTime(Cst(2026, 1, 1));
+  for (const auto& [org, bp] : std::vector<std::pair<std::string, int64_t>>{
+           {"dept-transport", 3333}, {kOperator, 3333}, {"city-agency", 3334}}) {
+    v1::Share* s = rule->add_shares();
+    s->set_contributor_org(org);
+    s->set_role(org == kOperator ? v1::CONTRIBUTOR_ROLE_OPERATOR : v1::CONTRIBUTOR_ROLE_DEPARTMENT);
+    s->set_share_bp(bp);
+  }
+  v1::SetDistributionRuleResponse rresp;
+  v1::SetDistributionRuleRequest bad = rr;
+  bad.mutable_rule()->mutable_shares(0)->set_share_bp(3000);  // 9,667 bp: not the whole (rule 31)
+  const auto before = Snap();
+  EXPECT_EQ(core_->SetDistributionRule(Agency(), bad, &rresp).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(core_->SetDistributionRule(Operator(), rr, &rresp).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Snap(), before);
+  ASSERT_TRUE(core_->SetDistributionRule(Agency(), rr, &rresp).ok());
+
+  v1::ComputeDistributionRequest cr;
+  cr.set_agreement_id("agr-1");
+  cr.set_month("2026-03");
+  v1::ComputeDistributionResponse cresp;
+  // March has not ended.
+  EXPECT_EQ(core_->ComputeDistribution(Agency(), cr, &cresp).code(),
+            absl::StatusCode::kFailedPrecondition);
+  clock_.Advance(absl::Hours(24 * 31));
+  ASSERT_TRUE(core_->ComputeDistribution(Agency(), cr, &cresp).ok());
+  const v1::Distribution& d = cresp.distribution();
+  EXPECT_EQ(d.total_fen(), 56);
+  int64_t sum = 0;
+  for (const auto& p : d.parts()) sum += p.amount_fen();
+  EXPECT_EQ(sum, 56);
+  // Idempotent per (agreement, month).
+  const auto after = Snap();
+  v1::ComputeDistributionResponse again;
+  ASSERT_TRUE(core_->ComputeDistribution(Agency(), cr, &again).ok());
+  EXPECT_EQ(Snap(), after);
+  EXPECT_EQ(again.distribution().SerializeAsString(), d.SerializeAsString());
+  // Revenue stays what was metered: distribution does not touch it.
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_TRUE(rec->clean());
+
+  v1::GetDistributionRequest gr;
+  gr.set_agreement_id("agr-1");
+  gr.set_month("2026-03");
+  v1::GetDistributionResponse mine;
+  ASSERT_TRUE(core_->GetDistribution(Department(), gr, &mine).ok());
+  ASSERT_EQ(mine.distribution().parts_size(), 1);
+  EXPECT_EQ(mine.distribution().parts(0).contributor_org(), "dept-transport");
+  EXPECT_EQ(mine.entries_size(), 1);
+  v1::GetDistributionResponse all;
+  ASSERT_TRUE(core_->GetDistribution(Regulator(), gr, &all).ok());
+  EXPECT_EQ(all.distribution().parts_size(), 3);
+  EXPECT_EQ(core_->GetDistribution(Consumer(), gr, &all).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// --- MAR and the yearly review
+// ----------------------------------------------------------------------
+
+TEST_F(PricingCoreTest, MarIsComputedFromItsInputsAndTheYearlyReviewClassifiesTheDeviation) {
+  v1::SetMarInputsRequest in;
+  v1::MarInputs* inputs = in.mutable_inputs();
+  inputs->set_operator_org(kOperator);
+  inputs->set_cycle_id("cycle-2026");
+  inputs->mutable_period()->set_first_month("2026-01");
+  inputs->mutable_period()->set_last_month("2026-12");
+  inputs->set_operating_cost_fen(100'000);
+  inputs->set_subsidies_fen(0);
+  inputs->set_tax_fen(0);
+  inputs->set_profit_rate_bp(785);  // 2025's 185 bp + 600 bp: the cap itself
+  v1::SetMarInputsResponse inr;
+  v1::SetMarInputsRequest too_high = in;
+  too_high.mutable_inputs()->set_profit_rate_bp(786);
+  const auto before = Snap();
+  EXPECT_EQ(core_->SetMarInputs(Agency(), too_high, &inr).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(core_->SetMarInputs(Operator(), in, &inr).code(), absl::StatusCode::kPermissionDenied);
+  v1::SetMarInputsRequest no_yield = in;
+  no_yield.mutable_inputs()->mutable_period()->set_first_month("2028-01");
+  no_yield.mutable_inputs()->mutable_period()->set_last_month("2028-12");
+  EXPECT_EQ(core_->SetMarInputs(Agency(), no_yield, &inr).code(),
+            absl::StatusCode::kFailedPrecondition);  // 2027's yield is not loaded: never zero
+  EXPECT_EQ(Snap(), before);
+  ASSERT_TRUE(core_->SetMarInputs(Agency(), in, &inr).ok());
+  v1::ComputeMarRequest cm;
+  cm.set_operator_org(kOperator);
+  *cm.mutable_period() = inputs->period();
+  v1::ComputeMarResponse mar;
+  ASSERT_TRUE(core_->ComputeMar(Agency(), cm, &mar).ok());
+  EXPECT_EQ(mar.mar().mar_fen(), 107'850);
+
+  // Revenue of 2026: 110,000 fen, 2 % above MAR → the operator adjusts its prices.
+  ASSERT_TRUE(SetCap(1'000'000, clock_.Now()).ok());
+  ASSERT_TRUE(SetPrice(110'000, clock_.Now()).ok());
+  ASSERT_TRUE(core_->HandleComplianceEvent(Usage("ev-big", 1, clock_.Now())).ok());
+  v1::RunYearlyReviewRequest rv;
+  rv.set_operator_org(kOperator);
+  rv.set_year(2026);
+  v1::RunYearlyReviewResponse review;
+  EXPECT_EQ(core_->RunYearlyReview(Agency(), rv, &review).code(),
+            absl::StatusCode::kFailedPrecondition);  // 2026 has not ended
+  clock_.Advance(absl::Hours(24 * 320));
+  ASSERT_TRUE(core_->RunYearlyReview(Agency(), rv, &review).ok());
+  EXPECT_EQ(review.review().outcome(), v1::REVIEW_OUTCOME_OPERATOR_ADJUSTS_PRICES);
+  EXPECT_EQ(review.review().task_assignee(), kOperator);
+  EXPECT_EQ(review.review().excess_to_deduct_fen(), 2'150);
+  EXPECT_FALSE(review.review().due_date().empty());
+  EXPECT_EQ(core_->RunYearlyReview(Agency(), rv, &review).code(), absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace pdao::pricing

@@ -1,0 +1,229 @@
+// Metering on a real Redis (issue 12 "Proof under faults and load"; docs/benchmarks.md):
+// compliance's usage_recorded events through PricingCore::HandleComplianceEvent — exactly what the
+// module's bus handler runs — into the ledger. Plain executable, no timing assertions; bounded
+// durations; loopback only.
+//
+//   bench_pricing_metering [threads] [seconds]
+//
+// Starts a redis-server on a free loopback port (common/testing/redis: AOF, appendfsync everysec,
+// noeviction) and measures, in the same run:
+//   raw       `redis-benchmark -t set -P 16` against that server: the pipelined SET baseline;
+//   metering  HandleComplianceEvent of distinct usage_recorded events from `threads` threads (as
+//             many bus partitions), thread t metering uses of operator op-<t>'s product: each
+//             event is read, priced at the price in force (caps, prices, discount rules and the
+//             consumer's size read from the store), and posted with its MeteredUse record and its
+//             event in one commit.
+// Then every event is handled once more (a redelivery must post nothing) and Reconcile must be
+// clean with ledger revenue = Σ priced uses.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/app/proto_time.h"
+#include "common/clock/clock.h"
+#include "common/store/redis_store.h"
+#include "common/testing/redis/redis_server.h"
+#include "pdao/events/v1/envelope.pb.h"
+#include "prometheus/registry.h"
+#include "services/pricing/pricing_core.h"
+#include "services/pricing/testing/fake_sellability_checker.h"
+
+namespace pdao::pricing {
+namespace {
+
+constexpr int64_t kRate = 7;  // fen per call
+
+BusMessage Use(int t, uint64_t n, absl::Time at) {
+  events::v1::Envelope e;
+  e.set_event_id(absl::StrCat("bench-", t, "-", n));
+  e.set_producer("compliance");
+  *e.mutable_occurred_at() = ToProtoTime(at);
+  auto* u = e.mutable_usage_recorded();
+  u->set_product_id(absl::StrCat("prod-", t));
+  u->set_scenario_id("scn-1");
+  u->set_consumer_org(absl::StrCat("c", n % 100));
+  u->set_operator_org(absl::StrCat("op-", t));
+  u->set_units(static_cast<int64_t>(1 + n % 5));
+  u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
+  u->set_use_category(compliance::v1::USE_CATEGORY_COMMERCIAL);
+  *u->mutable_at() = ToProtoTime(at);
+  return BusMessage{
+      .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
+}
+
+double RawSetRate(const std::string& host, int port) {
+  const std::string cmd = absl::StrCat("redis-benchmark -h ", host, " -p ", port,
+                                       " -t set -P 16 -n 2000000 -r 100000 --csv 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char line[512];
+  double rate = -1;
+  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+    std::vector<std::string> cols = absl::StrSplit(absl::StripAsciiWhitespace(line), ',');
+    if (cols.size() >= 2 && cols[0] == "\"SET\"") {
+      absl::string_view v = cols[1];
+      absl::ConsumePrefix(&v, "\"");
+      absl::ConsumeSuffix(&v, "\"");
+      if (!absl::SimpleAtod(v, &rate)) rate = -1;
+    }
+  }
+  pclose(pipe);
+  return rate;
+}
+
+int Main(int threads, absl::Duration phase) {
+  auto redis = pdao::testing::RedisServer::Start();
+  if (!redis.ok()) {
+    std::fprintf(stderr, "redis: %s\n", redis.status().ToString().c_str());
+    return 1;
+  }
+  RedisStoreOptions options;
+  options.host = (*redis)->host();
+  options.port = (*redis)->port();
+  options.key_namespace = "pdao:pricing";
+  options.pool_size = threads;
+  auto store = RedisStore::Connect(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "store: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  SystemClock clock;
+  testing::FakeSellabilityChecker registry;
+  TreasuryYields yields;
+  prometheus::Registry metrics;
+  auto core = PricingCore::Create(**store, clock, registry, yields, metrics);
+  if (!core.ok()) return 1;
+  const absl::Time start = clock.Now();
+  for (int t = 0; t < threads; ++t) {
+    const std::string product = absl::StrCat("prod-", t);
+    registry.Set(product, absl::StrCat("op-", t), true);
+    v1::PriceBasis basis;
+    basis.set_billing_unit(v1::BILLING_UNIT_PER_CALL);
+    basis.set_unit_kind(compliance::v1::UNIT_KIND_CALL);
+    basis.set_block_units(1);
+    v1::SetPriceCapRequest cap;
+    cap.set_product_id(product);
+    *cap.mutable_basis() = basis;
+    cap.set_max_rate_fen(10);
+    *cap.mutable_effective_from() = ToProtoTime(start);
+    cap.set_decision_reference("bench");
+    v1::SetPriceCapResponse capr;
+    absl::Status s = (*core)->SetPriceCap(
+        Principal::Org("agency", common::v1::ROLE_IMPLEMENTING_AGENCY), cap, &capr);
+    v1::SetPriceRequest price;
+    price.set_product_id(product);
+    *price.mutable_basis() = basis;
+    price.add_tiers()->set_rate_fen(kRate);
+    *price.mutable_effective_from() = ToProtoTime(clock.Now() + absl::Milliseconds(200));
+    v1::SetPriceResponse pr;
+    if (s.ok()) {
+      s = (*core)->SetPrice(Principal::Org(absl::StrCat("op-", t), common::v1::ROLE_OPERATOR),
+                            price, &pr);
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "set-up: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  std::printf(
+      "redis-server 127.0.0.1:%d (AOF everysec), %d threads (one operator each), %u "
+      "hardware threads\n",
+      (*redis)->port(), threads, std::thread::hardware_concurrency());
+  const absl::Time at = clock.Now() + absl::Seconds(1);
+  std::vector<uint64_t> handled(static_cast<size_t>(threads), 0);
+  std::atomic<uint64_t> failed{0};
+  double raw_sum = 0;
+  int raw_n = 0;
+  uint64_t events = 0;
+  double seconds = 0;
+  for (int round = 0; round < 3; ++round) {
+    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> done{0};
+    std::vector<std::thread> workers;
+    const absl::Time begin = absl::Now();
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        while (!stop.load(std::memory_order_relaxed)) {
+          absl::Status s = (*core)->HandleComplianceEvent(Use(t, handled[t], at));
+          if (!s.ok()) {
+            if (failed.fetch_add(1) == 0)
+              std::fprintf(stderr, "first failure: %s\n", s.ToString().c_str());
+            continue;  // the bus would redeliver the same event
+          }
+          ++handled[t];
+          done.fetch_add(1, std::memory_order_relaxed);
+        }
+      });
+    }
+    absl::SleepFor(phase);
+    const uint64_t at_stop = done.load();
+    const double secs = absl::ToDoubleSeconds(absl::Now() - begin);
+    stop.store(true);
+    for (auto& w : workers) w.join();
+    std::printf("  round %d: raw SET -P 16 %.0f/s, metering %.0f events/s\n", round, raw,
+                static_cast<double>(at_stop) / secs);
+    events += at_stop;
+    seconds += secs;
+    if (raw > 0) {
+      raw_sum += raw;
+      ++raw_n;
+    }
+  }
+  const double raw = raw_n > 0 ? raw_sum / raw_n : -1;
+  const double rate = static_cast<double>(events) / seconds;
+  std::printf(
+      "metering on redis, %d threads, 3 x %.1f s: raw SET -P 16 %.0f/s; metering %.0f "
+      "events/s (ratio %.4f); failed %llu\n",
+      threads, absl::ToDoubleSeconds(phase), raw, rate, raw > 0 ? rate / raw : 0,
+      static_cast<unsigned long long>(failed.load()));
+
+  // Every event again (a redelivery posts nothing), then the books must reconcile.
+  int64_t expected = 0;
+  for (int t = 0; t < threads; ++t) {
+    for (uint64_t n = 0; n < handled[t]; ++n) {
+      if (!(*core)->HandleComplianceEvent(Use(t, n, at)).ok()) return 1;
+      expected += kRate * static_cast<int64_t>(1 + n % 5);
+    }
+  }
+  v1::ReconcileRequest r;
+  r.set_month(absl::FormatTime("%Y-%m", at, absl::FixedTimeZone(8 * 3600)));
+  v1::ReconcileResponse rec;
+  absl::Status s = (*core)->Reconcile(Principal::Org("samr", common::v1::ROLE_REGULATOR), r, &rec);
+  if (!s.ok() || !rec.clean() || rec.ledger_revenue_fen() != expected) {
+    std::fprintf(stderr, "reconciliation: %s clean=%d ledger=%lld expected=%lld\n",
+                 s.ToString().c_str(), rec.clean(),
+                 static_cast<long long>(rec.ledger_revenue_fen()),
+                 static_cast<long long>(expected));
+    return 1;
+  }
+  std::printf(
+      "redelivered every event: nothing posted twice; reconciliation clean, revenue %lld "
+      "fen = Σ priced uses\n",
+      static_cast<long long>(expected));
+  return failed.load() == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace pdao::pricing
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 4;
+  const double secs = argc > 2 ? std::atof(argv[2]) : 2.0;
+  if (threads < 1 || threads > 64 || secs <= 0 || secs > 60) {
+    std::fprintf(stderr, "usage: bench_pricing_metering [threads 1..64] [seconds 0..60]\n");
+    return 2;
+  }
+  return pdao::pricing::Main(threads, absl::Seconds(secs));
+}

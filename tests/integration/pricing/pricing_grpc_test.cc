@@ -1,0 +1,367 @@
+// The pricing story over gRPC with mTLS on loopback, in pdao-standalone's shape (registry,
+// authorization and pricing in one App, pricing calling the registry's CheckSellable over the
+// process's own mTLS port with its service certificate): the implementing agency sets a cap, the
+// operator sets its price (pricing asks the registry whether the product is CODED), compliance's
+// usage_recorded events arrive on the bus (a commercial use, a public-good use and a redelivery of
+// the first), pricing meters them into the ledger, the consumer reads its statement and a
+// regulator a clean reconciliation. Wrong roles are refused along the way. The registry's and
+// authorization's set-up (resource, plan, operator, agreement, coded product) runs through their
+// cores, as in tests/integration/compliance/compliance_grpc_test.cc. SQLite files and the
+// in-process bus; neither Redis nor Kafka.
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/app/proto_time.h"
+#include "common/app/service_main.h"
+#include "common/crypto/dev_ca.h"
+#include "common/events/event.h"
+#include "common/rpc/channel.h"
+#include "common/testing/fake_clock.h"
+#include "common/testing/tls_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pdao/events/v1/envelope.pb.h"
+#include "pdao/pricing/v1/pricing.grpc.pb.h"
+#include "services/authorization/authorization_module.h"
+#include "services/authorization/testing/fixture.h"
+#include "services/pricing/pricing_module.h"
+#include "services/registry/registry_module.h"
+
+namespace pdao::pricing {
+namespace {
+
+namespace av1 = ::pdao::authorization::v1;
+namespace rv1 = ::pdao::registry::v1;
+using common::v1::Role;
+
+const std::string kOps = "ops-a";
+const std::string kBiz = "biz-1";
+
+class PricingGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/pricing-grpc-", getpid(), "-",
+                        absl::ToUnixNanos(absl::Now()));
+    std::filesystem::create_directories(dir_);
+    crypto::DevCaOptions o;
+    o.now = absl::Now();
+    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
+    auto ca_key = crypto::ReadFile(ca->ca_key_path);
+    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
+    ca_pem_ = *ca_pem;
+    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
+    ASSERT_TRUE(authority.ok());
+    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
+
+    ServiceMain main{
+        .program = "test",
+        .description = "test",
+        .modules = {registry::RegistryModule::Factory(),
+                    authorization::AuthorizationModule::Factory(), PricingModule::Factory()},
+        .embedded = true};
+    auto app = App::FromArgs(
+        main, {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s"}, &clock_);
+    ASSERT_TRUE(app.ok()) << app.status();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (app_ != nullptr) app_->Shutdown();
+  }
+
+  std::unique_ptr<v1::PricingService::Stub> Stub(const std::string& spiffe_id) {
+    auto cert = authority_->IssueClientCert(
+        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return v1::PricingService::NewStub(MakeMtlsChannelFromPem(
+        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+  }
+  std::unique_ptr<v1::PricingService::Stub> Org(const std::string& org, const std::string& role) {
+    return Stub(absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
+  }
+
+  // A resource of the city's transport department.
+  void RegistrySetUp() {
+    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
+    const Principal dept = Principal::Org("city-transport", Role::ROLE_DEPARTMENT);
+    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+    rv1::RegisterResourceRequest rr;
+    auto* spec = rr.mutable_spec();
+    spec->set_name("bus");
+    spec->set_description("bus positions");
+    for (const char* name : {"line", "position"}) {
+      auto* f = spec->add_fields();
+      f->set_name(name);
+      f->set_data_type("string");
+      f->set_grade(rv1::GRADE_GENERAL);
+      f->set_personal_info_kind(rv1::PERSONAL_INFO_KIND_NONE);
+    }
+    spec->set_update_frequency("daily");
+    spec->set_volume_records(10);
+    spec->set_source(rv1::RESOURCE_SOURCE_OWN);
+    spec->mutable_open_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
+    spec->mutable_share_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
+    rv1::RegisterResourceResponse rresp;
+    ASSERT_TRUE(reg.RegisterResource(dept, rr, &rresp).ok());
+    resource_ = rresp.resource().id();
+  }
+
+  // kOps's product over the resource, registered and CODED — after its agreement is ACTIVE: the
+  // registry asks authorization whether the operator's agreement covers the sources (rule 16).
+  void ProductSetUp() {
+    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
+    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+    rv1::RegisterProductRequest pr;
+    pr.mutable_spec()->set_name("bus ETA API");
+    pr.mutable_spec()->set_form(rv1::PRODUCT_FORM_INTERFACE);
+    pr.mutable_spec()->set_use_category(rv1::USE_CATEGORY_COMMERCIAL);
+    pr.mutable_spec()->add_source_resource_ids(resource_);
+    rv1::RegisterProductResponse presp;
+    absl::Status s = reg.RegisterProduct(ops, pr, &presp);
+    ASSERT_TRUE(s.ok()) << s;
+    product_ = presp.product().id();
+    rv1::RecordEvidenceRequest er;
+    er.set_content_sha256(std::string(64, 'a'));
+    rv1::RecordEvidenceResponse eresp;
+    ASSERT_TRUE(reg.RecordEvidence(ops, er, &eresp).ok());
+    rv1::SubmitRegistrationRequest sr;
+    sr.set_type(rv1::REGISTRATION_TYPE_FIRST);
+    sr.set_subject_kind(rv1::SUBJECT_KIND_PRODUCT);
+    sr.set_subject_id(product_);
+    sr.set_evidence_id(eresp.evidence().id());
+    rv1::SubmitRegistrationResponse sresp;
+    s = reg.SubmitRegistration(ops, sr, &sresp);
+    ASSERT_TRUE(s.ok()) << s;
+    for (rv1::AdvanceAction a :
+         {rv1::ADVANCE_ACTION_ACCEPT, rv1::ADVANCE_ACTION_PASS_REVIEW,
+          rv1::ADVANCE_ACTION_START_PUBLICITY, rv1::ADVANCE_ACTION_ISSUE_CODE}) {
+      if (a == rv1::ADVANCE_ACTION_ISSUE_CODE) clock_.Advance(absl::Hours(24 * 20));
+      rv1::AdvanceRegistrationRequest ar;
+      ar.set_registration_id(sresp.registration().id());
+      ar.set_action(a);
+      rv1::AdvanceRegistrationResponse aresp;
+      s = reg.AdvanceRegistration(agency, ar, &aresp);
+      ASSERT_TRUE(s.ok()) << s;
+    }
+  }
+
+  // A filed plan, operator kOps (with one affiliate) selected, an ACTIVE agreement over the
+  // resource for two years.
+  void AuthorizationSetUp() {
+    authorization::AuthorizationCore& core =
+        app_->module<authorization::AuthorizationModule>("authorization")->core();
+    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
+    av1::CreatePlanRequest cp;
+    *cp.mutable_content() = authorization::testing::PlanContentFor({resource_});
+    av1::CreatePlanResponse plan;
+    ASSERT_TRUE(core.CreatePlan(agency, cp, &plan).ok());
+    av1::SubmitPlanRequest sp;
+    sp.set_plan_id(plan.plan().plan_id());
+    sp.set_version_number(1);
+    av1::SubmitPlanResponse spr;
+    ASSERT_TRUE(core.SubmitPlan(Principal::Org("b", Role::ROLE_DATA_BUREAU), sp, &spr).ok());
+    av1::ApprovePlanRequest ap;
+    ap.set_plan_id(plan.plan().plan_id());
+    ap.set_version_number(1);
+    ap.set_decision_number("n");
+    ap.set_decision_date("2026-02-27");
+    av1::ApprovePlanResponse apr;
+    ASSERT_TRUE(core.ApprovePlan(Principal::Org("g", Role::ROLE_GOVERNMENT), ap, &apr).ok());
+    av1::RegisterOperatorRequest ro;
+    *ro.mutable_operator_() = authorization::testing::OperatorFor(kOps, "91220101MA0Y00002");
+    ro.mutable_operator_()->add_affiliate_credit_codes(
+        authorization::testing::CreditCode("91220101MA0Y00003"));
+    av1::RegisterOperatorResponse ror;
+    absl::Status s = core.RegisterOperator(agency, ro, &ror);
+    ASSERT_TRUE(s.ok()) << s;
+    av1::SelectOperatorRequest so;
+    so.set_operator_org(kOps);
+    so.set_plan_id(plan.plan().plan_id());
+    so.set_plan_version_number(1);
+    so.set_method(av1::SELECTION_METHOD_OPEN_TENDER);
+    so.mutable_procurement()->set_reference("x");
+    so.mutable_procurement()->set_date("2026-02-20");
+    so.mutable_procurement()->set_summary("y");
+    av1::SelectOperatorResponse sor;
+    ASSERT_TRUE(core.SelectOperator(agency, so, &sor).ok());
+    av1::CreateAgreementRequest ca;
+    ca.set_operator_org(kOps);
+    ca.set_selection_id(sor.selection().id());
+    ca.add_resource_ids(resource_);
+    *ca.mutable_term_start() = ToProtoTime(clock_.Now());
+    *ca.mutable_term_end() = ToProtoTime(clock_.Now() + absl::Hours(24 * 730));
+    ca.mutable_collective_decision()->set_meeting_reference("m");
+    ca.mutable_collective_decision()->set_date("2026-02-28");
+    ca.mutable_collective_decision()->set_summary("s");
+    av1::CreateAgreementResponse car;
+    ASSERT_TRUE(core.CreateAgreement(agency, ca, &car).ok());
+    agreement_ = car.agreement().id();
+    av1::SignAgreementRequest sa;
+    sa.set_agreement_id(agreement_);
+    av1::SignAgreementResponse sar;
+    ASSERT_TRUE(core.SignAgreement(agency, sa, &sar).ok());
+    av1::FileAgreementRequest fa;
+    fa.set_agreement_id(agreement_);
+    fa.mutable_filing()->set_province_reference("p");
+    fa.mutable_filing()->set_city_reference("c");
+    av1::FileAgreementResponse far;
+    ASSERT_TRUE(core.FileAgreement(agency, fa, &far).ok());
+    av1::ActivateAgreementRequest aa;
+    aa.set_agreement_id(agreement_);
+    av1::ActivateAgreementResponse aar;
+    ASSERT_TRUE(core.ActivateAgreement(agency, aa, &aar).ok());
+  }
+
+  // Publishes a usage_recorded event as compliance does, and waits for the bus to take it.
+  void PublishUse(const std::string& event_id, compliance::v1::UseCategory category,
+                  int64_t units) {
+    events::v1::Envelope e;
+    e.set_event_id(event_id);
+    e.set_producer("compliance");
+    e.set_action("compliance.usage.recorded");
+    *e.mutable_occurred_at() = ToProtoTime(clock_.Now());
+    auto* u = e.mutable_usage_recorded();
+    u->set_product_id(product_);
+    u->set_scenario_id("scn-1");
+    u->set_scenario_version_number(1);
+    u->set_consumer_org(kBiz);
+    u->set_operator_org(kOps);
+    u->set_units(units);
+    u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
+    u->set_use_category(category);
+    u->set_grant_id("grt-1");
+    *u->mutable_at() = ToProtoTime(clock_.Now());
+    absl::Notification delivered;
+    absl::Status outcome;
+    ASSERT_TRUE(app_->host()
+                    .bus()
+                    .Publish(BusMessage{.topic = TopicOf("compliance"),
+                                        .key = "usage",
+                                        .payload = e.SerializeAsString()},
+                             [&](const absl::Status& s) {
+                               outcome = s;
+                               delivered.Notify();
+                             })
+                    .ok());
+    delivered.WaitForNotification();
+    ASSERT_TRUE(outcome.ok()) << outcome;
+  }
+
+  FakeClock clock_;
+  std::string dir_;
+  std::string ca_pem_;
+  std::unique_ptr<crypto::CertificateAuthority> authority_;
+  std::unique_ptr<App> app_;
+  std::string resource_, product_, agreement_;
+};
+
+template <typename Req, typename Resp, typename Stub>
+grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                  const Req& req, Resp* resp) {
+  grpc::ClientContext ctx;
+  WithDeadline(ctx, absl::Seconds(10));
+  return (stub.*method)(&ctx, req, resp);
+}
+
+#define CALL(stub, Method, req, resp) \
+  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
+
+TEST_F(PricingGrpcTest, CapPriceMeteredUsesStatementAndACleanReconciliation) {
+  RegistrySetUp();
+  AuthorizationSetUp();
+  ProductSetUp();
+  auto agency = Org("cc-info-center", "implementing_agency");
+  auto ops = Org(kOps, "operator");
+  auto other_ops = Org("ops-b", "operator");
+  auto biz = Org(kBiz, "business_entity");
+  auto regulator = Org("city-samr", "regulator");
+  const std::string month = absl::FormatTime("%Y-%m", clock_.Now(), absl::FixedTimeZone(8 * 3600));
+
+  v1::PriceBasis per_call;
+  per_call.set_billing_unit(v1::BILLING_UNIT_PER_CALL);
+  per_call.set_unit_kind(compliance::v1::UNIT_KIND_CALL);
+  per_call.set_block_units(1);
+  v1::SetPriceCapRequest cap;
+  cap.set_request_id("cap-1");
+  cap.set_product_id(product_);
+  *cap.mutable_basis() = per_call;
+  cap.set_max_rate_fen(10);
+  *cap.mutable_effective_from() = ToProtoTime(clock_.Now());
+  cap.set_decision_reference("price bureau decision 2026-1");
+  v1::SetPriceCapResponse capr;
+  EXPECT_EQ(CALL(ops, SetPriceCap, cap, &capr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status st = CALL(agency, SetPriceCap, cap, &capr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(capr.cap().operator_org(), kOps);  // the registry's answer, over gRPC
+
+  v1::SetPriceRequest price;
+  price.set_request_id("price-1");
+  price.set_product_id(product_);
+  *price.mutable_basis() = per_call;
+  price.add_tiers()->set_rate_fen(12);  // above the cap (rule 26)
+  *price.mutable_effective_from() = ToProtoTime(clock_.Now());
+  v1::SetPriceResponse pr;
+  EXPECT_EQ(CALL(ops, SetPrice, price, &pr).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  price.mutable_tiers(0)->set_rate_fen(7);
+  EXPECT_EQ(CALL(other_ops, SetPrice, price, &pr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  st = CALL(ops, SetPrice, price, &pr);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  v1::SetPriceRequest unknown = price;
+  unknown.set_request_id("price-2");
+  unknown.set_product_id("prod-none");
+  EXPECT_EQ(CALL(ops, SetPrice, unknown, &pr).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // Compliance's events: a commercial use of 3 calls, a public-good use, the first again.
+  PublishUse("0c6a7f0e-0000-4000-8000-000000000001", compliance::v1::USE_CATEGORY_COMMERCIAL, 3);
+  PublishUse("0c6a7f0e-0000-4000-8000-000000000002", compliance::v1::USE_CATEGORY_PUBLIC_GOOD, 50);
+  PublishUse("0c6a7f0e-0000-4000-8000-000000000001", compliance::v1::USE_CATEGORY_COMMERCIAL, 3);
+  // A last use of 1 call: the bus delivers one key's events in order, so once it is metered the
+  // redelivery before it has been handled too.
+  PublishUse("0c6a7f0e-0000-4000-8000-000000000003", compliance::v1::USE_CATEGORY_COMMERCIAL, 1);
+
+  // The consumer's statement (bounded poll: the bus delivers asynchronously).
+  v1::GetStatementRequest sreq;
+  sreq.set_org(kBiz);
+  sreq.set_month(month);
+  v1::GetStatementResponse statement;
+  v1::ReconcileRequest rreq;
+  rreq.set_month(month);
+  v1::ReconcileResponse rec;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    statement.Clear();
+    st = CALL(biz, GetStatement, sreq, &statement);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    rec.Clear();
+    ASSERT_TRUE(CALL(regulator, Reconcile, rreq, &rec).ok());
+    if (statement.entries_size() >= 2 && rec.metered_revenue_fen() >= 28) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  // Two charges (the redelivery posted nothing; the public-good use is metered at 0, no entry).
+  ASSERT_EQ(statement.entries_size(), 2);
+  EXPECT_EQ(statement.entries(0).kind(), v1::ENTRY_KIND_USAGE_CHARGE);
+  ASSERT_EQ(statement.balances_size(), 1);
+  EXPECT_EQ(statement.balances(0).balance_fen(), 28);  // (3 + 1) calls x 7 fen
+  EXPECT_TRUE(rec.clean()) << rec.DebugString();
+  EXPECT_EQ(rec.metered_revenue_fen(), 28);
+  EXPECT_EQ(rec.ledger_revenue_fen(), 28);
+
+  EXPECT_EQ(CALL(Org("biz-2", "business_entity"), GetStatement, sreq, &statement).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CALL(biz, Reconcile, rreq, &rec).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace pdao::pricing
