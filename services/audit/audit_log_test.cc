@@ -159,7 +159,7 @@ TEST_F(AuditLogTest, TornTailIsTruncatedAndTheLogStaysIntact) {
   Fill(5);
   const std::string path = dir_ + "/entries.log";
   std::string data = ReadAll(path);
-  WriteAll(path, data + data.substr(0, 30));  // half a record: an interrupted batch
+  WriteAll(path, data + data.substr(0, 30));           // half a record: an interrupted batch
   std::vector<std::pair<std::string, uint64_t>> torn;  // never silent (issue 10): reported
   auto log = OpenLog([&](const std::string& p, uint64_t bytes) { torn.emplace_back(p, bytes); });
   ASSERT_EQ(torn.size(), 1u);

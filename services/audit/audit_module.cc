@@ -95,10 +95,11 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   options.checkpoint_interval = *interval;
   options.observers = {m->index_.get(), m->alerts_.get()};
   // A torn tail truncated at start (issue 10): logged by the record file, counted here.
-  auto& torn = prometheus::BuildCounter()
-                   .Name("pdao_audit_torn_tail_bytes_total")
-                   .Help("Bytes of torn record tails truncated when the audit log was opened, by file")
-                   .Register(host.metrics());
+  auto& torn =
+      prometheus::BuildCounter()
+          .Name("pdao_audit_torn_tail_bytes_total")
+          .Help("Bytes of torn record tails truncated when the audit log was opened, by file")
+          .Register(host.metrics());
   options.on_torn_tail = [&torn](const std::string& path, uint64_t bytes) {
     const std::string file = path.substr(path.find_last_of('/') + 1);
     torn.Add({{"file", file}}).Increment(static_cast<double>(bytes));

@@ -20,8 +20,7 @@ int main(int argc, char** argv) {
        .modules = {pdao::registry::RegistryModule::Factory(),
                    pdao::authorization::AuthorizationModule::Factory(),
                    pdao::compliance::ComplianceModule::Factory(),
-                   pdao::pricing::PricingModule::Factory(),
-                   pdao::audit::AuditModule::Factory(),
+                   pdao::pricing::PricingModule::Factory(), pdao::audit::AuditModule::Factory(),
                    pdao::disclosure::DisclosureModule::Factory(),
                    pdao::standalone::DevClockModule::Factory()},
        .embedded = true});
