@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/events/event.h"
 #include "common/log/log.h"
 
 namespace pdao {
@@ -17,6 +18,14 @@ std::string Round(absl::Duration d) {
 
 absl::Duration AuditGateCheckInterval(absl::Duration limit) {
   return std::clamp(limit / 5, absl::Milliseconds(200), absl::Seconds(5));
+}
+
+AuditBacklogSources AuditBacklogOf(const OutboxRelay& relay, EventBus& bus,
+                                   const std::string& audit_group, const std::string& service) {
+  return AuditBacklogSources{
+      .oldest_outbox = [&relay] { return relay.oldest_pending_since(); },
+      .audit_lag = [&bus, audit_group,
+                    topic = TopicOf(service)] { return bus.Lag(audit_group, topic); }};
 }
 
 AuditGate::AuditGate(std::string service, absl::Duration limit, const Clock& clock,

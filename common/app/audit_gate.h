@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bus/event_bus.h"
+#include "common/bus/outbox_relay.h"
 #include "common/clock/clock.h"
 #include "common/store/store.h"
 
@@ -48,6 +49,11 @@ struct AuditBacklogSources {
   // (b) above: the audit group's lag on the service's topic.
   std::function<absl::StatusOr<ConsumerLag>()> audit_lag;
 };
+
+// The sources of `service` as ServiceHost wires them: `relay` (the service's outbox relay) for (a),
+// the lag of `audit_group` on TopicOf(service) on `bus` for (b). Both must outlive the gate.
+AuditBacklogSources AuditBacklogOf(const OutboxRelay& relay, EventBus& bus,
+                                   const std::string& audit_group, const std::string& service);
 
 class AuditGate {
  public:

@@ -183,12 +183,9 @@ absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   OutboxRelay* relay = relays_.back().second.get();
   if (started_) relay->Start();
   if (service == "audit") return raw;  // the sink of the trail is not gated on itself
-  AuditBacklogSources sources{
-      .oldest_outbox = [relay] { return relay->oldest_pending_since(); },
-      .audit_lag = [bus = bus_.get(), group = options_.audit_group,
-                    topic = TopicOf(service)] { return bus->Lag(group, topic); }};
-  auto gate = std::make_unique<AuditGate>(service, options_.audit_backlog_limit, clock_,
-                                          std::move(sources));
+  auto gate =
+      std::make_unique<AuditGate>(service, options_.audit_backlog_limit, clock_,
+                                  AuditBacklogOf(*relay, *bus_, options_.audit_group, service));
   auto gated = std::make_unique<GatedStore>(*raw, *gate);
   GatedStore* result = gated.get();
   gated_stores_.emplace(service, std::move(gated));

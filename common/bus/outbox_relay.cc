@@ -147,6 +147,10 @@ absl::StatusOr<int> OutboxRelay::RoundLocked() {
     absl::MutexLock lock(&d->mu);
     for (const OutboxRecord& r : to_mark) d->outcomes.erase(r.id);
   }
+  {
+    absl::MutexLock lock(&seen_mu_);
+    for (const OutboxRecord& r : to_mark) first_seen_.erase(r.id);
+  }
   sent_ += static_cast<int64_t>(to_mark.size());
   return static_cast<int>(to_mark.size());
 }
