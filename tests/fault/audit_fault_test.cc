@@ -169,7 +169,9 @@ class AuditFaultTest : public ::testing::Test {
     ASSERT_TRUE(port.ok());
     StartServer(registry_, PDAO_REGISTRY_BIN,
                 {absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-                 "--kafka=" + broker->bootstrap()},
+                 "--kafka=" + broker->bootstrap(),
+                 // The audit gate measures the group the audit service of this test consumes in.
+                 "--audit-group=pdao-audit-" + nonce_},
                 "registry", *port);
     auto channel = MakeMtlsChannel(Loopback(registry_.port), certs() + "/ca.pem",
                                    certs() + "/department.crt", certs() + "/department.key");
