@@ -128,7 +128,8 @@ class OutboxRelay {
   SystemClock system_clock_;
   const Clock& clock_;
   mutable absl::Mutex seen_mu_;
-  // record id -> when a round first read it, for the records the latest round read
+  // record id -> when a round first read it, for the records the latest round read and did not
+  // mark sent
   std::map<std::string, absl::Time> first_seen_ ABSL_GUARDED_BY(seen_mu_);
 };
 
