@@ -202,7 +202,7 @@ TEST_F(AuditGateTest, ALagThatCannotBeReadCountsAsGrowing) {
 }
 
 TEST(AuditGateFlagsTest, LimitHasADefaultAndBounds) {
-  auto parse = [](std::vector<std::string> args) -> absl::StatusOr<HostOptions> {
+  auto parse = [](const std::vector<std::string>& args) -> absl::StatusOr<HostOptions> {
     Config config("pdao-test", "test");
     DefineHostFlags(config, /*embedded=*/false);
     std::vector<const char*> argv{"pdao-test"};

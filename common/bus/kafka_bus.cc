@@ -749,6 +749,7 @@ absl::StatusOr<ConsumerLag> KafkaBus::Lag(const std::string& group, const std::s
 
   // The group's committed offsets.
   std::vector<RdKafka::TopicPartition*> committed;
+  committed.reserve(partitions.size());
   for (int32_t p : partitions) committed.push_back(RdKafka::TopicPartition::create(topic, p));
   auto free_committed = [&committed] { RdKafka::TopicPartition::destroy(committed); };
   code = consumer.committed(committed, timeout_ms);
