@@ -47,6 +47,14 @@ void DefineHostFlags(Config& config, bool embedded) {
   config.Define("refusal-window", "PDAO_REFUSAL_WINDOW", "1m",
                 "refused calls (PERMISSION_DENIED, INVALID_ARGUMENT, ...) are counted per caller, "
                 "method and code and recorded as one audit event per window (1s-1h)");
+  config.Define("audit-backlog-limit", "PDAO_AUDIT_BACKLOG_LIMIT",
+                absl::FormatDuration(kDefaultAuditBacklogLimit),
+                "a service refuses writes (UNAVAILABLE, rule 34) while its audit trail is more "
+                "than this far behind: events committed and not yet on the bus, or on the bus and "
+                "not yet acknowledged by the audit log (1s-24h)");
+  config.Define("audit-group", "PDAO_AUDIT_GROUP", kAuditConsumerGroup,
+                "the audit log's consumer group: the audit service consumes in it, every other "
+                "service measures its audit backlog on it");
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
   DefineKafkaFlags(config);  // common/bus/kafka_flags.h: docs/operations.md "Kafka"
 }
@@ -83,6 +91,17 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
     return absl::InvalidArgumentError("--refusal-window must be between 1s and 1h");
   }
   o.refusal_window = *window;
+  absl::StatusOr<absl::Duration> backlog = config.GetDuration("audit-backlog-limit");
+  if (!backlog.ok()) return backlog.status();
+  if (*backlog < kMinAuditBacklogLimit || *backlog > kMaxAuditBacklogLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--audit-backlog-limit must be between ", absl::FormatDuration(kMinAuditBacklogLimit),
+        " and ", absl::FormatDuration(kMaxAuditBacklogLimit), ", not ",
+        absl::FormatDuration(*backlog)));
+  }
+  o.audit_backlog_limit = *backlog;
+  o.audit_group = config.Get("audit-group");
+  if (o.audit_group.empty()) return absl::InvalidArgumentError("--audit-group must not be empty");
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   if (absl::Status s = KafkaOptionsFromConfig(config, program, &o.kafka_bus); !s.ok()) return s;
   return o;
@@ -125,7 +144,11 @@ ServiceHost::~ServiceHost() { Shutdown(); }
 
 absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   auto it = stores_.find(service);
-  if (it != stores_.end()) return it->second.get();
+  if (it != stores_.end()) {
+    auto gated = gated_stores_.find(service);
+    if (gated != gated_stores_.end()) return gated->second.get();
+    return it->second.get();
+  }
   std::unique_ptr<Store> store;
   if (options_.redis.empty()) {
     std::error_code ec;
@@ -157,8 +180,18 @@ absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   Store* raw = store.get();
   stores_.emplace(service, std::move(store));
   relays_.emplace_back(service, std::make_unique<OutboxRelay>(*raw, *bus_));
-  if (started_) relays_.back().second->Start();
-  return raw;
+  OutboxRelay* relay = relays_.back().second.get();
+  if (started_) relay->Start();
+  if (service == "audit") return raw;  // the sink of the trail is not gated on itself
+  auto gate =
+      std::make_unique<AuditGate>(service, options_.audit_backlog_limit, clock_,
+                                  AuditBacklogOf(*relay, *bus_, options_.audit_group, service));
+  auto gated = std::make_unique<GatedStore>(*raw, *gate);
+  GatedStore* result = gated.get();
+  gated_stores_.emplace(service, std::move(gated));
+  absl::MutexLock lock(&gates_mu_);
+  gates_.emplace(service, std::move(gate));
+  return result;
 }
 
 void ServiceHost::AddService(grpc::Service* service, std::string_view health_name) {
@@ -207,6 +240,9 @@ absl::Status ServiceHost::Start() {
   // Refused calls become audit records, one per (caller, method, code) and window (issue 8).
   periodic_.push_back(
       {"refusal-records", options_.refusal_window, [this] { return FlushRefusals(); }});
+  // The audit gates (audit_gate.h): close a service's writes while its audit trail is behind.
+  periodic_.push_back({"audit-gate", AuditGateCheckInterval(options_.audit_backlog_limit),
+                       [this] { return CheckAuditGates(); }});
   periodic_.push_back({"outbox-metrics", absl::Seconds(1), [updates]() {
                          for (const auto& update : updates) update();
                          return absl::OkStatus();
@@ -241,6 +277,48 @@ absl::Status ServiceHost::FlushRefusals() {
   // Counted again in the next window: nothing is silently lost while the store recovers.
   refusals_.Restore(std::move(unrecorded));
   return s;
+}
+
+absl::Status ServiceHost::CheckAuditGates() {
+  std::vector<AuditGate*> gates;
+  {
+    absl::MutexLock lock(&gates_mu_);
+    for (auto& [service, gate] : gates_) gates.push_back(gate.get());
+  }
+  for (AuditGate* gate : gates) {
+    const absl::Duration backlog = gate->Check();
+    GateMetrics& m = gate_metrics_[gate->service()];
+    if (m.backlog == nullptr) {
+      const prometheus::Labels labels{{"service", gate->service()}};
+      m.backlog = &prometheus::BuildGauge()
+                       .Name("pdao_audit_backlog_seconds")
+                       .Help(
+                           "How far the service's audit trail is behind: age of the oldest "
+                           "event not yet in the audit log (REGULATION.md rule 34)")
+                       .Register(metrics_->registry())
+                       .Add(labels);
+      m.closed = &prometheus::BuildGauge()
+                      .Name("pdao_audit_gate_closed")
+                      .Help(
+                          "1 while the service refuses writes because its audit trail is more "
+                          "than --audit-backlog-limit behind")
+                      .Register(metrics_->registry())
+                      .Add(labels);
+      m.refused = &prometheus::BuildCounter()
+                       .Name("pdao_writes_refused_total")
+                       .Help("Writes refused UNAVAILABLE because the audit trail was behind")
+                       .Register(metrics_->registry())
+                       .Add(labels);
+    }
+    m.backlog->Set(absl::ToDoubleSeconds(backlog));
+    m.closed->Set(gate->closed() ? 1 : 0);
+    const int64_t refused = gate->refused();
+    if (refused > m.refused_exported) {
+      m.refused->Increment(static_cast<double>(refused - m.refused_exported));
+      m.refused_exported = refused;
+    }
+  }
+  return absl::OkStatus();
 }
 
 void ServiceHost::Shutdown() {

@@ -11,6 +11,8 @@
 //   the bus.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <functional>
@@ -24,11 +26,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/app/audit_gate.h"
 #include "common/bus/event_bus.h"
 #include "common/bus/kafka_bus.h"
 #include "common/bus/outbox_relay.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "common/events/event.h"
 #include "common/metrics/metrics.h"
 #include "common/rpc/executor.h"
 #include "common/rpc/refusal_log.h"
@@ -60,6 +64,10 @@ struct HostOptions {
   CallLimits calls;              // --caller-limits
   // Refused calls are recorded once per window per (caller, method, code) (--refusal-window).
   absl::Duration refusal_window = absl::Minutes(1);
+  // The audit gate (common/app/audit_gate.h): past this backlog a service refuses writes
+  // (--audit-backlog-limit), measured on the lag of the audit consumer group (--audit-group).
+  absl::Duration audit_backlog_limit = kDefaultAuditBacklogLimit;
+  std::string audit_group = kAuditConsumerGroup;
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,
@@ -80,7 +88,10 @@ class ServiceHost {
   ServiceHost& operator=(const ServiceHost&) = delete;
 
   // The store of service `service` (see above), created on first call; its outbox relay runs
-  // from Start() on. UNAVAILABLE when Redis cannot be reached; INTERNAL for a SQLite error.
+  // from Start() on. Every service but "audit" (the sink of the trail) gets it behind its audit
+  // gate (audit_gate.h): while the service's audit trail is more than --audit-backlog-limit
+  // behind, a Commit with events fails UNAVAILABLE and writes nothing. UNAVAILABLE when Redis
+  // cannot be reached; INTERNAL for a SQLite error.
   absl::StatusOr<Store*> OpenStore(const std::string& service);
   EventBus& bus() { return *bus_; }
   // The one executor every hosted service's gRPC adapter runs its core on (common/rpc/executor.h),
@@ -107,6 +118,8 @@ class ServiceHost {
   explicit ServiceHost(HostOptions options);
   // Records the refused calls counted since the last flush (common/app/refusal_records.h).
   absl::Status FlushRefusals();
+  // The audit gates' periodic check and their metrics.
+  absl::Status CheckAuditGates();
 
   struct Periodic {
     std::string name;
@@ -127,6 +140,17 @@ class ServiceHost {
   SystemClock clock_;
   RefusalLog refusals_{clock_};  // counted by the server's interceptor, drained by FlushRefusals
   std::unique_ptr<Server> server_;
+  // The audit gate of every gated service, and the Store its core writes through (audit_gate.h).
+  absl::Mutex gates_mu_;
+  std::map<std::string, std::unique_ptr<AuditGate>> gates_ ABSL_GUARDED_BY(gates_mu_);
+  std::map<std::string, std::unique_ptr<GatedStore>> gated_stores_;
+  struct GateMetrics {
+    prometheus::Gauge* backlog = nullptr;
+    prometheus::Gauge* closed = nullptr;
+    prometheus::Counter* refused = nullptr;
+    int64_t refused_exported = 0;
+  };
+  std::map<std::string, GateMetrics> gate_metrics_;  // used by the periodic job only
   bool started_ = false;
   bool shut_down_ = false;
 };

@@ -6,6 +6,7 @@
 // (see DedupingHandler in dedup.h).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace pdao {
@@ -31,6 +33,15 @@ using MessageHandler = std::function<absl::Status(const BusMessage&)>;
 // Called exactly once per Publish with the delivery outcome: OK only once the broker has the
 // message durably (Kafka: acks=all delivery report).
 using DeliveryCallback = std::function<void(const absl::Status&)>;
+
+// How far consumer group `group` is behind on a topic (EventBus::Lag).
+struct ConsumerLag {
+  // Messages appended to the topic (all partitions) that the group has not acknowledged. A group
+  // that never committed an offset counts from the earliest message the bus still holds.
+  int64_t messages = 0;
+  // Append time of the oldest of those messages; absl::InfiniteFuture() when `messages` is 0.
+  absl::Time oldest = absl::InfiniteFuture();
+};
 
 class Subscription {
  public:
@@ -53,6 +64,15 @@ class EventBus {
 
   // Waits up to `timeout` until every published message has a delivery outcome.
   virtual absl::Status Flush(absl::Duration timeout) = 0;
+
+  // --- Consumer lag (issue 9 item 10: the audit gate, common/app/audit_gate.h) ---
+  // How far `group` is behind on `topic` (see ConsumerLag). Reads offsets only: it neither joins
+  // the group nor moves its offsets. UNAVAILABLE when the bus cannot answer (Kafka down);
+  // UNIMPLEMENTED from a bus that cannot tell (the default, test buses).
+  virtual absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) {
+    return absl::UnimplementedError(
+        absl::StrCat("this event bus cannot report the lag of group ", group, " on ", topic));
+  }
 };
 
 }  // namespace pdao

@@ -64,6 +64,8 @@ struct GroupPartition {
 struct PartitionLog {
   int64_t base = 0;
   std::vector<BusMessage> messages;
+  // Append time of each message, parallel to `messages` (Lag).
+  std::vector<absl::Time> appended;
   // Offset the writer gives the next message (>= end(); greater while a batch is being written).
   int64_t next = 0;
   int64_t end() const { return base + static_cast<int64_t>(messages.size()); }
@@ -308,8 +310,11 @@ struct InProcessBus::State {
         mu.Lock();
       }
       if (status.ok()) {
+        const absl::Time appended_at = clock->Now();
         for (Queued& q : batch) {
-          TopicLocked(q.message.topic)[q.partition].messages.push_back(std::move(q.message));
+          PartitionLog& log = TopicLocked(q.message.topic)[q.partition];
+          log.messages.push_back(std::move(q.message));
+          log.appended.push_back(appended_at);
         }
       } else {
         for (const Queued& q : batch) {
@@ -463,7 +468,8 @@ struct InProcessBus::State {
     }
     {
       Stmt all(db,
-               "SELECT topic, part, off, key, payload FROM bus_messages ORDER BY topic, part, off");
+               "SELECT topic, part, off, key, payload, appended_unix_ns FROM bus_messages ORDER BY "
+               "topic, part, off");
       if (absl::Status s = all.Prepared("load messages"); !s.ok()) return s;
       int rc;
       while ((rc = all.Step()) == SQLITE_ROW) {
@@ -482,6 +488,7 @@ struct InProcessBus::State {
                                                   " skip from ", log.end(), " to ", off));
         }
         log.messages.push_back({topic, all.ColumnBlob(3), all.ColumnBlob(4)});
+        log.appended.push_back(absl::FromUnixNanos(all.ColumnInt(5)));
       }
       if (rc != SQLITE_DONE) return absl::InternalError(SqliteError(db, rc, "load messages"));
     }
@@ -736,6 +743,33 @@ int64_t InProcessBus::Unacknowledged(const std::string& group, const std::string
     total += log.end() - committed;
   }
   return total;
+}
+
+// --- Consumer lag (EventBus::Lag) ---
+
+absl::StatusOr<ConsumerLag> InProcessBus::Lag(const std::string& group, const std::string& topic) {
+  if (group.empty() || topic.empty()) {
+    return absl::InvalidArgumentError("Lag needs a consumer group and a topic");
+  }
+  absl::MutexLock lock(&state_->mu);
+  ConsumerLag lag;
+  auto t = state_->topics.find(topic);
+  if (t == state_->topics.end()) return lag;
+  const std::vector<GroupPartition>* positions = nullptr;
+  auto g = state_->groups.find(group);
+  if (g != state_->groups.end()) {
+    auto p = g->second.find(topic);
+    if (p != g->second.end()) positions = &p->second;
+  }
+  for (size_t i = 0; i < t->second.size(); ++i) {
+    const PartitionLog& log = t->second[i];
+    const int64_t committed =
+        positions != nullptr ? std::max((*positions)[i].committed, log.base) : log.base;
+    if (committed >= log.end()) continue;
+    lag.messages += log.end() - committed;
+    lag.oldest = std::min(lag.oldest, log.appended[committed - log.base]);
+  }
+  return lag;
 }
 
 }  // namespace pdao

@@ -113,6 +113,13 @@ class InProcessBus final : public EventBus {
   // The partition `key` maps to.
   int PartitionOf(const std::string& key) const;
 
+  // --- Consumer lag (EventBus::Lag) ---
+  // Counts appended messages only (like Unacknowledged); `oldest` is the append time from
+  // `options.clock`, kept in the bus file so it survives a restart. A group that never subscribed
+  // counts from the earliest message held. INVALID_ARGUMENT for an empty group or topic; an unknown
+  // topic has no lag.
+  absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) override;
+
   struct State;  // shared with subscriptions; defined in inprocess_bus.cc
 
  private:

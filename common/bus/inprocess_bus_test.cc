@@ -478,5 +478,89 @@ TEST(DurableInProcessBusTest, OneBusPerDirectory) {
   EXPECT_TRUE(InProcessBus::Open(dir.path() + "/bus", FastOptions()).ok());
 }
 
+// --- Consumer lag (EventBus::Lag) ---
+
+// One partition, so "oldest unacknowledged" is the group's committed position.
+InProcessBusOptions LagOptions(const Clock* clock) {
+  InProcessBusOptions o = FastOptions();
+  o.partitions = 1;
+  o.clock = clock;
+  return o;
+}
+
+void PublishAll(InProcessBus& bus, const std::vector<std::string>& payloads) {
+  for (const std::string& p : payloads) {
+    ASSERT_TRUE(bus.Publish({"t", "k", p}, nullptr).ok());
+  }
+  ASSERT_TRUE(bus.Flush(kWait).ok());  // appended: counted from here on
+}
+
+TEST_P(InProcessBusTest, LagCountsUnacknowledgedMessagesAndDatesTheOldest) {
+  ScratchDir dir;
+  FakeClock clock;
+  const absl::Time t0 = clock.Now();
+  std::unique_ptr<InProcessBus> bus;
+  if (GetParam() == Kind::kMemory) {
+    bus = std::make_unique<InProcessBus>(LagOptions(&clock));
+  } else {
+    auto opened = InProcessBus::Open(dir.path() + "/bus", LagOptions(&clock));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    bus = std::move(*opened);
+  }
+  auto none = bus->Lag("audit", "t");  // unknown topic
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->messages, 0);
+  EXPECT_EQ(none->oldest, absl::InfiniteFuture());
+
+  PublishAll(*bus, {"m1"});
+  clock.Advance(absl::Minutes(1));
+  PublishAll(*bus, {"m2", "m3"});
+  // A group that never subscribed counts from the earliest message held.
+  auto fresh = bus->Lag("audit", "t");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->messages, 3);
+  EXPECT_EQ(fresh->oldest, t0);
+
+  // The group acknowledges m1 and keeps failing on m2: two left, the oldest appended at t0 + 1m.
+  absl::Notification failed_m2;
+  auto sub = bus->Subscribe("audit", {"t"}, [&](const BusMessage& m) {
+    if (m.payload == "m1") return absl::OkStatus();
+    if (!failed_m2.HasBeenNotified()) failed_m2.Notify();
+    return absl::UnavailableError("audit log refuses appends");
+  });
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(failed_m2.WaitForNotificationWithTimeout(kWait));
+  auto behind = bus->Lag("audit", "t");
+  ASSERT_TRUE(behind.ok()) << behind.status();
+  EXPECT_EQ(behind->messages, 2);
+  EXPECT_EQ(behind->oldest, t0 + absl::Minutes(1));
+  EXPECT_EQ(bus->Unacknowledged("audit", "t"), behind->messages);
+  // Another group's progress is its own.
+  auto other = bus->Lag("disclosure", "t");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->messages, 3);
+
+  EXPECT_EQ(bus->Lag("", "t").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bus->Lag("audit", "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(DurableInProcessBusTest, LagKeepsAppendTimesAcrossARestart) {
+  ScratchDir dir;
+  FakeClock clock;
+  const absl::Time t0 = clock.Now();
+  {
+    auto bus = InProcessBus::Open(dir.path() + "/bus", LagOptions(&clock));
+    ASSERT_TRUE(bus.ok()) << bus.status();
+    PublishAll(**bus, {"m1", "m2"});
+  }
+  clock.Advance(absl::Hours(1));
+  auto bus = InProcessBus::Open(dir.path() + "/bus", LagOptions(&clock));
+  ASSERT_TRUE(bus.ok()) << bus.status();
+  auto lag = (*bus)->Lag("audit", "t");
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  EXPECT_EQ(lag->messages, 2);
+  EXPECT_EQ(lag->oldest, t0);
+}
+
 }  // namespace
 }  // namespace pdao

@@ -666,4 +666,165 @@ absl::Status KafkaBus::EnsureTopics(const std::vector<std::string>& topics, int 
   return result;
 }
 
+// --- Consumer lag (EventBus::Lag) ---
+
+namespace {
+constexpr absl::Duration kLagRequestTimeout = absl::Seconds(5);
+}  // namespace
+
+struct KafkaBus::LagReader {
+  std::unique_ptr<EventLogger> events;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  // partition -> (offset, timestamp of the message at that offset), per topic
+  std::map<std::pair<std::string, int32_t>, std::pair<int64_t, absl::Time>> stamps;
+  ~LagReader() {
+    if (consumer) consumer->close();
+  }
+};
+
+absl::StatusOr<ConsumerLag> KafkaBus::Lag(const std::string& group, const std::string& topic) {
+  if (group.empty() || topic.empty()) {
+    return absl::InvalidArgumentError("Lag needs a consumer group and a topic");
+  }
+  if (closing_.load()) return absl::UnavailableError("kafka bus is shutting down");
+  const int timeout_ms = ToMillis(kLagRequestTimeout);
+  absl::MutexLock lock(&lag_mu_);
+  std::shared_ptr<LagReader>& reader = lag_readers_[group];
+  if (reader == nullptr) {
+    auto fresh = std::make_shared<LagReader>();
+    fresh->events = std::make_unique<EventLogger>(options_.log ? options_.log : DefaultLog());
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string err;
+    if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(fresh->events.get()), err) !=
+        RdKafka::Conf::CONF_OK) {
+      return absl::InternalError(absl::StrCat("kafka lag reader callbacks: ", err));
+    }
+    // The operator's properties first (security settings), then ours, which must win: this handle
+    // must never store or commit an offset of `group`.
+    const std::map<std::string, std::string> ours = {
+        {"bootstrap.servers", options_.bootstrap_servers},
+        {"client.id", absl::StrCat(options_.client_id, "-lag")},
+        {"group.id", group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"allow.auto.create.topics", "false"},
+        {"enable.partition.eof", "false"},
+    };
+    for (const auto* props : {&options_.extra_config, &options_.consumer_config, &ours}) {
+      if (absl::Status s = SetAll(conf.get(), *props); !s.ok()) return s;
+    }
+    fresh->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!fresh->consumer) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka lag reader: ", err));
+    }
+    reader = std::move(fresh);
+  }
+  RdKafka::KafkaConsumer& consumer = *reader->consumer;
+
+  // Partitions of the topic.
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(&consumer, topic, nullptr, err));
+  if (!handle) return absl::InternalError(absl::StrCat("kafka topic handle ", topic, ": ", err));
+  RdKafka::Metadata* raw_metadata = nullptr;
+  RdKafka::ErrorCode code = consumer.metadata(false, handle.get(), &raw_metadata, timeout_ms);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
+  if (code == RdKafka::ERR__UNKNOWN_TOPIC || code == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+    return ConsumerLag{};
+  }
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("kafka metadata of ", topic, ": ", RdKafka::err2str(code)));
+  }
+  std::vector<int32_t> partitions;
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() != topic) continue;
+    if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) return ConsumerLag{};
+    if (t->err() != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("kafka metadata of ", topic, ": ", RdKafka::err2str(t->err())));
+    }
+    for (const RdKafka::PartitionMetadata* p : *t->partitions()) partitions.push_back(p->id());
+  }
+
+  // The group's committed offsets.
+  std::vector<RdKafka::TopicPartition*> committed;
+  committed.reserve(partitions.size());
+  for (int32_t p : partitions) committed.push_back(RdKafka::TopicPartition::create(topic, p));
+  auto free_committed = [&committed] { RdKafka::TopicPartition::destroy(committed); };
+  code = consumer.committed(committed, timeout_ms);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    free_committed();
+    return absl::UnavailableError(absl::StrCat("kafka committed offsets of group ", group, " on ",
+                                               topic, ": ", RdKafka::err2str(code)));
+  }
+
+  // Watermarks; the partitions with lag and where their oldest unacknowledged message is.
+  ConsumerLag lag;
+  std::vector<RdKafka::TopicPartition*> to_fetch;
+  for (RdKafka::TopicPartition* tp : committed) {
+    int64_t low = 0, high = 0;
+    code = consumer.query_watermark_offsets(topic, tp->partition(), &low, &high, timeout_ms);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      free_committed();
+      RdKafka::TopicPartition::destroy(to_fetch);
+      return absl::UnavailableError(absl::StrCat("kafka watermarks of ", topic, "/",
+                                                 tp->partition(), ": ", RdKafka::err2str(code)));
+    }
+    const int64_t position = tp->offset() < 0 ? low : std::max(tp->offset(), low);
+    if (position >= high) continue;
+    lag.messages += high - position;
+    auto cached = reader->stamps.find({topic, tp->partition()});
+    if (cached != reader->stamps.end() && cached->second.first == position) {
+      lag.oldest = std::min(lag.oldest, cached->second.second);
+      continue;
+    }
+    to_fetch.push_back(RdKafka::TopicPartition::create(topic, tp->partition(), position));
+  }
+  free_committed();
+  if (to_fetch.empty()) return lag;
+
+  // The timestamps of the first unacknowledged messages: assign at those offsets, read one message
+  // per partition, unassign (offsets are never stored: enable.auto.offset.store=false, no commit).
+  code = consumer.assign(to_fetch);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    RdKafka::TopicPartition::destroy(to_fetch);
+    return absl::UnavailableError(absl::StrCat("kafka assign for lag: ", RdKafka::err2str(code)));
+  }
+  std::map<int32_t, int64_t> wanted;  // partition -> offset
+  for (RdKafka::TopicPartition* tp : to_fetch) wanted[tp->partition()] = tp->offset();
+  RdKafka::TopicPartition::destroy(to_fetch);
+  const absl::Time deadline = absl::Now() + kLagRequestTimeout;
+  absl::Status result = absl::OkStatus();
+  while (!wanted.empty()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      result = absl::UnavailableError(
+          absl::StrCat("kafka: no message read from ", topic, " at the committed offset of group ",
+                       group, " within ", absl::FormatDuration(kLagRequestTimeout)));
+      break;
+    }
+    std::unique_ptr<RdKafka::Message> m(consumer.consume(std::max(1, ToMillis(left))));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      result = absl::UnavailableError(
+          absl::StrCat("kafka read for lag of ", topic, ": ", RdKafka::err2str(m->err())));
+      break;
+    }
+    auto it = wanted.find(m->partition());
+    if (it == wanted.end() || m->topic_name() != topic || m->offset() < it->second) continue;
+    const RdKafka::MessageTimestamp ts = m->timestamp();
+    // Without a timestamp (a pre-0.10 message format) the message counts as appended now.
+    const absl::Time at = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+                              ? absl::Now()
+                              : absl::FromUnixMillis(ts.timestamp);
+    reader->stamps[{topic, m->partition()}] = {it->second, at};
+    lag.oldest = std::min(lag.oldest, at);
+    wanted.erase(it);
+  }
+  consumer.unassign();
+  if (!result.ok()) return result;
+  return lag;
+}
+
 }  // namespace pdao

@@ -186,6 +186,24 @@ class KafkaBus final : public EventBus {
   std::atomic<int64_t> outstanding_{0};
   std::atomic<int64_t> rebuilds_{0};
   std::thread poll_thread_;
+
+  // --- Consumer lag (EventBus::Lag) ---
+ public:
+  // The group's committed offsets (OffsetFetch through a consumer handle with that group.id that
+  // never subscribes and never commits: it neither joins the group nor moves its offsets), the
+  // partitions' watermarks, and the timestamp of the message at each lagging partition's committed
+  // offset (fetched with assign + consume; the producer's create time, or the broker's append time
+  // on a LogAppendTime topic). A partition the group never committed counts from its low
+  // watermark. The timestamp is cached per partition and refetched only when the committed offset
+  // moves, so a group stuck behind costs one OffsetFetch and one watermark query per partition per
+  // call. Each broker request waits at most 5 s. An unknown topic has no lag. INVALID_ARGUMENT for
+  // an empty group or topic; UNAVAILABLE when the broker does not answer or the bus is closing.
+  absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) override;
+
+ private:
+  struct LagReader;  // one consumer handle per group asked about (kafka_bus.cc)
+  absl::Mutex lag_mu_;
+  std::map<std::string, std::shared_ptr<LagReader>> lag_readers_ ABSL_GUARDED_BY(lag_mu_);
 };
 
 }  // namespace pdao

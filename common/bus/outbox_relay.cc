@@ -10,7 +10,11 @@
 namespace pdao {
 
 OutboxRelay::OutboxRelay(Store& store, EventBus& bus, OutboxRelayOptions options)
-    : store_(store), bus_(bus), options_(options), deliveries_(std::make_shared<Deliveries>()) {
+    : store_(store),
+      bus_(bus),
+      options_(options),
+      deliveries_(std::make_shared<Deliveries>()),
+      clock_(options.clock != nullptr ? *options.clock : system_clock_) {
   if (options_.wake_on_commit) {
     listener_ = store_.AddOutboxListener([this] {
       ++wakeups_;
@@ -37,6 +41,16 @@ absl::StatusOr<int> OutboxRelay::RoundLocked() {
   if (!pending.ok()) return pending.status();
   const std::vector<OutboxRecord>& records = *pending;
   pending_.store(static_cast<int64_t>(records.size()));
+  {
+    const absl::Time now = clock_.Now();
+    absl::MutexLock lock(&seen_mu_);
+    std::map<std::string, absl::Time> seen;
+    for (const OutboxRecord& r : records) {
+      auto it = first_seen_.find(r.id);
+      seen.emplace(r.id, it != first_seen_.end() ? it->second : now);
+    }
+    first_seen_.swap(seen);
+  }
   if (records.empty()) {
     absl::MutexLock lock(&deliveries_->mu);
     deliveries_->outcomes.clear();  // everything we knew of was marked (by us or another relay)
@@ -133,8 +147,19 @@ absl::StatusOr<int> OutboxRelay::RoundLocked() {
     absl::MutexLock lock(&d->mu);
     for (const OutboxRecord& r : to_mark) d->outcomes.erase(r.id);
   }
+  {
+    absl::MutexLock lock(&seen_mu_);
+    for (const OutboxRecord& r : to_mark) first_seen_.erase(r.id);
+  }
   sent_ += static_cast<int64_t>(to_mark.size());
   return static_cast<int>(to_mark.size());
+}
+
+absl::Time OutboxRelay::oldest_pending_since() const {
+  absl::MutexLock lock(&seen_mu_);
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const auto& [id, at] : first_seen_) oldest = std::min(oldest, at);
+  return oldest;
 }
 
 void OutboxRelay::Start() {

@@ -34,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/bus/event_bus.h"
+#include "common/clock/clock.h"
 #include "common/store/store.h"
 
 namespace pdao {
@@ -52,6 +53,8 @@ struct OutboxRelayOptions {
   absl::Duration delivery_wait = absl::Seconds(10);
   // Stop(): how long to keep draining.
   absl::Duration drain_timeout = absl::Seconds(10);
+  // Source of oldest_pending_since(); nullptr: the system clock. Not owned; must outlive the relay.
+  const Clock* clock = nullptr;
 };
 
 class OutboxRelay {
@@ -80,6 +83,14 @@ class OutboxRelay {
   int64_t pending() const { return pending_.load(); }      // records read by the latest round
   int64_t rounds() const { return rounds_.load(); }
   int64_t wakeups() const { return wakeups_.load(); }  // commits that woke the relay
+
+  // When the oldest record still pending was first read by a round of this relay (the audit
+  // gate's outbox backlog, common/app/audit_gate.h); absl::InfiniteFuture() when the latest round
+  // found nothing pending. A record is timed from the first round that read it, which follows its
+  // commit within poll_interval (at once for a commit through this Store object); records another
+  // process left before this relay started are timed from its first round. A failed round keeps the
+  // times it had, so the age keeps growing while the store cannot be read.
+  absl::Time oldest_pending_since() const;
 
  private:
   // Shared with delivery callbacks, which may run after the relay is gone.
@@ -113,6 +124,13 @@ class OutboxRelay {
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> rounds_{0};
   std::atomic<int64_t> wakeups_{0};
+
+  SystemClock system_clock_;
+  const Clock& clock_;
+  mutable absl::Mutex seen_mu_;
+  // record id -> when a round first read it, for the records the latest round read and did not
+  // mark sent
+  std::map<std::string, absl::Time> first_seen_ ABSL_GUARDED_BY(seen_mu_);
 };
 
 }  // namespace pdao

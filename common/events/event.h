@@ -38,6 +38,11 @@ std::string NewUuid();
 // The topic of a service's events: "pdao.<service>.v1" (DESIGN.md "Events").
 std::string TopicOf(const std::string& service);
 
+// The audit service's consumer group (the default of --audit-group): the audit log acknowledges a
+// service's event on its topic only once the entry is durable, so this group's lag on
+// TopicOf(service) is how far that service's audit trail is behind (common/app/audit_gate.h).
+inline constexpr char kAuditConsumerGroup[] = "pdao-audit";
+
 // Every service whose events the Envelope's payload carries, in field order: the <svc> of each
 // payload message's file pdao/events/v1/<svc>_events.proto. Derived from the descriptor, so a new
 // service that adds its events to the envelope is known here without editing this file.

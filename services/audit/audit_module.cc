@@ -12,7 +12,6 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
                 "comma-separated topics the audit log consumes; empty: every service's topic "
                 "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
-  config.Define("audit-group", "PDAO_AUDIT_GROUP", "pdao-audit", "audit consumer group");
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
                 "volume in production");

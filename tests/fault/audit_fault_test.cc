@@ -7,6 +7,8 @@
 //   2. pdao-audit SIGKILLed during ingestion: the same.
 //   3. An entry acknowledged by Append survives a SIGKILL.
 //   4. Changing, deleting, reordering or truncating stored entries is reported by verify-log.
+//   5. No audit service consuming for longer than --audit-backlog-limit: the registry refuses
+//      writes (UNAVAILABLE, rule 34) and accepts them again once pdao-audit caught up.
 //
 // Kafka: one broker for the whole binary (global Environment); registered as one ctest.
 #include <signal.h>
@@ -161,16 +163,19 @@ class AuditFaultTest : public ::testing::Test {
     ASSERT_TRUE(ready) << name << " not serving:\n" << server.child->LogTail();
   }
 
-  void StartRedisAndRegistry() {
+  void StartRedisAndRegistry(std::vector<std::string> extra = {}) {
     auto redis = pdao::testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = std::move(*redis);
     auto port = FreeLoopbackPort();
     ASSERT_TRUE(port.ok());
-    StartServer(registry_, PDAO_REGISTRY_BIN,
-                {absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-                 "--kafka=" + broker->bootstrap()},
-                "registry", *port);
+    std::vector<std::string> args = {absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
+                                     "--kafka=" + broker->bootstrap(),
+                                     // The audit gate measures the group the audit service of
+                                     // this test consumes in.
+                                     "--audit-group=pdao-audit-" + nonce_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    StartServer(registry_, PDAO_REGISTRY_BIN, args, "registry", *port);
     auto channel = MakeMtlsChannel(Loopback(registry_.port), certs() + "/ca.pem",
                                    certs() + "/department.crt", certs() + "/department.key");
     ASSERT_TRUE(channel.ok());
@@ -194,12 +199,13 @@ class AuditFaultTest : public ::testing::Test {
   }
 
   // Registers a resource; its id, or "" when the call failed (then it may or may not exist).
-  std::string Register(int i) {
+  std::string Register(int i, grpc::Status* status = nullptr) {
     reg::RegisterResourceRequest req;
     req.set_request_id(absl::StrCat(nonce_, "-r", i));
     *req.mutable_spec() = Spec(absl::StrCat("res ", i));
     reg::RegisterResourceResponse resp;
     grpc::Status s = registry_stub_->RegisterResource(Ctx().get(), req, &resp);
+    if (status != nullptr) *status = s;
     return s.ok() ? resp.resource().id() : "";
   }
 
@@ -278,6 +284,53 @@ class AuditFaultTest : public ::testing::Test {
   std::map<std::string, std::unique_ptr<aud::AuditService::Stub>> audit_stubs_;
   std::string nonce_;
 };
+
+// Issue 9 item 10 (rule 34, fail closed): with no audit service consuming, the registry's events
+// wait on Kafka unacknowledged by the audit group; past --audit-backlog-limit the registry refuses
+// writes UNAVAILABLE naming the cause, and writes nothing. Once pdao-audit runs and catches up,
+// writes are accepted again, and every committed action has exactly one log entry.
+TEST_F(AuditFaultTest, WritesStopWhileTheAuditTrailIsBehindAndResumeWhenItCatchesUp) {
+  ASSERT_NO_FATAL_FAILURE(StartRedisAndRegistry({"--audit-backlog-limit=2s"}));
+  ASSERT_FALSE(Register(0).empty());
+  const absl::Time first = absl::Now();
+  int i = 1;
+  grpc::Status refused;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        Register(i++, &refused);
+        return refused.error_code() == grpc::StatusCode::UNAVAILABLE;
+      },
+      absl::Seconds(60)))
+      << "writes never refused:\n"
+      << registry_.child->LogTail();
+  const absl::Duration to_close = absl::Now() - first;
+  EXPECT_NE(refused.error_message().find("writes refused: the audit trail of registry is "),
+            std::string::npos)
+      << refused.error_message();
+  EXPECT_NE(refused.error_message().find("(limit 2s; REGULATION.md rule 34, fail closed)"),
+            std::string::npos)
+      << refused.error_message();
+  EXPECT_GE(to_close, absl::Seconds(2));
+
+  ASSERT_NO_FATAL_FAILURE(StartAudit(true));
+  const absl::Time audit_started = absl::Now();
+  grpc::Status accepted;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        Register(i++, &accepted);
+        return accepted.ok();
+      },
+      absl::Seconds(120)))
+      << "writes never accepted again: " << accepted.error_message() << "\n"
+      << registry_.child->LogTail();
+  std::cerr << "audit gate on Kafka: closed " << absl::FormatDuration(to_close)
+            << " after the first unaudited write (limit 2s); open again "
+            << absl::FormatDuration(absl::Now() - audit_started)
+            << " after pdao-audit was started\n";
+  const std::set<std::string> committed = CommittedResources();
+  EXPECT_LT(committed.size(), static_cast<size_t>(i)) << "refused writes left nothing";
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOneEntryPerCommittedAction(committed));
+}
 
 TEST_F(AuditFaultTest, AuditAndKafkaDownDuringTrafficLoseNothingAndDuplicateNothing) {
   ASSERT_NO_FATAL_FAILURE(StartRedisAndRegistry());

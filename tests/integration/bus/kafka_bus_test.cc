@@ -503,5 +503,74 @@ TEST_F(KafkaBusTest, StalledConsumerIsReportedInAMetricAndTheLog) {
   EXPECT_TRUE(log.Contains("resumed after"));
 }
 
+// --- Consumer lag (EventBus::Lag; the audit gate, issue 9 item 10) ---
+
+TEST_F(KafkaBusTest, LagReportsTheGroupsUnacknowledgedMessagesAndNeverMovesItsOffsets) {
+  const std::string group = UniqueName("audit");
+  // An unknown topic has no lag, and asking does not create it.
+  const std::string unknown = UniqueName("unknown");
+  auto none = bus_->Lag(group, unknown);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->messages, 0);
+  EXPECT_EQ(none->oldest, absl::InfiniteFuture());
+  EXPECT_EQ(PartitionsOf(unknown), 0);
+
+  // One key: one partition, in order. Kafka timestamps are milliseconds.
+  const absl::Time t1 = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  PublishAll({{topic_, "k", "a1"}});
+  const absl::Time t2 = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  PublishAll({{topic_, "k", "a2"}, {topic_, "k", "a3"}});
+
+  // A group that never committed counts from the earliest message.
+  auto fresh = bus_->Lag(group, topic_);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->messages, 3);
+  EXPECT_GE(fresh->oldest, t1);
+  EXPECT_LT(fresh->oldest, t2 + absl::Milliseconds(1));
+
+  // The group acknowledges a1 and keeps failing on a2 (the audit log refusing appends).
+  {
+    auto sub = bus_->Subscribe(group, {topic_}, [](const BusMessage& m) {
+      return m.payload == "a1" ? absl::OkStatus() : absl::UnavailableError("refused");
+    });
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    absl::StatusOr<ConsumerLag> lag;
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          lag = bus_->Lag(group, topic_);
+          return lag.ok() && lag->messages == 2;
+        },
+        kWait))
+        << (lag.ok() ? absl::StrCat(lag->messages, " messages") : lag.status().ToString());
+    EXPECT_GE(lag->oldest, t2);
+    EXPECT_LE(lag->oldest, absl::Now());
+    // Asked again at the same committed offset: the same answer (from the cache).
+    auto again = bus_->Lag(group, topic_);
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(again->oldest, lag->oldest);
+    // What the audit gate pays per check while a group is stuck (the timestamp is cached).
+    const absl::Time start = absl::Now();
+    constexpr int kCalls = 20;
+    for (int n = 0; n < kCalls; ++n) ASSERT_TRUE(bus_->Lag(group, topic_).ok());
+    std::cerr << "Lag on a 3-partition topic, group stuck: "
+              << absl::FormatDuration((absl::Now() - start) / kCalls) << " per call\n";
+  }
+
+  // The lag reader neither joined the group nor committed: a new member gets a2 and a3.
+  MessageLog seen;
+  auto sub = bus_->Subscribe(group, {topic_}, seen.Recorder());
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(seen.WaitForAtLeast(2, kWait));
+  EXPECT_EQ(PayloadSet(seen.Snapshot()), (std::set<std::string>{"a2", "a3"}));
+  absl::StatusOr<ConsumerLag> caught_up;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        caught_up = bus_->Lag(group, topic_);
+        return caught_up.ok() && caught_up->messages == 0;
+      },
+      kWait));
+  EXPECT_EQ(caught_up->oldest, absl::InfiniteFuture());
+}
+
 }  // namespace
 }  // namespace pdao

@@ -19,6 +19,7 @@
 #include "common/app/proto_time.h"
 #include "common/app/service_main.h"
 #include "common/crypto/dev_ca.h"
+#include "common/events/event.h"
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/tls_dir.h"
@@ -26,6 +27,8 @@
 #include "gtest/gtest.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
+#include "prometheus/registry.h"
+#include "services/audit/audit_module.h"
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/registry/registry_module.h"
@@ -357,6 +360,112 @@ TEST_F(RegistryGrpcTest, RegistryAloneStartsAndAProductWaitsForAuthorization) {
   v1::RegisterProductResponse product;
   grpc::Status s = CALL(op, RegisterProduct, pr, &product);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+// --- The audit gate (issue 9 item 10, REGULATION.md rule 34) ---
+
+// The value of metric `name` labelled service=`service` in the app's registry, or -1.
+double MetricValue(App& app, const std::string& name, const std::string& service) {
+  for (const auto& family : app.host().metrics().Collect()) {
+    if (family.name != name) continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "service" && label.value == service) {
+          return family.type == prometheus::MetricType::Counter ? metric.counter.value
+                                                                : metric.gauge.value;
+        }
+      }
+    }
+  }
+  return -1;
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+// No audit service consumes the registry's topic (pdao-registry on the in-process bus, without
+// pdao-audit): the registry's events wait unaudited, and past --audit-backlog-limit its writes are
+// refused UNAVAILABLE naming the cause, while reads still work.
+TEST_F(RegistryGrpcTest, WritesAreRefusedWhileTheAuditTrailIsBehindAndReadsStillWork) {
+  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "registry");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  App* app = StartApp({RegistryModule::Factory()},
+                      {"--tls-dir=" + *tls, "--data-dir=" + dir_ + "/registry",
+                       "--authorization-target=127.0.0.1:1", "--audit-backlog-limit=1s"},
+                      /*embedded=*/false);
+  ASSERT_NE(app, nullptr);
+  const int port = app->host().port();
+  auto dept = Org(port, "city-transport", "department");
+  v1::RegisterResourceRequest rr;
+  rr.set_request_id("res-1");
+  *rr.mutable_spec() = Spec("bus arrivals");
+  v1::RegisterResourceResponse first;
+  ASSERT_TRUE(CALL(dept, RegisterResource, rr, &first).ok());
+
+  // The gate closes once the event has waited more than a second (checked every 200 ms).
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(*app, "pdao_audit_gate_closed", "registry") == 1; },
+                      absl::Seconds(30)));
+  EXPECT_GT(MetricValue(*app, "pdao_audit_backlog_seconds", "registry"), 1.0);
+
+  rr.set_request_id("res-2");
+  *rr.mutable_spec() = Spec("tram arrivals");
+  v1::RegisterResourceResponse second;
+  grpc::Status refused = CALL(dept, RegisterResource, rr, &second);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("writes refused: the audit trail of registry is"));
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("behind (limit 1s; REGULATION.md rule 34, fail closed)"));
+
+  v1::ListResourcesRequest list;
+  v1::ListResourcesResponse listed;
+  ASSERT_TRUE(CALL(dept, ListResources, list, &listed).ok());
+  ASSERT_EQ(listed.resources_size(), 1) << "the refused write left nothing behind";
+  v1::GetResourceRequest get;
+  get.set_resource_id(first.resource().id());
+  v1::GetResourceResponse got;
+  grpc::Status read = CALL(dept, GetResource, get, &got);
+  EXPECT_TRUE(read.ok()) << read.error_message();
+  EXPECT_EQ(got.resource().id(), first.resource().id());
+  EXPECT_TRUE(
+      WaitFor([&] { return MetricValue(*app, "pdao_writes_refused_total", "registry") == 1; },
+              absl::Seconds(30)));
+}
+
+// A short limit with the audit service in the process (pdao-standalone's shape): the audit log
+// consumes the registry's topic in the group the gate measures, so the gate stays open.
+TEST_F(RegistryGrpcTest, WithTheAuditServiceKeepingUpTheGateStaysOpen) {
+  App* app = StartApp({RegistryModule::Factory(), audit::AuditModule::Factory()},
+                      {"--data-dir=" + dir_, "--audit-backlog-limit=2s"}, /*embedded=*/true);
+  ASSERT_NE(app, nullptr);
+  const int port = app->host().port();
+  auto dept = Org(port, "city-transport", "department");
+  v1::RegisterResourceRequest rr;
+  rr.set_request_id("res-1");
+  *rr.mutable_spec() = Spec("bus arrivals");
+  v1::RegisterResourceResponse resource;
+  ASSERT_TRUE(CALL(dept, RegisterResource, rr, &resource).ok());
+  const absl::Time written = absl::Now();
+  // Audited: nothing of the registry's topic waits in the audit group.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto lag = app->host().bus().Lag(kAuditConsumerGroup, TopicOf("registry"));
+        return lag.ok() && lag->messages == 0 &&
+               MetricValue(*app, "pdao_audit_backlog_seconds", "registry") == 0;
+      },
+      absl::Seconds(30)));
+  // Longer than the limit after the write, with gate checks in between: still open.
+  ASSERT_TRUE(WaitFor([&] { return absl::Now() > written + absl::Seconds(3); }, absl::Seconds(5)));
+  EXPECT_EQ(MetricValue(*app, "pdao_audit_gate_closed", "registry"), 0);
+  rr.set_request_id("res-2");
+  *rr.mutable_spec() = Spec("tram arrivals");
+  grpc::Status s = CALL(dept, RegisterResource, rr, &resource);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 }  // namespace
