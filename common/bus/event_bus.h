@@ -43,6 +43,71 @@ struct ConsumerLag {
   absl::Time oldest = absl::InfiniteFuture();
 };
 
+// --- Batch consumption (issue 10) ---
+//
+// A batch subscription hands its handler up to `max_messages` messages at once: what is already
+// fetched, plus what arrives within `linger` of the first one. Within a batch the messages of one
+// partition are in offset order (messages of different partitions interleave). Returning OK
+// acknowledges the whole batch: the offsets are stored only then, so the handler must return OK
+// only once the batch's side effect is durable (at least once, as with Subscribe).
+//
+// A failed batch is not retried as a whole: its messages are handed to the handler again one at a
+// time, in order. Those that succeed alone are acknowledged; the first that fails alone stops its
+// partition for this round (later messages of that partition are delivered again after the
+// redelivery back-off, behind it), other partitions go on. A message that has failed alone is
+// delivered alone next time too (isolated), so a poison message never fails a whole batch twice.
+//
+// Dead letters: a message that failed alone `max_attempts` times is published to the topic
+// "<topic>.dlq" (same key) as a serialized pdao.bus.v1.DeadLetter (proto/pdao/bus/v1/
+// dead_letter.proto: the original topic, partition, offset, key and payload, the group, the
+// handler's last error as the reason, the attempts and the time), and only once the broker has it
+// durably is the message's offset stored, so the partition moves on. It is never dropped silently:
+// each dead letter logs an error line naming topic, partition, offset, group and reason, and
+// counts in the bus's dead-letter counter (KafkaBus: pdao_bus_dead_lettered_total{group,topic}).
+// If the dead-letter topic cannot be written, the message stays where it is and is retried.
+// A handler error with code UNAVAILABLE means "I cannot take anything now" (a dependency is down,
+// not the message's fault): it is never counted as an attempt and never dead-letters, and it stops
+// every partition of the round (all retried after the back-off). max_attempts = 0 turns dead
+// letters off (a failing message is retried forever), for consumers that must not divert
+// anything, e.g. the audit log (rule 34).
+inline constexpr int kMaxBatchMessages = 10000;
+inline constexpr absl::Duration kMaxBatchLinger = absl::Seconds(1);
+inline constexpr int kMaxBatchAttempts = 100;
+
+struct BatchOptions {
+  // Most messages per batch: 1..kMaxBatchMessages.
+  int max_messages = 500;
+  // How long to wait for more messages after the first of a batch arrived: 0..kMaxBatchLinger.
+  absl::Duration linger = absl::Milliseconds(5);
+  // Failures alone before a message is dead-lettered: 0 (never) or 1..kMaxBatchAttempts.
+  int max_attempts = 5;
+};
+
+// INVALID_ARGUMENT naming the bound an option breaks.
+inline absl::Status ValidateBatchOptions(const BatchOptions& o) {
+  if (o.max_messages < 1 || o.max_messages > kMaxBatchMessages) {
+    return absl::InvalidArgumentError(absl::StrCat("batch max_messages must be 1..",
+                                                   kMaxBatchMessages, ", not ", o.max_messages));
+  }
+  if (o.linger < absl::ZeroDuration() || o.linger > kMaxBatchLinger) {
+    return absl::InvalidArgumentError(absl::StrCat("batch linger must be 0..",
+                                                   absl::FormatDuration(kMaxBatchLinger), ", not ",
+                                                   absl::FormatDuration(o.linger)));
+  }
+  if (o.max_attempts < 0 || o.max_attempts > kMaxBatchAttempts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch max_attempts must be 0 (never dead-letter) or 1..", kMaxBatchAttempts,
+                     ", not ", o.max_attempts));
+  }
+  return absl::OkStatus();
+}
+
+// The dead-letter topic of `topic`.
+inline std::string DeadLetterTopic(const std::string& topic) { return topic + ".dlq"; }
+
+// Called on the subscription's own thread with a non-empty batch (see above).
+using BatchHandler = std::function<absl::Status(const std::vector<BusMessage>&)>;
+
 class Subscription {
  public:
   // Stops consuming; messages not yet acknowledged are delivered again to the group later.
@@ -73,6 +138,14 @@ class EventBus {
     return absl::UnimplementedError(
         absl::StrCat("this event bus cannot report the lag of group ", group, " on ", topic));
   }
+  // --- Batch consumption (issue 10) ---
+
+  // Like Subscribe, but `handler` gets batches (see BatchHandler and BatchOptions below).
+  // INVALID_ARGUMENT as Subscribe, and for options outside their documented bounds
+  // (ValidateBatchOptions); FAILED_PRECONDITION once the bus is closing.
+  virtual absl::StatusOr<std::unique_ptr<Subscription>> SubscribeBatch(
+      const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+      BatchHandler handler) = 0;
 };
 
 }  // namespace pdao

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -16,7 +17,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/bus/batch_delivery.h"
+#include "common/log/log.h"
 
 namespace pdao {
 namespace {
@@ -36,6 +40,8 @@ struct Sub {
   std::string group;
   std::vector<std::string> topics;
   MessageHandler handler;
+  // SubscribeBatch: the batch rules (batch_delivery.h); null for a per-message subscription.
+  std::unique_ptr<BatchRunner> batch;
 
   absl::Mutex join_mu;
   std::thread thread ABSL_GUARDED_BY(join_mu);
@@ -342,6 +348,29 @@ struct InProcessBus::State {
     }
   }
 
+  // The (topic, partition) pairs subscription `sub` owns right now.
+  std::vector<std::pair<const std::string*, int>> OwnedLocked(const Sub& sub)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::pair<const std::string*, int>> owned;
+    const auto& group_members = members[sub.group];
+    for (const std::string& topic : sub.topics) {
+      std::vector<uint64_t> eligible;
+      for (const auto& m : group_members) {
+        if (std::find(m->topics.begin(), m->topics.end(), topic) != m->topics.end()) {
+          eligible.push_back(m->id);
+        }
+      }
+      auto pos = std::find(eligible.begin(), eligible.end(), sub.id);
+      if (pos == eligible.end()) continue;
+      const int index = static_cast<int>(pos - eligible.begin());
+      const int n = static_cast<int>(eligible.size());
+      for (int p = 0; p < options.partitions; ++p) {
+        if (p % n == index) owned.emplace_back(&topic, p);
+      }
+    }
+    return owned;
+  }
+
   // The delivery thread of subscription `sub`.
   void DeliveryLoop(std::shared_ptr<Sub> sub) {
     size_t cursor = 0;  // rotates the starting point so no partition starves the others
@@ -349,24 +378,7 @@ struct InProcessBus::State {
     while (!closed && subs.count(sub->id) > 0) {
       const absl::Time now = absl::Now();
       absl::Time wake = absl::InfiniteFuture();
-      // Collect the (topic, partition) pairs this subscription owns right now.
-      std::vector<std::pair<const std::string*, int>> owned;
-      const auto& group_members = members[sub->group];
-      for (const std::string& topic : sub->topics) {
-        std::vector<uint64_t> eligible;
-        for (const auto& m : group_members) {
-          if (std::find(m->topics.begin(), m->topics.end(), topic) != m->topics.end()) {
-            eligible.push_back(m->id);
-          }
-        }
-        auto pos = std::find(eligible.begin(), eligible.end(), sub->id);
-        if (pos == eligible.end()) continue;
-        const int index = static_cast<int>(pos - eligible.begin());
-        const int n = static_cast<int>(eligible.size());
-        for (int p = 0; p < options.partitions; ++p) {
-          if (p % n == index) owned.emplace_back(&topic, p);
-        }
-      }
+      const std::vector<std::pair<const std::string*, int>> owned = OwnedLocked(*sub);
       bool delivered = false;
       for (size_t k = 0; k < owned.size() && !delivered; ++k) {
         const auto& [topic, partition] = owned[(cursor + k) % owned.size()];
@@ -414,6 +426,106 @@ struct InProcessBus::State {
       changed.SignalAll();
     }
     sub->Join();
+  }
+
+  // --- Batch consumption (issue 10) ---
+
+  // Dead letters published (all subscriptions).
+  std::atomic<int64_t> dead_lettered{0};
+
+  // Publishes a dead letter like InProcessBus::Publish and waits for its outcome (OK once
+  // appended, durably on a durable bus).
+  absl::Status PublishAndWait(const BusMessage& message) {
+    auto outcome = std::make_shared<std::pair<absl::Notification, absl::Status>>();
+    {
+      absl::MutexLock lock(&mu);
+      if (closed) return absl::FailedPreconditionError("in-process bus is closed");
+      const int partition =
+          static_cast<int>(Fnv1a(message.key) % static_cast<uint64_t>(options.partitions));
+      TopicLocked(message.topic);
+      queue.push_back({message, partition, -1, [outcome](const absl::Status& s) {
+                         outcome->second = s;
+                         outcome->first.Notify();
+                       }});
+      ++reports_outstanding;
+      changed.SignalAll();
+    }
+    outcome->first.WaitForNotification();  // the writer reports every queued message
+    return outcome->second;
+  }
+
+  // The delivery thread of a batch subscription: collects up to max_messages from the partitions
+  // it owns (waiting up to `linger` for more once one is there), hands them to the runner, then
+  // commits what it acknowledged and backs off the partitions it stopped.
+  void BatchDeliveryLoop(std::shared_ptr<Sub> sub) {
+    const BatchOptions& batch_options = sub->batch->options();
+    const size_t max = static_cast<size_t>(batch_options.max_messages);
+    size_t cursor = 0;  // rotates the starting partition so none starves the others
+    absl::Time linger_until = absl::InfiniteFuture();
+    absl::MutexLock lock(&mu);
+    while (!closed && subs.count(sub->id) > 0) {
+      const absl::Time now = absl::Now();
+      absl::Time wake = absl::InfiniteFuture();
+      const std::vector<std::pair<const std::string*, int>> owned = OwnedLocked(*sub);
+      std::vector<std::pair<const std::string*, int>> ready;
+      size_t available = 0;
+      for (size_t k = 0; k < owned.size(); ++k) {
+        const auto& [topic, partition] = owned[(cursor + k) % owned.size()];
+        const PartitionLog& log = TopicLocked(*topic)[partition];
+        GroupPartition& gp = PositionsLocked(sub->group, *topic)[partition];
+        gp.committed = std::max(gp.committed, log.base);
+        if (gp.busy || gp.committed >= log.end()) continue;
+        if (gp.retry_after > now) {
+          wake = std::min(wake, gp.retry_after);
+          continue;
+        }
+        ready.emplace_back(topic, partition);
+        available += static_cast<size_t>(log.end() - gp.committed);
+      }
+      if (available == 0) {
+        linger_until = absl::InfiniteFuture();
+        changed.WaitWithDeadline(&mu, wake);
+        continue;
+      }
+      if (available < max && batch_options.linger > absl::ZeroDuration()) {
+        if (linger_until == absl::InfiniteFuture()) linger_until = now + batch_options.linger;
+        if (now < linger_until) {
+          changed.WaitWithDeadline(&mu, std::min(linger_until, wake));
+          continue;
+        }
+      }
+      linger_until = absl::InfiniteFuture();
+      std::vector<FetchedMessage> batch;
+      std::vector<std::pair<const std::string*, int>> taken;
+      for (const auto& [topic, partition] : ready) {
+        if (batch.size() >= max) break;
+        const PartitionLog& log = TopicLocked(*topic)[partition];
+        GroupPartition& gp = PositionsLocked(sub->group, *topic)[partition];
+        for (int64_t off = gp.committed; off < log.end() && batch.size() < max; ++off) {
+          batch.push_back({log.messages[off - log.base], partition, off});
+        }
+        gp.busy = true;
+        taken.emplace_back(topic, partition);
+      }
+      cursor = (cursor + 1) % std::max<size_t>(owned.size(), 1);
+      mu.Unlock();
+      const BatchOutcome outcome = sub->batch->Handle(batch);
+      mu.Lock();
+      const absl::Time after_now = absl::Now();
+      for (const auto& [topic, partition] : taken) {
+        GroupPartition& gp = PositionsLocked(sub->group, *topic)[partition];
+        gp.busy = false;
+        const TopicPartition tp(*topic, partition);
+        if (auto a = outcome.acknowledged.find(tp);
+            a != outcome.acknowledged.end() && a->second > gp.committed) {
+          gp.committed = a->second;
+          MarkDirtyLocked(sub->group, *topic, partition, /*now=*/false);
+        }
+        gp.retry_after = outcome.retry.count(tp) > 0 ? after_now + options.redelivery_backoff
+                                                     : absl::InfinitePast();
+      }
+      changed.SignalAll();
+    }
   }
 
   // Open(): retention, then everything the file holds into memory.
@@ -531,6 +643,34 @@ class InProcessSubscription final : public Subscription {
   std::shared_ptr<InProcessBus::State> state_;
   std::shared_ptr<Sub> sub_;
 };
+
+// Registers `sub` (group, topics and handler set) and starts its delivery thread.
+absl::StatusOr<std::unique_ptr<Subscription>> StartSubscription(
+    const std::shared_ptr<InProcessBus::State>& state, std::shared_ptr<Sub> sub) {
+  {
+    absl::MutexLock lock(&state->mu);
+    if (state->closed) {
+      return absl::FailedPreconditionError("in-process bus is closed");
+    }
+    sub->id = state->next_sub_id++;
+    for (const auto& t : sub->topics) {
+      state->TopicLocked(t);
+      state->PositionsLocked(sub->group, t);
+    }
+    state->subs[sub->id] = sub;
+    state->members[sub->group].push_back(sub);
+    absl::MutexLock join_lock(&sub->join_mu);
+    sub->thread = std::thread([s = state, sub] {
+      if (sub->batch) {
+        s->BatchDeliveryLoop(sub);
+      } else {
+        s->DeliveryLoop(sub);
+      }
+    });
+    state->changed.SignalAll();
+  }
+  return std::unique_ptr<Subscription>(new InProcessSubscription(state, sub));
+}
 
 InProcessBusOptions Normalized(InProcessBusOptions options) {
   options.partitions = std::max(1, options.partitions);
@@ -694,23 +834,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> InProcessBus::Subscribe(
   std::sort(sub->topics.begin(), sub->topics.end());
   sub->topics.erase(std::unique(sub->topics.begin(), sub->topics.end()), sub->topics.end());
   sub->handler = std::move(handler);
-  {
-    absl::MutexLock lock(&state_->mu);
-    if (state_->closed) {
-      return absl::FailedPreconditionError("in-process bus is closed");
-    }
-    sub->id = state_->next_sub_id++;
-    for (const auto& t : sub->topics) {
-      state_->TopicLocked(t);
-      state_->PositionsLocked(group, t);
-    }
-    state_->subs[sub->id] = sub;
-    state_->members[group].push_back(sub);
-    absl::MutexLock join_lock(&sub->join_mu);
-    sub->thread = std::thread([s = state_, sub] { s->DeliveryLoop(sub); });
-    state_->changed.SignalAll();
-  }
-  return std::unique_ptr<Subscription>(new InProcessSubscription(state_, sub));
+  return StartSubscription(state_, std::move(sub));
 }
 
 absl::Status InProcessBus::Flush(absl::Duration timeout) {
@@ -771,5 +895,46 @@ absl::StatusOr<ConsumerLag> InProcessBus::Lag(const std::string& group, const st
   }
   return lag;
 }
+
+// --- Batch consumption (issue 10) ---
+
+absl::StatusOr<std::unique_ptr<Subscription>> InProcessBus::SubscribeBatch(
+    const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+    BatchHandler handler) {
+  if (group.empty()) return absl::InvalidArgumentError("subscription needs a consumer group");
+  if (topics.empty()) return absl::InvalidArgumentError("subscription needs at least one topic");
+  for (const auto& t : topics) {
+    if (t.empty()) return absl::InvalidArgumentError("subscription topic name is empty");
+  }
+  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
+  if (absl::Status s = ValidateBatchOptions(options); !s.ok()) return s;
+  auto sub = std::make_shared<Sub>();
+  sub->group = group;
+  sub->topics = topics;
+  std::sort(sub->topics.begin(), sub->topics.end());
+  sub->topics.erase(std::unique(sub->topics.begin(), sub->topics.end()), sub->topics.end());
+  // The runner's dead-letter publisher and hook reach the state through a weak pointer: the
+  // subscription's thread holds the state alive while it runs.
+  std::weak_ptr<State> weak = state_;
+  sub->batch = std::make_unique<BatchRunner>(
+      group, options, std::move(handler),
+      [weak](const BusMessage& m) {
+        std::shared_ptr<State> s = weak.lock();
+        if (!s) return absl::FailedPreconditionError("in-process bus is closed");
+        return s->PublishAndWait(m);
+      },
+      [](std::string_view level, std::string_view message) {
+        log::Write(level == "error"  ? log::Level::kError
+                   : level == "warn" ? log::Level::kWarn
+                                     : log::Level::kInfo,
+                   std::string(message), {{"component", "inprocess_bus"}});
+      },
+      [weak](const std::string&) {
+        if (std::shared_ptr<State> s = weak.lock()) s->dead_lettered.fetch_add(1);
+      });
+  return StartSubscription(state_, std::move(sub));
+}
+
+int64_t InProcessBus::dead_lettered() const { return state_->dead_lettered.load(); }
 
 }  // namespace pdao

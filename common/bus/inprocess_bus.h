@@ -119,6 +119,19 @@ class InProcessBus final : public EventBus {
   // counts from the earliest message held. INVALID_ARGUMENT for an empty group or topic; an unknown
   // topic has no lag.
   absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) override;
+  // --- Batch consumption (issue 10) ---
+  // EventBus::SubscribeBatch (event_bus.h). The subscription's thread collects up to
+  // options.max_messages from the partitions it owns, waiting up to options.linger for more once
+  // one is there; acknowledged offsets are committed as for Subscribe (written every
+  // offset_commit_interval on a durable bus); a stopped partition is delivered again after
+  // redelivery_backoff. Dead letters go to "<topic>.dlq" on this bus (appended, and fsynced on a
+  // durable bus, before the offset moves on), each logged as an error and counted in
+  // dead_lettered(). Errors as Subscribe, and INVALID_ARGUMENT for options out of bounds.
+  absl::StatusOr<std::unique_ptr<Subscription>> SubscribeBatch(
+      const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+      BatchHandler handler) override;
+  // Messages dead-lettered by this bus's batch subscriptions since it started.
+  int64_t dead_lettered() const;
 
   struct State;  // shared with subscriptions; defined in inprocess_bus.cc
 

@@ -11,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/bus/batch_delivery.h"
 #include "common/log/log.h"
+#include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -85,7 +87,8 @@ class KafkaSubscription final : public Subscription {
   KafkaSubscription(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                     std::unique_ptr<EventLogger> events, MessageHandler handler,
                     absl::Duration backoff, LogFn log, std::string group, std::string member,
-                    absl::Duration stall_after, prometheus::Registry* metrics)
+                    absl::Duration stall_after, prometheus::Registry* metrics,
+                    std::unique_ptr<BatchRunner> batch = nullptr)
       : consumer_(std::move(consumer)),
         events_(std::move(events)),
         handler_(std::move(handler)),
@@ -94,6 +97,7 @@ class KafkaSubscription final : public Subscription {
         group_(std::move(group)),
         member_(std::move(member)),
         stall_after_(stall_after),
+        batch_(std::move(batch)),
         last_progress_(absl::Now()) {
     if (metrics != nullptr) {
       const std::map<std::string, std::string> labels = {{"group", group_}, {"member", member_}};
@@ -155,6 +159,10 @@ class KafkaSubscription final : public Subscription {
       if (absl::Now() >= next_check) {
         CheckProgress();
         next_check = absl::Now() + kStallCheckInterval;
+      }
+      if (batch_) {
+        ConsumeBatch();
+        continue;
       }
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(100));
       if (!msg) continue;
@@ -279,6 +287,72 @@ class KafkaSubscription final : public Subscription {
     }
   }
 
+  // --- Batch consumption (issue 10) ---
+
+  // One round of a batch subscription: up to max_messages, waiting up to linger after the first
+  // (nothing within 100 ms: back to Run's checks); the runner decides; acknowledged offsets are
+  // stored, stopped partitions are rewound and delivered again after the back-off.
+  void ConsumeBatch() {
+    const BatchOptions& o = batch_->options();
+    std::vector<FetchedMessage> batch;
+    absl::Time deadline = absl::InfiniteFuture();
+    while (batch.size() < static_cast<size_t>(o.max_messages)) {
+      const int timeout_ms =
+          batch.empty() ? 100 : ToMillis(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+      std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
+      if (msg && msg->err() == RdKafka::ERR_NO_ERROR) {
+        if (Admit(*msg)) {
+          FetchedMessage f;
+          f.message.topic = msg->topic_name();
+          if (msg->key() != nullptr) f.message.key = *msg->key();
+          if (msg->payload() != nullptr) {
+            f.message.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
+          }
+          f.partition = msg->partition();
+          f.offset = msg->offset();
+          batch.push_back(std::move(f));
+          if (batch.size() == 1) deadline = absl::Now() + o.linger;
+        }
+      } else if (msg && msg->err() != RdKafka::ERR__TIMED_OUT &&
+                 msg->err() != RdKafka::ERR__PARTITION_EOF) {
+        log_("warn", absl::StrCat("kafka consumer (group ", group_, "): ", msg->errstr()));
+      }
+      if (batch.empty()) return;
+      if (absl::Now() >= deadline) break;
+    }
+    const BatchOutcome outcome = batch_->Handle(batch);
+    if (!outcome.acknowledged.empty()) last_progress_ = absl::Now();
+    for (const auto& [tp, next] : outcome.acknowledged) {
+      std::unique_ptr<RdKafka::TopicPartition> p(
+          RdKafka::TopicPartition::create(tp.first, tp.second, next));
+      std::vector<RdKafka::TopicPartition*> offsets = {p.get()};
+      RdKafka::ErrorCode err = consumer_->offsets_store(offsets);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        // Typically the partition was revoked meanwhile: the new owner gets the messages again.
+        log_("warn", absl::StrCat("kafka offsets_store ", tp.first, "[", tp.second, "]@", next,
+                                  ": ", RdKafka::err2str(err)));
+      }
+    }
+    for (const auto& [tp, offset] : outcome.retry) {
+      rewind_[tp] = offset;
+      Seek(tp.first, tp.second, offset);
+    }
+    if (!outcome.retry.empty()) WaitOrStop(backoff_);
+  }
+
+  // False for a message fetched past a partition's rewind point (dropped until the rewound
+  // message comes back), as in Handle.
+  bool Admit(RdKafka::Message& msg) {
+    auto it = rewind_.find(std::make_pair(msg.topic_name(), msg.partition()));
+    if (it == rewind_.end()) return true;
+    if (msg.offset() > it->second) {
+      Seek(msg.topic_name(), msg.partition(), it->second);
+      return false;
+    }
+    if (msg.offset() == it->second) rewind_.erase(it);
+    return true;
+  }
+
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<EventLogger> events_;  // referenced by consumer_'s conf; outlives it
   MessageHandler handler_;
@@ -287,6 +361,7 @@ class KafkaSubscription final : public Subscription {
   const std::string group_;
   const std::string member_;
   const absl::Duration stall_after_;
+  std::unique_ptr<BatchRunner> batch_;  // batch subscription: its rules; null otherwise
   // (topic, partition) -> offset of a message whose handler failed and that must come next.
   std::map<std::pair<std::string, int32_t>, int64_t> rewind_;  // consumer thread only
   absl::Time last_progress_;                                   // consumer thread only
@@ -530,12 +605,18 @@ KafkaBus::~KafkaBus() {
 
 absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
     const std::string& group, const std::vector<std::string>& topics, MessageHandler handler) {
+  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
+  return SubscribeWith(group, topics, std::move(handler), nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeWith(
+    const std::string& group, const std::vector<std::string>& topics, MessageHandler handler,
+    std::unique_ptr<BatchRunner> batch) {
   if (group.empty()) return absl::InvalidArgumentError("subscription needs a consumer group");
   if (topics.empty()) return absl::InvalidArgumentError("subscription needs at least one topic");
   for (const auto& t : topics) {
     if (t.empty()) return absl::InvalidArgumentError("subscription topic name is empty");
   }
-  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
   if (closing_.load()) return absl::FailedPreconditionError("kafka bus is shutting down");
 
   if (options_.create_topics) EnsureConfiguredTopics(topics, absl::StrCat("group ", group));
@@ -585,7 +666,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::Subscribe(
   }
   return std::unique_ptr<Subscription>(new KafkaSubscription(
       std::move(consumer), std::move(events), std::move(handler), options_.redelivery_backoff,
-      std::move(log), group, member, options_.stall_after, options_.metrics));
+      std::move(log), group, member, options_.stall_after, options_.metrics, std::move(batch)));
 }
 
 void KafkaBus::AbandonForTest(std::unique_ptr<Subscription> subscription) {
@@ -825,6 +906,45 @@ absl::StatusOr<ConsumerLag> KafkaBus::Lag(const std::string& group, const std::s
   consumer.unassign();
   if (!result.ok()) return result;
   return lag;
+// --- Batch consumption (issue 10) ---
+
+absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeBatch(
+    const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+    BatchHandler handler) {
+  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
+  if (absl::Status s = ValidateBatchOptions(options); !s.ok()) return s;
+  prometheus::Family<prometheus::Counter>* dead_letters = nullptr;
+  if (options_.metrics != nullptr) {
+    dead_letters = &prometheus::BuildCounter()
+                        .Name("pdao_bus_dead_lettered_total")
+                        .Help(
+                            "Messages a batch subscription gave up on and published to "
+                            "<topic>.dlq (common/bus/event_bus.h)")
+                        .Register(*options_.metrics);
+  }
+  auto runner = std::make_unique<BatchRunner>(
+      group, options, std::move(handler),
+      [this](const BusMessage& m) -> absl::Status {
+        auto outcome = std::make_shared<std::pair<absl::Notification, absl::Status>>();
+        absl::Status s = Publish(m, [outcome](const absl::Status& delivered) {
+          outcome->second = delivered;
+          outcome->first.Notify();
+        });
+        if (!s.ok()) return s;
+        if (!outcome->first.WaitForNotificationWithTimeout(options_.dead_letter_timeout)) {
+          return absl::DeadlineExceededError(
+              absl::StrCat("dead letter to ", m.topic, " not acknowledged by the broker within ",
+                           absl::FormatDuration(options_.dead_letter_timeout)));
+        }
+        return outcome->second;
+      },
+      options_.log ? options_.log : DefaultLog(),
+      [this, dead_letters, group](const std::string& topic) {
+        dead_lettered_.fetch_add(1);
+        if (dead_letters != nullptr)
+          dead_letters->Add({{"group", group}, {"topic", topic}}).Increment();
+      });
+  return SubscribeWith(group, topics, MessageHandler(), std::move(runner));
 }
 
 }  // namespace pdao

@@ -64,6 +64,8 @@ class Registry;
 
 namespace pdao {
 
+class BatchRunner;  // batch_delivery.h
+
 // Bounds of EnsureTopics and of the options' topic settings.
 inline constexpr int kMaxPartitions = 1000;
 inline constexpr int kMaxReplicationFactor = 100;
@@ -109,6 +111,11 @@ struct KafkaBusOptions {
 
   // Where librdkafka errors and our warnings go. Default: pdao::log (JSON lines on stderr).
   std::function<void(std::string_view level, std::string_view message)> log;
+
+  // --- Batch consumption (issue 10) ---
+  // How long a batch subscription waits for the broker to acknowledge a dead letter before it
+  // gives up for this round (the message stays and is retried).
+  absl::Duration dead_letter_timeout = absl::Seconds(30);
 };
 
 class KafkaBus final : public EventBus {
@@ -157,6 +164,23 @@ class KafkaBus final : public EventBus {
   // How many times the producer was rebuilt after a fatal error.
   int64_t producer_rebuilds() const { return rebuilds_.load(); }
 
+  // --- Batch consumption (issue 10) ---
+  // EventBus::SubscribeBatch (event_bus.h): one KafkaConsumer per subscription as Subscribe. A
+  // round takes what consume() returns (never the batch-consume API, TOOLCHAIN.md) until
+  // options.max_messages or options.linger after the first message; acknowledged offsets are
+  // stored (and committed by auto-commit) only after the handler returned OK; a stopped partition
+  // is rewound (seek) and delivered again after redelivery_backoff. Dead letters are published on
+  // this bus to "<topic>.dlq" (created like any topic, create_topics) and waited for
+  // (acks=all, up to dead_letter_timeout) before the offset moves on; each is logged as an error
+  // and counted in dead_lettered() and, with `metrics`, pdao_bus_dead_lettered_total{group,topic}.
+  // The subscription must be destroyed before the bus. Errors as Subscribe, and
+  // INVALID_ARGUMENT for options out of bounds.
+  absl::StatusOr<std::unique_ptr<Subscription>> SubscribeBatch(
+      const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+      BatchHandler handler) override;
+  // Messages dead-lettered by this bus's batch subscriptions.
+  int64_t dead_lettered() const { return dead_lettered_.load(); }
+
   class Impl;  // librdkafka glue, in kafka_bus.cc
 
  private:
@@ -167,6 +191,10 @@ class KafkaBus final : public EventBus {
   void Log(std::string_view level, std::string_view message) const;
   // EnsureTopics with the options' settings; a failure is logged (`why`: who asked), not returned.
   void EnsureConfiguredTopics(const std::vector<std::string>& topics, const std::string& why);
+  // Subscribe and SubscribeBatch: `batch` set for a batch subscription (then `handler` is unused).
+  absl::StatusOr<std::unique_ptr<Subscription>> SubscribeWith(
+      const std::string& group, const std::vector<std::string>& topics, MessageHandler handler,
+      std::unique_ptr<BatchRunner> batch);
 
   const KafkaBusOptions options_;
   std::unique_ptr<Impl> impl_;  // callbacks handed to librdkafka; outlives every producer
@@ -204,6 +232,7 @@ class KafkaBus final : public EventBus {
   struct LagReader;  // one consumer handle per group asked about (kafka_bus.cc)
   absl::Mutex lag_mu_;
   std::map<std::string, std::shared_ptr<LagReader>> lag_readers_ ABSL_GUARDED_BY(lag_mu_);
+  std::atomic<int64_t> dead_lettered_{0};  // batch consumption (issue 10)
 };
 
 }  // namespace pdao

@@ -76,6 +76,12 @@ class ScriptedBus final : public EventBus {
                                                           MessageHandler) override {
     return absl::UnimplementedError("ScriptedBus only publishes");
   }
+  absl::StatusOr<std::unique_ptr<Subscription>> SubscribeBatch(const std::string&,
+                                                               const std::vector<std::string>&,
+                                                               BatchOptions,
+                                                               BatchHandler) override {
+    return absl::UnimplementedError("ScriptedBus only publishes");
+  }
   absl::Status Flush(absl::Duration) override { return absl::OkStatus(); }
 
  private:

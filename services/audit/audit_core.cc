@@ -51,18 +51,45 @@ void AddHashes(const std::vector<Hash>& hashes,
 
 }  // namespace
 
-absl::Status AuditCore::Ingest(const BusMessage& message) {
-  pdao::events::v1::Envelope envelope;
-  std::string key;
-  if (envelope.ParseFromString(message.payload) && !envelope.event_id().empty()) {
-    key = envelope.event_id();
+namespace {
+
+// The log entry of a bus message: keyed by the envelope's event_id, or by its SHA-256 when the
+// payload is not an envelope with one (still logged, never dropped).
+AppendItem ItemOf(const BusMessage& message) {
+  AppendItem item;
+  if (item.envelope.ParseFromString(message.payload) && !item.envelope.event_id().empty()) {
+    item.dedup_key = item.envelope.event_id();
   } else {
-    envelope.Clear();
-    key = absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(message.payload))));
+    item.envelope.Clear();
+    item.dedup_key =
+        absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(message.payload))));
   }
-  absl::StatusOr<AppendResult> r = log_.Append(message.payload, std::move(envelope), std::move(key),
-                                               absl::StrCat("bus:", message.topic));
+  item.envelope_bytes = message.payload;
+  item.source = absl::StrCat("bus:", message.topic);
+  return item;
+}
+
+}  // namespace
+
+absl::Status AuditCore::Ingest(const BusMessage& message) {
+  AppendItem item = ItemOf(message);
+  absl::StatusOr<AppendResult> r =
+      log_.Append(std::move(item.envelope_bytes), std::move(item.envelope),
+                  std::move(item.dedup_key), std::move(item.source));
   return r.status();
+}
+
+absl::Status AuditCore::IngestBatch(const std::vector<BusMessage>& messages, size_t* duplicates) {
+  std::vector<AppendItem> items;
+  items.reserve(messages.size());
+  for (const BusMessage& m : messages) items.push_back(ItemOf(m));
+  absl::StatusOr<std::vector<AppendResult>> results = log_.AppendBatch(std::move(items));
+  if (!results.ok()) return results.status();
+  if (duplicates != nullptr) {
+    *duplicates = 0;
+    for (const AppendResult& r : *results) *duplicates += r.duplicate ? 1 : 0;
+  }
+  return absl::OkStatus();
 }
 
 void AuditCore::AppendAsync(const Principal& caller, const v1::AppendRequest& request,

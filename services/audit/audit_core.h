@@ -37,6 +37,12 @@ class AuditCore {
   // envelope with an event_id is still logged (keyed by its SHA-256), never dropped.
   absl::Status Ingest(const BusMessage& message);
 
+  // The batch consumer (issue 10): appends the envelopes of `messages` in their order with one
+  // group commit (AuditLog::AppendBatch) and returns OK only once all are durable; each keyed as
+  // in Ingest, so a redelivered event lands on its original entry. `duplicates` (may be null)
+  // gets how many were already in the log.
+  absl::Status IngestBatch(const std::vector<BusMessage>& messages, size_t* duplicates = nullptr);
+
   // Append without blocking the calling thread: `done` runs (on the log's committer thread, or at
   // once for a refusal) after the entry is durable; `response` is filled before it runs.
   void AppendAsync(const Principal& caller, const v1::AppendRequest& request,

@@ -162,6 +162,51 @@ TEST_F(AuditCoreTest, RedeliveredBusEventIsLoggedOnce) {
   EXPECT_EQ(log_->size(), 2u);
 }
 
+// Batch ingestion (issue 10): one call, entries in message order, duplicates of the log and
+// within the batch recognized by event id, a non-envelope in the middle still logged; the whole
+// batch delivered again (redelivery after a crash) adds nothing.
+TEST_F(AuditCoreTest, IngestBatchAppendsInOrderAndRecognizesRedelivery) {
+  Principal dept = Org("dept", pdao::common::v1::ROLE_DEPARTMENT);
+  ASSERT_TRUE(Publish(Event("ev-0", "registry.resource.registered", dept, "r0")).ok());
+  std::vector<BusMessage> batch;
+  for (const std::string id : {"ev-1", "ev-0", "ev-2"}) {
+    batch.push_back(
+        BusMessage{"pdao.registry.v1", "k",
+                   Event(id, "registry.resource.registered", dept, "r").SerializeAsString()});
+  }
+  batch.push_back(BusMessage{"pdao.registry.v1", "k", "not an envelope"});
+  batch.push_back(batch[0]);  // ev-1 twice in one batch
+  batch.push_back(
+      BusMessage{"pdao.registry.v1", "k",
+                 Event("ev-3", "registry.resource.registered", dept, "r").SerializeAsString()});
+  size_t duplicates = 0;
+  ASSERT_TRUE(core_->IngestBatch(batch, &duplicates).ok());
+  EXPECT_EQ(duplicates, 2u);  // ev-0 (in the log) and the second ev-1
+  ASSERT_EQ(log_->size(), 5u);
+  const std::vector<std::string> expected = {"ev-0", "ev-1", "ev-2", "", "ev-3"};
+  for (uint64_t i = 0; i < expected.size(); ++i) {
+    absl::StatusOr<std::string> bytes = log_->GetEntryBytes(i);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    pdao::audit::v1::AuditEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*bytes));
+    Envelope e;
+    e.ParseFromString(entry.envelope());
+    EXPECT_EQ(e.event_id(), expected[i]) << "entry " << i;
+    EXPECT_EQ(entry.source(), "bus:pdao.registry.v1");
+  }
+  ASSERT_TRUE(core_->IngestBatch(batch, &duplicates).ok());
+  EXPECT_EQ(duplicates, batch.size());
+  EXPECT_EQ(log_->size(), 5u);
+}
+
+TEST_F(AuditCoreTest, IngestBatchFailsWhenTheLogIsStoppedAndAppendsNothing) {
+  log_->Stop();
+  std::vector<BusMessage> batch = {BusMessage{"pdao.registry.v1", "k", "x"}};
+  absl::Status s = core_->IngestBatch(batch);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(log_->size(), 0u);
+}
+
 TEST_F(AuditCoreTest, PermissionsOnReads) {
   Principal dept = Org("dept-a", pdao::common::v1::ROLE_DEPARTMENT);
   Principal op = Org("op-a", pdao::common::v1::ROLE_OPERATOR);

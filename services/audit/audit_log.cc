@@ -166,6 +166,49 @@ absl::StatusOr<AppendResult> AuditLog::Append(std::string envelope_bytes,
   return result;
 }
 
+absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendBatch(std::vector<AppendItem> items) {
+  struct Outcome {
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+    absl::Status error ABSL_GUARDED_BY(mu);
+    std::vector<AppendResult> results ABSL_GUARDED_BY(mu);
+  };
+  // Shared with the callbacks: the last one may still be unlocking when this call returns.
+  auto shared = std::make_shared<Outcome>();
+  Outcome& outcome = *shared;
+  {
+    absl::MutexLock lock(&outcome.mu);
+    outcome.left = items.size();
+    outcome.results.resize(items.size());
+  }
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (stopping_) {
+      return absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)");
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      AppendItem& item = items[i];
+      queue_.push_back({std::move(item.envelope_bytes), std::move(item.envelope),
+                        std::move(item.dedup_key), std::move(item.source),
+                        [shared, i](absl::StatusOr<AppendResult> r) {
+                          absl::MutexLock lock(&shared->mu);
+                          if (r.ok()) {
+                            shared->results[i] = *r;
+                          } else if (shared->error.ok()) {
+                            shared->error = r.status();
+                          }
+                          --shared->left;
+                        }});
+    }
+  }
+  absl::MutexLock lock(&outcome.mu);
+  auto all_done = [&outcome]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome.mu) { return outcome.left == 0; };
+  outcome.mu.Await(absl::Condition(&all_done));
+  if (!outcome.error.ok()) return outcome.error;
+  return std::move(outcome.results);
+}
+
 void AuditLog::Run() {
   while (true) {
     std::vector<Pending> batch;

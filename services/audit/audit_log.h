@@ -66,6 +66,14 @@ struct AppendResult {
   bool duplicate = false;
 };
 
+// One entry of AppendBatch (the arguments of Append).
+struct AppendItem {
+  std::string envelope_bytes;
+  pdao::events::v1::Envelope envelope;
+  std::string dedup_key;
+  std::string source;
+};
+
 class AuditLog {
  public:
   using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
@@ -85,6 +93,14 @@ class AuditLog {
   absl::StatusOr<AppendResult> Append(std::string envelope_bytes,
                                       pdao::events::v1::Envelope envelope, std::string dedup_key,
                                       std::string source);
+
+  // Batch ingestion (issue 10): queues `items` together and in order, so the committer takes them
+  // into one group commit (one write, one fdatasync) when they fit in max_batch and more when not,
+  // and returns once every one is durable (or was already there: a duplicate by dedup_key, of the
+  // log or of an earlier item, is answered with the first entry's index and not appended). The
+  // results are in item order. On an error (I/O, integrity, stopping) the error is returned; items
+  // of the same call may then be durable or not, and appending them again is safe (dedup).
+  absl::StatusOr<std::vector<AppendResult>> AppendBatch(std::vector<AppendItem> items);
 
   // The stored canonical bytes of entry `index`, read from disk and CRC-checked.
   // NOT_FOUND beyond the tree; DATA_LOSS when the stored record changed.

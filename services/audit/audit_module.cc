@@ -12,6 +12,11 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
                 "comma-separated topics the audit log consumes; empty: every service's topic "
                 "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
+  config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE", "1000",
+                "most bus messages ingested with one group commit (one fdatasync), 1..4096 "
+                "(the log's max batch); issue 10");
+  config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER", "5ms",
+                "how long a batch waits for more messages after its first one, 0..1s");
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
                 "volume in production");
@@ -148,11 +153,40 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
                       .Help("Bus messages durably logged (or recognized as duplicates)")
                       .Register(host.metrics())
                       .Add({});
-  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().Subscribe(
-      config.Get("audit-group"), topics, [core, &entries](const BusMessage& message) {
-        absl::Status s = core->Ingest(message);
-        if (s.ok()) entries.Increment();
-        return s;  // OK only once durable: the offset is stored after the fsync
+  // Batch consumption (issue 10; README "Events"): a batch is appended in offset order with one
+  // group commit and acknowledged once durable. Never dead-lettered (max_attempts 0): every
+  // payload is logged (a non-envelope by its hash), so only the log itself can fail, and then
+  // ingestion stops and retries rather than divert an event away from the audit log (rule 34).
+  BatchOptions batch;
+  absl::StatusOr<int64_t> batch_size = config.GetInt("audit-batch-size");
+  absl::StatusOr<absl::Duration> batch_linger = config.GetDuration("audit-batch-linger");
+  if (!batch_size.ok()) return batch_size.status();
+  if (!batch_linger.ok()) return batch_linger.status();
+  if (*batch_size < 1 || *batch_size > static_cast<int64_t>(AuditLogOptions().max_batch)) {
+    return absl::InvalidArgumentError(absl::StrCat("--audit-batch-size must be 1..",
+                                                   AuditLogOptions().max_batch, " (the log's ",
+                                                   "group commit), not ", *batch_size));
+  }
+  batch.max_messages = static_cast<int>(*batch_size);
+  batch.linger = *batch_linger;
+  batch.max_attempts = 0;
+  if (absl::Status s = ValidateBatchOptions(batch); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--audit-batch-linger: ", s.message()));
+  }
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().SubscribeBatch(
+      config.Get("audit-group"), topics, batch,
+      [core, &entries](const std::vector<BusMessage>& messages) {
+        absl::Status s = core->IngestBatch(messages);
+        if (!s.ok()) {
+          // The log's own failure (disk, integrity, stopping), never the messages': retried
+          // after the back-off, every partition held (UNAVAILABLE), nothing acknowledged.
+          return absl::UnavailableError(
+              absl::StrCat("audit log cannot append; ingestion held, nothing acknowledged (rule "
+                           "34): ",
+                           s.ToString()));
+        }
+        entries.Increment(static_cast<double>(messages.size()));
+        return s;  // OK only once durable: the offsets are stored after the fdatasync
       });
   if (!sub.ok()) return sub.status();
   m->subscription_ = std::move(*sub);

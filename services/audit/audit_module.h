@@ -24,7 +24,8 @@ class AuditModule final : public Module {
  public:
   // "audit", no dependencies (it reads every service's events).
   static ModuleFactory Factory();
-  // --audit-topics, --audit-group, --audit-dir, --audit-key, --audit-origin,
+  // --audit-topics, --audit-group, --audit-batch-size, --audit-batch-linger, --audit-dir,
+  // --audit-key, --audit-origin,
   // --audit-checkpoint-interval,
   // --audit-deny-threshold, --audit-deny-window, --audit-sample-rows-threshold,
   // --audit-sample-window (and PDAO_AUDIT_* variables).

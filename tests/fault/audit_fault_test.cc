@@ -9,6 +9,7 @@
 //   4. Changing, deleting, reordering or truncating stored entries is reported by verify-log.
 //   5. No audit service consuming for longer than --audit-backlog-limit: the registry refuses
 //      writes (UNAVAILABLE, rule 34) and accepts them again once pdao-audit caught up.
+//   6. A non-envelope in the middle of an ingested batch is logged once, nothing is lost.
 //
 // Kafka: one broker for the whole binary (global Environment); registered as one ctest.
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/bus/kafka_bus.h"
 #include "common/crypto/dev_ca.h"
@@ -368,6 +370,51 @@ TEST_F(AuditFaultTest, SigkillDuringIngestionLosesNothingAndDuplicatesNothing) {
   const std::set<std::string> committed = CommittedResources();
   EXPECT_EQ(committed.size(), 35u);
   ASSERT_NO_FATAL_FAILURE(ExpectExactlyOneEntryPerCommittedAction(committed));
+  CommandResult v = VerifyLog();
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// Issue 10: a message that is not an envelope, published in the middle of traffic so that it sits
+// in the middle of the batch the audit service ingests at start. The audit service never
+// dead-letters: the message is logged (keyed by its hash) exactly once, and every committed action
+// still has exactly one entry.
+TEST_F(AuditFaultTest, PoisonMessageInTheMiddleOfABatchIsLoggedAndNothingIsLost) {
+  ASSERT_NO_FATAL_FAILURE(StartRedisAndRegistry());
+  for (int i = 0; i < 10; ++i) Register(i);
+  const std::string poison = absl::StrCat("not an envelope ", nonce_);
+  {
+    KafkaBusOptions o;
+    o.bootstrap_servers = broker->bootstrap();
+    auto bus = KafkaBus::Create(o);
+    ASSERT_TRUE(bus.ok()) << bus.status();
+    absl::Notification delivered;
+    absl::Status outcome;
+    ASSERT_TRUE((*bus)
+                    ->Publish({"pdao.registry.v1", "poison", poison},
+                              [&](const absl::Status& s) {
+                                outcome = s;
+                                delivered.Notify();
+                              })
+                    .ok());
+    ASSERT_TRUE(delivered.WaitForNotificationWithTimeout(kCallTimeout));
+    ASSERT_TRUE(outcome.ok()) << outcome;
+  }
+  for (int i = 10; i < 20; ++i) Register(i);
+  ASSERT_NO_FATAL_FAILURE(StartAudit(true));  // the backlog arrives in batches
+  const std::set<std::string> committed = CommittedResources();
+  EXPECT_EQ(committed.size(), 20u);
+  ASSERT_NO_FATAL_FAILURE(ExpectExactlyOneEntryPerCommittedAction(committed));
+  int poison_entries = 0;
+  aud::QueryRequest req;
+  req.set_page_size(1000);
+  do {
+    aud::QueryResponse resp;
+    grpc::Status s = AuditAs("regulator").Query(Ctx().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const auto& e : resp.entries()) poison_entries += e.envelope() == poison ? 1 : 0;
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  EXPECT_EQ(poison_entries, 1);
   CommandResult v = VerifyLog();
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }

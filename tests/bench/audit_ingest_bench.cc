@@ -1,0 +1,326 @@
+// Audit ingest from Kafka (issue 10, docs/benchmarks.md): on a real broker, a topic is pre-filled
+// with N serialized envelopes, then, in the same run:
+//   (a) plain    a bare librdkafka KafkaConsumer that only reads the topic (the machine's consume
+//                limit for this broker),
+//   (b) batch    the audit service's ingest path: KafkaBus::SubscribeBatch with the module's
+//                options (--audit-batch-size, --audit-batch-linger, never dead-letter) into
+//                AuditCore::IngestBatch on a real AuditLog (group commit, fdatasync per batch) with
+//                the module's observers (index, alert monitor) in a temp dir; events/s durable,
+//   (c) single   the per-message path it replaces (Subscribe + AuditCore::Ingest), on fewer events,
+//   (d) fsync    the disk's fdatasync rate (4 KiB append + fdatasync) in the same directory,
+// and prints the ratios. Each consumer is a new group from the earliest offset; its rate is
+// counted from its first message to its last acknowledged one (the group join is not counted).
+// Prints numbers; asserts nothing about time.
+//
+//   bench_audit_ingest [--events N] [--single N] [--partitions P] [--batch N] [--linger-ms M]
+//                      [--dir DIR]
+// Broker: as the integration tests (common/testing/kafka: tools/kafka/fetch.sh, Java 17), or
+// env PDAO_TEST_KAFKA=host:port for a running one.
+#include <fcntl.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/bus/kafka_bus.h"
+#include "common/clock/clock.h"
+#include "common/store/sqlite_store.h"
+#include "common/testing/kafka/kafka_broker.h"
+#include "prometheus/registry.h"
+#include "services/audit/alert_monitor.h"
+#include "services/audit/audit_core.h"
+#include "services/audit/audit_index.h"
+#include "services/audit/audit_log.h"
+
+namespace pdao::audit {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+[[noreturn]] void Die(const std::string& what, const absl::Status& s) {
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), s.ToString().c_str());
+  std::exit(1);
+}
+
+// An envelope like the registry's (about the size of a real one).
+std::string SampleEnvelope(uint64_t run, uint64_t i) {
+  pdao::events::v1::Envelope e;
+  e.set_event_id(absl::StrCat("00000000-0000-4000-", run % 10000, "-", 100000000000ull + i));
+  e.mutable_occurred_at()->set_seconds(1767225600 + static_cast<int64_t>(i));
+  e.set_producer("registry");
+  e.mutable_actor()->set_org("city-transport");
+  e.mutable_actor()->set_role(pdao::common::v1::ROLE_DEPARTMENT);
+  e.mutable_aggregate()->set_type("registry.Resource");
+  e.mutable_aggregate()->set_id(absl::StrCat("res-", i % 5000));
+  e.set_aggregate_version(static_cast<int64_t>(i % 7) + 1);
+  e.set_correlation_id(absl::StrCat("req-", i));
+  e.set_action("registry.resource.registered");
+  auto* r = e.mutable_resource_changed()->mutable_resource();
+  r->set_id(absl::StrCat("res-", i % 5000));
+  r->set_holder_org("city-transport");
+  return e.SerializeAsString();
+}
+
+// fdatasyncs per second, each after a `block`-byte append.
+double FsyncRate(const std::string& dir, size_t block_size) {
+  const std::string path = dir + "/fsync-probe";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return 0;
+  std::string block(block_size, 'y');
+  int n = 0;
+  const auto t0 = SteadyClock::now();
+  while (SteadyClock::now() - t0 < std::chrono::seconds(2)) {
+    if (::write(fd, block.data(), block.size()) < 0 || ::fdatasync(fd) != 0) break;
+    ++n;
+  }
+  const double secs = Seconds(SteadyClock::now() - t0);
+  ::close(fd);
+  std::filesystem::remove(path);
+  return n / secs;
+}
+
+// (a) A bare consumer: counts messages until `n`, from its first message.
+double PlainConsumer(const std::string& bootstrap, const std::string& topic, uint64_t n) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"bootstrap.servers", bootstrap},
+           {"group.id", absl::StrCat("bench-plain-", absl::ToUnixMicros(absl::Now()))},
+           {"auto.offset.reset", "earliest"},
+           {"enable.auto.commit", "false"},
+           {"enable.partition.eof", "false"}}) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) Die(k, absl::InvalidArgumentError(err));
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) Die("plain consumer", absl::InternalError(err));
+  consumer->subscribe({topic});
+  uint64_t seen = 0;
+  size_t bytes = 0;
+  SteadyClock::time_point first;
+  while (seen < n) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
+    if (!m || m->err() != RdKafka::ERR_NO_ERROR) continue;
+    if (seen == 0) first = SteadyClock::now();
+    bytes += m->len();
+    ++seen;
+  }
+  const double secs = Seconds(SteadyClock::now() - first);
+  consumer->close();
+  return bytes > 0 ? static_cast<double>(n) / secs : 0;
+}
+
+// The audit service's read models on a log in `dir`, as AuditModule wires them.
+struct AuditStack {
+  SystemClock clock;
+  std::unique_ptr<CheckpointSigner> signer;
+  std::unique_ptr<SqliteStore> store;
+  prometheus::Registry metrics;
+  std::unique_ptr<AlertMonitor> alerts;
+  std::unique_ptr<AuditIndex> index;
+  std::unique_ptr<AuditLog> log;
+  std::unique_ptr<AuditCore> core;
+
+  explicit AuditStack(const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    absl::StatusOr<CheckpointSigner> s = CheckpointSigner::Generate();
+    if (!s.ok()) Die("key", s.status());
+    signer = std::make_unique<CheckpointSigner>(std::move(*s));
+    absl::StatusOr<std::unique_ptr<SqliteStore>> st = SqliteStore::Open(dir + "/audit.db");
+    if (!st.ok()) Die("store", st.status());
+    store = std::move(*st);
+    absl::StatusOr<std::unique_ptr<AlertMonitor>> a =
+        AlertMonitor::Create(MonitorOptions(), *store, metrics);
+    if (!a.ok()) Die("alerts", a.status());
+    alerts = std::move(*a);
+    index = std::make_unique<AuditIndex>();
+    AuditLogOptions o;
+    o.dir = dir + "/log";
+    o.observers = {index.get(), alerts.get()};
+    absl::StatusOr<std::unique_ptr<AuditLog>> l = AuditLog::Open(o, clock, *signer);
+    if (!l.ok()) Die("log", l.status());
+    log = std::move(*l);
+    core = std::make_unique<AuditCore>(*log, *index, *alerts, *signer);
+  }
+  ~AuditStack() { log->Stop(); }
+};
+
+struct IngestResult {
+  double rate = 0;
+  uint64_t batches = 0;
+  uint64_t log_size = 0;
+  double handler_share = 0;  // of the measured time, the share spent inside the handler
+};
+
+// (b) and (c): the audit ingest path, batch or single, until `n` entries are durable.
+IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& dir, uint64_t n,
+                    bool batch, const BatchOptions& options) {
+  AuditStack audit(dir);
+  absl::Mutex mu;
+  uint64_t done = 0;
+  uint64_t batches = 0;
+  SteadyClock::duration in_handler{};
+  SteadyClock::time_point first, last;
+  auto count = [&](size_t k, SteadyClock::time_point started) {
+    absl::MutexLock lock(&mu);
+    in_handler += SteadyClock::now() - started;
+    done += k;
+    ++batches;
+    last = SteadyClock::now();
+  };
+  const std::string group =
+      absl::StrCat("bench-audit-", batch ? "batch-" : "single-", absl::ToUnixMicros(absl::Now()));
+  absl::StatusOr<std::unique_ptr<Subscription>> sub =
+      batch ? bus.SubscribeBatch(group, {topic}, options,
+                                 [&](const std::vector<BusMessage>& messages) {
+                                   const auto started = SteadyClock::now();
+                                   {
+                                     absl::MutexLock lock(&mu);
+                                     if (done == 0 && batches == 0) first = started;
+                                   }
+                                   absl::Status s = audit.core->IngestBatch(messages);
+                                   if (!s.ok()) return absl::UnavailableError(s.ToString());
+                                   count(messages.size(), started);
+                                   return s;
+                                 })
+            : bus.Subscribe(group, {topic}, [&](const BusMessage& m) {
+                const auto started = SteadyClock::now();
+                {
+                  absl::MutexLock lock(&mu);
+                  if (done == 0 && batches == 0) first = started;
+                }
+                absl::Status s = audit.core->Ingest(m);
+                if (s.ok()) count(1, started);
+                return s;
+              });
+  if (!sub.ok()) Die("subscribe", sub.status());
+  {
+    absl::MutexLock lock(&mu);
+    auto all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return done >= n; };
+    mu.Await(absl::Condition(&all));
+  }
+  sub->reset();
+  IngestResult r;
+  {
+    absl::MutexLock lock(&mu);
+    r.rate = static_cast<double>(n) / Seconds(last - first);
+    r.batches = batches;
+    r.handler_share = Seconds(in_handler) / Seconds(last - first);
+  }
+  r.log_size = audit.log->size();
+  return r;
+}
+
+}  // namespace
+}  // namespace pdao::audit
+
+int main(int argc, char** argv) {
+  using namespace pdao;
+  using namespace pdao::audit;
+  uint64_t events = 200000, single = 20000;
+  int partitions = 6;
+  BatchOptions options;  // the module's defaults: --audit-batch-size 1000, --audit-batch-linger 5ms
+  options.max_messages = 1000;
+  options.linger = absl::Milliseconds(5);
+  options.max_attempts = 0;
+  const char* tmp = std::getenv("TMPDIR");
+  std::string base = tmp != nullptr ? tmp : "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const char* v = argv[i + 1];
+    if (flag == "--events")
+      events = std::strtoull(v, nullptr, 10);
+    else if (flag == "--single")
+      single = std::strtoull(v, nullptr, 10);
+    else if (flag == "--partitions")
+      partitions = std::atoi(v);
+    else if (flag == "--batch")
+      options.max_messages = std::atoi(v);
+    else if (flag == "--linger-ms")
+      options.linger = absl::Milliseconds(std::atoi(v));
+    else if (flag == "--dir")
+      base = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (absl::Status s = ValidateBatchOptions(options); !s.ok()) Die("options", s);
+  single = std::min(single, events);
+  std::string dir = base + "/pdao-ingest-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) Die("mkdtemp", absl::InternalError(dir));
+
+  testing::KafkaBroker broker;
+  if (absl::Status s = broker.Start(); !s.ok()) Die("kafka broker", s);
+  KafkaBusOptions bo;
+  bo.bootstrap_servers = broker.bootstrap();
+  bo.client_id = "bench-audit-ingest";
+  bo.topic_partitions = partitions;
+  bo.session_timeout = absl::Seconds(6);
+  bo.heartbeat_interval = absl::Milliseconds(500);
+  bo.producer_config = {{"linger.ms", "5"}};
+  absl::StatusOr<std::unique_ptr<KafkaBus>> bus = KafkaBus::Create(bo);
+  if (!bus.ok()) Die("bus", bus.status());
+  const std::string topic = absl::StrCat("bench.audit.", absl::ToUnixMicros(absl::Now()));
+  if (absl::Status s = (*bus)->EnsureTopics({topic}, partitions); !s.ok()) Die("topic", s);
+
+  const uint64_t run = static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()));
+  size_t envelope_bytes = 0;
+  auto t0 = SteadyClock::now();
+  for (uint64_t i = 0; i < events; ++i) {
+    std::string payload = SampleEnvelope(run, i);
+    envelope_bytes = payload.size();
+    if (absl::Status s = (*bus)->Publish({topic, absl::StrCat("res-", i % 5000), payload}, nullptr);
+        !s.ok()) {
+      Die("publish", s);
+    }
+  }
+  if (absl::Status s = (*bus)->Flush(absl::Minutes(5)); !s.ok()) Die("flush", s);
+  std::printf(
+      "broker   %s, topic %s, %d partitions, %llu envelopes of %zu B pre-filled in %.1f s\n",
+      broker.external() ? "external" : "local KRaft node", topic.c_str(), partitions,
+      static_cast<unsigned long long>(events), envelope_bytes, Seconds(SteadyClock::now() - t0));
+
+  const double fsync = FsyncRate(dir, 4096);
+  // An audit batch of max_messages entries is about this large on disk.
+  const size_t batch_bytes = static_cast<size_t>(options.max_messages) * (envelope_bytes + 40);
+  const double fsync_batch = FsyncRate(dir, batch_bytes);
+  std::printf("(d) fsync    fdatasync in %s: %.0f /s after a 4 KiB append, %.0f /s after %zu KiB\n",
+              dir.c_str(), fsync, fsync_batch, batch_bytes / 1024);
+  const double plain = PlainConsumer(broker.bootstrap(), topic, events);
+  std::printf("(a) plain    librdkafka consumer, read only:  %9.0f events/s\n", plain);
+  const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options);
+  std::printf(
+      "(b) batch    audit ingest, durable:           %9.0f events/s  (%llu batches, avg %.0f, "
+      "batch %d, linger %s; log holds %llu; %.0f%% of the time in the handler)\n",
+      batch.rate, static_cast<unsigned long long>(batch.batches),
+      static_cast<double>(events) / static_cast<double>(std::max<uint64_t>(batch.batches, 1)),
+      options.max_messages, absl::FormatDuration(options.linger).c_str(),
+      static_cast<unsigned long long>(batch.log_size), 100 * batch.handler_share);
+  IngestResult one;
+  if (single > 0) {
+    one = Ingest(**bus, topic, dir + "/single", single, false, options);
+    std::printf(
+        "(c) single   per-message ingest, durable:     %9.0f events/s  (first %llu events)\n",
+        one.rate, static_cast<unsigned long long>(single));
+  }
+  std::printf(
+      "ratios   batch/plain %.2f (goal >= 0.33), batch %.0f events/s (goal >= 40000), "
+      "batch/fsync %.1f events per fdatasync-time, batch/single %.1fx\n",
+      batch.rate / plain, batch.rate, batch.rate / fsync,
+      one.rate > 0 ? batch.rate / one.rate : 0.0);
+  bus->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
