@@ -78,7 +78,8 @@ RefusalCount& RefusalLog::EntryLocked(Key key, const RefusalCount& like) {
   auto it = counts_.find(key);
   if (it != counts_.end()) return it->second;
   if (named_keys_ >= max_keys_) {  // the bound: count it under the overflow key
-    std::get<0>(key).assign(1, '*');  // not = "*": GCC 12 -O3 -Wrestrict false positive (bug 105329)
+    std::get<0>(key).assign(1,
+                            '*');  // not = "*": GCC 12 -O3 -Wrestrict false positive (bug 105329)
     it = counts_.find(key);
     if (it != counts_.end()) return it->second;
   } else {
