@@ -561,49 +561,51 @@ TEST(DurableInProcessBusTest, LagKeepsAppendTimesAcrossARestart) {
   ASSERT_TRUE(lag.ok()) << lag.status();
   EXPECT_EQ(lag->messages, 2);
   EXPECT_EQ(lag->oldest, t0);
-  // --- Batch consumption (issue 10): the conformance checks of batch_conformance.h ---
+}
 
-  TEST_P(InProcessBusTest, BatchesAcknowledgeInOrderPerKey) {
-    auto bus = MakeBus();
-    testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(*bus, "t", "g", kWait);
-  }
+// --- Batch consumption (issue 10): the conformance checks of batch_conformance.h ---
 
-  TEST_P(InProcessBusTest, BatchPoisonIsIsolatedAndDeadLettered) {
-    auto bus = MakeBus();
-    testing::batch_conformance::PoisonIsIsolatedAndDeadLettered(
-        *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
-  }
+TEST_P(InProcessBusTest, BatchesAcknowledgeInOrderPerKey) {
+  auto bus = MakeBus();
+  testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(*bus, "t", "g", kWait);
+}
 
-  TEST_P(InProcessBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
-    auto bus = MakeBus();
-    testing::batch_conformance::UnavailableIsRetriedAndNeverDeadLettered(
-        *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
-  }
+TEST_P(InProcessBusTest, BatchPoisonIsIsolatedAndDeadLettered) {
+  auto bus = MakeBus();
+  testing::batch_conformance::PoisonIsIsolatedAndDeadLettered(
+      *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
+}
 
-  TEST_P(InProcessBusTest, BatchZeroAttemptsNeverDeadLetters) {
-    auto bus = MakeBus();
-    testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
-        *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
-  }
+TEST_P(InProcessBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
+  auto bus = MakeBus();
+  testing::batch_conformance::UnavailableIsRetriedAndNeverDeadLettered(
+      *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
+}
 
-  TEST_P(InProcessBusTest, BatchRejectsBadOptions) {
-    auto bus = MakeBus();
-    testing::batch_conformance::RejectsBadBatchOptions(*bus, "t");
-  }
+TEST_P(InProcessBusTest, BatchZeroAttemptsNeverDeadLetters) {
+  auto bus = MakeBus();
+  testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
+      *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
+}
 
-  // The durable bus: a batch's acknowledged offsets survive a reopen; nothing acknowledged is
-  // delivered again after a clean close.
-  TEST(DurableInProcessBusTest, BatchAcknowledgedOffsetsSurviveReopen) {
-    ScratchDir dir;
-    {
-      auto bus = InProcessBus::Open(dir.path(), FastOptions());
-      ASSERT_TRUE(bus.ok()) << bus.status();
-      testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(**bus, "t", "g", kWait);
-    }
+TEST_P(InProcessBusTest, BatchRejectsBadOptions) {
+  auto bus = MakeBus();
+  testing::batch_conformance::RejectsBadBatchOptions(*bus, "t");
+}
+
+// The durable bus: a batch's acknowledged offsets survive a reopen; nothing acknowledged is
+// delivered again after a clean close.
+TEST(DurableInProcessBusTest, BatchAcknowledgedOffsetsSurviveReopen) {
+  ScratchDir dir;
+  {
     auto bus = InProcessBus::Open(dir.path(), FastOptions());
     ASSERT_TRUE(bus.ok()) << bus.status();
-    EXPECT_EQ((*bus)->Unacknowledged("g", "t"), 0);
+    testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(**bus, "t", "g", kWait);
   }
+  auto bus = InProcessBus::Open(dir.path(), FastOptions());
+  ASSERT_TRUE(bus.ok()) << bus.status();
+  EXPECT_EQ((*bus)->Unacknowledged("g", "t"), 0);
+}
 
 }  // namespace
 }  // namespace pdao

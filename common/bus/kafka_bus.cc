@@ -906,45 +906,47 @@ absl::StatusOr<ConsumerLag> KafkaBus::Lag(const std::string& group, const std::s
   consumer.unassign();
   if (!result.ok()) return result;
   return lag;
-  // --- Batch consumption (issue 10) ---
+}
 
-  absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeBatch(
-      const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
-      BatchHandler handler) {
-    if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
-    if (absl::Status s = ValidateBatchOptions(options); !s.ok()) return s;
-    prometheus::Family<prometheus::Counter>* dead_letters = nullptr;
-    if (options_.metrics != nullptr) {
-      dead_letters = &prometheus::BuildCounter()
-                          .Name("pdao_bus_dead_lettered_total")
-                          .Help(
-                              "Messages a batch subscription gave up on and published to "
-                              "<topic>.dlq (common/bus/event_bus.h)")
-                          .Register(*options_.metrics);
-    }
-    auto runner = std::make_unique<BatchRunner>(
-        group, options, std::move(handler),
-        [this](const BusMessage& m) -> absl::Status {
-          auto outcome = std::make_shared<std::pair<absl::Notification, absl::Status>>();
-          absl::Status s = Publish(m, [outcome](const absl::Status& delivered) {
-            outcome->second = delivered;
-            outcome->first.Notify();
-          });
-          if (!s.ok()) return s;
-          if (!outcome->first.WaitForNotificationWithTimeout(options_.dead_letter_timeout)) {
-            return absl::DeadlineExceededError(
-                absl::StrCat("dead letter to ", m.topic, " not acknowledged by the broker within ",
-                             absl::FormatDuration(options_.dead_letter_timeout)));
-          }
-          return outcome->second;
-        },
-        options_.log ? options_.log : DefaultLog(),
-        [this, dead_letters, group](const std::string& topic) {
-          dead_lettered_.fetch_add(1);
-          if (dead_letters != nullptr)
-            dead_letters->Add({{"group", group}, {"topic", topic}}).Increment();
-        });
-    return SubscribeWith(group, topics, MessageHandler(), std::move(runner));
+// --- Batch consumption (issue 10) ---
+
+absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeBatch(
+    const std::string& group, const std::vector<std::string>& topics, BatchOptions options,
+    BatchHandler handler) {
+  if (!handler) return absl::InvalidArgumentError("subscription needs a handler");
+  if (absl::Status s = ValidateBatchOptions(options); !s.ok()) return s;
+  prometheus::Family<prometheus::Counter>* dead_letters = nullptr;
+  if (options_.metrics != nullptr) {
+    dead_letters = &prometheus::BuildCounter()
+                        .Name("pdao_bus_dead_lettered_total")
+                        .Help(
+                            "Messages a batch subscription gave up on and published to "
+                            "<topic>.dlq (common/bus/event_bus.h)")
+                        .Register(*options_.metrics);
   }
+  auto runner = std::make_unique<BatchRunner>(
+      group, options, std::move(handler),
+      [this](const BusMessage& m) -> absl::Status {
+        auto outcome = std::make_shared<std::pair<absl::Notification, absl::Status>>();
+        absl::Status s = Publish(m, [outcome](const absl::Status& delivered) {
+          outcome->second = delivered;
+          outcome->first.Notify();
+        });
+        if (!s.ok()) return s;
+        if (!outcome->first.WaitForNotificationWithTimeout(options_.dead_letter_timeout)) {
+          return absl::DeadlineExceededError(
+              absl::StrCat("dead letter to ", m.topic, " not acknowledged by the broker within ",
+                           absl::FormatDuration(options_.dead_letter_timeout)));
+        }
+        return outcome->second;
+      },
+      options_.log ? options_.log : DefaultLog(),
+      [this, dead_letters, group](const std::string& topic) {
+        dead_lettered_.fetch_add(1);
+        if (dead_letters != nullptr)
+          dead_letters->Add({{"group", group}, {"topic", topic}}).Increment();
+      });
+  return SubscribeWith(group, topics, MessageHandler(), std::move(runner));
+}
 
 }  // namespace pdao

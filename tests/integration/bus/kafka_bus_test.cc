@@ -571,42 +571,44 @@ TEST_F(KafkaBusTest, LagReportsTheGroupsUnacknowledgedMessagesAndNeverMovesItsOf
       },
       kWait));
   EXPECT_EQ(caught_up->oldest, absl::InfiniteFuture());
-  // --- Batch consumption (issue 10): the conformance checks of common/bus/batch_conformance.h ---
+}
 
-  TEST_F(KafkaBusTest, BatchesAcknowledgeInOrderPerKey) {
-    testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(*bus_, topic_, UniqueName("g"),
-                                                                kWait);
-  }
+// --- Batch consumption (issue 10): the conformance checks of common/bus/batch_conformance.h ---
 
-  TEST_F(KafkaBusTest, BatchPoisonIsIsolatedAndDeadLettered) {
-    prometheus::Registry registry;
-    KafkaBusOptions options = TestOptions();
-    options.metrics = &registry;
-    auto bus = NewBus(options);
-    ASSERT_NE(bus, nullptr);
-    testing::batch_conformance::PoisonIsIsolatedAndDeadLettered(
-        *bus, topic_, UniqueName("g"), [&] { return bus->dead_lettered(); }, kWait);
-    double counted = 0;
-    for (const auto& family : registry.Collect()) {
-      if (family.name != "pdao_bus_dead_lettered_total") continue;
-      for (const auto& metric : family.metric) counted += metric.counter.value;
-    }
-    EXPECT_EQ(counted, 1);
-  }
+TEST_F(KafkaBusTest, BatchesAcknowledgeInOrderPerKey) {
+  testing::batch_conformance::BatchesAcknowledgeInOrderPerKey(*bus_, topic_, UniqueName("g"),
+                                                              kWait);
+}
 
-  TEST_F(KafkaBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
-    testing::batch_conformance::UnavailableIsRetriedAndNeverDeadLettered(
-        *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
+TEST_F(KafkaBusTest, BatchPoisonIsIsolatedAndDeadLettered) {
+  prometheus::Registry registry;
+  KafkaBusOptions options = TestOptions();
+  options.metrics = &registry;
+  auto bus = NewBus(options);
+  ASSERT_NE(bus, nullptr);
+  testing::batch_conformance::PoisonIsIsolatedAndDeadLettered(
+      *bus, topic_, UniqueName("g"), [&] { return bus->dead_lettered(); }, kWait);
+  double counted = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "pdao_bus_dead_lettered_total") continue;
+    for (const auto& metric : family.metric) counted += metric.counter.value;
   }
+  EXPECT_EQ(counted, 1);
+}
 
-  TEST_F(KafkaBusTest, BatchZeroAttemptsNeverDeadLetters) {
-    testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
-        *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
-  }
+TEST_F(KafkaBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
+  testing::batch_conformance::UnavailableIsRetriedAndNeverDeadLettered(
+      *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
+}
 
-  TEST_F(KafkaBusTest, BatchRejectsBadOptions) {
-    testing::batch_conformance::RejectsBadBatchOptions(*bus_, topic_);
-  }
+TEST_F(KafkaBusTest, BatchZeroAttemptsNeverDeadLetters) {
+  testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
+      *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
+}
+
+TEST_F(KafkaBusTest, BatchRejectsBadOptions) {
+  testing::batch_conformance::RejectsBadBatchOptions(*bus_, topic_);
+}
 
 }  // namespace
 }  // namespace pdao
