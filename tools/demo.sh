@@ -70,10 +70,13 @@ start_standalone() {
   for attempt in 1 2 3 4 5; do
     PORT=${PDAO_DEMO_PORT:-$(free_port)}
     METRICS_PORT=${PDAO_DEMO_METRICS_PORT:-$(free_port)}
-    [[ "$PORT" != "$METRICS_PORT" ]] || continue
-    say "starting pdao-standalone --data-dir $DIR (mTLS on 127.0.0.1:$PORT, /metrics on :$METRICS_PORT)"
+    PORTAL_PORT=${PDAO_DEMO_PORTAL_PORT:-$(free_port)}
+    [[ "$PORT" != "$METRICS_PORT" && "$PORT" != "$PORTAL_PORT" && "$METRICS_PORT" != "$PORTAL_PORT" ]] ||
+      continue
+    say "starting pdao-standalone --data-dir $DIR (mTLS on 127.0.0.1:$PORT, /metrics on :$METRICS_PORT, public portal on :$PORTAL_PORT)"
     "$STANDALONE" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
-      --metrics-listen "127.0.0.1:$METRICS_PORT" --dev-clock 2>"$DIR/standalone.log" &
+      --metrics-listen "127.0.0.1:$METRICS_PORT" --portal-listen "127.0.0.1:$PORTAL_PORT" \
+      --dev-clock 2>"$DIR/standalone.log" &
     PID=$!
     for _ in $(seq 1 200); do
       as implementing_agency dev-clock GetTime >/dev/null 2>&1 && return 0
@@ -81,7 +84,7 @@ start_standalone() {
       sleep 0.1
     done
     kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true
-    if [[ -z "${PDAO_DEMO_PORT:-}${PDAO_DEMO_METRICS_PORT:-}" ]] &&
+    if [[ -z "${PDAO_DEMO_PORT:-}${PDAO_DEMO_METRICS_PORT:-}${PDAO_DEMO_PORTAL_PORT:-}" ]] &&
        grep -qiE 'address already in use|problem binding to port' "$DIR/standalone.log"; then
       echo "a picked port was taken meanwhile (attempt $attempt); picking new ports"
       continue
@@ -168,6 +171,17 @@ say "11. Anyone can check the log: signed checkpoint, consistency, root recomput
 say "12. Every call is measured: /metrics"
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep '^pdao_grpc_server_handled_total' | head -8 ||
   echo "(curl not installed)"
+
+say "13. Anyone, with no certificate, reads the log's signed checkpoint and key on the public portal (C2SP tlog-checkpoint, rules 33, 41)"
+echo "portal: http://127.0.0.1:$PORTAL_PORT/log/checkpoint  (tiles under /log/tile/, key at /log/key)"
+python3 - "$PORTAL_PORT" <<'PY' || echo "(the portal did not answer)"
+import sys, urllib.request
+base = "http://127.0.0.1:%s/log/" % sys.argv[1]
+for path in ("checkpoint", "key"):
+    with urllib.request.urlopen(base + path, timeout=10) as r:
+        print("GET /log/%s -> %d" % (path, r.status))
+        print(r.read().decode("utf-8"), end="" if path == "checkpoint" else "\n")
+PY
 
 say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
 kill -TERM $PID; wait $PID || true; PID=; trap - EXIT

@@ -101,13 +101,19 @@ def main():
     expect(re.search(r'^pdao_grpc_server_handled_total\{code="PERMISSION_DENIED",'
                      r'method="RegisterResource"', step(12), re.M),
            "12: /metrics does not count the refused RegisterResource")
+    thirteen = step(13)
+    expect(re.search(r"^GET /log/checkpoint -> 200$", thirteen, re.M) and
+           re.search(r"^\u2014 \S+ \S+$", thirteen, re.M),
+           "13: the portal did not serve a signed checkpoint note")
+    expect(re.search(r"^GET /log/key -> 200\n\S+\+[0-9a-f]{8}\+\S+$", thirteen, re.M),
+           "13: the portal did not serve the note verifier key")
     expect("done" in s, "the demo did not reach its end")
 
     for e in errors:
         print("check-demo: FAIL %s" % e, file=sys.stderr)
     if errors:
         sys.exit(1)
-    print("check-demo: ok (12 steps)")
+    print("check-demo: ok (13 steps)")
 
 
 if __name__ == "__main__":
