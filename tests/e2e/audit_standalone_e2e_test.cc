@@ -296,28 +296,12 @@ TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiabl
 TEST(AuditStandaloneE2eTest, RefusedCallsAreOneAuditEntryPerCallerAndWindowAndRaiseTheAlert) {
   auto dir = TempDir::Create("pdao-audit-refusals");
   ASSERT_TRUE(dir.ok());
-  auto port = FreeLoopbackPort();
-  auto health = FreeLoopbackPort();
-  ASSERT_TRUE(port.ok() && health.ok());
-  const std::string data = (*dir)->path() + "/data";
-  auto child = ChildProcess::Start(
-      {PDAO_STANDALONE_BIN, "--listen=" + Loopback(*port), "--health-listen=" + Loopback(*health),
-       "--data-dir=" + data, "--refusal-window=1s"},
-      (*dir)->path() + "/standalone.log");
-  ASSERT_TRUE(child.ok());
-  auto hc = PlaintextChannel(*health);
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        auto h = HealthCheck(hc, "", absl::Milliseconds(500));
-        return h.ok() && *h == 1;
-      },
-      absl::Seconds(30)))
-      << (*child)->LogTail();
-  const std::string certs = data + "/certs";
-  auto channel = [&](const std::string& role) {
-    return *MakeMtlsChannel(Loopback(*port), certs + "/ca.pem", certs + "/" + role + ".crt",
-                            certs + "/" + role + ".key");
-  };
+  auto standalone = StartStandalone(
+      PDAO_STANDALONE_BIN, (*dir)->path(), 0,
+      [](const std::vector<int>&) { return std::vector<std::string>{"--refusal-window=1s"}; });
+  ASSERT_TRUE(standalone.ok()) << standalone.status();
+  ChildProcess* child = standalone->process.get();
+  auto channel = [&](const std::string& role) { return standalone->As(role); };
   auto operator_registry = reg::RegistryService::NewStub(channel("operator"));
   for (int i = 0; i < 5; ++i) {  // only a department registers resources (rule 1)
     reg::RegisterResourceRequest rr;
@@ -337,7 +321,7 @@ TEST(AuditStandaloneE2eTest, RefusedCallsAreOneAuditEntryPerCallerAndWindowAndRa
         return audit->Query(Ctx().get(), q, &found).ok() && found.entries_size() >= 1;
       },
       absl::Seconds(20)))
-      << (*child)->LogTail();
+      << child->LogTail();
   int64_t counted = 0;
   for (const auto& entry : found.entries()) {
     pdao::events::v1::Envelope env;
@@ -365,8 +349,8 @@ TEST(AuditStandaloneE2eTest, RefusedCallsAreOneAuditEntryPerCallerAndWindowAndRa
         return false;
       },
       absl::Seconds(20)))
-      << alerts.DebugString() << (*child)->LogTail();
-  (*child)->Kill();
+      << alerts.DebugString() << child->LogTail();
+  child->Kill();
 }
 
 }  // namespace

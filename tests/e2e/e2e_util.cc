@@ -137,6 +137,50 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
   return server;
 }
 
+// --- Standalone
+// ----------------------------------------------------------------------------------
+
+std::shared_ptr<grpc::Channel> Standalone::As(const std::string& role) const {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeMtlsChannel(Loopback(port), certs_dir + "/ca.pem", certs_dir + "/" + role + ".crt",
+                      certs_dir + "/" + role + ".key");
+  return channel.ok() ? *channel : nullptr;
+}
+
+absl::StatusOr<Standalone> StartStandalone(
+    const std::string& binary, const std::string& work_dir, int extra_ports,
+    const std::function<std::vector<std::string>(const std::vector<int>&)>& extra_args) {
+  Standalone s;
+  s.data_dir = work_dir + "/data";
+  s.certs_dir = s.data_dir + "/certs";
+  std::vector<int> ports;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = StartServerOnFreePorts(
+      2 + extra_ports,
+      [&](const std::vector<int>& p) {
+        std::vector<std::string> argv = {binary, "--listen=" + Loopback(p[0]),
+                                         "--health-listen=" + Loopback(p[1]),
+                                         "--data-dir=" + s.data_dir};
+        if (extra_args) {
+          for (std::string& a : extra_args(std::vector<int>(p.begin() + 2, p.end()))) {
+            argv.push_back(std::move(a));
+          }
+        }
+        return argv;
+      },
+      work_dir + "/standalone.log",
+      [](const std::vector<int>& p) {
+        absl::StatusOr<int> h = HealthCheck(PlaintextChannel(p[1]), "", absl::Milliseconds(500));
+        return h.ok() && *h == 1;
+      },
+      absl::Seconds(30), &ports);
+  if (!child.ok()) return child.status();
+  s.process = std::move(*child);
+  s.port = ports[0];
+  s.health_port = ports[1];
+  s.extra_ports.assign(ports.begin() + 2, ports.end());
+  return s;
+}
+
 // --- TempDir
 // --------------------------------------------------------------------------------------
 

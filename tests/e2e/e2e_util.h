@@ -87,6 +87,26 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServerOnFreePorts(
     const std::string& log_path, const std::function<bool(const std::vector<int>&)>& ready,
     absl::Duration timeout, std::vector<int>* ports);
 
+// pdao-standalone running as a child process on fresh loopback ports, ready (health SERVING).
+struct Standalone {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;                  // mTLS API
+  int health_port = 0;           // plaintext health
+  std::vector<int> extra_ports;  // the ports `extra_args` was given, in order
+  std::string data_dir;          // --data-dir (WORK/data)
+  std::string certs_dir;         // the dev CA's certificates (DATA/certs)
+  // An mTLS channel presenting the dev CA's certificate of `role` (e.g. "regulator").
+  std::shared_ptr<grpc::Channel> As(const std::string& role) const;
+};
+
+// Starts `binary` (pdao-standalone) with --listen, --health-listen and --data-dir=WORK/data on
+// fresh loopback ports, plus `extra_args(extra ports)` on `extra_ports` more fresh ports (e.g.
+// --portal-listen), its log in WORK/standalone.log, and waits up to 30 s for SERVING. Restarts on
+// new ports when one was taken meanwhile (StartServerOnFreePorts).
+absl::StatusOr<Standalone> StartStandalone(
+    const std::string& binary, const std::string& work_dir, int extra_ports = 0,
+    const std::function<std::vector<std::string>(const std::vector<int>&)>& extra_args = nullptr);
+
 // The result of a command run to completion.
 struct CommandResult {
   int exit_code = -1;  // -1 when killed by a signal

@@ -66,35 +66,18 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
   ASSERT_EQ(build->exit_code, 0) << build->out << build->err;
   const std::string verifier = work + "/tlog-verify";
 
-  auto port = FreeLoopbackPort();
-  auto health = FreeLoopbackPort();
-  auto metrics = FreeLoopbackPort();
-  auto portal = FreeLoopbackPort();
-  ASSERT_TRUE(port.ok() && health.ok() && metrics.ok() && portal.ok());
-  const std::string data = work + "/data";
-  auto child = ChildProcess::Start(
-      {PDAO_STANDALONE_BIN, "--listen=" + Loopback(*port), "--health-listen=" + Loopback(*health),
-       "--metrics-listen=" + Loopback(*metrics), "--portal-listen=" + Loopback(*portal),
-       "--audit-origin=pdao.e2e/audit", "--data-dir=" + data},
-      work + "/standalone.log");
-  ASSERT_TRUE(child.ok());
-  auto hc = PlaintextChannel(*health);
-  ASSERT_TRUE(PollUntil(
-      [&] {
-        auto h = HealthCheck(hc, "", absl::Milliseconds(500));
-        return h.ok() && *h == 1;
-      },
-      absl::Seconds(30)))
-      << (*child)->LogTail();
-  auto healthz = HttpGet(*portal, "/healthz");
-  ASSERT_TRUE(healthz.ok()) << healthz.status() << (*child)->LogTail();
+  auto standalone = StartStandalone(PDAO_STANDALONE_BIN, work, 1, [](const std::vector<int>& p) {
+    return std::vector<std::string>{"--portal-listen=" + Loopback(p[0]),
+                                    "--audit-origin=pdao.e2e/audit"};
+  });
+  ASSERT_TRUE(standalone.ok()) << standalone.status();
+  const int portal = standalone->extra_ports[0];
+  ChildProcess* child = standalone->process.get();
+  auto healthz = HttpGet(portal, "/healthz");
+  ASSERT_TRUE(healthz.ok()) << healthz.status() << child->LogTail();
 
   // Audited activity: three resources registered; each lands in the log.
-  const std::string certs = data + "/certs";
-  auto channel = [&](const std::string& role) {
-    return *MakeMtlsChannel(Loopback(*port), certs + "/ca.pem", certs + "/" + role + ".crt",
-                            certs + "/" + role + ".key");
-  };
+  auto channel = [&](const std::string& role) { return standalone->As(role); };
   auto registry = reg::RegistryService::NewStub(channel("department"));
   auto audit = aud::AuditService::NewStub(channel("regulator"));
   std::string resource_id;
@@ -128,7 +111,7 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
         return audit->Query(Ctx().get(), q, &found).ok() && found.entries_size() >= 1;
       },
       absl::Seconds(20)))
-      << (*child)->LogTail();
+      << child->LogTail();
   const uint64_t index = found.entries(0).index();
   aud::GetEntryRequest ge;
   ge.set_index(index);
@@ -141,18 +124,18 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
   std::string note;
   ASSERT_TRUE(PollUntil(
       [&] {
-        auto cp = HttpGet(*portal, "/log/checkpoint");
+        auto cp = HttpGet(portal, "/log/checkpoint");
         if (!cp.ok()) return false;
         note = *cp;
         return CheckpointSize(note) > index;
       },
       absl::Seconds(20)))
-      << note << (*child)->LogTail();
-  auto key = HttpGet(*portal, "/log/key");
+      << note << child->LogTail();
+  auto key = HttpGet(portal, "/log/key");
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->rfind("pdao.e2e/audit+", 0), 0u) << *key;
 
-  const std::string url = Loopback(*portal);
+  const std::string url = Loopback(portal);
   auto run = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = {verifier, "-url", "http://" + url};
     argv.insert(argv.end(), args.begin(), args.end());
