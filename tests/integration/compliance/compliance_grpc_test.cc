@@ -40,6 +40,7 @@
 #include "services/compliance/facts_client.h"
 #include "services/compliance/testing/scenario_fixture.h"
 #include "services/registry/registry_module.h"
+#include "tests/integration/testing/coded_product.h"
 
 namespace pdao::compliance {
 namespace {
@@ -110,137 +111,17 @@ class ComplianceGrpcTest : public ::testing::Test {
     return Stub(absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
   }
 
-  // A resource of the city's transport department.
-  void RegistrySetUp() {
-    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
-    const Principal dept = Principal::Org("city-transport", Role::ROLE_DEPARTMENT);
-    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
-    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
-    rv1::RegisterResourceRequest rr;
-    auto* spec = rr.mutable_spec();
-    spec->set_name("bus");
-    spec->set_description("bus positions");
-    for (const char* name : {"line", "position"}) {
-      auto* f = spec->add_fields();
-      f->set_name(name);
-      f->set_data_type("string");
-      f->set_grade(rv1::GRADE_GENERAL);
-      f->set_personal_info_kind(rv1::PERSONAL_INFO_KIND_NONE);
-    }
-    spec->set_update_frequency("daily");
-    spec->set_volume_records(10);
-    spec->set_source(rv1::RESOURCE_SOURCE_OWN);
-    spec->mutable_open_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
-    spec->mutable_share_attribute()->set_openness(rv1::OPENNESS_UNCONDITIONAL);
-    rv1::RegisterResourceResponse rresp;
-    ASSERT_TRUE(reg.RegisterResource(dept, rr, &rresp).ok());
-    resource_ = rresp.resource().id();
-  }
-
-  // kOps's product over the resource, registered and CODED — after its agreement is ACTIVE: the
-  // registry asks authorization whether the operator's agreement covers the sources (rule 16).
-  void ProductSetUp() {
-    registry::RegistryCore& reg = app_->module<registry::RegistryModule>("registry")->core();
-    const Principal ops = Principal::Org(kOps, Role::ROLE_OPERATOR);
-    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
-    rv1::RegisterProductRequest pr;
-    pr.mutable_spec()->set_name("bus ETA API");
-    pr.mutable_spec()->set_form(rv1::PRODUCT_FORM_INTERFACE);
-    pr.mutable_spec()->set_use_category(rv1::USE_CATEGORY_COMMERCIAL);
-    pr.mutable_spec()->add_source_resource_ids(resource_);
-    rv1::RegisterProductResponse presp;
-    absl::Status s = reg.RegisterProduct(ops, pr, &presp);
-    ASSERT_TRUE(s.ok()) << s;
-    product_ = presp.product().id();
-    rv1::RecordEvidenceRequest er;
-    er.set_content_sha256(std::string(64, 'a'));
-    rv1::RecordEvidenceResponse eresp;
-    ASSERT_TRUE(reg.RecordEvidence(ops, er, &eresp).ok());
-    rv1::SubmitRegistrationRequest sr;
-    sr.set_type(rv1::REGISTRATION_TYPE_FIRST);
-    sr.set_subject_kind(rv1::SUBJECT_KIND_PRODUCT);
-    sr.set_subject_id(product_);
-    sr.set_evidence_id(eresp.evidence().id());
-    rv1::SubmitRegistrationResponse sresp;
-    s = reg.SubmitRegistration(ops, sr, &sresp);
-    ASSERT_TRUE(s.ok()) << s;
-    for (rv1::AdvanceAction a :
-         {rv1::ADVANCE_ACTION_ACCEPT, rv1::ADVANCE_ACTION_PASS_REVIEW,
-          rv1::ADVANCE_ACTION_START_PUBLICITY, rv1::ADVANCE_ACTION_ISSUE_CODE}) {
-      if (a == rv1::ADVANCE_ACTION_ISSUE_CODE) clock_.Advance(absl::Hours(24 * 20));
-      rv1::AdvanceRegistrationRequest ar;
-      ar.set_registration_id(sresp.registration().id());
-      ar.set_action(a);
-      rv1::AdvanceRegistrationResponse aresp;
-      s = reg.AdvanceRegistration(agency, ar, &aresp);
-      ASSERT_TRUE(s.ok()) << s;
-    }
-  }
-
-  // A filed plan, operator kOps (with one affiliate) selected, an ACTIVE agreement over the
-  // resource for two years.
-  void AuthorizationSetUp() {
-    authorization::AuthorizationCore& core =
-        app_->module<authorization::AuthorizationModule>("authorization")->core();
-    const Principal agency = Principal::Org("cc-info-center", Role::ROLE_IMPLEMENTING_AGENCY);
-    av1::CreatePlanRequest cp;
-    *cp.mutable_content() = authorization::testing::PlanContentFor({resource_});
-    av1::CreatePlanResponse plan;
-    ASSERT_TRUE(core.CreatePlan(agency, cp, &plan).ok());
-    av1::SubmitPlanRequest sp;
-    sp.set_plan_id(plan.plan().plan_id());
-    sp.set_version_number(1);
-    av1::SubmitPlanResponse spr;
-    ASSERT_TRUE(core.SubmitPlan(Principal::Org("b", Role::ROLE_DATA_BUREAU), sp, &spr).ok());
-    av1::ApprovePlanRequest ap;
-    ap.set_plan_id(plan.plan().plan_id());
-    ap.set_version_number(1);
-    ap.set_decision_number("n");
-    ap.set_decision_date("2026-02-27");
-    av1::ApprovePlanResponse apr;
-    ASSERT_TRUE(core.ApprovePlan(Principal::Org("g", Role::ROLE_GOVERNMENT), ap, &apr).ok());
-    av1::RegisterOperatorRequest ro;
-    *ro.mutable_operator_() = authorization::testing::OperatorFor(kOps, "91220101MA0Y00002");
-    ro.mutable_operator_()->add_affiliate_credit_codes(testing::CreditCode("91220101MA0Y00003"));
-    av1::RegisterOperatorResponse ror;
-    absl::Status s = core.RegisterOperator(agency, ro, &ror);
-    ASSERT_TRUE(s.ok()) << s;
-    av1::SelectOperatorRequest so;
-    so.set_operator_org(kOps);
-    so.set_plan_id(plan.plan().plan_id());
-    so.set_plan_version_number(1);
-    so.set_method(av1::SELECTION_METHOD_OPEN_TENDER);
-    so.mutable_procurement()->set_reference("x");
-    so.mutable_procurement()->set_date("2026-02-20");
-    so.mutable_procurement()->set_summary("y");
-    av1::SelectOperatorResponse sor;
-    ASSERT_TRUE(core.SelectOperator(agency, so, &sor).ok());
-    av1::CreateAgreementRequest ca;
-    ca.set_operator_org(kOps);
-    ca.set_selection_id(sor.selection().id());
-    ca.add_resource_ids(resource_);
-    *ca.mutable_term_start() = ToProtoTime(clock_.Now());
-    *ca.mutable_term_end() = ToProtoTime(clock_.Now() + absl::Hours(24 * 730));
-    ca.mutable_collective_decision()->set_meeting_reference("m");
-    ca.mutable_collective_decision()->set_date("2026-02-28");
-    ca.mutable_collective_decision()->set_summary("s");
-    av1::CreateAgreementResponse car;
-    ASSERT_TRUE(core.CreateAgreement(agency, ca, &car).ok());
-    agreement_ = car.agreement().id();
-    av1::SignAgreementRequest sa;
-    sa.set_agreement_id(agreement_);
-    av1::SignAgreementResponse sar;
-    ASSERT_TRUE(core.SignAgreement(agency, sa, &sar).ok());
-    av1::FileAgreementRequest fa;
-    fa.set_agreement_id(agreement_);
-    fa.mutable_filing()->set_province_reference("p");
-    fa.mutable_filing()->set_city_reference("c");
-    av1::FileAgreementResponse far;
-    ASSERT_TRUE(core.FileAgreement(agency, fa, &far).ok());
-    av1::ActivateAgreementRequest aa;
-    aa.set_agreement_id(agreement_);
-    av1::ActivateAgreementResponse aar;
-    ASSERT_TRUE(core.ActivateAgreement(agency, aa, &aar).ok());
+  // The resource, the operator's ACTIVE agreement over it and its CODED product
+  // (tests/integration/testing/coded_product.h).
+  void CodedProductSetUp() {
+    integration_testing::CodedProduct p;
+    ASSERT_NO_FATAL_FAILURE(integration_testing::SetUpCodedProduct(
+        app_->module<registry::RegistryModule>("registry")->core(),
+        app_->module<authorization::AuthorizationModule>("authorization")->core(), clock_, kOps,
+        &p));
+    resource_ = p.resource;
+    product_ = p.product;
+    agreement_ = p.agreement;
   }
 
   v1::ScenarioContent Content() const {
@@ -280,9 +161,7 @@ grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*,
   Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
 
 TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevocationCascade) {
-  RegistrySetUp();
-  AuthorizationSetUp();
-  ProductSetUp();
+  ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
   auto biz = Org(kBiz, "business_entity");
   auto ops = Org(kOps, "operator");
   auto other_ops = Org("ops-b", "operator");
@@ -440,9 +319,7 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
 // compliance over gRPC with its service certificate and acknowledged before the release), provably
 // included under a signed checkpoint, and it feeds audit's sample-volume warning with its size.
 TEST_F(ComplianceGrpcTest, DatasetThenSampleWhoseCertificateIsInTheAuditLog) {
-  RegistrySetUp();
-  AuthorizationSetUp();
-  ProductSetUp();
+  ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
   auto biz = Org(kBiz, "business_entity");
   auto ops = Org(kOps, "operator");
   auto agency = Org("cc-info-center", "implementing_agency");
@@ -600,9 +477,7 @@ TEST_F(ComplianceGrpcTest, DatasetThenSampleWhoseCertificateIsInTheAuditLog) {
 // Contract: the production FactsClient against the real authorization and registry over mTLS with
 // compliance's own client certificate — what the unit tests' FakeFactsClient stands for.
 TEST_F(ComplianceGrpcTest, FactsClientContractAgainstTheRealServices) {
-  RegistrySetUp();
-  AuthorizationSetUp();
-  ProductSetUp();
+  ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
   auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "compliance");
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto config = std::make_unique<Config>("t", "t");
