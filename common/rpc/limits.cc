@@ -119,6 +119,18 @@ void CallLimiter::CountRefusal(State& s, const Caller& caller, bool by_rate, abs
   }
 }
 
+std::optional<absl::Duration> RetryHint(const absl::Status& status) {
+  if (!absl::IsResourceExhausted(status)) return std::nullopt;
+  constexpr absl::string_view kMarker = "(--caller-limits); retry after ";
+  const size_t at = status.message().rfind(kMarker);
+  if (at == absl::string_view::npos) return std::nullopt;
+  absl::string_view rest = status.message().substr(at + kMarker.size());
+  if (!absl::ConsumeSuffix(&rest, "ms")) return std::nullopt;
+  int64_t ms = 0;
+  if (!absl::SimpleAtoi(rest, &ms) || ms < 0) return std::nullopt;
+  return absl::Milliseconds(ms);
+}
+
 absl::Status CallLimiter::Admit(const Caller& caller) {
   const CallerLimit& limit = limits_.For(caller.role);
   const absl::Time now = clock_.Now();

@@ -32,6 +32,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,12 @@ struct CallLimits {
 // "default=200/400/64,operator=50/100/16,service=0/0/1024". Entries not named keep their values in
 // `limits`. INVALID_ARGUMENT naming the bad entry.
 absl::Status ParseCallerLimits(absl::string_view spec, CallLimits* limits);
+
+// The wait a RESOURCE_EXHAUSTED refusal of the caller limits asks for: its message ends with
+// "retry after <N>ms" (the format CallLimiter::Admit writes). nullopt for any other status, so a
+// client retries only what the limits refused and never, say, a full audit gate (issue 9.10).
+// Clients that make many calls in a row (pdaoctl audit verify-log) wait this long and call again.
+std::optional<absl::Duration> RetryHint(const absl::Status& status);
 
 // Who is calling, for the limits: the SPIFFE ID and the role name ("service" for a platform
 // service; "unidentified" without a usable peer_spiffe_id, which gets the default limit).

@@ -43,6 +43,20 @@ TEST(CallLimiterTest, RateLimitAllowsTheBurstThenRefusesWithTheLimitAndARetryHin
   EXPECT_FALSE(limiter.Admit(kOperatorA).ok());
 }
 
+TEST(CallLimiterTest, RetryHintReadsTheWaitOfALimitRefusalAndNothingElse) {
+  FakeClock clock;
+  CallLimiter limiter(Limits({10, 1, 0}), clock, nullptr);
+  ASSERT_TRUE(limiter.Admit(kOperatorA).ok());
+  const absl::Status refused = limiter.Admit(kOperatorA);
+  ASSERT_EQ(RetryHint(refused), absl::Milliseconds(100)) << refused;
+  // Not from the limits: no hint, so a client does not retry it.
+  EXPECT_EQ(RetryHint(absl::OkStatus()), std::nullopt);
+  EXPECT_EQ(RetryHint(absl::ResourceExhaustedError("the audit trail is 6m behind")), std::nullopt);
+  EXPECT_EQ(RetryHint(absl::UnavailableError("(--caller-limits); retry after 5ms")), std::nullopt);
+  EXPECT_EQ(RetryHint(absl::ResourceExhaustedError("(--caller-limits); retry after soonms")),
+            std::nullopt);
+}
+
 TEST(CallLimiterTest, ConcurrencyLimitCountsAdmittedAndRunningCallsUntilTheyFinish) {
   FakeClock clock;
   CallLimiter limiter(Limits({0, 0, 2}), clock, nullptr);

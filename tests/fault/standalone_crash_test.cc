@@ -98,7 +98,10 @@ class StandaloneCrashTest : public ::testing::Test {
   void Start() {
     auto child = ChildProcess::Start(
         {PDAO_STANDALONE_BIN, "--listen=" + Loopback(port_), "--health-listen=" + Loopback(health_),
-         "--data-dir=" + data(), "--audit-checkpoint-interval=20ms", "--drain-timeout=2s"},
+         "--data-dir=" + data(), "--audit-checkpoint-interval=20ms", "--drain-timeout=2s",
+         // The regulator's burst is well below the ~400 entries verify-log reads one call each:
+         // the check must wait out the caller limits (RetryHint), not fail on them.
+         "--caller-limits=regulator=200/50/64"},
         absl::StrCat(dir_->path(), "/standalone-", ++starts_, ".log"));
     ASSERT_TRUE(child.ok()) << child.status();
     child_ = std::move(*child);

@@ -4,13 +4,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/rpc/channel.h"
+#include "common/rpc/limits.h"
 #include "common/status/grpc_status.h"
 #include "services/audit/domain/checkpoint.h"
 #include "services/audit/domain/merkle.h"
@@ -59,12 +62,21 @@ absl::Status WriteState(const std::string& path, const SignedCheckpoint& cp) {
   return absl::OkStatus();
 }
 
+// One call with deadline `timeout`. verify-log reads every entry, one call each, so it can outrun
+// the caller limits of its role (default 200 calls/s, burst 400): a refusal with a retry hint
+// (RetryHint) is waited out and the call made again, for at most `timeout` of waiting in all.
 template <typename Request, typename Response, typename Method>
 absl::Status Call(Method method, const Request& request, Response* response,
                   absl::Duration timeout) {
-  grpc::ClientContext context;
-  WithDeadline(context, timeout);
-  return FromGrpcStatus(method(&context, request, response));
+  const absl::Time give_up = absl::Now() + timeout;
+  while (true) {
+    grpc::ClientContext context;
+    WithDeadline(context, timeout);
+    absl::Status s = FromGrpcStatus(method(&context, request, response));
+    const std::optional<absl::Duration> wait = RetryHint(s);
+    if (!wait.has_value() || absl::Now() + *wait > give_up) return s;
+    absl::SleepFor(*wait);
+  }
 }
 
 }  // namespace
