@@ -136,6 +136,8 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
   const absl::Time at = TimeFromProto(entry.ingested_at());
   const std::string subject = SubjectOrg(e);
   const std::string who = subject.empty() ? ActorKey(e.actor()) : subject;
+  // Counted under a typed key (issue 9 item 7): org "pricing" and the pricing service are two.
+  const std::string who_key = subject.empty() ? TypedActorKey(e.actor()) : OrgKey(subject);
   pdao::common::v1::Principal principal = e.actor();
   if (!subject.empty()) {
     principal.Clear();
@@ -151,7 +153,7 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
     return alert;
   };
   if (const int64_t denials = Denials(e, options_.deny_threshold); denials > 0) {
-    Window& window = denials_[who];
+    Window& window = denials_[who_key];
     for (int64_t i = 0; i < denials; ++i) window.emplace_back(at, index);
     if (Slide(window, at, options_.deny_window, options_.deny_threshold)) {
       Alert alert = make(v1::ALERT_RULE_REPEATED_DENIALS, "repeated-denials-",
@@ -176,7 +178,8 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
     const auto& certificate = e.sample_produced().certificate();
     const std::string requester =
         certificate.requester().empty() ? ActorKey(e.actor()) : certificate.requester();
-    RowsWindow& window = sample_rows_[requester];
+    RowsWindow& window = sample_rows_[certificate.requester().empty() ? TypedActorKey(e.actor())
+                                                                      : OrgKey(requester)];
     window.samples.emplace_back(at, index, std::max<int64_t>(0, certificate.rows_out()));
     window.rows += std::get<2>(window.samples.back());
     while (!window.samples.empty() &&

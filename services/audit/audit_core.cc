@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/rpc/auth.h"
+#include "services/audit/envelope_facts.h"
 
 namespace pdao::audit {
 namespace {
@@ -105,6 +106,15 @@ void AuditCore::AppendAsync(const Principal& caller, const v1::AppendRequest& re
         "Append: envelope must be a serialized pdao.events.v1.Envelope with an event_id"));
     return;
   }
+  // Issue 9 item 5: a service appends only its own events; a forged envelope naming another
+  // producer (whose actor and holder fields the index would trust) is refused, nothing written.
+  if (envelope.producer() != caller.service) {
+    done(absl::PermissionDeniedError(
+        absl::StrCat("Append: the envelope's producer \"", envelope.producer(),
+                     "\" is not the calling service \"", caller.service,
+                     "\" (a service appends only its own events, rule 32)")));
+    return;
+  }
   std::string key = envelope.event_id();
   log_.AppendAsync(request.envelope(), std::move(envelope), std::move(key),
                    absl::StrCat("grpc:", caller.ToSpiffeId()),
@@ -139,8 +149,12 @@ absl::Status AuditCore::GetEntry(const Principal& caller, const v1::GetEntryRequ
   }
   absl::StatusOr<std::string> bytes = log_.GetEntryBytes(request.index());
   if (!bytes.ok()) return bytes.status();
-  response->set_entry_bytes(*bytes);
-  response->mutable_entry()->ParseFromString(*bytes);
+  if (!request.parsed()) {
+    response->set_entry_bytes(std::move(*bytes));
+  } else if (!response->mutable_entry()->ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("GetEntry: entry ", request.index(),
+                                            " does not parse as pdao.audit.v1.AuditEntry"));
+  }
   return absl::OkStatus();
 }
 
@@ -204,7 +218,7 @@ absl::Status AuditCore::Query(const Principal& caller, const v1::QueryRequest& r
   absl::StatusOr<uint64_t> start = ParseToken(request.page_token());
   if (!start.ok()) return start.status();
   QueryFilter filter;
-  filter.actor = request.actor();
+  if (!request.actor().empty()) filter.actor = ActorFilterKey(request.actor());
   filter.organization = request.organization();
   filter.object_id = request.object_id();
   filter.action = request.action();

@@ -66,6 +66,7 @@ class AuditCoreTest : public ::testing::Test {
                  const std::string& object) {
     Envelope e;
     e.set_event_id(id);
+    e.set_producer("registry");
     e.set_action(action);
     *e.mutable_actor() = actor.ToProto();
     e.mutable_aggregate()->set_id(object);
@@ -107,6 +108,86 @@ TEST_F(AuditCoreTest, AppendIsForServicesOnlyAndIdempotent) {
   bad.set_envelope("not a proto \xff\xff");
   EXPECT_TRUE(absl::IsInvalidArgument(core_->Append(Service("registry"), bad, &resp)));
   EXPECT_EQ(log_->size(), 1u);
+}
+
+// Issue 9 item 5: a platform service may append only envelopes it produced; one naming another
+// producer (a forged actor or holder the index would trust) is refused and writes nothing.
+TEST_F(AuditCoreTest, AppendAcceptsOnlyTheCallingServicesOwnEvents) {
+  Envelope forged = Event("forged-1", "registry.resource.registered",
+                          Org("org-a", pdao::common::v1::ROLE_DEPARTMENT), "r1");
+  v1::AppendRequest req;
+  req.set_envelope(forged.SerializeAsString());
+  v1::AppendResponse resp;
+  absl::Status denied = core_->Append(Service("pricing"), req, &resp);
+  EXPECT_TRUE(absl::IsPermissionDenied(denied)) << denied;
+  EXPECT_NE(denied.message().find("producer \"registry\" is not the calling service \"pricing\""),
+            std::string::npos)
+      << denied;
+  forged.clear_producer();
+  req.set_envelope(forged.SerializeAsString());
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->Append(Service("pricing"), req, &resp)));
+  EXPECT_EQ(log_->size(), 0u) << "a refused Append writes nothing";
+  forged.set_producer("registry");
+  req.set_envelope(forged.SerializeAsString());
+  ASSERT_TRUE(core_->Append(Service("registry"), req, &resp).ok());
+  EXPECT_EQ(log_->size(), 1u);
+}
+
+// Issue 9 item 3: GetEntry returns the entry once — the canonical bytes, or on request the parsed
+// entry — never both, so the largest entry the request limits allow fits one response.
+TEST_F(AuditCoreTest, GetEntryReturnsTheEntryOnce) {
+  ASSERT_TRUE(Publish(Event("once-1", "registry.resource.registered",
+                            Org("dept", pdao::common::v1::ROLE_DEPARTMENT), "r1"))
+                  .ok());
+  const Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  v1::GetEntryRequest get;
+  get.set_index(0);
+  v1::GetEntryResponse bytes;
+  ASSERT_TRUE(core_->GetEntry(reg, get, &bytes).ok());
+  EXPECT_FALSE(bytes.entry_bytes().empty());
+  EXPECT_FALSE(bytes.has_entry());
+  get.set_parsed(true);
+  v1::GetEntryResponse parsed;
+  ASSERT_TRUE(core_->GetEntry(reg, get, &parsed).ok());
+  EXPECT_TRUE(parsed.entry_bytes().empty());
+  ASSERT_TRUE(parsed.has_entry());
+  EXPECT_EQ(parsed.entry().SerializeAsString(), bytes.entry_bytes());
+}
+
+// Issue 9 item 7: organization ids and service names are different keys. A department whose org
+// id is "pricing" does not read the pricing service's entries, and a Query for actor "pricing"
+// means that organization; "service/pricing" means the service.
+TEST_F(AuditCoreTest, AnOrganizationNamedLikeAServiceIsNotThatService) {
+  Envelope by_service = Event("svc-1", "pricing.price.set", Service("pricing"), "price-1");
+  ASSERT_TRUE(Publish(by_service, "pdao.pricing.v1").ok());
+  Principal dept = Org("pricing", pdao::common::v1::ROLE_DEPARTMENT);
+  ASSERT_TRUE(Publish(Event("org-1", "registry.resource.registered", dept, "res-1")).ok());
+  ASSERT_TRUE(log_->CheckpointNow().ok());
+
+  v1::GetEntryRequest get;
+  get.set_index(0);
+  v1::GetEntryResponse entry;
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->GetEntry(dept, get, &entry)))
+      << "the org \"pricing\" must not read the pricing service's entry";
+  get.set_index(1);
+  EXPECT_TRUE(core_->GetEntry(dept, get, &entry).ok()) << "its own entry";
+  v1::QueryResponse q;
+  ASSERT_TRUE(core_->Query(dept, {}, &q).ok());
+  ASSERT_EQ(q.entries_size(), 1);
+  EXPECT_EQ(q.entries(0).index(), 1u);
+
+  Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  v1::QueryRequest req;
+  req.set_actor("pricing");
+  q.Clear();
+  ASSERT_TRUE(core_->Query(reg, req, &q).ok());
+  ASSERT_EQ(q.entries_size(), 1);
+  EXPECT_EQ(q.entries(0).index(), 1u) << "actor \"pricing\" is the organization";
+  req.set_actor("service/pricing");
+  q.Clear();
+  ASSERT_TRUE(core_->Query(reg, req, &q).ok());
+  ASSERT_EQ(q.entries_size(), 1);
+  EXPECT_EQ(q.entries(0).index(), 0u) << "actor \"service/pricing\" is the service";
 }
 
 // Rule 36 (records kept at least 3 years): no API deletes, truncates or rewrites the log. The

@@ -26,7 +26,7 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   Row row;
   row.occurred_at =
       e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : TimeFromProto(entry.ingested_at());
-  row.actor = ActorKey(e.actor());
+  row.actor = TypedActorKey(e.actor());
   row.actor_org = e.actor().org();
   row.object_id = e.aggregate().id();
   row.action = e.action();
@@ -61,7 +61,7 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   if (rows_.size() != index) rows_.resize(index);  // never happens: the log is dense
   rows_.push_back(row);
   if (!row.actor.empty()) by_actor_[row.actor].push_back(index);
-  if (!subject.empty() && subject != row.actor) by_actor_[subject].push_back(index);
+  if (!subject.empty() && OrgKey(subject) != row.actor) by_actor_[OrgKey(subject)].push_back(index);
   if (!row.object_id.empty()) by_object_[row.object_id].push_back(index);
 }
 
@@ -79,7 +79,7 @@ bool AuditIndex::MatchesLocked(uint64_t index, const QueryFilter& f,
     if (r.actor_org == o) return true;
     auto it = owner_.find(r.object_id);
     if (it != owner_.end() && it->second == o) return true;
-    auto a = by_actor_.find(o);  // the subject organization of the entry
+    auto a = by_actor_.find(OrgKey(o));  // the subject organization of the entry
     return a != by_actor_.end() && std::binary_search(a->second.begin(), a->second.end(), index);
   };
   if (org.has_value() && !owner(*org)) return false;

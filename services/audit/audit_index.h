@@ -21,6 +21,8 @@
 namespace pdao::audit {
 
 struct QueryFilter {
+  // `actor` is a typed key (envelope_facts.h: "org/<org>" or "service/<svc>"); `organization` an
+  // organization id.
   std::string actor, organization, object_id, action;
   std::optional<absl::Time> from, to;
 };
@@ -55,7 +57,7 @@ class AuditIndex final : public EntryObserver {
  private:
   struct Row {
     absl::Time occurred_at;
-    std::string actor;      // org or service
+    std::string actor;      // typed: "org/<org>" or "service/<svc>"
     std::string actor_org;  // empty for a service
     std::string object_id;
     std::string action;

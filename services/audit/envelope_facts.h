@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "pdao/common/v1/common.pb.h"
@@ -22,9 +25,23 @@ inline void TimeToProto(absl::Time t, google::protobuf::Timestamp* ts) {
   ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
 }
 
-// The actor as an index key: its organization, or the service name for a platform service.
+// The actor as people read it (alert descriptions): its organization, or the service name for a
+// platform service.
 inline std::string ActorKey(const pdao::common::v1::Principal& p) {
   return p.org().empty() ? p.service() : p.org();
+}
+
+// Keys of the read models are typed (issue 9 item 7): "org/<org>" for an organization,
+// "service/<svc>" for a platform service, so that an organization whose id equals a service name
+// ("pricing") never matches, reads or is counted with that service's entries.
+inline std::string OrgKey(absl::string_view org) { return absl::StrCat("org/", org); }
+inline std::string TypedActorKey(const pdao::common::v1::Principal& p) {
+  return p.org().empty() ? absl::StrCat("service/", p.service()) : OrgKey(p.org());
+}
+// A Query's `actor` filter as a key: "service/<svc>" names a platform service; any other value is
+// an organization id.
+inline std::string ActorFilterKey(absl::string_view actor) {
+  return absl::StartsWith(actor, "service/") ? std::string(actor) : OrgKey(actor);
 }
 
 // The organization an entry is about, beyond its actor (e.g. the operator of an access decision);

@@ -422,10 +422,12 @@ TEST_F(AuditFaultTest, PoisonMessageInTheMiddleOfABatchIsLoggedAndNothingIsLost)
 pdao::events::v1::Envelope Event(const std::string& id) {
   pdao::events::v1::Envelope e;
   e.set_event_id(id);
-  e.set_producer("registry");
-  e.set_action("registry.resource.registered");
-  e.mutable_aggregate()->set_type("registry.Resource");
-  e.mutable_aggregate()->set_id("res-" + id);
+  // Appended over gRPC as compliance does with its sample certificates (the one service whose
+  // Append the audit API allows, and a service appends only its own events: issue 9 item 5).
+  e.set_producer("compliance");
+  e.set_action("compliance.sample.produced");
+  e.mutable_aggregate()->set_type("compliance.Sample");
+  e.mutable_aggregate()->set_id("sample-" + id);
   return e;
 }
 
@@ -436,7 +438,7 @@ TEST_F(AuditFaultTest, AppendAcknowledgedEntrySurvivesSigkill) {
     aud::AppendRequest req;
     req.set_envelope(Event(absl::StrCat(nonce_, "-", i)).SerializeAsString());
     aud::AppendResponse resp;
-    grpc::Status s = AuditAs("service-registry").Append(Ctx().get(), req, &resp);
+    grpc::Status s = AuditAs("service-compliance").Append(Ctx().get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     acked[resp.index()] = absl::StrCat(nonce_, "-", i);
   }
@@ -447,6 +449,7 @@ TEST_F(AuditFaultTest, AppendAcknowledgedEntrySurvivesSigkill) {
   for (const auto& [index, event_id] : acked) {
     aud::GetEntryRequest req;
     req.set_index(index);
+    req.set_parsed(true);
     aud::GetEntryResponse resp;
     grpc::Status s = AuditAs("regulator").GetEntry(Ctx().get(), req, &resp);
     ASSERT_TRUE(s.ok()) << index << ": " << s.error_message();
@@ -458,7 +461,7 @@ TEST_F(AuditFaultTest, AppendAcknowledgedEntrySurvivesSigkill) {
   aud::AppendRequest again;
   again.set_envelope(Event(acked.begin()->second).SerializeAsString());
   aud::AppendResponse resp;
-  ASSERT_TRUE(AuditAs("service-registry").Append(Ctx().get(), again, &resp).ok());
+  ASSERT_TRUE(AuditAs("service-compliance").Append(Ctx().get(), again, &resp).ok());
   EXPECT_TRUE(resp.duplicate());
   EXPECT_EQ(resp.index(), acked.begin()->first);
 }
@@ -468,7 +471,7 @@ TEST_F(AuditFaultTest, VerifyLogTrustsOnlyTheGivenPublicKey) {
   aud::AppendRequest req;
   req.set_envelope(Event(absl::StrCat(nonce_, "-key")).SerializeAsString());
   aud::AppendResponse resp;
-  ASSERT_TRUE(AuditAs("service-registry").Append(Ctx().get(), req, &resp).ok());
+  ASSERT_TRUE(AuditAs("service-compliance").Append(Ctx().get(), req, &resp).ok());
   ASSERT_TRUE(PollUntil(
       [&] {
         aud::GetCheckpointResponse cp;
@@ -529,7 +532,7 @@ TEST_F(AuditFaultTest, TamperingWithStoredEntriesIsReportedByVerifyLog) {
       aud::AppendRequest req;
       req.set_envelope(Event(absl::StrCat(nonce_, mode, i)).SerializeAsString());
       aud::AppendResponse resp;
-      ASSERT_TRUE(AuditAs("service-registry").Append(Ctx().get(), req, &resp).ok());
+      ASSERT_TRUE(AuditAs("service-compliance").Append(Ctx().get(), req, &resp).ok());
     }
     // Wait for a checkpoint that covers all 12, and remember it (a first verify-log run).
     ASSERT_TRUE(PollUntil(
