@@ -132,12 +132,9 @@ class EventBus {
 
   // --- Consumer lag (issue 9 item 10: the audit gate, common/app/audit_gate.h) ---
   // How far `group` is behind on `topic` (see ConsumerLag). Reads offsets only: it neither joins
-  // the group nor moves its offsets. UNAVAILABLE when the bus cannot answer (Kafka down);
-  // UNIMPLEMENTED from a bus that cannot tell (the default, test buses).
-  virtual absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) {
-    return absl::UnimplementedError(
-        absl::StrCat("this event bus cannot report the lag of group ", group, " on ", topic));
-  }
+  // the group nor moves its offsets. UNAVAILABLE when the bus cannot answer (Kafka down). Every
+  // bus answers it (the audit gate depends on it): there is no default.
+  virtual absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) = 0;
   // --- Batch consumption (issue 10) ---
 
   // Like Subscribe, but `handler` gets batches (see BatchHandler and BatchOptions below).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/bus/event_bus.h"
 
@@ -83,6 +84,12 @@ class ScriptedBus final : public EventBus {
     return absl::UnimplementedError("ScriptedBus only publishes");
   }
   absl::Status Flush(absl::Duration) override { return absl::OkStatus(); }
+  // A publish-only bus has no consumer groups: the gate over it reads "cannot tell", which the
+  // gate treats as a growing lag (AuditGateTest.ALagThatCannotBeReadCountsAsGrowing).
+  absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) override {
+    return absl::UnimplementedError(absl::StrCat("ScriptedBus only publishes: no lag of group ",
+                                                 group, " on ", topic));
+  }
 
  private:
   mutable absl::Mutex mu_;

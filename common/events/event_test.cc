@@ -7,11 +7,11 @@ namespace pdao {
 namespace {
 
 TEST(EventProducersTest, EveryServiceWhoseEventsTheEnvelopeCarries) {
-  // The envelope's payload holds registry, authorization, compliance, pricing and audit events
-  // today (in field-number order); a new service that adds its events file to the envelope appears
-  // here without any edit in common/.
+  // The envelope's payload holds registry, authorization, compliance, pricing, audit and
+  // disclosure events today (in field-number order); a new service that adds its events file to
+  // the envelope appears here without any edit in common/.
   EXPECT_THAT(EventProducers(), ::testing::ElementsAre("registry", "authorization", "compliance",
-                                                       "pricing", "audit"));
+                                                       "pricing", "audit", "disclosure"));
 }
 
 TEST(EventProducersTest, TopicsFollowTheNamingRule) {

@@ -43,6 +43,7 @@
 #include "common/rpc/executor.h"
 #include "common/rpc/principal.h"
 #include "common/rpc/request_check.h"
+#include "common/rpc/service_calls.h"
 #include "common/status/grpc_status.h"
 #include "google/protobuf/descriptor.h"
 
@@ -160,14 +161,20 @@ class UnaryAdapter : public GrpcService::CallbackService {
     // The request arrives as bytes and is parsed here (common/rpc/request_check.h), so that a
     // request gRPC could not parse gets INVALID_ARGUMENT saying why, and the core sees only
     // checked requests. The caller is identified first: without a certificate nothing is parsed.
+    // A service identity may call only the rpcs that declare it (service_calls.h, issue 9 item 5).
     this->MarkMethodCallback(
         index, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, Resp>(
-                   [run = std::move(run)](grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* bytes, Resp* response) {
+                   [run = std::move(run), method = descriptor_->method(index)](
+                       grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes,
+                       Resp* response) {
                      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
                      absl::StatusOr<Principal> caller = PrincipalFromContext(*context);
                      if (!caller.ok()) {
                        reactor->Finish(ToGrpcStatus(caller.status()));
+                       return reactor;
+                     }
+                     if (absl::Status allowed = CheckServiceCall(*caller, *method); !allowed.ok()) {
+                       reactor->Finish(ToGrpcStatus(allowed));
                        return reactor;
                      }
                      auto request = std::make_shared<Req>();

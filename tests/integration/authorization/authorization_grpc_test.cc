@@ -173,8 +173,10 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   auto operator_a = Authz(port, "ops-a", "operator");
   auto operator_b = Authz(port, "ops-b", "operator");
   auto regulator = Authz(port, "cc-regulator", "regulator");
-  auto compliance =
-      v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/compliance"));
+  // The registry is the service that asks Check (services/registry/agreement_checker.cc); the
+  // allow-list lets no other service call it (common/rpc/service_calls.cc, issue 9 item 5).
+  auto registry_svc =
+      v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/registry"));
 
   // Plan: draft (agency) -> submitted (bureau) -> approved (government) -> filed (bureau).
   v1::CreatePlanRequest cp;
@@ -330,10 +332,26 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   EXPECT_EQ(cr.decision(), v1::DECISION_ALLOW) << cr.reason();
   EXPECT_EQ(cr.agreement_id(), agreement);
   EXPECT_EQ(CALL(operator_b, Check, check, &cr).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_ALLOW);
+  {
+    // Issue 9 item 5: a service identity outside the allow-list for Check is refused before the
+    // handler, and so is a service name that is no platform service.
+    auto pricing_svc =
+        v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/pricing"));
+    grpc::Status refused = CALL(pricing_svc, Check, check, &cr);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(refused.error_message(),
+                HasSubstr("service pricing may not call pdao.authorization.v1.AuthorizationService/"
+                          "Check"));
+    auto stranger =
+        v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/anything"));
+    refused = CALL(stranger, Check, check, &cr);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(refused.error_message(), HasSubstr("is not a platform service"));
+  }
   check.set_resource_id(r2);  // in the plan, not in the agreement
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_DENY);
   check.set_resource_id(r1);
   // The public has no certificate: the mTLS handshake refuses it before any handler runs.
@@ -361,7 +379,7 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   EXPECT_EQ(CALL(operator_a, SuspendAgreement, sus, &susr).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(CALL(bureau, SuspendAgreement, sus, &susr).ok());
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_DENY);
   EXPECT_THAT(cr.reason(), HasSubstr("SUSPENDED"));
   v1::ActivateAgreementRequest re;
@@ -369,7 +387,7 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   re.set_agreement_id(agreement);
   v1::ActivateAgreementResponse rer;
   ASSERT_TRUE(CALL(agency, ActivateAgreement, re, &rer).ok());
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_ALLOW);
   v1::RevokeAgreementRequest rv;
   rv.set_request_id("rv");
@@ -379,13 +397,13 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   EXPECT_EQ(CALL(government, RevokeAgreement, rv, &rvr).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(CALL(agency, RevokeAgreement, rv, &rvr).ok());
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_DENY);
   EXPECT_THAT(cr.reason(), HasSubstr("REVOKED"));
 
   // A second agreement expires by the clock: the periodic job moves it to EXPIRED unasked.
   const std::string short_one = make_agreement("two", absl::Hours(24));
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_ALLOW);
   clock_.Advance(absl::Hours(25));
   ga.set_agreement_id(short_one);
@@ -396,7 +414,7 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
     absl::SleepFor(absl::Milliseconds(20));
   } while (absl::Now() < deadline);
   EXPECT_EQ(gar.agreement().state(), v1::AGREEMENT_STATE_EXPIRED);
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_DENY);
 }
 
@@ -473,14 +491,16 @@ TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
   v1::ActivateAgreementResponse aar;
   ASSERT_TRUE(core.ActivateAgreement(agency, aa, &aar).ok());
 
-  auto compliance =
-      v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/compliance"));
+  // The registry is the service that asks Check (services/registry/agreement_checker.cc); the
+  // allow-list lets no other service call it (common/rpc/service_calls.cc, issue 9 item 5).
+  auto registry_svc =
+      v1::AuthorizationService::NewStub(Channel(port, "spiffe://pdao/service/registry"));
   v1::CheckRequest check;
   check.set_operator_org("ops-a");
   check.set_resource_id(r1);
   check.set_action("process");
   v1::CheckResponse cr;
-  ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+  ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
   EXPECT_EQ(cr.decision(), v1::DECISION_ALLOW) << cr.reason();
 
   // The department regrades a field to CORE: the registry's event reaches authorization via the
@@ -498,7 +518,7 @@ TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
   ASSERT_TRUE(CALL(dept, UpdateResource, ur, &urr).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   do {
-    ASSERT_TRUE(CALL(compliance, Check, check, &cr).ok());
+    ASSERT_TRUE(CALL(registry_svc, Check, check, &cr).ok());
     if (cr.decision() == v1::DECISION_DENY) break;
     absl::SleepFor(absl::Milliseconds(20));
   } while (absl::Now() < deadline);

@@ -166,7 +166,6 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
   auto ops = Org(kOps, "operator");
   auto other_ops = Org("ops-b", "operator");
   auto agency = Org("cc-info-center", "implementing_agency");
-  auto pricing = Stub("spiffe://pdao/service/pricing");
 
   // Drafted by the business entity (never by an operator).
   v1::DraftScenarioRequest draft;
@@ -263,7 +262,7 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
   *use.mutable_at() = ToProtoTime(clock_.Now() + absl::Hours(48));
   v1::CheckUsageResponse ur;
   EXPECT_EQ(CALL(biz, CheckUsage, use, &ur).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  ASSERT_TRUE(CALL(pricing, CheckUsage, use, &ur).ok());
+  ASSERT_TRUE(CALL(ops, CheckUsage, use, &ur).ok());
   EXPECT_EQ(ur.decision(), v1::USAGE_DECISION_ALLOW) << ur.reason();
   EXPECT_EQ(ur.grant_id(), grr.grant().grant_id());
   EXPECT_FALSE(ur.usage_event_id().empty());
@@ -289,7 +288,7 @@ TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevo
                   .ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   do {
-    ASSERT_TRUE(CALL(pricing, CheckUsage, use, &ur).ok());
+    ASSERT_TRUE(CALL(ops, CheckUsage, use, &ur).ok());
     if (ur.decision() == v1::USAGE_DECISION_DENY) break;
     absl::SleepFor(absl::Milliseconds(20));
   } while (absl::Now() < deadline);
