@@ -1,6 +1,7 @@
 #include "services/disclosure/disclosure_module.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/events/event.h"
 #include "common/log/log.h"
 
 namespace pdao::disclosure {
@@ -23,6 +24,7 @@ void DisclosureModule::DefineFlags(Config& config) {
                 "how long the portal serves a checkpoint before asking audit again (≤ 60s)");
   config.Define("portal-tile-cache", "PDAO_PORTAL_TILE_CACHE", "1024",
                 "hash tiles the portal keeps (≤ 65536; 8 KiB each at most)");
+  DefineStateFlags(config);
 }
 
 DisclosureModule::~DisclosureModule() {
@@ -68,6 +70,46 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
   log::Info("public portal listening",
             {{"address", listen}, {"port", static_cast<int64_t>(m->portal_->port())}});
   return m;
+}
+
+// ---- The public state and its snapshot loop (rules 37, 38, 40) ------------------------------
+
+void DisclosureModule::DefineStateFlags(Config& config) {
+  config.Define("disclosure-snapshot-interval", "PDAO_DISCLOSURE_SNAPSHOT_INTERVAL", "1s",
+                "at most one disclosure snapshot per interval, and only when the disclosed state "
+                "changed (100ms..1h)");
+  config.Define("disclosure-agency-org", "PDAO_DISCLOSURE_AGENCY_ORG", "",
+                "organization id of the implementing agency the agency set names (rule 37)");
+  config.Define("disclosure-agency-name", "PDAO_DISCLOSURE_AGENCY_NAME", "",
+                "name of the implementing agency the agency set names (rule 37)");
+}
+
+absl::Status DisclosureModule::StartStateLoop(const ModuleContext& ctx,
+                                              SnapshotPublisher& publisher,
+                                              const SnapshotSource* source) {
+  absl::StatusOr<absl::Duration> interval = ctx.config.GetDuration("disclosure-snapshot-interval");
+  if (!interval.ok()) return interval.status();
+  if (absl::Status s = ValidateSnapshotInterval(*interval); !s.ok()) return s;
+  PublicStateOptions options;
+  options.agency_org = ctx.config.Get("disclosure-agency-org");
+  options.agency_name = ctx.config.Get("disclosure-agency-name");
+  absl::StatusOr<Store*> store = ctx.host.OpenStore("disclosure");
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<StateLoop>> loop =
+      StateLoop::Create(**store, publisher, source, ctx.host.metrics(), std::move(options));
+  if (!loop.ok()) return loop.status();
+  state_loop_ = std::move(*loop);
+  // One message at a time: every event is one small commit (its aggregate's record).
+  absl::StatusOr<std::unique_ptr<Subscription>> sub =
+      ctx.host.bus().Subscribe(kStateConsumerGroup,
+                               {TopicOf("registry"), TopicOf("authorization"),
+                                TopicOf("compliance"), TopicOf("pricing"), TopicOf("disclosure")},
+                               state_loop_->AsHandler());
+  if (!sub.ok()) return sub.status();
+  state_events_ = std::move(*sub);
+  StateLoop* raw = state_loop_.get();
+  ctx.host.AddPeriodic("disclosure-snapshot", *interval, [raw] { return raw->Tick(); });
+  return absl::OkStatus();
 }
 
 }  // namespace pdao::disclosure
