@@ -84,9 +84,9 @@ void DisclosureModule::DefineStateFlags(Config& config) {
                 "name of the implementing agency the agency set names (rule 37)");
 }
 
-absl::Status DisclosureModule::StartStateLoop(const ModuleContext& ctx,
-                                              SnapshotPublisher& publisher,
-                                              const SnapshotSource* source) {
+absl::StatusOr<std::unique_ptr<PublicStateWiring>> StartPublicState(const ModuleContext& ctx,
+                                                                    SnapshotPublisher& publisher,
+                                                                    const SnapshotSource* source) {
   absl::StatusOr<absl::Duration> interval = ctx.config.GetDuration("disclosure-snapshot-interval");
   if (!interval.ok()) return interval.status();
   if (absl::Status s = ValidateSnapshotInterval(*interval); !s.ok()) return s;
@@ -95,21 +95,22 @@ absl::Status DisclosureModule::StartStateLoop(const ModuleContext& ctx,
   options.agency_name = ctx.config.Get("disclosure-agency-name");
   absl::StatusOr<Store*> store = ctx.host.OpenStore("disclosure");
   if (!store.ok()) return store.status();
+  auto wiring = std::make_unique<PublicStateWiring>();
   absl::StatusOr<std::unique_ptr<StateLoop>> loop =
       StateLoop::Create(**store, publisher, source, ctx.host.metrics(), std::move(options));
   if (!loop.ok()) return loop.status();
-  state_loop_ = std::move(*loop);
+  wiring->loop = std::move(*loop);
   // One message at a time: every event is one small commit (its aggregate's record).
   absl::StatusOr<std::unique_ptr<Subscription>> sub =
       ctx.host.bus().Subscribe(kStateConsumerGroup,
                                {TopicOf("registry"), TopicOf("authorization"),
                                 TopicOf("compliance"), TopicOf("pricing"), TopicOf("disclosure")},
-                               state_loop_->AsHandler());
+                               wiring->loop->AsHandler());
   if (!sub.ok()) return sub.status();
-  state_events_ = std::move(*sub);
-  StateLoop* raw = state_loop_.get();
+  wiring->events = std::move(*sub);
+  StateLoop* raw = wiring->loop.get();
   ctx.host.AddPeriodic("disclosure-snapshot", *interval, [raw] { return raw->Tick(); });
-  return absl::OkStatus();
+  return wiring;
 }
 
 }  // namespace pdao::disclosure

@@ -15,6 +15,24 @@
 
 namespace pdao::disclosure {
 
+// The public state's part of the module: the loop and its subscription (destroyed first, since
+// its handler uses the loop).
+struct PublicStateWiring {
+  std::unique_ptr<StateLoop> loop;
+  std::unique_ptr<Subscription> events;
+};
+
+// Restores the public state from the "disclosure" store, subscribes group "disclosure-state" to
+// the topics of registry, authorization, compliance, pricing and disclosure, and adds the host's
+// periodic job "disclosure-snapshot" that publishes through `publisher` at most once per
+// --disclosure-snapshot-interval and only when the snapshot changed. Call from a module's Create
+// (before the host starts); `publisher` and `source` (may be nullptr: see StateLoop::Create) must
+// outlive the returned wiring, which must outlive the host's periodic jobs (a module member does).
+// INVALID_ARGUMENT for bad flags; the store's error when the state cannot be read back.
+absl::StatusOr<std::unique_ptr<PublicStateWiring>> StartPublicState(const ModuleContext& ctx,
+                                                                    SnapshotPublisher& publisher,
+                                                                    const SnapshotSource* source);
+
 class DisclosureModule final : public Module {
  public:
   // "disclosure"; calls "audit" (the checkpoint, the key and the tiles it publishes).
@@ -32,20 +50,11 @@ class DisclosureModule final : public Module {
   // Flags: --disclosure-snapshot-interval (default 1s, 100ms..1h), --disclosure-agency-org,
   // --disclosure-agency-name (the implementing agency the agency set names).
   static void DefineStateFlags(Config& config);
-  // Restores the public state from the "disclosure" store, subscribes group "disclosure-state" to
-  // the topics of registry, authorization, compliance, pricing and disclosure, and adds the
-  // periodic job that publishes through `publisher` at most once per interval and only when the
-  // snapshot changed. Call from Create (before the host starts) once the publisher exists;
-  // `publisher` and `source` (may be nullptr) must outlive the module. INVALID_ARGUMENT for bad
-  // flags; the store's error when the state cannot be read back.
-  absl::Status StartStateLoop(const ModuleContext& ctx, SnapshotPublisher& publisher,
-                              const SnapshotSource* source);
 
  private:
   DisclosureModule() = default;
-  // Declared before the subscription so the subscription (whose handler uses it) goes first.
-  std::unique_ptr<StateLoop> state_loop_;
-  std::unique_ptr<Subscription> state_events_;
+  // Set by StartPublicState once the snapshot publisher exists (see the README's wiring note).
+  std::unique_ptr<PublicStateWiring> state_;
   std::unique_ptr<AuditReader> audit_;
   std::unique_ptr<DisclosureCore> core_;
   std::unique_ptr<PortalServer> portal_;
