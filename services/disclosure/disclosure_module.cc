@@ -100,12 +100,17 @@ absl::StatusOr<std::unique_ptr<PublicStateWiring>> StartPublicState(const Module
       StateLoop::Create(**store, publisher, source, ctx.host.metrics(), std::move(options));
   if (!loop.ok()) return loop.status();
   wiring->loop = std::move(*loop);
-  // One message at a time: every event is one small commit (its aggregate's record).
-  absl::StatusOr<std::unique_ptr<Subscription>> sub =
-      ctx.host.bus().Subscribe(kStateConsumerGroup,
-                               {TopicOf("registry"), TopicOf("authorization"),
-                                TopicOf("compliance"), TopicOf("pricing"), TopicOf("disclosure")},
-                               wiring->loop->AsHandler());
+  // Batches: one commit per batch (a commit per event held the loop near 200 events/s on a
+  // SQLite file); a failed batch is handed again one message at a time (event_bus.h). Only store
+  // errors fail a message (bad events are acknowledged and counted), so nothing is ever
+  // dead-lettered: a disclosure must not silently miss an event (max_attempts 0).
+  BatchOptions batch;
+  batch.max_attempts = 0;
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = ctx.host.bus().SubscribeBatch(
+      kStateConsumerGroup,
+      {TopicOf("registry"), TopicOf("authorization"), TopicOf("compliance"), TopicOf("pricing"),
+       TopicOf("disclosure")},
+      batch, wiring->loop->AsBatchHandler());
   if (!sub.ok()) return sub.status();
   wiring->events = std::move(*sub);
   StateLoop* raw = wiring->loop.get();

@@ -3,7 +3,9 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -185,6 +187,69 @@ absl::Status StateLoop::HandleEvent(const BusMessage& message) {
     if (seen.ok() && *seen) return absl::OkStatus();
   }
   return commit.status();
+}
+
+absl::Status StateLoop::HandleBatch(const std::vector<BusMessage>& messages) {
+  if (messages.size() == 1) return HandleEvent(messages.front());
+  std::vector<std::pair<events::v1::Envelope, const BusMessage*>> events;
+  events.reserve(messages.size());
+  for (const BusMessage& m : messages) {
+    events::v1::Envelope e;
+    if (!e.ParseFromString(m.payload)) {
+      Count(ApplyOutcome::kMalformed);
+      log::Error("disclosure state: a message that is not an envelope was skipped",
+                 {{"topic", m.topic}, {"key", m.key}});
+      continue;
+    }
+    if (Additive(e) && !e.event_id().empty()) {
+      absl::StatusOr<bool> seen = Seen(store_, kStateShard, kStateConsumerGroup, e.event_id());
+      if (!seen.ok()) return seen.status();
+      if (*seen) {
+        Count(ApplyOutcome::kDuplicate);
+        continue;
+      }
+    }
+    events.emplace_back(std::move(e), &m);
+  }
+  std::map<std::string, std::string> puts;  // store key → value: the last of each record
+  std::set<std::string> cells, marks;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [e, m] : events) {
+      const ApplyResult r = state_.Apply(e);
+      Count(r.outcome);
+      if (r.outcome == ApplyOutcome::kRefusedFull) {
+        log::Warn("disclosure state: refused past a bound",
+                  {{"event_id", e.event_id()}, {"detail", r.detail}});
+      } else if (r.outcome == ApplyOutcome::kMalformed) {
+        log::Error("disclosure state: malformed event skipped",
+                   {{"event_id", e.event_id()}, {"topic", m->topic}, {"detail", r.detail}});
+      }
+      if (r.outcome != ApplyOutcome::kApplied && r.outcome != ApplyOutcome::kDuplicate) continue;
+      if (r.additive) {
+        cells.insert(r.record_key);
+        marks.insert(e.event_id());
+      } else {
+        puts[StateStoreKey(r.record_key)] = m->payload;
+      }
+    }
+    for (const std::string& key : cells) {
+      puts[StateStoreKey(key)] = state_.CellRecord(key).value_or("");
+    }
+  }
+  if (puts.empty()) return absl::OkStatus();
+  CommitRequest request;
+  request.shard = kStateShard;
+  for (auto& [key, value] : puts) {
+    request.puts.push_back(
+        Put{.key = key, .value = std::move(value), .expected_version = kAnyVersion});
+  }
+  for (const std::string& id : marks) AddDedupKey(request, kStateConsumerGroup, id);
+  return store_.Commit(request).status();
+}
+
+BatchHandler StateLoop::AsBatchHandler() {
+  return [this](const std::vector<BusMessage>& m) { return HandleBatch(m); };
 }
 
 MessageHandler StateLoop::AsHandler() {

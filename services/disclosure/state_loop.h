@@ -3,18 +3,19 @@
 // (REGULATION.md rules 37, 38, 40, 41).
 //
 //   bus (group "disclosure-state", topics of registry, authorization, compliance, pricing and
-//   disclosure) → HandleEvent → PublicState::Apply → the record in the disclosure store
+//   disclosure) → HandleBatch → PublicState::Apply → the records in the disclosure store
 //   host periodic job every --disclosure-snapshot-interval → Tick → Build → Publish if changed
 //
 // Persistence (the Store has no way to re-read a topic from its start, so the state is kept, not
 // rebuilt): every applied event writes its aggregate's record under
 //   state/{disclosure-state}/<record key>        (one shard: every commit is one key or two)
-// — for a versioned aggregate the envelope that set it (restoring is applying it again), for a
-// usage cell its counts (PublicState::CellRecord). The two additive events (UsageRecorded,
-// UsageMetered) also write their dedupe mark dedup/{disclosure-state}/disclosure-state/<event id>
-// in the same commit (common/bus/dedup.h, mode 1), so a use is counted exactly once even after a
-// restart or past the domain's bounded dedupe window. Create() reads every record back.
-// h-dpub's snapshots and h-dreport's reports live in the same store under their own prefixes.
+// (one commit per batch) — for a versioned aggregate the envelope that set it (restoring is
+// applying it again), for a usage cell its counts (PublicState::CellRecord). The two additive
+// events (UsageRecorded, UsageMetered) also write their dedupe mark
+// dedup/{disclosure-state}/disclosure-state/<event id> in the same commit (common/bus/dedup.h, mode
+// 1), so a use is counted exactly once even after a restart or past the domain's bounded dedupe
+// window. Create() reads every record back. h-dpub's snapshots and h-dreport's reports live in the
+// same store under their own prefixes.
 //
 // Publishing: Tick builds the snapshot and calls SnapshotPublisher::Publish only when it differs
 // (deterministic serialization, sequence and built_* cleared) from the last one published — or,
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -74,6 +76,12 @@ class StateLoop {
   // kept and the retry persists it).
   absl::Status HandleEvent(const BusMessage& message);
   MessageHandler AsHandler();
+  // A batch (EventBus::SubscribeBatch): the same effect as HandleEvent on each message in order,
+  // persisted in ONE commit (the last record of each aggregate, every use's mark). On an error
+  // nothing is written and the bus hands the messages again one at a time (HandleEvent); the
+  // in-memory effect is kept and those deliveries persist it without counting a use twice.
+  absl::Status HandleBatch(const std::vector<BusMessage>& messages);
+  BatchHandler AsBatchHandler();
 
   // Builds and publishes when changed. OK when nothing changed or the publication succeeded; the
   // publisher's error otherwise (retried at the next tick).

@@ -268,6 +268,46 @@ TEST_F(StateLoopTest, RefusedAndMalformedEventsAreAcknowledgedAndCounted) {
   EXPECT_FALSE(v->has_value());
 }
 
+TEST_F(StateLoopTest, ABatchHasTheEffectOfItsMessagesOneByOneAndSurvivesAFailedCommit) {
+  const BusMessage use = UseEvent(5);
+  const std::vector<BusMessage> batch = {
+      ResourceEvent("res-1", 2),
+      AgreementEvent("agr-1", "res-1"),
+      use,
+      ResourceEvent("res-1", 1),  // older: loses
+      use,                        // the same use twice in one batch: counted once
+      UseEvent(7),
+      BusMessage{.topic = TopicOf("registry"), .key = "x", .payload = "\xff"}};
+  v1::Snapshot one_by_one;
+  {
+    std::unique_ptr<StateLoop> singles = NewLoop(nullptr);
+    for (const BusMessage& m : batch) ASSERT_TRUE(singles->HandleEvent(m).ok());
+    one_by_one = singles->Build();
+  }
+  // A fresh store for the batch.
+  absl::StatusOr<std::unique_ptr<SqliteStore>> fresh = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(fresh.ok());
+  testing::FaultyStore faulty(**fresh);
+  prometheus::Registry metrics;
+  absl::StatusOr<std::unique_ptr<StateLoop>> loop =
+      StateLoop::Create(faulty, publisher_, nullptr, metrics, {});
+  ASSERT_TRUE(loop.ok());
+  faulty.fail_commits = 1;
+  EXPECT_EQ((*loop)->HandleBatch(batch).code(), absl::StatusCode::kUnavailable);
+  // The bus hands the failed batch's messages again one at a time.
+  for (const BusMessage& m : batch) ASSERT_TRUE((*loop)->HandleBatch({m}).ok());
+  EXPECT_EQ((*loop)->Build().SerializeAsString(), one_by_one.SerializeAsString());
+  // And a batch that commits: its records restore to the same state.
+  ASSERT_TRUE((*loop)->HandleBatch({UseEvent(1), ResourceEvent("res-2", 1)}).ok());
+  const v1::Snapshot after = (*loop)->Build();
+  absl::StatusOr<std::unique_ptr<StateLoop>> restored =
+      StateLoop::Create(faulty, publisher_, nullptr, metrics, {});
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ((*restored)->Build().SerializeAsString(), after.SerializeAsString());
+  EXPECT_EQ((*restored)->Build().operators(0).uses(0).uses(), 3);
+  EXPECT_EQ((*restored)->Build().operators(0).uses(0).units(), 13);
+}
+
 TEST(SnapshotIntervalTest, Bounds) {
   EXPECT_TRUE(ValidateSnapshotInterval(kDefaultSnapshotInterval).ok());
   EXPECT_TRUE(ValidateSnapshotInterval(absl::Milliseconds(100)).ok());
