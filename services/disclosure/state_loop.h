@@ -7,9 +7,10 @@
 //   host periodic job every --disclosure-snapshot-interval → Tick → Build → Publish if changed
 //
 // Persistence (the Store has no way to re-read a topic from its start, so the state is kept, not
-// rebuilt): every applied event writes its aggregate's record under
-//   state/{disclosure-state}/<record key>        (one shard: every commit is one key or two)
-// (one commit per batch) — for a versioned aggregate the envelope that set it (restoring is
+// rebuilt): every applied event writes its aggregate's record (one commit per batch, all in the
+// one shard "disclosure-state") under
+//   state/{disclosure-state}/<record key>
+// — for a versioned aggregate the envelope that set it (restoring is
 // applying it again), for a usage cell its counts (PublicState::CellRecord). The two additive
 // events (UsageRecorded, UsageMetered) also write their dedupe mark
 // dedup/{disclosure-state}/disclosure-state/<event id> in the same commit (common/bus/dedup.h, mode
