@@ -10,6 +10,7 @@
 #include "services/disclosure/audit_reader.h"
 #include "services/disclosure/disclosure_core.h"
 #include "services/disclosure/portal_server.h"
+#include "services/disclosure/snapshot_store.h"
 
 namespace pdao::disclosure {
 
@@ -18,7 +19,8 @@ class DisclosureModule final : public Module {
   // "disclosure"; calls "audit" (the checkpoint, the key and the tiles it publishes).
   static ModuleFactory Factory();
   // --portal-listen, --portal-rate, --portal-burst, --portal-max-clients,
-  // --portal-checkpoint-cache, --portal-tile-cache (and their PDAO_* variables).
+  // --portal-checkpoint-cache, --portal-tile-cache, --disclosure-snapshot-retention,
+  // --disclosure-proof-refresh (and their PDAO_* variables).
   static void DefineFlags(Config& config);
   // Makes the audit client (its channel on first use, so the module starts without audit
   // reachable) and, when --portal-listen is set, starts the portal on it. INVALID_ARGUMENT for bad
@@ -26,10 +28,15 @@ class DisclosureModule final : public Module {
   static absl::StatusOr<std::unique_ptr<DisclosureModule>> Create(const ModuleContext& ctx);
   ~DisclosureModule() override;
 
+  // Published snapshots (rule 41): the SnapshotPublisher the snapshot build loop publishes through
+  // and the SnapshotSource the portal and GetSnapshot read. Owned by the module.
+  SnapshotStore& snapshots() { return *snapshots_; }
+
  private:
   DisclosureModule() = default;
   std::unique_ptr<AuditReader> audit_;
   std::unique_ptr<DisclosureCore> core_;
+  std::unique_ptr<SnapshotStore> snapshots_;
   std::unique_ptr<PortalServer> portal_;
 };
 
