@@ -31,6 +31,8 @@ class DisclosureModule final : public Module {
   // Published snapshots (rule 41): the SnapshotPublisher the snapshot build loop publishes through
   // and the SnapshotSource the portal and GetSnapshot read. Owned by the module.
   SnapshotStore& snapshots() { return *snapshots_; }
+  // The portal's bound port (--portal-listen with port 0 picks one); 0 without a portal.
+  int portal_port() const { return portal_ ? portal_->port() : 0; }
 
  private:
   DisclosureModule() = default;
