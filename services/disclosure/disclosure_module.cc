@@ -25,6 +25,13 @@ void DisclosureModule::DefineFlags(Config& config) {
   config.Define("portal-tile-cache", "PDAO_PORTAL_TILE_CACHE", "1024",
                 "hash tiles the portal keeps (≤ 65536; 8 KiB each at most)");
   DefineStateFlags(config);
+  // Published snapshots (rule 41, snapshot_store.h).
+  config.Define("disclosure-snapshot-retention", "PDAO_DISCLOSURE_SNAPSHOT_RETENTION", "1000",
+                "published snapshots kept and served at /snapshots/<n>.json (1..100000); older "
+                "ones are deleted and answered 404");
+  config.Define("disclosure-proof-refresh", "PDAO_DISCLOSURE_PROOF_REFRESH", "1s",
+                "how often snapshots still without a proof look for their audit entry in the "
+                "latest signed checkpoint (100ms..1h)");
 }
 
 DisclosureModule::~DisclosureModule() {
@@ -58,13 +65,41 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
   std::unique_ptr<DisclosureModule> m(new DisclosureModule());
   m->audit_ = std::make_unique<GrpcAuditReader>(std::move(*audit));
   m->core_ = std::make_unique<DisclosureCore>(*m->audit_, ctx.clock, options);
+
+  // ---- Published snapshots and their proofs (rule 41, snapshot_store.h) ----
+  {
+    absl::StatusOr<int64_t> retention = config.GetInt("disclosure-snapshot-retention");
+    if (!retention.ok()) return retention.status();
+    absl::StatusOr<absl::Duration> refresh = config.GetDuration("disclosure-proof-refresh");
+    if (!refresh.ok()) return refresh.status();
+    if (*refresh < absl::Milliseconds(100) || *refresh > absl::Hours(1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--disclosure-proof-refresh must be 100ms..1h, got ", absl::FormatDuration(*refresh)));
+    }
+    absl::StatusOr<Store*> store = ctx.host.OpenStore("disclosure");
+    if (!store.ok()) return store.status();
+    absl::StatusOr<std::unique_ptr<SnapshotStore>> snapshots =
+        SnapshotStore::Open(**store, ctx.clock, *m->audit_, {.retention = *retention});
+    if (!snapshots.ok()) return snapshots.status();
+    m->snapshots_ = std::move(*snapshots);
+    SnapshotStore* raw = m->snapshots_.get();
+    ctx.host.AddPeriodic("snapshot-proofs", *refresh,
+                         [raw]() -> absl::Status { return raw->RefreshProofs().status(); });
+  }
+  // ---- The public state: events -> snapshots published through snapshots_ (rules 37-40) ----
+  {
+    absl::StatusOr<std::unique_ptr<PublicStateWiring>> state =
+        StartPublicState(ctx, *m->snapshots_, m->snapshots_.get());
+    if (!state.ok()) return state.status();
+    m->state_ = std::move(*state);
+  }
   const std::string listen = config.Get("portal-listen");
   if (listen.empty()) {
     log::Info("disclosure: no --portal-listen, the public portal is off", {});
     return m;
   }
   absl::StatusOr<std::unique_ptr<PortalServer>> portal =
-      PortalServer::Start(listen, *m->core_, ctx.clock, limit);
+      PortalServer::Start(listen, *m->core_, ctx.clock, limit, m->snapshots_.get());
   if (!portal.ok()) return portal.status();
   m->portal_ = std::move(*portal);
   log::Info("public portal listening",

@@ -10,6 +10,7 @@
 #include "services/disclosure/audit_reader.h"
 #include "services/disclosure/disclosure_core.h"
 #include "services/disclosure/portal_server.h"
+#include "services/disclosure/snapshot_store.h"
 #include "services/disclosure/snapshots.h"
 #include "services/disclosure/state_loop.h"
 
@@ -38,7 +39,8 @@ class DisclosureModule final : public Module {
   // "disclosure"; calls "audit" (the checkpoint, the key and the tiles it publishes).
   static ModuleFactory Factory();
   // --portal-listen, --portal-rate, --portal-burst, --portal-max-clients,
-  // --portal-checkpoint-cache, --portal-tile-cache (and their PDAO_* variables).
+  // --portal-checkpoint-cache, --portal-tile-cache, --disclosure-snapshot-retention,
+  // --disclosure-proof-refresh (and their PDAO_* variables).
   static void DefineFlags(Config& config);
   // Makes the audit client (its channel on first use, so the module starts without audit
   // reachable) and, when --portal-listen is set, starts the portal on it. INVALID_ARGUMENT for bad
@@ -51,12 +53,19 @@ class DisclosureModule final : public Module {
   // --disclosure-agency-name (the implementing agency the agency set names).
   static void DefineStateFlags(Config& config);
 
+  // Published snapshots (rule 41): the SnapshotPublisher the snapshot build loop publishes through
+  // and the SnapshotSource the portal and GetSnapshot read. Owned by the module.
+  SnapshotStore& snapshots() { return *snapshots_; }
+  // The portal's bound port (--portal-listen with port 0 picks one); 0 without a portal.
+  int portal_port() const { return portal_ ? portal_->port() : 0; }
+
  private:
   DisclosureModule() = default;
-  // Set by StartPublicState once the snapshot publisher exists (see the README's wiring note).
-  std::unique_ptr<PublicStateWiring> state_;
   std::unique_ptr<AuditReader> audit_;
   std::unique_ptr<DisclosureCore> core_;
+  std::unique_ptr<SnapshotStore> snapshots_;
+  // The public state's loop publishes through snapshots_: declared after it, so destroyed first.
+  std::unique_ptr<PublicStateWiring> state_;
   std::unique_ptr<PortalServer> portal_;
 };
 

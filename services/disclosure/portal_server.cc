@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace pdao::disclosure {
 namespace {
@@ -46,8 +47,13 @@ void Reply(httplib::Response& res, const absl::StatusOr<std::string>& body, cons
 
 }  // namespace
 
-PortalServer::PortalServer(DisclosureCore& core, const Clock& clock, RateLimit limit)
-    : core_(core), clock_(clock), server_(std::make_unique<httplib::Server>()), limiter_(limit) {}
+PortalServer::PortalServer(DisclosureCore& core, const Clock& clock, RateLimit limit,
+                           const SnapshotSource* snapshots)
+    : core_(core),
+      clock_(clock),
+      snapshots_(snapshots),
+      server_(std::make_unique<httplib::Server>()),
+      limiter_(limit) {}
 
 PortalServer::~PortalServer() { Stop(); }
 
@@ -103,15 +109,76 @@ void PortalServer::Route() {
     Reply(res, core_.Tile(*tile), "application/octet-stream",
           "public, max-age=31536000, immutable");
   });
+  if (snapshots_ != nullptr) RouteSnapshots();
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) res.set_content("not found\n", "text/plain; charset=utf-8");
+  });
+}
+
+// ---- Published snapshots (rule 41, "checkable against the log") -------------------------------
+
+void PortalServer::RouteSnapshots() {
+  httplib::Server& s = *server_;
+  s.Get("/snapshots/latest.json", [this](const httplib::Request&, httplib::Response& res) {
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> latest = snapshots_->Latest();
+    if (!latest.ok()) {
+      Reply(res, latest.status(), "", "");
+      return;
+    }
+    res.status = 302;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("Location",
+                   absl::StrCat("/snapshots/", (*latest)->snapshot.sequence(), ".json"));
+  });
+  // At most 18 digits: every int64 sequence a store can reach, and no overflow when parsing.
+  s.Get(R"(/snapshots/([0-9]{1,18})\.json)", [this](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    int64_t sequence = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &sequence);
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> snapshot = snapshots_->Get(sequence);
+    if (!snapshot.ok()) {
+      Reply(res, snapshot.status(), "", "");
+      return;
+    }
+    Reply(res, (*snapshot)->json, "application/json; charset=utf-8",
+          "public, max-age=31536000, immutable");
+  });
+  s.Get(R"(/snapshots/([0-9]{1,18})\.proof\.json)", [this](const httplib::Request& req,
+                                                           httplib::Response& res) {
+    int64_t sequence = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &sequence);
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> snapshot = snapshots_->Get(sequence);
+    if (!snapshot.ok()) {
+      Reply(res, snapshot.status(), "", "");
+      return;
+    }
+    if (!(*snapshot)->proof.has_value()) {
+      res.status = 404;
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("Retry-After", "5");
+      res.set_content(absl::StrCat("snapshot ", sequence,
+                                   " has no proof yet: its audit entry is not in a signed "
+                                   "checkpoint yet (rule 41); retry later\n"),
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(*(*snapshot)->proof, &json, options).ok()) {
+      Reply(res, absl::InternalError("proof to JSON failed"), "", "");
+      return;
+    }
+    Reply(res, json, "application/json; charset=utf-8", "public, max-age=31536000, immutable");
   });
 }
 
 absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::string& address,
                                                                   DisclosureCore& core,
                                                                   const Clock& clock,
-                                                                  RateLimit limit) {
+                                                                  RateLimit limit,
+                                                                  const SnapshotSource* snapshots) {
   if (absl::Status s = ValidateRateLimit(limit); !s.ok()) return s;
   const size_t colon = address.rfind(':');
   int port = -1;
@@ -125,7 +192,7 @@ absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::str
     host = host.substr(1, host.size() - 2);
   }
   if (host.empty()) host = "0.0.0.0";
-  std::unique_ptr<PortalServer> server(new PortalServer(core, clock, limit));
+  std::unique_ptr<PortalServer> server(new PortalServer(core, clock, limit, snapshots));
   server->Route();
   errno = 0;
   if (port == 0) {
