@@ -293,12 +293,12 @@ as implementing_agency pricing SetPriceCap "{\"product_id\": \"$PRODID\",
   \"decision_reference\": \"Price bureau decision 2026-17\"}" | show cap_id operator_org max_rate_fen
 
 say "21. A price of 12 fen per call, above the cap, is refused (rule 26)"
-FROM=$(dev_time 60)
+FROM=$(dev_time 300)
 as operator pricing SetPrice "{\"product_id\": \"$PRODID\",
   \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
   \"tiers\": [{\"start_units\": 0, \"rate_fen\": 12}], \"effective_from\": \"$FROM\"}" || true
 
-say "22. The operator sets its actual price (具体收费标准) under the cap: 8 fen per call from the next minute, a trial price in its first year (rule 26); the sandbox clock moves 1 hour"
+say "22. The operator sets its actual price (具体收费标准) under the cap: 8 fen per call from 5 minutes on, a trial price in its first year (rule 26); the sandbox clock moves 1 hour"
 as operator pricing SetPrice "{\"product_id\": \"$PRODID\",
   \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
   \"tiers\": [{\"start_units\": 0, \"rate_fen\": 8}], \"effective_from\": \"$FROM\"}" |

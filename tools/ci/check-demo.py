@@ -36,7 +36,10 @@ def values(section, key):
     """Values of the `"key": value` lines the demo's show() prints (JSON-encoded values)."""
     found = []
     for m in re.finditer(r'^  "%s": (.*)$' % re.escape(key), section, re.M):
-        found.append(json.loads(m.group(1)))
+        try:
+            found.append(json.loads(m.group(1)))
+        except ValueError:  # not a show() line (e.g. a reply printed whole): kept as text
+            found.append(m.group(1))
     return found
 
 
