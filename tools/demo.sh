@@ -6,8 +6,9 @@
 # the operator's product put to publicity (11), one move of the sandbox clock past both publicity
 # periods and both registrations CODED (12-16), compliance (scenario approved, grant, CheckUsage;
 # 17-19, 23), pricing (cap, price, metered use, statement; 20-24), then the audit log, /metrics and
-# the public portal (25-28). Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary folder).
-# A step added at the end is numbered after the last one and checked in tools/ci/check-demo.py.
+# the public portal (25-28). Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary
+# folder). A step added at the end is numbered after the last one and checked in
+# tools/ci/check-demo.py.
 #
 #   PDAO_SKIP_SETUP=1        install nothing (tools/test.sh runs the demo this way after its build)
 #   PDAO_BUILD_DIR=DIR       build directory (default: build)
