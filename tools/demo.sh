@@ -2,7 +2,7 @@
 # The README's first command: installs what is missing, builds pdao-standalone and pdaoctl, starts
 # the platform on its embedded defaults (SQLite + in-process bus, a dev CA made on first start) and
 # walks the platform's whole job, printing each step and its rule: registry (a resource registered,
-# graded and put to publicity; steps 1-5), authorization (plan, operator, agreement to ACTIVE; 6-10),
+# graded, put to publicity; steps 1-5), authorization (plan, operator, agreement to ACTIVE; 6-10),
 # the operator's product put to publicity (11), one move of the sandbox clock past both publicity
 # periods and both registrations CODED (12-16), compliance (scenario approved, grant, CheckUsage;
 # 17-19, 23), pricing (cap, price, metered use, statement; 20-24), then the audit log, /metrics and
@@ -253,7 +253,7 @@ as implementing_agency registry AdvanceRegistration \
   "{\"registration_id\": \"$PREGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}" | show state query_code
 as operator registry GetProduct "{\"product_id\": \"$PRODID\"}" | show status
 
-# ---- Compliance (rules 19-24): scenario, assessment, grant ----------------------------------------
+# ---- Compliance (rules 19-24): scenario, assessment, grant ---------------------------------------
 say "17. A business entity drafts an application scenario through the operator (every part of rule 19) and hands it over; the operator endorses it and submits it to the agency (CC Art. 11)"
 SCN=$(as business_entity compliance DraftScenario "{\"applicant_credit_code\": \"91220101MA0Y00001G\",
   \"operator_org\": \"$OPS\", \"content\": {
@@ -286,7 +286,7 @@ GRANT=$(as operator compliance CreateGrant "{\"product_id\": \"$PRODID\", \"scen
   \"consumer_org\": \"$BIZ\"}")
 echo "$GRANT" | show grant_id consumer_org consumer_credit_code state
 
-# ---- Pricing (rules 25-31): cap, price, metering, statement ---------------------------------------
+# ---- Pricing (rules 25-31): cap, price, metering, statement --------------------------------------
 say "20. The implementing agency sets the product's price cap (上限收费标准): at most 10 fen per call (rule 26)"
 as implementing_agency pricing SetPriceCap "{\"product_id\": \"$PRODID\",
   \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
