@@ -14,6 +14,9 @@
 #   PDAO_BUILD_DIR=DIR       build directory (default: build)
 #   PDAO_DEMO_PORT, PDAO_DEMO_METRICS_PORT   fixed ports (default: free loopback ports, picked
 #                            again when another process takes one before pdao-standalone binds it)
+#   PDAO_DEMO_START=RFC3339  where the sandbox clock starts (default 2026-03-02T09:00:00+08:00, a
+#                            Monday): the walk's dates (deadlines in working days of the official
+#                            holiday calendar, terms, months) do not depend on the day it runs
 #
 # The replies of pdaoctl are JSON and are read with python3's json module. tools/ci/check-demo.py
 # checks what this script prints (tools/test.sh runs both).
@@ -93,7 +96,8 @@ start_standalone() {
     say "starting pdao-standalone --data-dir $DIR (mTLS on 127.0.0.1:$PORT, /metrics on :$METRICS_PORT, public portal on :$PORTAL_PORT)"
     "$STANDALONE" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
       --metrics-listen "127.0.0.1:$METRICS_PORT" --portal-listen "127.0.0.1:$PORTAL_PORT" \
-      --dev-clock 2>"$DIR/standalone.log" &
+      --dev-clock --dev-clock-start "${PDAO_DEMO_START:-2026-03-02T09:00:00+08:00}" \
+      2>"$DIR/standalone.log" &
     PID=$!
     for _ in $(seq 1 200); do
       as implementing_agency dev-clock GetTime >/dev/null 2>&1 && return 0
@@ -354,6 +358,47 @@ for path in ("checkpoint", "key"):
         print("GET /log/%s -> %d" % (path, r.status))
         print(r.read().decode("utf-8"), end="" if path == "checkpoint" else "\n")
 PY
+
+say "29. The public disclosure (what was authorized and what it earned) is rebuilt from the events, and anyone checks it against the signed audit log (rules 37-41)"
+echo "portal: http://127.0.0.1:$PORTAL_PORT/  (snapshots at /snapshots/latest.json)"
+# Snapshots are rebuilt at most once a second from the events: wait for one that has the metered
+# use of step 24, print what it discloses, then verify exactly that snapshot.
+SNAPSHOT=$(python3 - "$PORTAL_PORT" <<'PY'
+import json, sys, time, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+snap = {}
+for _ in range(150):
+    try:
+        snap = json.load(urllib.request.urlopen(base + "/snapshots/latest.json", timeout=5))
+    except Exception:
+        snap = {}
+    if any(u.get("revenue_fen") for o in snap.get("operators", []) for u in o.get("uses", [])):
+        break
+    time.sleep(0.1)
+print("snapshot %s, built against the audit log at size %s" %
+      (snap.get("sequence"), snap.get("built_from_tree_size")), file=sys.stderr)
+for r in snap.get("agency", {}).get("resources", []):
+    print("authorized resource %s (%s): %s, operators %s" %
+          (r.get("resource_id"), r.get("name"), r.get("registration_status"),
+           ",".join(r.get("operator_orgs", []))), file=sys.stderr)
+for o in snap.get("operators", []):
+    op = o.get("operator", {})
+    for a in op.get("agreements", []):
+        print("operator %s agreement %s: %s" % (op.get("operator_org"), a.get("agreement_id"),
+                                                  a.get("state")), file=sys.stderr)
+    for u in o.get("uses", []):
+        print("operator %s product %s in %s: %s uses, %s units, revenue %s fen" %
+              (op.get("operator_org"), u.get("product_id"), u.get("month"), u.get("uses", 0),
+               u.get("units", 0), u.get("revenue_fen", 0)), file=sys.stderr)
+print(snap.get("sequence", "latest"))
+PY
+)
+URL="http://127.0.0.1:$PORTAL_PORT/snapshots/$SNAPSHOT.json"
+for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers the snapshot's entry
+  "$CTL" disclosure verify "$URL" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$CTL" disclosure verify "$URL"
 
 say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
 kill -TERM $PID; wait $PID || true; PID=; trap - EXIT

@@ -186,13 +186,20 @@ def main():
            "28: the portal did not serve a signed checkpoint note")
     expect(re.search(r"^GET /log/key -> 200\n\S+\+[0-9a-f]{8}\+\S+$", twentyeight, re.M),
            "28: the portal did not serve the note verifier key")
+    expect(re.search(r"^OK: snapshot \d+ .* is in the audit log at entry \d+", step(29), re.M),
+           "29: pdaoctl disclosure verify did not verify the latest snapshot")
+    expect(re.search(r"^operator demo-operator agreement \S+: ACTIVE$", step(29), re.M),
+           "29: the disclosure snapshot does not show the operator's ACTIVE agreement (rule 37)")
+    expect(re.search(r"^operator demo-operator product \S+ in \d{4}-\d{2}: \d+ uses, 5 units, "
+                     r"revenue 40 fen$", step(29), re.M),
+           "29: the disclosure snapshot does not show the metered use and its 40 fen (rule 38)")
     expect("done" in s, "the demo did not reach its end")
 
     for e in errors:
         print("check-demo: FAIL %s" % e, file=sys.stderr)
     if errors:
         sys.exit(1)
-    print("check-demo: ok (28 steps)")
+    print("check-demo: ok (29 steps)")
 
 
 if __name__ == "__main__":
