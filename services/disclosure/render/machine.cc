@@ -57,6 +57,8 @@ json Literal(const std::string& value, const char* lang) {
   return json{{"@value", value}, {"@language", lang}};
 }
 json Ref(const std::string& iri) { return json{{"@id", iri}}; }
+// A node of a stated class (the DCAT-AP range shapes check the class of linked nodes).
+json Typed(const std::string& iri, const char* type) { return json{{"@id", iri}, {"@type", type}}; }
 
 }  // namespace
 
@@ -342,8 +344,10 @@ absl::StatusOr<std::string> RenderDcat(const v1::Snapshot& snapshot, const Rende
         {"@type", "dcat:Distribution"},
         {"dcat:accessURL", Ref(absl::StrCat(base, "/api/agency.json"))},
         {"dct:title", Literal(absl::StrCat(r.name(), " — disclosure record (JSON)"), "en")},
-        {"dct:format", Ref("http://publications.europa.eu/resource/authority/file-type/JSON")},
-        {"dcat:mediaType", Ref("http://www.iana.org/assignments/media-types/application/json")},
+        {"dct:format", Typed("http://publications.europa.eu/resource/authority/file-type/JSON",
+                             "dct:MediaTypeOrExtent")},
+        {"dcat:mediaType",
+         Typed("http://www.iana.org/assignments/media-types/application/json", "dct:MediaType")},
     };
     json dataset = {
         {"@id", iri},
@@ -352,7 +356,7 @@ absl::StatusOr<std::string> RenderDcat(const v1::Snapshot& snapshot, const Rende
         {"dct:title", Literal(r.name(), "zh")},
         {"dct:description", Literal(description, "zh")},
         {"dct:publisher", Ref(publisher_iri)},
-        {"dcat:landingPage", Ref(base + "/#table-resources")},
+        {"dcat:landingPage", Typed(base + "/#table-resources", "foaf:Document")},
         {"dcat:distribution", json::array({Ref(iri + "/distribution")})},
         {"dcat:keyword", json::array({Literal(r.grade(), "en"), Literal(r.category(), "en")})},
     };
@@ -391,7 +395,7 @@ absl::StatusOr<std::string> RenderDcat(const v1::Snapshot& snapshot, const Rende
                                  agency.agency_name(), " (snapshot ", snapshot.sequence(), ")"),
                     "en")})},
       {"dct:publisher", Ref(publisher_iri)},
-      {"foaf:homepage", Ref(base + "/")},
+      {"foaf:homepage", Typed(base + "/", "foaf:Document")},
       {"dct:modified",
        json{{"@value", FormatRfc3339(snapshot.built_at())}, {"@type", "xsd:dateTime"}}},
       {"dcat:dataset", datasets},
