@@ -358,8 +358,12 @@ absl::StatusOr<std::string> RenderDcat(const v1::Snapshot& snapshot, const Rende
         {"dct:publisher", Ref(publisher_iri)},
         {"dcat:landingPage", Typed(base + "/#table-resources", "foaf:Document")},
         {"dcat:distribution", json::array({Ref(iri + "/distribution")})},
-        {"dcat:keyword", json::array({Literal(r.grade(), "en"), Literal(r.category(), "en")})},
     };
+    json keywords = json::array();
+    for (const std::string& k : {r.grade(), r.category()}) {
+      if (!k.empty()) keywords.push_back(Literal(k, "en"));
+    }
+    if (!keywords.empty()) dataset["dcat:keyword"] = keywords;
     if (!r.query_code().empty()) {
       dataset["adms:identifier"] =
           json{{"@type", "adms:Identifier"}, {"skos:notation", r.query_code()}};
