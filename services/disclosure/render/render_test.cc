@@ -107,6 +107,24 @@ TEST(RenderHtmlTest, EveryValueIsEscaped) {
   EXPECT_FALSE(absl::StrContains(atom, "<script"));
 }
 
+TEST(BarChartTest, BarsScaleToTheLargestAndTheTextAlternativesAreEscaped) {
+  const std::string svg = BarChartSvg("c", "Uses <per> scenario", "desc & more",
+                                      {{.label = "a", .value = 50, .value_text = "50"},
+                                       {.label = "b", .value = 100, .value_text = "100"},
+                                       {.label = "<neg>", .value = -5, .value_text = "-5"}});
+  EXPECT_TRUE(absl::StartsWith(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\""));
+  EXPECT_TRUE(absl::StrContains(svg, "aria-labelledby=\"svg-c-title svg-c-desc\""));
+  EXPECT_TRUE(
+      absl::StrContains(svg, "<title id=\"svg-c-title\">Uses &lt;per&gt; scenario</title>"));
+  EXPECT_TRUE(absl::StrContains(svg, "<desc id=\"svg-c-desc\">desc &amp; more</desc>"));
+  EXPECT_TRUE(absl::StrContains(svg, "width=\"180\" height=\"16\""));  // 50 of 100 -> half
+  EXPECT_TRUE(absl::StrContains(svg, "width=\"360\" height=\"16\""));
+  EXPECT_TRUE(absl::StrContains(svg, "width=\"0\" height=\"16\""));  // negative drawn as 0
+  EXPECT_TRUE(absl::StrContains(svg, "&lt;neg&gt;"));
+  // No data: an empty chart, no division by zero.
+  EXPECT_TRUE(absl::StrContains(BarChartSvg("e", "t", "d", {}), "</svg>"));
+}
+
 TEST(RenderJsonTest, EveryPageHasItsJson) {
   auto p = SamplePublished(SampleSnapshot());
   auto docs = RenderJsonApi(*p);
