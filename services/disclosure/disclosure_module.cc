@@ -24,6 +24,10 @@ void DisclosureModule::DefineFlags(Config& config) {
                 "how long the portal serves a checkpoint before asking audit again (≤ 60s)");
   config.Define("portal-tile-cache", "PDAO_PORTAL_TILE_CACHE", "1024",
                 "hash tiles the portal keeps (≤ 65536; 8 KiB each at most)");
+  config.Define(
+      "portal-public-url", "PDAO_PORTAL_PUBLIC_URL", "",
+      "the portal's public base URL (http(s)://host[:port][/path]) for the absolute links "
+      "of the Atom feed and the DCAT-AP catalogue; empty: http://127.0.0.1:<port>");
   DefineStateFlags(config);
   // Published snapshots (rule 41, snapshot_store.h).
   config.Define("disclosure-snapshot-retention", "PDAO_DISCLOSURE_SNAPSHOT_RETENTION", "1000",
@@ -98,8 +102,8 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
     log::Info("disclosure: no --portal-listen, the public portal is off", {});
     return m;
   }
-  absl::StatusOr<std::unique_ptr<PortalServer>> portal =
-      PortalServer::Start(listen, *m->core_, ctx.clock, limit, m->snapshots_.get());
+  absl::StatusOr<std::unique_ptr<PortalServer>> portal = PortalServer::Start(
+      listen, *m->core_, ctx.clock, limit, m->snapshots_.get(), config.Get("portal-public-url"));
   if (!portal.ok()) return portal.status();
   m->portal_ = std::move(*portal);
   log::Info("public portal listening",

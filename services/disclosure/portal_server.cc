@@ -110,6 +110,7 @@ void PortalServer::Route() {
           "public, max-age=31536000, immutable");
   });
   if (snapshots_ != nullptr) RouteSnapshots();
+  RoutePages();
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) res.set_content("not found\n", "text/plain; charset=utf-8");
   });
@@ -174,11 +175,45 @@ void PortalServer::RouteSnapshots() {
   });
 }
 
-absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::string& address,
-                                                                  DisclosureCore& core,
-                                                                  const Clock& clock,
-                                                                  RateLimit limit,
-                                                                  const SnapshotSource* snapshots) {
+// ---- The rendered faces of the latest snapshot (rule 41; portal_pages.h) ----------------------
+void PortalServer::RoutePages() {
+  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+    if (pages_ == nullptr) {
+      res.status = 503;
+      res.set_header("Retry-After", "5");
+      res.set_content("the disclosure snapshots are not available in this process (rule 41)\n",
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    absl::StatusOr<PortalPages::Served> page = pages_->Find(req.path);
+    if (!page.ok()) {
+      res.status = HttpStatus(page.status());
+      if (res.status == 503) res.set_header("Retry-After", "5");
+      res.set_content(absl::StrCat(page.status().message(), "\n"), "text/plain; charset=utf-8");
+      return;
+    }
+    const std::string etag = absl::StrCat("\"s", page->sequence, "\"");
+    res.set_header("ETag", etag);
+    res.set_header("Cache-Control", "public, max-age=10");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    if (req.get_header_value("If-None-Match") == etag) {
+      res.status = 304;
+      return;
+    }
+    res.status = 200;
+    res.set_content(page->document->body, page->document->content_type.c_str());
+  };
+  httplib::Server& s = *server_;
+  for (const char* pattern :
+       {"/", "/en/", "/feed.atom", "/dcat/catalog.jsonld", R"(/api/.+)", R"(/csv/.+)"}) {
+    s.Get(pattern, serve);
+  }
+}
+// ---- end of the rendered faces ------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(
+    const std::string& address, DisclosureCore& core, const Clock& clock, RateLimit limit,
+    const SnapshotSource* snapshots, std::string public_url) {
   if (absl::Status s = ValidateRateLimit(limit); !s.ok()) return s;
   const size_t colon = address.rfind(':');
   int port = -1;
@@ -206,6 +241,13 @@ absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::str
                                                errno != 0 ? std::strerror(errno) : "bind failed"));
   }
   server->port_ = port;
+  if (snapshots != nullptr) {
+    if (public_url.empty()) public_url = absl::StrCat("http://127.0.0.1:", port);
+    absl::StatusOr<std::unique_ptr<PortalPages>> pages =
+        PortalPages::Create(*snapshots, {.public_url = std::move(public_url)});
+    if (!pages.ok()) return pages.status();
+    server->pages_ = std::move(*pages);
+  }
   httplib::Server* raw = server->server_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
   // httplib's stop() does nothing before the listening loop runs, so a server stopped right after
