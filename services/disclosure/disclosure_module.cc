@@ -6,7 +6,7 @@
 namespace pdao::disclosure {
 
 ModuleFactory DisclosureModule::Factory() {
-  return MakeModuleFactory<DisclosureModule>("disclosure", {"audit"});
+  return MakeModuleFactory<DisclosureModule>("disclosure", {"audit", "pricing", "authorization"});
 }
 
 void DisclosureModule::DefineFlags(Config& config) {
@@ -23,6 +23,10 @@ void DisclosureModule::DefineFlags(Config& config) {
                 "how long the portal serves a checkpoint before asking audit again (≤ 60s)");
   config.Define("portal-tile-cache", "PDAO_PORTAL_TILE_CACHE", "1024",
                 "hash tiles the portal keeps (≤ 65536; 8 KiB each at most)");
+  // ---- Reports and the gRPC API (rules 39, 40) ----
+  config.Define("report-sweep-interval", "PDAO_REPORT_SWEEP_INTERVAL", "10m",
+                "how often the annual reports overdue since 1 April are looked for (rule 39), "
+                "1s..24h");
 }
 
 DisclosureModule::~DisclosureModule() {
@@ -56,6 +60,7 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
   std::unique_ptr<DisclosureModule> m(new DisclosureModule());
   m->audit_ = std::make_unique<GrpcAuditReader>(std::move(*audit));
   m->core_ = std::make_unique<DisclosureCore>(*m->audit_, ctx.clock, options);
+  if (absl::Status s = m->AddReports(ctx); !s.ok()) return s;
   const std::string listen = config.Get("portal-listen");
   if (listen.empty()) {
     log::Info("disclosure: no --portal-listen, the public portal is off", {});
@@ -68,6 +73,51 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
   log::Info("public portal listening",
             {{"address", listen}, {"port", static_cast<int64_t>(m->portal_->port())}});
   return m;
+}
+
+// ---- Reports and the gRPC API (rules 39, 40) ----
+
+namespace {
+
+// The SnapshotSource of a host where no snapshot has been published: NOT_FOUND, as the interface
+// answers before the first snapshot. Replaced by the snapshot store when it is wired in.
+class NoSnapshotYet final : public SnapshotSource {
+ public:
+  absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> Latest() const override {
+    return absl::NotFoundError("no snapshot has been published yet (rule 41)");
+  }
+  absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> Get(int64_t sequence) const override {
+    return absl::NotFoundError(absl::StrCat("snapshot ", sequence, " was never published"));
+  }
+};
+
+}  // namespace
+
+absl::Status DisclosureModule::AddReports(const ModuleContext& ctx) {
+  absl::StatusOr<absl::Duration> interval = ctx.config.GetDuration("report-sweep-interval");
+  if (!interval.ok()) return interval.status();
+  if (*interval < absl::Seconds(1) || *interval > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat("--report-sweep-interval must be 1s..24h; got ",
+                                                   absl::FormatDuration(*interval)));
+  }
+  absl::StatusOr<std::shared_ptr<ServiceClient>> pricing = ctx.clients.For("disclosure", "pricing");
+  if (!pricing.ok()) return pricing.status();
+  absl::StatusOr<std::shared_ptr<ServiceClient>> authorization =
+      ctx.clients.For("disclosure", "authorization");
+  if (!authorization.ok()) return authorization.status();
+  absl::StatusOr<Store*> store = ctx.host.OpenStore("disclosure");
+  if (!store.ok()) return store.status();
+  ledger_ = std::make_unique<GrpcLedgerReader>(std::move(*pricing));
+  agreements_ = std::make_unique<GrpcAgreementReader>(std::move(*authorization));
+  api_snapshots_ = std::make_unique<NoSnapshotYet>();
+  reports_ =
+      std::make_unique<ReportsCore>(**store, ctx.clock, *ledger_, *agreements_, *api_snapshots_);
+  service_ = std::make_unique<DisclosureService>(*reports_, ctx.host.executor());
+  ctx.host.AddService(service_.get(), v1::DisclosureService::service_full_name());
+  ReportsCore* reports = reports_.get();
+  ctx.host.AddPeriodic("disclosure-report-sweep", *interval,
+                       [reports]() { return reports->SweepMissingReports().status(); });
+  return absl::OkStatus();
 }
 
 }  // namespace pdao::disclosure
