@@ -7,7 +7,7 @@
 namespace pdao::disclosure {
 
 ModuleFactory DisclosureModule::Factory() {
-  return MakeModuleFactory<DisclosureModule>("disclosure", {"audit"});
+  return MakeModuleFactory<DisclosureModule>("disclosure", {"audit", "pricing", "authorization"});
 }
 
 void DisclosureModule::DefineFlags(Config& config) {
@@ -36,6 +36,10 @@ void DisclosureModule::DefineFlags(Config& config) {
   config.Define("disclosure-proof-refresh", "PDAO_DISCLOSURE_PROOF_REFRESH", "1s",
                 "how often snapshots still without a proof look for their audit entry in the "
                 "latest signed checkpoint (100ms..1h)");
+  // ---- Reports and the gRPC API (rules 39, 40) ----
+  config.Define("report-sweep-interval", "PDAO_REPORT_SWEEP_INTERVAL", "10m",
+                "how often the annual reports overdue since 1 April are looked for (rule 39), "
+                "1s..24h");
 }
 
 DisclosureModule::~DisclosureModule() {
@@ -97,6 +101,7 @@ absl::StatusOr<std::unique_ptr<DisclosureModule>> DisclosureModule::Create(
     if (!state.ok()) return state.status();
     m->state_ = std::move(*state);
   }
+  if (absl::Status s = m->AddReports(ctx); !s.ok()) return s;
   const std::string listen = config.Get("portal-listen");
   if (listen.empty()) {
     log::Info("disclosure: no --portal-listen, the public portal is off", {});
@@ -155,6 +160,33 @@ absl::StatusOr<std::unique_ptr<PublicStateWiring>> StartPublicState(const Module
   StateLoop* raw = wiring->loop.get();
   ctx.host.AddPeriodic("disclosure-snapshot", *interval, [raw] { return raw->Tick(); });
   return wiring;
+}
+
+// ---- Reports and the gRPC API (rules 39, 40) ----
+
+absl::Status DisclosureModule::AddReports(const ModuleContext& ctx) {
+  absl::StatusOr<absl::Duration> interval = ctx.config.GetDuration("report-sweep-interval");
+  if (!interval.ok()) return interval.status();
+  if (*interval < absl::Seconds(1) || *interval > absl::Hours(24)) {
+    return absl::InvalidArgumentError(absl::StrCat("--report-sweep-interval must be 1s..24h; got ",
+                                                   absl::FormatDuration(*interval)));
+  }
+  absl::StatusOr<std::shared_ptr<ServiceClient>> pricing = ctx.clients.For("disclosure", "pricing");
+  if (!pricing.ok()) return pricing.status();
+  absl::StatusOr<std::shared_ptr<ServiceClient>> authorization =
+      ctx.clients.For("disclosure", "authorization");
+  if (!authorization.ok()) return authorization.status();
+  absl::StatusOr<Store*> store = ctx.host.OpenStore("disclosure");
+  if (!store.ok()) return store.status();
+  ledger_ = std::make_unique<GrpcLedgerReader>(std::move(*pricing));
+  agreements_ = std::make_unique<GrpcAgreementReader>(std::move(*authorization));
+  reports_ = std::make_unique<ReportsCore>(**store, ctx.clock, *ledger_, *agreements_, *snapshots_);
+  service_ = std::make_unique<DisclosureService>(*reports_, ctx.host.executor());
+  ctx.host.AddService(service_.get(), v1::DisclosureService::service_full_name());
+  ReportsCore* reports = reports_.get();
+  ctx.host.AddPeriodic("disclosure-report-sweep", *interval,
+                       [reports]() { return reports->SweepMissingReports().status(); });
+  return absl::OkStatus();
 }
 
 }  // namespace pdao::disclosure

@@ -9,7 +9,10 @@
 #include "common/app/module.h"
 #include "services/disclosure/audit_reader.h"
 #include "services/disclosure/disclosure_core.h"
+#include "services/disclosure/disclosure_service.h"
+#include "services/disclosure/ledger_reader.h"
 #include "services/disclosure/portal_server.h"
+#include "services/disclosure/reports_core.h"
 #include "services/disclosure/snapshot_store.h"
 #include "services/disclosure/snapshots.h"
 #include "services/disclosure/state_loop.h"
@@ -36,11 +39,14 @@ absl::StatusOr<std::unique_ptr<PublicStateWiring>> StartPublicState(const Module
 
 class DisclosureModule final : public Module {
  public:
-  // "disclosure"; calls "audit" (the checkpoint, the key and the tiles it publishes).
+  // "disclosure"; calls "audit" (the checkpoint, the key and the tiles it publishes), "pricing"
+  // (the ledger the annual reports are cross-checked against) and "authorization" (which
+  // operators owe a report).
   static ModuleFactory Factory();
   // --portal-listen, --portal-rate, --portal-burst, --portal-max-clients,
-  // --portal-checkpoint-cache, --portal-tile-cache, --disclosure-snapshot-retention,
-  // --disclosure-proof-refresh (and their PDAO_* variables).
+  // --portal-checkpoint-cache, --portal-tile-cache, --portal-public-url,
+  // --disclosure-snapshot-retention, --disclosure-proof-refresh, --report-sweep-interval (and
+  // their PDAO_* variables).
   static void DefineFlags(Config& config);
   // Makes the audit client (its channel on first use, so the module starts without audit
   // reachable) and, when --portal-listen is set, starts the portal on it. INVALID_ARGUMENT for bad
@@ -59,7 +65,13 @@ class DisclosureModule final : public Module {
   // The portal's bound port (--portal-listen with port 0 picks one); 0 without a portal.
   int portal_port() const { return portal_ ? portal_->port() : 0; }
 
+  // ---- Reports and the gRPC API (rules 39, 40) ----
+  ReportsCore& reports() { return *reports_; }
+
  private:
+  // Creates the reports block: the pricing and authorization clients, ReportsCore over the
+  // "disclosure" store, the DisclosureService adapter and the missing-report sweep.
+  absl::Status AddReports(const ModuleContext& ctx);
   DisclosureModule() = default;
   std::unique_ptr<AuditReader> audit_;
   std::unique_ptr<DisclosureCore> core_;
@@ -67,6 +79,12 @@ class DisclosureModule final : public Module {
   // The public state's loop publishes through snapshots_: declared after it, so destroyed first.
   std::unique_ptr<PublicStateWiring> state_;
   std::unique_ptr<PortalServer> portal_;
+
+  // ---- Reports and the gRPC API (rules 39, 40) ----
+  std::unique_ptr<LedgerReader> ledger_;
+  std::unique_ptr<AgreementReader> agreements_;
+  std::unique_ptr<ReportsCore> reports_;
+  std::unique_ptr<DisclosureService> service_;
 };
 
 }  // namespace pdao::disclosure
