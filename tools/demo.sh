@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, builds pdao-standalone and pdaoctl, starts
 # the platform on its embedded defaults (SQLite + in-process bus, a dev CA made on first start) and
-# walks through registering and grading a resource and taking its registration to CODED, printing
-# each step. Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary folder).
+# walks the platform's whole job, printing each step and its rule: registry (a resource registered,
+# graded, put to publicity; steps 1-5), authorization (plan, operator, agreement to ACTIVE; 6-10),
+# the operator's product put to publicity (11), one move of the sandbox clock past both publicity
+# periods and both registrations CODED (12-16), compliance (scenario approved, grant, CheckUsage;
+# 17-19, 23), pricing (cap, price, metered use, statement; 20-24), then the audit log, /metrics and
+# the public portal (25-28). Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary
+# folder). A step added at the end is numbered after the last one and checked in
+# tools/ci/check-demo.py.
 #
 #   PDAO_SKIP_SETUP=1        install nothing (tools/test.sh runs the demo this way after its build)
 #   PDAO_BUILD_DIR=DIR       build directory (default: build)
 #   PDAO_DEMO_PORT, PDAO_DEMO_METRICS_PORT   fixed ports (default: free loopback ports, picked
 #                            again when another process takes one before pdao-standalone binds it)
+#   PDAO_DEMO_START=RFC3339  where the sandbox clock starts (default 2026-03-02T09:00:00+08:00, a
+#                            Monday): the walk's dates (deadlines in working days of the official
+#                            holiday calendar, terms, months) do not depend on the day it runs
 #
 # The replies of pdaoctl are JSON and are read with python3's json module. tools/ci/check-demo.py
 # checks what this script prints (tools/test.sh runs both).
@@ -59,6 +68,17 @@ count() {  # count KEY < reply: how many fields are named KEY
   json_py "$JSON_WALK"'
 print(sum(1 for k, _ in walk(reply) if k == sys.argv[1]))' "$1"
 }
+dev_time() {  # dev_time SECONDS [FORMAT]: the platform's clock (dev-clock) + SECONDS; RFC 3339 UTC,
+  # or FORMAT (strftime) in China Standard Time, the zone of civil dates and months (e.g. %Y-%m)
+  as implementing_agency dev-clock GetTime | json_py '
+import datetime, json, re, sys
+now = re.sub(r"\.\d+", "", json.load(sys.stdin)["now"]).replace("Z", "+00:00")
+t = datetime.datetime.fromisoformat(now) + datetime.timedelta(seconds=int(sys.argv[1]))
+if len(sys.argv) > 2:
+    print(t.astimezone(datetime.timezone(datetime.timedelta(hours=8))).strftime(sys.argv[2]))
+else:
+    print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$@"
+}
 free_port() {  # a loopback port that was free a moment ago (start_standalone retries on a clash)
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -76,7 +96,8 @@ start_standalone() {
     say "starting pdao-standalone --data-dir $DIR (mTLS on 127.0.0.1:$PORT, /metrics on :$METRICS_PORT, public portal on :$PORTAL_PORT)"
     "$STANDALONE" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
       --metrics-listen "127.0.0.1:$METRICS_PORT" --portal-listen "127.0.0.1:$PORTAL_PORT" \
-      --dev-clock 2>"$DIR/standalone.log" &
+      --dev-clock --dev-clock-start "${PDAO_DEMO_START:-2026-03-02T09:00:00+08:00}" \
+      2>"$DIR/standalone.log" &
     PID=$!
     for _ in $(seq 1 200); do
       as implementing_agency dev-clock GetTime >/dev/null 2>&1 && return 0
@@ -138,23 +159,178 @@ say "5. Coding before publicity ends is refused (rule 6)"
 as implementing_agency registry AdvanceRegistration \
   "{\"registration_id\": \"$REGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}" || true
 
-say "6. The sandbox clock moves 21 days ahead (--dev-clock; never in production)"
+# ---- Authorization (rules 11-16): plan, operator, agreement -------------------------------------
+# The organizations are the ones the dev CA's role certificates name (spiffe://pdao/org/demo-<role>/
+# role/<role>): the operator is demo-operator, the business entity demo-business-entity.
+OPS=demo-operator
+BIZ=demo-business-entity
+TODAY=$(dev_time 0 %Y-%m-%d)
+
+say "6. The implementing agency drafts an implementation plan over the resource (every section of rule 12); the data bureau submits it and the government approves it (rule 13)"
+PLAN=$(as implementing_agency authorization CreatePlan "{\"content\": {
+  \"title\": \"Public transport data: authorized operation plan\",
+  \"mode\": \"AUTHORIZATION_MODE_DOMAIN\", \"mode_subject\": \"transport\",
+  \"resource_ids\": [\"$RID\"], \"resource_catalog\": \"city transport data: bus arrivals\",
+  \"operator_selection_conditions\": \"legal person; data-security certified\",
+  \"authorization_term\": \"2 years\", \"exit_mechanism\": \"exit on revocation; data destroyed within 30 days\",
+  \"supervision_and_evaluation\": \"yearly internal audit and evaluation\",
+  \"cost_and_revenue_accounting\": \"separate books\", \"revenue_distribution\": \"谁投入、谁贡献、谁受益\",
+  \"security_measures\": \"domain isolation, personal information protection, emergency plan\",
+  \"products\": [{\"name\": \"Bus ETA API\", \"category\": \"PRODUCT_CATEGORY_COMMERCIAL\"}]}}")
+echo "$PLAN" | show plan_id version_number state
+PLANID=$(echo "$PLAN" | field plan_id)
+as data_bureau authorization SubmitPlan "{\"plan_id\": \"$PLANID\", \"version_number\": 1}" | show state
+as government authorization ApprovePlan "{\"plan_id\": \"$PLANID\", \"version_number\": 1,
+  \"decision_number\": \"City Gov. Decision 2026-41\", \"decision_date\": \"$TODAY\"}" |
+  show state decision_number
+
+say "7. The agency registers the operator, a legal person with its 统一社会信用代码 (check digit verified) and qualifications, and selects it by open tender under the approved plan (rule 14)"
+as implementing_agency authorization RegisterOperator "{\"operator\": {
+  \"org\": \"$OPS\", \"name\": \"Demo Data Operations Co., Ltd.\", \"credit_code\": \"91220101MA0Y00002K\",
+  \"legal_person\": true, \"legal_representative\": \"张三\",
+  \"qualification\": {\"management_capability\": true, \"technical_capability\": true,
+    \"business_standing\": true, \"credit_standing\": true, \"data_security_compliance\": true,
+    \"review_reference\": \"Qualification review 2026-07\"},
+  \"affiliate_credit_codes\": [\"91220101MA0Y00003N\"]}}" | show org credit_code state
+SEL=$(as implementing_agency authorization SelectOperator "{\"operator_org\": \"$OPS\",
+  \"plan_id\": \"$PLANID\", \"plan_version_number\": 1, \"method\": \"SELECTION_METHOD_OPEN_TENDER\",
+  \"procurement\": {\"reference\": \"Tender 2026-118\", \"date\": \"$TODAY\", \"summary\": \"one qualified bid\"}}")
+echo "$SEL" | show id operator_org method
+SELID=$(echo "$SEL" | field id)
+
+say "8. The agency drafts the authorization agreement (2-year term, collective decision; rule 15) and signs it"
+AGR=$(as implementing_agency authorization CreateAgreement "{\"operator_org\": \"$OPS\",
+  \"selection_id\": \"$SELID\", \"resource_ids\": [\"$RID\"],
+  \"term_start\": \"$(dev_time 0)\", \"term_end\": \"$(dev_time $((730 * 86400)))\",
+  \"collective_decision\": {\"meeting_reference\": \"Agency board meeting 2026-12\", \"date\": \"$TODAY\",
+    \"summary\": \"authorize the operator for the transport domain\"}}")
+echo "$AGR" | show id state term_start term_end
+AGRID=$(echo "$AGR" | field id)
+as implementing_agency authorization SignAgreement "{\"agreement_id\": \"$AGRID\"}" | show state
+
+say "9. Activating an agreement that is not filed is refused (rule 15)"
+as implementing_agency authorization ActivateAgreement "{\"agreement_id\": \"$AGRID\"}" || true
+
+say "10. The agency files it with the province and the city, activates it, and the entitlement Check now allows the operator on the resource (rules 15, 16)"
+as implementing_agency authorization FileAgreement "{\"agreement_id\": \"$AGRID\",
+  \"filing\": {\"province_reference\": \"Province filing 2026-0311\", \"city_reference\": \"City filing 2026-0907\"}}" |
+  show state
+as implementing_agency authorization ActivateAgreement "{\"agreement_id\": \"$AGRID\"}" | show state
+as operator authorization Check "{\"operator_org\": \"$OPS\", \"resource_id\": \"$RID\", \"action\": \"build-product\"}" |
+  show decision reason
+
+# ---- The operator's product (rule 10) ------------------------------------------------------------
+say "11. While the resource's publicity runs, the operator registers its product built from the resource (lineage; the registry asks authorization that the agreement covers it, rules 10, 16) and applies for FIRST registration; the agency opens publicity"
+PROD=$(as operator registry RegisterProduct "{\"spec\": {\"name\": \"Bus ETA API\",
+  \"description\": \"Arrival predictions per stop, by API\", \"form\": \"PRODUCT_FORM_INTERFACE\",
+  \"use_category\": \"USE_CATEGORY_COMMERCIAL\", \"source_resource_ids\": [\"$RID\"]}}")
+echo "$PROD" | show id operator_org status
+PRODID=$(echo "$PROD" | field id)
+PSHA=$(printf 'Bus ETA API product description v1' | sha256sum | cut -d' ' -f1)
+PEID=$(as operator registry RecordEvidence "{\"content_sha256\": \"$PSHA\"}" | field id)
+PREG=$(as operator registry SubmitRegistration "{\"type\": \"REGISTRATION_TYPE_FIRST\",
+  \"subject_kind\": \"SUBJECT_KIND_PRODUCT\", \"subject_id\": \"$PRODID\", \"evidence_id\": \"$PEID\"}")
+PREGID=$(echo "$PREG" | field id)
+for action in ACCEPT PASS_REVIEW START_PUBLICITY; do
+  as implementing_agency registry AdvanceRegistration \
+    "{\"registration_id\": \"$PREGID\", \"action\": \"ADVANCE_ACTION_$action\"}" | show state
+done
+
+say "12. The sandbox clock moves 21 days ahead (--dev-clock; never in production): both publicity periods end"
 as implementing_agency dev-clock AdvanceTime '{"by": "1814400s"}' | show now
 
-say "7. The registration is coded: a query code is issued, valid 3 years (rules 6, 8)"
+say "13. The resource's registration is coded: a query code is issued, valid 3 years (rules 6, 8)"
 CODED=$(as implementing_agency registry AdvanceRegistration \
   "{\"registration_id\": \"$REGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}")
 echo "$CODED" | show state query_code valid_until
 CODE=$(echo "$CODED" | field query_code)
 
-say "8. Anyone with a certificate looks the code up and sees only the publicity fields"
+say "14. Anyone with a certificate looks the code up and sees only the publicity fields"
 as business_entity registry QueryRegistrationCode "{\"query_code\": \"$CODE\"}"
 
-say "9. The resource is now REGISTERED and eligible for authorized operation (rules 2-4)"
+say "15. The resource is now REGISTERED and eligible for authorized operation (rules 2-4)"
 as implementing_agency registry CheckEligibility "{\"resource_ids\": [\"$RID\"]}" |
   show eligible grade
 
-say "10. Every action is in the tamper-evident audit log (rules 32-33): the regulator asks who did what"
+say "16. The product's registration is coded too: the product is CODED and may be sold (rules 6, 8, 10)"
+as implementing_agency registry AdvanceRegistration \
+  "{\"registration_id\": \"$PREGID\", \"action\": \"ADVANCE_ACTION_ISSUE_CODE\"}" | show state query_code
+as operator registry GetProduct "{\"product_id\": \"$PRODID\"}" | show status
+
+# ---- Compliance (rules 19-24): scenario, assessment, grant ---------------------------------------
+say "17. A business entity drafts an application scenario through the operator (every part of rule 19) and hands it over; the operator endorses it and submits it to the agency (CC Art. 11)"
+SCN=$(as business_entity compliance DraftScenario "{\"applicant_credit_code\": \"91220101MA0Y00001G\",
+  \"operator_org\": \"$OPS\", \"content\": {
+  \"title\": \"Delivery routing around bus stops\", \"purpose\": \"Plan delivery routes around bus lanes and stops\",
+  \"use_category\": \"USE_CATEGORY_COMMERCIAL\",
+  \"resources\": [{\"resource_id\": \"$RID\", \"fields\": [\"stop_id\", \"eta_seconds\"]}],
+  \"product_ids\": [\"$PRODID\"], \"outputs\": \"route plans, aggregated hourly\",
+  \"retention\": {\"period\": \"15552000s\", \"disposal\": \"deleted at the end of the period, deletion logged\"},
+  \"personal_information\": {\"handling\": \"PERSONAL_INFO_HANDLING_NOT_INVOLVED\"},
+  \"security_measures\": \"processing inside the operation domain only; access logged\",
+  \"term_start\": \"$(dev_time 0)\", \"term_end\": \"$(dev_time $((365 * 86400)))\"}}")
+echo "$SCN" | show scenario_id applicant_org state
+SCNID=$(echo "$SCN" | field scenario_id)
+as business_entity compliance SubmitScenario "{\"scenario_id\": \"$SCNID\", \"version_number\": 1}" |
+  show state
+as operator compliance EndorseScenario "{\"scenario_id\": \"$SCNID\", \"version_number\": 1,
+  \"note\": \"fits the agreement's transport domain\"}" | show state
+
+say "18. The agency assesses it against the named rules of rule 20 (facts asked from authorization and the registry, each verdict recorded) and approves it"
+as implementing_agency compliance StartAssessment "{\"scenario_id\": \"$SCNID\", \"version_number\": 1}" |
+  show state
+as implementing_agency compliance AssessScenario "{\"scenario_id\": \"$SCNID\", \"version_number\": 1}" |
+  show rule outcome passed
+as implementing_agency compliance DecideScenario "{\"scenario_id\": \"$SCNID\", \"version_number\": 1,
+  \"approve\": {\"conditions\": [\"outputs stay aggregated hourly\"], \"expires_at\": \"$(dev_time $((300 * 86400)))\"}}" |
+  show state expires_at
+
+say "19. The operator grants the business entity the use of its product under the approved scenario (rules 21, 24)"
+GRANT=$(as operator compliance CreateGrant "{\"product_id\": \"$PRODID\", \"scenario_id\": \"$SCNID\",
+  \"consumer_org\": \"$BIZ\"}")
+echo "$GRANT" | show grant_id consumer_org consumer_credit_code state
+
+# ---- Pricing (rules 25-31): cap, price, metering, statement --------------------------------------
+say "20. The implementing agency sets the product's price cap (上限收费标准): at most 10 fen per call (rule 26)"
+as implementing_agency pricing SetPriceCap "{\"product_id\": \"$PRODID\",
+  \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
+  \"max_rate_fen\": 10, \"effective_from\": \"$(dev_time 0)\",
+  \"decision_reference\": \"Price bureau decision 2026-17\"}" | show cap_id operator_org max_rate_fen
+
+say "21. A price of 12 fen per call, above the cap, is refused (rule 26)"
+FROM=$(dev_time 300)
+as operator pricing SetPrice "{\"product_id\": \"$PRODID\",
+  \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
+  \"tiers\": [{\"start_units\": 0, \"rate_fen\": 12}], \"effective_from\": \"$FROM\"}" || true
+
+say "22. The operator sets its actual price (具体收费标准) under the cap: 8 fen per call from 5 minutes on, a trial price in its first year (rule 26); the sandbox clock moves 1 hour"
+as operator pricing SetPrice "{\"product_id\": \"$PRODID\",
+  \"basis\": {\"billing_unit\": \"BILLING_UNIT_PER_CALL\", \"unit_kind\": \"UNIT_KIND_CALL\", \"block_units\": 1},
+  \"tiers\": [{\"start_units\": 0, \"rate_fen\": 8}], \"effective_from\": \"$FROM\"}" |
+  show price_id rate_fen stage cap_id
+as implementing_agency dev-clock AdvanceTime '{"by": "3600s"}' | show now
+
+say "23. Every use is checked: 5 calls by the business entity under its approved scenario are allowed (rules 21, 24); the same product for a company the grant does not name is denied (rule 24: no pass-through)"
+MONTH=$(dev_time 0 %Y-%m)
+as operator compliance CheckUsage "{\"product_id\": \"$PRODID\", \"scenario_id\": \"$SCNID\",
+  \"consumer_org\": \"$BIZ\", \"operator_org\": \"$OPS\", \"units\": 5, \"unit_kind\": \"UNIT_KIND_CALL\"}" |
+  show decision reason usage_event_id
+as operator compliance CheckUsage "{\"product_id\": \"$PRODID\", \"scenario_id\": \"$SCNID\",
+  \"consumer_org\": \"demo-other-company\", \"operator_org\": \"$OPS\", \"units\": 5, \"unit_kind\": \"UNIT_KIND_CALL\"}" |
+  show decision reason
+
+say "24. Pricing meters the allowed use from compliance's usage_recorded event at the price in force into the separate books; the operator's statement for $MONTH shows the revenue and the regulator's reconciliation is clean (rule 30)"
+# The event reaches pricing over the bus asynchronously: wait (bounded) for the ledger entry.
+for _ in $(seq 1 50); do
+  STATEMENT=$(as operator pricing GetStatement "{\"org\": \"$OPS\", \"month\": \"$MONTH\"}") ||
+    STATEMENT='{}'
+  [[ $(echo "$STATEMENT" | count entry_id) -ge 1 ]] && break
+  sleep 0.1
+done
+echo "$STATEMENT" | show kind balances
+as regulator pricing Reconcile "{\"month\": \"$MONTH\"}" | show metered_revenue_fen ledger_revenue_fen clean
+
+say "25. Every action is in the tamper-evident audit log (rules 32-33): the regulator asks who did what"
 # The outbox relay and the audit log's group commit run asynchronously: wait for the five entries.
 for _ in $(seq 1 50); do
   N=$(as regulator audit Query "{\"object_id\": \"$REGID\"}" | count ingested_at) || N=0
@@ -164,15 +340,15 @@ done
 echo "$N log entries about registration $REGID (submitted, accepted, reviewed, publicity, coded)"
 as regulator audit GetCheckpoint '{}' | show tree_size root_hash timestamp
 
-say "11. Anyone can check the log: signed checkpoint, consistency, root recomputed from the entries"
+say "26. Anyone can check the log: signed checkpoint, consistency, root recomputed from the entries"
 "$CTL" audit verify-log --target "127.0.0.1:$PORT" --certs-dir "$DIR/certs" --as regulator \
   --state "$DIR/verify-log.state"
 
-say "12. Every call is measured: /metrics"
-curl -s "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep '^pdao_grpc_server_handled_total' | head -8 ||
-  echo "(curl not installed)"
+say "27. Every call is measured: /metrics (here the calls the platform refused, by code and method)"
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | grep '^pdao_grpc_server_handled_total' |
+  grep -v 'code="OK"' || echo "(curl not installed)"
 
-say "13. Anyone, with no certificate, reads the log's signed checkpoint and key on the public portal (C2SP tlog-checkpoint, rules 33, 41)"
+say "28. Anyone, with no certificate, reads the log's signed checkpoint and key on the public portal (C2SP tlog-checkpoint, rules 33, 41)"
 echo "portal: http://127.0.0.1:$PORTAL_PORT/log/checkpoint  (tiles under /log/tile/, key at /log/key)"
 python3 - "$PORTAL_PORT" <<'PY' || echo "(the portal did not answer)"
 import sys, urllib.request
@@ -182,6 +358,47 @@ for path in ("checkpoint", "key"):
         print("GET /log/%s -> %d" % (path, r.status))
         print(r.read().decode("utf-8"), end="" if path == "checkpoint" else "\n")
 PY
+
+say "29. The public disclosure (what was authorized and what it earned) is rebuilt from the events, and anyone checks it against the signed audit log (rules 37-41)"
+echo "portal: http://127.0.0.1:$PORTAL_PORT/  (snapshots at /snapshots/latest.json)"
+# Snapshots are rebuilt at most once a second from the events: wait for one that has the metered
+# use of step 24, print what it discloses, then verify exactly that snapshot.
+SNAPSHOT=$(python3 - "$PORTAL_PORT" <<'PY'
+import json, sys, time, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+snap = {}
+for _ in range(150):
+    try:
+        snap = json.load(urllib.request.urlopen(base + "/snapshots/latest.json", timeout=5))
+    except Exception:
+        snap = {}
+    if any(u.get("revenue_fen") for o in snap.get("operators", []) for u in o.get("uses", [])):
+        break
+    time.sleep(0.1)
+print("snapshot %s, built against the audit log at size %s" %
+      (snap.get("sequence"), snap.get("built_from_tree_size")), file=sys.stderr)
+for r in snap.get("agency", {}).get("resources", []):
+    print("authorized resource %s (%s): %s, operators %s" %
+          (r.get("resource_id"), r.get("name"), r.get("registration_status"),
+           ",".join(r.get("operator_orgs", []))), file=sys.stderr)
+for o in snap.get("operators", []):
+    op = o.get("operator", {})
+    for a in op.get("agreements", []):
+        print("operator %s agreement %s: %s" % (op.get("operator_org"), a.get("agreement_id"),
+                                                  a.get("state")), file=sys.stderr)
+    for u in o.get("uses", []):
+        print("operator %s product %s in %s: %s uses, %s units, revenue %s fen" %
+              (op.get("operator_org"), u.get("product_id"), u.get("month"), u.get("uses", 0),
+               u.get("units", 0), u.get("revenue_fen", 0)), file=sys.stderr)
+print(snap.get("sequence", "latest"))
+PY
+)
+URL="http://127.0.0.1:$PORTAL_PORT/snapshots/$SNAPSHOT.json"
+for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers the snapshot's entry
+  "$CTL" disclosure verify "$URL" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$CTL" disclosure verify "$URL"
 
 say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
 kill -TERM $PID; wait $PID || true; PID=; trap - EXIT

@@ -1,4 +1,5 @@
-// OffsetClock: the system clock plus an offset that only grows. Used by pdao-standalone with
+// OffsetClock: the system clock plus an offset that only grows once the platform runs. Used by
+// pdao-standalone with
 // --dev-clock so a sandbox can move past deadlines (publicity periods, terms) without waiting.
 // Never used by the production service binaries.
 #pragma once
@@ -21,6 +22,12 @@ class OffsetClock final : public Clock {
   // Moves the clock forward by `d` (> 0).
   void Advance(absl::Duration d) {
     offset_ns_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
+  }
+  // Makes Now() read `start` at this moment (before or after the system clock): once, at start-up,
+  // before anything has read the clock (pdao-standalone --dev-clock-start), so a sandbox's dates
+  // do not depend on the day it runs. From then on the clock only moves forward.
+  void StartAt(absl::Time start) {
+    offset_ns_.store(absl::ToInt64Nanoseconds(start - absl::Now()), std::memory_order_release);
   }
 
  private:

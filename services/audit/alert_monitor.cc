@@ -56,6 +56,8 @@ const char* RuleLabel(v1::AlertRule rule) {
       return "sample_volume";
     case v1::ALERT_RULE_LOG_INTEGRITY:
       return "log_integrity";
+    case v1::ALERT_RULE_REPORT_MISSING:
+      return "report_missing";
     default:
       return "unspecified";
   }
@@ -198,6 +200,16 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
       window.rows = 0;
       raised.push_back(std::move(alert));
     }
+  }
+  if (e.has_annual_report_missing() && e.producer() == "disclosure") {
+    const auto& missing = e.annual_report_missing();
+    Alert alert = make(
+        v1::ALERT_RULE_REPORT_MISSING, "report-missing-",
+        absl::StrCat("annual operation report of ", missing.operator_org(), " for ", missing.year(),
+                     " not submitted by 31 March (rule 39; early "
+                     "warning, rule 35)"));
+    alert.add_entry_indexes(index);
+    raised.push_back(std::move(alert));
   }
   return raised;
 }

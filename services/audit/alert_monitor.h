@@ -15,6 +15,9 @@
 //                                summed) to one requester within `sample_window`; id
 //                                "sample-volume-<index>". Other events whose action mentions a
 //                                sample carry no size and count for nothing.
+//   ALERT_RULE_REPORT_MISSING    the disclosure service's annual_report_missing event (an operator
+//                                did not submit its annual report by 31 March, rule 39): an early
+//                                warning about that operator; id "report-missing-<index>"
 //
 // Recording: the alerts derived from entry N go to the audit service's Store in one commit — the
 // alert records, one `security_alert_raised` event per alert into the outbox (the host's outbox

@@ -267,6 +267,31 @@ TEST_F(AlertMonitorTest, RebuildFromTheLogRecordsWhatACrashLostAndNothingTwice) 
   EXPECT_EQ(Counted(metrics2, "sample_volume"), 0);
 }
 
+// Rule 39 with rule 35: a report missing on 1 April is an early warning about the operator, raised
+// from the disclosure service's event (and from no other producer's).
+TEST_F(AlertMonitorTest, AMissingAnnualReportRaisesAnEarlyWarningAboutTheOperator) {
+  Envelope e;
+  e.set_producer("disclosure");
+  e.set_action("disclosure.report.missing");
+  e.mutable_actor()->set_service("disclosure");
+  e.mutable_aggregate()->set_id("op-silent/2025");
+  e.mutable_annual_report_missing()->set_operator_org("op-silent");
+  e.mutable_annual_report_missing()->set_year(2025);
+  Envelope forged = e;
+  forged.set_producer("compliance");
+  Feed(*monitor_, 0, forged);
+  EXPECT_TRUE(OutboxIds().empty());
+  Feed(*monitor_, 1, e);
+  ASSERT_THAT(OutboxIds(), ElementsAre("report-missing-1"));
+  const auto alert = Outbox()[0];
+  EXPECT_EQ(alert.rule(), v1::ALERT_RULE_REPORT_MISSING);
+  EXPECT_EQ(alert.principal().org(), "op-silent");
+  EXPECT_THAT(alert.description(), HasSubstr("2025"));
+  EXPECT_THAT(alert.description(), HasSubstr("rule 39"));
+  EXPECT_THAT(alert.entry_indexes(), ElementsAre(1));
+  EXPECT_EQ(Counted(metrics_, "report_missing"), 1);
+}
+
 TEST_F(AlertMonitorTest, ExternalAlertIsRecordedOncePerId) {
   v1::Alert alert;
   alert.set_id("log-integrity-1");

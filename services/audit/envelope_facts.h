@@ -52,6 +52,8 @@ inline std::string SubjectOrg(const pdao::events::v1::Envelope& e) {
       return e.access_decided().operator_org();
     case pdao::events::v1::Envelope::kEntitlementWithdrawn:
       return e.entitlement_withdrawn().operator_org();
+    case pdao::events::v1::Envelope::kAnnualReportMissing:
+      return e.annual_report_missing().operator_org();
     default:
       return "";
   }

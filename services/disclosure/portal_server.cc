@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace pdao::disclosure {
 namespace {
@@ -46,8 +47,13 @@ void Reply(httplib::Response& res, const absl::StatusOr<std::string>& body, cons
 
 }  // namespace
 
-PortalServer::PortalServer(DisclosureCore& core, const Clock& clock, RateLimit limit)
-    : core_(core), clock_(clock), server_(std::make_unique<httplib::Server>()), limiter_(limit) {}
+PortalServer::PortalServer(DisclosureCore& core, const Clock& clock, RateLimit limit,
+                           const SnapshotSource* snapshots)
+    : core_(core),
+      clock_(clock),
+      snapshots_(snapshots),
+      server_(std::make_unique<httplib::Server>()),
+      limiter_(limit) {}
 
 PortalServer::~PortalServer() { Stop(); }
 
@@ -103,15 +109,111 @@ void PortalServer::Route() {
     Reply(res, core_.Tile(*tile), "application/octet-stream",
           "public, max-age=31536000, immutable");
   });
+  if (snapshots_ != nullptr) RouteSnapshots();
+  RoutePages();
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) res.set_content("not found\n", "text/plain; charset=utf-8");
   });
 }
 
-absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::string& address,
-                                                                  DisclosureCore& core,
-                                                                  const Clock& clock,
-                                                                  RateLimit limit) {
+// ---- Published snapshots (rule 41, "checkable against the log") -------------------------------
+
+void PortalServer::RouteSnapshots() {
+  httplib::Server& s = *server_;
+  s.Get("/snapshots/latest.json", [this](const httplib::Request&, httplib::Response& res) {
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> latest = snapshots_->Latest();
+    if (!latest.ok()) {
+      Reply(res, latest.status(), "", "");
+      return;
+    }
+    res.status = 302;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("Location",
+                   absl::StrCat("/snapshots/", (*latest)->snapshot.sequence(), ".json"));
+  });
+  // At most 18 digits: every int64 sequence a store can reach, and no overflow when parsing.
+  s.Get(R"(/snapshots/([0-9]{1,18})\.json)", [this](const httplib::Request& req,
+                                                    httplib::Response& res) {
+    int64_t sequence = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &sequence);
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> snapshot = snapshots_->Get(sequence);
+    if (!snapshot.ok()) {
+      Reply(res, snapshot.status(), "", "");
+      return;
+    }
+    Reply(res, (*snapshot)->json, "application/json; charset=utf-8",
+          "public, max-age=31536000, immutable");
+  });
+  s.Get(R"(/snapshots/([0-9]{1,18})\.proof\.json)", [this](const httplib::Request& req,
+                                                           httplib::Response& res) {
+    int64_t sequence = 0;
+    (void)absl::SimpleAtoi(req.matches[1].str(), &sequence);
+    absl::StatusOr<std::shared_ptr<const PublishedSnapshot>> snapshot = snapshots_->Get(sequence);
+    if (!snapshot.ok()) {
+      Reply(res, snapshot.status(), "", "");
+      return;
+    }
+    if (!(*snapshot)->proof.has_value()) {
+      res.status = 404;
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("Retry-After", "5");
+      res.set_content(absl::StrCat("snapshot ", sequence,
+                                   " has no proof yet: its audit entry is not in a signed "
+                                   "checkpoint yet (rule 41); retry later\n"),
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(*(*snapshot)->proof, &json, options).ok()) {
+      Reply(res, absl::InternalError("proof to JSON failed"), "", "");
+      return;
+    }
+    Reply(res, json, "application/json; charset=utf-8", "public, max-age=31536000, immutable");
+  });
+}
+
+// ---- The rendered faces of the latest snapshot (rule 41; portal_pages.h) ----------------------
+void PortalServer::RoutePages() {
+  auto serve = [this](const httplib::Request& req, httplib::Response& res) {
+    if (pages_ == nullptr) {
+      res.status = 503;
+      res.set_header("Retry-After", "5");
+      res.set_content("the disclosure snapshots are not available in this process (rule 41)\n",
+                      "text/plain; charset=utf-8");
+      return;
+    }
+    absl::StatusOr<PortalPages::Served> page = pages_->Find(req.path);
+    if (!page.ok()) {
+      res.status = HttpStatus(page.status());
+      if (res.status == 503) res.set_header("Retry-After", "5");
+      res.set_content(absl::StrCat(page.status().message(), "\n"), "text/plain; charset=utf-8");
+      return;
+    }
+    const std::string etag = absl::StrCat("\"s", page->sequence, "\"");
+    res.set_header("ETag", etag);
+    res.set_header("Cache-Control", "public, max-age=10");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    if (req.get_header_value("If-None-Match") == etag) {
+      res.status = 304;
+      return;
+    }
+    res.status = 200;
+    res.set_content(page->document->body, page->document->content_type.c_str());
+  };
+  httplib::Server& s = *server_;
+  for (const char* pattern :
+       {"/", "/en/", "/feed.atom", "/dcat/catalog.jsonld", R"(/api/.+)", R"(/csv/.+)"}) {
+    s.Get(pattern, serve);
+  }
+}
+// ---- end of the rendered faces ------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(
+    const std::string& address, DisclosureCore& core, const Clock& clock, RateLimit limit,
+    const SnapshotSource* snapshots, std::string public_url) {
   if (absl::Status s = ValidateRateLimit(limit); !s.ok()) return s;
   const size_t colon = address.rfind(':');
   int port = -1;
@@ -125,7 +227,7 @@ absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::str
     host = host.substr(1, host.size() - 2);
   }
   if (host.empty()) host = "0.0.0.0";
-  std::unique_ptr<PortalServer> server(new PortalServer(core, clock, limit));
+  std::unique_ptr<PortalServer> server(new PortalServer(core, clock, limit, snapshots));
   server->Route();
   errno = 0;
   if (port == 0) {
@@ -139,6 +241,13 @@ absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(const std::str
                                                errno != 0 ? std::strerror(errno) : "bind failed"));
   }
   server->port_ = port;
+  if (snapshots != nullptr) {
+    if (public_url.empty()) public_url = absl::StrCat("http://127.0.0.1:", port);
+    absl::StatusOr<std::unique_ptr<PortalPages>> pages =
+        PortalPages::Create(*snapshots, {.public_url = std::move(public_url)});
+    if (!pages.ok()) return pages.status();
+    server->pages_ = std::move(*pages);
+  }
   httplib::Server* raw = server->server_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
   // httplib's stop() does nothing before the listening loop runs, so a server stopped right after

@@ -5,7 +5,11 @@
 #include <httplib.h>
 
 #include "common/clock/clock.h"
+#include "common/store/sqlite_store.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "services/audit/domain/checkpoint.h"
+#include "services/disclosure/snapshot_store.h"
 #include "services/disclosure/testing/fake_audit_reader.h"
 
 namespace pdao::disclosure {
@@ -73,6 +77,59 @@ TEST_F(PortalServerTest, BadAddressesAndLimitsAreRefused) {
   ASSERT_NE(first, nullptr);
   auto taken = PortalServer::Start(absl::StrCat("127.0.0.1:", first->port()), core_, clock_, {});
   EXPECT_TRUE(absl::IsUnavailable(taken.status())) << taken.status();
+}
+
+// Rule 41, "checkable against the log": the exact stored bytes, the proof once there, 404s.
+TEST_F(PortalServerTest, ServesPublishedSnapshotsAndTheirProofs) {
+  std::unique_ptr<SqliteStore> store = *SqliteStore::Open(":memory:");
+  audit::CheckpointSigner signer = *audit::CheckpointSigner::Generate("pdao.test/audit");
+  ASSERT_TRUE(audit_.SignCheckpoint(signer, clock_.Now()).ok());
+  std::unique_ptr<SnapshotStore> snapshots =
+      *SnapshotStore::Open(*store, clock_, audit_, {.retention = 2});
+  auto portal = PortalServer::Start("127.0.0.1:0", core_, clock_, {}, snapshots.get());
+  ASSERT_TRUE(portal.ok()) << portal.status();
+  httplib::Client client("127.0.0.1", (*portal)->port());
+  EXPECT_EQ(client.Get("/snapshots/latest.json")->status, 404) << "nothing published yet";
+
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(snapshots->Publish(v1::Snapshot()).ok());
+  auto latest = client.Get("/snapshots/latest.json");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->status, 302);
+  EXPECT_EQ(latest->get_header_value("Location"), "/snapshots/3.json");
+  auto third = client.Get("/snapshots/3.json");
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 200);
+  EXPECT_EQ(third->body, (*snapshots->Get(3))->json);
+  EXPECT_EQ(third->get_header_value("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(third->get_header_value("Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(client.Get("/snapshots/2.json")->status, 200);
+  EXPECT_EQ(client.Get("/snapshots/1.json")->status, 404) << "beyond the retention of 2";
+  EXPECT_EQ(client.Get("/snapshots/4.json")->status, 404);
+  EXPECT_EQ(client.Get("/snapshots/0.json")->status, 404);
+  EXPECT_EQ(client.Get("/snapshots/1234567890123456789.json")->status, 404);
+  EXPECT_EQ(client.Get("/snapshots/x.json")->status, 404);
+
+  auto waiting = client.Get("/snapshots/3.proof.json");
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->status, 404);
+  EXPECT_EQ(waiting->get_header_value("Retry-After"), "5");
+  const std::vector<OutboxRecord> events = *store->PendingOutbox(10);
+  ASSERT_EQ(events.size(), 3u);
+  for (const OutboxRecord& r : events) {
+    audit_.AppendEnvelope(r.event.payload, clock_.Now());
+  }
+  ASSERT_TRUE(audit_.SignCheckpoint(signer, clock_.Now()).ok());
+  ASSERT_EQ(*snapshots->RefreshProofs(), 2);
+  auto proof = client.Get("/snapshots/3.proof.json");
+  ASSERT_TRUE(proof);
+  EXPECT_EQ(proof->status, 200);
+  EXPECT_EQ(proof->get_header_value("Content-Type"), "application/json; charset=utf-8");
+  v1::SnapshotProof parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(proof->body, &parsed).ok())
+      << proof->body;
+  EXPECT_EQ(parsed.SerializeAsString(), (*snapshots->Get(3))->proof->SerializeAsString());
+  EXPECT_EQ(parsed.leaf_index(), 2u);
+  EXPECT_NE(proof->body.find("\"entry_bytes\""), std::string::npos);
 }
 
 }  // namespace

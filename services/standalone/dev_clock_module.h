@@ -15,10 +15,11 @@ class DevClockModule final : public Module {
  public:
   // "dev-clock", no dependencies.
   static ModuleFactory Factory();
-  // --dev-clock (PDAO_DEV_CLOCK).
+  // --dev-clock (PDAO_DEV_CLOCK), --dev-clock-start (PDAO_DEV_CLOCK_START).
   static void DefineFlags(Config& config);
-  // Adds DevClockService when --dev-clock is set. FAILED_PRECONDITION in a binary without an
-  // adjustable clock.
+  // Adds DevClockService when --dev-clock is set, and starts the clock at --dev-clock-start when
+  // given (it must be the first module, before any other reads the clock). FAILED_PRECONDITION in
+  // a binary without an adjustable clock; INVALID_ARGUMENT for a start that does not parse.
   static absl::StatusOr<std::unique_ptr<DevClockModule>> Create(const ModuleContext& ctx);
 
  private:

@@ -17,11 +17,12 @@ int main(int argc, char** argv) {
       argc, argv,
       {.program = "pdao-standalone",
        .description = "All PDAO services in one process on SQLite and an in-process bus.",
-       .modules = {pdao::registry::RegistryModule::Factory(),
+       // The dev clock first: --dev-clock-start sets the clock before any module reads it.
+       .modules = {pdao::standalone::DevClockModule::Factory(),
+                   pdao::registry::RegistryModule::Factory(),
                    pdao::authorization::AuthorizationModule::Factory(),
                    pdao::compliance::ComplianceModule::Factory(),
                    pdao::pricing::PricingModule::Factory(), pdao::audit::AuditModule::Factory(),
-                   pdao::disclosure::DisclosureModule::Factory(),
-                   pdao::standalone::DevClockModule::Factory()},
+                   pdao::disclosure::DisclosureModule::Factory()},
        .embedded = true});
 }

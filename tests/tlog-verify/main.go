@@ -3,7 +3,8 @@
 // golang.org/x/mod/sumdb/tlog (RFC 6962 hashing, tiles, record proofs).
 //
 //	tlog-verify -url http://127.0.0.1:PORT [-key KEY] [-origin ORIGIN]
-//	            (-entry-file FILE | -leaf-hash HEX) [-index N] [-checkpoint-file FILE]
+//	            (-entry-file FILE | -leaf-hash HEX | -snapshot-url URL | -snapshot-file FILE
+//	             -proof-url URL) [-index N] [-checkpoint-file FILE]
 //
 // It fetches /log/key (unless -key pins the verifier key), verifies /log/checkpoint with it,
 // parses the c2sp.org/tlog-checkpoint body, and proves that the entry (its bytes, hashed as an
@@ -11,12 +12,22 @@
 // from /log/tile/... (c2sp.org/tlog-tiles paths). Without -index it searches the level-0 tiles for
 // the leaf hash (bounded by -max-search entries). Exit 0 only when everything verifies; 1 on a
 // verification failure; 2 on usage errors.
+//
+// A published disclosure snapshot (rule 41): -snapshot-url http://.../snapshots/<n>.json (or
+// -snapshot-file FILE with -proof-url) downloads the snapshot's bytes and its .proof.json, takes
+// the audit entry's bytes and index from the proof, decodes the entry's protobuf wire format just
+// enough to read the snapshot_published event's SHA-256 (AuditEntry.envelope = 4 →
+// Envelope.snapshot_published = 600 → SnapshotPublished.sha256 = 2), checks it is the SHA-256 of
+// the downloaded bytes, and then proves the entry's inclusion from the tiles as above. Nothing of
+// the proof's own hashes or checkpoint is trusted: only the entry bytes and its index.
 package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,15 +44,19 @@ import (
 
 const maxBody = 1 << 20 // a full tile is 8 KiB, a checkpoint well under 16 KiB
 
+const maxSnapshot = 64 << 20 // the bound `pdaoctl disclosure verify` uses too
+
 var client = &http.Client{Timeout: 10 * time.Second}
 
-func get(url string) ([]byte, error) {
+func get(url string) ([]byte, error) { return getAtMost(url, maxBody) }
+
+func getAtMost(url string, limit int64) ([]byte, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +123,114 @@ func parseCheckpoint(text string) (checkpoint, error) {
 	return checkpoint{origin: lines[0], tree: tlog.Tree{N: n, Hash: h}}, nil
 }
 
+// ---- Protobuf wire format, just enough to read one field (no generated code) ----
+
+// fields returns the payloads of every field `num` of wire type 2 (length-delimited) in msg, and
+// the varint values of every field `num` of wire type 0.
+func fields(msg []byte, num uint64) (bytesVals [][]byte, varints []uint64, err error) {
+	for len(msg) > 0 {
+		key, n := uvarint(msg)
+		if n <= 0 {
+			return nil, nil, errors.New("malformed protobuf key")
+		}
+		msg = msg[n:]
+		field, wire := key>>3, key&7
+		switch wire {
+		case 0:
+			v, n := uvarint(msg)
+			if n <= 0 {
+				return nil, nil, errors.New("malformed varint")
+			}
+			msg = msg[n:]
+			if field == num {
+				varints = append(varints, v)
+			}
+		case 1:
+			if len(msg) < 8 {
+				return nil, nil, errors.New("truncated fixed64")
+			}
+			msg = msg[8:]
+		case 2:
+			l, n := uvarint(msg)
+			if n <= 0 || uint64(len(msg)-n) < l {
+				return nil, nil, errors.New("truncated length-delimited field")
+			}
+			if field == num {
+				bytesVals = append(bytesVals, msg[n:n+int(l)])
+			}
+			msg = msg[n+int(l):]
+		case 5:
+			if len(msg) < 4 {
+				return nil, nil, errors.New("truncated fixed32")
+			}
+			msg = msg[4:]
+		default:
+			return nil, nil, fmt.Errorf("unsupported wire type %d", wire)
+		}
+	}
+	return bytesVals, varints, nil
+}
+
+func uvarint(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i] < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+// one returns the single length-delimited field `num` of msg.
+func one(msg []byte, num uint64, what string) ([]byte, error) {
+	vals, _, err := fields(msg, num)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", what, err)
+	}
+	if len(vals) != 1 {
+		return nil, fmt.Errorf("%s: %d occurrences of field %d, want 1", what, len(vals), num)
+	}
+	return vals[0], nil
+}
+
+// snapshotEvent reads, from an audit entry's bytes, the entry's index and its
+// snapshot_published event's sequence and SHA-256.
+func snapshotEvent(entry []byte) (index uint64, sequence uint64, sum []byte, err error) {
+	_, idx, err := fields(entry, 1) // AuditEntry.index
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("entry: %v", err)
+	}
+	if len(idx) == 1 {
+		index = idx[0]
+	}
+	envelope, err := one(entry, 4, "entry (AuditEntry.envelope)")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	published, err := one(envelope, 600, "envelope (snapshot_published)")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	sum, err = one(published, 2, "snapshot_published.sha256")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	_, seq, err := fields(published, 1)
+	if err != nil || len(seq) != 1 {
+		return 0, 0, nil, errors.New("snapshot_published.sequence missing")
+	}
+	return index, seq[0], sum, nil
+}
+
+// snapshotProof is the part of /snapshots/<n>.proof.json this verifier uses (proto JSON: 64-bit
+// integers as strings, bytes as base64).
+type snapshotProof struct {
+	Sequence   int64  `json:"sequence,string"`
+	LeafIndex  int64  `json:"leaf_index,string"`
+	EntryBytes []byte `json:"entry_bytes"`
+}
+
 func fail(code int, format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "tlog-verify: "+format+"\n", args...)
 	os.Exit(code)
@@ -122,14 +245,65 @@ func main() {
 	index := flag.Int64("index", -1, "the entry's index (default: search the level-0 tiles)")
 	maxSearch := flag.Int64("max-search", 1<<20, "entries searched for the leaf without -index")
 	cpFile := flag.String("checkpoint-file", "", "verify this saved checkpoint instead of /log/checkpoint")
+	snapshotURL := flag.String("snapshot-url", "", "a published snapshot, http://.../snapshots/<n>.json")
+	snapshotFile := flag.String("snapshot-file", "", "a published snapshot's bytes (with -proof-url)")
+	proofURL := flag.String("proof-url", "", "the snapshot's .proof.json (default: next to -snapshot-url)")
 	flag.Parse()
-	if *base == "" || (*entryFile == "") == (*leafHex == "") {
-		fail(2, "usage: -url URL (-entry-file FILE | -leaf-hash HEX) [-index N] [-key KEY]")
+	sources := 0
+	for _, s := range []string{*entryFile, *leafHex, *snapshotURL, *snapshotFile} {
+		if s != "" {
+			sources++
+		}
+	}
+	if *base == "" || sources != 1 || (*snapshotFile != "" && *proofURL == "") {
+		fail(2, "usage: -url URL (-entry-file FILE | -leaf-hash HEX | -snapshot-url URL | "+
+			"-snapshot-file FILE -proof-url URL) [-index N] [-key KEY]")
 	}
 	*base = strings.TrimSuffix(*base, "/")
 
 	var leaf tlog.Hash
-	if *entryFile != "" {
+	if *snapshotURL != "" || *snapshotFile != "" {
+		var snapshot []byte
+		var err error
+		if *snapshotURL != "" {
+			snapshot, err = getAtMost(*snapshotURL, maxSnapshot)
+			if *proofURL == "" {
+				*proofURL = strings.TrimSuffix(*snapshotURL, ".json") + ".proof.json"
+			}
+		} else {
+			snapshot, err = os.ReadFile(*snapshotFile)
+		}
+		if err != nil {
+			fail(1, "snapshot: %v", err)
+		}
+		raw, err := get(*proofURL)
+		if err != nil {
+			fail(1, "proof: %v", err)
+		}
+		var p snapshotProof
+		if err := json.Unmarshal(raw, &p); err != nil {
+			fail(1, "proof: %v", err)
+		}
+		entryIndex, sequence, sum, err := snapshotEvent(p.EntryBytes)
+		if err != nil {
+			fail(1, "%v", err)
+		}
+		if int64(entryIndex) != p.LeafIndex || int64(sequence) != p.Sequence {
+			fail(1, "the entry is index %d, snapshot %d; the proof says index %d, snapshot %d",
+				entryIndex, sequence, p.LeafIndex, p.Sequence)
+		}
+		got := sha256.Sum256(snapshot)
+		if !bytes.Equal(got[:], sum) {
+			fail(1, "snapshot hash: SHA-256 of the snapshot is %x, audit entry %d says %x",
+				got[:], entryIndex, sum)
+		}
+		fmt.Printf("snapshot %d: SHA-256 %x is the one in audit entry %d\n", sequence, got[:],
+			entryIndex)
+		leaf = tlog.RecordHash(p.EntryBytes)
+		if *index < 0 {
+			*index = p.LeafIndex
+		}
+	} else if *entryFile != "" {
 		data, err := os.ReadFile(*entryFile)
 		if err != nil {
 			fail(2, "%v", err)

@@ -12,6 +12,8 @@
 //   pdaoctl certs init --dir DIR                     create (or load) a dev CA with role certs
 //   pdaoctl certs issue --ca-dir DIR --out-dir DIR --name NAME (--org ORG --role ROLE | --service
 //   SVC) pdaoctl audit verify-inclusion ... | verify-consistency ...   offline proof checks
+//   pdaoctl disclosure verify URL|FILE ...           a published snapshot against the signed
+//                                                    audit log (rule 41)
 //
 // Connection [conn]: --target HOST:PORT (PDAO_TARGET), and either --certs-dir DIR --as ROLE
 // (PDAO_CERTS_DIR, PDAO_AS: uses DIR/ca.pem, DIR/<role>.crt, DIR/<role>.key) or --ca, --cert,
@@ -32,6 +34,7 @@
 #include "common/rpc/principal.h"
 #include "tools/pdaoctl/audit_command.h"
 #include "tools/pdaoctl/connection.h"
+#include "tools/pdaoctl/disclosure/disclosure_command.h"
 #include "tools/pdaoctl/rpc_call.h"
 
 namespace pdao::ctl {
@@ -52,6 +55,7 @@ const char kUsage[] =
     "(--org ORG --role ROLE | --service SVC) [--days N]\n"
     "  pdaoctl audit verify-inclusion|verify-consistency ...   (offline)\n"
     "  pdaoctl audit verify-log [conn] --state FILE [--public-key FILE]\n"
+    "  pdaoctl disclosure verify URL|FILE [--proof FILE|URL] [--key FILE|--key-line LINE]\n"
     "conn: --target HOST:PORT  --certs-dir DIR --as ROLE | --ca FILE --cert FILE --key FILE\n"
     "      --timeout 10s  (also PDAO_TARGET, PDAO_CERTS_DIR, PDAO_AS)\n";
 
@@ -150,8 +154,16 @@ bool IsOfflineAuditCommand(int argc, char** argv) {
          sub == "reconcile" || sub == "--help" || sub == "-h";
 }
 
+// `pdaoctl disclosure verify ...` checks a published snapshot against the log over the portal's
+// plain HTTP (disclosure/disclosure_command.h); `pdaoctl disclosure METHOD [JSON]` is the gRPC
+// shorthand like the other services.
+bool IsDisclosureVerify(int argc, char** argv) {
+  return argc >= 3 && std::string(argv[1]) == "disclosure" && std::string(argv[2]) == "verify";
+}
+
 int Run(int argc, char** argv) {
   if (IsOfflineAuditCommand(argc, argv)) return RunAuditCommand(argc - 1, argv + 1);
+  if (IsDisclosureVerify(argc, argv)) return RunDisclosureCommand(argc - 1, argv + 1);
 
   Config config("pdaoctl", "The PDAO command line.");
   DefineConnectionFlags(config);

@@ -16,6 +16,8 @@
 #      Needs Go >= 1.21 (it fetches the toolchain helm's go.mod asks for); without it the step
 #      fails and says what to install (or pass --no-helm and skip the helm lint).
 #   4. grpcurl (pinned, go install) and the Go module of tests/tlog-verify (go mod download).
+#   5. pyshacl and feedparser (pinned, PyPI) into a venv at $PDAO_CACHE/venv: the portal's DCAT-AP
+#      conformance and Atom feed checks (services/disclosure/testing/portal_checks/).
 #
 # Put "${PDAO_CACHE:-$HOME/.cache/pdao}/bin" on PATH to use buf and helm (tools/ci/lint.sh does).
 # Exit status: 0 when everything is in place; non-zero with a message naming the failed step.
@@ -195,6 +197,26 @@ command -v go >/dev/null 2>&1 ||
 (cd "$ROOT/tests/tlog-verify" && GOFLAGS=-mod=readonly go mod download) ||
   die "tlog-verify: go mod download in tests/tlog-verify (needs the Go module proxy)"
 say "tlog-verify: golang.org/x/mod $(sed -n 's/^require golang.org\/x\/mod //p' "$ROOT/tests/tlog-verify/go.mod") in the module cache"
+
+# ---------------------------------------------------------------- portal checks (issue 13)
+# pyshacl validates the DCAT-AP 3.0.1 catalogue against the SEMIC shapes; feedparser reads the
+# Atom feed. Pinned, from PyPI, into a venv of Debian's python3 (the checks re-exec into it).
+PYSHACL_VERSION=0.40.1
+FEEDPARSER_VERSION=6.0.11
+VENV=$PDAO_CACHE/venv
+venv_has() {  # venv_has NAME VERSION
+  "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" \
+    2>/dev/null
+}
+if venv_has pyshacl "$PYSHACL_VERSION" && venv_has feedparser "$FEEDPARSER_VERSION"; then
+  say "python: pyshacl $PYSHACL_VERSION, feedparser $FEEDPARSER_VERSION present in $VENV"
+else
+  [[ -x "$VENV/bin/python" ]] || /usr/bin/python3 -m venv "$VENV" || die "python: venv $VENV (python3-venv)"
+  say "python: pip install pyshacl==$PYSHACL_VERSION feedparser==$FEEDPARSER_VERSION into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "pyshacl==$PYSHACL_VERSION" \
+    "feedparser==$FEEDPARSER_VERSION" || die "pip install pyshacl/feedparser (needs PyPI)"
+fi
+# ---------------------------------------------------------------- end portal checks
 
 END=$(date +%s.%N)
 say "done in $(awk -v a="$START" -v b="$END" 'BEGIN {printf "%.1f", b - a}') s; tools in $BIN"

@@ -24,6 +24,8 @@
 #include "services/compliance/compliance_service.h"
 #include "services/compliance/testing/fake_audit_appender.h"
 #include "services/compliance/testing/fake_facts_client.h"
+#include "services/disclosure/disclosure_service.h"
+#include "services/disclosure/testing/fake_report_sources.h"
 #include "services/pricing/pricing_service.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 #include "services/registry/embedded_calendar.h"
@@ -76,6 +78,18 @@ TEST(AdaptersTest, PricingBindsEveryRpc) {
   ASSERT_TRUE(core.ok()) << core.status();
   ThreadPoolExecutor executor(1, "binding-test");
   EXPECT_THAT(pricing::PricingService(**core, executor).BindingErrors(), IsEmpty());
+}
+
+TEST(AdaptersTest, DisclosureBindsEveryRpc) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  SystemClock clock;
+  disclosure::testing::FakeLedgerReader ledger;
+  disclosure::testing::FakeAgreementReader agreements;
+  disclosure::testing::FakeSnapshotSource snapshots;
+  disclosure::ReportsCore core(**store, clock, ledger, agreements, snapshots);
+  ThreadPoolExecutor executor(1, "binding-test");
+  EXPECT_THAT(disclosure::DisclosureService(core, executor).BindingErrors(), IsEmpty());
 }
 
 TEST(AdaptersTest, AuditBindsEveryRpc) {
