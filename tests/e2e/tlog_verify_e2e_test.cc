@@ -2,8 +2,9 @@
 // with --portal-listen serves the audit log's public face over plain HTTP; tests/tlog-verify (Go,
 // golang.org/x/mod/sumdb/note and sumdb/tlog) fetches /log/key, /log/checkpoint and the hash
 // tiles, verifies the checkpoint's signature and proves an audited entry's inclusion. A tampered
-// entry and a checkpoint with one flipped byte are rejected. Needs `go` (skipped, saying so,
-// without it) and golang.org/x/mod in the module cache (tools/setup/install-deps.sh).
+// entry and a checkpoint with one flipped byte are rejected; a published disclosure snapshot
+// verifies against its entry and the tiles, one changed figure does not. Needs `go` (skipped,
+// saying so, without it) and golang.org/x/mod in the module cache (tools/setup/install-deps.sh).
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -173,6 +174,33 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
   CommandResult saved = run({"-entry-file", work + "/entry.bin", "-index", absl::StrCat(index),
                              "-checkpoint-file", work + "/saved.checkpoint"});
   EXPECT_EQ(saved.exit_code, 0) << saved.out << saved.err;
+
+  // A published disclosure snapshot (rule 41), through the real binary: the first snapshot the
+  // state loop publishes, once its audit entry is in a signed checkpoint (its proof is served).
+  // The verifier checks the snapshot's SHA-256 against the hash in its audit entry and the entry's
+  // inclusion from the tiles alone; one changed byte of the snapshot is rejected.
+  std::string snapshot;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        auto bytes = HttpGet(portal, "/snapshots/1.json");
+        if (!bytes.ok() || !HttpGet(portal, "/snapshots/1.proof.json").ok()) return false;
+        snapshot = *bytes;
+        return true;
+      },
+      absl::Seconds(30)))
+      << child->LogTail();
+  CommandResult snap_ok = run({"-snapshot-url", "http://" + url + "/snapshots/1.json"});
+  EXPECT_EQ(snap_ok.exit_code, 0) << snap_ok.out << snap_ok.err;
+  ASSERT_FALSE(snapshot.empty());
+  // One figure changed: the first digit of the tree size the snapshot names.
+  std::string changed = snapshot;
+  const size_t figure = changed.find_first_of("0123456789", changed.find("built_from_tree_size"));
+  ASSERT_NE(figure, std::string::npos) << snapshot;
+  changed[figure] = changed[figure] == '9' ? '8' : static_cast<char>(changed[figure] + 1);
+  WriteFile(work + "/changed-snapshot.json", changed);
+  CommandResult snap_bad = run({"-snapshot-file", work + "/changed-snapshot.json", "-proof-url",
+                                "http://" + url + "/snapshots/1.proof.json"});
+  EXPECT_EQ(snap_bad.exit_code, 1) << snap_bad.out << snap_bad.err;
 }
 
 }  // namespace
