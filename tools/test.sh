@@ -88,6 +88,7 @@ fi
 if ! tools/ci/check-demo.py --browser "$DEMO_DIR.out"; then
   cat "$DEMO_DIR.out"; exit 1
 fi
+grep '^screenshot: ' "$DEMO_DIR.out" || true   # the CI artifact's path (step 34)
 rm -rf "$DEMO_DIR" "$DEMO_DIR.out"
 
 step "clang: build with -Wthread-safety -Werror ($CLANG_BUILD: ${SHIPPED[*]})"
