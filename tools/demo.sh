@@ -6,17 +6,28 @@
 # the operator's product put to publicity (11), one move of the sandbox clock past both publicity
 # periods and both registrations CODED (12-16), compliance (scenario approved, grant, CheckUsage;
 # 17-19, 23), pricing (cap, price, metered use, statement; 20-24), then the audit log, /metrics and
-# the public portal (25-28). Leaves the platform's data in $PDAO_DEMO_DIR (default: a new temporary
-# folder). A step added at the end is numbered after the last one and checked in
-# tools/ci/check-demo.py.
+# the public portal (25-29), and the disclosure's year: an annual report FLAGGED against the ledger
+# (30), the clock moved to 1 April 2027 so that the 2026 report is published MISSING with an audit
+# alert (31), the evaluations (32), the snapshot that discloses them verified (33) and, with
+# PDAO_DEMO_BROWSER_CHECK=1, the page checked in headless Chromium (34). Every registry step comes
+# before step 31: the registry's holiday calendar covers 2025-2026 only. Leaves the platform's data
+# in $PDAO_DEMO_DIR (default: a new temporary folder). A step added at the end is numbered after
+# the last one and checked in tools/ci/check-demo.py.
 #
 #   PDAO_SKIP_SETUP=1        install nothing (tools/test.sh runs the demo this way after its build)
 #   PDAO_BUILD_DIR=DIR       build directory (default: build)
 #   PDAO_DEMO_PORT, PDAO_DEMO_METRICS_PORT   fixed ports (default: free loopback ports, picked
 #                            again when another process takes one before pdao-standalone binds it)
+#   PDAO_DEMO_BROWSER_CHECK=1  step 34 runs services/disclosure/testing/portal_checks/
+#                            chromium_page.py against the running portal (fails the demo when it
+#                            fails or chromium is missing); screenshot in $PDAO_BUILD_DIR/artifacts/
+#                            demo/. tools/test.sh sets it; otherwise step 34 says it was skipped
 #   PDAO_DEMO_START=RFC3339  where the sandbox clock starts (default 2026-03-02T09:00:00+08:00, a
 #                            Monday): the walk's dates (deadlines in working days of the official
-#                            holiday calendar, terms, months) do not depend on the day it runs
+#                            holiday calendar, terms, months) do not depend on the day it runs;
+#                            steps 30-33 name the years 2025 (reported) and 2026 (missing on
+#                            1 April 2027): another start stays in 2026 before 10 March (the
+#                            2025 report is then on time; check-demo.py checks it is not late)
 #
 # The replies of pdaoctl are JSON and are read with python3's json module. tools/ci/check-demo.py
 # checks what this script prints (tools/test.sh runs both).
@@ -97,6 +108,8 @@ start_standalone() {
     "$STANDALONE" --data-dir "$DIR" --listen "127.0.0.1:$PORT" \
       --metrics-listen "127.0.0.1:$METRICS_PORT" --portal-listen "127.0.0.1:$PORTAL_PORT" \
       --dev-clock --dev-clock-start "${PDAO_DEMO_START:-2026-03-02T09:00:00+08:00}" \
+      --report-sweep-interval 1s --disclosure-agency-org demo-implementing-agency \
+      --disclosure-agency-name "City Data Group (implementing agency)" \
       2>"$DIR/standalone.log" &
     PID=$!
     for _ in $(seq 1 200); do
@@ -399,6 +412,119 @@ for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers th
   sleep 0.1
 done
 "$CTL" disclosure verify "$URL"
+
+# ---- Disclosure: reports, evaluations, the missing-report warning (rules 35, 39-41) --------------
+AGENCY=demo-implementing-agency
+say "30. The operator submits its annual operation report for 2025 (rule 39; due by 31 March 2026): a report whose profit is not revenue - cost is refused; the consistent one claims revenue that pricing's separate books do not have for 2025, so it is published FLAGGED with both values (不得拒绝、隐匿、瞒报)"
+report_figures() {  # report_figures PROFIT_FEN: the 2025 figures (revenue 12,000.00 yuan, cost 8,000.00)
+  echo "{\"storage_bytes\": 500000000000, \"processing_jobs\": 120, \"analysis_jobs\": 48,
+    \"fusion_jobs\": 6, \"contracts\": 3, \"customers\": 12,
+    \"cost_fen\": 800000, \"revenue_fen\": 1200000, \"profit_fen\": $1,
+    \"sales\": [{\"product_id\": \"$PRODID\", \"revenue_fen\": 1200000, \"units\": 150000}],
+    \"mar_deviation_bp\": -150, \"price_changes\": \"none in 2025\"}"
+}
+as operator disclosure SubmitAnnualReport "{\"request_id\": \"demo-report-2025-bad\",
+  \"operator_org\": \"$OPS\", \"year\": 2025, \"figures\": $(report_figures 500000)}" || true
+REPORT=$(as operator disclosure SubmitAnnualReport "{\"request_id\": \"demo-report-2025\",
+  \"operator_org\": \"$OPS\", \"year\": 2025, \"figures\": $(report_figures 400000)}")
+echo "$REPORT" | show operator_org year status due_at late
+# proto3 JSON leaves out a zero: a ledger value of 0 is printed as 0.
+echo "$REPORT" | json_py '
+import json, sys
+for f in json.load(sys.stdin)["report"].get("flags", []):
+    print("flag %s: reported %s fen, ledger %s fen (%s)" % (f["figure"], f.get("reported", "0"),
+                                                        f.get("ledger", "0"), f.get("detail", "")))'
+
+say "31. The sandbox clock moves to 1 April 2027 (every registry step is done: the registry's holiday calendar covers 2025-2026). The operator held an ACTIVE agreement in 2026 and has not reported for it: the sweep (every --report-sweep-interval, here 1s) publishes its 2026 report MISSING and the audit log raises the early warning (rules 35, 39)"
+TO_APRIL=$(as implementing_agency dev-clock GetTime | json_py '
+import datetime, json, re, sys
+now = datetime.datetime.fromisoformat(
+    re.sub(r"\.\d+", "", json.load(sys.stdin)["now"]).replace("Z", "+00:00"))
+april = datetime.datetime.fromisoformat("2027-04-01T09:00:00+08:00")
+print(int((april - now).total_seconds()))')
+as implementing_agency dev-clock AdvanceTime "{\"by\": \"${TO_APRIL}s\"}" | show now
+for _ in $(seq 1 100); do   # the sweep runs every second: wait (bounded) for the MISSING record
+  MISSING=$(as regulator disclosure ListReports '{"year": 2026}') || MISSING='{}'
+  echo "$MISSING" | grep -q REPORT_STATUS_MISSING && break
+  sleep 0.1
+done
+echo "$MISSING" | show operator_org year status due_at
+for _ in $(seq 1 100); do   # the alert monitor reads the event from the audit log: wait (bounded)
+  ALERTS=$(as regulator audit ListAlerts '{}') || ALERTS='{}'
+  echo "$ALERTS" | grep -q ALERT_RULE_REPORT_MISSING && break
+  sleep 0.1
+done
+echo "$ALERTS" | json_py '
+import json, sys
+for a in json.load(sys.stdin).get("alerts", []):
+    if a.get("rule") == "ALERT_RULE_REPORT_MISSING":
+        print("alert %s %s: %s" % (a["id"], a["rule"], a.get("description", "")))'
+
+say "32. The evaluations of 2026 (rule 40): the implementing agency records its evaluation of the operator (authorization, rule 17); the data bureau records its evaluation of the implementing agency (disclosure)"
+as implementing_agency authorization RecordEvaluation "{\"request_id\": \"demo-eval-operator-2026\",
+  \"evaluation\": {\"operator_org\": \"$OPS\", \"year\": 2026, \"kind\": \"EVALUATION_KIND_PERFORMANCE\",
+    \"result\": \"EVALUATION_RESULT_PASS\",
+    \"summary\": \"Bus ETA API operated under the agreement; prices under the cap; 2026 report not submitted\"}}" |
+  show operator_org year kind result evaluator_org
+as data_bureau disclosure RecordAgencyEvaluation "{\"request_id\": \"demo-eval-agency-2026\",
+  \"agency_org\": \"$AGENCY\", \"year\": 2026, \"result\": \"GOOD\",
+  \"summary\": \"Plan, selection and agreement by the rules; resources registered before operation\"}" |
+  show kind evaluator_org evaluated_org year result
+
+say "33. The next disclosure snapshot publishes the flagged report, the missing report and both evaluations; anyone checks it against the signed audit log (rules 39-41)"
+SNAPSHOT=$(python3 - "$PORTAL_PORT" <<'PY'
+import json, sys, time, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+def complete(snap):
+    status = {(r.get("year"), r.get("status")) for r in snap.get("reports", [])}
+    kinds = {e.get("kind") for e in snap.get("evaluations", [])}
+    return ((2025, "REPORT_STATUS_FLAGGED") in status and (2026, "REPORT_STATUS_MISSING") in status
+            and {"AGENCY_OF_OPERATOR", "DATA_BUREAU_OF_AGENCY"} <= kinds)
+snap = {}
+for _ in range(150):   # rebuilt at most once a second from the events: wait (bounded)
+    try:
+        snap = json.load(urllib.request.urlopen(base + "/snapshots/latest.json", timeout=5))
+    except Exception:
+        snap = {}
+    if complete(snap):
+        break
+    time.sleep(0.1)
+print("snapshot %s, built against the audit log at size %s" %
+      (snap.get("sequence"), snap.get("built_from_tree_size")), file=sys.stderr)
+for r in snap.get("reports", []):
+    flags = "; ".join("%s reported %s ledger %s" % (f.get("figure"), f.get("reported", "0"),
+                                                     f.get("ledger", "0"))
+                      for f in r.get("flags", []))
+    print("report %s %s: %s%s" % (r.get("operator_org"), r.get("year"),
+                                  r.get("status", "").replace("REPORT_STATUS_", ""),
+                                  " (%s)" % flags if flags else ""), file=sys.stderr)
+for e in snap.get("evaluations", []):
+    print("evaluation %s %s of %s for %s: %s" % (e.get("kind"), e.get("evaluator_org"),
+                                                 e.get("evaluated_org"), e.get("year"),
+                                                 e.get("result")), file=sys.stderr)
+print(snap.get("sequence", "latest"))
+PY
+)
+URL="http://127.0.0.1:$PORTAL_PORT/snapshots/$SNAPSHOT.json"
+for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers the snapshot's entry
+  "$CTL" disclosure verify "$URL" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$CTL" disclosure verify "$URL"
+echo "portal: http://127.0.0.1:$PORTAL_PORT/ (English: /en/; JSON: /api/index.json; reports: /api/reports.json)"
+
+say "34. The page as a person sees it: headless Chromium loads / and /en/ and checks the DOM against the portal's JSON (both sets, the flagged figure's two values, the missing report, the evaluations, the charts) and saves a screenshot (rule 41)"
+if [[ "${PDAO_DEMO_BROWSER_CHECK:-0}" == 1 ]]; then
+  rc=0
+  python3 services/disclosure/testing/portal_checks/chromium_page.py \
+    "http://127.0.0.1:$PORTAL_PORT" "$BUILD/artifacts/demo" || rc=$?
+  if ((rc != 0)); then
+    echo "demo: the browser check failed (exit $rc; 77 = no chromium installed)" >&2
+    exit 1
+  fi
+else
+  echo "browser check skipped: set PDAO_DEMO_BROWSER_CHECK=1 (tools/test.sh does; needs chromium, tools/setup installs it)"
+fi
 
 say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
 kill -TERM $PID; wait $PID || true; PID=; trap - EXIT

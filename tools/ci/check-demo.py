@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Checks what tools/demo.sh printed (the README's first command), step by step.
 
-    tools/ci/check-demo.py DEMO_OUTPUT      (stdout and stderr of tools/demo.sh)
+    tools/ci/check-demo.py [--browser] DEMO_OUTPUT   (stdout and stderr of tools/demo.sh)
+
+--browser: step 34 (the page in headless Chromium) must have run and passed; without it a step 34
+that says it was skipped (PDAO_DEMO_BROWSER_CHECK unset) is accepted. tools/test.sh runs the demo
+with PDAO_DEMO_BROWSER_CHECK=1 and checks it with --browser.
 
 tools/test.sh runs the demo and then this. Each "== N. ..." step of the demo must show the outcome
 the README promises; a reply the demo prints whole (step 14) is parsed as JSON. Exit status 0 when
@@ -44,9 +48,12 @@ def values(section, key):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    browser = "--browser" in args
+    args = [a for a in args if a != "--browser"]
+    if len(args) != 1:
         sys.exit(__doc__)
-    with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
+    with open(args[0], encoding="utf-8", errors="replace") as f:
         s = sections(ANSI.sub("", f.read()))
     errors = []
 
@@ -193,13 +200,68 @@ def main():
     expect(re.search(r"^operator demo-operator product \S+ in \d{4}-\d{2}: \d+ uses, 5 units, "
                      r"revenue 40 fen$", step(29), re.M),
            "29: the disclosure snapshot does not show the metered use and its 40 fen (rule 38)")
+    thirty = step(30)
+    expect("INVALID_ARGUMENT" in thirty and "profit_fen" in thirty,
+           "30: a report whose profit is not revenue - cost was not refused naming profit_fen")
+    expect(values(thirty, "status") == ["REPORT_STATUS_FLAGGED"] and
+           values(thirty, "year") == [2025] and values(thirty, "operator_org") == ["demo-operator"],
+           "30: the operator's 2025 report was not published FLAGGED (rule 39)")
+    expect(values(thirty, "late") in ([], [False]), "30: the 2025 report is late")
+    for figure, reported in (("revenue_fen", 1200000), ("cost_fen", 800000),
+                             ("profit_fen", 400000)):
+        expect(re.search(r"^flag %s: reported %d fen, ledger 0 fen" % (figure, reported), thirty,
+                         re.M),
+               "30: no flag on %s with both values (reported %d, ledger 0)" % (figure, reported))
+    thirtyone = step(31)
+    expect(any(str(v).startswith("2027-04-01T01:00:") for v in values(thirtyone, "now")),
+           "31: the sandbox clock did not move to 1 April 2027, 09:00 China Standard Time")
+    expect(values(thirtyone, "status") == ["REPORT_STATUS_MISSING"] and
+           values(thirtyone, "year") == [2026] and
+           values(thirtyone, "operator_org") == ["demo-operator"],
+           "31: ListReports does not show the operator's 2026 report MISSING (rule 39)")
+    expect(re.search(r"^alert \S+ ALERT_RULE_REPORT_MISSING: .*demo-operator.* 2026 ", thirtyone,
+                     re.M),
+           "31: the audit log raised no ALERT_RULE_REPORT_MISSING for demo-operator's 2026 report "
+           "(rules 35, 39)")
+    thirtytwo = step(32)
+    expect(values(thirtytwo, "kind") == ["EVALUATION_KIND_PERFORMANCE", "DATA_BUREAU_OF_AGENCY"] and
+           values(thirtytwo, "result") == ["EVALUATION_RESULT_PASS", "GOOD"],
+           "32: the two evaluations (agency of operator: PASS; bureau of agency: GOOD) were not "
+           "recorded (rule 40)")
+    expect(values(thirtytwo, "evaluator_org") == ["demo-implementing-agency", "demo-data-bureau"],
+           "32: the evaluations do not name their evaluators")
+    thirtythree = step(33)
+    expect(re.search(r"^report demo-operator 2025: FLAGGED \(revenue_fen reported 1200000 ledger "
+                     r"0[;)]", thirtythree, re.M),
+           "33: the snapshot does not disclose the flagged 2025 report with both values")
+    expect(re.search(r"^report demo-operator 2026: MISSING$", thirtythree, re.M),
+           "33: the snapshot does not disclose the missing 2026 report")
+    expect(re.search(r"^evaluation AGENCY_OF_OPERATOR demo-implementing-agency of demo-operator "
+                     r"for 2026: PASS$", thirtythree, re.M),
+           "33: the snapshot does not disclose the agency's evaluation of the operator")
+    expect(re.search(r"^evaluation DATA_BUREAU_OF_AGENCY demo-data-bureau of "
+                     r"demo-implementing-agency for 2026: GOOD$", thirtythree, re.M),
+           "33: the snapshot does not disclose the bureau's evaluation of the agency")
+    expect(re.search(r"^OK: snapshot \d+ .* is in the audit log at entry \d+", thirtythree, re.M),
+           "33: pdaoctl disclosure verify did not verify the snapshot")
+    expect(re.search(r"^portal: http://127\.0\.0\.1:\d+/ ", thirtythree, re.M),
+           "33: the portal URL was not printed")
+    thirtyfour = step(34)
+    if "browser check skipped" in thirtyfour:
+        expect(not browser, "34: the browser check was skipped (PDAO_DEMO_BROWSER_CHECK=1 not set)")
+    else:
+        expect(re.search(r"^OK: the page shows both sets, a flagged and a missing report", thirtyfour,
+                         re.M) and "FAIL:" not in thirtyfour,
+               "34: the page did not pass the headless Chromium check")
+        expect(re.search(r"^screenshot: /\S+\.png \(\d+ bytes\)$", thirtyfour, re.M),
+               "34: no screenshot was saved")
     expect("done" in s, "the demo did not reach its end")
 
     for e in errors:
         print("check-demo: FAIL %s" % e, file=sys.stderr)
     if errors:
         sys.exit(1)
-    print("check-demo: ok (29 steps)")
+    print("check-demo: ok (34 steps%s)" % (", browser check passed" if browser else ""))
 
 
 if __name__ == "__main__":

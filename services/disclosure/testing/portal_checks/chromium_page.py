@@ -4,6 +4,13 @@ library only), loads / and /en/ from a running portal, asserts on the DOM — la
 flagged report showing both values, the missing report, the evaluations, charts as <svg> with a
 <title> and drawn bars, no script — and saves a full-page screenshot.
 
+The assertions are data-driven: the expected values come from the same portal's JSON
+(/api/agency.json, /api/operators.json, /api/reports/<year>.json, /api/evaluations.json,
+/api/charts.json), so the same script checks the fixture portal (ctest) and the demo's running
+pdao-standalone (tools/demo.sh with PDAO_DEMO_BROWSER_CHECK=1). Besides matching the JSON, the page
+must show at least one resource, operator set, flagged figure, missing report, evaluation and drawn
+chart bar: a portal without them does not pass (issue 13's "done when").
+
   chromium_page.py PORTAL_BIN_OR_URL SCREENSHOT_DIR
 PORTAL_BIN_OR_URL: the fixture portal binary (started here), or the http:// URL of a running
 portal (e.g. pdao-standalone --portal-listen with the demo data). Exit 0 when every assertion
@@ -18,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixture  # noqa: E402
@@ -109,27 +117,90 @@ class DevTools:
 DOM_PROBE = r"""
 (() => {
   const all = s => [...document.querySelectorAll(s)];
+  const text = e => e.textContent.replace(/\s+/g, ' ').trim();
   const rect = document.querySelector('#chart-revenue_by_product_year svg');
   return JSON.stringify({
     lang: document.documentElement.lang,
     h1: document.querySelector('h1')?.textContent,
     h2: all('h2').map(e => e.textContent),
     resources: all('#table-resources tbody tr').length,
-    query_codes: all('#table-resources tbody tr').map(r => r.children[4].textContent),
+    resources_text: all('#table-resources tbody tr').map(r => [...r.children].map(text).join(' | '))
+                      .join(' || '),
     col_headers: all('#table-resources thead th[scope=col]').length,
-    operators: all('section.operator h3').map(e => e.textContent),
-    flagged: all('#table-reports td.flagged').map(e => e.innerText),
+    operators: all('section.operator h3').map(text),
+    flagged: all('#table-reports td.flagged').map(text),
     flagged_visible: all('#table-reports td.flagged mark').every(e => e.offsetWidth > 0),
-    missing: all('#table-reports .missing').length,
-    evaluations: all('#table-evaluations tbody tr').length,
+    missing_rows: all('#table-reports tbody tr').filter(r => r.querySelector('.missing'))
+                    .map(r => [...r.children].slice(0, 2).map(text)),
+    evaluations: all('#table-evaluations tbody tr').map(r => [...r.children].map(text)),
     svg_titles: all('figure svg[role=img] > title').map(e => e.textContent),
     svg_labelled: all('figure svg[role=img]').every(e => e.getAttribute('aria-labelledby')),
-    bars: all('#chart-uses_by_scenario svg rect').map(e => +e.getAttribute('width')),
+    bars: Object.fromEntries(all('figure[id^=chart-]').map(f =>
+      [f.id.slice(6), [...f.querySelectorAll('svg rect')].map(e => +e.getAttribute('width'))])),
     chart_width: rect ? rect.getBoundingClientRect().width : 0,
     scripts: document.scripts.length,
   });
 })()
 """
+
+
+def id_token(s):
+    """render/text.cc IdToken: the element id of a name."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "-" for c in s)
+
+
+def yuan(fen):
+    """render/text.cc FormatYuan: fen as yuan with two decimals, no grouping."""
+    sign = "-" if fen < 0 else ""
+    return "%s%d.%02d" % (sign, abs(fen) // 100, abs(fen) % 100)
+
+
+def number(text):
+    """A chart value as the page parses it (render/html.cc BarsOf: commas dropped)."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return 0.0
+
+
+def expected_from_api(base):
+    """What the page must show, read from the same portal's JSON API (one snapshot: the check
+    fails, rather than guesses, if a new snapshot is published between two reads)."""
+    def get(path):
+        with urllib.request.urlopen(base + path, timeout=10) as res:
+            return json.load(res)
+
+    agency = get("/api/agency.json")
+    sequence = agency["snapshot"]
+    docs = {"agency": agency, "operators": get("/api/operators.json"),
+            "evaluations": get("/api/evaluations.json"), "charts": get("/api/charts.json")}
+    reports = []
+    for year in get("/api/reports.json")["years"]:
+        reports += get(year["url"])["reports"]
+    want = {
+        "resources": docs["agency"]["agency"].get("resources", []),
+        "operators": docs["operators"]["operators"],
+        # (operator, year, figure, reported, ledger) of every cross-checked figure flagged.
+        "flags": [(r["operator_org"], r["year"], f["figure"], int(f.get("reported", 0)),
+                   int(f.get("ledger", 0)))
+                  for r in reports if r.get("status") == "REPORT_STATUS_FLAGGED"
+                  for f in r.get("flags", [])
+                  if f["figure"] in ("revenue_fen", "cost_fen", "profit_fen")],
+        "missing": sorted([r["operator_org"], str(r["year"])] for r in reports
+                          if r.get("status") == "REPORT_STATUS_MISSING"),
+        "evaluations": docs["evaluations"]["evaluations"],
+        "charts": docs["charts"]["charts"],
+    }
+    for name, doc in docs.items():
+        if doc["snapshot"]["sequence"] != sequence["sequence"]:
+            raise RuntimeError(f"/api/{name}.json is of another snapshot than /api/agency.json")
+    want["sequence"] = sequence["sequence"]
+    return want
+
+
+def latest_sequence(base):
+    with urllib.request.urlopen(base + "/api/index.json", timeout=10) as res:
+        return json.load(res)["snapshot"]["sequence"]
 
 
 def probe(dt, session, url):
@@ -162,24 +233,70 @@ def main():
             session = dt.call("Target.attachToTarget",
                               {"targetId": target_id, "flatten": True})["sessionId"]
             dt.call("Page.enable", {}, session)
-            zh = probe(dt, session, base + "/")
+            # The page and the JSON must be of one snapshot: read the JSON, load the page, and
+            # start again (at most 5 times) if a new snapshot was published meanwhile.
+            for _ in range(5):
+                want = expected_from_api(base)
+                zh = probe(dt, session, base + "/")
+                if latest_sequence(base) == want["sequence"]:
+                    break
+            print(f"snapshot {want['sequence']}")
             print("zh-CN page:", json.dumps(zh, ensure_ascii=False))
             check(zh["lang"] == "zh-CN", f"lang {zh['lang']}")
             check(zh["h1"] == "公共数据授权运营信息公开", f"h1 {zh['h1']}")
             check("实施机构公开信息" in zh["h2"] and "运营机构公开信息" in zh["h2"],
                   f"headings {zh['h2']}")
-            check(zh["resources"] >= 1 and zh["col_headers"] >= 5, "the agency's resource table")
-            check(any(zh["query_codes"]), "no registration query code shown")
-            check(len(zh["operators"]) >= 1, "no operator set")
-            check(any("申报" in f and "账簿" in f for f in zh["flagged"]),
-                  f"no flagged figure with both values: {zh['flagged']}")
+            # Rule 37: the agency's set, every resource of the JSON with its query code.
+            check(zh["col_headers"] >= 5, "the agency's resource table has no column headers")
+            check(zh["resources"] == len(want["resources"]) >= 1,
+                  f"resource rows {zh['resources']}, /api/agency.json has "
+                  f"{len(want['resources'])} (at least 1 expected)")
+            for r in want["resources"]:
+                for key in ("resource_id", "query_code"):  # no query code before registration
+                    check(not r.get(key) or r[key] in zh["resources_text"],
+                          f"resource {r.get('resource_id')}: {key} {r.get(key)!r} not shown")
+            check(any(r.get("query_code") for r in want["resources"]),
+                  "no resource with a registration query code")
+            # Rule 38: one section per operator set.
+            check(len(zh["operators"]) == len(want["operators"]) >= 1,
+                  f"operator sets {zh['operators']}, /api/operators.json has "
+                  f"{len(want['operators'])} (at least 1 expected)")
+            for o in want["operators"]:
+                check(any(o["operator_org"] in h and o["name"] in h for h in zh["operators"]),
+                      f"operator {o['operator_org']} ({o['name']}) has no section")
+            # Rule 39: every flagged figure shows both values; every missing report is marked.
+            check(len(want["flags"]) >= 1, "no flagged report in /api/reports/*.json")
+            check(len(zh["flagged"]) == len(want["flags"]),
+                  f"{len(zh['flagged'])} flagged cells, the JSON has {len(want['flags'])} flags")
+            for op, year, figure, reported, ledger in want["flags"]:
+                both = f"申报 {yuan(reported)} / 账簿 {yuan(ledger)}"
+                check(any(both in f for f in zh["flagged"]),
+                      f"{op} {year} {figure}: no flagged cell showing '{both}': {zh['flagged']}")
             check(zh["flagged_visible"], "a flagged figure is not visible")
-            check(zh["missing"] >= 1, "no missing report marked")
-            check(zh["evaluations"] >= 1, "no evaluation")
-            check(len(zh["svg_titles"]) == 3 and all(zh["svg_titles"]),
-                  f"charts: {zh['svg_titles']}")
+            check(len(want["missing"]) >= 1, "no missing report in /api/reports/*.json")
+            check(sorted(zh["missing_rows"]) == want["missing"],
+                  f"missing rows {zh['missing_rows']}, the JSON has {want['missing']}")
+            # Rule 40: every evaluation (kind, evaluator, evaluated, year, result).
+            check(len(zh["evaluations"]) == len(want["evaluations"]) >= 1,
+                  f"{len(zh['evaluations'])} evaluation rows, /api/evaluations.json has "
+                  f"{len(want['evaluations'])} (at least 1 expected)")
+            for e in want["evaluations"]:
+                row = [e.get("kind"), e.get("evaluator_org"), e.get("evaluated_org"),
+                       str(e.get("year")), e.get("result")]
+                check(any(r[:5] == row for r in zh["evaluations"]),
+                      f"evaluation {row} not shown: {zh['evaluations']}")
+            # Charts: one labelled <svg> per chart of /api/charts.json, a bar per data row.
+            check(len(zh["svg_titles"]) == len(want["charts"]) >= 1 and all(zh["svg_titles"]),
+                  f"charts: {zh['svg_titles']}, /api/charts.json has {sorted(want['charts'])}")
             check(zh["svg_labelled"], "a chart without aria-labelledby")
-            check(any(w > 0 for w in zh["bars"]), f"no bar drawn: {zh['bars']}")
+            for chart_id, chart in want["charts"].items():
+                bars = zh["bars"].get(id_token(chart_id), [])
+                check(len(bars) == len(chart["rows"]),
+                      f"chart {chart_id}: {len(bars)} bars for {len(chart['rows'])} data rows")
+                if any(number(row[-1]) > 0 for row in chart["rows"]):
+                    check(any(w > 0 for w in bars), f"chart {chart_id}: no bar drawn: {bars}")
+            check(any(w > 0 for bars in zh["bars"].values() for w in bars),
+                  f"no bar drawn: {zh['bars']}")
             check(zh["chart_width"] > 100, f"chart width {zh['chart_width']}")
             check(zh["scripts"] == 0, "the page has script elements")
 
@@ -199,8 +316,12 @@ def main():
             en = probe(dt, session, base + "/en/")
             print("en page: lang", en["lang"], "| h2", en["h2"])
             check(en["lang"] == "en", f"/en/ lang {en['lang']}")
-            check(any("reported" in f and "ledger" in f for f in en["flagged"]),
-                  f"/en/: flagged {en['flagged']}")
+            for op, year, figure, reported, ledger in want["flags"]:
+                both = f"reported {yuan(reported)} / ledger {yuan(ledger)}"
+                check(any(both in f for f in en["flagged"]),
+                      f"/en/ {op} {year} {figure}: no flagged cell showing '{both}'")
+            check(sorted(en["missing_rows"]) == want["missing"],
+                  f"/en/: missing rows {en['missing_rows']}")
         finally:
             dt.close()
             if portal:
