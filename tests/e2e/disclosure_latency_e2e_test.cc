@@ -64,12 +64,6 @@ constexpr char kAgencyJson[] = "/api/agency.json";
 // The service's default, passed explicitly so that the printed figures name it.
 constexpr char kSnapshotInterval[] = "1s";
 
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  WithDeadline(*context, absl::Seconds(10));
-  return context;
-}
-
 // N from PDAO_DISCLOSURE_LATENCY_CHANGES, else the short form's default; nullopt when the
 // variable is set but not a number in [kMinChanges, kMaxChanges].
 std::optional<int> ChangesFromEnv() {
@@ -78,27 +72,6 @@ std::optional<int> ChangesFromEnv() {
   int n = 0;
   if (!absl::SimpleAtoi(v, &n) || n < kMinChanges || n > kMaxChanges) return std::nullopt;
   return n;
-}
-
-// The implementing agency's RegisterOperator for `org` (a complete, qualified legal person).
-grpc::Status RegisterOperator(authz::AuthorizationService::Stub& agency, const std::string& org) {
-  authz::RegisterOperatorRequest req;
-  req.set_request_id("req-" + org);
-  authz::Operator* op = req.mutable_operator_();
-  op->set_org(org);
-  op->set_name(absl::StrCat("Operator ", org, " 有限公司"));
-  op->set_credit_code("91220101MA0Y00001G");
-  op->set_legal_person(true);
-  op->set_legal_representative("张三");
-  authz::QualificationChecklist* q = op->mutable_qualification();
-  q->set_management_capability(true);
-  q->set_technical_capability(true);
-  q->set_business_standing(true);
-  q->set_credit_standing(true);
-  q->set_data_security_compliance(true);
-  q->set_review_reference("review 2026-01");
-  authz::RegisterOperatorResponse resp;
-  return agency.RegisterOperator(Ctx().get(), req, &resp);
 }
 
 // The snapshot sequence a rendered JSON page names ("sequence": N in its header); 0 if none.
@@ -296,7 +269,7 @@ TEST(DisclosureLatencyE2eTest, EventVisibleOnThePortalWithinTwoSecondsAtP99OverK
   // Warm-up, not measured: the first change waits for the consumer group's first assignment of
   // the topics' partitions (a rebalance on a fresh broker) and the first snapshot.
   const std::string warm = absl::StrCat("lat-warm-", nonce);
-  grpc::Status s = RegisterOperator(*agency, warm);
+  grpc::Status s = RegisterTestOperator(*agency, warm);
   ASSERT_TRUE(s.ok()) << s.error_message();
   const absl::Time warm_ack = absl::Now();
   ASSERT_TRUE(PollUntil(
@@ -331,7 +304,7 @@ TEST(DisclosureLatencyE2eTest, EventVisibleOnThePortalWithinTwoSecondsAtP99OverK
 
   std::vector<absl::Time> acked(orgs.size());
   for (size_t i = 0; i < orgs.size(); ++i) {
-    s = RegisterOperator(*agency, orgs[i]);
+    s = RegisterTestOperator(*agency, orgs[i]);
     acked[i] = absl::Now();
     if (!s.ok()) {
       ADD_FAILURE() << orgs[i] << ": " << s.error_message();

@@ -417,4 +417,28 @@ bool IsExecutable(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
 }
 
+grpc::Status RegisterTestOperator(pdao::authorization::v1::AuthorizationService::Stub& agency,
+                                  const std::string& org) {
+  namespace authz = pdao::authorization::v1;
+  authz::RegisterOperatorRequest req;
+  req.set_request_id("req-" + org);
+  authz::Operator* op = req.mutable_operator_();
+  op->set_org(org);
+  op->set_name(absl::StrCat("Operator ", org, " 有限公司"));
+  op->set_credit_code("91220101MA0Y00001G");
+  op->set_legal_person(true);
+  op->set_legal_representative("张三");
+  authz::QualificationChecklist* q = op->mutable_qualification();
+  q->set_management_capability(true);
+  q->set_technical_capability(true);
+  q->set_business_standing(true);
+  q->set_credit_standing(true);
+  q->set_data_security_compliance(true);
+  q->set_review_reference("review 2026-01");
+  authz::RegisterOperatorResponse resp;
+  grpc::ClientContext context;
+  WithDeadline(context, absl::Seconds(10));
+  return agency.RegisterOperator(&context, req, &resp);
+}
+
 }  // namespace pdao::e2e

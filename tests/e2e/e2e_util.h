@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "pdao/authorization/v1/authorization.grpc.pb.h"
 
 namespace pdao::e2e {
 
@@ -141,5 +142,11 @@ std::string ReadFileOrEmpty(const std::string& path);
 
 // True when `path` names an executable regular file.
 bool IsExecutable(const std::string& path);
+
+// The implementing agency's RegisterOperator for `org`: a complete, qualified legal person (the
+// request id "req-<org>"). A change the disclosure's public state shows (rule 37: the agency's
+// operators), cheap to make repeatedly.
+grpc::Status RegisterTestOperator(pdao::authorization::v1::AuthorizationService::Stub& agency,
+                                  const std::string& org);
 
 }  // namespace pdao::e2e

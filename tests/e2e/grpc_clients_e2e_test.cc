@@ -55,7 +55,8 @@ std::string FindTool(const std::string& name) {
 // and this table lacks fails the test: a new service adds its line here.
 struct ProbeCall {
   std::string method;
-  std::string expect;  // a substring of the JSON reply
+  std::string expect;       // a substring of the JSON reply
+  std::string body = "{}";  // the request, JSON
 };
 const std::map<std::string, ProbeCall>& ProbeCalls() {
   static const auto* calls = new std::map<std::string, ProbeCall>{
@@ -66,6 +67,8 @@ const std::map<std::string, ProbeCall>& ProbeCalls() {
       {"pdao.pricing.v1.PricingService", {"ListPrices", "{"}},
       {"pdao.audit.v1.AuditService", {"GetCheckpoint", "checkpoint"}},
       {"pdao.dev.v1.DevClockService", {"GetTime", "{"}},
+      // A past year (rule 39: reports are for a year that has ended).
+      {"pdao.disclosure.v1.DisclosureService", {"ListReports", "{", R"({"year": 2025})"}},
   };
   return *calls;
 }
@@ -166,11 +169,11 @@ class GrpcClientsE2eTest : public ::testing::Test {
       auto probe = ProbeCalls().find(service);
       ASSERT_NE(probe, ProbeCalls().end()) << "no probe call for a listed service: add one";
       const std::string method = absl::StrCat(service, "/", probe->second.method);
-      CommandResult call = Grpcurl({"-d", "{}", target(), method});
+      CommandResult call = Grpcurl({"-d", probe->second.body, target(), method});
       EXPECT_EQ(call.exit_code, 0) << call.err;
       EXPECT_THAT(call.out, HasSubstr(probe->second.expect));
       CommandResult buf_call =
-          BufCurl({"-d", "{}", absl::StrCat("https://", target(), "/", method)});
+          BufCurl({"-d", probe->second.body, absl::StrCat("https://", target(), "/", method)});
       EXPECT_EQ(buf_call.exit_code, 0) << buf_call.err;
       EXPECT_THAT(buf_call.out, HasSubstr(probe->second.expect));
     }
@@ -200,9 +203,11 @@ TEST_F(GrpcClientsE2eTest, StandaloneListsDescribesAndAnswersEveryService) {
   key_ = data + "/certs/implementing_agency.key";
   ASSERT_NO_FATAL_FAILURE(
       StartServer({PDAO_STANDALONE_BIN, "--data-dir", data, "--listen", target(), "--dev-clock"}));
-  ListDescribeAndCallEverything({"grpc.health.v1.Health", "pdao.registry.v1.RegistryService",
-                                 "pdao.authorization.v1.AuthorizationService",
-                                 "pdao.audit.v1.AuditService", "pdao.dev.v1.DevClockService"});
+  ListDescribeAndCallEverything(
+      {"grpc.health.v1.Health", "pdao.registry.v1.RegistryService",
+       "pdao.authorization.v1.AuthorizationService", "pdao.compliance.v1.ComplianceService",
+       "pdao.pricing.v1.PricingService", "pdao.audit.v1.AuditService",
+       "pdao.disclosure.v1.DisclosureService", "pdao.dev.v1.DevClockService"});
 
   // pdaoctl: a refusal by the server is exit 1 with the server's code.
   absl::StatusOr<CommandResult> refused =

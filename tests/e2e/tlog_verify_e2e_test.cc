@@ -16,6 +16,7 @@
 #include "common/rpc/channel.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
+#include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -24,6 +25,7 @@ namespace {
 
 namespace reg = ::pdao::registry::v1;
 namespace aud = ::pdao::audit::v1;
+namespace authz = ::pdao::authorization::v1;
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -68,8 +70,10 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
   const std::string verifier = work + "/tlog-verify";
 
   auto standalone = StartStandalone(PDAO_STANDALONE_BIN, work, 1, [](const std::vector<int>& p) {
+    // The test polls the portal every 20 ms: above the default per-client rate (20/s).
     return std::vector<std::string>{"--portal-listen=" + Loopback(p[0]),
-                                    "--audit-origin=pdao.e2e/audit"};
+                                    "--audit-origin=pdao.e2e/audit", "--portal-rate=1000",
+                                    "--portal-burst=1000"};
   });
   ASSERT_TRUE(standalone.ok()) << standalone.status();
   const int portal = standalone->extra_ports[0];
@@ -175,8 +179,12 @@ TEST(TlogVerifyE2eTest, AnIndependentVerifierChecksTheCheckpointAndAnEntrysInclu
                              "-checkpoint-file", work + "/saved.checkpoint"});
   EXPECT_EQ(saved.exit_code, 0) << saved.out << saved.err;
 
-  // A published disclosure snapshot (rule 41), through the real binary: the first snapshot the
-  // state loop publishes, once its audit entry is in a signed checkpoint (its proof is served).
+  // A published disclosure snapshot (rule 41), through the real binary: an operator registered by
+  // the agency enters the public state (rule 37), the state loop publishes snapshot 1, and its
+  // proof is served once its audit entry is in a signed checkpoint.
+  auto agency = authz::AuthorizationService::NewStub(channel("implementing_agency"));
+  grpc::Status registered = RegisterTestOperator(*agency, "tlog-operator");
+  ASSERT_TRUE(registered.ok()) << registered.error_message();
   // The verifier checks the snapshot's SHA-256 against the hash in its audit entry and the entry's
   // inclusion from the tiles alone; one changed byte of the snapshot is rejected.
   std::string snapshot;
