@@ -87,8 +87,8 @@ class ScriptedBus final : public EventBus {
   // A publish-only bus has no consumer groups: the gate over it reads "cannot tell", which the
   // gate treats as a growing lag (AuditGateTest.ALagThatCannotBeReadCountsAsGrowing).
   absl::StatusOr<ConsumerLag> Lag(const std::string& group, const std::string& topic) override {
-    return absl::UnimplementedError(absl::StrCat("ScriptedBus only publishes: no lag of group ",
-                                                 group, " on ", topic));
+    return absl::UnimplementedError(
+        absl::StrCat("ScriptedBus only publishes: no lag of group ", group, " on ", topic));
   }
 
  private:
