@@ -41,6 +41,7 @@
 #include "services/compliance/testing/scenario_fixture.h"
 #include "services/registry/registry_module.h"
 #include "tests/integration/testing/coded_product.h"
+#include "tests/integration/testing/grpc_app.h"
 
 namespace pdao::compliance {
 namespace {
@@ -56,55 +57,24 @@ const std::string kBiz = "biz-1";
 class ComplianceGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/compliance-grpc-", getpid(), "-",
-                        absl::ToUnixNanos(absl::Now()));
-    std::filesystem::create_directories(dir_);
-    crypto::DevCaOptions o;
-    o.now = absl::Now();
-    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
-    auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
-    auto ca_key = crypto::ReadFile(ca->ca_key_path);
-    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
-    ca_pem_ = *ca_pem;
-    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
-    ASSERT_TRUE(authority.ok());
-    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
-
-    ServiceMain main{.program = "test",
-                     .description = "test",
-                     .modules = {registry::RegistryModule::Factory(),
-                                 authorization::AuthorizationModule::Factory(),
-                                 ComplianceModule::Factory(), audit::AuditModule::Factory()},
-                     .embedded = true};
     // A low sample-volume threshold: one sample of 10 rows raises the alert (rule 35).
-    auto app = App::FromArgs(main,
-                             {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s",
-                              "--audit-sample-rows-threshold=10"},
-                             &clock_);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = std::move(*app);
-    ASSERT_TRUE(app_->Start().ok());
+    ASSERT_NO_FATAL_FAILURE(grpc_.SetUp(
+        "compliance-grpc",
+        {registry::RegistryModule::Factory(), authorization::AuthorizationModule::Factory(),
+         ComplianceModule::Factory(), audit::AuditModule::Factory()},
+        {"--audit-sample-rows-threshold=10"}, &clock_));
+    app_ = &grpc_.app();
+    dir_ = grpc_.dir();
+    ASSERT_NO_FATAL_FAILURE(grpc_.Start());
   }
 
-  void TearDown() override {
-    if (app_ != nullptr) app_->Shutdown();
-  }
+  void TearDown() override { grpc_.Shutdown(); }
 
   std::unique_ptr<v1::ComplianceService::Stub> Stub(const std::string& spiffe_id) {
-    auto cert = authority_->IssueClientCert(
-        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    return v1::ComplianceService::NewStub(MakeMtlsChannelFromPem(
-        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+    return grpc_.Stub<v1::ComplianceService>(spiffe_id);
   }
   std::unique_ptr<audit::v1::AuditService::Stub> AuditStub(const std::string& spiffe_id) {
-    auto cert = authority_->IssueClientCert(
-        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    return audit::v1::AuditService::NewStub(MakeMtlsChannelFromPem(
-        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+    return grpc_.Stub<audit::v1::AuditService>(spiffe_id);
   }
   std::unique_ptr<v1::ComplianceService::Stub> Org(const std::string& org,
                                                    const std::string& role) {
@@ -141,24 +111,11 @@ class ComplianceGrpcTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  integration_testing::GrpcApp grpc_;
+  App* app_ = nullptr;
   std::string dir_;
-  crypto::DevCa ca_;
-  std::string ca_pem_;
-  std::unique_ptr<crypto::CertificateAuthority> authority_;
-  std::unique_ptr<App> app_;
   std::string resource_, product_, agreement_;
 };
-
-template <typename Req, typename Resp, typename Stub>
-grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Req& req, Resp* resp) {
-  grpc::ClientContext ctx;
-  WithDeadline(ctx, absl::Seconds(10));
-  return (stub.*method)(&ctx, req, resp);
-}
-
-#define CALL(stub, Method, req, resp) \
-  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
 
 TEST_F(ComplianceGrpcTest, ScenarioThroughTheOperatorToApprovalThenUseAndTheRevocationCascade) {
   ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
@@ -477,7 +434,7 @@ TEST_F(ComplianceGrpcTest, DatasetThenSampleWhoseCertificateIsInTheAuditLog) {
 // compliance's own client certificate — what the unit tests' FakeFactsClient stands for.
 TEST_F(ComplianceGrpcTest, FactsClientContractAgainstTheRealServices) {
   ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
-  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "compliance");
+  auto tls = pdao::testing::MakeServiceTlsDir(grpc_.ca(), dir_, "compliance");
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto config = std::make_unique<Config>("t", "t");
   ServiceClients::DefineFlags(*config, {"registry", "authorization"});

@@ -33,6 +33,7 @@
 #include "services/pricing/pricing_module.h"
 #include "services/registry/registry_module.h"
 #include "tests/integration/testing/coded_product.h"
+#include "tests/integration/testing/grpc_app.h"
 
 namespace pdao::pricing {
 namespace {
@@ -47,44 +48,19 @@ const std::string kBiz = "biz-1";
 class PricingGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/pricing-grpc-", getpid(), "-",
-                        absl::ToUnixNanos(absl::Now()));
-    std::filesystem::create_directories(dir_);
-    crypto::DevCaOptions o;
-    o.now = absl::Now();
-    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
-    auto ca_key = crypto::ReadFile(ca->ca_key_path);
-    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
-    ca_pem_ = *ca_pem;
-    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
-    ASSERT_TRUE(authority.ok());
-    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
-
-    ServiceMain main{
-        .program = "test",
-        .description = "test",
-        .modules = {registry::RegistryModule::Factory(),
-                    authorization::AuthorizationModule::Factory(), PricingModule::Factory()},
-        .embedded = true};
-    auto app = App::FromArgs(
-        main, {"--data-dir=" + dir_, "--listen=127.0.0.1:0", "--drain-timeout=2s"}, &clock_);
-    ASSERT_TRUE(app.ok()) << app.status();
-    app_ = std::move(*app);
-    ASSERT_TRUE(app_->Start().ok());
+    ASSERT_NO_FATAL_FAILURE(
+        grpc_.SetUp("pricing-grpc",
+                    {registry::RegistryModule::Factory(),
+                     authorization::AuthorizationModule::Factory(), PricingModule::Factory()},
+                    {}, &clock_));
+    app_ = &grpc_.app();
+    ASSERT_NO_FATAL_FAILURE(grpc_.Start());
   }
 
-  void TearDown() override {
-    if (app_ != nullptr) app_->Shutdown();
-  }
+  void TearDown() override { grpc_.Shutdown(); }
 
   std::unique_ptr<v1::PricingService::Stub> Stub(const std::string& spiffe_id) {
-    auto cert = authority_->IssueClientCert(
-        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    return v1::PricingService::NewStub(MakeMtlsChannelFromPem(
-        absl::StrCat("127.0.0.1:", app_->host().port()), ca_pem_, cert->cert_pem, cert->key_pem));
+    return grpc_.Stub<v1::PricingService>(spiffe_id);
   }
   std::unique_ptr<v1::PricingService::Stub> Org(const std::string& org, const std::string& role) {
     return Stub(absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
@@ -106,56 +82,15 @@ class PricingGrpcTest : public ::testing::Test {
   // Publishes a usage_recorded event as compliance does, and waits for the bus to take it.
   void PublishUse(const std::string& event_id, compliance::v1::UseCategory category,
                   int64_t units) {
-    events::v1::Envelope e;
-    e.set_event_id(event_id);
-    e.set_producer("compliance");
-    e.set_action("compliance.usage.recorded");
-    *e.mutable_occurred_at() = ToProtoTime(clock_.Now());
-    auto* u = e.mutable_usage_recorded();
-    u->set_product_id(product_);
-    u->set_scenario_id("scn-1");
-    u->set_scenario_version_number(1);
-    u->set_consumer_org(kBiz);
-    u->set_operator_org(kOps);
-    u->set_units(units);
-    u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
-    u->set_use_category(category);
-    u->set_grant_id("grt-1");
-    *u->mutable_at() = ToProtoTime(clock_.Now());
-    absl::Notification delivered;
-    absl::Status outcome;
-    ASSERT_TRUE(app_->host()
-                    .bus()
-                    .Publish(BusMessage{.topic = TopicOf("compliance"),
-                                        .key = "usage",
-                                        .payload = e.SerializeAsString()},
-                             [&](const absl::Status& s) {
-                               outcome = s;
-                               delivered.Notify();
-                             })
-                    .ok());
-    delivered.WaitForNotification();
-    ASSERT_TRUE(outcome.ok()) << outcome;
+    ASSERT_NO_FATAL_FAILURE(integration_testing::PublishUsageRecorded(
+        app_->host().bus(), event_id, product_, kOps, kBiz, units, category, clock_.Now()));
   }
 
   FakeClock clock_;
-  std::string dir_;
-  std::string ca_pem_;
-  std::unique_ptr<crypto::CertificateAuthority> authority_;
-  std::unique_ptr<App> app_;
+  integration_testing::GrpcApp grpc_;
+  App* app_ = nullptr;
   std::string resource_, product_, agreement_;
 };
-
-template <typename Req, typename Resp, typename Stub>
-grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Req& req, Resp* resp) {
-  grpc::ClientContext ctx;
-  WithDeadline(ctx, absl::Seconds(10));
-  return (stub.*method)(&ctx, req, resp);
-}
-
-#define CALL(stub, Method, req, resp) \
-  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
 
 TEST_F(PricingGrpcTest, CapPriceMeteredUsesStatementAndACleanReconciliation) {
   ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
