@@ -90,6 +90,15 @@ if len(sys.argv) > 2:
 else:
     print(t.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$@"
 }
+verify_snapshot() {  # verify_snapshot N: pdaoctl disclosure verify on the portal's snapshot N,
+  # once its proof is there (a signed checkpoint covers its audit entry within a second or so)
+  local url="http://127.0.0.1:$PORTAL_PORT/snapshots/$1.json"
+  for _ in $(seq 1 100); do
+    "$CTL" disclosure verify "$url" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$CTL" disclosure verify "$url"
+}
 free_port() {  # a loopback port that was free a moment ago (start_standalone retries on a clash)
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -406,12 +415,7 @@ for o in snap.get("operators", []):
 print(snap.get("sequence", "latest"))
 PY
 )
-URL="http://127.0.0.1:$PORTAL_PORT/snapshots/$SNAPSHOT.json"
-for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers the snapshot's entry
-  "$CTL" disclosure verify "$URL" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-"$CTL" disclosure verify "$URL"
+verify_snapshot "$SNAPSHOT"
 
 # ---- Disclosure: reports, evaluations, the missing-report warning (rules 35, 39-41) --------------
 AGENCY=demo-implementing-agency
@@ -505,12 +509,7 @@ for e in snap.get("evaluations", []):
 print(snap.get("sequence", "latest"))
 PY
 )
-URL="http://127.0.0.1:$PORTAL_PORT/snapshots/$SNAPSHOT.json"
-for _ in $(seq 1 100); do   # the proof comes once a signed checkpoint covers the snapshot's entry
-  "$CTL" disclosure verify "$URL" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-"$CTL" disclosure verify "$URL"
+verify_snapshot "$SNAPSHOT"
 echo "portal: http://127.0.0.1:$PORTAL_PORT/ (English: /en/; JSON: /api/index.json; reports: /api/reports.json)"
 
 say "34. The page as a person sees it: headless Chromium loads / and /en/ and checks the DOM against the portal's JSON (both sets, the flagged figure's two values, the missing report, the evaluations, the charts) and saves a screenshot (rule 41)"

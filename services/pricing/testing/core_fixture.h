@@ -16,6 +16,7 @@
 #include "common/testing/fake_clock.h"
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
+#include "services/compliance/testing/usage_event.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 
@@ -152,24 +153,13 @@ class CoreFixture : public ::testing::Test {
       const std::string& product = kProduct,
       compliance::v1::UseCategory category = compliance::v1::USE_CATEGORY_COMMERCIAL,
       const std::string& consumer = kConsumer) {
-    events::v1::Envelope e;
-    e.set_event_id(event_id);
-    e.set_producer("compliance");
-    e.set_action("compliance.usage.recorded");
-    *e.mutable_occurred_at() = ToProtoTime(at);
-    auto* u = e.mutable_usage_recorded();
-    u->set_product_id(product);
-    u->set_scenario_id("scn-1");
-    u->set_scenario_version_number(1);
-    u->set_consumer_org(consumer);
-    u->set_operator_org(kOperator);
-    u->set_units(units);
-    u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
-    u->set_use_category(category);
-    u->set_grant_id("grt-1");
-    *u->mutable_at() = ToProtoTime(at);
-    return BusMessage{
-        .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
+    return compliance::testing::UsageRecordedMessage({.event_id = event_id,
+                                                      .product = product,
+                                                      .operator_org = kOperator,
+                                                      .consumer_org = consumer,
+                                                      .units = units,
+                                                      .category = category,
+                                                      .at = at});
   }
 
   // The metered-use records of the operator's books in `month`.

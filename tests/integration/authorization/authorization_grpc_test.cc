@@ -27,6 +27,7 @@
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/registry/registry_module.h"
+#include "tests/integration/testing/grpc_app.h"
 
 namespace pdao::authorization {
 namespace {
@@ -112,17 +113,6 @@ class GrpcFixture : public ::testing::Test {
   std::unique_ptr<crypto::CertificateAuthority> authority_;
   std::vector<std::unique_ptr<App>> apps_;
 };
-
-template <typename Req, typename Resp, typename Stub>
-grpc::Status Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                  const Req& req, Resp* resp) {
-  grpc::ClientContext ctx;
-  WithDeadline(ctx, absl::Seconds(10));
-  return (stub.*method)(&ctx, req, resp);
-}
-
-#define CALL(stub, Method, req, resp) \
-  Call(*(stub), &std::remove_reference_t<decltype(*(stub))>::Method, (req), (resp))
 
 std::string RegisterResource(rv1::RegistryService::Stub& dept, const std::string& name) {
   rv1::RegisterResourceRequest req;

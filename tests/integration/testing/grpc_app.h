@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "pdao/compliance/v1/compliance.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
+#include "services/compliance/testing/usage_event.h"
 
 namespace pdao::integration_testing {
 
@@ -98,27 +99,15 @@ inline void PublishUsageRecorded(EventBus& bus, const std::string& event_id,
                                  const std::string& product, const std::string& operator_org,
                                  const std::string& consumer_org, int64_t units,
                                  compliance::v1::UseCategory category, absl::Time at) {
-  events::v1::Envelope e;
-  e.set_event_id(event_id);
-  e.set_producer("compliance");
-  e.set_action("compliance.usage.recorded");
-  *e.mutable_occurred_at() = ToProtoTime(at);
-  auto* u = e.mutable_usage_recorded();
-  u->set_product_id(product);
-  u->set_scenario_id("scn-1");
-  u->set_scenario_version_number(1);
-  u->set_consumer_org(consumer_org);
-  u->set_operator_org(operator_org);
-  u->set_units(units);
-  u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
-  u->set_use_category(category);
-  u->set_grant_id("grt-1");
-  *u->mutable_at() = ToProtoTime(at);
   absl::Notification delivered;
   absl::Status outcome;
-  ASSERT_TRUE(bus.Publish(BusMessage{.topic = TopicOf("compliance"),
-                                     .key = "usage",
-                                     .payload = e.SerializeAsString()},
+  ASSERT_TRUE(bus.Publish(compliance::testing::UsageRecordedMessage({.event_id = event_id,
+                                                                     .product = product,
+                                                                     .operator_org = operator_org,
+                                                                     .consumer_org = consumer_org,
+                                                                     .units = units,
+                                                                     .category = category,
+                                                                     .at = at}),
                           [&](const absl::Status& s) {
                             outcome = s;
                             delivered.Notify();
