@@ -9,8 +9,12 @@
 # the public portal (25-29), and the disclosure's year: an annual report FLAGGED against the ledger
 # (30), the clock moved to 1 April 2027 so that the 2026 report is published MISSING with an audit
 # alert (31), the evaluations (32), the snapshot that discloses them verified (33) and, with
-# PDAO_DEMO_BROWSER_CHECK=1, the page checked in headless Chromium (34). Every registry step comes
-# before step 31: the registry's holiday calendar covers 2025-2026 only. Leaves the platform's data
+# PDAO_DEMO_BROWSER_CHECK=1, the page checked in headless Chromium (34); then, with March 2026 and
+# the year 2026 ended, the rest of pricing: a PUBLIC_GOOD scenario approved and granted (35) and its
+# use metered at 0 (36, rule 25), the agreement's distribution rule and March's distribution read by
+# the department (37, rule 31), MAR and the 2026 yearly review (38, rules 27, 29; the treasury-yield
+# file is written by this script with an illustrative figure). Every registry step comes before step
+# 31: the registry's holiday calendar covers 2025-2026 only. Leaves the platform's data
 # in $PDAO_DEMO_DIR (default: a new temporary folder). A step added at the end is numbered after
 # the last one and checked in tools/ci/check-demo.py.
 #

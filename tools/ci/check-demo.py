@@ -255,13 +255,76 @@ def main():
                "34: the page did not pass the headless Chromium check")
         expect(re.search(r"^screenshot: /\S+\.png \(\d+ bytes\)$", thirtyfour, re.M),
                "34: no screenshot was saved")
+    thirtyfive = step(35)
+    expect(values(thirtyfive, "state") == ["SCENARIO_STATE_DRAFT", "SCENARIO_STATE_ENDORSEMENT_PENDING",
+                                           "SCENARIO_STATE_SUBMITTED",
+                                           "SCENARIO_STATE_UNDER_ASSESSMENT",
+                                           "SCENARIO_STATE_APPROVED", "GRANT_STATE_ACTIVE"],
+           "35: the PUBLIC_GOOD scenario was not approved and granted (rules 19-21, 24)")
+    outcomes = values(thirtyfive, "outcome")
+    expect(len(outcomes) == 9 and set(outcomes) == {"VERDICT_OUTCOME_PASS"} and
+           values(thirtyfive, "passed") == [True],
+           "35: the PUBLIC_GOOD scenario's assessment did not record 9 passing verdicts (rule 20)")
+    expect(values(thirtyfive, "decision") == ["USAGE_DECISION_ALLOW"] and
+           values(thirtyfive, "usage_event_id"),
+           "35: CheckUsage did not allow the public-good use with a usage event")
+    thirtysix = step(36)
+    m = re.search(r"^pdao_pricing_usage_metered_total: (.*)$", thirtysix, re.M)
+    metered = dict(kv.split("=", 1) for kv in m.group(1).split()) if m else {}
+    expect(metered.get("public_good") == "1" and metered.get("priced") == "1",
+           "36: /metrics does not count one PUBLIC_GOOD and one priced metered use (rules 25, 30): "
+           "%s" % metered)
+    expect(re.search(r"^operator statement for \d{4}-\d{2}: 0 entries$", thirtysix, re.M),
+           "36: the public-good use posted a ledger entry (it is charged 0, rule 25)")
+    expect(re.search(r"^reconcile \d{4}-\d{2}: metered revenue 0 fen, ledger revenue 0 fen, "
+                     r"clean true$", thirtysix, re.M),
+           "36: the public-good use's month does not reconcile clean at 0 fen (rule 30)")
+    thirtyseven = step(37)
+    expect("INVALID_ARGUMENT" in thirtyseven and "rule 31" in thirtyseven and
+           "not exactly 10000 bp" in thirtyseven,
+           "37: shares that do not sum to 10,000 bp were not refused naming rule 31")
+    expect([int(v) for v in values(thirtyseven, "share_bp")] == [4000, 4500, 1500] and
+           values(thirtyseven, "version") == ["1"],
+           "37: the distribution rule 4000/4500/1500 bp was not recorded")
+    parts = dict(zip(values(thirtyseven, "contributor_org")[3:],
+                     [int(v) for v in values(thirtyseven, "amount_fen")]))
+    expect(values(thirtyseven, "total_fen") == ["40"] and
+           parts == {"demo-department": 16, "demo-operator": 18, "demo-implementing-agency": 6},
+           "37: the distribution of step 24's month is not 40 fen split 16/18/6 (rule 31): %s" % parts)
+    own = re.findall(r"^share of (\S+): 4000 bp of 40 fen = 16 fen \(entry (\S+)\)$", thirtyseven,
+                     re.M)
+    expect(len(re.findall(r"^share of ", thirtyseven, re.M)) == 1 and own and
+           own[0][0] == "demo-department",
+           "37: the department does not read exactly its own share of 16 fen")
+    if own:
+        entry = re.escape(own[0][1])
+        expect(re.search(r"^posting %s: debit demo-operator/operator/demo-operator 16 fen$" % entry,
+                         thirtyseven, re.M) and
+               re.search(r"^posting %s: credit demo-operator/distribution-payable/demo-department "
+                         r"16 fen$" % entry, thirtyseven, re.M),
+               "37: the department does not see the balanced posting behind its share")
+    thirtyeight = step(38)
+    expect("FAILED_PRECONDITION" in thirtyeight and "2024" in thirtyeight and
+           "rule 27" in thirtyeight,
+           "38: MAR inputs without the prior year's treasury yield were not refused naming rule 27")
+    expect(values(thirtyeight, "yield_year") == [2025] and
+           values(thirtyeight, "rate_cap_bp") == ["770"] and
+           values(thirtyeight, "mar_fen") == ["38", "38"],
+           "38: the 2026 MAR is not 38 fen from the 2025 yield + 600 bp (rule 27)")
+    expect(values(thirtyeight, "actual_revenue_fen") == ["40"] and
+           values(thirtyeight, "deviation_fen") == ["2"] and
+           values(thirtyeight, "outcome") == ["REVIEW_OUTCOME_OPERATOR_ADJUSTS_PRICES"] and
+           values(thirtyeight, "task_assignee") == ["demo-operator"] and
+           values(thirtyeight, "due_date") and values(thirtyeight, "excess_to_deduct_fen") == ["2"],
+           "38: the 2026 review does not classify 40 fen against a MAR of 38 (5.3 %) as the "
+           "operator's price adjustment with a due date and 2 fen to deduct (rule 29)")
     expect("done" in s, "the demo did not reach its end")
 
     for e in errors:
         print("check-demo: FAIL %s" % e, file=sys.stderr)
     if errors:
         sys.exit(1)
-    print("check-demo: ok (34 steps%s)" % (", browser check passed" if browser else ""))
+    print("check-demo: ok (38 steps%s)" % (", browser check passed" if browser else ""))
 
 
 if __name__ == "__main__":
