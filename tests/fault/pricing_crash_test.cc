@@ -286,6 +286,8 @@ class PricingCrashTest : public ::testing::Test {
     std::uniform_real_distribution<double> gap(0.2 * run_ms / kills, 1.6 * run_ms / kills);
     for (int k = 0; k < kills && !HasFatalFailure(); ++k) {
       absl::SleepFor(absl::Milliseconds(gap(rng_)));  // a random moment, not a wait for a state
+      std::cerr << "kill " << k + 1 << " of " << kills << " after " << delivered_.load() << " of "
+                << events << " uses were on Kafka\n";
       fault();
     }
     publisher.join();
