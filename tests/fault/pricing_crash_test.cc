@@ -1,9 +1,10 @@
 // Crash tests of pricing's metering (issue 12 "Proof under faults and load", REGULATION.md rule
-// 30): the real pdao-pricing on a real redis-server (AOF on, tests/../redis_server.h: the README's
-// production settings) and a real Kafka broker meters compliance's usage_recorded events published
-// on pdao.compliance.v1 while
+// 30): the real pdao-pricing on a real redis-server (AOF on, common/testing/redis/redis_server.h:
+// the README's production settings) and a real Kafka broker meters compliance's usage_recorded
+// events published on pdao.compliance.v1 while
 //   1. pdao-pricing is SIGKILLed and restarted at random moments, or
-//   2. redis-server is SIGKILLed and restarted from its AOF on the same port and directory,
+//   2. redis-server is SIGKILLed, down for a random 0-500 ms, and restarted from its AOF on the
+//      same port and directory,
 // and afterwards, through pricing's gRPC API only, every event was posted exactly once (the
 // consumer's and the operator's statements hold one USAGE_CHARGE per event id, with the event's
 // amount), the consumer's receivable and the operator's revenue equal the sum, and Reconcile of
@@ -304,6 +305,8 @@ class PricingCrashTest : public ::testing::Test {
   void KillAndRestartRedis() {
     ASSERT_TRUE(redis_->Kill().ok());
     ++faults_;
+    // Down for a random 0-500 ms: pricing's commits and reads fail meanwhile.
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 500)(rng_)));
     absl::Status s = redis_->Restart();  // same port and directory: reloads the AOF
     ASSERT_TRUE(s.ok()) << s;
   }
