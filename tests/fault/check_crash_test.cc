@@ -26,18 +26,16 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/rpc/channel.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "pdao/registry/v1/registry.grpc.pb.h"
+#include "tests/e2e/e2e_setup.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace pdao::e2e {
 namespace {
 
-namespace reg = ::pdao::registry::v1;
 namespace aud = ::pdao::audit::v1;
 namespace authz = ::pdao::authorization::v1;
 
@@ -58,10 +56,6 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
   WithDeadline(*context, kCallTimeout);
   return context;
-}
-
-google::protobuf::Timestamp Ts(absl::Time t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
 class CheckCrashTest : public ::testing::Test {
@@ -110,133 +104,13 @@ class CheckCrashTest : public ::testing::Test {
     return *channel;
   }
 
-  // A resource and an ACTIVE agreement of kOperator on it, through the public API.
+  // A resource and an ACTIVE agreement of kOperator on it, through the public API
+  // (tests/e2e/e2e_setup.h).
   void ActiveAgreement() {
-    auto dept = reg::RegistryService::NewStub(Channel("department"));
-    reg::RegisterResourceRequest rr;
-    rr.set_request_id("bus");
-    auto* spec = rr.mutable_spec();
-    spec->set_name("bus");
-    spec->set_description("arrivals");
-    auto* f = spec->add_fields();
-    f->set_name("id");
-    f->set_data_type("string");
-    f->set_grade(reg::GRADE_GENERAL);
-    f->set_personal_info_kind(reg::PERSONAL_INFO_KIND_NONE);
-    spec->set_update_frequency("daily");
-    spec->set_volume_records(1);
-    spec->set_source(reg::RESOURCE_SOURCE_OWN);
-    spec->mutable_open_attribute()->set_openness(reg::OPENNESS_UNCONDITIONAL);
-    spec->mutable_share_attribute()->set_openness(reg::OPENNESS_UNCONDITIONAL);
-    reg::RegisterResourceResponse rres;
-    grpc::Status s = dept->RegisterResource(Ctx().get(), rr, &rres);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    resource_ = rres.resource().id();
-
-    auto agency = authz::AuthorizationService::NewStub(Channel("implementing_agency"));
-    auto bureau = authz::AuthorizationService::NewStub(Channel("data_bureau"));
-    auto government = authz::AuthorizationService::NewStub(Channel("government"));
-    authz::CreatePlanRequest cp;
-    cp.set_request_id("plan");
-    auto* c = cp.mutable_content();
-    c->set_title("方案");
-    c->set_mode(authz::AUTHORIZATION_MODE_WHOLE);
-    c->add_resource_ids(resource_);
-    for (auto* t :
-         {c->mutable_resource_catalog(), c->mutable_operator_selection_conditions(),
-          c->mutable_authorization_term(), c->mutable_exit_mechanism(),
-          c->mutable_supervision_and_evaluation(), c->mutable_cost_and_revenue_accounting(),
-          c->mutable_revenue_distribution(), c->mutable_security_measures()}) {
-      *t = "set";
-    }
-    auto* prod = c->add_products();
-    prod->set_name("api");
-    prod->set_category(authz::PRODUCT_CATEGORY_PUBLIC_GOOD);
-    authz::CreatePlanResponse plan;
-    s = agency->CreatePlan(Ctx().get(), cp, &plan);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    const std::string pid = plan.plan().plan_id();
-    authz::SubmitPlanRequest sp;
-    sp.set_plan_id(pid);
-    sp.set_version_number(1);
-    authz::SubmitPlanResponse spr;
-    s = bureau->SubmitPlan(Ctx().get(), sp, &spr);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    authz::ApprovePlanRequest ap;
-    ap.set_plan_id(pid);
-    ap.set_version_number(1);
-    ap.set_decision_number("长府〔2026〕12号");
-    ap.set_decision_date("2026-02-27");
-    authz::ApprovePlanResponse apr;
-    s = government->ApprovePlan(Ctx().get(), ap, &apr);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    authz::FilePlanRequest fp;
-    fp.set_plan_id(pid);
-    fp.set_version_number(1);
-    fp.set_filing_reference("吉数备〔2026〕1号");
-    authz::FilePlanResponse fpr;
-    s = bureau->FilePlan(Ctx().get(), fp, &fpr);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-
-    authz::RegisterOperatorRequest ro;
-    auto* o = ro.mutable_operator_();
-    o->set_org(kOperator);
-    o->set_name("ops");
-    o->set_credit_code("91350100M000100Y43");
-    o->set_legal_person(true);
-    o->set_legal_representative("张三");
-    auto* q = o->mutable_qualification();
-    q->set_management_capability(true);
-    q->set_technical_capability(true);
-    q->set_business_standing(true);
-    q->set_credit_standing(true);
-    q->set_data_security_compliance(true);
-    q->set_review_reference("r");
-    authz::RegisterOperatorResponse ror;
-    s = agency->RegisterOperator(Ctx().get(), ro, &ror);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    authz::SelectOperatorRequest so;
-    so.set_operator_org(kOperator);
-    so.set_plan_id(pid);
-    so.set_plan_version_number(1);
-    so.set_method(authz::SELECTION_METHOD_OPEN_TENDER);
-    so.mutable_procurement()->set_reference("CCZC-1");
-    so.mutable_procurement()->set_date("2026-02-20");
-    so.mutable_procurement()->set_summary("公开招标");
-    authz::SelectOperatorResponse sor;
-    s = agency->SelectOperator(Ctx().get(), so, &sor);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-
-    authz::CreateAgreementRequest ca;
-    ca.set_request_id("agr");
-    ca.set_operator_org(kOperator);
-    ca.set_selection_id(sor.selection().id());
-    ca.add_resource_ids(resource_);
-    *ca.mutable_term_start() = Ts(absl::Now() - absl::Hours(1));
-    *ca.mutable_term_end() = Ts(absl::Now() + absl::Hours(24 * 365));
-    ca.mutable_collective_decision()->set_meeting_reference("m");
-    ca.mutable_collective_decision()->set_date("2026-02-28");
-    ca.mutable_collective_decision()->set_summary("agreed");
-    authz::CreateAgreementResponse car;
-    s = agency->CreateAgreement(Ctx().get(), ca, &car);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    const std::string id = car.agreement().id();
-    authz::SignAgreementRequest sa;
-    sa.set_agreement_id(id);
-    authz::SignAgreementResponse sar;
-    s = agency->SignAgreement(Ctx().get(), sa, &sar);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    authz::FileAgreementRequest fa;
-    fa.set_agreement_id(id);
-    fa.mutable_filing()->set_province_reference("p");
-    fa.mutable_filing()->set_city_reference("c");
-    authz::FileAgreementResponse far;
-    s = agency->FileAgreement(Ctx().get(), fa, &far);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    authz::ActivateAgreementRequest aa;
-    aa.set_agreement_id(id);
-    authz::ActivateAgreementResponse aar;
-    s = agency->ActivateAgreement(Ctx().get(), aa, &aar);
+    std::string agreement;
+    grpc::Status s =
+        ActivateTestAgreement([this](const std::string& role) { return Channel(role); }, kOperator,
+                              absl::Now(), &resource_, &agreement);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
