@@ -48,10 +48,10 @@
 #include "common/testing/kafka/kafka_broker.h"
 #include "common/testing/redis/redis_server.h"
 #include "common/testing/tls_dir.h"
+#include "common/testing/usage_recorded_event.h"
 #include "gtest/gtest.h"
 #include "pdao/dev/v1/dev_clock.grpc.pb.h"
 #include "pdao/pricing/v1/pricing.grpc.pb.h"
-#include "services/compliance/testing/usage_event.h"
 #include "tests/e2e/e2e_setup.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -257,14 +257,14 @@ class PricingCrashTest : public ::testing::Test {
     const absl::Time start = absl::Now();
     for (int i = 0; i < n; ++i) {
       absl::SleepFor(start + absl::Seconds(1) * i / kEventsPerSecond - absl::Now());
-      compliance::testing::UsageEvent use{.event_id = absl::StrCat(nonce_, "-use-", i),
-                                          .product = product_,
-                                          .operator_org = kOperator,
-                                          .consumer_org = kConsumer,
-                                          .units = 1 + i % 5,
-                                          .category = cv1::USE_CATEGORY_COMMERCIAL,
-                                          .at = std::max(absl::Now(), price_from_)};
-      BusMessage m = compliance::testing::UsageRecordedMessage(use);
+      ::pdao::testing::UsageEvent use{.event_id = absl::StrCat(nonce_, "-use-", i),
+                                      .product = product_,
+                                      .operator_org = kOperator,
+                                      .consumer_org = kConsumer,
+                                      .units = 1 + i % 5,
+                                      .category = cv1::USE_CATEGORY_COMMERCIAL,
+                                      .at = std::max(absl::Now(), price_from_)};
+      BusMessage m = ::pdao::testing::UsageRecordedMessage(use);
       m.key = absl::StrCat("consumer-", i % 16);
       {
         absl::MutexLock lock(&mu_);

@@ -14,9 +14,9 @@
 #include "common/events/event.h"
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
+#include "common/testing/usage_recorded_event.h"
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/compliance/testing/usage_event.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 
@@ -153,13 +153,13 @@ class CoreFixture : public ::testing::Test {
       const std::string& product = kProduct,
       compliance::v1::UseCategory category = compliance::v1::USE_CATEGORY_COMMERCIAL,
       const std::string& consumer = kConsumer) {
-    return compliance::testing::UsageRecordedMessage({.event_id = event_id,
-                                                      .product = product,
-                                                      .operator_org = kOperator,
-                                                      .consumer_org = consumer,
-                                                      .units = units,
-                                                      .category = category,
-                                                      .at = at});
+    return ::pdao::testing::UsageRecordedMessage({.event_id = event_id,
+                                                  .product = product,
+                                                  .operator_org = kOperator,
+                                                  .consumer_org = consumer,
+                                                  .units = units,
+                                                  .category = category,
+                                                  .at = at});
   }
 
   // The metered-use records of the operator's books in `month`.

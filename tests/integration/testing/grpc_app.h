@@ -20,10 +20,10 @@
 #include "common/crypto/dev_ca.h"
 #include "common/events/event.h"
 #include "common/rpc/channel.h"
+#include "common/testing/usage_recorded_event.h"
 #include "gtest/gtest.h"
 #include "pdao/compliance/v1/compliance.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/compliance/testing/usage_event.h"
 
 namespace pdao::integration_testing {
 
@@ -101,13 +101,13 @@ inline void PublishUsageRecorded(EventBus& bus, const std::string& event_id,
                                  compliance::v1::UseCategory category, absl::Time at) {
   absl::Notification delivered;
   absl::Status outcome;
-  ASSERT_TRUE(bus.Publish(compliance::testing::UsageRecordedMessage({.event_id = event_id,
-                                                                     .product = product,
-                                                                     .operator_org = operator_org,
-                                                                     .consumer_org = consumer_org,
-                                                                     .units = units,
-                                                                     .category = category,
-                                                                     .at = at}),
+  ASSERT_TRUE(bus.Publish(::pdao::testing::UsageRecordedMessage({.event_id = event_id,
+                                                                 .product = product,
+                                                                 .operator_org = operator_org,
+                                                                 .consumer_org = consumer_org,
+                                                                 .units = units,
+                                                                 .category = category,
+                                                                 .at = at}),
                           [&](const absl::Status& s) {
                             outcome = s;
                             delivered.Notify();

@@ -1,5 +1,6 @@
 // Compliance's usage_recorded event (an allowed use, rules 21, 24) as compliance publishes it on
-// pdao.compliance.v1, for the tests of its consumers (pricing's metering, disclosure's uses).
+// pdao.compliance.v1, for the tests of its consumers (pricing's metering, disclosure's uses): the
+// event is the contract between the services (proto/pdao/events/v1), so its test form lives here.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include "pdao/compliance/v1/compliance.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
 
-namespace pdao::compliance::testing {
+namespace pdao::testing {
 
 struct UsageEvent {
   std::string event_id;
@@ -19,7 +20,7 @@ struct UsageEvent {
   std::string operator_org;
   std::string consumer_org;
   int64_t units = 1;
-  v1::UseCategory category = v1::USE_CATEGORY_COMMERCIAL;
+  compliance::v1::UseCategory category = compliance::v1::USE_CATEGORY_COMMERCIAL;
   absl::Time at = absl::UnixEpoch();
 };
 
@@ -38,7 +39,7 @@ inline BusMessage UsageRecordedMessage(const UsageEvent& use) {
   u->set_consumer_org(use.consumer_org);
   u->set_operator_org(use.operator_org);
   u->set_units(use.units);
-  u->set_unit_kind(v1::UNIT_KIND_CALL);
+  u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
   u->set_use_category(use.category);
   u->set_grant_id("grt-1");
   *u->mutable_at() = ToProtoTime(use.at);
@@ -46,4 +47,4 @@ inline BusMessage UsageRecordedMessage(const UsageEvent& use) {
       .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
 }
 
-}  // namespace pdao::compliance::testing
+}  // namespace pdao::testing
