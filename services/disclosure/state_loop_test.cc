@@ -227,7 +227,8 @@ TEST_F(StateLoopTest, AUseRedeliveredAfterARestartIsCountedOnce) {
   // The restarted loop's in-memory window is empty: the store's mark drops the redelivery.
   std::unique_ptr<StateLoop> restarted = NewLoop(nullptr);
   ASSERT_TRUE(restarted->HandleEvent(use).ok());
-  const v1::UsePeriod& p = restarted->Build().operators(0).uses(0);
+  const v1::Snapshot built = restarted->Build();
+  const v1::UsePeriod& p = built.operators(0).uses(0);
   EXPECT_EQ(p.uses(), 1);
   EXPECT_EQ(p.units(), 5);
 }

@@ -477,7 +477,8 @@ TEST(PublicStateTest, AUseIsCountedOncePerEventId) {
     EXPECT_EQ(state.Apply(metered).outcome,
               i == 0 ? ApplyOutcome::kApplied : ApplyOutcome::kDuplicate);
   }
-  const v1::UsePeriod& p = state.Build().operators(0).uses(0);
+  const v1::Snapshot built = state.Build();
+  const v1::UsePeriod& p = built.operators(0).uses(0);
   EXPECT_EQ(p.uses(), 1);
   EXPECT_EQ(p.units(), 5);
   EXPECT_EQ(p.revenue_fen(), 40);
