@@ -21,7 +21,7 @@
 #include "common/bus/kafka_bus.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
-#include "common/testing/kafka/kafka_broker.h"
+#include "common/testing/kafka/kafka_environment.h"
 #include "common/testing/redis/redis_server.h"
 #include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
@@ -44,36 +44,8 @@ constexpr absl::Duration kEventTimeout = absl::Seconds(60);
 
 // --- One Kafka broker per binary ----------------------------------------------------------------
 
-pdao::testing::KafkaBroker* broker = nullptr;
-
-class KafkaEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    broker_ = std::make_unique<pdao::testing::KafkaBroker>();
-    const absl::Time start = absl::Now();
-    absl::Status s = broker_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    std::cerr << "kafka broker at " << broker_->bootstrap() << " ready in "
-              << absl::FormatDuration(absl::Now() - start) << "\n";
-    broker = broker_.get();
-    // Create the topic up front so consumers are assigned its partitions from the start.
-    KafkaBusOptions o;
-    o.bootstrap_servers = broker_->bootstrap();
-    auto admin = KafkaBus::Create(o);
-    ASSERT_TRUE(admin.ok()) << admin.status();
-    s = (*admin)->EnsureTopics({kTopic}, 3);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  void TearDown() override {
-    broker = nullptr;
-    broker_.reset();
-  }
-
- private:
-  std::unique_ptr<pdao::testing::KafkaBroker> broker_;
-};
-
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new KafkaEnvironment);
+const pdao::testing::KafkaEnvironment* const kKafka =
+    pdao::testing::KafkaEnvironment::Register({kTopic});
 
 // --- Helpers
 // --------------------------------------------------------------------------------------
@@ -153,7 +125,7 @@ class EventLog {
 class RegistryE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NE(broker, nullptr) << "the Kafka broker did not start";
+    ASSERT_NE(kKafka->broker(), nullptr) << "the Kafka broker did not start";
     auto dir = TempDir::Create("pdao-registry-e2e");
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_ = std::move(*dir);
@@ -200,7 +172,7 @@ class RegistryE2eTest : public ::testing::Test {
                   "--tls-dir=" + tls_dir_,
                   "--data-dir=" + dir_->path(),
                   absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-                  "--kafka=" + broker->bootstrap(),
+                  "--kafka=" + kKafka->broker()->bootstrap(),
                   "--drain-timeout=2s"};
         },
         dir_->path() + "/registry.log",
@@ -286,7 +258,7 @@ class RegistryE2eTest : public ::testing::Test {
 
   std::unique_ptr<KafkaBus> NewConsumerBus() {
     KafkaBusOptions o;
-    o.bootstrap_servers = broker->bootstrap();
+    o.bootstrap_servers = kKafka->broker()->bootstrap();
     o.client_id = "pdao-e2e";
     o.session_timeout = absl::Milliseconds(6000);
     o.heartbeat_interval = absl::Milliseconds(500);

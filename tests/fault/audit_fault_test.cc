@@ -28,7 +28,7 @@
 #include "common/bus/kafka_bus.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
-#include "common/testing/kafka/kafka_broker.h"
+#include "common/testing/kafka/kafka_environment.h"
 #include "common/testing/redis/redis_server.h"
 #include "common/testing/tls_dir.h"
 #include "gtest/gtest.h"
@@ -50,32 +50,8 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 // A SIGKILLed consumer keeps its partitions until its Kafka session (45 s) expires.
 constexpr absl::Duration kIngestTimeout = absl::Seconds(150);
 
-pdao::testing::KafkaBroker* broker = nullptr;
-
-class KafkaEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    broker_ = std::make_unique<pdao::testing::KafkaBroker>();
-    absl::Status s = broker_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    broker = broker_.get();
-    KafkaBusOptions o;
-    o.bootstrap_servers = broker_->bootstrap();
-    auto admin = KafkaBus::Create(o);
-    ASSERT_TRUE(admin.ok()) << admin.status();
-    s = (*admin)->EnsureTopics({"pdao.registry.v1", "pdao.authorization.v1", "pdao.audit.v1"}, 3);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  void TearDown() override {
-    broker = nullptr;
-    broker_.reset();
-  }
-
- private:
-  std::unique_ptr<pdao::testing::KafkaBroker> broker_;
-};
-
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new KafkaEnvironment);
+const pdao::testing::KafkaEnvironment* const kKafka = pdao::testing::KafkaEnvironment::Register(
+    {"pdao.registry.v1", "pdao.authorization.v1", "pdao.audit.v1"});
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -172,7 +148,7 @@ class AuditFaultTest : public ::testing::Test {
     auto port = FreeLoopbackPort();
     ASSERT_TRUE(port.ok());
     std::vector<std::string> args = {absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-                                     "--kafka=" + broker->bootstrap(),
+                                     "--kafka=" + kKafka->broker()->bootstrap(),
                                      // The audit gate measures the group the audit service of
                                      // this test consumes in.
                                      "--audit-group=pdao-audit-" + nonce_};
@@ -187,7 +163,7 @@ class AuditFaultTest : public ::testing::Test {
   void StartAudit(bool with_kafka) {
     std::vector<std::string> extra = {"--audit-checkpoint-interval=20ms",
                                       "--audit-group=pdao-audit-" + nonce_};
-    if (with_kafka) extra.push_back("--kafka=" + broker->bootstrap());
+    if (with_kafka) extra.push_back("--kafka=" + kKafka->broker()->bootstrap());
     StartServer(audit_, PDAO_AUDIT_BIN, extra, "audit", audit_port_);
   }
 
@@ -341,11 +317,11 @@ TEST_F(AuditFaultTest, AuditAndKafkaDownDuringTrafficLoseNothingAndDuplicateNoth
   // Stop the audit service and the broker in the middle of the traffic.
   ASSERT_TRUE(audit_.child->Signal(SIGTERM).ok());
   ASSERT_TRUE(audit_.child->WaitForExit(absl::Seconds(30)).ok());
-  ASSERT_TRUE(broker->Stop().ok());
+  ASSERT_TRUE(kKafka->broker()->Stop().ok());
   int committed_while_down = 0;
   for (int i = 10; i < 25; ++i) committed_while_down += Register(i).empty() ? 0 : 1;
   EXPECT_EQ(committed_while_down, 15) << "registry commits keep going; events wait in the outbox";
-  ASSERT_TRUE(broker->Start().ok());
+  ASSERT_TRUE(kKafka->broker()->Start().ok());
   ASSERT_NO_FATAL_FAILURE(StartAudit(true));
   for (int i = 25; i < 30; ++i) Register(i);
   const std::set<std::string> committed = CommittedResources();
@@ -384,7 +360,7 @@ TEST_F(AuditFaultTest, PoisonMessageInTheMiddleOfABatchIsLoggedAndNothingIsLost)
   const std::string poison = absl::StrCat("not an envelope ", nonce_);
   {
     KafkaBusOptions o;
-    o.bootstrap_servers = broker->bootstrap();
+    o.bootstrap_servers = kKafka->broker()->bootstrap();
     auto bus = KafkaBus::Create(o);
     ASSERT_TRUE(bus.ok()) << bus.status();
     absl::Notification delivered;

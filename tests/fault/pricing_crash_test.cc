@@ -45,7 +45,7 @@
 #include "common/bus/kafka_bus.h"
 #include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
-#include "common/testing/kafka/kafka_broker.h"
+#include "common/testing/kafka/kafka_environment.h"
 #include "common/testing/redis/redis_server.h"
 #include "common/testing/tls_dir.h"
 #include "common/testing/usage_recorded_event.h"
@@ -76,26 +76,7 @@ int EnvInt(const char* name, int fallback) {
   return v != nullptr && absl::SimpleAtoi(v, &n) && n > 0 ? n : fallback;
 }
 
-pdao::testing::KafkaBroker* broker = nullptr;
-
-class KafkaEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    broker_ = std::make_unique<pdao::testing::KafkaBroker>();
-    absl::Status s = broker_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    broker = broker_.get();
-  }
-  void TearDown() override {
-    broker = nullptr;
-    broker_.reset();
-  }
-
- private:
-  std::unique_ptr<pdao::testing::KafkaBroker> broker_;
-};
-
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new KafkaEnvironment);
+const pdao::testing::KafkaEnvironment* const kKafka = pdao::testing::KafkaEnvironment::Register();
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -168,7 +149,7 @@ class PricingCrashTest : public ::testing::Test {
     health_ = *health;
 
     KafkaBusOptions o;
-    o.bootstrap_servers = broker->bootstrap();
+    o.bootstrap_servers = kKafka->broker()->bootstrap();
     auto producer = KafkaBus::Create(o);
     ASSERT_TRUE(producer.ok()) << producer.status();
     producer_ = std::move(*producer);
@@ -189,7 +170,7 @@ class PricingCrashTest : public ::testing::Test {
         PDAO_PRICING_BIN, "--listen=" + Loopback(port_), "--health-listen=" + Loopback(health_),
         "--tls-dir=" + tls_dir_, "--data-dir=" + dir_->path() + "/pricing", "--drain-timeout=2s",
         absl::StrCat("--redis=", redis_->host(), ":", redis_->port()),
-        "--kafka=" + broker->bootstrap(), "--kafka-instance-id=" + nonce_,
+        "--kafka=" + kKafka->broker()->bootstrap(), "--kafka-instance-id=" + nonce_,
         "--kafka-session-timeout=6s", "--registry-target=" + Loopback(standalone_.port),
         // No audit service runs here: the audit gate (rule 34) is not what is tested.
         "--audit-backlog-limit=1h"};

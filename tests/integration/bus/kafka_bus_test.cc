@@ -17,7 +17,7 @@
 #include "common/bus/dedup.h"
 #include "common/bus/outbox_relay.h"
 #include "common/store/sqlite_store.h"
-#include "common/testing/kafka/kafka_broker.h"
+#include "common/testing/kafka/kafka_environment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
@@ -34,29 +34,7 @@ using ::pdao::testing::WaitUntil;
 constexpr absl::Duration kWait = absl::Seconds(60);
 
 // One broker for the whole binary: a JVM start takes seconds.
-KafkaBroker* broker = nullptr;
-
-class KafkaEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    broker_ = std::make_unique<KafkaBroker>();
-    const absl::Time start = absl::Now();
-    absl::Status s = broker_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    std::cerr << "kafka broker at " << broker_->bootstrap() << " ready in "
-              << absl::FormatDuration(absl::Now() - start) << "\n";
-    broker = broker_.get();
-  }
-  void TearDown() override {
-    broker = nullptr;
-    broker_.reset();
-  }
-
- private:
-  std::unique_ptr<KafkaBroker> broker_;
-};
-
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new KafkaEnvironment);
+const pdao::testing::KafkaEnvironment* const kKafka = pdao::testing::KafkaEnvironment::Register();
 
 std::string UniqueName(const std::string& what) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -65,7 +43,7 @@ std::string UniqueName(const std::string& what) {
 
 KafkaBusOptions TestOptions() {
   KafkaBusOptions o;
-  o.bootstrap_servers = broker->bootstrap();
+  o.bootstrap_servers = kKafka->broker()->bootstrap();
   o.client_id = "pdao-it";
   o.session_timeout = absl::Milliseconds(6000);
   o.heartbeat_interval = absl::Milliseconds(500);
@@ -87,7 +65,8 @@ std::unique_ptr<KafkaBus> NewBus(KafkaBusOptions options = TestOptions()) {
 int PartitionsOf(const std::string& topic) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", broker->bootstrap().c_str(), errstr, sizeof(errstr));
+  rd_kafka_conf_set(conf, "bootstrap.servers", kKafka->broker()->bootstrap().c_str(), errstr,
+                    sizeof(errstr));
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (rk == nullptr) return -1;
   const rd_kafka_metadata_t* md = nullptr;
@@ -144,7 +123,7 @@ double GaugeValue(prometheus::Registry& registry, const std::string& name,
 class KafkaBusTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NE(broker, nullptr) << "broker did not start";
+    ASSERT_NE(kKafka->broker(), nullptr) << "broker did not start";
     bus_ = NewBus();
     ASSERT_NE(bus_, nullptr);
     topic_ = UniqueName("t");
@@ -287,9 +266,9 @@ TEST_F(KafkaBusTest, MessageReceivedButNotAcknowledgedGoesToTheNextMember) {
 }
 
 TEST_F(KafkaBusTest, EventsPublishedWhileKafkaIsDownAreDeliveredAfterRestart) {
-  if (broker->external()) GTEST_SKIP() << "cannot stop an external broker";
+  if (kKafka->broker()->external()) GTEST_SKIP() << "cannot stop an external broker";
   PublishAll({{topic_, "k", "before"}});  // the producer knows the topic and the broker
-  ASSERT_TRUE(broker->Stop().ok());
+  ASSERT_TRUE(kKafka->broker()->Stop().ok());
 
   DeliveryLog deliveries;
   constexpr int kCount = 20;
@@ -303,7 +282,7 @@ TEST_F(KafkaBusTest, EventsPublishedWhileKafkaIsDownAreDeliveredAfterRestart) {
   EXPECT_TRUE(deliveries.Snapshot().empty());
 
   const absl::Time restart = absl::Now();
-  absl::Status restarted = broker->Restart();
+  absl::Status restarted = kKafka->broker()->Restart();
   ASSERT_TRUE(restarted.ok()) << restarted;
   ASSERT_TRUE(deliveries.WaitForAtLeast(kCount, kWait));
   std::cerr << "restart + redelivery took " << absl::FormatDuration(absl::Now() - restart) << "\n";
