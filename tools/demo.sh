@@ -13,7 +13,8 @@
 # the year 2026 ended, the rest of pricing: a PUBLIC_GOOD scenario approved and granted (35) and its
 # use metered at 0 (36, rule 25), the agreement's distribution rule and March's distribution read by
 # the department (37, rule 31), MAR and the 2026 yearly review (38, rules 27, 29; the treasury-yield
-# file is written by this script with an illustrative figure). Every registry step comes before step
+# file is written by this script with an illustrative figure), and last the portal's URL and its
+# latest snapshot verified (39). Every registry step comes before step
 # 31: the registry's holiday calendar covers 2025-2026 only. Leaves the platform's data
 # in $PDAO_DEMO_DIR (default: a new temporary folder). A step added at the end is numbered after
 # the last one and checked in tools/ci/check-demo.py.
@@ -656,6 +657,10 @@ as implementing_agency pricing ComputeMar "{\"request_id\": \"demo-mar-2026-comp
 as implementing_agency pricing RunYearlyReview "{\"request_id\": \"demo-review-2026\",
   \"operator_org\": \"$OPS\", \"year\": 2026}" |
   show mar_fen actual_revenue_fen deviation_fen deviation_bp outcome task_assignee due_date excess_to_deduct_fen
+
+say "39. The public portal shows all of the above; anyone verifies its latest snapshot against the signed audit log (rule 41)"
+echo "portal: http://127.0.0.1:$PORTAL_PORT/ (English: /en/; JSON: /api/index.json; DCAT-AP: /dcat/catalog.jsonld; Atom: /feed.atom)"
+verify_snapshot latest
 
 say "done: stopping pdao-standalone (SIGTERM drains calls and flushes events)"
 kill -TERM $PID; wait $PID || true; PID=; trap - EXIT

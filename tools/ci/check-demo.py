@@ -318,13 +318,18 @@ def main():
            values(thirtyeight, "due_date") and values(thirtyeight, "excess_to_deduct_fen") == ["2"],
            "38: the 2026 review does not classify 40 fen against a MAR of 38 (5.3 %) as the "
            "operator's price adjustment with a due date and 2 fen to deduct (rule 29)")
+    thirtynine = step(39)
+    expect(re.search(r"^portal: http://127\.0\.0\.1:\d+/ ", thirtynine, re.M),
+           "39: the demo did not end by printing the portal's URL")
+    expect(re.search(r"^OK: snapshot \d+ .* is in the audit log at entry \d+", thirtynine, re.M),
+           "39: pdaoctl disclosure verify did not verify the latest snapshot")
     expect("done" in s, "the demo did not reach its end")
 
     for e in errors:
         print("check-demo: FAIL %s" % e, file=sys.stderr)
     if errors:
         sys.exit(1)
-    print("check-demo: ok (38 steps%s)" % (", browser check passed" if browser else ""))
+    print("check-demo: ok (39 steps%s)" % (", browser check passed" if browser else ""))
 
 
 if __name__ == "__main__":
