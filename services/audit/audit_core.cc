@@ -45,9 +45,9 @@ absl::Time FromProto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-void AddHashes(const std::vector<Hash>& hashes,
+void AddHashes(const std::vector<tlog::Hash>& hashes,
                google::protobuf::RepeatedPtrField<std::string>* out) {
-  for (const Hash& h : hashes) out->Add(HashToBytes(h));
+  for (const tlog::Hash& h : hashes) out->Add(tlog::HashToBytes(h));
 }
 
 }  // namespace
@@ -62,8 +62,8 @@ AppendItem ItemOf(const BusMessage& message) {
     item.dedup_key = item.envelope.event_id();
   } else {
     item.envelope.Clear();
-    item.dedup_key =
-        absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(message.payload))));
+    item.dedup_key = absl::StrCat(
+        "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(message.payload))));
   }
   item.envelope_bytes = message.payload;
   item.source = absl::StrCat("bus:", message.topic);
@@ -169,12 +169,12 @@ absl::Status AuditCore::GetCheckpoint(const Principal&, const v1::GetCheckpointR
 absl::Status AuditCore::GetInclusionProof(const Principal&,
                                           const v1::GetInclusionProofRequest& request,
                                           v1::GetInclusionProofResponse* response) {
-  absl::StatusOr<std::vector<Hash>> proof =
+  absl::StatusOr<std::vector<tlog::Hash>> proof =
       log_.InclusionProof(request.index(), request.tree_size());
   if (!proof.ok()) return proof.status();
-  absl::StatusOr<Hash> leaf = log_.LeafHashAt(request.index());
+  absl::StatusOr<tlog::Hash> leaf = log_.LeafHashAt(request.index());
   if (!leaf.ok()) return leaf.status();
-  response->set_leaf_hash(HashToBytes(*leaf));
+  response->set_leaf_hash(tlog::HashToBytes(*leaf));
   AddHashes(*proof, response->mutable_hashes());
   return absl::OkStatus();
 }
@@ -182,7 +182,8 @@ absl::Status AuditCore::GetInclusionProof(const Principal&,
 absl::Status AuditCore::GetConsistencyProof(const Principal&,
                                             const v1::GetConsistencyProofRequest& request,
                                             v1::GetConsistencyProofResponse* response) {
-  absl::StatusOr<std::vector<Hash>> proof = log_.ConsistencyProof(request.size1(), request.size2());
+  absl::StatusOr<std::vector<tlog::Hash>> proof =
+      log_.ConsistencyProof(request.size1(), request.size2());
   if (!proof.ok()) return proof.status();
   AddHashes(*proof, response->mutable_hashes());
   return absl::OkStatus();

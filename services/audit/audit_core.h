@@ -29,7 +29,7 @@ class AuditCore {
  public:
   // `log`, `index`, `alerts` and `signer` must outlive the core.
   AuditCore(AuditLog& log, AuditIndex& index, const AlertMonitor& alerts,
-            const CheckpointSigner& signer)
+            const tlog::CheckpointSigner& signer)
       : log_(log), index_(index), alerts_(alerts), signer_(signer) {}
 
   // The bus consumer: appends the delivered envelope durably and returns OK only then (the bus
@@ -67,7 +67,7 @@ class AuditCore {
   AuditLog& log_;
   AuditIndex& index_;
   const AlertMonitor& alerts_;
-  const CheckpointSigner& signer_;
+  const tlog::CheckpointSigner& signer_;
 };
 
 }  // namespace pdao::audit

@@ -29,7 +29,7 @@ class AuditCoreTest : public ::testing::Test {
                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
                         ::getpid());
     std::filesystem::remove_all(dir_);
-    signer_ = std::make_unique<CheckpointSigner>(*CheckpointSigner::Generate());
+    signer_ = std::make_unique<tlog::CheckpointSigner>(*tlog::CheckpointSigner::Generate());
     store_ = std::move(*SqliteStore::Open(":memory:"));
     monitor_ = std::move(*AlertMonitor::Create(Monitor(), *store_, metrics_));
     index_ = std::make_unique<AuditIndex>();
@@ -80,7 +80,7 @@ class AuditCoreTest : public ::testing::Test {
 
   std::string dir_;
   FakeClock clock_;
-  std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<tlog::CheckpointSigner> signer_;
   std::unique_ptr<SqliteStore> store_;
   prometheus::Registry metrics_;
   std::unique_ptr<AlertMonitor> monitor_;
@@ -313,7 +313,7 @@ TEST_F(AuditCoreTest, PermissionsOnReads) {
   Principal pub = Org("x", pdao::common::v1::ROLE_PUBLIC);
   v1::GetCheckpointResponse cp;
   EXPECT_TRUE(core_->GetCheckpoint(pub, {}, &cp).ok());
-  EXPECT_TRUE(VerifyCheckpoint(cp.checkpoint(), signer_->public_key()).ok());
+  EXPECT_TRUE(tlog::VerifyCheckpoint(cp.checkpoint(), signer_->public_key()).ok());
   v1::GetInclusionProofRequest inc;
   inc.set_index(1);
   inc.set_tree_size(2);
@@ -321,7 +321,8 @@ TEST_F(AuditCoreTest, PermissionsOnReads) {
   ASSERT_TRUE(core_->GetInclusionProof(pub, inc, &proof).ok());
   std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
   EXPECT_TRUE(
-      VerifyInclusionBytes(1, 2, proof.leaf_hash(), hashes, cp.checkpoint().root_hash()).ok());
+      tlog::VerifyInclusionBytes(1, 2, proof.leaf_hash(), hashes, cp.checkpoint().root_hash())
+          .ok());
   // The public face the disclosure portal serves: the tile and the verifier key, to a service
   // and to PUBLIC alike. Level-0 tile 0 of width 2 holds the two leaf hashes.
   v1::GetTileRequest tile;
@@ -338,7 +339,7 @@ TEST_F(AuditCoreTest, PermissionsOnReads) {
   v1::GetPublicKeyResponse key;
   ASSERT_TRUE(core_->GetPublicKey(Service("disclosure"), {}, &key).ok());
   EXPECT_EQ(key.note_verifier_key(), signer_->verifier_key());
-  EXPECT_EQ(key.origin(), std::string(kDefaultLogOrigin));
+  EXPECT_EQ(key.origin(), std::string(tlog::kDefaultLogOrigin));
   v1::QueryResponse q;
   EXPECT_TRUE(absl::IsPermissionDenied(core_->Query(pub, {}, &q)));
   ASSERT_TRUE(core_->Query(other_op, {}, &q).ok());

@@ -34,7 +34,7 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
                                                          const Clock& clock,
-                                                         const CheckpointSigner& signer) {
+                                                         const tlog::CheckpointSigner& signer) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) {
@@ -75,10 +75,11 @@ absl::Status AuditLog::Recover() {
         envelope.ParseFromString(entry.envelope());
         std::string key = envelope.event_id();
         if (key.empty()) {
-          key = absl::StrCat("sha256:", HashToBytes(LeafHash(absl::string_view(entry.envelope()))));
+          key = absl::StrCat(
+              "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(entry.envelope()))));
         }
         dedup_.emplace(std::move(key), entry.index());
-        tree_.Append(LeafHash(payload));
+        tree_.Append(tlog::LeafHash(payload));
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
         return absl::OkStatus();
@@ -97,15 +98,15 @@ absl::Status AuditLog::Recover() {
           return absl::OkStatus();
         }
         if (cp.key_id() == signer_.key_id()) {
-          if (absl::Status s = VerifyCheckpoint(cp, signer_.public_key()); !s.ok()) {
+          if (absl::Status s = tlog::VerifyCheckpoint(cp, signer_.public_key()); !s.ok()) {
             fail(s.message());
           }
         }
-        absl::StatusOr<Hash> root = tree_.RootAt(cp.tree_size());
+        absl::StatusOr<tlog::Hash> root = tree_.RootAt(cp.tree_size());
         if (!root.ok()) {
           fail(absl::StrCat("signed checkpoint at size ", cp.tree_size(), " exceeds the ",
                             tree_.size(), " stored entries (the log was truncated, rule 33)"));
-        } else if (HashToBytes(*root) != cp.root_hash()) {
+        } else if (tlog::HashToBytes(*root) != cp.root_hash()) {
           fail(absl::StrCat("the stored entries do not reproduce the signed root at size ",
                             cp.tree_size(), " (an entry was changed, rule 33)"));
         }
@@ -299,7 +300,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
   {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < fresh.size(); ++i) {
-      tree_.Append(LeafHash(absl::string_view(fresh[i].bytes)));
+      tree_.Append(tlog::LeafHash(absl::string_view(fresh[i].bytes)));
       offsets_.push_back((*offsets)[i]);
       dedup_.emplace(batch[fresh[i].pending].dedup_key, fresh[i].entry.index());
     }
@@ -315,7 +316,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
 
 absl::Status AuditLog::SignCheckpointLocked() {
   uint64_t size;
-  Hash root;
+  tlog::Hash root;
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!integrity_.ok()) return integrity_;
@@ -326,7 +327,7 @@ absl::Status AuditLog::SignCheckpointLocked() {
     // origin (--audit-origin changed): then the same size is signed again as a C2SP note, so the
     // latest checkpoint is always one that /log/checkpoint can serve.
     if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size &&
-        IsC2spCheckpointFrom(checkpoints_.back(), signer_.origin())) {
+        tlog::IsC2spCheckpointFrom(checkpoints_.back(), signer_.origin())) {
       return absl::OkStatus();
     }
     root = tree_.Root();
@@ -366,25 +367,27 @@ uint64_t AuditLog::size() const {
   return tree_.size();
 }
 
-absl::StatusOr<Hash> AuditLog::RootAt(uint64_t size) const {
+absl::StatusOr<tlog::Hash> AuditLog::RootAt(uint64_t size) const {
   absl::ReaderMutexLock lock(&mu_);
   return tree_.RootAt(size);
 }
 
-absl::StatusOr<std::vector<Hash>> AuditLog::InclusionProof(uint64_t index, uint64_t size) const {
+absl::StatusOr<std::vector<tlog::Hash>> AuditLog::InclusionProof(uint64_t index,
+                                                                 uint64_t size) const {
   absl::ReaderMutexLock lock(&mu_);
   return tree_.InclusionProof(index, size);
 }
 
-absl::StatusOr<std::vector<Hash>> AuditLog::ConsistencyProof(uint64_t size1, uint64_t size2) const {
+absl::StatusOr<std::vector<tlog::Hash>> AuditLog::ConsistencyProof(uint64_t size1,
+                                                                   uint64_t size2) const {
   absl::ReaderMutexLock lock(&mu_);
   return tree_.ConsistencyProof(size1, size2);
 }
 
-absl::StatusOr<Hash> AuditLog::LeafHashAt(uint64_t index) const {
+absl::StatusOr<tlog::Hash> AuditLog::LeafHashAt(uint64_t index) const {
   absl::ReaderMutexLock lock(&mu_);
   if (index >= tree_.size()) return absl::NotFoundError(absl::StrCat("no entry ", index));
-  absl::StatusOr<std::vector<Hash>> h = tree_.GetNodes({NodeId{0, index}});
+  absl::StatusOr<std::vector<tlog::Hash>> h = tree_.GetNodes({tlog::NodeId{0, index}});
   if (!h.ok()) return h.status();
   return (*h)[0];
 }

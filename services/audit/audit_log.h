@@ -33,10 +33,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 #include "pdao/audit/v1/audit.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/audit/domain/checkpoint.h"
-#include "services/audit/domain/merkle.h"
 #include "services/audit/domain/tiles.h"
 #include "services/audit/record_file.h"
 
@@ -81,7 +81,7 @@ class AuditLog {
   // Recovers DIR (see above) and starts the committer. `clock` and `signer` must outlive the log.
   // INTERNAL on an I/O error. A failed integrity check is not an error here (integrity_error()).
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(AuditLogOptions options, const Clock& clock,
-                                                        const CheckpointSigner& signer);
+                                                        const tlog::CheckpointSigner& signer);
   ~AuditLog();  // Stop()
 
   // Queues the serialized envelope; `done` is called from the committer thread once the entry is
@@ -106,10 +106,10 @@ class AuditLog {
   // NOT_FOUND beyond the tree; DATA_LOSS when the stored record changed.
   absl::StatusOr<std::string> GetEntryBytes(uint64_t index) const;
   uint64_t size() const;
-  absl::StatusOr<Hash> RootAt(uint64_t size) const;
-  absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size) const;
-  absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
-  absl::StatusOr<Hash> LeafHashAt(uint64_t index) const;
+  absl::StatusOr<tlog::Hash> RootAt(uint64_t size) const;
+  absl::StatusOr<std::vector<tlog::Hash>> InclusionProof(uint64_t index, uint64_t size) const;
+  absl::StatusOr<std::vector<tlog::Hash>> ConsistencyProof(uint64_t size1, uint64_t size2) const;
+  absl::StatusOr<tlog::Hash> LeafHashAt(uint64_t index) const;
   // The c2sp.org/tlog-tiles hash tile `tile` of the current tree (domain/tiles.h: ReadTile), and
   // the tree size it was read at.
   absl::StatusOr<std::string> Tile(const TileId& tile, uint64_t* tree_size) const;
@@ -134,7 +134,7 @@ class AuditLog {
     AppendCallback done;
   };
 
-  AuditLog(AuditLogOptions options, const Clock& clock, const CheckpointSigner& signer)
+  AuditLog(AuditLogOptions options, const Clock& clock, const tlog::CheckpointSigner& signer)
       : options_(std::move(options)), clock_(clock), signer_(signer) {}
   absl::Status Recover();
   void Run();
@@ -144,7 +144,7 @@ class AuditLog {
 
   const AuditLogOptions options_;
   const Clock& clock_;
-  const CheckpointSigner& signer_;
+  const tlog::CheckpointSigner& signer_;
   std::unique_ptr<RecordFile> entries_;
   std::unique_ptr<RecordFile> checkpoints_file_;
   std::thread committer_;
@@ -158,7 +158,7 @@ class AuditLog {
   absl::Mutex checkpoint_mu_;  // the checkpointer's and CheckpointNow's exclusive section
 
   mutable absl::Mutex mu_;  // the committed state
-  MerkleTree tree_ ABSL_GUARDED_BY(mu_);
+  tlog::MerkleTree tree_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> dedup_ ABSL_GUARDED_BY(mu_);
   std::vector<pdao::audit::v1::SignedCheckpoint> checkpoints_ ABSL_GUARDED_BY(mu_);

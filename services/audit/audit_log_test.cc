@@ -57,7 +57,7 @@ class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    signer_ = std::make_unique<CheckpointSigner>(*CheckpointSigner::Generate());
+    signer_ = std::make_unique<tlog::CheckpointSigner>(*tlog::CheckpointSigner::Generate());
   }
   std::unique_ptr<AuditLog> OpenLog(RecordFile::TornTailHook on_torn_tail = nullptr) {
     AuditLogOptions o;
@@ -76,7 +76,7 @@ class AuditLogTest : public ::testing::Test {
   }
   std::string dir_;
   FakeClock clock_;
-  std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<tlog::CheckpointSigner> signer_;
 };
 
 TEST_F(AuditLogTest, AppendsSequentiallyAndDeduplicatesByEventId) {
@@ -117,7 +117,7 @@ TEST_F(AuditLogTest, EmptyLogHasASignedCheckpointOfSizeZero) {
   const std::string kEmptySha256 =
       absl::HexStringToBytes("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(cp->root_hash(), kEmptySha256);
-  EXPECT_TRUE(VerifyCheckpoint(*cp, signer_->public_key()).ok());
+  EXPECT_TRUE(tlog::VerifyCheckpoint(*cp, signer_->public_key()).ok());
   ASSERT_TRUE(Add(*log, "first").ok());
   ASSERT_TRUE(log->CheckpointNow().ok());
   EXPECT_EQ(log->GetCheckpoint(0)->tree_size(), 1u);
@@ -134,8 +134,8 @@ TEST_F(AuditLogTest, AcknowledgedEntriesSurviveReopenAndProofsVerify) {
   absl::StatusOr<pdao::audit::v1::SignedCheckpoint> cp = log->GetCheckpoint(0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->tree_size(), 37u);
-  EXPECT_TRUE(VerifyCheckpoint(*cp, signer_->public_key()).ok());
-  Hash root = *HashFromBytes(cp->root_hash(), "root");
+  EXPECT_TRUE(tlog::VerifyCheckpoint(*cp, signer_->public_key()).ok());
+  tlog::Hash root = *tlog::HashFromBytes(cp->root_hash(), "root");
   for (uint64_t i = 0; i < 37; ++i) {
     std::string bytes = *log->GetEntryBytes(i);
     pdao::audit::v1::AuditEntry entry;
@@ -143,14 +143,17 @@ TEST_F(AuditLogTest, AcknowledgedEntriesSurviveReopenAndProofsVerify) {
     EXPECT_EQ(entry.index(), i);
     auto proof = log->InclusionProof(i, 37);
     ASSERT_TRUE(proof.ok());
-    EXPECT_TRUE(VerifyInclusion(i, 37, LeafHash(absl::string_view(bytes)), *proof, root).ok());
+    EXPECT_TRUE(
+        tlog::VerifyInclusion(i, 37, tlog::LeafHash(absl::string_view(bytes)), *proof, root).ok());
   }
   ASSERT_TRUE(Add(*log, "more").ok());
   ASSERT_TRUE(log->CheckpointNow().ok());
   auto cp2 = log->GetCheckpoint(0);
   auto proof = log->ConsistencyProof(37, 38);
   ASSERT_TRUE(proof.ok());
-  EXPECT_TRUE(VerifyConsistency(37, 38, *proof, root, *HashFromBytes(cp2->root_hash(), "r")).ok());
+  EXPECT_TRUE(
+      tlog::VerifyConsistency(37, 38, *proof, root, *tlog::HashFromBytes(cp2->root_hash(), "r"))
+          .ok());
   EXPECT_TRUE(log->GetCheckpoint(37).ok());
   EXPECT_TRUE(absl::IsNotFound(log->GetCheckpoint(12).status()));
 }
@@ -235,10 +238,10 @@ TEST_F(AuditLogTest, CheckpointSignatureRejectsAnotherKeyAndAForgedNote) {
   Fill(3);
   auto log = OpenLog();
   auto cp = *log->GetCheckpoint(0);
-  auto other = *CheckpointSigner::Generate();
-  EXPECT_TRUE(absl::IsFailedPrecondition(VerifyCheckpoint(cp, other.public_key())));
+  auto other = *tlog::CheckpointSigner::Generate();
+  EXPECT_TRUE(absl::IsFailedPrecondition(tlog::VerifyCheckpoint(cp, other.public_key())));
   cp.set_tree_size(4);
-  EXPECT_TRUE(absl::IsFailedPrecondition(VerifyCheckpoint(cp, signer_->public_key())));
+  EXPECT_TRUE(absl::IsFailedPrecondition(tlog::VerifyCheckpoint(cp, signer_->public_key())));
 }
 
 // A checkpoints.log written before the C2SP format: its legacy checkpoints still verify at Open
@@ -249,11 +252,11 @@ TEST_F(AuditLogTest, LegacyCheckpointsVerifyAndTheLatestIsResignedAsAC2spNote) {
   const std::string path = dir_ + "/checkpoints.log";
   {
     auto log = OpenLog();
-    Hash root = *log->RootAt(3);
+    tlog::Hash root = *log->RootAt(3);
     log.reset();
     std::filesystem::remove(path);
     pdao::audit::v1::SignedCheckpoint legacy = *signer_->Sign(3, root, absl::FromUnixSeconds(1));
-    legacy.set_note(LegacyCheckpointNote(3, root, absl::FromUnixSeconds(1)));
+    legacy.set_note(tlog::LegacyCheckpointNote(3, root, absl::FromUnixSeconds(1)));
     legacy.set_signature(*signer_->SignBytes(legacy.note()));
     auto file =
         RecordFile::Open(path, [](uint64_t, absl::string_view) { return absl::OkStatus(); });
@@ -265,15 +268,15 @@ TEST_F(AuditLogTest, LegacyCheckpointsVerifyAndTheLatestIsResignedAsAC2spNote) {
   auto cp = log->GetCheckpoint(0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->tree_size(), 3u);
-  EXPECT_TRUE(IsC2spCheckpointFrom(*cp, kDefaultLogOrigin)) << cp->note();
-  EXPECT_TRUE(VerifyCheckpoint(*cp, signer_->public_key()).ok());
+  EXPECT_TRUE(tlog::IsC2spCheckpointFrom(*cp, tlog::kDefaultLogOrigin)) << cp->note();
+  EXPECT_TRUE(tlog::VerifyCheckpoint(*cp, signer_->public_key()).ok());
   log.reset();
   // Another origin for the same key: the same size is signed again under it.
-  signer_ = std::make_unique<CheckpointSigner>(
-      *CheckpointSigner::FromPem(*signer_->private_key_pem(), "pdao.test/other"));
+  signer_ = std::make_unique<tlog::CheckpointSigner>(
+      *tlog::CheckpointSigner::FromPem(*signer_->private_key_pem(), "pdao.test/other"));
   log = OpenLog();
   ASSERT_TRUE(log->integrity_error().ok()) << log->integrity_error();
-  EXPECT_TRUE(IsC2spCheckpointFrom(*log->GetCheckpoint(0), "pdao.test/other"));
+  EXPECT_TRUE(tlog::IsC2spCheckpointFrom(*log->GetCheckpoint(0), "pdao.test/other"));
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-key", "PDAO_AUDIT_KEY", "",
                 "Ed25519 checkpoint key (PKCS#8 PEM, e.g. a mounted Secret); default "
                 "AUDIT_DIR/checkpoint-key.pem, generated on first start");
-  config.Define("audit-origin", "PDAO_AUDIT_ORIGIN", std::string(kDefaultLogOrigin),
+  config.Define("audit-origin", "PDAO_AUDIT_ORIGIN", std::string(tlog::kDefaultLogOrigin),
                 "the log's origin: first line of every C2SP checkpoint and the key name of its "
                 "signature (c2sp.org/tlog-checkpoint); a placeholder by default, set it per "
                 "deployment to a unique schema-less URL, e.g. audit.pdao.<city>.gov.cn");
@@ -55,15 +55,15 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   const std::string dir =
       config.Get("audit-dir").empty() ? data_dir + "/audit" : config.Get("audit-dir");
   const std::string origin = config.Get("audit-origin");
-  if (absl::Status s = ValidateOrigin(origin); !s.ok()) {
+  if (absl::Status s = tlog::ValidateOrigin(origin); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--audit-origin: ", s.message()));
   }
-  absl::StatusOr<CheckpointSigner> signer =
+  absl::StatusOr<tlog::CheckpointSigner> signer =
       config.Get("audit-key").empty()
           ? LoadOrCreateCheckpointKey(dir + "/checkpoint-key.pem", origin)
           : LoadCheckpointKey(config.Get("audit-key"), origin);
   if (!signer.ok()) return signer.status();
-  m->signer_ = std::make_unique<CheckpointSigner>(std::move(*signer));
+  m->signer_ = std::make_unique<tlog::CheckpointSigner>(std::move(*signer));
 
   MonitorOptions monitor;
   absl::StatusOr<int64_t> deny = config.GetInt("audit-deny-threshold");

@@ -44,7 +44,7 @@ class AuditModule final : public Module {
 
  private:
   AuditModule() = default;
-  std::unique_ptr<CheckpointSigner> signer_;
+  std::unique_ptr<tlog::CheckpointSigner> signer_;
   std::unique_ptr<AlertMonitor> alerts_;  // records alerts through the "audit" store's outbox
   std::unique_ptr<AuditIndex> index_;
   std::unique_ptr<AuditLog> log_;

@@ -7,14 +7,14 @@
 
 namespace pdao::audit {
 
-absl::StatusOr<CheckpointSigner> LoadCheckpointKey(const std::string& path,
-                                                   absl::string_view origin) {
+absl::StatusOr<tlog::CheckpointSigner> LoadCheckpointKey(const std::string& path,
+                                                         absl::string_view origin) {
   absl::StatusOr<std::string> pem = file::ReadFile(path);
   if (absl::IsNotFound(pem.status())) {
     return absl::NotFoundError(absl::StrCat("checkpoint key file ", path, " not found"));
   }
   if (!pem.ok()) return pem.status();
-  absl::StatusOr<CheckpointSigner> signer = CheckpointSigner::FromPem(*pem, origin);
+  absl::StatusOr<tlog::CheckpointSigner> signer = tlog::CheckpointSigner::FromPem(*pem, origin);
   if (!signer.ok()) {
     return absl::Status(signer.status().code(),
                         absl::StrCat(path, ": ", signer.status().message()));
@@ -22,11 +22,11 @@ absl::StatusOr<CheckpointSigner> LoadCheckpointKey(const std::string& path,
   return signer;
 }
 
-absl::StatusOr<CheckpointSigner> LoadOrCreateCheckpointKey(const std::string& path,
-                                                           absl::string_view origin) {
-  absl::StatusOr<CheckpointSigner> loaded = LoadCheckpointKey(path, origin);
+absl::StatusOr<tlog::CheckpointSigner> LoadOrCreateCheckpointKey(const std::string& path,
+                                                                 absl::string_view origin) {
+  absl::StatusOr<tlog::CheckpointSigner> loaded = LoadCheckpointKey(path, origin);
   if (!absl::IsNotFound(loaded.status())) return loaded;
-  absl::StatusOr<CheckpointSigner> fresh = CheckpointSigner::Generate(origin);
+  absl::StatusOr<tlog::CheckpointSigner> fresh = tlog::CheckpointSigner::Generate(origin);
   if (!fresh.ok()) return fresh.status();
   absl::StatusOr<std::string> pem = fresh->private_key_pem();
   if (!pem.ok()) return pem.status();

@@ -7,20 +7,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/audit/domain/checkpoint.h"
+#include "common/tlog/checkpoint.h"
 
 namespace pdao::audit {
 
 // The key in `path`. NOT_FOUND naming the path when the file does not exist; INVALID_ARGUMENT
 // naming the path when it is not a PEM Ed25519 private key; INTERNAL on another I/O error.
-// `origin` is the log origin the signer signs with (ValidateOrigin; INVALID_ARGUMENT otherwise).
-absl::StatusOr<CheckpointSigner> LoadCheckpointKey(const std::string& path,
-                                                   absl::string_view origin = kDefaultLogOrigin);
+// `origin` is the log origin the signer signs with (tlog::ValidateOrigin; INVALID_ARGUMENT
+// otherwise).
+absl::StatusOr<tlog::CheckpointSigner> LoadCheckpointKey(
+    const std::string& path, absl::string_view origin = tlog::kDefaultLogOrigin);
 
 // LoadCheckpointKey(path), or when the file does not exist: creates its directory (mode 0700 for
 // the directories it creates), generates a key and writes it to `path` with mode 0600. INTERNAL on
 // an I/O or OpenSSL failure.
-absl::StatusOr<CheckpointSigner> LoadOrCreateCheckpointKey(
-    const std::string& path, absl::string_view origin = kDefaultLogOrigin);
+absl::StatusOr<tlog::CheckpointSigner> LoadOrCreateCheckpointKey(
+    const std::string& path, absl::string_view origin = tlog::kDefaultLogOrigin);
 
 }  // namespace pdao::audit

@@ -48,7 +48,7 @@ TEST_F(CheckpointKeyTest, CreatedOnceOwnerOnlyAndReloaded) {
   auto b = LoadOrCreateCheckpointKey(path);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(a->public_key(), b->public_key());
-  EXPECT_EQ(*PublicKeyFromPem(a->public_key_pem()), a->public_key());
+  EXPECT_EQ(*tlog::PublicKeyFromPem(a->public_key_pem()), a->public_key());
   auto c = LoadCheckpointKey(path);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->key_id(), a->key_id());

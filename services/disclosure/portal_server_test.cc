@@ -6,9 +6,9 @@
 
 #include "common/clock/clock.h"
 #include "common/store/sqlite_store.h"
+#include "common/tlog/checkpoint.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "services/audit/domain/checkpoint.h"
 #include "services/disclosure/snapshot_store.h"
 #include "services/disclosure/testing/fake_audit_reader.h"
 
@@ -82,7 +82,7 @@ TEST_F(PortalServerTest, BadAddressesAndLimitsAreRefused) {
 // Rule 41, "checkable against the log": the exact stored bytes, the proof once there, 404s.
 TEST_F(PortalServerTest, ServesPublishedSnapshotsAndTheirProofs) {
   std::unique_ptr<SqliteStore> store = *SqliteStore::Open(":memory:");
-  audit::CheckpointSigner signer = *audit::CheckpointSigner::Generate("pdao.test/audit");
+  tlog::CheckpointSigner signer = *tlog::CheckpointSigner::Generate("pdao.test/audit");
   ASSERT_TRUE(audit_.SignCheckpoint(signer, clock_.Now()).ok());
   std::unique_ptr<SnapshotStore> snapshots =
       *SnapshotStore::Open(*store, clock_, audit_, {.retention = 2});

@@ -12,9 +12,9 @@
 #include "common/app/proto_time.h"
 #include "common/events/event.h"
 #include "common/rpc/principal.h"
+#include "common/tlog/merkle.h"
 #include "google/protobuf/util/json_util.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/audit/domain/merkle.h"
 
 namespace pdao::disclosure {
 namespace {
@@ -238,13 +238,13 @@ absl::StatusOr<std::optional<v1::SnapshotProof>> SnapshotStore::FindProof(
     absl::StatusOr<LogInclusionProof> inclusion =
         audit_.InclusionProof(entry.index(), cp.tree_size);
     if (!inclusion.ok()) return inclusion.status();
-    const std::string leaf = pdao::audit::HashToBytes(pdao::audit::LeafHash(*bytes));
+    const std::string leaf = pdao::tlog::HashToBytes(pdao::tlog::LeafHash(*bytes));
     if (leaf != inclusion->leaf_hash) {
       return absl::InternalError(
           absl::StrCat("audit entry ", entry.index(), ": served bytes do not hash to its leaf"));
     }
-    if (absl::Status s = pdao::audit::VerifyInclusionBytes(entry.index(), cp.tree_size, leaf,
-                                                           inclusion->hashes, cp.root_hash);
+    if (absl::Status s = pdao::tlog::VerifyInclusionBytes(entry.index(), cp.tree_size, leaf,
+                                                          inclusion->hashes, cp.root_hash);
         !s.ok()) {
       return absl::InternalError(absl::StrCat("inclusion proof of audit entry ", entry.index(),
                                               " in checkpoint ", cp.tree_size,

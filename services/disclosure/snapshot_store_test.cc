@@ -9,11 +9,11 @@
 #include "absl/strings/escaping.h"
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/audit/domain/checkpoint.h"
-#include "services/audit/domain/merkle.h"
 #include "services/disclosure/testing/fake_audit_reader.h"
 
 namespace pdao::disclosure {
@@ -35,8 +35,8 @@ class SnapshotStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *SqliteStore::Open(":memory:");
-    signer_ = std::make_unique<audit::CheckpointSigner>(
-        *audit::CheckpointSigner::Generate("pdao.test/audit"));
+    signer_ = std::make_unique<tlog::CheckpointSigner>(
+        *tlog::CheckpointSigner::Generate("pdao.test/audit"));
     // Some unrelated entries first, so the snapshot's entry is not leaf 0.
     for (int i = 0; i < 5; ++i) audit_.AppendEnvelope("other", clock_.Now());
     ASSERT_TRUE(audit_.SignCheckpoint(*signer_, clock_.Now()).ok());
@@ -66,7 +66,7 @@ class SnapshotStoreTest : public ::testing::Test {
   FakeClock clock_;
   testing::FakeAuditReader audit_;
   std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<audit::CheckpointSigner> signer_;
+  std::unique_ptr<tlog::CheckpointSigner> signer_;
 };
 
 TEST_F(SnapshotStoreTest, PublishStoresTheBytesItHashesIntoTheEvent) {
@@ -132,10 +132,10 @@ TEST_F(SnapshotStoreTest, TheProofComesOnceTheEntryIsInASignedCheckpointAndVerif
   const LogCheckpoint cp = *audit_.LatestCheckpoint();
   EXPECT_EQ(proof.checkpoint_note(), cp.note);
   std::vector<std::string> hashes(proof.inclusion_proof().begin(), proof.inclusion_proof().end());
-  EXPECT_TRUE(audit::VerifyInclusionBytes(
+  EXPECT_TRUE(tlog::VerifyInclusionBytes(
                   proof.leaf_index(), proof.tree_size(),
-                  audit::HashToBytes(audit::LeafHash(absl::string_view(proof.entry_bytes()))),
-                  hashes, cp.root_hash)
+                  tlog::HashToBytes(tlog::LeafHash(absl::string_view(proof.entry_bytes()))), hashes,
+                  cp.root_hash)
                   .ok());
   // Kept across a restart; nothing left to look up.
   std::unique_ptr<SnapshotStore> reopened = Open();

@@ -1,4 +1,4 @@
-// Micro benchmark of the audit log's Merkle core (services/audit/domain/merkle.h): proof generation
+// Micro benchmark of the audit log's Merkle core (common/tlog/merkle.h): proof generation
 // on an in-memory tree of 2^20 leaves, offline verification, and SHA-256 throughput measured in
 // the same run as the baseline. Prints numbers only; asserts nothing about time.
 #include <openssl/crypto.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/merkle.h"
 
 namespace pdao::audit {
 namespace {

@@ -31,11 +31,11 @@
 #include "common/testing/kafka/kafka_environment.h"
 #include "common/testing/redis/redis_server.h"
 #include "common/testing/tls_dir.h"
+#include "common/tlog/checkpoint.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "pdao/registry/v1/registry.grpc.pb.h"
-#include "services/audit/domain/checkpoint.h"
 #include "services/audit/record_file.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -458,7 +458,7 @@ TEST_F(AuditFaultTest, VerifyLogTrustsOnlyTheGivenPublicKey) {
   ASSERT_TRUE(AuditAs("business_entity").GetPublicKey(Ctx().get(), {}, &served).ok());
   const std::string good = dir_->path() + "/served.pem", bad = dir_->path() + "/other.pem";
   std::ofstream(good) << served.public_key_pem();
-  auto other = pdao::audit::CheckpointSigner::Generate();
+  auto other = pdao::tlog::CheckpointSigner::Generate();
   ASSERT_TRUE(other.ok());
   std::ofstream(bad) << other->public_key_pem();
   for (const auto& [key, want] : {std::pair<std::string, int>{good, 0}, {bad, 1}}) {

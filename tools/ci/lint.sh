@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Lint gate for PDAO. Run from anywhere; tools come from tools/setup/install-deps.sh.
 #
-#   tools/ci/lint.sh [PART...]      PART: buf clang-format helm deploy tidy (default: all)
+#   tools/ci/lint.sh [PART...]      PART: buf clang-format layering helm deploy tidy (default: all)
 #
 #   buf           buf lint + buf format --diff --exit-code in proto/
 #   clang-format  clang-format --dry-run --Werror over our *.cc/*.h (build dirs excluded)
+#   layering      services share no code: no file under services/A/ includes anything under
+#                 services/B/, and no CMake file under services/A/ names a target that
+#                 services/B/ defines (services/standalone, the composition root, is exempt);
+#                 common/ includes and links nothing of services/. Shared code goes in common/.
 #   helm          helm lint --strict and helm template of charts/pdao, with default values and with
 #                 every optional switch on (charts/pdao/ci/*-values.yaml); the rendered manifests
 #                 are validated offline against the Kubernetes schemas (kubernetes-models)
@@ -27,7 +31,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 PARTS=("$@")
-((${#PARTS[@]} == 0)) && PARTS=(buf clang-format helm deploy tidy)
+((${#PARTS[@]} == 0)) && PARTS=(buf clang-format layering helm deploy tidy)
 FAILED=()
 fail() { FAILED+=("$1"); printf 'lint: FAIL %s\n' "$1" >&2; }
 pass() { printf 'lint: ok   %s\n' "$1"; }
@@ -68,6 +72,50 @@ run_clang_format() {
   else
     printf '%s\n' "$bad" | sed "s|^$ROOT/|  needs clang-format: |" >&2
     fail "clang-format ($(printf '%s\n' "$bad" | grep -c .) of ${#files[@]} files; fix with clang-format -i FILE)"
+  fi
+}
+
+# The CMake targets defined under folder $1 (pdao_add_library/pdao_add_test NAME x, add_library(x,
+# add_executable(x), one per line.
+cmake_targets_in() {
+  grep -rhoE '(pdao_add_library|pdao_add_test)\([[:space:]]*NAME[[:space:]]+[A-Za-z0-9_.-]+|add_(library|executable)\([[:space:]]*[A-Za-z0-9_.-]+' \
+       "$1" --include=CMakeLists.txt --include='*.cmake' 2>/dev/null |
+    sed -E 's/.*[([:space:]]//' | LC_ALL=C sort -u
+}
+
+run_layering() {
+  local svcs=() s o d hits="$OUT/layering.log"
+  : > "$hits"
+  for d in "$ROOT"/services/*/; do
+    s=$(basename "$d")
+    [[ "$s" == standalone ]] || svcs+=("$s")
+  done
+  declare -A targets=()
+  for s in "${svcs[@]}"; do targets[$s]=$(cmake_targets_in "$ROOT/services/$s" | paste -sd'|'); done
+  local all_targets
+  all_targets=$(printf '%s\n' "${targets[@]}" | grep . | paste -sd'|')
+  for s in "${svcs[@]}"; do
+    # Includes of another service's files.
+    grep -rnE '#[[:space:]]*include[[:space:]]*[<"]services/' "$ROOT/services/$s" \
+         --include='*.cc' --include='*.h' | grep -vE "[<\"]services/$s/" |
+      sed "s|^$ROOT/|  include: |" >> "$hits"
+    # Links to (or any other use of) another service's CMake targets.
+    for o in "${svcs[@]}"; do
+      [[ "$o" == "$s" || -z "${targets[$o]}" ]] && continue
+      grep -rnwE "(${targets[$o]})" "$ROOT/services/$s" --include=CMakeLists.txt --include='*.cmake' |
+        sed "s|^$ROOT/|  link ($o): |" >> "$hits"
+    done
+  done
+  grep -rnE '#[[:space:]]*include[[:space:]]*[<"]services/' "$ROOT/common" --include='*.cc' --include='*.h' |
+    sed "s|^$ROOT/|  include: |" >> "$hits"
+  [[ -n "$all_targets" ]] &&
+    grep -rnwE "($all_targets)" "$ROOT/common" --include=CMakeLists.txt --include='*.cmake' |
+      sed "s|^$ROOT/|  link: |" >> "$hits"
+  if [[ -s "$hits" ]]; then
+    cat "$hits" >&2
+    fail "layering ($(grep -c . "$hits") cross-service includes or links; move the shared code to common/)"
+  else
+    pass "layering (${#svcs[@]} services share no code; common/ uses none)"
   fi
 }
 
@@ -195,10 +243,11 @@ for part in "${PARTS[@]}"; do
   case "$part" in
     buf) run_buf ;;
     clang-format|format) run_clang_format ;;
+    layering) run_layering ;;
     helm) run_helm ;;
     deploy) run_deploy ;;
     tidy) run_tidy ;;
-    *) fail "unknown part '$part' (buf clang-format helm deploy tidy)" ;;
+    *) fail "unknown part '$part' (buf clang-format layering helm deploy tidy)" ;;
   esac
 done
 

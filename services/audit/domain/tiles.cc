@@ -6,7 +6,7 @@
 
 namespace pdao::audit {
 
-absl::StatusOr<std::string> ReadTile(const NodeSource& nodes, const TileId& tile) {
+absl::StatusOr<std::string> ReadTile(const tlog::NodeSource& nodes, const TileId& tile) {
   if (tile.level > kMaxTileLevel) {
     return absl::InvalidArgumentError(absl::StrCat("tile level ", tile.level, " exceeds ",
                                                    kMaxTileLevel, " (c2sp.org/tlog-tiles)"));
@@ -24,16 +24,16 @@ absl::StatusOr<std::string> ReadTile(const NodeSource& nodes, const TileId& tile
                                             tile.width, " is not in the tree of ", nodes.size(),
                                             " entries"));
   }
-  std::vector<NodeId> ids;
+  std::vector<tlog::NodeId> ids;
   ids.reserve(tile.width);
   for (uint32_t i = 0; i < tile.width; ++i) {
-    ids.push_back(NodeId{shift, tile.index * kTileWidth + i});
+    ids.push_back(tlog::NodeId{shift, tile.index * kTileWidth + i});
   }
-  absl::StatusOr<std::vector<Hash>> hashes = nodes.GetNodes(ids);
+  absl::StatusOr<std::vector<tlog::Hash>> hashes = nodes.GetNodes(ids);
   if (!hashes.ok()) return hashes.status();
   std::string out;
-  out.reserve(hashes->size() * kHashSize);
-  for (const Hash& h : *hashes) out.append(reinterpret_cast<const char*>(h.data()), h.size());
+  out.reserve(hashes->size() * tlog::kHashSize);
+  for (const tlog::Hash& h : *hashes) out.append(reinterpret_cast<const char*>(h.data()), h.size());
   return out;
 }
 

@@ -2,14 +2,14 @@
 // the log's public face). A tile at level L, index N holds the hashes of the full subtrees of
 // 256^L leaves [(N·256 + i)·256^L, (N·256 + i + 1)·256^L) for i = 0..W-1, i.e. the stored full
 // nodes (8·L, N·256 + i) of the RFC 6962 tree: nothing is recomputed. A full tile has W = 256
-// (8,192 bytes); a partial tile 1 ≤ W ≤ 255. Pure code over a NodeSource (merkle.h).
+// (8,192 bytes); a partial tile 1 ≤ W ≤ 255. Pure code over a tlog::NodeSource (merkle.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/merkle.h"
 
 namespace pdao::audit {
 
@@ -29,6 +29,6 @@ struct TileId {
 // beyond the tree). A partial tile is served whenever the tree holds at least W hashes of it, so
 // the partial tile of every tree size a checkpoint was signed at stays available. Node read
 // errors pass through.
-absl::StatusOr<std::string> ReadTile(const NodeSource& nodes, const TileId& tile);
+absl::StatusOr<std::string> ReadTile(const tlog::NodeSource& nodes, const TileId& tile);
 
 }  // namespace pdao::audit

@@ -13,12 +13,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/audit/domain/checkpoint.h"
-#include "services/audit/domain/merkle.h"
 #include "services/disclosure/audit_reader.h"
 
 namespace pdao::disclosure::testing {
@@ -57,12 +57,12 @@ class FakeAuditReader final : public AuditReader {
       coded.SetSerializationDeterministic(true);
       entry.SerializeToCodedStream(&coded);
     }
-    tree_.Append(pdao::audit::LeafHash(absl::string_view(bytes)));
+    tree_.Append(pdao::tlog::LeafHash(absl::string_view(bytes)));
     entries_.push_back(std::move(bytes));
     return entries_.size() - 1;
   }
   // Signs the current tree with `signer` and serves it as the latest checkpoint.
-  absl::Status SignCheckpoint(const pdao::audit::CheckpointSigner& signer, absl::Time now) {
+  absl::Status SignCheckpoint(const pdao::tlog::CheckpointSigner& signer, absl::Time now) {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<pdao::audit::v1::SignedCheckpoint> cp =
         signer.Sign(tree_.size(), tree_.Root(), now);
@@ -122,11 +122,11 @@ class FakeAuditReader final : public AuditReader {
     ++calls_;
     absl::MutexLock lock(&mu_);
     if (!fail_.ok()) return fail_;
-    absl::StatusOr<std::vector<pdao::audit::Hash>> proof = tree_.InclusionProof(index, tree_size);
+    absl::StatusOr<std::vector<pdao::tlog::Hash>> proof = tree_.InclusionProof(index, tree_size);
     if (!proof.ok()) return proof.status();
     LogInclusionProof out;
-    out.leaf_hash = pdao::audit::HashToBytes(pdao::audit::LeafHash(entries_[index]));
-    for (const pdao::audit::Hash& h : *proof) out.hashes.push_back(pdao::audit::HashToBytes(h));
+    out.leaf_hash = pdao::tlog::HashToBytes(pdao::tlog::LeafHash(entries_[index]));
+    for (const pdao::tlog::Hash& h : *proof) out.hashes.push_back(pdao::tlog::HashToBytes(h));
     return out;
   }
 
@@ -137,7 +137,7 @@ class FakeAuditReader final : public AuditReader {
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
   std::string key_ ABSL_GUARDED_BY(mu_) = "pdao.test/audit+01234567+AQ==";
   std::vector<std::string> entries_ ABSL_GUARDED_BY(mu_);
-  pdao::audit::MerkleTree tree_ ABSL_GUARDED_BY(mu_);
+  pdao::tlog::MerkleTree tree_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pdao::disclosure::testing

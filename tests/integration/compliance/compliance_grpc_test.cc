@@ -28,12 +28,12 @@
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/tls_dir.h"
+#include "common/tlog/merkle.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/compliance/v1/compliance.grpc.pb.h"
 #include "services/audit/audit_module.h"
-#include "services/audit/domain/merkle.h"
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/compliance/compliance_module.h"
@@ -404,13 +404,13 @@ TEST_F(ComplianceGrpcTest, DatasetThenSampleWhoseCertificateIsInTheAuditLog) {
   ip.set_tree_size(cp.checkpoint().tree_size());
   audit::v1::GetInclusionProofResponse ipr;
   ASSERT_TRUE(CALL(regulator, GetInclusionProof, ip, &ipr).ok());
-  std::vector<audit::Hash> proof;
-  for (const std::string& h : ipr.hashes()) proof.push_back(*audit::HashFromBytes(h, "proof"));
-  auto root = audit::HashFromBytes(cp.checkpoint().root_hash(), "root");
+  std::vector<tlog::Hash> proof;
+  for (const std::string& h : ipr.hashes()) proof.push_back(*tlog::HashFromBytes(h, "proof"));
+  auto root = tlog::HashFromBytes(cp.checkpoint().root_hash(), "root");
   ASSERT_TRUE(root.ok());
-  EXPECT_TRUE(audit::VerifyInclusion(sample.audit_log_index(), cp.checkpoint().tree_size(),
-                                     audit::LeafHash(absl::string_view(ger.entry_bytes())), proof,
-                                     *root)
+  EXPECT_TRUE(tlog::VerifyInclusion(sample.audit_log_index(), cp.checkpoint().tree_size(),
+                                    tlog::LeafHash(absl::string_view(ger.entry_bytes())), proof,
+                                    *root)
                   .ok());
 
   // Its real size fed the sample-volume warning (threshold 10 rows in this test).

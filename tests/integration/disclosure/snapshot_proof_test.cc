@@ -21,9 +21,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/app/service_main.h"
+#include "common/tlog/checkpoint.h"
 #include "gtest/gtest.h"
 #include "services/audit/audit_module.h"
-#include "services/audit/domain/checkpoint.h"
 #include "services/disclosure/disclosure_module.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -131,7 +131,7 @@ TEST_F(SnapshotProofTest, PdaoctlVerifiesAPublishedSnapshotAndRejectsATamperedOn
                "--key-url", base_ + "/log/key"});
   EXPECT_EQ(kept.exit_code, 0) << kept.out << kept.err;
 
-  audit::CheckpointSigner other = *audit::CheckpointSigner::Generate("pdao.it/audit");
+  tlog::CheckpointSigner other = *tlog::CheckpointSigner::Generate("pdao.it/audit");
   CommandResult wrong_key =
       Pdaoctl({base_ + "/snapshots/1.json", "--key-line", other.verifier_key()});
   EXPECT_EQ(wrong_key.exit_code, 1) << wrong_key.out << wrong_key.err;

@@ -13,13 +13,13 @@
 #include "common/clock/clock.h"
 #include "common/rpc/executor.h"
 #include "common/store/sqlite_store.h"
+#include "common/tlog/checkpoint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/audit/alert_monitor.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/audit_service.h"
-#include "services/audit/domain/checkpoint.h"
 #include "services/authorization/authorization_service.h"
 #include "services/compliance/compliance_service.h"
 #include "services/compliance/testing/fake_audit_appender.h"
@@ -95,7 +95,7 @@ TEST(AdaptersTest, DisclosureBindsEveryRpc) {
 TEST(AdaptersTest, AuditBindsEveryRpc) {
   const std::string dir = absl::StrCat(::testing::TempDir(), "/adapters_test_audit_", ::getpid());
   std::filesystem::remove_all(dir);
-  auto signer = audit::CheckpointSigner::Generate();
+  auto signer = tlog::CheckpointSigner::Generate();
   ASSERT_TRUE(signer.ok()) << signer.status();
   audit::AuditIndex index;
   auto alert_store = SqliteStore::Open(":memory:");

@@ -18,8 +18,8 @@
 namespace pdao::pdaoctl::audit {
 namespace {
 
-using ::pdao::audit::Hash;
-using ::pdao::audit::HashToBytes;
+using ::pdao::tlog::Hash;
+using ::pdao::tlog::HashToBytes;
 
 constexpr absl::string_view kInclusionUsage =
     "pdaoctl audit verify-inclusion --leaf-hash B64 --index N --size N --root B64 [--proof B64]...";
@@ -168,12 +168,12 @@ absl::StatusOr<Hash> ParseHashFlag(absl::string_view flag, absl::string_view val
   if (!bytes.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", bytes.status().message()));
   }
-  if (bytes->size() != pdao::audit::kHashSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, " must be a ", pdao::audit::kHashSize,
-                     "-byte SHA-256 hash in base64, got ", bytes->size(), " bytes"));
+  if (bytes->size() != pdao::tlog::kHashSize) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be a ", pdao::tlog::kHashSize,
+                                                   "-byte SHA-256 hash in base64, got ",
+                                                   bytes->size(), " bytes"));
   }
-  return pdao::audit::HashFromBytes(*bytes, flag);
+  return pdao::tlog::HashFromBytes(*bytes, flag);
 }
 
 CommandResult VerifyInclusionCommand(absl::Span<const std::string> args) {
@@ -193,7 +193,7 @@ CommandResult VerifyInclusionCommand(absl::Span<const std::string> args) {
   if (!proof.ok()) return Usage(proof.status().message(), kInclusionUsage);
 
   return FromVerification(
-      pdao::audit::VerifyInclusion(*index, *size, *leaf, *proof, *root),
+      pdao::tlog::VerifyInclusion(*index, *size, *leaf, *proof, *root),
       absl::StrCat("OK: leaf ", *index, " (hash ", B64(*leaf), ") is included in the tree of ",
                    *size, " leaves with root ", B64(*root)));
 }
@@ -224,7 +224,7 @@ CommandResult VerifyConsistencyCommand(absl::Span<const std::string> args) {
       raw_proof.push_back(*raw);
     }
     return FromVerification(
-        pdao::audit::VerifyConsistencyBytes(*size1, *size2, raw_proof, *raw1, *raw2),
+        pdao::tlog::VerifyConsistencyBytes(*size1, *size2, raw_proof, *raw1, *raw2),
         absl::StrCat("OK: both tree heads of size ", *size1, " are identical"));
   }
   absl::StatusOr<Hash> root1 = ParseHashFlag("root1", flags->One("root1"));
@@ -235,7 +235,7 @@ CommandResult VerifyConsistencyCommand(absl::Span<const std::string> args) {
   if (!proof.ok()) return Usage(proof.status().message(), kConsistencyUsage);
 
   return FromVerification(
-      pdao::audit::VerifyConsistency(*size1, *size2, *proof, *root1, *root2),
+      pdao::tlog::VerifyConsistency(*size1, *size2, *proof, *root1, *root2),
       absl::StrCat("OK: the tree of ", *size2, " leaves (root ", B64(*root2),
                    ") extends the tree of ", *size1, " leaves (root ", B64(*root1), ")"));
 }

@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/merkle.h"
 
 namespace pdao::pdaoctl::audit {
 
@@ -49,6 +49,6 @@ absl::StatusOr<std::string> DecodeBase64Strict(absl::string_view text);
 
 // A flag value as a 32-byte hash: INVALID_ARGUMENT naming `flag` for bad base64 or a length other
 // than 32 bytes.
-absl::StatusOr<pdao::audit::Hash> ParseHashFlag(absl::string_view flag, absl::string_view value);
+absl::StatusOr<pdao::tlog::Hash> ParseHashFlag(absl::string_view flag, absl::string_view value);
 
 }  // namespace pdao::pdaoctl::audit

@@ -15,14 +15,14 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/limits.h"
 #include "common/status/grpc_status.h"
-#include "services/audit/domain/checkpoint.h"
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 
 namespace pdao::pdaoctl::audit {
 namespace {
 
-using pdao::audit::CompactRange;
-using pdao::audit::Hash;
+using pdao::tlog::CompactRange;
+using pdao::tlog::Hash;
 using namespace pdao::audit::v1;  // NOLINT: proto message names
 
 struct State {
@@ -99,8 +99,8 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
   std::string key = served.ed25519_public_key();
   // The C2SP verifier key (what /log/key publishes) must name the same Ed25519 key.
   if (!served.note_verifier_key().empty()) {
-    absl::StatusOr<pdao::audit::NoteVerifier> v =
-        pdao::audit::ParseNoteVerifierKey(served.note_verifier_key());
+    absl::StatusOr<pdao::tlog::NoteVerifier> v =
+        pdao::tlog::ParseNoteVerifierKey(served.note_verifier_key());
     if (!v.ok()) {
       report.problems.push_back(absl::StrCat("served note verifier key: ", v.status().message()));
     } else if (v->public_key != key) {
@@ -117,7 +117,7 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
     }
     std::stringstream ss;
     ss << in.rdbuf();
-    absl::StatusOr<std::string> given = pdao::audit::PublicKeyFromPem(ss.str());
+    absl::StatusOr<std::string> given = pdao::tlog::PublicKeyFromPem(ss.str());
     if (!given.ok()) return given.status();
     if (*given != key) {
       report.problems.push_back("the served checkpoint key differs from --public-key");
@@ -133,7 +133,7 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
   }
   const SignedCheckpoint& cp = latest.checkpoint();
   report.tree_size = cp.tree_size();
-  if (absl::Status s = pdao::audit::VerifyCheckpoint(cp, key); !s.ok()) {
+  if (absl::Status s = pdao::tlog::VerifyCheckpoint(cp, key); !s.ok()) {
     report.problems.push_back(absl::StrCat("latest checkpoint: ", s.message()));
   }
   // 3. Consistency with what we saw before.
@@ -152,8 +152,8 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
                             options.timeout);
       if (s.ok()) {
         std::vector<std::string> hashes(proof.hashes().begin(), proof.hashes().end());
-        s = pdao::audit::VerifyConsistencyBytes(state->tree_size, cp.tree_size(), hashes,
-                                                state->root, cp.root_hash());
+        s = pdao::tlog::VerifyConsistencyBytes(state->tree_size, cp.tree_size(), hashes,
+                                               state->root, cp.root_hash());
       }
       if (!s.ok()) {
         report.problems.push_back(absl::StrCat("checkpoint ", state->tree_size, " (remembered) -> ",
@@ -198,11 +198,11 @@ absl::StatusOr<VerifyLogReport> VerifyLog(AuditService::StubInterface& stub,
                                                entry.index(), " (deleted or reordered)"));
         break;
       }
-      range.Append(pdao::audit::LeafHash(absl::string_view(resp.entry_bytes())));
+      range.Append(pdao::tlog::LeafHash(absl::string_view(resp.entry_bytes())));
       ++report.entries_checked;
     }
     if (report.entries_checked == cp.tree_size() &&
-        pdao::audit::HashToBytes(range.Root()) != cp.root_hash()) {
+        pdao::tlog::HashToBytes(range.Root()) != cp.root_hash()) {
       report.problems.push_back(absl::StrCat(
           "the root recomputed from the ", cp.tree_size(),
           " stored entries differs from the signed checkpoint (an entry was changed)"));

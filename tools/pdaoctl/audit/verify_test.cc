@@ -6,18 +6,18 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/tlog/merkle.h"
+#include "common/tlog/testing/rfc6962_vectors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/audit/domain/merkle.h"
-#include "services/audit/testing/rfc6962_vectors.h"
 
 namespace pdao::pdaoctl::audit {
 namespace {
 
-using ::pdao::audit::Hash;
-using ::pdao::audit::HashToBytes;
-using ::pdao::audit::LeafHash;
-using ::pdao::audit::MerkleTree;
+using ::pdao::tlog::Hash;
+using ::pdao::tlog::HashToBytes;
+using ::pdao::tlog::LeafHash;
+using ::pdao::tlog::MerkleTree;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -25,8 +25,8 @@ std::string B64(const Hash& h) { return absl::Base64Escape(HashToBytes(h)); }
 
 // The CLI refuses (exit 2) any hash that is not 32 bytes of base64 before it verifies anything.
 bool IsWellFormedHash(const std::string& b64) {
-  absl::StatusOr<std::string> bytes = pdao::audit::testing::DecodeVectorBase64(b64);
-  return bytes.ok() && bytes->size() == pdao::audit::kHashSize;
+  absl::StatusOr<std::string> bytes = pdao::tlog::testing::DecodeVectorBase64(b64);
+  return bytes.ok() && bytes->size() == pdao::tlog::kHashSize;
 }
 
 void AddProof(const std::vector<std::string>& proof, std::vector<std::string>* args,
@@ -40,8 +40,8 @@ void AddProof(const std::vector<std::string>& proof, std::vector<std::string>* a
 
 // Runs every vector file through the commands exactly as a shell would pass it.
 TEST(VerifyCommandVectorTest, VectorsThroughTheCommandLine) {
-  absl::StatusOr<pdao::audit::testing::Rfc6962Vectors> vectors =
-      pdao::audit::testing::LoadRfc6962Vectors(pdao::audit::testing::Rfc6962VectorDir());
+  absl::StatusOr<pdao::tlog::testing::Rfc6962Vectors> vectors =
+      pdao::tlog::testing::LoadRfc6962Vectors(pdao::tlog::testing::Rfc6962VectorDir());
   ASSERT_TRUE(vectors.ok()) << vectors.status();  // fail, never skip
   int valid = 0;
   int invalid = 0;

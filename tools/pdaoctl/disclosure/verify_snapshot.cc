@@ -8,10 +8,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/tlog/checkpoint.h"
+#include "common/tlog/merkle.h"
 #include "google/protobuf/util/json_util.h"
 #include "pdao/events/v1/envelope.pb.h"
-#include "services/audit/domain/checkpoint.h"
-#include "services/audit/domain/merkle.h"
 
 namespace pdao::pdaoctl::disclosure {
 namespace {
@@ -27,9 +27,9 @@ std::string Sha256(absl::string_view bytes) {
 }  // namespace
 
 absl::StatusOr<pdao::audit::v1::SignedCheckpoint> ParseCheckpointNote(absl::string_view note) {
-  if (note.size() > pdao::audit::kMaxNoteBytes) {
+  if (note.size() > pdao::tlog::kMaxNoteBytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint note exceeds ", pdao::audit::kMaxNoteBytes, " bytes"));
+        absl::StrCat("checkpoint note exceeds ", pdao::tlog::kMaxNoteBytes, " bytes"));
   }
   const size_t split = note.find("\n\n");
   if (split == absl::string_view::npos) {
@@ -47,7 +47,7 @@ absl::StatusOr<pdao::audit::v1::SignedCheckpoint> ParseCheckpointNote(absl::stri
   }
   cp.set_tree_size(size);
   std::string root;
-  if (!absl::Base64Unescape(lines[2], &root) || root.size() != pdao::audit::kHashSize) {
+  if (!absl::Base64Unescape(lines[2], &root) || root.size() != pdao::tlog::kHashSize) {
     return absl::InvalidArgumentError("checkpoint note: the root line is not base64 of 32 bytes");
   }
   cp.set_root_hash(root);
@@ -81,8 +81,8 @@ SnapshotVerification VerifySnapshot(absl::string_view snapshot_bytes,
                                     absl::string_view verifier_key) {
   SnapshotVerification v;
   // 1. The key.
-  absl::StatusOr<pdao::audit::NoteVerifier> key =
-      pdao::audit::ParseNoteVerifierKey(absl::StripAsciiWhitespace(verifier_key));
+  absl::StatusOr<pdao::tlog::NoteVerifier> key =
+      pdao::tlog::ParseNoteVerifierKey(absl::StripAsciiWhitespace(verifier_key));
   if (!key.ok()) {
     v.problems.push_back(absl::StrCat("verifier key: ", key.status().message()));
   } else {
@@ -97,7 +97,7 @@ SnapshotVerification VerifySnapshot(absl::string_view snapshot_bytes,
     if (!absl::StartsWith(cp->note(), absl::StrCat(key->name, "\n"))) {
       v.problems.push_back(absl::StrCat(
           "checkpoint signature: the checkpoint's origin is not the key's name ", key->name));
-    } else if (absl::Status s = pdao::audit::VerifyCheckpoint(*cp, key->public_key); !s.ok()) {
+    } else if (absl::Status s = pdao::tlog::VerifyCheckpoint(*cp, key->public_key); !s.ok()) {
       v.problems.push_back(absl::StrCat("checkpoint signature: ", s.message()));
     } else {
       v.notes.push_back(
@@ -156,10 +156,10 @@ SnapshotVerification VerifySnapshot(absl::string_view snapshot_bytes,
   // 5. The entry is in the signed tree.
   if (cp.ok()) {
     const std::string leaf =
-        pdao::audit::HashToBytes(pdao::audit::LeafHash(absl::string_view(proof.entry_bytes())));
+        pdao::tlog::HashToBytes(pdao::tlog::LeafHash(absl::string_view(proof.entry_bytes())));
     std::vector<std::string> hashes(proof.inclusion_proof().begin(), proof.inclusion_proof().end());
-    if (absl::Status s = pdao::audit::VerifyInclusionBytes(proof.leaf_index(), cp->tree_size(),
-                                                           leaf, hashes, cp->root_hash());
+    if (absl::Status s = pdao::tlog::VerifyInclusionBytes(proof.leaf_index(), cp->tree_size(), leaf,
+                                                          hashes, cp->root_hash());
         !s.ok()) {
       v.problems.push_back(absl::StrCat("inclusion: entry ", proof.leaf_index(),
                                         " is not proven in the checkpoint's tree: ", s.message()));

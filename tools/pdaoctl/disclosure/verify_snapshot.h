@@ -37,7 +37,7 @@ SnapshotVerification VerifySnapshot(absl::string_view snapshot_bytes,
                                     absl::string_view verifier_key);
 
 // The body of a C2SP checkpoint note (origin, size, base64 root, "timestamp <unix nanos>" line) as
-// the SignedCheckpoint fields that pdao::audit::VerifyCheckpoint checks the signature against.
+// the SignedCheckpoint fields that pdao::tlog::VerifyCheckpoint checks the signature against.
 // INVALID_ARGUMENT naming the line that is malformed.
 absl::StatusOr<pdao::audit::v1::SignedCheckpoint> ParseCheckpointNote(absl::string_view note);
 

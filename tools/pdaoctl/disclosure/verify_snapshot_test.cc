@@ -9,8 +9,8 @@
 #include "absl/strings/str_replace.h"
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
+#include "common/tlog/checkpoint.h"
 #include "gtest/gtest.h"
-#include "services/audit/domain/checkpoint.h"
 #include "services/disclosure/snapshot_store.h"
 #include "services/disclosure/testing/fake_audit_reader.h"
 
@@ -31,8 +31,8 @@ class VerifySnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *SqliteStore::Open(":memory:");
-    signer_ = std::make_unique<audit::CheckpointSigner>(
-        *audit::CheckpointSigner::Generate("pdao.test/audit"));
+    signer_ = std::make_unique<tlog::CheckpointSigner>(
+        *tlog::CheckpointSigner::Generate("pdao.test/audit"));
     for (int i = 0; i < 6; ++i) audit_.AppendEnvelope("other", clock_.Now());
     ASSERT_TRUE(audit_.SignCheckpoint(*signer_, clock_.Now()).ok());
     snapshots_ = *SnapshotStore::Open(*store_, clock_, audit_, {});
@@ -57,7 +57,7 @@ class VerifySnapshotTest : public ::testing::Test {
   FakeClock clock_;
   pdao::disclosure::testing::FakeAuditReader audit_;
   std::unique_ptr<SqliteStore> store_;
-  std::unique_ptr<audit::CheckpointSigner> signer_;
+  std::unique_ptr<tlog::CheckpointSigner> signer_;
   std::unique_ptr<SnapshotStore> snapshots_;
   std::shared_ptr<const PublishedSnapshot> first_, second_;
 };
@@ -80,11 +80,11 @@ TEST_F(VerifySnapshotTest, OneChangedFigureIsRejected) {
 }
 
 TEST_F(VerifySnapshotTest, AnotherKeyIsRejected) {
-  audit::CheckpointSigner other = *audit::CheckpointSigner::Generate("pdao.test/audit");
+  tlog::CheckpointSigner other = *tlog::CheckpointSigner::Generate("pdao.test/audit");
   SnapshotVerification v = VerifySnapshot(first_->json, *first_->proof, other.verifier_key());
   EXPECT_FALSE(v.ok());
   EXPECT_TRUE(Mentions(v, "checkpoint signature")) << v.problems.front();
-  audit::CheckpointSigner renamed = *audit::CheckpointSigner::Generate("other.example/log");
+  tlog::CheckpointSigner renamed = *tlog::CheckpointSigner::Generate("other.example/log");
   EXPECT_TRUE(
       Mentions(VerifySnapshot(first_->json, *first_->proof, renamed.verifier_key()), "origin"));
   EXPECT_TRUE(Mentions(VerifySnapshot(first_->json, *first_->proof, "not a key"), "verifier key"));

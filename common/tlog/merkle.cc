@@ -1,4 +1,4 @@
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/merkle.h"
 
 #include <openssl/evp.h>
 
@@ -14,7 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 constexpr uint8_t kLeafPrefix = 0x00;
@@ -22,7 +22,7 @@ constexpr uint8_t kNodePrefix = 0x01;
 
 [[noreturn]] void DieOnOpenSsl(const char* call) {
   // Only reachable when OpenSSL cannot allocate a digest context: nothing sensible can continue.
-  std::fprintf(stderr, "pdao::audit: OpenSSL %s failed for SHA-256\n", call);
+  std::fprintf(stderr, "pdao::tlog: OpenSSL %s failed for SHA-256\n", call);
   std::abort();
 }
 
@@ -410,15 +410,15 @@ uint64_t MerkleTree::Append(const Hash& leaf_hash) {
   return range_.size() - 1;
 }
 
-absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t size) const { return audit::RootAt(*this, size); }
+absl::StatusOr<Hash> MerkleTree::RootAt(uint64_t size) const { return tlog::RootAt(*this, size); }
 
 absl::StatusOr<std::vector<Hash>> MerkleTree::InclusionProof(uint64_t index, uint64_t size) const {
-  return audit::InclusionProof(*this, index, size);
+  return tlog::InclusionProof(*this, index, size);
 }
 
 absl::StatusOr<std::vector<Hash>> MerkleTree::ConsistencyProof(uint64_t size1,
                                                                uint64_t size2) const {
-  return audit::ConsistencyProof(*this, size1, size2);
+  return tlog::ConsistencyProof(*this, size1, size2);
 }
 
 uint64_t MerkleTree::stored_nodes() const {
@@ -597,4 +597,4 @@ absl::Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2,
   return VerifyConsistency(size1, size2, path, *r1, *r2);
 }
 
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

@@ -1,4 +1,4 @@
-#include "services/audit/domain/merkle.h"
+#include "common/tlog/merkle.h"
 
 #include <bit>
 #include <cstdint>
@@ -9,11 +9,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/tlog/testing/rfc6962_vectors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/audit/testing/rfc6962_vectors.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 using ::testing::HasSubstr;
@@ -691,4 +691,4 @@ TEST(CompactRangeTest, ResumesFromFrontier) {
 }
 
 }  // namespace
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

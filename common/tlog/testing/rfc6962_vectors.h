@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pdao::audit::testing {
+namespace pdao::tlog::testing {
 
 // inclusion/**/*.json. Hashes stay base64 exactly as in the file (the CLI test passes them on).
 struct InclusionVector {
@@ -53,4 +53,4 @@ absl::StatusOr<Rfc6962Vectors> LoadRfc6962Vectors(const std::string& dir);
 // Standard base64 to bytes (the vectors are well formed; fails INVALID_ARGUMENT otherwise).
 absl::StatusOr<std::string> DecodeVectorBase64(const std::string& b64);
 
-}  // namespace pdao::audit::testing
+}  // namespace pdao::tlog::testing

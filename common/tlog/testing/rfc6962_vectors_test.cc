@@ -1,5 +1,5 @@
 // The RFC 6962 vector loader refuses what would let a test pass on zero cases.
-#include "services/audit/testing/rfc6962_vectors.h"
+#include "common/tlog/testing/rfc6962_vectors.h"
 
 #include <filesystem>
 #include <fstream>
@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 using ::testing::HasSubstr;
@@ -49,4 +49,4 @@ TEST(VectorLoaderTest, MalformedFileFails) {
 }
 
 }  // namespace
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

@@ -1,6 +1,8 @@
 // RFC 9162 (RFC 6962) Merkle tree hashing, proof generation and offline proof verification for the
-// audit log (Regulation rule 33: "an append-only Merkle log with signed checkpoints, inclusion and
-// consistency proofs that anyone can verify offline").
+// transparency log: the audit service builds the audit log on it, the disclosure service proves its
+// snapshots against that log and pdaoctl verifies offline (Regulation rule 33: "an append-only
+// Merkle log with signed checkpoints, inclusion and consistency proofs that anyone can verify
+// offline").
 //
 // Pure code: no I/O, no clock, no globals. SHA-256 comes from OpenSSL. Every function here is
 // thread-compatible; the free functions are thread-safe.
@@ -25,7 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 
 inline constexpr size_t kHashSize = 32;  // SHA-256
 using Hash = std::array<uint8_t, kHashSize>;
@@ -182,4 +184,4 @@ absl::Status VerifyConsistencyBytes(uint64_t size1, uint64_t size2,
                                     absl::Span<const std::string> proof, absl::string_view root1,
                                     absl::string_view root2);
 
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

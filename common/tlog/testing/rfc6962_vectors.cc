@@ -1,4 +1,4 @@
-#include "services/audit/testing/rfc6962_vectors.h"
+#include "common/tlog/testing/rfc6962_vectors.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
-namespace pdao::audit::testing {
+namespace pdao::tlog::testing {
 namespace {
 
 namespace fs = std::filesystem;
@@ -146,4 +146,4 @@ absl::StatusOr<std::string> DecodeVectorBase64(const std::string& b64) {
   return out;
 }
 
-}  // namespace pdao::audit::testing
+}  // namespace pdao::tlog::testing

@@ -1,7 +1,8 @@
 // Signed checkpoints of the audit log (REGULATION.md rule 33) in the formats existing transparency
 // tooling reads: a c2sp.org/tlog-checkpoint body signed as a c2sp.org/signed-note with Ed25519
-// (RFC 8032, through OpenSSL EVP). Shared by the service (signing) and by `pdaoctl audit
-// verify-log` (verifying), so both use one encoding:
+// (RFC 8032, through OpenSSL EVP). Shared by the audit service (signing), the disclosure service
+// and `pdaoctl audit verify-log` / `pdaoctl disclosure verify-snapshot` (verifying), so all use one
+// encoding:
 //
 //   body      = <origin> "\n" <tree_size> "\n" <base64 root> "\n" "timestamp " <unix nanos> "\n"
 //   note      = body "\n" "— " <origin> " " base64(key_hash || Ed25519(private key, body)) "\n"
@@ -34,10 +35,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/tlog/merkle.h"
 #include "pdao/audit/v1/audit.pb.h"
-#include "services/audit/domain/merkle.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 
 // A placeholder: every deployment sets its own origin (--audit-origin), e.g.
 // "audit.pdao.<city>.gov.cn".
@@ -81,7 +82,7 @@ class CheckpointSigner {
  public:
   // The key in a PKCS#8 PEM Ed25519 private key. INVALID_ARGUMENT when `pem` is not one or the
   // origin is not valid (ValidateOrigin). (The key file itself is read and written by
-  // services/audit/checkpoint_key.h; this code does no I/O.)
+  // the audit service (its checkpoint_key.h); this code does no I/O.)
   static absl::StatusOr<CheckpointSigner> FromPem(const std::string& pem,
                                                   absl::string_view origin = kDefaultLogOrigin);
   // A fresh key. INTERNAL when OpenSSL fails; INVALID_ARGUMENT for a bad origin.
@@ -133,4 +134,4 @@ absl::Status VerifyCheckpoint(const pdao::audit::v1::SignedCheckpoint& checkpoin
 // The raw 32-byte key from a PEM SubjectPublicKeyInfo. INVALID_ARGUMENT if not Ed25519.
 absl::StatusOr<std::string> PublicKeyFromPem(const std::string& pem);
 
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

@@ -1,4 +1,4 @@
-#include "services/audit/domain/checkpoint.h"
+#include "common/tlog/checkpoint.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 struct EvpKeyFree {
@@ -353,4 +353,4 @@ absl::StatusOr<std::string> PublicKeyFromPem(const std::string& pem) {
   return RawPublicKey(pkey.get());
 }
 
-}  // namespace pdao::audit
+}  // namespace pdao::tlog

@@ -1,7 +1,7 @@
 // Checkpoints as C2SP signed notes (rule 33): the exact tlog-checkpoint layout, the signed-note
 // key hash and verifier key (checked against the published example key of
 // golang.org/x/mod/sumdb/note), tampering and foreign signatures, and legacy notes.
-#include "services/audit/domain/checkpoint.h"
+#include "common/tlog/checkpoint.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 using ::testing::HasSubstr;
@@ -133,4 +133,4 @@ TEST(CheckpointTest, OriginsFollowTheKeyNameRules) {
 }
 
 }  // namespace
-}  // namespace pdao::audit
+}  // namespace pdao::tlog
