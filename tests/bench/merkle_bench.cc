@@ -1,6 +1,7 @@
-// Micro benchmark of the audit log's Merkle core (common/tlog/merkle.h): proof generation
-// on an in-memory tree of 2^20 leaves, offline verification, and SHA-256 throughput measured in
-// the same run as the baseline. Prints numbers only; asserts nothing about time.
+// Micro benchmark of the transparency log's Merkle core (common/tlog/merkle.h, the audit log's):
+// proof generation on an in-memory tree of 2^20 leaves, offline verification, and SHA-256
+// throughput measured in the same run as the baseline. Prints numbers only; asserts nothing about
+// time.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -16,7 +17,7 @@
 
 #include "common/tlog/merkle.h"
 
-namespace pdao::audit {
+namespace pdao::tlog {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -205,6 +206,6 @@ int Run() {
 }
 
 }  // namespace
-}  // namespace pdao::audit
+}  // namespace pdao::tlog
 
-int main() { return pdao::audit::Run(); }
+int main() { return pdao::tlog::Run(); }
