@@ -8,7 +8,6 @@
 // (App, common/app/service_main.h). Needs neither Redis nor Kafka (SQLite files, in-process bus).
 #include <grpcpp/grpcpp.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/app/service_main.h"
-#include "common/crypto/dev_ca.h"
 #include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
 #include "common/testing/tls_dir.h"
@@ -35,83 +33,23 @@ namespace {
 using ::testing::HasSubstr;
 namespace rv1 = ::pdao::registry::v1;
 
-std::string TempDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "/authz-grpc-", name, "-", getpid(), "-",
-                                 absl::ToUnixNanos(absl::Now()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 class GrpcFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = TempDir("t");
-    crypto::DevCaOptions o;
-    o.now = absl::Now();
-    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
-    auto ca_pem = crypto::ReadFile(ca_.ca_cert_path);
-    auto ca_key = crypto::ReadFile(ca_.ca_key_path);
-    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
-    ca_pem_ = *ca_pem;
-    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
-    ASSERT_TRUE(authority.ok());
-    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
-  }
-
-  void TearDown() override {
-    for (auto& app : apps_) app->Shutdown();
-    while (!apps_.empty()) apps_.pop_back();
-  }
-
-  // Creates and starts an app of `modules` with `args` (and the test's clock). `embedded`: the
-  // pdao-standalone shape, its dev CA in DIR/certs (the one SetUp made).
-  App* StartApp(std::vector<ModuleFactory> modules, std::vector<std::string> args,
-                bool embedded = false) {
-    ServiceMain main{.program = "test",
-                     .description = "test",
-                     .modules = std::move(modules),
-                     .embedded = embedded};
-    args.push_back("--listen=127.0.0.1:0");
-    args.push_back("--drain-timeout=2s");
-    auto app = App::FromArgs(main, args, &clock_);
-    EXPECT_TRUE(app.ok()) << app.status();
-    if (!app.ok()) return nullptr;
-    absl::Status started = (*app)->Start();
-    EXPECT_TRUE(started.ok()) << started;
-    apps_.push_back(std::move(*app));
-    return apps_.back().get();
-  }
-
-  // A separate service's flags: its own data dir and a tls dir with its service certificate.
-  std::vector<std::string> Separate(const std::string& service) {
-    auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, service);
-    EXPECT_TRUE(tls.ok()) << tls.status();
-    return {"--tls-dir=" + tls.value_or(""), absl::StrCat("--data-dir=", dir_, "/", service)};
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(grpc_.SetUpCa("authz-grpc")); }
+  void TearDown() override { grpc_.Shutdown(); }
 
   // A channel presenting a client certificate for `spiffe_id`.
   std::shared_ptr<grpc::Channel> Channel(int port, const std::string& spiffe_id) {
-    auto cert = authority_->IssueClientCert(
-        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    return MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", port), ca_pem_, cert->cert_pem,
-                                  cert->key_pem);
+    return grpc_.Channel(port, spiffe_id);
   }
 
   std::unique_ptr<v1::AuthorizationService::Stub> Authz(int port, const std::string& org,
                                                         const std::string& role) {
-    return v1::AuthorizationService::NewStub(
-        Channel(port, absl::StrCat("spiffe://pdao/org/", org, "/role/", role)));
+    return grpc_.OrgStub<v1::AuthorizationService>(port, org, role);
   }
 
   FakeClock clock_;
-  std::string dir_;
-  crypto::DevCa ca_;
-  std::string ca_pem_;
-  std::unique_ptr<crypto::CertificateAuthority> authority_;
-  std::vector<std::unique_ptr<App>> apps_;
+  integration_testing::GrpcApp grpc_;
 };
 
 std::string RegisterResource(rv1::RegistryService::Stub& dept, const std::string& name) {
@@ -138,17 +76,19 @@ std::string RegisterResource(rv1::RegistryService::Stub& dept, const std::string
 
 TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   // The registry as its own service, with its own service certificate.
-  App* registry = StartApp({registry::RegistryModule::Factory()}, Separate("registry"));
+  App* registry =
+      grpc_.StartSeparate("registry", {registry::RegistryModule::Factory()}, {}, &clock_);
   ASSERT_NE(registry, nullptr);
 
   // Authorization as another service, calling the registry over mTLS as
   // spiffe://pdao/service/authorization.
-  std::vector<std::string> args = Separate("authorization");
+  std::vector<std::string> args;
   args.push_back(absl::StrCat("--registry-target=127.0.0.1:", registry->host().port()));
   args.push_back("--registry-tls-name=localhost");
   args.push_back("--agreement-expiry-interval=20ms");
   args.push_back("--registry-deadline=5s");
-  App* authorization = StartApp({AuthorizationModule::Factory()}, args);
+  App* authorization =
+      grpc_.StartSeparate("authorization", {AuthorizationModule::Factory()}, args, &clock_);
   ASSERT_NE(authorization, nullptr);
   const int port = authorization->host().port();
 
@@ -346,7 +286,7 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
   check.set_resource_id(r1);
   // The public has no certificate: the mTLS handshake refuses it before any handler runs.
   auto pub = v1::AuthorizationService::NewStub(
-      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", port), ca_pem_, "", ""));
+      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", port), grpc_.ca_pem(), "", ""));
   v1::PingResponse pong;
   EXPECT_FALSE(CALL(pub, Ping, v1::PingRequest(), &pong).ok());
   auto business = Authz(port, "biz-1", "business_entity");
@@ -411,8 +351,9 @@ TEST_F(GrpcFixture, FullStoryOverMtlsWithTheRegistryAskedOverGrpc) {
 TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
   // pdao-standalone's shape: both modules in one app, authorization asking the registry over the
   // process's own port with the dev CA's spiffe://pdao/service/authorization certificate.
-  App* app = StartApp({registry::RegistryModule::Factory(), AuthorizationModule::Factory()},
-                      {"--data-dir=" + dir_}, /*embedded=*/true);
+  App* app =
+      grpc_.StartEmbedded({registry::RegistryModule::Factory(), AuthorizationModule::Factory()},
+                          {"--data-dir=" + grpc_.dir()}, &clock_);
   ASSERT_NE(app, nullptr);
   const int port = app->host().port();
   auto dept = rv1::RegistryService::NewStub(
@@ -521,13 +462,14 @@ TEST_F(GrpcFixture, StandaloneWiringRegistryRegradeReachesCheckThroughTheBus) {
 // batched (an agreement over 1,001 resources signs against the separate services and in
 // pdao-standalone alike), unknown resources come back found=false, order is kept.
 TEST_F(GrpcFixture, EligibilityCheckerContractAgainstTheRealRegistry) {
-  App* registry = StartApp({registry::RegistryModule::Factory()}, Separate("registry"));
+  App* registry =
+      grpc_.StartSeparate("registry", {registry::RegistryModule::Factory()}, {}, &clock_);
   ASSERT_NE(registry, nullptr);
   auto dept = rv1::RegistryService::NewStub(
       Channel(registry->host().port(), "spiffe://pdao/org/city-transport/role/department"));
   const std::string bus = RegisterResource(*dept, "bus");
 
-  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "authorization");
+  auto tls = pdao::testing::MakeServiceTlsDir(grpc_.ca(), grpc_.dir(), "authorization");
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto config = std::make_unique<Config>("t", "t");
   ServiceClients::DefineFlags(*config, {"registry"});
@@ -558,8 +500,8 @@ TEST_F(GrpcFixture, EligibilityCheckerContractAgainstTheRealRegistry) {
 
   // A registry that refuses the caller's identity is a platform fault, not the agency's mistake:
   // INTERNAL, naming the registry's answer — never PERMISSION_DENIED passed through.
-  const std::string op_cert = ca_.role_cert_paths.at(common::v1::ROLE_OPERATOR);
-  const std::string op_key = ca_.role_key_paths.at(common::v1::ROLE_OPERATOR);
+  const std::string op_cert = grpc_.ca().role_cert_paths.at(common::v1::ROLE_OPERATOR);
+  const std::string op_key = grpc_.ca().role_key_paths.at(common::v1::ROLE_OPERATOR);
   ServiceClients wrong(*config,
                        {.ca_cert_path = *tls + "/ca.pem", .identity = [&](const std::string&) {
                           return ClientIdentity{op_cert, op_key};

@@ -10,7 +10,6 @@
 //     not need authorization, and refuses a product with UNAVAILABLE (retry later).
 #include <grpcpp/grpcpp.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -18,11 +17,8 @@
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
 #include "common/app/service_main.h"
-#include "common/crypto/dev_ca.h"
 #include "common/events/event.h"
-#include "common/rpc/channel.h"
 #include "common/testing/fake_clock.h"
-#include "common/testing/tls_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
@@ -41,70 +37,21 @@ using ::testing::HasSubstr;
 namespace av1 = ::pdao::authorization::v1;
 namespace atest = ::pdao::authorization::testing;
 
-std::string TempDir(const std::string& name) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "/registry-grpc-", name, "-", getpid(), "-",
-                                 absl::ToUnixNanos(absl::Now()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 class RegistryGrpcTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = TempDir("t");
-    crypto::DevCaOptions o;
-    o.now = absl::Now();
-    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
-    auto ca_pem = crypto::ReadFile(ca_.ca_cert_path);
-    auto ca_key = crypto::ReadFile(ca_.ca_key_path);
-    ASSERT_TRUE(ca_pem.ok() && ca_key.ok());
-    ca_pem_ = *ca_pem;
-    auto authority = crypto::CertificateAuthority::FromPem(*ca_pem, *ca_key);
-    ASSERT_TRUE(authority.ok());
-    authority_ = std::make_unique<crypto::CertificateAuthority>(std::move(*authority));
-  }
-
-  void TearDown() override {
-    for (auto& app : apps_) app->Shutdown();
-    while (!apps_.empty()) apps_.pop_back();
-  }
-
-  App* StartApp(std::vector<ModuleFactory> modules, std::vector<std::string> args, bool embedded) {
-    ServiceMain main{.program = "test",
-                     .description = "test",
-                     .modules = std::move(modules),
-                     .embedded = embedded};
-    args.push_back("--listen=127.0.0.1:0");
-    args.push_back("--drain-timeout=2s");
-    auto app = App::FromArgs(main, args, &clock_);
-    EXPECT_TRUE(app.ok()) << app.status();
-    if (!app.ok()) return nullptr;
-    absl::Status started = (*app)->Start();
-    EXPECT_TRUE(started.ok()) << started;
-    apps_.push_back(std::move(*app));
-    return apps_.back().get();
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(grpc_.SetUpCa("registry-grpc")); }
+  void TearDown() override { grpc_.Shutdown(); }
 
   std::unique_ptr<v1::RegistryService::Stub> Registry(int port, const std::string& spiffe_id) {
-    auto cert = authority_->IssueClientCert(
-        spiffe_id, crypto::Validity::Starting(absl::Now(), absl::Hours(1)));
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    return v1::RegistryService::NewStub(MakeMtlsChannelFromPem(
-        absl::StrCat("127.0.0.1:", port), ca_pem_, cert->cert_pem, cert->key_pem));
+    return grpc_.Stub<v1::RegistryService>(port, spiffe_id);
   }
   std::unique_ptr<v1::RegistryService::Stub> Org(int port, const std::string& org,
                                                  const std::string& role) {
-    return Registry(port, absl::StrCat("spiffe://pdao/org/", org, "/role/", role));
+    return grpc_.OrgStub<v1::RegistryService>(port, org, role);
   }
 
   FakeClock clock_;
-  std::string dir_;
-  crypto::DevCa ca_;
-  std::string ca_pem_;
-  std::unique_ptr<crypto::CertificateAuthority> authority_;
-  std::vector<std::unique_ptr<App>> apps_;
+  integration_testing::GrpcApp grpc_;
 };
 
 v1::ResourceSpec Spec(const std::string& name) {
@@ -230,8 +177,9 @@ std::pair<std::string, absl::Time> ActiveAgreement(authorization::AuthorizationC
 }
 
 TEST_F(RegistryGrpcTest, ProductNeedsTheAgreementBecomesSellableAndBothRenewInTheWindow) {
-  App* app = StartApp({RegistryModule::Factory(), authorization::AuthorizationModule::Factory()},
-                      {"--data-dir=" + dir_}, /*embedded=*/true);
+  App* app = grpc_.StartEmbedded(
+      {RegistryModule::Factory(), authorization::AuthorizationModule::Factory()},
+      {"--data-dir=" + grpc_.dir()}, &clock_);
   ASSERT_NE(app, nullptr);
   const int port = app->host().port();
   auto dept = Org(port, "city-transport", "department");
@@ -328,13 +276,10 @@ TEST_F(RegistryGrpcTest, ProductNeedsTheAgreementBecomesSellableAndBothRenewInTh
 }
 
 TEST_F(RegistryGrpcTest, RegistryAloneStartsAndAProductWaitsForAuthorization) {
-  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "registry");
-  ASSERT_TRUE(tls.ok()) << tls.status();
   // No authorization service runs at this (unused) address.
-  App* app = StartApp({RegistryModule::Factory()},
-                      {"--tls-dir=" + *tls, "--data-dir=" + dir_ + "/registry",
-                       "--authorization-target=127.0.0.1:1", "--authorization-deadline=2s"},
-                      /*embedded=*/false);
+  App* app = grpc_.StartSeparate(
+      "registry", {RegistryModule::Factory()},
+      {"--authorization-target=127.0.0.1:1", "--authorization-deadline=2s"}, &clock_);
   ASSERT_NE(app, nullptr);
   const int port = app->host().port();
   auto dept = Org(port, "city-transport", "department");
@@ -383,12 +328,9 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
 // pdao-audit): the registry's events wait unaudited, and past --audit-backlog-limit its writes are
 // refused UNAVAILABLE naming the cause, while reads still work.
 TEST_F(RegistryGrpcTest, WritesAreRefusedWhileTheAuditTrailIsBehindAndReadsStillWork) {
-  auto tls = pdao::testing::MakeServiceTlsDir(ca_, dir_, "registry");
-  ASSERT_TRUE(tls.ok()) << tls.status();
-  App* app = StartApp({RegistryModule::Factory()},
-                      {"--tls-dir=" + *tls, "--data-dir=" + dir_ + "/registry",
-                       "--authorization-target=127.0.0.1:1", "--audit-backlog-limit=1s"},
-                      /*embedded=*/false);
+  App* app = grpc_.StartSeparate("registry", {RegistryModule::Factory()},
+                                 {"--authorization-target=127.0.0.1:1", "--audit-backlog-limit=1s"},
+                                 &clock_);
   ASSERT_NE(app, nullptr);
   const int port = app->host().port();
   auto dept = Org(port, "city-transport", "department");
@@ -430,8 +372,9 @@ TEST_F(RegistryGrpcTest, WritesAreRefusedWhileTheAuditTrailIsBehindAndReadsStill
 // A short limit with the audit service in the process (pdao-standalone's shape): the audit log
 // consumes the registry's topic in the group the gate measures, so the gate stays open.
 TEST_F(RegistryGrpcTest, WithTheAuditServiceKeepingUpTheGateStaysOpen) {
-  App* app = StartApp({RegistryModule::Factory(), audit::AuditModule::Factory()},
-                      {"--data-dir=" + dir_, "--audit-backlog-limit=2s"}, /*embedded=*/true);
+  App* app =
+      grpc_.StartEmbedded({RegistryModule::Factory(), audit::AuditModule::Factory()},
+                          {"--data-dir=" + grpc_.dir(), "--audit-backlog-limit=2s"}, &clock_);
   ASSERT_NE(app, nullptr);
   const int port = app->host().port();
   auto dept = Org(port, "city-transport", "department");
