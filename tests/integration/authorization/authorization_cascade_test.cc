@@ -4,7 +4,6 @@
 // events sees it: a KafkaBus subscriber receives agreement suspended / revoked events, and a
 // registry resource_changed event making a resource ineligible reaches authorization over Kafka,
 // Check denies, and an entitlement-withdrawn event follows.
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,17 +13,16 @@
 #include "absl/time/clock.h"
 #include "common/app/service_main.h"
 #include "common/bus/kafka_bus.h"
-#include "common/crypto/dev_ca.h"
 #include "common/testing/fake_clock.h"
-#include "common/testing/kafka/kafka_broker.h"
-#include "common/testing/redis/redis_server.h"
-#include "common/testing/tls_dir.h"
+#include "common/testing/kafka/kafka_environment.h"
+#include "common/testing/redis/redis_environment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/authorization/authorization_module.h"
 #include "services/authorization/testing/fixture.h"
 #include "services/registry/registry_module.h"
+#include "tests/integration/testing/grpc_app.h"
 
 namespace pdao::authorization {
 namespace {
@@ -36,34 +34,11 @@ using testing::Role;
 
 constexpr absl::Duration kWait = absl::Seconds(90);
 
-::pdao::testing::KafkaBroker* broker = nullptr;
-::pdao::testing::RedisServer* redis = nullptr;
-
-class Environment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto r = ::pdao::testing::RedisServer::Start();
-    ASSERT_TRUE(r.ok()) << r.status();
-    redis_ = std::move(*r);
-    redis = redis_.get();
-    broker_ = std::make_unique<::pdao::testing::KafkaBroker>();
-    absl::Status s = broker_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-    broker = broker_.get();
-  }
-  void TearDown() override {
-    broker = nullptr;
-    redis = nullptr;
-    broker_.reset();
-    redis_.reset();
-  }
-
- private:
-  std::unique_ptr<::pdao::testing::RedisServer> redis_;
-  std::unique_ptr<::pdao::testing::KafkaBroker> broker_;
-};
-
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new Environment);
+// One Redis server and one Kafka broker for the binary, the two services' topics made up front.
+const ::pdao::testing::RedisEnvironment* const kRedis =
+    ::pdao::testing::RedisEnvironment::Register();
+const ::pdao::testing::KafkaEnvironment* const kKafka =
+    ::pdao::testing::KafkaEnvironment::Register({"pdao.registry.v1", "pdao.authorization.v1"});
 
 // Collects the envelopes a consumer group sees on a topic.
 class EventLog {
@@ -97,37 +72,32 @@ class EventLog {
 class CascadeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NE(broker, nullptr);
-    ASSERT_NE(redis, nullptr);
-    dir_ = absl::StrCat(::testing::TempDir(), "/authz-it-", getpid(), "-",
-                        absl::ToUnixNanos(absl::Now()));
-    crypto::DevCaOptions o;
-    o.now = absl::Now();
-    auto ca = crypto::EnsureDevCa(dir_ + "/certs", o);
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
+    ASSERT_NE(kKafka->broker(), nullptr);
+    ASSERT_NE(kRedis->server(), nullptr);
+    ASSERT_NO_FATAL_FAILURE(grpc_.SetUpCa("authz-it"));
 
     KafkaBusOptions kopts;
-    kopts.bootstrap_servers = broker->bootstrap();
+    kopts.bootstrap_servers = kKafka->broker()->bootstrap();
     kopts.client_id = "it-consumer";
     kopts.session_timeout = absl::Seconds(6);
     kopts.heartbeat_interval = absl::Milliseconds(500);
     auto bus = KafkaBus::Create(kopts);
     ASSERT_TRUE(bus.ok()) << bus.status();
     consumer_bus_ = std::move(*bus);
-    ASSERT_TRUE(consumer_bus_->EnsureTopics({"pdao.registry.v1", "pdao.authorization.v1"}, 3).ok());
 
-    // The registry and authorization as two separate services (the binaries' exact wiring),
-    // authorization asking the registry over mTLS with its own certificate.
-    registry_app_ = StartApp({registry::RegistryModule::Factory()}, "registry", {});
-    ASSERT_NE(registry_app_, nullptr);
-    registry_ = registry_app_->module<registry::RegistryModule>("registry");
-    authz_app_ =
-        StartApp({AuthorizationModule::Factory()}, "authorization",
-                 {absl::StrCat("--registry-target=127.0.0.1:", registry_app_->host().port()),
-                  "--registry-tls-name=localhost"});
-    ASSERT_NE(authz_app_, nullptr);
-    authz_ = authz_app_->module<AuthorizationModule>("authorization");
+    // The registry and authorization as two separate services (the binaries' exact wiring) on the
+    // real Redis and Kafka, authorization asking the registry over mTLS with its own certificate.
+    App* registry_app = grpc_.StartSeparate("registry", {registry::RegistryModule::Factory()},
+                                            RedisAndKafka(), &clock_);
+    ASSERT_NE(registry_app, nullptr);
+    registry_ = registry_app->module<registry::RegistryModule>("registry");
+    std::vector<std::string> args = RedisAndKafka();
+    args.push_back(absl::StrCat("--registry-target=127.0.0.1:", registry_app->host().port()));
+    args.push_back("--registry-tls-name=localhost");
+    App* authz_app =
+        grpc_.StartSeparate("authorization", {AuthorizationModule::Factory()}, args, &clock_);
+    ASSERT_NE(authz_app, nullptr);
+    authz_ = authz_app->module<AuthorizationModule>("authorization");
 
     auto sub =
         consumer_bus_->Subscribe(absl::StrCat("it-consumer-", absl::ToUnixNanos(absl::Now())),
@@ -138,32 +108,14 @@ class CascadeTest : public ::testing::Test {
 
   void TearDown() override {
     subscription_.reset();
-    for (auto& app : apps_) app->Shutdown();
-    while (!apps_.empty()) apps_.pop_back();
+    grpc_.Shutdown();
     consumer_bus_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
-  // A separate service on the real Redis and Kafka, with its own certificate.
-  App* StartApp(std::vector<ModuleFactory> modules, const std::string& service,
-                std::vector<std::string> args) {
-    auto tls = ::pdao::testing::MakeServiceTlsDir(ca_, dir_, service);
-    EXPECT_TRUE(tls.ok()) << tls.status();
-    args.push_back("--listen=127.0.0.1:0");
-    args.push_back("--tls-dir=" + tls.value_or(""));
-    args.push_back(absl::StrCat("--data-dir=", dir_, "/", service));
-    args.push_back(absl::StrCat("--redis=", redis->host(), ":", redis->port()));
-    args.push_back("--kafka=" + broker->bootstrap());
-    args.push_back("--drain-timeout=2s");
-    ServiceMain main{
-        .program = "pdao-" + service, .description = "it", .modules = std::move(modules)};
-    auto app = App::FromArgs(main, args, &clock_);
-    EXPECT_TRUE(app.ok()) << app.status();
-    if (!app.ok()) return nullptr;
-    absl::Status started = (*app)->Start();
-    EXPECT_TRUE(started.ok()) << started;
-    apps_.push_back(std::move(*app));
-    return apps_.back().get();
+  // A service's store on the binary's Redis, its bus on the binary's Kafka.
+  static std::vector<std::string> RedisAndKafka() {
+    return {absl::StrCat("--redis=", kRedis->server()->host(), ":", kRedis->server()->port()),
+            "--kafka=" + kKafka->broker()->bootstrap()};
   }
 
   std::string Resource(const std::string& name) {
@@ -266,12 +218,8 @@ class CascadeTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  std::string dir_;
-  crypto::DevCa ca_;
+  integration_testing::GrpcApp grpc_;
   std::unique_ptr<KafkaBus> consumer_bus_;
-  std::vector<std::unique_ptr<App>> apps_;
-  App* registry_app_ = nullptr;
-  App* authz_app_ = nullptr;
   registry::RegistryModule* registry_ = nullptr;
   AuthorizationModule* authz_ = nullptr;
   EventLog log_;

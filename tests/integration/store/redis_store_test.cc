@@ -11,32 +11,18 @@
 #include "absl/strings/str_cat.h"
 #include "common/store/shard.h"
 #include "common/store/store_conformance.h"
-#include "common/testing/redis/redis_server.h"
+#include "common/testing/redis/redis_environment.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace pdao {
 namespace {
 
-using ::pdao::testing::RedisServer;
 using ::testing::HasSubstr;
 
 // One redis-server per test binary (ctest runs each test in its own process).
-class RedisEnvironment : public ::testing::Environment {
- public:
-  static RedisServer* server() { return server_.get(); }
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<RedisServer>> server = RedisServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-  }
-  void TearDown() override { server_.reset(); }
-
- private:
-  static inline std::unique_ptr<RedisServer> server_;
-};
-::testing::Environment* const kRedisEnv =
-    ::testing::AddGlobalTestEnvironment(new RedisEnvironment());
+const ::pdao::testing::RedisEnvironment* const kRedis =
+    ::pdao::testing::RedisEnvironment::Register();
 
 // A namespace no other test (or run against an external server) uses.
 std::string FreshNamespace() {
@@ -46,8 +32,8 @@ std::string FreshNamespace() {
 
 RedisStoreOptions Options(int num_shards) {
   RedisStoreOptions options;
-  options.host = RedisEnvironment::server()->host();
-  options.port = RedisEnvironment::server()->port();
+  options.host = kRedis->server()->host();
+  options.port = kRedis->server()->port();
   options.key_namespace = FreshNamespace();
   options.num_shards = num_shards;
   options.command_timeout = absl::Seconds(5);
@@ -56,7 +42,7 @@ RedisStoreOptions Options(int num_shards) {
 
 StoreFactory RedisFactory(std::string name, int num_shards) {
   return StoreFactory{std::move(name), [num_shards]() -> absl::StatusOr<std::unique_ptr<Store>> {
-                        if (RedisEnvironment::server() == nullptr) {
+                        if (kRedis->server() == nullptr) {
                           return absl::FailedPreconditionError("redis-server did not start");
                         }
                         auto store = RedisStore::Connect(Options(num_shards));
@@ -77,8 +63,7 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
 // One raw command on a new connection, to look at the key layout behind the store's back.
 Reply Raw(const std::vector<std::string>& args) {
-  redisContext* ctx =
-      redisConnect(RedisEnvironment::server()->host().c_str(), RedisEnvironment::server()->port());
+  redisContext* ctx = redisConnect(kRedis->server()->host().c_str(), kRedis->server()->port());
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   for (const std::string& a : args) {
@@ -94,7 +79,7 @@ Reply Raw(const std::vector<std::string>& args) {
 class RedisStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_NE(RedisEnvironment::server(), nullptr);
+    ASSERT_NE(kRedis->server(), nullptr);
     options_ = Options(16);
     auto store = RedisStore::Connect(options_);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -184,10 +169,10 @@ TEST_F(RedisStoreTest, CommitAfterScriptCacheFlushFallsBackToEval) {
 }
 
 TEST_F(RedisStoreTest, RestartKeepsCommittedDataAndTheStoreReconnects) {
-  if (RedisEnvironment::server()->external()) GTEST_SKIP() << "external Redis cannot restart";
+  if (kRedis->server()->external()) GTEST_SKIP() << "external Redis cannot restart";
   ASSERT_TRUE(store_->Commit(CreateWithEvent("res-3", "before")).ok());
 
-  ASSERT_TRUE(RedisEnvironment::server()->Restart().ok());
+  ASSERT_TRUE(kRedis->server()->Restart().ok());
 
   // The pooled connections are dead: a read notices, reconnects and succeeds (or fails
   // UNAVAILABLE once, then succeeds).
@@ -218,9 +203,9 @@ TEST_F(RedisStoreTest, RestartKeepsCommittedDataAndTheStoreReconnects) {
 }
 
 TEST_F(RedisStoreTest, CommitDuringOutageFailsUnavailableAndIsRetriedByIdempotencyKey) {
-  if (RedisEnvironment::server()->external()) GTEST_SKIP() << "external Redis cannot restart";
-  ASSERT_TRUE(store_->Get("warm/{up}").ok());            // one pooled connection
-  ASSERT_TRUE(RedisEnvironment::server()->Kill().ok());  // a crash, not a clean shutdown
+  if (kRedis->server()->external()) GTEST_SKIP() << "external Redis cannot restart";
+  ASSERT_TRUE(store_->Get("warm/{up}").ok());  // one pooled connection
+  ASSERT_TRUE(kRedis->server()->Kill().ok());  // a crash, not a clean shutdown
 
   const CommitRequest req = CreateWithEvent("res-4", "v");
   auto down = store_->Commit(req);
@@ -228,7 +213,7 @@ TEST_F(RedisStoreTest, CommitDuringOutageFailsUnavailableAndIsRetriedByIdempoten
   auto read = store_->Get("resource/{res-4}");
   EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable) << read.status();
 
-  ASSERT_TRUE(RedisEnvironment::server()->Restart().ok());
+  ASSERT_TRUE(kRedis->server()->Restart().ok());
   auto retried = store_->Commit(req);
   ASSERT_TRUE(retried.ok()) << retried.status();
   auto again = store_->Commit(req);
