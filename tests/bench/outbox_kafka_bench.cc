@@ -195,6 +195,37 @@ int Throughput(uint64_t events, int batch, int partitions) {
     std::printf("    (one PendingOutbox(%d) read: %.2f ms)\n", batch,
                 Millis(SteadyClock::now() - r0));
   }
+  {  // what one round's publish costs: `batch` messages through KafkaBus until every ack
+    std::vector<double> ms;
+    for (int r = 0; r < 10; ++r) {
+      absl::Mutex mu;
+      int acked = 0;
+      const auto p0 = SteadyClock::now();
+      for (int k = 0; k < batch; ++k) {
+        absl::Status st = env.bus->Publish(
+            {env.topic, absl::StrCat("res-", k % 5000), SampleEnvelope(env.run + 2, k)},
+            [&](const absl::Status&) {
+              absl::MutexLock lock(&mu);
+              ++acked;
+            });
+        if (!st.ok()) Die("publish", st);
+      }
+      const auto published = SteadyClock::now();
+      absl::MutexLock lock(&mu);
+      auto all = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return acked == batch; };
+      mu.Await(absl::Condition(&all));
+      ms.push_back(Millis(SteadyClock::now() - p0));
+      if (r == 9) {
+        std::printf(
+            "    (one batch of %d through KafkaBus: Publish calls %.2f ms, to the last ack "
+            "%.2f ms; median of 10 batches to the last ack %.2f ms)\n",
+            batch, Millis(published - p0), ms.back(), [&ms] {
+              std::sort(ms.begin(), ms.end());
+              return ms[ms.size() / 2];
+            }());
+      }
+    }
+  }
   OutboxRelayOptions ro;
   ro.batch_size = batch;
   ro.wake_on_commit = false;
@@ -265,16 +296,41 @@ int Latency(int rate, int seconds, int partitions) {
         return s.ok() ? s : absl::UnavailableError(s.ToString());
       });
   if (!sub.ok()) Die("subscribe", sub.status());
+  // A second group that only notes when each event is first readable on the broker: splits the
+  // path into commit -> on Kafka (relay, producer, broker) and Kafka -> checkpoint (audit).
+  absl::Mutex seen_mu;
+  std::vector<SteadyClock::time_point> on_kafka_at(n);
+  std::atomic<bool> probe_joined{false};  // the probe has read something (the warm-up event)
+  BatchOptions popts;
+  popts.max_messages = 1000;
+  popts.linger = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Subscription>> probe_sub = env.bus->SubscribeBatch(
+      "bench-probe", {env.topic}, popts, [&](const std::vector<BusMessage>& messages) {
+        const auto now = SteadyClock::now();
+        probe_joined = true;
+        absl::MutexLock lock(&seen_mu);
+        for (const BusMessage& m : messages) {
+          pdao::events::v1::Envelope e;
+          uint64_t i = 0;
+          if (e.ParseFromString(m.payload) && SequenceOf(e.event_id(), &i) && i < n &&
+              on_kafka_at[i] == SteadyClock::time_point()) {
+            on_kafka_at[i] = now;
+          }
+        }
+        return absl::OkStatus();
+      });
+  if (!probe_sub.ok()) Die("subscribe probe", probe_sub.status());
   OutboxRelay relay(*env.store, *env.bus);  // the host's defaults: woken by the commit
   relay.Start();
 
-  // Warm-up until the consumer group is joined: an event committed and seen in the log.
+  // Warm-up until both consumer groups are joined: an event committed, seen in the log and by the
+  // probe.
   {
     const uint64_t warm = kEventIdBase;  // not a measured sequence number (>= n is ignored)
     absl::StatusOr<CommitResult> c = env.store->Commit(OutboxCommit(env.topic, env.run, warm));
     if (!c.ok()) Die("warm-up commit", c.status());
     const auto deadline = SteadyClock::now() + std::chrono::seconds(60);
-    while (audit->log->size() == 0 && SteadyClock::now() < deadline) {
+    while ((audit->log->size() == 0 || !probe_joined.load()) && SteadyClock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (audit->log->size() == 0) Die("warm-up", absl::DeadlineExceededError("no entry in 60 s"));
@@ -324,8 +380,17 @@ int Latency(int rate, int seconds, int partitions) {
   watcher.join();
   relay.Stop();
   sub->reset();
+  probe_sub->reset();
 
-  std::vector<double> to_checkpoint, to_entry;
+  std::vector<double> to_checkpoint, to_entry, to_kafka;
+  {
+    absl::MutexLock lock(&seen_mu);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (on_kafka_at[i] != SteadyClock::time_point()) {
+        to_kafka.push_back(Millis(on_kafka_at[i] - committed_at[i]));
+      }
+    }
+  }
   uint64_t missing = 0;
   {
     absl::MutexLock lock(&probe.mu_);
@@ -349,6 +414,7 @@ int Latency(int rate, int seconds, int partitions) {
                 static_cast<unsigned long long>(missing));
   }
   PrintDistribution("Store::Commit (Redis)", commit_ms);
+  if (!to_kafka.empty()) PrintDistribution("commit -> readable on Kafka", to_kafka);
   if (!to_entry.empty()) {
     PrintDistribution("commit -> durable audit entry", to_entry);
     PrintDistribution("commit -> signed checkpoint", to_checkpoint);
