@@ -227,6 +227,16 @@ TEST(AuditGateFlagsTest, LimitHasADefaultAndBounds) {
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(refused.status().message(), HasSubstr("--audit-backlog-limit must be between 1s"));
   }
+  // The outbox relay's batch (issue 10): default, a value in bounds, and both bounds refused.
+  EXPECT_EQ(defaults->outbox_batch_size, kDefaultOutboxBatch);
+  auto batch = parse({"--outbox-batch-size=1000"});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->outbox_batch_size, 1000);
+  for (const char* bad : {"--outbox-batch-size=0", "--outbox-batch-size=1001"}) {
+    auto refused = parse({bad});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("--outbox-batch-size must be between 1"));
+  }
   EXPECT_EQ(AuditGateCheckInterval(absl::Seconds(1)), absl::Milliseconds(200));
   EXPECT_EQ(AuditGateCheckInterval(absl::Minutes(5)), absl::Seconds(5));
 }

@@ -55,6 +55,10 @@ void DefineHostFlags(Config& config, bool embedded) {
   config.Define("audit-group", "PDAO_AUDIT_GROUP", kAuditConsumerGroup,
                 "the audit log's consumer group: the audit service consumes in it, every other "
                 "service measures its audit backlog on it");
+  config.Define("outbox-batch-size", "PDAO_OUTBOX_BATCH_SIZE", absl::StrCat(kDefaultOutboxBatch),
+                absl::StrCat("outbox events each service's relay publishes and marks sent per "
+                             "round (one store commit per round; ",
+                             kMinOutboxBatch, "-", kMaxOutboxBatch, ")"));
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
   DefineKafkaFlags(config);  // common/bus/kafka_flags.h: docs/operations.md "Kafka"
 }
@@ -102,6 +106,14 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
   o.audit_backlog_limit = *backlog;
   o.audit_group = config.Get("audit-group");
   if (o.audit_group.empty()) return absl::InvalidArgumentError("--audit-group must not be empty");
+  absl::StatusOr<int64_t> outbox_batch = config.GetInt("outbox-batch-size");
+  if (!outbox_batch.ok()) return outbox_batch.status();
+  if (*outbox_batch < kMinOutboxBatch || *outbox_batch > kMaxOutboxBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("--outbox-batch-size must be between ",
+                                                   kMinOutboxBatch, " and ", kMaxOutboxBatch,
+                                                   ", not ", *outbox_batch));
+  }
+  o.outbox_batch_size = static_cast<int>(*outbox_batch);
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   if (absl::Status s = KafkaOptionsFromConfig(config, program, &o.kafka_bus); !s.ok()) return s;
   return o;
@@ -179,7 +191,9 @@ absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   }
   Store* raw = store.get();
   stores_.emplace(service, std::move(store));
-  relays_.emplace_back(service, std::make_unique<OutboxRelay>(*raw, *bus_));
+  OutboxRelayOptions relay_options;
+  relay_options.batch_size = options_.outbox_batch_size;
+  relays_.emplace_back(service, std::make_unique<OutboxRelay>(*raw, *bus_, relay_options));
   OutboxRelay* relay = relays_.back().second.get();
   if (started_) relay->Start();
   if (service == "audit") return raw;  // the sink of the trail is not gated on itself

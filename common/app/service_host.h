@@ -68,6 +68,9 @@ struct HostOptions {
   // (--audit-backlog-limit), measured on the lag of the audit consumer group (--audit-group).
   absl::Duration audit_backlog_limit = kDefaultAuditBacklogLimit;
   std::string audit_group = kAuditConsumerGroup;
+  // Records each service's outbox relay moves per round (--outbox-batch-size,
+  // common/bus/outbox_relay.h: kMinOutboxBatch..kMaxOutboxBatch).
+  int outbox_batch_size = kDefaultOutboxBatch;
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,

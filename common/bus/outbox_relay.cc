@@ -36,7 +36,7 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
 
 absl::StatusOr<int> OutboxRelay::RoundLocked() {
   ++rounds_;
-  const int limit = std::clamp(options_.batch_size, 1, 1000);
+  const int limit = std::clamp(options_.batch_size, kMinOutboxBatch, kMaxOutboxBatch);
   absl::StatusOr<std::vector<OutboxRecord>> pending = store_.PendingOutbox(limit);
   if (!pending.ok()) return pending.status();
   const std::vector<OutboxRecord>& records = *pending;
@@ -182,7 +182,7 @@ void OutboxRelay::Stop() {
 }
 
 void OutboxRelay::Loop() {
-  const int limit = std::clamp(options_.batch_size, 1, 1000);
+  const int limit = std::clamp(options_.batch_size, kMinOutboxBatch, kMaxOutboxBatch);
   while (true) {
     uint64_t seen = 0;  // commits notified before this round: the round reads their records
     {

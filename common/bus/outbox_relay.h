@@ -1,17 +1,22 @@
 // OutboxRelay: moves committed outbox events from the Store to the EventBus (DESIGN.md step 4).
 //
-// One round (RunOnce):
+// One round (RunOnce) moves a batch of up to batch_size records (issue 10):
 //   1. PendingOutbox(batch_size): unsent records, each shard's in commit order.
-//   2. Publish each record in that order (topic, key = aggregate id, payload), unless an earlier
+//   2. Publish each record in that order (topic, key = aggregate id, payload) without waiting in
+//      between (KafkaBus queues them all in the producer, so they travel in the same produce
+//      requests; the idempotent producer keeps each partition's order), unless an earlier
 //      round already published it and its delivery report has not arrived yet (then it is not
 //      published again: no pile-up of duplicates while Kafka is down).
 //   3. Wait up to `delivery_wait` for the delivery reports of the round's records.
-//   4. Per shard, in order: MarkSent the leading records whose delivery was OK; stop at the shard's
+//   4. Per shard, in order, the leading records whose delivery was OK are marked sent — all
+//      shards' together, in ONE MarkSent (one store commit per round, not one per record;
+//      SqliteStore does not fsync it, RedisStore pipelines one XDEL per slot); stop at the shard's
 //      first record that failed or has no report yet. A failed record and every later record of
 //      its shard are published again in a later round (after the failed one), so a shard's events
 //      are marked sent only in commit order and per-shard order is never broken by a retry.
-// Delivery is at least once: a crash between delivery and MarkSent, or a retry after a failed
-// record, publishes some events again; consumers drop duplicates by event_id (dedup.h).
+// Delivery is at least once: a crash between delivery and MarkSent, a mark lost to an OS crash
+// (SqliteStore's MarkSent is not fsynced), or a retry after a failed record, publishes some events
+// again; consumers drop duplicates by event_id (dedup.h).
 //
 // Start() runs rounds on a thread: back to back while records are pending; otherwise it waits for
 // the next commit of the same Store object that appends outbox events (Store::AddOutboxListener
@@ -39,9 +44,18 @@
 
 namespace pdao {
 
+// Bounds of OutboxRelayOptions::batch_size: 1..1000 (Store::PendingOutbox's limit). The host's
+// --outbox-batch-size flag (common/app/service_host.h) is checked against them.
+inline constexpr int kMinOutboxBatch = 1;
+inline constexpr int kMaxOutboxBatch = 1000;
+inline constexpr int kDefaultOutboxBatch = 100;
+
 struct OutboxRelayOptions {
-  // Records read per round (1..1000, the Store's limit).
-  int batch_size = 100;
+  // Records per round: read together, published together (every Publish before the first wait
+  // for a delivery report: Kafka produces them all, then awaits all acks), marked sent together in
+  // one MarkSent (one store commit). kMinOutboxBatch..kMaxOutboxBatch; a value outside is clamped
+  // (the host's flag refuses it first).
+  int batch_size = kDefaultOutboxBatch;
   // Longest pause between rounds when nothing is pending (or a round failed). A commit through
   // the relay's Store ends the pause at once (wake_on_commit); the poll only finds records written
   // by another process, or left by a failed delivery.

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,12 +11,14 @@
 #include "common/bus/inprocess_bus.h"
 #include "common/bus/scripted_bus_for_test.h"
 #include "common/store/sqlite_store.h"
+#include "common/testing/faulty_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace pdao {
 namespace {
 
+using ::pdao::testing::FaultyStore;
 using ::pdao::testing::MessageLog;
 using ::pdao::testing::ScriptedBus;
 using ::pdao::testing::WaitUntil;
@@ -219,6 +222,65 @@ TEST_F(OutboxRelayTest, RejectedPublishIsRetriedNextRound) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(*second, 1);
   EXPECT_TRUE(PendingIds().empty());
+}
+
+// Issue 10: a round publishes its whole batch before it waits for any delivery report (Kafka:
+// produce all, then wait for all acks), and marks every delivered record in one commit.
+TEST_F(OutboxRelayTest, RoundPublishesTheWholeBatchBeforeWaitingAndMarksItInOneCommit) {
+  ScriptedBus bus;  // holds every report until Release
+  for (int i = 0; i < 30; ++i) CommitEvent(absl::StrCat("res-", i % 3), absl::StrCat("e", i));
+  FaultyStore counting(*store_);
+  OutboxRelayOptions options = Fast();
+  options.batch_size = 50;
+  options.delivery_wait = absl::Seconds(30);
+  OutboxRelay relay(counting, bus, options);
+  absl::StatusOr<int> marked;
+  std::thread round([&] { marked = relay.RunOnce(); });
+  // All 30 are on their way while not one report has arrived.
+  const bool all_in_flight = WaitUntil([&] { return bus.held() == 30u; }, absl::Seconds(10));
+  bus.Release([](const BusMessage&) { return absl::OkStatus(); });
+  round.join();
+  ASSERT_TRUE(all_in_flight) << "published " << bus.published().size() << " before any report";
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(*marked, 30);
+  EXPECT_EQ(counting.mark_sent_calls.load(), 1);
+  EXPECT_EQ(counting.marked_records.load(), 30);
+  EXPECT_TRUE(PendingIds().empty());
+}
+
+// A failed delivery in the middle of a batch: its shard's records before it are marked (with the
+// other shards', in the round's one commit), nothing after it in its shard is, and the next round
+// publishes it and its successors again in commit order.
+TEST_F(OutboxRelayTest, FailureInTheMiddleOfABatchMarksNothingAfterItInItsShard) {
+  ScriptedBus bus;
+  bool fail_a3 = true;
+  bus.SetAutoReport([&fail_a3](const BusMessage& m) {
+    if (m.payload == "a3" && fail_a3) return absl::UnavailableError("broker said no");
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 6; ++i) {
+    CommitEvent("res-a", absl::StrCat("a", i));
+    CommitEvent("res-b", absl::StrCat("b", i));
+  }
+  FaultyStore counting(*store_);
+  OutboxRelay relay(counting, bus, Fast());
+  auto first = relay.RunOnce();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 9);  // a0..a2 and b0..b5
+  EXPECT_EQ(counting.mark_sent_calls.load(), 1);
+  EXPECT_THAT(PendingIds(), ElementsAre("a3", "a4", "a5"));
+
+  fail_a3 = false;
+  auto second = relay.RunOnce();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 3);
+  EXPECT_EQ(counting.mark_sent_calls.load(), 2);
+  EXPECT_TRUE(PendingIds().empty());
+  std::vector<std::string> shard_a;
+  for (const std::string& p : Payloads(bus.published())) {
+    if (p[0] == 'a') shard_a.push_back(p);
+  }
+  EXPECT_THAT(shard_a, ElementsAre("a0", "a1", "a2", "a3", "a4", "a5", "a3", "a4", "a5"));
 }
 
 TEST_F(OutboxRelayTest, ThreadRelaysAndStopDrains) {

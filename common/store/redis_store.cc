@@ -103,6 +103,12 @@ absl::Status UnexpectedReply(absl::string_view what) {
   return absl::InternalError(absl::StrCat("redis ", what, ": unexpected reply shape"));
 }
 
+// The stream id inside an OutboxRecord id "<slot>-<ms>-<seq>" of this store.
+std::string StreamIdOf(const std::string& record_id) {
+  const size_t dash = record_id.find('-');
+  return dash == std::string::npos ? record_id : record_id.substr(dash + 1);
+}
+
 // "<ms>-<seq>" with decimal digits only, so XDEL never sees a malformed id.
 bool IsStreamId(absl::string_view id) {
   std::vector<absl::string_view> parts = absl::StrSplit(id, '-');
@@ -521,45 +527,70 @@ absl::StatusOr<std::optional<std::string>> RedisStore::GetIdempotencyResult(
 absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutbox(int limit) {
   if (auto s = ValidateOutboxLimit(limit); !s.ok()) return s;
   return WithConnection(true, [&](Conn& conn) -> absl::StatusOr<std::vector<OutboxRecord>> {
-    std::vector<std::vector<std::string>> reads;
-    reads.reserve(static_cast<size_t>(options_.num_shards));
-    for (int s = 0; s < options_.num_shards; ++s) {
-      reads.push_back(
-          {"XRANGE", absl::StrCat(Tag(s), ":outbox"), "-", "+", "COUNT", absl::StrCat(limit)});
-    }
-    absl::StatusOr<std::vector<Reply>> replies = conn.Pipeline(reads);
-    if (!replies.ok()) return replies.status();
-    std::vector<std::vector<OutboxRecord>> per_slot(replies->size());
-    for (size_t s = 0; s < replies->size(); ++s) {
-      const redisReply* r = (*replies)[s].get();
-      if (r->type == REDIS_REPLY_ERROR) return ErrorReply(r, "XRANGE");
-      if (r->type != REDIS_REPLY_ARRAY) return UnexpectedReply("XRANGE");
-      for (size_t i = 0; i < r->elements; ++i) {
-        const redisReply* entry = r->element[i];
-        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-            !IsString(entry->element[0]) || entry->element[1]->type != REDIS_REPLY_ARRAY) {
-          return UnexpectedReply("XRANGE entry");
-        }
-        OutboxRecord record;
-        record.id = absl::StrCat(s, "-", Str(entry->element[0]));
-        const redisReply* fields = entry->element[1];
-        for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-          const std::string name = Str(fields->element[f]);
-          std::string value = Str(fields->element[f + 1]);
-          if (name == "s") {
-            record.shard = std::move(value);
-          } else if (name == "t") {
-            record.event.topic = std::move(value);
-          } else if (name == "k") {
-            record.event.key = std::move(value);
-          } else if (name == "i") {
-            record.event.event_id = std::move(value);
-          } else if (name == "p") {
-            record.event.payload = std::move(value);
-          }
-        }
-        per_slot[s].push_back(std::move(record));
+    const size_t slots = static_cast<size_t>(options_.num_shards);
+    std::vector<std::vector<OutboxRecord>> per_slot(slots);
+    // Appends up to `count` records of each slot in `which` to per_slot, reading after the last
+    // one already there. One pipelined round trip.
+    auto read = [&](const std::vector<size_t>& which, int count) -> absl::Status {
+      std::vector<std::vector<std::string>> reads;
+      reads.reserve(which.size());
+      for (size_t s : which) {
+        const std::string start =
+            per_slot[s].empty() ? "-" : absl::StrCat("(", StreamIdOf(per_slot[s].back().id));
+        reads.push_back({"XRANGE", absl::StrCat(Tag(static_cast<int>(s)), ":outbox"), start, "+",
+                         "COUNT", absl::StrCat(count)});
       }
+      absl::StatusOr<std::vector<Reply>> replies = conn.Pipeline(reads);
+      if (!replies.ok()) return replies.status();
+      for (size_t k = 0; k < replies->size(); ++k) {
+        const size_t s = which[k];
+        const redisReply* r = (*replies)[k].get();
+        if (r->type == REDIS_REPLY_ERROR) return ErrorReply(r, "XRANGE");
+        if (r->type != REDIS_REPLY_ARRAY) return UnexpectedReply("XRANGE");
+        for (size_t i = 0; i < r->elements; ++i) {
+          const redisReply* entry = r->element[i];
+          if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+              !IsString(entry->element[0]) || entry->element[1]->type != REDIS_REPLY_ARRAY) {
+            return UnexpectedReply("XRANGE entry");
+          }
+          OutboxRecord record;
+          record.id = absl::StrCat(s, "-", Str(entry->element[0]));
+          const redisReply* fields = entry->element[1];
+          for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+            const std::string name = Str(fields->element[f]);
+            std::string value = Str(fields->element[f + 1]);
+            if (name == "s") {
+              record.shard = std::move(value);
+            } else if (name == "t") {
+              record.event.topic = std::move(value);
+            } else if (name == "k") {
+              record.event.key = std::move(value);
+            } else if (name == "i") {
+              record.event.event_id = std::move(value);
+            } else if (name == "p") {
+              record.event.payload = std::move(value);
+            }
+          }
+          per_slot[s].push_back(std::move(record));
+        }
+      }
+      return absl::OkStatus();
+    };
+    // Pass 1: an even share of `limit` from every slot. Pass 2, only when that left room and some
+    // slot filled its share (it may hold more): the rest from those slots. At most two round trips
+    // and about `limit` + (full slots x rest) records read, instead of `limit` from every slot.
+    std::vector<size_t> all(slots);
+    for (size_t s = 0; s < slots; ++s) all[s] = s;
+    const int share = static_cast<int>((static_cast<size_t>(limit) + slots - 1) / slots);
+    if (absl::Status st = read(all, share); !st.ok()) return st;
+    size_t total = 0;
+    std::vector<size_t> full;
+    for (size_t s = 0; s < slots; ++s) {
+      total += per_slot[s].size();
+      if (static_cast<int>(per_slot[s].size()) == share) full.push_back(s);
+    }
+    if (total < static_cast<size_t>(limit) && !full.empty()) {
+      if (absl::Status st = read(full, limit - static_cast<int>(total)); !st.ok()) return st;
     }
     // Round robin over the slots: no slot starves the others, each keeps its order.
     std::vector<OutboxRecord> records;

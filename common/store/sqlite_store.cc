@@ -208,6 +208,7 @@ absl::StatusOr<CommitResult> SqliteStore::Commit(const CommitRequest& request) {
   absl::StatusOr<CommitResult> result;
   {
     absl::MutexLock lock(&mu_);
+    if (auto s = EnsureFullSyncLocked(); !s.ok()) return s;
     if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     result = CommitLocked(request);
     // A replay or a conflict wrote nothing; roll back either way, commit only a fresh success.
@@ -352,6 +353,30 @@ absl::StatusOr<std::vector<OutboxRecord>> SqliteStore::PendingOutbox(int limit) 
 
 absl::Status SqliteStore::MarkSent(const std::vector<OutboxRecord>& records) {
   absl::MutexLock lock(&mu_);
+  // Not fsynced (see the header): synchronous=NORMAL for this one transaction, FULL again after it
+  // on every path, so every Commit stays durable before it returns.
+  synchronous_full_ = false;
+  if (auto s = Exec("PRAGMA synchronous=NORMAL"); !s.ok()) return s;
+  absl::Status marked = MarkSentLocked(records);
+  // If FULL cannot be put back now, the next Commit tries again before it writes, and fails
+  // rather than commit without fsync.
+  (void)EnsureFullSyncLocked();
+  return marked;
+}
+
+absl::Status SqliteStore::EnsureFullSyncLocked() {
+  if (synchronous_full_) return absl::OkStatus();
+  if (auto s = Exec("PRAGMA synchronous=FULL"); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "sqlite cannot restore synchronous=FULL, so a commit would not be durable before it "
+        "returns: ",
+        s.message()));
+  }
+  synchronous_full_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::MarkSentLocked(const std::vector<OutboxRecord>& records) {
   if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   Stmt stmt(db_, "UPDATE outbox SET sent = 1 WHERE seq = ?1");
   if (auto s = stmt.status(); !s.ok()) {

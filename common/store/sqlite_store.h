@@ -6,8 +6,16 @@
 //   outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, shard, topic, key, event_id, payload BLOB, sent)
 //   idempotency(shard, key, result BLOB, created_at INTEGER unix seconds; PRIMARY KEY(shard, key))
 // A file database runs in WAL mode with synchronous=FULL, so a commit is on disk before Commit
-// returns. Commit is one BEGIN IMMEDIATE transaction. MarkSent sets `sent = 1` (rows are kept;
-// purging old sent rows is a maintenance task). Keys compare bytewise (memcmp), like Redis.
+// returns. Commit is one BEGIN IMMEDIATE transaction. MarkSent sets `sent = 1` for all its records
+// in one transaction (rows are kept; purging old sent rows is a maintenance task) and does NOT
+// fsync: it runs with synchronous=NORMAL (in WAL mode the transaction is written to the WAL but not
+// synced; the next Commit's fsync, or a checkpoint, makes it durable) and puts FULL back before any
+// Commit runs. So the relay's mark after each commit no longer holds the store's lock for a second
+// fsync that the next Commit would queue behind (issue 10; docs/benchmarks.md, Check's unloaded
+// p99). What an OS crash or power loss can cost is a mark, never a commit: the record is pending
+// again after restart and the relay publishes it once more — harmless, since delivery is at least
+// once and every consumer drops duplicates by event id (common/bus/dedup.h). Keys compare bytewise
+// (memcmp), like Redis.
 //
 // Thread-safe: one connection behind a mutex. Several processes may open the same file; a writer
 // waits up to 5 s for the lock and then fails UNAVAILABLE.
@@ -57,10 +65,17 @@ class SqliteStore final : public Store {
   absl::StatusOr<CommitResult> CommitLocked(const CommitRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status MarkSentLocked(const std::vector<OutboxRecord>& records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts synchronous=FULL back if a MarkSent left it at NORMAL; UNAVAILABLE when it cannot (the
+  // caller must then not commit).
+  absl::Status EnsureFullSyncLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   OutboxListeners outbox_listeners_;
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+  // False between MarkSent's synchronous=NORMAL and the restore of FULL.
+  bool synchronous_full_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace pdao

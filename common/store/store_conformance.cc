@@ -377,6 +377,29 @@ TEST_P(StoreConformanceTest, OutboxKeepsEachShardsOrderAndMarkSentRemoves) {
   EXPECT_EQ(store().PendingOutbox(0).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A limited read fills its limit from one busy shard (a store that reads a share per partition
+// must read the rest where there is more), in the shard's commit order, and returns only pending
+// records after a mark.
+TEST_P(StoreConformanceTest, LimitedOutboxReadFillsItsLimitFromOneShard) {
+  std::vector<std::string> want;
+  for (int i = 0; i < 40; ++i) {
+    CommitRequest req;
+    req.shard = "busy";
+    req.puts = {{absl::StrCat("order/{busy}/", i), "x", kMustNotExist}};
+    const std::string id = absl::StrCat("busy#", i);
+    req.events.push_back(Event(id, "busy"));
+    want.push_back(id);
+    ASSERT_TRUE(store().Commit(req).ok());
+  }
+  absl::StatusOr<std::vector<OutboxRecord>> first = store().PendingOutbox(32);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(EventIds(*first, "busy"), std::vector<std::string>(want.begin(), want.begin() + 32));
+  ASSERT_TRUE(store().MarkSent(*first).ok());
+  absl::StatusOr<std::vector<OutboxRecord>> rest = store().PendingOutbox(32);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  EXPECT_EQ(EventIds(*rest, "busy"), std::vector<std::string>(want.begin() + 32, want.end()));
+}
+
 TEST_P(StoreConformanceTest, ConcurrentCommitsWithSameExpectedVersionExactlyOneWins) {
   ASSERT_TRUE(store().Commit(PutReq("c", "item/{c}", "base", kMustNotExist)).ok());
   constexpr int kThreads = 8;

@@ -24,6 +24,9 @@ class FaultyStore final : public Store {
   std::atomic<int> lose_commit_replies{0};  // commit this many, then answer UNAVAILABLE
   // When set, only commits to this shard are failed.
   std::optional<std::string> only_shard;
+  // MarkSent calls seen (each is one commit of the inner store).
+  std::atomic<int> mark_sent_calls{0};
+  std::atomic<int> marked_records{0};  // records passed to MarkSent in all
 
   // Store
   absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
@@ -50,6 +53,8 @@ class FaultyStore final : public Store {
     return inner_.PendingOutbox(limit);
   }
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
+    ++mark_sent_calls;
+    marked_records += static_cast<int>(records.size());
     return inner_.MarkSent(records);
   }
   int64_t AddOutboxListener(std::function<void()> listener) override {

@@ -41,6 +41,7 @@
 #include "services/audit/audit_core.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
+#include "tests/bench/audit_bench_stack.h"
 
 namespace pdao::audit {
 namespace {
@@ -48,30 +49,6 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-[[noreturn]] void Die(const std::string& what, const absl::Status& s) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), s.ToString().c_str());
-  std::exit(1);
-}
-
-// An envelope like the registry's (about the size of a real one).
-std::string SampleEnvelope(uint64_t run, uint64_t i) {
-  pdao::events::v1::Envelope e;
-  e.set_event_id(absl::StrCat("00000000-0000-4000-", run % 10000, "-", 100000000000ull + i));
-  e.mutable_occurred_at()->set_seconds(1767225600 + static_cast<int64_t>(i));
-  e.set_producer("registry");
-  e.mutable_actor()->set_org("city-transport");
-  e.mutable_actor()->set_role(pdao::common::v1::ROLE_DEPARTMENT);
-  e.mutable_aggregate()->set_type("registry.Resource");
-  e.mutable_aggregate()->set_id(absl::StrCat("res-", i % 5000));
-  e.set_aggregate_version(static_cast<int64_t>(i % 7) + 1);
-  e.set_correlation_id(absl::StrCat("req-", i));
-  e.set_action("registry.resource.registered");
-  auto* r = e.mutable_resource_changed()->mutable_resource();
-  r->set_id(absl::StrCat("res-", i % 5000));
-  r->set_holder_org("city-transport");
-  return e.SerializeAsString();
-}
 
 // fdatasyncs per second, each after a `block`-byte append.
 double FsyncRate(const std::string& dir, size_t block_size) {
@@ -120,41 +97,6 @@ double PlainConsumer(const std::string& bootstrap, const std::string& topic, uin
   consumer->close();
   return bytes > 0 ? static_cast<double>(n) / secs : 0;
 }
-
-// The audit service's read models on a log in `dir`, as AuditModule wires them.
-struct AuditStack {
-  SystemClock clock;
-  std::unique_ptr<CheckpointSigner> signer;
-  std::unique_ptr<SqliteStore> store;
-  prometheus::Registry metrics;
-  std::unique_ptr<AlertMonitor> alerts;
-  std::unique_ptr<AuditIndex> index;
-  std::unique_ptr<AuditLog> log;
-  std::unique_ptr<AuditCore> core;
-
-  explicit AuditStack(const std::string& dir) {
-    std::filesystem::create_directories(dir);
-    absl::StatusOr<CheckpointSigner> s = CheckpointSigner::Generate();
-    if (!s.ok()) Die("key", s.status());
-    signer = std::make_unique<CheckpointSigner>(std::move(*s));
-    absl::StatusOr<std::unique_ptr<SqliteStore>> st = SqliteStore::Open(dir + "/audit.db");
-    if (!st.ok()) Die("store", st.status());
-    store = std::move(*st);
-    absl::StatusOr<std::unique_ptr<AlertMonitor>> a =
-        AlertMonitor::Create(MonitorOptions(), *store, metrics);
-    if (!a.ok()) Die("alerts", a.status());
-    alerts = std::move(*a);
-    index = std::make_unique<AuditIndex>();
-    AuditLogOptions o;
-    o.dir = dir + "/log";
-    o.observers = {index.get(), alerts.get()};
-    absl::StatusOr<std::unique_ptr<AuditLog>> l = AuditLog::Open(o, clock, *signer);
-    if (!l.ok()) Die("log", l.status());
-    log = std::move(*l);
-    core = std::make_unique<AuditCore>(*log, *index, *alerts, *signer);
-  }
-  ~AuditStack() { log->Stop(); }
-};
 
 struct IngestResult {
   double rate = 0;
