@@ -23,8 +23,8 @@
 // docs/benchmarks.md, "Cascade latency"). Printed: p50/p90/p99/max of both, and the part that is
 // the event reaching Kafka (a consumer group of the test's own on pdao.authorization.v1).
 //
-// Short form (CI): 20 runs, about 20 s with the broker's start (one minute on a loaded machine). Longer:
-// PDAO_CASCADE_RUNS=<20..1000>.
+// Short form (CI): 20 runs, about 20 s with the broker's start (a minute on a loaded machine).
+// Longer: PDAO_CASCADE_RUNS=<20..1000>.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
