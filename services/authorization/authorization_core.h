@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -161,11 +162,24 @@ class AuthorizationCore {
   // above holds). Other events: OK, no effect. INVALID_ARGUMENT for a payload that does not parse.
   absl::Status HandleOwnEvent(const BusMessage& message);
 
+  // The batch path of both consumers (EventBus::SubscribeBatch with PerAggregateBatchOptions,
+  // common/bus/batch_consumer.h). Registry events: HandleRegistryEvent on each in order (each
+  // withdrawal its own commit on the agreement's shard with its dedup mark), stopping at the first
+  // failure. Own events: every message parsed first (INVALID_ARGUMENT for one that does not: the
+  // bus then hands them alone and isolates it), then each agreement the batch names re-read once,
+  // at the newest version the batch reports. Errors by ConsumerError: only an unreadable event is
+  // INVALID_ARGUMENT; anything else is UNAVAILABLE (redelivered, never dead-lettered).
+  absl::Status HandleRegistryEvents(const std::vector<BusMessage>& batch);
+  absl::Status HandleOwnEvents(const std::vector<BusMessage>& batch);
+
   EntitlementIndex& index() { return index_; }
   DecisionAuditor& auditor() { return auditor_; }
 
  private:
   struct AgreementChange;  // authorization_core_internal.h
+  // Republishes `agreement_id` from the store when the index holds an older version than
+  // `reported_version` (HandleOwnEvent, HandleOwnEvents).
+  absl::Status FollowAgreement(const std::string& agreement_id, int64_t reported_version);
   // Check's caller and request rules and the index's decision, as the record to audit.
   absl::Status Decide(const Principal& caller, const v1::CheckRequest& request,
                       DecisionRecord* record);

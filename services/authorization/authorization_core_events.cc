@@ -1,13 +1,17 @@
 // What changes agreements without a caller: the expiry sweep (rule 15), the registry's events
 // (rule 16 with rule 3) and this service's own events from other replicas.
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/app/proto_time.h"
 #include "common/app/requests.h"
+#include "common/bus/batch_consumer.h"
 #include "common/bus/dedup.h"
 #include "common/status/status_macros.h"
 #include "services/authorization/authorization_core.h"
@@ -109,30 +113,65 @@ absl::Status AuthorizationCore::HandleRegistryEvent(const BusMessage& message) {
   return absl::OkStatus();
 }
 
-absl::Status AuthorizationCore::HandleOwnEvent(const BusMessage& message) {
-  pdao::events::v1::Envelope envelope;
+namespace {
+
+// The agreement an own event reports a new version of; "" when none.
+absl::StatusOr<std::string> AgreementOfOwnEvent(const BusMessage& message,
+                                                pdao::events::v1::Envelope& envelope) {
   if (!envelope.ParseFromString(message.payload)) {
     return absl::InvalidArgumentError("authorization event is not an Envelope");
   }
-  std::string agreement_id;
-  if (envelope.has_agreement_changed()) {
-    agreement_id = envelope.agreement_changed().agreement().id();
-  } else if (envelope.has_entitlement_withdrawn()) {
-    agreement_id = envelope.entitlement_withdrawn().agreement_id();
-  } else {
-    return absl::OkStatus();
-  }
+  if (envelope.has_agreement_changed()) return envelope.agreement_changed().agreement().id();
+  if (envelope.has_entitlement_withdrawn()) return envelope.entitlement_withdrawn().agreement_id();
+  return std::string();
+}
+
+}  // namespace
+
+absl::Status AuthorizationCore::HandleOwnEvent(const BusMessage& message) {
+  pdao::events::v1::Envelope envelope;
+  PDAO_ASSIGN_OR_RETURN(const std::string agreement_id, AgreementOfOwnEvent(message, envelope));
   if (agreement_id.empty()) return absl::OkStatus();
+  return FollowAgreement(agreement_id, envelope.aggregate_version());
+}
+
+absl::Status AuthorizationCore::FollowAgreement(const std::string& agreement_id,
+                                                int64_t reported_version) {
   EntitlementIndex::WriteLock lock = index_.LockAgreement(agreement_id);
   std::shared_ptr<const AgreementView> current = index_.Current(agreement_id);
-  if (current != nullptr && current->version >= envelope.aggregate_version()) {
-    return absl::OkStatus();
-  }
+  if (current != nullptr && current->version >= reported_version) return absl::OkStatus();
   auto stored = LoadAgreement(agreement_id);
   if (absl::IsNotFound(stored.status())) return absl::OkStatus();
   if (!stored.ok()) return stored.status();
   if (current == nullptr || stored->first.version() > current->version) {
     index_.Publish(ViewOf(stored->first));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuthorizationCore::HandleRegistryEvents(const std::vector<BusMessage>& batch) {
+  return ApplyInOrder(batch, [this](const BusMessage& m) { return HandleRegistryEvent(m); });
+}
+
+absl::Status AuthorizationCore::HandleOwnEvents(const std::vector<BusMessage>& batch) {
+  // Agreement -> the newest version the batch reports, in the order agreements first appear
+  // (bounded by the batch: at most kMaxBatchMessages entries).
+  std::vector<std::pair<std::string, int64_t>> newest;
+  std::map<std::string, size_t> position;
+  for (const BusMessage& m : batch) {
+    pdao::events::v1::Envelope envelope;
+    absl::StatusOr<std::string> id = AgreementOfOwnEvent(m, envelope);
+    if (!id.ok()) return ConsumerError(id.status());
+    if (id->empty()) continue;
+    auto [it, added] = position.emplace(*id, newest.size());
+    if (added) {
+      newest.emplace_back(*id, envelope.aggregate_version());
+    } else {
+      newest[it->second].second = std::max(newest[it->second].second, envelope.aggregate_version());
+    }
+  }
+  for (const auto& [agreement_id, version] : newest) {
+    if (absl::Status s = FollowAgreement(agreement_id, version); !s.ok()) return ConsumerError(s);
   }
   return absl::OkStatus();
 }

@@ -15,8 +15,12 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/bus/batch_consumer.h"
+#include "common/bus/bus_test_util.h"
+#include "common/bus/inprocess_bus.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pdao/bus/v1/dead_letter.pb.h"
 #include "services/authorization/testing/fixture.h"
 
 namespace pdao::authorization {
@@ -707,6 +711,115 @@ TEST_F(AuthorizationCoreTest, AnotherReplicaFollowsTheRevocationFromTheEvent) {
   ASSERT_TRUE(replica.Check(service_, req, &resp).ok());
   EXPECT_EQ(resp.decision(), v1::DECISION_DENY);
   EXPECT_THAT(resp.reason(), HasSubstr("REVOKED"));
+}
+
+// The consumers' batch path on a bus (EventBus::SubscribeBatch with PerAggregateBatchOptions, as
+// AuthorizationModule subscribes): `messages` published on one partition in this order before the
+// group joins, so that one batch holds them all; returns the dead letters of `topic`'s group once
+// `done` holds (bounded).
+std::vector<bus::v1::DeadLetter> RunBatch(const std::vector<BusMessage>& messages,
+                                          const std::string& group, BatchHandler handler,
+                                          const std::function<bool()>& done) {
+  InProcessBus bus(
+      InProcessBusOptions{.partitions = 1, .redelivery_backoff = absl::Milliseconds(2)});
+  ::pdao::testing::DeliveryLog delivered;
+  for (const BusMessage& m : messages) EXPECT_TRUE(bus.Publish(m, delivered.Callback()).ok());
+  EXPECT_TRUE(delivered.WaitForAtLeast(messages.size(), absl::Seconds(10)));
+  ::pdao::testing::MessageLog dead;
+  auto dlq =
+      bus.Subscribe("dlq-reader", {DeadLetterTopic(messages.front().topic)}, dead.Recorder());
+  EXPECT_TRUE(dlq.ok()) << dlq.status();
+  auto sub = bus.SubscribeBatch(group, {messages.front().topic}, PerAggregateBatchOptions(),
+                                std::move(handler));
+  EXPECT_TRUE(sub.ok()) << sub.status();
+  EXPECT_TRUE(
+      ::pdao::testing::WaitUntil([&] { return dead.size() >= 1 && done(); }, absl::Seconds(10)))
+      << "the batch was not settled: " << dead.size() << " dead letters";
+  std::vector<bus::v1::DeadLetter> out;
+  for (const BusMessage& m : dead.Snapshot()) {
+    EXPECT_TRUE(out.emplace_back().ParseFromString(m.payload));
+  }
+  return out;
+}
+
+// Registry events in one batch: an ineligibility, its redelivered duplicate, a message that is not
+// an event, and a second ineligibility behind it on the same partition. The duplicate has no
+// effect; the poison message is dead-lettered with its reason after kPoisonAttempts failures
+// alone (never dropped silently) and does not stop its partition: the event behind it applies.
+TEST_F(AuthorizationCoreTest, RegistryBatchWithADuplicateAndAPoisonEventFollowsTheBusContract) {
+  const std::string r1 = RegisterResource("bus");
+  const std::string r2 = RegisterResource("metro");
+  v1::Plan plan = ApprovedPlan({r1, r2});
+  v1::Selection sel = Selected(plan, "ops-a");
+  ActiveAgreement(AgreementRequest(sel, {r1, r2}));
+  BusMessage first = RegradeToCore(r1);
+  BusMessage second = RegradeToCore(r2);
+  const BusMessage poison{"pdao.registry.v1", r1, "not an envelope"};
+  std::vector<bus::v1::DeadLetter> dead = RunBatch(
+      {first, first, poison, second}, kRegistryConsumerGroup,
+      [this](const std::vector<BusMessage>& b) { return core_->HandleRegistryEvents(b); },
+      [&] { return Check("ops-a", r2).decision() == v1::DECISION_DENY; });
+  EXPECT_EQ(Check("ops-a", r1).decision(), v1::DECISION_DENY);
+  EXPECT_EQ(Check("ops-a", r2).decision(), v1::DECISION_DENY);
+  EXPECT_EQ(CountEvents("authorization.entitlement.withdrawn"), 2u);  // not 3: the duplicate
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].payload(), poison.payload);
+  EXPECT_EQ(dead[0].offset(), 2);
+  EXPECT_EQ(dead[0].group(), kRegistryConsumerGroup);
+  EXPECT_EQ(dead[0].attempts(), kPoisonAttempts);
+  EXPECT_THAT(dead[0].reason(), HasSubstr("not an Envelope"));
+}
+
+// Own events in one batch, as another replica sees them: the revocation's events, a duplicate of
+// them, and a poison message. The replica follows the revocation (each agreement re-read once per
+// batch), the duplicate changes nothing, the poison message is dead-lettered.
+TEST_F(AuthorizationCoreTest, OwnEventsBatchWithADuplicateAndAPoisonEventFollowsTheBusContract) {
+  const std::string r1 = RegisterResource("bus");
+  v1::Plan plan = ApprovedPlan({r1});
+  v1::Selection sel = Selected(plan, "ops-a");
+  v1::Agreement a = ActiveAgreement(AgreementRequest(sel, {r1}));
+  AuthorizationCore replica(*store_, clock_, *eligibility_);  // same store, its own index
+  ASSERT_TRUE(replica.LoadIndex().ok());
+  v1::RevokeAgreementRequest rev;
+  rev.set_request_id("rev");
+  rev.set_agreement_id(a.id());
+  rev.set_reason("breach");
+  v1::RevokeAgreementResponse revr;
+  ASSERT_TRUE(core_->RevokeAgreement(agency_, rev, &revr).ok());
+  auto pending = store_->PendingOutbox(10000);
+  ASSERT_TRUE(pending.ok());
+  std::vector<BusMessage> batch;
+  for (const OutboxRecord& r : *pending) batch.push_back({r.event.topic, "k", r.event.payload});
+  ASSERT_FALSE(batch.empty());
+  batch.push_back(batch.back());
+  batch.push_back({"pdao.authorization.v1", "k", "not an envelope"});
+  v1::CheckRequest req;
+  req.set_operator_org("ops-a");
+  req.set_resource_id(r1);
+  req.set_action("process");
+  auto replica_denies = [&] {
+    v1::CheckResponse resp;
+    return replica.Check(service_, req, &resp).ok() && resp.decision() == v1::DECISION_DENY;
+  };
+  std::vector<bus::v1::DeadLetter> dead = RunBatch(
+      batch, "authorization-index-test",
+      [&replica](const std::vector<BusMessage>& b) { return replica.HandleOwnEvents(b); },
+      replica_denies);
+  EXPECT_TRUE(replica_denies());
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].offset(), static_cast<int64_t>(batch.size()) - 1);
+  EXPECT_EQ(dead[0].attempts(), kPoisonAttempts);
+  EXPECT_THAT(dead[0].reason(), HasSubstr("not an Envelope"));
+}
+
+// The error rule of the batch path: only an unreadable event counts toward a dead letter; a
+// failure that is not the message's own (a conflict, the store) is retried, never dead-lettered.
+TEST_F(AuthorizationCoreTest, BatchErrorsOtherThanAnUnreadableEventAreUnavailable) {
+  EXPECT_EQ(ConsumerError(absl::AbortedError("version conflict")).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ConsumerError(absl::InternalError("store")).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(core_->HandleRegistryEvents({BusMessage{"pdao.registry.v1", "k", "garbage"}}).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AuthorizationCoreTest, TerminationIsAnExitAndWrongStatesAreRefused) {

@@ -1,6 +1,9 @@
 #include "services/authorization/authorization_module.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "common/bus/batch_consumer.h"
 #include "common/events/event.h"
 
 namespace pdao::authorization {
@@ -46,16 +49,19 @@ absl::StatusOr<std::unique_ptr<AuthorizationModule>> AuthorizationModule::Create
   AuthorizationCore* core = module->core_.get();
   host.AddPeriodic("agreement-expiry", *sweep,
                    [core]() -> absl::Status { return core->SweepExpired().status(); });
-  absl::StatusOr<std::unique_ptr<Subscription>> sub =
-      host.bus().Subscribe(kRegistryConsumerGroup, {TopicOf("registry")},
-                           [core](const BusMessage& m) { return core->HandleRegistryEvent(m); });
+  // Both consumers on the batch path (README "Events consumed"): one offset commit per batch, a
+  // poison message dead-lettered instead of stopping its partition, no linger.
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().SubscribeBatch(
+      kRegistryConsumerGroup, {TopicOf("registry")}, PerAggregateBatchOptions(),
+      [core](const std::vector<BusMessage>& batch) { return core->HandleRegistryEvents(batch); });
   if (!sub.ok()) return sub.status();
   module->registry_events_ = std::move(*sub);
   // Follow the agreement changes of other replicas (each process its own group: it must see
   // every event). Own events come back too and are ignored by version.
-  absl::StatusOr<std::unique_ptr<Subscription>> own = host.bus().Subscribe(
+  absl::StatusOr<std::unique_ptr<Subscription>> own = host.bus().SubscribeBatch(
       absl::StrCat("authorization-index-", NewUuid()), {TopicOf("authorization")},
-      [core](const BusMessage& m) { return core->HandleOwnEvent(m); });
+      PerAggregateBatchOptions(),
+      [core](const std::vector<BusMessage>& batch) { return core->HandleOwnEvents(batch); });
   if (!own.ok()) return own.status();
   module->own_events_ = std::move(*own);
   return module;

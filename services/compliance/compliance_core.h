@@ -175,6 +175,12 @@ class ComplianceCore {
   // A pdao.registry.v1 event: a resource that became ineligible suspends every scenario in force
   // using it; a CANCELLED product every scenario listing it (rules 3, 10, 16).
   absl::Status HandleRegistryEvent(const BusMessage& message);
+  // The batch path of the consumer (EventBus::SubscribeBatch with PerAggregateBatchOptions,
+  // common/bus/batch_consumer.h): each message in order by its topic (`authorization_topic`, else
+  // the registry's), stopping at the first failure; errors by ConsumerError (only an unreadable
+  // event is INVALID_ARGUMENT, anything else UNAVAILABLE: redelivered, never dead-lettered).
+  absl::Status HandleEvents(const std::vector<BusMessage>& batch,
+                            const std::string& authorization_topic);
 
   UsageIndex& index() { return index_; }
 

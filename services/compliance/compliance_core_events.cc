@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/app/proto_time.h"
+#include "common/bus/batch_consumer.h"
 #include "common/status/status_macros.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/compliance/compliance_core.h"
@@ -155,6 +156,13 @@ absl::Status ComplianceCore::HandleRegistryEvent(const BusMessage& message) {
         cause);
   }
   return absl::OkStatus();
+}
+
+absl::Status ComplianceCore::HandleEvents(const std::vector<BusMessage>& batch,
+                                          const std::string& authorization_topic) {
+  return ApplyInOrder(batch, [&](const BusMessage& m) {
+    return m.topic == authorization_topic ? HandleAuthorizationEvent(m) : HandleRegistryEvent(m);
+  });
 }
 
 }  // namespace pdao::compliance

@@ -2,9 +2,15 @@
 #include "services/compliance/compliance_core.h"
 
 #include <string>
+#include <vector>
 
+#include "common/bus/batch_consumer.h"
+#include "common/bus/bus_test_util.h"
+#include "common/bus/inprocess_bus.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pdao/bus/v1/dead_letter.pb.h"
+#include "pdao/events/v1/envelope.pb.h"
 #include "services/compliance/testing/core_fixture.h"
 
 namespace pdao::compliance {
@@ -258,6 +264,69 @@ TEST_F(ComplianceCoreTest, RevokedAgreementSuspendsTheScenarioOnceAndReinstateme
   ASSERT_TRUE(core_->AssessScenario(Agency(), assess, &ar).ok());
   ASSERT_TRUE(core_->ReinstateScenario(Agency(), re, &rr).ok());
   EXPECT_EQ(Use(approved.scenario_id())->decision(), v1::USAGE_DECISION_ALLOW);
+}
+
+// The consumer's batch path on a bus (EventBus::SubscribeBatch with PerAggregateBatchOptions, as
+// ComplianceModule subscribes), one partition, one batch: the agreement's suspension, its
+// redelivered duplicate, a message that is not an event, and an entitlement withdrawal behind it.
+// The duplicate has no effect (one cause per event); the poison message is dead-lettered with its
+// reason after kPoisonAttempts failures alone and does not stop its partition: the withdrawal
+// behind it is applied, in order.
+TEST_F(ComplianceCoreTest, EventBatchWithADuplicateAndAPoisonEventFollowsTheBusContract) {
+  v1::Scenario approved = Approved();
+  ASSERT_GT(approved.content().resources_size(), 0);
+  const std::string resource = approved.content().resources(0).resource_id();
+  const std::string topic = "pdao.authorization.v1";
+  const BusMessage suspended =
+      AgreementEvent("ev-suspend-1", authorization::v1::AGREEMENT_STATE_SUSPENDED);
+  pdao::events::v1::Envelope w;
+  w.set_event_id("ev-withdraw-1");
+  w.mutable_entitlement_withdrawn()->set_agreement_id("ag-1");
+  w.mutable_entitlement_withdrawn()->set_resource_id(resource);
+  w.mutable_entitlement_withdrawn()->add_reasons("CORE-graded data is not authorized (rule 3)");
+  const BusMessage withdrawn{topic, "ag-1", w.SerializeAsString()};
+  const BusMessage poison{topic, "ag-1", "not an envelope"};
+
+  InProcessBus bus(
+      InProcessBusOptions{.partitions = 1, .redelivery_backoff = absl::Milliseconds(2)});
+  ::pdao::testing::DeliveryLog delivered;
+  for (const BusMessage& m : {suspended, suspended, poison, withdrawn}) {
+    ASSERT_TRUE(bus.Publish(m, delivered.Callback()).ok());
+  }
+  ASSERT_TRUE(delivered.WaitForAtLeast(4, absl::Seconds(10)));
+  ::pdao::testing::MessageLog dead;
+  auto dlq = bus.Subscribe("dlq-reader", {DeadLetterTopic(topic)}, dead.Recorder());
+  ASSERT_TRUE(dlq.ok()) << dlq.status();
+  ComplianceCore* core = core_.get();
+  auto sub =
+      bus.SubscribeBatch(kConsumerGroup, {topic, "pdao.registry.v1"}, PerAggregateBatchOptions(),
+                         [core, topic](const std::vector<BusMessage>& batch) {
+                           return core->HandleEvents(batch, topic);
+                         });
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(::pdao::testing::WaitUntil(
+      [&] {
+        return dead.size() >= 1 && Stored(approved.scenario_id()).suspension_causes_size() >= 2;
+      },
+      absl::Seconds(10)))
+      << dead.size() << " dead letters";
+  sub->reset();
+
+  const v1::Scenario after = Stored(approved.scenario_id());
+  EXPECT_EQ(after.state(), v1::SCENARIO_STATE_SUSPENDED);
+  ASSERT_EQ(after.suspension_causes_size(), 2);  // not 3: the duplicate
+  EXPECT_EQ(after.suspension_causes(0).cause_event_id(), "ev-suspend-1");
+  EXPECT_EQ(after.suspension_causes(1).cause_event_id(), "ev-withdraw-1");
+  EXPECT_EQ(after.version(), approved.version() + 2);
+  EXPECT_EQ(Use(approved.scenario_id())->decision(), v1::USAGE_DECISION_DENY);
+  ASSERT_EQ(dead.size(), 1u);
+  bus::v1::DeadLetter letter;
+  ASSERT_TRUE(letter.ParseFromString(dead.Snapshot()[0].payload));
+  EXPECT_EQ(letter.payload(), poison.payload);
+  EXPECT_EQ(letter.offset(), 2);
+  EXPECT_EQ(letter.group(), kConsumerGroup);
+  EXPECT_EQ(letter.attempts(), kPoisonAttempts);
+  EXPECT_THAT(letter.reason(), HasSubstr("not an Envelope"));
 }
 
 TEST_F(ComplianceCoreTest, IneligibleResourceFromTheRegistrySuspendsScenariosUsingIt) {

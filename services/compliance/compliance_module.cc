@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/bus/batch_consumer.h"
 #include "common/events/event.h"
 #include "common/file/file.h"
 
@@ -145,11 +146,12 @@ absl::StatusOr<std::unique_ptr<ComplianceModule>> ComplianceModule::Create(
                    [core]() -> absl::Status { return core->SweepExpired().status(); });
   // One group for both topics: each event is applied once per scenario (dedup marks).
   const std::string authorization_topic = TopicOf("authorization");
-  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().Subscribe(
-      kConsumerGroup, {authorization_topic, TopicOf("registry")},
-      [core, authorization_topic](const BusMessage& m) {
-        return m.topic == authorization_topic ? core->HandleAuthorizationEvent(m)
-                                              : core->HandleRegistryEvent(m);
+  // The batch path (README "Events consumed"): one offset commit per batch, a poison message
+  // dead-lettered instead of stopping its partition, no linger (the rule-16 cascade not held back).
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().SubscribeBatch(
+      kConsumerGroup, {authorization_topic, TopicOf("registry")}, PerAggregateBatchOptions(),
+      [core, authorization_topic](const std::vector<BusMessage>& batch) {
+        return core->HandleEvents(batch, authorization_topic);
       });
   if (!sub.ok()) return sub.status();
   module->events_ = std::move(*sub);

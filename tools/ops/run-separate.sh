@@ -6,18 +6,27 @@
 #   a dev CA (pdaoctl certs init) and one --tls-dir per service assembled from it:
 #     ca.pem, server-<svc>.crt/.key as server.crt/.key (serverAuth), service-<svc>.crt/.key as
 #     client.crt/.key (the service's own identity when it calls another service),
-#   pdao-registry, pdao-authorization, pdao-compliance (when built) and pdao-audit, each with its
-#   own --listen, --health-listen and --metrics-listen port, all on Redis and Kafka.
+#   pdao-registry, pdao-authorization, pdao-compliance, pdao-pricing, pdao-audit and
+#   pdao-disclosure (each one that is built; registry, authorization and audit are required), each
+#   with its own --listen, --health-listen and --metrics-listen port and the --<svc>-target of
+#   every service it calls, all on Redis and Kafka; pdao-disclosure also serves the public portal.
 #
-# usage: tools/ops/run-separate.sh [--build DIR] [--work DIR] [--base-port N] [--check]
+# usage: tools/ops/run-separate.sh [--build DIR] [--work DIR] [--base-port N|auto] [--check]
 #   --build DIR      the CMake build directory with the binaries (default: build)
-#   --work DIR       where data, logs, certificates and the broker live (default: a new temp dir)
+#   --work DIR       where data, logs, certificates and the broker live (default: a new temp dir,
+#                    removed on exit after a passing --check)
 #   --base-port N    first of the ports used (default 18400): Redis N, Kafka N+1 (controller N+2),
-#                    then per service API N+10+i, health N+20+i, metrics N+30+i
-#   --check          start everything, call `pdaoctl audit GetCheckpoint` through the PDAO_*
-#                    environment, stop everything and exit with that call's status (a smoke test)
+#                    then per service API N+10+i, health N+20+i, metrics N+30+i, the portal N+40;
+#                    auto: a random base whose 41 ports are all free (what the CI test uses)
+#   --check          the platform engineer's smoke test: start everything, then through the PDAO_*
+#                    environment (pdaoctl) read audit's signed checkpoint, register a resource at
+#                    the registry as the department and wait (bounded, 60 s) until its entry is in
+#                    the audit log (audit Query by object id: registry → outbox → Kafka → audit),
+#                    check the disclosure portal answers, stop everything; exit 0 only if all
+#                    passed (on failure the tail of each log is printed)
 # Without --check it prints how to reach the services and runs until Ctrl-C; it stops every process
-# it started (by PID) on exit. Needs redis-server, Java 17 and Maven (for fetch.sh, once).
+# it started (by PID) on exit. Needs redis-server, Java 17, Maven (for fetch.sh, once), python3
+# and curl.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,11 +40,25 @@ while [[ $# -gt 0 ]]; do
     --work) work="$2"; shift 2 ;;
     --base-port) base="$2"; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-separate.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ -n "${work}" ]] || work="$(mktemp -d "${TMPDIR:-/tmp}/pdao-separate.XXXXXX")"
+made_work=0
+if [[ -z "${work}" ]]; then work="$(mktemp -d "${TMPDIR:-/tmp}/pdao-separate.XXXXXX")"; made_work=1; fi
+if [[ "${base}" == auto ]]; then  # a random base whose ports are all free (nothing listening)
+  for _ in $(seq 1 50); do
+    base=$((20000 + RANDOM % 400 * 100))
+    free=1
+    for (( p=base; p<=base+40; p++ )); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null; then free=0; break; fi
+    done
+    (( free )) && break
+  done
+  (( free )) || { echo "run-separate.sh: no free port range found" >&2; exit 2; }
+fi
+[[ "${base}" =~ ^[0-9]+$ ]] && (( base >= 1024 && base <= 65000 )) ||
+  { echo "run-separate.sh: --base-port must be 1024..65000 or auto, not ${base}" >&2; exit 2; }
 mkdir -p "${work}/logs"
 
 bin() {  # path of a built binary, or empty
@@ -47,7 +70,8 @@ bin() {  # path of a built binary, or empty
 pdaoctl="$(bin pdaoctl)"
 [[ -n "${pdaoctl}" ]] || { echo "run-separate.sh: no pdaoctl in ${build} (cmake --build ${build} --target pdaoctl)" >&2; exit 2; }
 services=()
-for svc in registry authorization compliance audit; do
+all_services=(registry authorization compliance pricing audit disclosure)
+for svc in "${all_services[@]}"; do
   if [[ -n "$(bin "${svc}")" ]]; then services+=("${svc}"); else echo "run-separate.sh: pdao-${svc} not built, skipped" >&2; fi
 done
 for needed in registry authorization audit; do
@@ -55,10 +79,25 @@ for needed in registry authorization audit; do
 done
 
 pids=()
-stop_all() {
+passed=0
+stop_one() {  # TERM, then up to 30 s for it to exit, then KILL (a process never hangs the script)
+  local pid=$1 deadline=$((SECONDS + 30))
+  kill -TERM "${pid}" 2>/dev/null || return 0
+  while kill -0 "${pid}" 2>/dev/null; do
+    if (( SECONDS > deadline )); then
+      echo "run-separate.sh: PID ${pid} did not exit 30 s after SIGTERM; killed" >&2
+      kill -KILL "${pid}" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+  done
+  wait "${pid}" 2>/dev/null || true
+}
+stop_all() {  # the services first (together), then Kafka, then Redis: pids[0] is Redis, [1] Kafka
   local i
-  for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for (( i=${#pids[@]}-1; i>=0; i-- )); do wait "${pids[i]}" 2>/dev/null || true; done
+  for (( i=${#pids[@]}-1; i>=2; i-- )); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do stop_one "${pids[i]}"; done
+  if (( check && passed && made_work )); then rm -rf "${work}"; fi
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
@@ -128,21 +167,25 @@ done
 # --- The services
 declare -A api
 i=0
-for svc in registry authorization compliance audit; do api[${svc}]=$((base + 10 + i)); i=$((i + 1)); done
-targets=(--registry-target "127.0.0.1:${api[registry]}"
-         --authorization-target "127.0.0.1:${api[authorization]}")
+for svc in "${all_services[@]}"; do api[${svc}]=$((base + 10 + i)); i=$((i + 1)); done
+portal_port=$((base + 40))
+target() { echo "--$1-target" "127.0.0.1:${api[$1]}"; }
 i=0
-for svc in registry authorization compliance audit; do
+for svc in "${all_services[@]}"; do
   if [[ " ${services[*]} " != *" ${svc} "* ]]; then i=$((i + 1)); continue; fi
   args=(--listen "127.0.0.1:${api[${svc}]}" --health-listen "127.0.0.1:$((base + 20 + i))"
         --metrics-listen "127.0.0.1:$((base + 30 + i))" --tls-dir "${work}/tls/${svc}"
         --data-dir "${work}/data/${svc}" --redis "127.0.0.1:${redis_port}"
         --kafka "127.0.0.1:${kafka_port}" --kafka-partitions 6 --kafka-replication-factor 1)
+  # The services each one calls (its --<svc>-target flags; `pdao-<svc> --help` lists them).
   case "${svc}" in
-    registry) args+=(--authorization-target "127.0.0.1:${api[authorization]}") ;;
-    authorization) args+=(--registry-target "127.0.0.1:${api[registry]}") ;;
-    compliance) args+=("${targets[@]}") ;;
+    registry) args+=($(target authorization)) ;;
+    authorization) args+=($(target registry)) ;;
+    compliance) args+=($(target registry) $(target authorization) $(target audit)) ;;
+    pricing) args+=($(target registry)) ;;
     audit) args+=(--audit-dir "${work}/audit") ;;
+    disclosure) args+=($(target audit) $(target authorization) $(target pricing)
+                       --portal-listen "127.0.0.1:${portal_port}") ;;
   esac
   mkdir -p "${work}/data/${svc}"
   "$(bin "${svc}")" "${args[@]}" > "${work}/logs/${svc}.log" 2>&1 &
@@ -153,19 +196,74 @@ for svc in "${services[@]}"; do wait_port 127.0.0.1 "${api[${svc}]}" 60 "pdao-${
 
 export PDAO_TARGET="127.0.0.1:${api[audit]}" PDAO_CERTS_DIR="${work}/certs" PDAO_AS=regulator
 if (( check )); then
-  "${pdaoctl}" audit GetCheckpoint '{}'
-  exit $?
+  fail() {
+    echo "run-separate.sh --check FAILED: $*" >&2
+    for f in "${work}"/logs/*.log; do echo "--- tail of ${f}" >&2; tail -n 15 "${f}" >&2; done
+    exit 1
+  }
+  json_field() {  # json_field KEY < reply: the first value of a field named KEY (depth first)
+    python3 -c '
+import json, sys
+def walk(v):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield k, x
+            yield from walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from walk(x)
+vals = [x for k, x in walk(json.load(sys.stdin)) if k == sys.argv[1]]
+print(vals[0] if vals else "")' "$1"
+  }
+  echo "check 1: audit's signed checkpoint (pdaoctl audit GetCheckpoint as regulator)"
+  "${pdaoctl}" audit GetCheckpoint '{}' || fail "audit GetCheckpoint"
+  echo "check 2: a write through the registry (RegisterResource as department)"
+  reply="$(PDAO_TARGET="127.0.0.1:${api[registry]}" PDAO_AS=department "${pdaoctl}" registry \
+    RegisterResource '{"request_id": "run-separate-check",
+      "spec": {"name": "Smoke test", "description": "run-separate.sh --check",
+        "fields": [{"name": "id", "data_type": "string", "grade": "GRADE_GENERAL",
+                    "personal_info_kind": "PERSONAL_INFO_KIND_NONE"}],
+        "update_frequency": "daily", "volume_records": 1, "source": "RESOURCE_SOURCE_OWN",
+        "open_attribute": {"openness": "OPENNESS_UNCONDITIONAL"},
+        "share_attribute": {"openness": "OPENNESS_UNCONDITIONAL"}}}')" ||
+    fail "registry RegisterResource"
+  rid="$(json_field id <<< "${reply}")"
+  [[ -n "${rid}" ]] || fail "no resource id in the reply: ${reply}"
+  echo "  resource ${rid}"
+  echo "check 3: its entry in the audit log (audit Query by object id, up to 60 s)"
+  deadline=$((SECONDS + 60))
+  while :; do
+    entries="$("${pdaoctl}" audit Query "{\"object_id\": \"${rid}\"}" 2>/dev/null || echo '{}')"
+    source="$(json_field source <<< "${entries}")"
+    [[ -n "${source}" ]] && break
+    (( SECONDS <= deadline )) || fail "no audit entry for resource ${rid} after 60 s"
+    sleep 0.2
+  done
+  index="$(json_field index <<< "${entries}")"
+  echo "  found: entry ${index:-0} from ${source}"
+  if [[ " ${services[*]} " == *" disclosure "* ]]; then
+    echo "check 4: the disclosure portal answers (GET /api/agency.json)"
+    deadline=$((SECONDS + 30))
+    until curl -fsS -o /dev/null "http://127.0.0.1:${portal_port}/api/agency.json"; do
+      (( SECONDS <= deadline )) || fail "the portal on 127.0.0.1:${portal_port} did not answer"
+      sleep 0.2
+    done
+  fi
+  echo "run-separate.sh --check: OK (${services[*]})"
+  passed=1
+  exit 0
 fi
 cat <<INFO
 PDAO is running in ${work} (logs in ${work}/logs). Redis 127.0.0.1:${redis_port} (AOF),
 Kafka 127.0.0.1:${kafka_port}. Services (mTLS API / health / metrics):
 INFO
 i=0
-for svc in registry authorization compliance audit; do
+for svc in "${all_services[@]}"; do
   [[ " ${services[*]} " == *" ${svc} "* ]] &&
     echo "  pdao-${svc}  127.0.0.1:${api[${svc}]}  127.0.0.1:$((base + 20 + i))  http://127.0.0.1:$((base + 30 + i))/metrics"
   i=$((i + 1))
 done
+[[ " ${services[*]} " == *" disclosure "* ]] && echo "  public portal  http://127.0.0.1:${portal_port}/"
 cat <<INFO
 Try:
   export PDAO_CERTS_DIR=${work}/certs
