@@ -80,6 +80,12 @@ class EventLogger : public RdKafka::EventCb {
 
 // How often a subscription checks its lag and progress (stall detection).
 constexpr absl::Duration kStallCheckInterval = absl::Milliseconds(500);
+// How long a stopping consumer may spend committing its offsets and leaving the group. With the
+// broker gone, librdkafka's close() never returns (a pdao-authorization stopped after its broker
+// hung in rd_kafka_consumer_close for good); past this bound the consumer is dropped as kill -9
+// would drop it: offsets stored since the last auto-commit are delivered again (at-least-once;
+// consumers drop duplicates by event id) and the group reassigns after the session timeout.
+constexpr absl::Duration kCloseTimeout = absl::Seconds(5);
 
 // One consumer-group member: a KafkaConsumer and the thread that drives it.
 class KafkaSubscription final : public Subscription {
@@ -179,8 +185,28 @@ class KafkaSubscription final : public Subscription {
       }
     }
     // Commits the stored (acknowledged) offsets and leaves the group (a dynamic member), so the
-    // partitions move to the other members at once.
-    if (!abandon_.load()) consumer_->close();
+    // partitions move to the other members at once; bounded by kCloseTimeout.
+    if (!abandon_.load()) Close();
+  }
+
+  void Close() {
+    std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer_.get()));
+    std::unique_ptr<RdKafka::Error> error(consumer_->close(queue.get()));
+    if (error != nullptr) {
+      log_("warn", absl::StrCat("kafka consumer (group ", group_, "): close: ", error->str()));
+      return;
+    }
+    const absl::Time deadline = absl::Now() + kCloseTimeout;
+    while (!consumer_->closed()) {
+      if (absl::Now() >= deadline) {
+        log_("warn", absl::StrCat("kafka consumer (group ", group_, "): not closed after ",
+                                  absl::FormatDuration(kCloseTimeout),
+                                  " (broker unreachable?); dropped without leaving the group, "
+                                  "uncommitted offsets are delivered again"));
+        return;  // the destructor destroys the handle without a second consumer close
+      }
+      std::unique_ptr<RdKafka::Message> ignored(queue->consume(100));
+    }
   }
 
   // Lag of the assigned partitions: the high watermark last seen by the fetcher minus the

@@ -296,6 +296,27 @@ TEST_F(KafkaBusTest, EventsPublishedWhileKafkaIsDownAreDeliveredAfterRestart) {
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(payloads.count(absl::StrCat("down-", i)), 1u) << i;
 }
 
+// A service stopped while its broker is gone must still exit: librdkafka's close() (commit the
+// offsets, leave the group) never returns without a broker, and a pdao-authorization hung there
+// for good after SIGTERM. The subscription's close is bounded (kafka_bus.cc kCloseTimeout, 5 s).
+// Before the bound this test never returned (ctest's timeout).
+TEST_F(KafkaBusTest, ClosingASubscriptionWhileKafkaIsDownReturns) {
+  if (kKafka->broker()->external()) GTEST_SKIP() << "cannot stop an external broker";
+  PublishAll({{topic_, "k", "one"}});
+  MessageLog seen;
+  auto sub = bus_->Subscribe(UniqueName("g"), {topic_}, seen.Recorder());
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(seen.WaitForAtLeast(1, kWait));  // joined the group, has an assignment
+  ASSERT_TRUE(kKafka->broker()->Stop().ok());
+
+  const absl::Time start = absl::Now();
+  sub->reset();  // close + destroy
+  std::cerr << "closing without a broker took " << absl::FormatDuration(absl::Now() - start)
+            << "\n";
+  absl::Status restarted = kKafka->broker()->Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+}
+
 TEST_F(KafkaBusTest, FatalProducerErrorRebuildsTheProducer) {
   PublishAll({{topic_, "k", "before"}});
   ASSERT_TRUE(bus_->InjectFatalErrorForTest().ok());
