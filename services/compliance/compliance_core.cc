@@ -20,13 +20,15 @@
 namespace pdao::compliance {
 
 ComplianceCore::ComplianceCore(Store& store, const Clock& clock, FactsClient& facts,
-                               AuditAppender& audit, DomainOptions domain)
+                               AuditAppender& audit, DomainOptions domain,
+                               DecisionRecorderOptions usage_records)
     : store_(store),
       clock_(clock),
       facts_(facts),
       audit_(audit),
       domain_(std::move(domain)),
-      sampler_(SamplerConfigOf(domain_)) {}
+      sampler_(SamplerConfigOf(domain_)),
+      usage_recorder_(store, kUsageShard, usage_records) {}
 
 absl::Status ComplianceCore::LoadIndex() {
   absl::flat_hash_map<std::string, std::shared_ptr<const ScenarioEntry>> entries;
