@@ -46,7 +46,8 @@ absl::Status ComplianceCore::LoadIndex() {
         auto op, LoadProto<authorization::v1::Operator>(store_, GrantOperatorKey(g.grant_id())));
     GrantEntry entry{
         ViewOf(g),
-        op.has_value() ? std::make_shared<const OperatorFact>(OperatorFactOf(op->first)) : nullptr};
+        op.has_value() ? std::make_shared<const OperatorFact>(OperatorFactOf(op->first)) : nullptr,
+        ""};
     auto it = entries.find(g.scenario_id());
     entries[g.scenario_id()] = WithGrant(
         g.scenario_id(), it != entries.end() ? it->second.get() : nullptr, std::move(entry));

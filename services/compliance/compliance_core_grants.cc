@@ -72,7 +72,7 @@ absl::Status ComplianceCore::CreateGrant(const Principal& caller,
   std::shared_ptr<const ScenarioEntry> current = index_.Current(request.scenario_id());
   index_.Publish(WithGrant(request.scenario_id(), current.get(),
                            GrantEntry{ViewOf(response->grant()),
-                                      std::make_shared<const OperatorFact>(product_operator)}));
+                                      std::make_shared<const OperatorFact>(product_operator), ""}));
   return absl::OkStatus();
 }
 
@@ -117,7 +117,7 @@ absl::Status ComplianceCore::RevokeGrant(const Principal& caller,
       // Outcome unknown: follow the store if it can be read, else stay fenced (fail closed).
       auto reread = LoadProto<v1::Grant>(store_, GrantKeyOf(grant.grant_id()));
       if (reread.ok() && reread->has_value()) {
-        GrantEntry entry{ViewOf((*reread)->first), nullptr};
+        GrantEntry entry{ViewOf((*reread)->first), nullptr, ""};
         if (previous != nullptr) {
           auto it = previous->grants.find(GrantKey(grant.product_id(), grant.consumer_org()));
           if (it != previous->grants.end()) entry.grant_operator = it->second.grant_operator;
@@ -132,7 +132,8 @@ absl::Status ComplianceCore::RevokeGrant(const Principal& caller,
     auto it = previous->grants.find(GrantKey(grant.product_id(), grant.consumer_org()));
     if (it != previous->grants.end()) op = it->second.grant_operator;
   }
-  index_.Publish(WithGrant(scenario_id, previous.get(), GrantEntry{ViewOf(next), std::move(op)}));
+  index_.Publish(
+      WithGrant(scenario_id, previous.get(), GrantEntry{ViewOf(next), std::move(op), ""}));
   return absl::OkStatus();
 }
 
