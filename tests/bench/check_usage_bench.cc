@@ -76,7 +76,11 @@ std::string Code(const char* kind, int n) {
   return s;
 }
 
-std::string Op(int o) { return absl::StrCat("op-", o); }
+// Every grant's operator is the dev CA's operator identity (spiffe://pdao/org/demo-operator/role/
+// operator), the client of the gRPC mode: CheckUsage is open to an operator for its own products,
+// and no service identity may call the no-op Ping (service_callers, issue 9 item 5). The 100
+// operator records still differ in credit code and affiliates.
+std::string Op(int) { return "demo-operator"; }
 std::string OpOf(int s) { return Op(s % kOperators); }
 std::string Scn(int s) { return absl::StrCat("scn-", s); }
 std::string Consumer(int s) { return absl::StrCat("be-", s); }
@@ -294,7 +298,10 @@ int RunGrpc(int inflight, absl::Duration phase) {
              "--drain-timeout=2s", "--registry-target=127.0.0.1:1", "--audit-target=127.0.0.1:1",
              // No audit service consumes the decision records here: keep the audit gate out of
              // the measurement (as in bench_authorization).
-             "--audit-backlog-limit=24h"});
+             "--audit-backlog-limit=24h",
+             // The client is one organization identity: lift the per-caller limits (issue 9
+             // item 4) that would otherwise cap it at 200 calls/s.
+             "--caller-limits=default=0/0/0,service=0/0/0"});
   if (!app.ok()) {
     std::fprintf(stderr, "%s\n", app.status().ToString().c_str());
     return 1;
@@ -312,8 +319,8 @@ int RunGrpc(int inflight, absl::Duration phase) {
       absl::ToDoubleSeconds(absl::Now() - start_at));
 
   auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
-  auto cert = crypto::ReadFile(ca->service_cert_paths["pricing"]);
-  auto key = crypto::ReadFile(ca->service_key_paths["pricing"]);
+  auto cert = crypto::ReadFile(ca->role_cert_paths[common::v1::ROLE_OPERATOR]);
+  auto key = crypto::ReadFile(ca->role_key_paths[common::v1::ROLE_OPERATOR]);
   auto channel =
       MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", host->port()), *ca_pem, *cert, *key);
   auto compliance = v1::ComplianceService::NewStub(channel);
