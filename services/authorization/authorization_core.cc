@@ -20,7 +20,7 @@ AuthorizationCore::AuthorizationCore(Store& store, const Clock& clock,
       eligibility_(eligibility),
       options_(options),
       plan_policy_{.scenario_mode = options.scenario_mode},
-      auditor_(store, options.auditor) {}
+      auditor_(store, kDecisionShard, options.auditor) {}
 
 absl::Status AuthorizationCore::LoadIndex() {
   std::vector<std::shared_ptr<const AgreementView>> views;

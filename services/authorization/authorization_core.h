@@ -6,7 +6,8 @@
 // EntitlementIndex up to date before returning. A refused call writes nothing.
 //
 // Check decides from the EntitlementIndex only and answers once the decision, allowed or denied,
-// is a durable audit record (DecisionAuditor: group-committed outbox events, rules 32 and 34).
+// is a durable audit record (the shared DecisionRecorder, common/app/decision_recorder.h:
+// group-committed outbox events, rules 32 and 34).
 //
 // No gRPC types here: authorization_service.{h,cc} adapts it to pdao.authorization.v1. The
 // methods are defined by aggregate in authorization_core_*.cc.
@@ -20,7 +21,7 @@
 //   agreement/{<agr-id>}                           Agreement (current, rule 15)
 //   agreement-history/{<agr-id>}/<version:010>     Agreement snapshot of each version
 //   dedup/{<agr-id>}/authorization/<event-id>      registry events already applied (dedup.h)
-// Access-decision events are committed on shard "decisions" (events only, no keys).
+// Access-decision events are committed on shard "decisions" (kDecisionShard; events only, no keys).
 #pragma once
 
 #include <functional>
@@ -30,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/app/decision_recorder.h"
 #include "common/bus/event_bus.h"
 #include "common/clock/clock.h"
 #include "common/rpc/principal.h"
@@ -47,7 +49,9 @@ struct AuthorizationOptions {
   // third mode (Spec Art. 9), only when the deployment enables it (--scenario-mode).
   bool scenario_mode = false;
   // Every Check decision, allowed or denied, is recorded (rule 32); there is no switch.
-  DecisionAuditorOptions auditor;
+  // The recorder's bounds: decisions waiting for a commit (beyond it: DENY, rule 34) and per
+  // commit.
+  DecisionRecorderOptions auditor;
 };
 
 // The consumer group of the registry events (dedup marks are scoped by it).
@@ -137,7 +141,7 @@ class AuthorizationCore {
   // or deny, returned once the decision is a durable audit record (access_decided, rule 32); when
   // the record cannot be made durable the answer is DENY with a reason naming rule 34, whatever
   // the index said. Check blocks its thread for the group commit; CheckAsync returns at once and
-  // calls `done` (on the auditor's thread, or at once for a refusal) when answered.
+  // calls `done` (on the recorder's thread, or at once for a refusal) when answered.
   absl::Status Check(const Principal& caller, const v1::CheckRequest& request,
                      v1::CheckResponse* response);
   void CheckAsync(const Principal& caller, const v1::CheckRequest& request,
@@ -173,7 +177,7 @@ class AuthorizationCore {
   absl::Status HandleOwnEvents(const std::vector<BusMessage>& batch);
 
   EntitlementIndex& index() { return index_; }
-  DecisionAuditor& auditor() { return auditor_; }
+  DecisionRecorder& auditor() { return auditor_; }
 
  private:
   struct AgreementChange;  // authorization_core_internal.h
@@ -233,7 +237,7 @@ class AuthorizationCore {
   const AuthorizationOptions options_;
   const PlanPolicy plan_policy_;
   EntitlementIndex index_;
-  DecisionAuditor auditor_;
+  DecisionRecorder auditor_;  // on kDecisionShard
 };
 
 }  // namespace pdao::authorization

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/app/proto_time.h"
@@ -84,7 +85,7 @@ absl::Status AuthorizationCore::Check(const Principal& caller, const v1::CheckRe
                                       v1::CheckResponse* response) {
   DecisionRecord record;
   PDAO_RETURN_IF_ERROR(Decide(caller, request, &record));
-  const absl::Status recorded = auditor_.RecordAndWait(record);
+  const absl::Status recorded = auditor_.RecordAndWait({AccessDecidedEvent(record)});
   Answer(record, recorded, response);
   return absl::OkStatus();
 }
@@ -97,8 +98,8 @@ void AuthorizationCore::CheckAsync(const Principal& caller, const v1::CheckReque
     done(std::move(s));
     return;
   }
-  DecisionRecord kept = record;
-  auditor_.Record(std::move(record), [kept = std::move(kept), response,
+  std::vector<OutboxEvent> events{AccessDecidedEvent(record)};
+  auditor_.Record(std::move(events), [kept = std::move(record), response,
                                       done = std::move(done)](absl::Status recorded) {
     Answer(kept, recorded, response);
     done(absl::OkStatus());

@@ -1,7 +1,8 @@
 // Rules 32 and 34 on Check: every decision, allowed or denied, is an access_decided record that is
 // durable before the caller has its answer; decisions that arrive while a commit is in flight share
-// the next commit (group commit); a record that cannot be made durable turns the answer into a
-// deny naming rule 34 (the store's commit fails, or the queue is full).
+// the next commit (group commit, common/app/decision_recorder.h); a record that cannot be made
+// durable turns the answer into a deny naming rule 34 (the store's commit fails, or the queue is
+// full).
 #include "services/authorization/decision_audit.h"
 
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/testing/gated_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/authorization/authorization_core.h"
@@ -23,87 +25,16 @@ using ::testing::HasSubstr;
 using testing::Org;
 using testing::Role;
 
-// Passes everything to `inner` except the commits of shard "decisions": those fail while
-// `fail_decisions` is set, and wait for Open() while the gate is closed (signalling `entered`).
-class DecisionStore final : public Store {
- public:
-  explicit DecisionStore(Store& inner) : inner_(inner) {}
-
-  void SetFail(bool fail) {
-    absl::MutexLock lock(&mu_);
-    fail_ = fail;
-  }
-  void Close() {
-    absl::MutexLock lock(&mu_);
-    open_ = false;
-  }
-  void Open() {
-    absl::MutexLock lock(&mu_);
-    open_ = true;
-  }
-  // Waits until a decisions commit has entered the store (and is held by the closed gate).
-  void AwaitEntered() {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&entered_));
-  }
-  std::vector<size_t> batch_sizes() {
-    absl::MutexLock lock(&mu_);
-    return batch_sizes_;
-  }
-
-  // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
-  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
-    if (request.shard == "decisions") {
-      absl::MutexLock lock(&mu_);
-      entered_ = true;
-      mu_.Await(absl::Condition(&open_));
-      entered_ = false;
-      if (fail_) return absl::UnavailableError("audit store unreachable");
-      batch_sizes_.push_back(request.events.size());
-    }
-    return inner_.Commit(request);
-  }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
-
- private:
-  Store& inner_;
-  absl::Mutex mu_;
-  bool fail_ ABSL_GUARDED_BY(mu_) = false;
-  bool open_ ABSL_GUARDED_BY(mu_) = true;
-  bool entered_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
-};
-
 class DecisionAuditTest : public testing::AuthorizationFixture {
  protected:
   // An ACTIVE agreement of ops-a on resource "bus"; then the core under test on a DecisionStore.
-  void SetUpCore(DecisionAuditorOptions auditor = {}) {
+  void SetUpCore(DecisionRecorderOptions auditor = {}) {
     resource_ = RegisterResource("bus");
     v1::Plan plan = ApprovedPlan({resource_});
     v1::Selection sel = Selected(plan, "ops-a");
     agreement_ = ActiveAgreement(AgreementRequest(sel, {resource_}));
     core_.reset();
-    decisions_ = std::make_unique<DecisionStore>(*store_);
+    decisions_ = std::make_unique<::pdao::testing::GatedStore>(*store_, kDecisionShard);
     AuthorizationOptions options;
     options.auditor = auditor;
     checked_ = std::make_unique<AuthorizationCore>(*decisions_, clock_, *eligibility_, options);
@@ -141,7 +72,7 @@ class DecisionAuditTest : public testing::AuthorizationFixture {
 
   std::string resource_;
   v1::Agreement agreement_;
-  std::unique_ptr<DecisionStore> decisions_;
+  std::unique_ptr<::pdao::testing::GatedStore> decisions_;
   std::unique_ptr<AuthorizationCore> checked_;
 };
 
@@ -242,7 +173,7 @@ TEST_F(DecisionAuditTest, AnAllowWhoseRecordCannotBeCommittedIsADenyNamingRule34
 }
 
 TEST_F(DecisionAuditTest, AFullQueueDeniesAtOnceNamingRule34) {
-  DecisionAuditorOptions options;
+  DecisionRecorderOptions options;
   options.max_queue = 1;
   SetUpCore(options);
   decisions_->Close();

@@ -20,13 +20,15 @@
 namespace pdao::compliance {
 
 ComplianceCore::ComplianceCore(Store& store, const Clock& clock, FactsClient& facts,
-                               AuditAppender& audit, DomainOptions domain)
+                               AuditAppender& audit, DomainOptions domain,
+                               DecisionRecorderOptions usage_records)
     : store_(store),
       clock_(clock),
       facts_(facts),
       audit_(audit),
       domain_(std::move(domain)),
-      sampler_(SamplerConfigOf(domain_)) {}
+      sampler_(SamplerConfigOf(domain_)),
+      usage_recorder_(store, kUsageShard, usage_records) {}
 
 absl::Status ComplianceCore::LoadIndex() {
   absl::flat_hash_map<std::string, std::shared_ptr<const ScenarioEntry>> entries;
@@ -44,7 +46,8 @@ absl::Status ComplianceCore::LoadIndex() {
         auto op, LoadProto<authorization::v1::Operator>(store_, GrantOperatorKey(g.grant_id())));
     GrantEntry entry{
         ViewOf(g),
-        op.has_value() ? std::make_shared<const OperatorFact>(OperatorFactOf(op->first)) : nullptr};
+        op.has_value() ? std::make_shared<const OperatorFact>(OperatorFactOf(op->first)) : nullptr,
+        ""};
     auto it = entries.find(g.scenario_id());
     entries[g.scenario_id()] = WithGrant(
         g.scenario_id(), it != entries.end() ? it->second.get() : nullptr, std::move(entry));

@@ -8,9 +8,11 @@
 // not change meanwhile (ABORTED otherwise).
 //
 // CheckUsage answers from the UsageIndex only; its decision (usage_decided) and, for an allowed
-// use, the usage_recorded event for pricing are committed to the outbox before the answer (one
-// events-only commit on shard "usage"); a decision that cannot be recorded is an error, never an
-// unrecorded allow.
+// use, the usage_recorded event for pricing are committed to the outbox together before the
+// answer, by the shared group-committing DecisionRecorder (common/app/decision_recorder.h) on
+// shard "usage": decisions arriving while a commit is in flight share the next events-only
+// commit. A decision that cannot be recorded (the commit fails, or `max_queue` decisions already
+// wait) is an error, never an unrecorded allow (rules 32, 34).
 //
 // Datasets and samples (rule 23, compliance_core_samples.cc): a department registers a dataset of
 // its resource inside the operation domain's data root (checked by the sample library: inside the
@@ -43,6 +45,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/app/decision_recorder.h"
 #include "common/bus/event_bus.h"
 #include "common/clock/clock.h"
 #include "common/rpc/principal.h"
@@ -82,9 +85,9 @@ std::string StagingDir(const DomainOptions& options);
 class ComplianceCore {
  public:
   // `store`, `clock`, `facts` and `audit` must outlive this object. Call LoadIndex() before
-  // serving.
+  // serving. `usage_records` bounds the usage decisions waiting for their group commit.
   ComplianceCore(Store& store, const Clock& clock, FactsClient& facts, AuditAppender& audit,
-                 DomainOptions domain);
+                 DomainOptions domain, DecisionRecorderOptions usage_records = {});
   ComplianceCore(const ComplianceCore&) = delete;
   ComplianceCore& operator=(const ComplianceCore&) = delete;
 
@@ -138,10 +141,15 @@ class ComplianceCore {
                           v1::ListGrantsResponse* response);
   // The usage decision from the index. PERMISSION_DENIED for a caller that may not ask (anyone but
   // a platform service or the operator named in the request); INVALID_ARGUMENT for a malformed
-  // request. Otherwise OK with allow or deny, after the decision is committed to the outbox; the
-  // store's error when it cannot be (the use must not proceed).
+  // request. Otherwise OK with allow or deny, after the decision (and an allowed use's
+  // usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming the
+  // recorder's queue bound, when it cannot be (the use must not proceed; rules 32, 34). CheckUsage
+  // blocks its thread for the group commit; CheckUsageAsync returns at once and calls `done` (on
+  // the recorder's thread, or at once for a refusal) when `response` is answered.
   absl::Status CheckUsage(const Principal& caller, const v1::CheckUsageRequest& request,
                           v1::CheckUsageResponse* response);
+  void CheckUsageAsync(const Principal& caller, const v1::CheckUsageRequest& request,
+                       v1::CheckUsageResponse* response, std::function<void(absl::Status)> done);
 
   // Datasets and samples (rule 23).
   // DEPARTMENT holding the resource (asked from the registry): the dataset at `path` (relative to
@@ -183,6 +191,7 @@ class ComplianceCore {
                             const std::string& authorization_topic);
 
   UsageIndex& index() { return index_; }
+  DecisionRecorder& usage_recorder() { return usage_recorder_; }
 
  private:
   // Who may change a scenario with a given call.
@@ -212,6 +221,10 @@ class ComplianceCore {
   absl::Status SuspendDependents(const std::function<bool(const ScenarioEntry&)>& depends,
                                  const v1::SuspensionCause& cause);
   absl::StatusOr<AssessmentFacts> GatherFacts(const v1::Scenario& scenario);
+  // CheckUsage's caller and request rules and the index's decision: the answer to give once
+  // `events` (usage_decided, and usage_recorded for an allow) are durable.
+  absl::Status DecideUse(const Principal& caller, const v1::CheckUsageRequest& request,
+                         v1::CheckUsageResponse* answer, std::vector<OutboxEvent>* events);
 
   Store& store_;
   const Clock& clock_;
@@ -220,6 +233,7 @@ class ComplianceCore {
   const DomainOptions domain_;
   const sample::Sampler sampler_;
   UsageIndex index_;
+  DecisionRecorder usage_recorder_;  // on kUsageShard; declared last: it stops first
 };
 
 }  // namespace pdao::compliance

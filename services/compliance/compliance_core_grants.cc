@@ -1,5 +1,6 @@
 // Grants and use (REGULATION.md rules 21, 22, 24): create and revoke grants, list them, and the hot
 // path CheckUsage, answered from the usage index with its decision in the outbox before the answer.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,7 +72,7 @@ absl::Status ComplianceCore::CreateGrant(const Principal& caller,
   std::shared_ptr<const ScenarioEntry> current = index_.Current(request.scenario_id());
   index_.Publish(WithGrant(request.scenario_id(), current.get(),
                            GrantEntry{ViewOf(response->grant()),
-                                      std::make_shared<const OperatorFact>(product_operator)}));
+                                      std::make_shared<const OperatorFact>(product_operator), ""}));
   return absl::OkStatus();
 }
 
@@ -116,7 +117,7 @@ absl::Status ComplianceCore::RevokeGrant(const Principal& caller,
       // Outcome unknown: follow the store if it can be read, else stay fenced (fail closed).
       auto reread = LoadProto<v1::Grant>(store_, GrantKeyOf(grant.grant_id()));
       if (reread.ok() && reread->has_value()) {
-        GrantEntry entry{ViewOf((*reread)->first), nullptr};
+        GrantEntry entry{ViewOf((*reread)->first), nullptr, ""};
         if (previous != nullptr) {
           auto it = previous->grants.find(GrantKey(grant.product_id(), grant.consumer_org()));
           if (it != previous->grants.end()) entry.grant_operator = it->second.grant_operator;
@@ -131,7 +132,8 @@ absl::Status ComplianceCore::RevokeGrant(const Principal& caller,
     auto it = previous->grants.find(GrantKey(grant.product_id(), grant.consumer_org()));
     if (it != previous->grants.end()) op = it->second.grant_operator;
   }
-  index_.Publish(WithGrant(scenario_id, previous.get(), GrantEntry{ViewOf(next), std::move(op)}));
+  index_.Publish(
+      WithGrant(scenario_id, previous.get(), GrantEntry{ViewOf(next), std::move(op), ""}));
   return absl::OkStatus();
 }
 
@@ -178,9 +180,22 @@ absl::Status ComplianceCore::ListGrants(const Principal& caller,
   return absl::OkStatus();
 }
 
-absl::Status ComplianceCore::CheckUsage(const Principal& caller,
-                                        const v1::CheckUsageRequest& request,
-                                        v1::CheckUsageResponse* response) {
+namespace {
+
+// A decision that could not be made durable: the use must not proceed (rules 32, 34).
+absl::Status NotRecorded(const absl::Status& recorded) {
+  return absl::Status(recorded.code(),
+                      absl::StrCat("the usage decision could not be recorded, so the use must not "
+                                   "proceed (rules 32, 34): ",
+                                   recorded.message()));
+}
+
+}  // namespace
+
+absl::Status ComplianceCore::DecideUse(const Principal& caller,
+                                       const v1::CheckUsageRequest& request,
+                                       v1::CheckUsageResponse* answer,
+                                       std::vector<OutboxEvent>* events) {
   if (!caller.is_service() && !caller.HasRole(Role::ROLE_OPERATOR)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "CheckUsage may be called by platform services or an operator for its own products; "
@@ -215,7 +230,7 @@ absl::Status ComplianceCore::CheckUsage(const Principal& caller,
                    request.operator_org(), at};
   UsageVerdict v = index_.Decide(use);
 
-  // The decision (and, for an allow, the use for pricing) is durable before the answer.
+  // The decision (and, for an allow, the use for pricing): committed together before the answer.
   CommitBatch batch(kUsageShard, "", Context(caller, "", now));
   auto decided = batch.NewEvent("compliance.Usage", request.scenario_id(), 0,
                                 v.allow ? "compliance.usage.allowed" : "compliance.usage.denied");
@@ -249,20 +264,48 @@ absl::Status ComplianceCore::CheckUsage(const Principal& caller,
     usage_event_id = recorded.event_id();
     batch.AddEvent(recorded, request.scenario_id());
   }
-  v1::CheckUsageResponse result;
-  result.set_decision(v.allow ? v1::USAGE_DECISION_ALLOW : v1::USAGE_DECISION_DENY);
-  result.set_reason(v.reason);
-  result.set_grant_id(v.grant_id);
-  result.set_grant_version(v.grant_version);
-  result.set_scenario_version_number(v.scenario_version_number);
-  result.set_usage_event_id(usage_event_id);
-  if (absl::Status s = batch.Commit(store_, &result); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("the usage decision could not be recorded, so the "
-                                               "use must not proceed (rule 32): ",
-                                               s.message()));
-  }
-  *response = std::move(result);
+  answer->set_decision(v.allow ? v1::USAGE_DECISION_ALLOW : v1::USAGE_DECISION_DENY);
+  answer->set_reason(std::move(v.reason));
+  answer->set_grant_id(std::move(v.grant_id));
+  answer->set_grant_version(v.grant_version);
+  answer->set_scenario_version_number(v.scenario_version_number);
+  answer->set_usage_event_id(usage_event_id);
+  *events = std::move(batch.request().events);
   return absl::OkStatus();
+}
+
+absl::Status ComplianceCore::CheckUsage(const Principal& caller,
+                                        const v1::CheckUsageRequest& request,
+                                        v1::CheckUsageResponse* response) {
+  v1::CheckUsageResponse answer;
+  std::vector<OutboxEvent> events;
+  PDAO_RETURN_IF_ERROR(DecideUse(caller, request, &answer, &events));
+  if (absl::Status recorded = usage_recorder_.RecordAndWait(std::move(events)); !recorded.ok()) {
+    return NotRecorded(recorded);
+  }
+  *response = std::move(answer);
+  return absl::OkStatus();
+}
+
+void ComplianceCore::CheckUsageAsync(const Principal& caller, const v1::CheckUsageRequest& request,
+                                     v1::CheckUsageResponse* response,
+                                     std::function<void(absl::Status)> done) {
+  // The answer is built into `response` now but the call finishes (and the caller reads it) only
+  // after the recorder's completion: no answer before its record is durable.
+  std::vector<OutboxEvent> events;
+  if (absl::Status s = DecideUse(caller, request, response, &events); !s.ok()) {
+    done(std::move(s));
+    return;
+  }
+  usage_recorder_.Record(std::move(events),
+                         [response, done = std::move(done)](absl::Status recorded) {
+                           if (!recorded.ok()) {
+                             response->Clear();
+                             done(NotRecorded(recorded));
+                             return;
+                           }
+                           done(absl::OkStatus());
+                         });
 }
 
 }  // namespace pdao::compliance

@@ -116,6 +116,7 @@ std::shared_ptr<const ScenarioEntry> WithScenario(const std::string& scenario_id
       e->resource_ids.push_back(r.resource_id());
     }
   }
+  PrepareAllowReasons(*e);
   return e;
 }
 
@@ -125,12 +126,13 @@ std::shared_ptr<const ScenarioEntry> WithGrant(const std::string& scenario_id,
       base != nullptr ? std::make_shared<ScenarioEntry>(*base) : std::make_shared<ScenarioEntry>();
   e->scenario_id = scenario_id;
   e->fenced = false;
-  const std::string key = GrantKey(grant.grant.product_id, grant.grant.consumer_org);
+  const GrantMapKey key = GrantKey(grant.grant.product_id, grant.grant.consumer_org);
   auto it = e->grants.find(key);
   if (it == e->grants.end() || it->second.grant.grant_id == grant.grant.grant_id ||
       !it->second.grant.active) {
     e->grants[key] = std::move(grant);
   }
+  PrepareAllowReasons(*e);
   return e;
 }
 

@@ -30,7 +30,8 @@ void ComplianceService::BindMethods() {
   Serve(&ComplianceCore::CreateGrant);
   Serve(&ComplianceCore::RevokeGrant);
   Serve(&ComplianceCore::ListGrants);
-  Serve(&ComplianceCore::CheckUsage);
+  // CheckUsage waits for its decision's group commit off the callback thread (rules 32, 34).
+  ServeAsync(&ComplianceCore::CheckUsageAsync);
   Serve(&ComplianceCore::RegisterDataset);
   Serve(&ComplianceCore::GetDataset);
   Serve(&ComplianceCore::RequestSample);

@@ -19,8 +19,15 @@ UsageIndex::WriteLock::~WriteLock() {
   if (slot_ != nullptr) slot_->write_mu.Unlock();
 }
 
-std::string GrantKey(const std::string& product_id, const std::string& consumer_org) {
-  return absl::StrCat(product_id, "\n", consumer_org);
+GrantMapKey GrantKey(const std::string& product_id, const std::string& consumer_org) {
+  return GrantMapKey{product_id, consumer_org};
+}
+
+void PrepareAllowReasons(ScenarioEntry& entry) {
+  for (auto& [key, grant] : entry.grants) {
+    grant.allow_reason =
+        entry.in_force.has_value() ? AllowReason(*entry.in_force, grant.grant) : std::string();
+  }
 }
 
 UsageIndex::UsageIndex() : directory_(std::make_shared<const Directory>()) {}
@@ -96,10 +103,11 @@ UsageVerdict UsageIndex::Decide(const UsageRequest& request) const {
   UsageSnapshot snapshot;
   if (entry != nullptr) {
     if (entry->in_force.has_value()) snapshot.scenario = &*entry->in_force;
-    auto it = entry->grants.find(GrantKey(request.product_id, request.consumer_org));
+    auto it = entry->grants.find(GrantKeyRef{request.product_id, request.consumer_org});
     if (it != entry->grants.end()) {
       snapshot.grant = &it->second.grant;
       snapshot.grant_operator = it->second.grant_operator.get();
+      if (!it->second.allow_reason.empty()) snapshot.allow_reason = &it->second.allow_reason;
     }
   }
   return DecideUsage(snapshot, request);

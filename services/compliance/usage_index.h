@@ -26,6 +26,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "services/compliance/domain/usage.h"
 
@@ -35,7 +37,41 @@ struct GrantEntry {
   GrantView grant;
   // The granting operator with its affiliates, as recorded when the grant was created (rule 22).
   std::shared_ptr<const OperatorFact> grant_operator;
+  // AllowReason(entry's version in force, grant), set by PrepareAllowReasons; "" when not
+  // prepared (Decide then builds it per decision).
+  std::string allow_reason;
 };
+
+// The grants map key (product, consumer), looked up without building a string (heterogeneous
+// lookup with GrantKeyRef).
+struct GrantMapKey {
+  std::string product_id;
+  std::string consumer_org;
+};
+struct GrantKeyRef {
+  absl::string_view product_id;
+  absl::string_view consumer_org;
+};
+struct GrantMapHash {
+  using is_transparent = void;
+  size_t operator()(const GrantKeyRef& k) const {
+    return absl::HashOf(k.product_id, k.consumer_org);
+  }
+  size_t operator()(const GrantMapKey& k) const {
+    return (*this)(GrantKeyRef{k.product_id, k.consumer_org});
+  }
+};
+struct GrantMapEq {
+  using is_transparent = void;
+  static GrantKeyRef Ref(const GrantKeyRef& k) { return k; }
+  static GrantKeyRef Ref(const GrantMapKey& k) { return {k.product_id, k.consumer_org}; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    const GrantKeyRef x = Ref(a), y = Ref(b);
+    return x.product_id == y.product_id && x.consumer_org == y.consumer_org;
+  }
+};
+using GrantMap = absl::flat_hash_map<GrantMapKey, GrantEntry, GrantMapHash, GrantMapEq>;
 
 // What the index holds of one scenario. Immutable once published.
 struct ScenarioEntry {
@@ -46,13 +82,17 @@ struct ScenarioEntry {
   std::vector<std::string> agreement_ids;
   std::vector<std::string> resource_ids;
   // (product, consumer) -> the grant; an ACTIVE grant is kept over a revoked one.
-  absl::flat_hash_map<std::string, GrantEntry> grants;
+  GrantMap grants;
   // A change that takes use away is being committed: deny meanwhile (fail closed).
   bool fenced = false;
 };
 
 // The grants map key.
-std::string GrantKey(const std::string& product_id, const std::string& consumer_org);
+GrantMapKey GrantKey(const std::string& product_id, const std::string& consumer_org);
+
+// Sets every grant's allow_reason from the entry's version in force (clears them when none is in
+// force). Whoever builds an entry calls it after setting in_force and the grants, before Publish.
+void PrepareAllowReasons(ScenarioEntry& entry);
 
 class UsageIndex {
  public:

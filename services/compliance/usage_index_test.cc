@@ -4,9 +4,11 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/compliance/testing/scenario_fixture.h"
 
@@ -38,7 +40,8 @@ std::shared_ptr<const ScenarioEntry> EntryAt(int n, bool grant_active = true) {
   g.operator_org = "ops";
   g.active = grant_active;
   e->grants[GrantKey("p-1", "biz")] = GrantEntry{
-      g, std::make_shared<const OperatorFact>(OperatorFact{"ops", testing::kOperatorCode, {}})};
+      g, std::make_shared<const OperatorFact>(OperatorFact{"ops", testing::kOperatorCode, {}}), ""};
+  PrepareAllowReasons(*e);
   return e;
 }
 
@@ -61,6 +64,33 @@ TEST(UsageIndexTest, AllowsOnAnApprovedEntryAndDeniesUnknownAndFenced) {
   EXPECT_TRUE(index.Decide(Use()).allow);
 }
 
+TEST(UsageIndexTest, ThePreparedAllowReasonIsTheOneTheDecisionWouldBuild) {
+  UsageIndex index;
+  {
+    UsageIndex::WriteLock lock = index.Lock("s-1");
+    index.Publish(EntryAt(3));
+  }
+  std::shared_ptr<const ScenarioEntry> entry = index.Current("s-1");
+  const GrantEntry& grant = entry->grants.begin()->second;
+  EXPECT_EQ(grant.allow_reason, AllowReason(*entry->in_force, grant.grant));
+  UsageVerdict prepared = index.Decide(Use());
+  ASSERT_TRUE(prepared.allow);
+  // Without the prepared reason DecideUsage builds the same one.
+  UsageVerdict built = DecideUsage(
+      UsageSnapshot{&*entry->in_force, &grant.grant, grant.grant_operator.get(), nullptr}, Use());
+  EXPECT_EQ(prepared.reason, built.reason);
+  EXPECT_EQ(prepared.reason,
+            "product p-1 used by biz under approved scenario s-1 version 3 with grant g-1 (rules "
+            "21, 24)");
+  // A grant looked up by another consumer is not found (the heterogeneous key compares both).
+  UsageRequest other = Use();
+  other.consumer_org = "bi";
+  EXPECT_FALSE(index.Decide(other).allow);
+  other.consumer_org = "biz";
+  other.product_id = "p-";
+  EXPECT_FALSE(index.Decide(other).allow);
+}
+
 TEST(UsageIndexTest, NoDecisionMixesVersionsAndNoneAllowsAfterTheRevocationCommitted) {
   UsageIndex index;
   {
@@ -77,7 +107,11 @@ TEST(UsageIndexTest, NoDecisionMixesVersionsAndNoneAllowsAfterTheRevocationCommi
         const bool after_commit = committed.load(std::memory_order_acquire);
         UsageVerdict v = index.Decide(Use());
         decisions.fetch_add(1);
-        if (v.allow && v.grant_version != v.scenario_version_number) mixed.fetch_add(1);
+        if (v.allow && (v.grant_version != v.scenario_version_number ||
+                        v.reason.find(absl::StrCat(" version ", v.scenario_version_number, " ")) ==
+                            std::string::npos)) {
+          mixed.fetch_add(1);  // the prepared reason is the same entry's too
+        }
         if (v.allow && after_commit) late_allows.fetch_add(1);
       }
     });

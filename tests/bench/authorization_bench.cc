@@ -5,31 +5,28 @@
 //                                latency (p50/p99/p99.9) with 100,000 agreement x resource
 //                                entitlements loaded
 //   bench_authorization grpc     the same server over gRPC with mTLS (a ServiceHost on 127.0.0.1:0)
-//                                against its no-op Ping, measured in the same run: unloaded
-//                                latency (one call in flight) and closed-loop throughput with the
-//                                callback client (N calls in flight), alternating Ping and Check;
-//                                every Check waits for its durable access_decided record (group
-//                                commit), so the run also measures one commit's fsync on the same
-//                                disk (the unloaded bound is Ping p99 + fsync p99)
+//                                against its no-op Ping, measured in the same run by the shared
+//                                driver (grpc_load.h, as bench_check_usage): unloaded latency (one
+//                                call in flight) and closed-loop throughput with the callback
+//                                client (N calls in flight), alternating Ping and Check; every
+//                                Check waits for its durable access_decided record (group commit),
+//                                so the run also measures one commit's fsync on the same disk (the
+//                                unloaded bound is Ping p99 + fsync p99)
 //
 // Entitlements: 100 operators x 10 agreements x 100 resources = 100,000, all ACTIVE, written to the
 // store in the documented layout (agreement/{<id>}) and loaded by AuthorizationCore::LoadIndex.
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/app/service_main.h"
 #include "common/clock/clock.h"
@@ -41,6 +38,7 @@
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_module.h"
+#include "tests/bench/grpc_load.h"
 
 namespace pdao::authorization {
 namespace {
@@ -100,19 +98,8 @@ std::vector<v1::CheckRequest> Requests(size_t count, bool allow, uint32_t seed) 
   return out;
 }
 
-struct Percentiles {
-  double p50, p99, p999, mean;
-};
-
-Percentiles Summarize(std::vector<int64_t>& ns) {
-  std::sort(ns.begin(), ns.end());
-  auto at = [&](double q) {
-    return static_cast<double>(ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))]);
-  };
-  double sum = 0;
-  for (int64_t v : ns) sum += static_cast<double>(v);
-  return {at(0.50), at(0.99), at(0.999), sum / static_cast<double>(ns.size())};
-}
+using bench::Percentiles;
+using bench::Summarize;
 
 class NoRegistry final : public EligibilityChecker {
  public:
@@ -170,95 +157,7 @@ int RunInProcess() {
   return 0;
 }
 
-// --- gRPC
-// ------------------------------------------------------------------------------------------
-
-using Stub = v1::AuthorizationService::Stub;
-
-struct Loaded {
-  uint64_t completed = 0;
-  uint64_t failed = 0;
-  double seconds = 0;
-};
-
-// Closed loop: `inflight` calls outstanding, each completion issues the next, until `duration`.
-Loaded RunLoaded(Stub& stub, bool ping, const std::vector<v1::CheckRequest>& reqs, int inflight,
-                 absl::Duration duration) {
-  struct Call {
-    grpc::ClientContext ctx;
-    v1::CheckResponse check;
-    v1::PingResponse pong;
-  };
-  std::atomic<uint64_t> completed{0}, failed{0}, next{0};
-  std::atomic<bool> stop{false};
-  absl::BlockingCounter done(inflight);
-  const v1::PingRequest ping_req;
-  std::function<void()> issue;
-  issue = [&]() {
-    auto* c = new Call;
-    WithDeadline(c->ctx, absl::Seconds(10));
-    auto on_done = [&, c](grpc::Status s) {
-      (s.ok() ? completed : failed).fetch_add(1, std::memory_order_relaxed);
-      delete c;
-      if (stop.load(std::memory_order_relaxed)) {
-        done.DecrementCount();
-      } else {
-        issue();
-      }
-    };
-    if (ping) {
-      stub.async()->Ping(&c->ctx, &ping_req, &c->pong, on_done);
-    } else {
-      const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
-      stub.async()->Check(&c->ctx, &req, &c->check, on_done);
-    }
-  };
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < inflight; ++i) issue();
-  absl::SleepFor(duration);
-  const uint64_t at_stop = completed.load();
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  stop.store(true);
-  done.Wait();
-  return {at_stop, failed.load(), secs};
-}
-
-// One call at a time; returns per-call latencies in ns.
-std::vector<int64_t> RunUnloaded(Stub& stub, bool ping, const std::vector<v1::CheckRequest>& reqs,
-                                 int calls) {
-  std::vector<int64_t> ns;
-  ns.reserve(calls);
-  const v1::PingRequest ping_req;
-  for (int i = 0; i < calls; ++i) {
-    grpc::ClientContext ctx;
-    WithDeadline(ctx, absl::Seconds(10));
-    v1::CheckResponse check;
-    v1::PingResponse pong;
-    absl::Notification n;
-    grpc::Status status;
-    const auto t0 = std::chrono::steady_clock::now();
-    if (ping) {
-      stub.async()->Ping(&ctx, &ping_req, &pong, [&](grpc::Status s) {
-        status = s;
-        n.Notify();
-      });
-    } else {
-      stub.async()->Check(&ctx, &reqs[i % reqs.size()], &check, [&](grpc::Status s) {
-        status = s;
-        n.Notify();
-      });
-    }
-    n.WaitForNotification();
-    const auto t1 = std::chrono::steady_clock::now();
-    if (!status.ok() || (!ping && check.decision() != v1::DECISION_ALLOW)) {
-      std::fprintf(stderr, "call failed: %s %s\n", status.error_message().c_str(),
-                   check.reason().c_str());
-      std::exit(1);
-    }
-    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-  }
-  return ns;
-}
+// --- gRPC ----------------------------------------------------------------------------------------
 
 int RunGrpc(int inflight, absl::Duration phase) {
   const std::string dir =
@@ -287,7 +186,10 @@ int RunGrpc(int inflight, absl::Duration phase) {
              "--drain-timeout=2s", "--registry-target=127.0.0.1:1",
              // No audit service consumes the decision records here: keep the audit gate (which
              // would deny Check once they wait 5 minutes, rule 34) out of the measurement.
-             "--audit-backlog-limit=24h"});
+             "--audit-backlog-limit=24h",
+             // The client is one organization identity: lift the per-caller limits (issue 9
+             // item 4) that would otherwise cap it at 200 calls/s.
+             "--caller-limits=default=0/0/0,service=0/0/0"});
   if (!app.ok()) {
     std::fprintf(stderr, "%s\n", app.status().ToString().c_str());
     return 1;
@@ -298,79 +200,61 @@ int RunGrpc(int inflight, absl::Duration phase) {
               host->port(), entitlements);
 
   auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
-  auto cert = crypto::ReadFile(ca->service_cert_paths["compliance"]);
-  auto key = crypto::ReadFile(ca->service_key_paths["compliance"]);
+  // A department's identity: Ping is refused to every service identity (service_callers, issue 9
+  // item 5) and Check is open to departments.
+  auto cert = crypto::ReadFile(ca->role_cert_paths[common::v1::ROLE_DEPARTMENT]);
+  auto key = crypto::ReadFile(ca->role_key_paths[common::v1::ROLE_DEPARTMENT]);
   auto channel =
       MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", host->port()), *ca_pem, *cert, *key);
   auto stub = v1::AuthorizationService::NewStub(channel);
   const std::vector<v1::CheckRequest> reqs = Requests(65536, true, 7);
 
-  RunUnloaded(*stub, true, reqs, 500);  // warm up the connection
-  RunUnloaded(*stub, false, reqs, 500);
-  std::vector<int64_t> ping_ns, check_ns;
-  for (int round = 0; round < 5; ++round) {  // alternate to share drift
-    auto p = RunUnloaded(*stub, true, reqs, 1000);
-    auto c = RunUnloaded(*stub, false, reqs, 1000);
-    ping_ns.insert(ping_ns.end(), p.begin(), p.end());
-    check_ns.insert(check_ns.end(), c.begin(), c.end());
-  }
-  Percentiles pp = Summarize(ping_ns), cp = Summarize(check_ns);
-  std::printf(
-      "unloaded (1 in flight, 5000 calls each): Ping p50 %.1f us p99 %.1f us | Check p50 "
-      "%.1f us p99 %.1f us | p99 ratio Check/Ping %.2f\n",
-      pp.p50 / 1e3, pp.p99 / 1e3, cp.p50 / 1e3, cp.p99 / 1e3, cp.p99 / pp.p99);
-
-  // One group commit's fsync, on the same disk in the same run: an events-only commit of one
-  // access_decided-sized event to a SQLite file store (WAL, synchronous=FULL) like the service's.
-  std::vector<int64_t> fsync_ns;
-  {
-    auto probe = SqliteStore::Open(dir + "/data/fsync-probe.db");
-    if (!probe.ok()) return 1;
-    v1::CheckResponse sample;
-    sample.set_reason(std::string(120, 'r'));
-    for (int i = 0; i < 2000; ++i) {
-      CommitRequest req;
-      req.shard = "decisions";
-      req.events.push_back(
-          {"pdao.authorization.v1", "op-1", absl::StrCat("probe-", i), sample.SerializeAsString()});
-      const auto t0 = std::chrono::steady_clock::now();
-      if (!(*probe)->Commit(req).ok()) return 1;
-      fsync_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now() - t0)
-                             .count());
-    }
-  }
-  Percentiles fp = Summarize(fsync_ns);
-  std::printf(
-      "group-commit fsync (SQLite WAL FULL, 2000 commits): p50 %.1f us p99 %.1f us | bound Ping "
-      "p99 + fsync p99 = %.1f us, Check p99 %.1f us: %s\n",
-      fp.p50 / 1e3, fp.p99 / 1e3, (pp.p99 + fp.p99) / 1e3, cp.p99 / 1e3,
-      cp.p99 <= pp.p99 + fp.p99 ? "within" : "OVER");
-
-  uint64_t ping_total = 0, check_total = 0;
-  double ping_secs = 0, check_secs = 0;
-  for (int round = 0; round < 3; ++round) {
-    Loaded p = RunLoaded(*stub, true, reqs, inflight, phase);
-    Loaded c = RunLoaded(*stub, false, reqs, inflight, phase);
-    std::printf(
-        "  round %d: Ping %.0f/s (failed %llu), Check %.0f/s (failed %llu)\n", round,
-        static_cast<double>(p.completed) / p.seconds, static_cast<unsigned long long>(p.failed),
-        static_cast<double>(c.completed) / c.seconds, static_cast<unsigned long long>(c.failed));
-    ping_total += p.completed;
-    ping_secs += p.seconds;
-    check_total += c.completed;
-    check_secs += c.seconds;
-  }
-  const double ping_rate = static_cast<double>(ping_total) / ping_secs;
-  const double check_rate = static_cast<double>(check_total) / check_secs;
-  std::printf(
-      "loaded (%d in flight, 3 x %.1f s each): Ping %.0f calls/s, Check %.0f calls/s, "
-      "ratio Check/Ping %.2f\n",
-      inflight, absl::ToDoubleSeconds(phase), ping_rate, check_rate, check_rate / ping_rate);
+  // Every Check of `reqs` must be answered ALLOW (a deny, e.g. a record that could not be made
+  // durable, counts as failed).
+  std::atomic<uint64_t> next{0};
+  const v1::PingRequest ping_req;
+  bench::Comparison c;
+  c.noop_name = "Ping";
+  c.call_name = "Check";
+  c.noop = [&](std::function<void(absl::Status)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::PingResponse pong;
+    };
+    auto* call = new Call;
+    WithDeadline(call->ctx, absl::Seconds(10));
+    stub->async()->Ping(&call->ctx, &ping_req, &call->pong,
+                        [call, done = std::move(done)](grpc::Status s) {
+                          delete call;
+                          done(s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message()));
+                        });
+  };
+  c.call = [&](std::function<void(absl::Status)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::CheckResponse check;
+    };
+    auto* call = new Call;
+    WithDeadline(call->ctx, absl::Seconds(10));
+    const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
+    stub->async()->Check(
+        &call->ctx, &req, &call->check, [call, done = std::move(done)](grpc::Status s) {
+          absl::Status result = !s.ok() ? absl::UnknownError(s.error_message())
+                                : call->check.decision() != v1::DECISION_ALLOW
+                                    ? absl::FailedPreconditionError(call->check.reason())
+                                    : absl::OkStatus();
+          delete call;
+          done(std::move(result));
+        });
+  };
+  c.probe_db = dir + "/data/fsync-probe.db";
+  c.inflight = inflight;
+  c.phase = phase;
+  const int rc = bench::CompareWithNoop(c);
   (*app)->Shutdown();
   app->reset();
   std::filesystem::remove_all(dir);
-  return 0;
+  return rc;
 }
 
 }  // namespace

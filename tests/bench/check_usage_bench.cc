@@ -1,6 +1,6 @@
-// Compliance CheckUsage benchmarks (docs/benchmarks.md; issue 11 "Hot path"), modelled on
-// authorization_bench.cc. Plain executable, no timing assertions; bounded request counts and
-// durations; loopback only.
+// Compliance CheckUsage benchmarks (docs/benchmarks.md; issue 11 "Hot path"). The gRPC mode runs
+// the same load driver as bench_authorization (grpc_load.h). Plain executable, no timing
+// assertions; bounded request counts and durations; loopback only.
 //
 //   bench_check_usage inproc   the pure in-process decision (UsageIndex::Decide, no record) latency
 //                              (p50/p99/p99.9) with 100,000 grants built directly into the index
@@ -8,8 +8,9 @@
 //                              127.0.0.1:0) against a no-op RPC on the same host in the same run:
 //                              unloaded latency (one call in flight) and closed-loop throughput
 //                              with the callback client (N calls in flight), alternating the no-op
-//                              and CheckUsage; every CheckUsage commits its usage_decided (+
-//                              usage_recorded) events to the outbox before it answers, so the run
+//                              and CheckUsage; every CheckUsage has its usage_decided (+
+//                              usage_recorded) events group-committed to the outbox before it
+//                              answers (DecisionRecorder on shard "usage"), so the run
 //                              also measures one commit's fsync on the same disk (the unloaded
 //                              bound is no-op p99 + fsync p99)
 //
@@ -27,7 +28,6 @@
 // starts.
 #include <grpcpp/grpcpp.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -36,12 +36,9 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/blocking_counter.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/app/service_main.h"
 #include "common/clock/clock.h"
@@ -58,6 +55,7 @@
 #include "services/compliance/compliance_module.h"
 #include "services/compliance/domain/usage.h"
 #include "services/compliance/usage_index.h"
+#include "tests/bench/grpc_load.h"
 
 namespace pdao::compliance {
 namespace {
@@ -78,7 +76,11 @@ std::string Code(const char* kind, int n) {
   return s;
 }
 
-std::string Op(int o) { return absl::StrCat("op-", o); }
+// Every grant's operator is the dev CA's operator identity (spiffe://pdao/org/demo-operator/role/
+// operator), the client of the gRPC mode: CheckUsage is open to an operator for its own products,
+// and no service identity may call the no-op Ping (service_callers, issue 9 item 5). The 100
+// operator records still differ in credit code and affiliates.
+std::string Op(int) { return "demo-operator"; }
 std::string OpOf(int s) { return Op(s % kOperators); }
 std::string Scn(int s) { return absl::StrCat("scn-", s); }
 std::string Consumer(int s) { return absl::StrCat("be-", s); }
@@ -138,8 +140,9 @@ std::vector<std::shared_ptr<const ScenarioEntry>> Entries(absl::Time now) {
     e->in_force = ViewOf(sc);
     for (int p = 0; p < kProductsPerScenario; ++p) {
       e->grants[GrantKey(Product(s, p), Consumer(s))] =
-          GrantEntry{ViewOf(GrantOf(s, p, now)), ops[s % kOperators]};
+          GrantEntry{ViewOf(GrantOf(s, p, now)), ops[s % kOperators], ""};
     }
+    PrepareAllowReasons(*e);  // as the core's WithScenario / WithGrant do before publishing
     out.push_back(std::move(e));
   }
   return out;
@@ -194,19 +197,8 @@ std::vector<v1::CheckUsageRequest> Requests(size_t count, bool allow, uint32_t s
   return out;
 }
 
-struct Percentiles {
-  double p50 = 0, p99 = 0, p999 = 0, mean = 0;
-};
-
-Percentiles Summarize(std::vector<int64_t>& ns) {
-  std::sort(ns.begin(), ns.end());
-  auto at = [&](double q) {
-    return static_cast<double>(ns[std::min(ns.size() - 1, static_cast<size_t>(q * ns.size()))]);
-  };
-  double sum = 0;
-  for (int64_t v : ns) sum += static_cast<double>(v);
-  return {at(0.50), at(0.99), at(0.999), sum / static_cast<double>(ns.size())};
-}
+using bench::Percentiles;
+using bench::Summarize;
 
 int RunInProcess() {
   SystemClock clock;
@@ -260,98 +252,6 @@ int RunInProcess() {
 
 // --- gRPC ----------------------------------------------------------------------------------------
 
-struct Stubs {
-  std::unique_ptr<v1::ComplianceService::Stub> compliance;
-  std::unique_ptr<authorization::v1::AuthorizationService::Stub> noop;
-};
-
-struct Loaded {
-  uint64_t completed = 0;
-  uint64_t failed = 0;
-  double seconds = 0;
-};
-
-// Closed loop: `inflight` calls outstanding, each completion issues the next, until `duration`.
-Loaded RunLoaded(Stubs& stubs, bool ping, const std::vector<v1::CheckUsageRequest>& reqs,
-                 int inflight, absl::Duration duration) {
-  struct Call {
-    grpc::ClientContext ctx;
-    v1::CheckUsageResponse check;
-    authorization::v1::PingResponse pong;
-  };
-  std::atomic<uint64_t> completed{0}, failed{0}, next{0};
-  std::atomic<bool> stop{false};
-  absl::BlockingCounter done(inflight);
-  const authorization::v1::PingRequest ping_req;
-  std::function<void()> issue;
-  issue = [&]() {
-    auto* c = new Call;
-    WithDeadline(c->ctx, absl::Seconds(10));
-    auto on_done = [&, c](grpc::Status s) {
-      const bool ok = s.ok() && (ping || c->check.decision() == v1::USAGE_DECISION_ALLOW);
-      (ok ? completed : failed).fetch_add(1, std::memory_order_relaxed);
-      delete c;
-      if (stop.load(std::memory_order_relaxed)) {
-        done.DecrementCount();
-      } else {
-        issue();
-      }
-    };
-    if (ping) {
-      stubs.noop->async()->Ping(&c->ctx, &ping_req, &c->pong, on_done);
-    } else {
-      const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
-      stubs.compliance->async()->CheckUsage(&c->ctx, &req, &c->check, on_done);
-    }
-  };
-  const absl::Time start = absl::Now();
-  for (int i = 0; i < inflight; ++i) issue();
-  absl::SleepFor(duration);
-  const uint64_t at_stop = completed.load();
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  stop.store(true);
-  done.Wait();
-  return {at_stop, failed.load(), secs};
-}
-
-// One call at a time; returns per-call latencies in ns.
-std::vector<int64_t> RunUnloaded(Stubs& stubs, bool ping,
-                                 const std::vector<v1::CheckUsageRequest>& reqs, int calls) {
-  std::vector<int64_t> ns;
-  ns.reserve(calls);
-  const authorization::v1::PingRequest ping_req;
-  for (int i = 0; i < calls; ++i) {
-    grpc::ClientContext ctx;
-    WithDeadline(ctx, absl::Seconds(10));
-    v1::CheckUsageResponse check;
-    authorization::v1::PingResponse pong;
-    absl::Notification n;
-    grpc::Status status;
-    const auto t0 = std::chrono::steady_clock::now();
-    if (ping) {
-      stubs.noop->async()->Ping(&ctx, &ping_req, &pong, [&](grpc::Status s) {
-        status = s;
-        n.Notify();
-      });
-    } else {
-      stubs.compliance->async()->CheckUsage(&ctx, &reqs[i % reqs.size()], &check,
-                                            [&](grpc::Status s) {
-                                              status = s;
-                                              n.Notify();
-                                            });
-    }
-    n.WaitForNotification();
-    const auto t1 = std::chrono::steady_clock::now();
-    if (!status.ok() || (!ping && check.decision() != v1::USAGE_DECISION_ALLOW)) {
-      std::fprintf(stderr, "call failed: %s %s\n", status.error_message().c_str(),
-                   check.reason().c_str());
-      std::exit(1);
-    }
-    ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-  }
-  return ns;
-}
-
 int RunGrpc(int inflight, absl::Duration phase) {
   const std::string dir =
       absl::StrCat(std::filesystem::temp_directory_path().string(), "/bench-cu-", getpid());
@@ -398,7 +298,10 @@ int RunGrpc(int inflight, absl::Duration phase) {
              "--drain-timeout=2s", "--registry-target=127.0.0.1:1", "--audit-target=127.0.0.1:1",
              // No audit service consumes the decision records here: keep the audit gate out of
              // the measurement (as in bench_authorization).
-             "--audit-backlog-limit=24h"});
+             "--audit-backlog-limit=24h",
+             // The client is one organization identity: lift the per-caller limits (issue 9
+             // item 4) that would otherwise cap it at 200 calls/s.
+             "--caller-limits=default=0/0/0,service=0/0/0"});
   if (!app.ok()) {
     std::fprintf(stderr, "%s\n", app.status().ToString().c_str());
     return 1;
@@ -416,80 +319,69 @@ int RunGrpc(int inflight, absl::Duration phase) {
       absl::ToDoubleSeconds(absl::Now() - start_at));
 
   auto ca_pem = crypto::ReadFile(ca->ca_cert_path);
-  auto cert = crypto::ReadFile(ca->service_cert_paths["pricing"]);
-  auto key = crypto::ReadFile(ca->service_key_paths["pricing"]);
+  auto cert = crypto::ReadFile(ca->role_cert_paths[common::v1::ROLE_OPERATOR]);
+  auto key = crypto::ReadFile(ca->role_key_paths[common::v1::ROLE_OPERATOR]);
   auto channel =
       MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", host->port()), *ca_pem, *cert, *key);
-  Stubs stubs{v1::ComplianceService::NewStub(channel),
-              authorization::v1::AuthorizationService::NewStub(channel)};
+  auto compliance = v1::ComplianceService::NewStub(channel);
+  auto noop = authorization::v1::AuthorizationService::NewStub(channel);
   const std::vector<v1::CheckUsageRequest> reqs = Requests(65536, true, 7);
 
-  RunUnloaded(stubs, true, reqs, 500);  // warm up the connection
-  RunUnloaded(stubs, false, reqs, 500);
-  std::vector<int64_t> ping_ns, check_ns;
-  for (int round = 0; round < 5; ++round) {  // alternate to share drift
-    auto p = RunUnloaded(stubs, true, reqs, 1000);
-    auto c = RunUnloaded(stubs, false, reqs, 1000);
-    ping_ns.insert(ping_ns.end(), p.begin(), p.end());
-    check_ns.insert(check_ns.end(), c.begin(), c.end());
+  // Every CheckUsage of `reqs` must be answered ALLOW (a refusal or a deny counts as failed).
+  std::atomic<uint64_t> next{0};
+  const authorization::v1::PingRequest ping_req;
+  bench::Comparison c;
+  c.noop_name = "Ping";
+  c.call_name = "CheckUsage";
+  c.noop = [&](std::function<void(absl::Status)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      authorization::v1::PingResponse pong;
+    };
+    auto* call = new Call;
+    WithDeadline(call->ctx, absl::Seconds(10));
+    noop->async()->Ping(&call->ctx, &ping_req, &call->pong,
+                        [call, done = std::move(done)](grpc::Status s) {
+                          delete call;
+                          done(s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message()));
+                        });
+  };
+  c.call = [&](std::function<void(absl::Status)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::CheckUsageResponse check;
+    };
+    auto* call = new Call;
+    WithDeadline(call->ctx, absl::Seconds(10));
+    const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
+    compliance->async()->CheckUsage(
+        &call->ctx, &req, &call->check, [call, done = std::move(done)](grpc::Status s) {
+          absl::Status result = !s.ok() ? absl::UnknownError(s.error_message())
+                                : call->check.decision() != v1::USAGE_DECISION_ALLOW
+                                    ? absl::FailedPreconditionError(call->check.reason())
+                                    : absl::OkStatus();
+          delete call;
+          done(std::move(result));
+        });
+  };
+  c.probe_db = dir + "/data/fsync-probe.db";
+  c.inflight = inflight;
+  c.phase = phase;
+  const int rc = bench::CompareWithNoop(c);
+  if (module != nullptr) {
+    const DecisionRecorder& r = module->core().usage_recorder();
+    std::printf("usage decisions committed %llu in %llu commits (%.1f per fsync), failed %llu\n",
+                static_cast<unsigned long long>(r.committed()),
+                static_cast<unsigned long long>(r.commits()),
+                r.commits() > 0
+                    ? static_cast<double>(r.committed()) / static_cast<double>(r.commits())
+                    : 0.0,
+                static_cast<unsigned long long>(r.failed()));
   }
-  Percentiles pp = Summarize(ping_ns), cp = Summarize(check_ns);
-  std::printf(
-      "unloaded (1 in flight, 5000 calls each): no-op Ping p50 %.1f us p99 %.1f us | CheckUsage "
-      "p50 %.1f us p99 %.1f us | p99 ratio CheckUsage/Ping %.2f\n",
-      pp.p50 / 1e3, pp.p99 / 1e3, cp.p50 / 1e3, cp.p99 / 1e3, cp.p99 / pp.p99);
-
-  // One group commit's fsync, on the same disk in the same run: an events-only commit of one
-  // usage_decided-sized event to a SQLite file store (WAL, synchronous=FULL) like the service's.
-  std::vector<int64_t> fsync_ns;
-  {
-    auto probe = SqliteStore::Open(dir + "/data/fsync-probe.db");
-    if (!probe.ok()) return 1;
-    v1::CheckUsageResponse sample;
-    sample.set_reason(std::string(120, 'r'));
-    for (int i = 0; i < 2000; ++i) {
-      CommitRequest req;
-      req.shard = "usage";
-      req.events.push_back(
-          {"pdao.compliance.v1", "scn-1", absl::StrCat("probe-", i), sample.SerializeAsString()});
-      const auto t0 = std::chrono::steady_clock::now();
-      if (!(*probe)->Commit(req).ok()) return 1;
-      fsync_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now() - t0)
-                             .count());
-    }
-  }
-  Percentiles fp = Summarize(fsync_ns);
-  std::printf(
-      "group-commit fsync (SQLite WAL FULL, 2000 commits): p50 %.1f us p99 %.1f us | bound Ping "
-      "p99 + fsync p99 = %.1f us, CheckUsage p99 %.1f us: %s\n",
-      fp.p50 / 1e3, fp.p99 / 1e3, (pp.p99 + fp.p99) / 1e3, cp.p99 / 1e3,
-      cp.p99 <= pp.p99 + fp.p99 ? "within" : "OVER");
-
-  uint64_t ping_total = 0, check_total = 0;
-  double ping_secs = 0, check_secs = 0;
-  for (int round = 0; round < 3; ++round) {
-    Loaded p = RunLoaded(stubs, true, reqs, inflight, phase);
-    Loaded c = RunLoaded(stubs, false, reqs, inflight, phase);
-    std::printf(
-        "  round %d: Ping %.0f/s (failed %llu), CheckUsage %.0f/s (failed %llu)\n", round,
-        static_cast<double>(p.completed) / p.seconds, static_cast<unsigned long long>(p.failed),
-        static_cast<double>(c.completed) / c.seconds, static_cast<unsigned long long>(c.failed));
-    ping_total += p.completed;
-    ping_secs += p.seconds;
-    check_total += c.completed;
-    check_secs += c.seconds;
-  }
-  const double ping_rate = static_cast<double>(ping_total) / ping_secs;
-  const double check_rate = static_cast<double>(check_total) / check_secs;
-  std::printf(
-      "loaded (%d in flight, 3 x %.1f s each): Ping %.0f calls/s, CheckUsage %.0f calls/s, "
-      "ratio CheckUsage/Ping %.2f\n",
-      inflight, absl::ToDoubleSeconds(phase), ping_rate, check_rate, check_rate / ping_rate);
   (*app)->Shutdown();
   app->reset();
   std::filesystem::remove_all(dir);
-  return 0;
+  return rc;
 }
 
 }  // namespace

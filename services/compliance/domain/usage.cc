@@ -217,10 +217,15 @@ UsageVerdict DecideUsage(const UsageSnapshot& snapshot, const UsageRequest& requ
     return v;
   }
   v.allow = true;
-  v.reason = absl::StrCat("product ", request.product_id, " used by ", request.consumer_org,
-                          " under approved scenario ", s->scenario_id, " version ",
-                          s->version_number, " with grant ", g->grant_id, " (rules 21, 24)");
+  // The grant names this product and consumer (checked above), so the reason is the grant's.
+  v.reason = snapshot.allow_reason != nullptr ? *snapshot.allow_reason : AllowReason(*s, *g);
   return v;
+}
+
+std::string AllowReason(const ScenarioView& scenario, const GrantView& grant) {
+  return absl::StrCat("product ", grant.product_id, " used by ", grant.consumer_org,
+                      " under approved scenario ", scenario.scenario_id, " version ",
+                      scenario.version_number, " with grant ", grant.grant_id, " (rules 21, 24)");
 }
 
 }  // namespace pdao::compliance

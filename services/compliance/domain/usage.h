@@ -81,6 +81,9 @@ struct UsageSnapshot {
   const ScenarioView* scenario = nullptr;
   const GrantView* grant = nullptr;
   const OperatorFact* grant_operator = nullptr;
+  // AllowReason(*scenario, *grant), built once when the index published this snapshot's entry
+  // (the hot path then copies it instead of formatting it per decision); nullptr: built here.
+  const std::string* allow_reason = nullptr;
 };
 
 struct UsageVerdict {
@@ -92,6 +95,9 @@ struct UsageVerdict {
   int32_t scenario_version_number = 0;
   v1::UseCategory use_category = v1::USE_CATEGORY_UNSPECIFIED;
 };
+
+// The reason of an allowed use of `grant` under `scenario` (names both and their versions).
+std::string AllowReason(const ScenarioView& scenario, const GrantView& grant);
 
 // The usage decision (rules 21, 22, 24). Allows only when the scenario is APPROVED and `at` lies in
 // [term start, approval end); the scenario lists the product (rule 21, CC Art. 18); an ACTIVE grant

@@ -1,0 +1,108 @@
+#include "common/app/decision_recorder.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/log/log.h"
+
+namespace pdao {
+
+DecisionRecorder::DecisionRecorder(Store& store, std::string shard, DecisionRecorderOptions options)
+    : store_(store), shard_(std::move(shard)), options_(options), thread_([this] { Run(); }) {}
+
+DecisionRecorder::~DecisionRecorder() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stop_ && queue_.size() < options_.max_queue) {
+      queue_.push_back(Pending{std::move(events), std::move(done)});
+      return;
+    }
+    ++failed_;
+  }
+  done(absl::UnavailableError(absl::StrCat(
+      "the decision record cannot be queued (", options_.max_queue, " decisions already wait for ",
+      "the store commit of shard ", shard_, ", or the service is shutting down) (rule 34)")));
+}
+
+absl::Status DecisionRecorder::RecordAndWait(std::vector<OutboxEvent> events) {
+  // absl::Notification may be destroyed as soon as WaitForNotification returns, even while
+  // Notify() is still returning on the writer thread.
+  absl::Notification finished;
+  absl::Status result;
+  Record(std::move(events), [&](absl::Status s) {
+    result = std::move(s);
+    finished.Notify();
+  });
+  finished.WaitForNotification();
+  return result;
+}
+
+uint64_t DecisionRecorder::committed() const {
+  absl::MutexLock lock(&mu_);
+  return committed_;
+}
+
+uint64_t DecisionRecorder::failed() const {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
+uint64_t DecisionRecorder::commits() const {
+  absl::MutexLock lock(&mu_);
+  return commits_;
+}
+
+void DecisionRecorder::Run() {
+  std::vector<Pending> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping with nothing left
+      // Group commit: everything that queued while the previous commit was in flight.
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitRequest request;
+    request.shard = shard_;
+    size_t events = 0;
+    for (const Pending& p : batch) events += p.events.size();
+    request.events.reserve(events);
+    for (Pending& p : batch) {
+      for (OutboxEvent& e : p.events) request.events.push_back(std::move(e));
+    }
+    absl::StatusOr<CommitResult> result = store_.Commit(request);
+    absl::Status status = result.status();
+    if (!status.ok()) {
+      log::Error("decision records not committed: their decisions fail closed (rule 34)",
+                 {{"error", status.ToString()},
+                  {"shard", shard_},
+                  {"decisions", static_cast<int64_t>(batch.size())}});
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++commits_;
+      if (status.ok()) {
+        committed_ += batch.size();
+      } else {
+        failed_ += batch.size();
+      }
+    }
+    for (Pending& p : batch) p.done(status);
+    batch.clear();
+  }
+}
+
+}  // namespace pdao

@@ -1,0 +1,93 @@
+// DecisionRecorder: makes every decision a service answers on its hot path (authorization's Check,
+// compliance's CheckUsage) a set of outbox events that is durable before the caller sees the
+// answer, and tells the caller when it could not be made durable so that the answer fails closed
+// (REGULATION.md rules 32 and 34: an action that cannot be audited does not happen — as Vault
+// refuses a request it cannot write to an audit device).
+//
+// Generic over what a decision commits: each Record() call brings the decision's events, already
+// built by the service (authorization: one access_decided; compliance: usage_decided and, for an
+// allowed use, usage_recorded for pricing). All of one decision's events go into the same commit,
+// so they are durable together or not at all.
+//
+// Group commit: Record() queues the events with a completion (no I/O); one writer thread takes
+// everything queued (up to `max_batch` decisions) and commits it as ONE events-only store commit on
+// the recorder's shard (SQLite: one fsynced WAL commit; Redis: one Lua script). While that commit
+// is in flight the next callers queue, so under load one fsync carries many decisions and unloaded
+// a decision costs one commit. After the commit returns, each completion is called with OK (the
+// events are durable) or with the commit's error (nothing to rely on: the caller must fail
+// closed). A failed commit is not retried: its callers are answered at once and the next batch
+// tries again. The service's outbox relay publishes the events like every other event.
+//
+// Bound: at most `max_queue` decisions wait for a commit; Record() beyond it answers UNAVAILABLE at
+// once, naming the bound (the queue never grows without limit; the caller denies).
+//
+// Completions run on the writer thread after the commit, outside the lock; they must be short and
+// must not wait for another Record() (RecordAndWait) themselves.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/store/store.h"
+
+namespace pdao {
+
+struct DecisionRecorderOptions {
+  // Decisions waiting for a commit; beyond it Record() answers UNAVAILABLE at once (fail closed).
+  size_t max_queue = 100000;
+  // Decisions per store commit.
+  size_t max_batch = 1000;
+};
+
+class DecisionRecorder {
+ public:
+  using Done = std::function<void(absl::Status)>;
+
+  // Commits on `shard` (events only, no keys). `store` must outlive this object. Starts the writer
+  // thread.
+  DecisionRecorder(Store& store, std::string shard, DecisionRecorderOptions options = {});
+  // Commits what is queued (each completion is called), then stops the writer.
+  ~DecisionRecorder();
+  DecisionRecorder(const DecisionRecorder&) = delete;
+  DecisionRecorder& operator=(const DecisionRecorder&) = delete;
+
+  // Queues one decision's `events` (at least one); `done` is called exactly once: OK once all of
+  // them are durable in the store's outbox; the store's error when their commit failed;
+  // UNAVAILABLE naming `max_queue` and rule 34 at once (on the calling thread) when the queue is
+  // full or the recorder is stopping.
+  void Record(std::vector<OutboxEvent> events, Done done);
+  // Record() and wait for its completion.
+  absl::Status RecordAndWait(std::vector<OutboxEvent> events);
+
+  const DecisionRecorderOptions& options() const { return options_; }
+  uint64_t committed() const;  // decisions made durable
+  uint64_t failed() const;     // decisions whose commit failed or that were refused
+  uint64_t commits() const;    // store commits made (committed() / commits() = decisions per fsync)
+
+ private:
+  struct Pending {
+    std::vector<OutboxEvent> events;
+    Done done;
+  };
+  void Run();
+
+  Store& store_;
+  const std::string shard_;
+  const DecisionRecorderOptions options_;
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t committed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace pdao
