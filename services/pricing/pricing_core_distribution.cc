@@ -48,6 +48,22 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
                         BeginRequest(store_, kServiceName, "SetDistributionRule", caller,
                                      request.request_id(), shard, response));
   if (!key.has_value()) return absl::OkStatus();
+  // Rule 31 shares are per agreement: the agreement must exist in authorization and authorize
+  // this operator (which proves the operator exists: authorization only drafts agreements for
+  // registered operators). Authorization's outage: UNAVAILABLE / DEADLINE_EXCEEDED, nothing
+  // written.
+  PDAO_ASSIGN_OR_RETURN(AgreementFacts agreement, authorization_.Get(rule.agreement_id()));
+  if (!agreement.found) {
+    return absl::NotFoundError(absl::StrCat("agreement ", rule.agreement_id(),
+                                            " is unknown to authorization: a distribution rule "
+                                            "binds an existing agreement (rule 31)"));
+  }
+  if (agreement.operator_org != rule.operator_org()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "agreement ", rule.agreement_id(), " authorizes operator ", agreement.operator_org,
+        ", not ", rule.operator_org(), ": a distribution rule names its agreement's operator "
+        "(rule 31)"));
+  }
   const std::string record_key = DistRuleKey(rule.agreement_id());
   PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::DistributionRule>(store_, record_key));
   const int64_t current = stored.has_value() ? stored->second : 0;
@@ -116,7 +132,9 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
         "operator ", book, "'s revenue of ", month, " was distributed under agreement ",
         other->value, "; one agreement per operator and month (README \"Known limits\")"));
   }
-  // The ledger's revenue of the month (rule 31: computed, never typed in).
+  // The ledger's revenue of the month (rule 31: computed, never typed in): what the revenue
+  // account holds for the period. The parts are posted from that account in the same period, so
+  // the month is distributed once and never beyond what it holds.
   Fen revenue = 0;
   absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
       {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}, month);
@@ -156,8 +174,10 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                     .period = month,
                     .reference = id_base,
                     .reverses = "",
-                    .lines = {{.kind = ledger::AccountKind::kOperator,
-                               .owner = book,
+                    // From the revenue account: it is flagged debits_must_not_exceed_credits, so
+                    // the ledger refuses a distribution the books do not hold (no overdraft).
+                    .lines = {{.kind = ledger::AccountKind::kRevenue,
+                               .owner = kRevenueOwner,
                                .side = ledger::Side::kDebit,
                                .amount = parts[i].amount},
                               {.kind = ledger::AccountKind::kDistributionPayable,
@@ -165,8 +185,8 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                                .side = ledger::Side::kCredit,
                                .amount = parts[i].amount}}};
     part->set_entry_id(e.id);
-    PDAO_RETURN_IF_ERROR(
-        EnsureAccount({.book = book, .kind = ledger::AccountKind::kOperator, .owner = book}));
+    PDAO_RETURN_IF_ERROR(EnsureAccount(
+        {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
     PDAO_RETURN_IF_ERROR(EnsureAccount({.book = book,
                                         .kind = ledger::AccountKind::kDistributionPayable,
                                         .owner = parts[i].contributor_id}));

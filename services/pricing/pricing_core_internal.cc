@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/app/proto_time.h"
+#include "common/app/requests.h"
 #include "common/events/event.h"
+#include "common/status/status_macros.h"
 #include "common/time/civil.h"
 #include "services/pricing/domain/mar.h"
 
@@ -366,6 +368,15 @@ OutboxEvent EntryPostedEvent(const EventContext& context, const ledger::Entry& e
   *event.mutable_ledger_entry_posted()->mutable_entry()->mutable_posted_at() =
       ToProtoTime(context.now);
   return ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(entry.book));
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
+                                                                  const std::string& book) {
+  std::map<std::string, int64_t> out;
+  PDAO_RETURN_IF_ERROR(ScanAll<v1::Distribution>(
+      store, ledger::Ledger::ExtKey(book, "dist/"),
+      [&](v1::Distribution&& d, int64_t) { out[d.month()] += d.total_fen(); }));
+  return out;
 }
 
 }  // namespace pdao::pricing

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -120,5 +121,10 @@ namespace pdao::pricing {
 // Every cap / price of a product in the order they were set (their version).
 absl::StatusOr<std::vector<v1::PriceCap>> LoadCaps(Store& store, const std::string& product_id);
 absl::StatusOr<std::vector<v1::Price>> LoadPrices(Store& store, const std::string& product_id);
+// The revenue `book` distributed per month (rule 31): Σ total_fen of its Distribution records.
+// Distributions are posted from the revenue account, so the revenue a month earned is the
+// account's net credit of the month plus this.
+absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
+                                                                  const std::string& book);
 
 }  // namespace pdao::pricing

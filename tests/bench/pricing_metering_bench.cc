@@ -37,6 +37,7 @@
 #include "pdao/events/v1/envelope.pb.h"
 #include "prometheus/registry.h"
 #include "services/pricing/pricing_core.h"
+#include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 
 namespace pdao::pricing {
@@ -100,9 +101,10 @@ int Main(int threads, absl::Duration phase) {
   }
   SystemClock clock;
   testing::FakeSellabilityChecker registry;
+  testing::FakeAgreementChecker authorization;
   TreasuryYields yields;
   prometheus::Registry metrics;
-  auto core = PricingCore::Create(**store, clock, registry, yields, metrics);
+  auto core = PricingCore::Create(**store, clock, registry, authorization, yields, metrics);
   if (!core.ok()) return 1;
   const absl::Time start = clock.Now();
   for (int t = 0; t < threads; ++t) {
