@@ -62,14 +62,12 @@ absl::StatusOr<std::shared_ptr<const ProductTables>> PriceTables::Product(const 
                                &PriceTables::LoadProduct);
 }
 
-absl::StatusOr<std::shared_ptr<const OperatorTables>> PriceTables::Operator(
-    const std::string& id) {
+absl::StatusOr<std::shared_ptr<const OperatorTables>> PriceTables::Operator(const std::string& id) {
   return Lookup<OperatorTables>(&PriceTables::operators_, id, OperatorShard(id),
                                 &PriceTables::LoadOperator);
 }
 
-absl::StatusOr<std::shared_ptr<const ConsumerTables>> PriceTables::Consumer(
-    const std::string& id) {
+absl::StatusOr<std::shared_ptr<const ConsumerTables>> PriceTables::Consumer(const std::string& id) {
   return Lookup<ConsumerTables>(&PriceTables::consumers_, id, ConsumerShard(id),
                                 &PriceTables::LoadConsumer);
 }

@@ -9,12 +9,9 @@
 
 namespace pdao::pricing {
 
-absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(Store& store, const Clock& clock,
-                                                                 SellabilityChecker& registry,
-                                                                 AgreementChecker& authorization,
-                                                                 const TreasuryYields& yields,
-                                                                 prometheus::Registry& metrics,
-                                                                 PricingOptions options) {
+absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(
+    Store& store, const Clock& clock, SellabilityChecker& registry, AgreementChecker& authorization,
+    const TreasuryYields& yields, prometheus::Registry& metrics, PricingOptions options) {
   if (options.review_adjustment_days < 1 || options.review_adjustment_days > kMaxAdjustmentDays) {
     return absl::InvalidArgumentError(
         absl::StrCat("review adjustment days must be 1..", kMaxAdjustmentDays, " (rule 29)"));
@@ -24,8 +21,8 @@ absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(Store& store, c
 }
 
 PricingCore::PricingCore(Store& store, const Clock& clock, SellabilityChecker& registry,
-                         AgreementChecker& authorization, const TreasuryYields& yields, prometheus::Registry& metrics,
-                         PricingOptions options)
+                         AgreementChecker& authorization, const TreasuryYields& yields,
+                         prometheus::Registry& metrics, PricingOptions options)
     : store_(store),
       clock_(clock),
       registry_(registry),

@@ -153,7 +153,8 @@ class PricingCore {
 
  private:
   PricingCore(Store& store, const Clock& clock, SellabilityChecker& registry,
-              AgreementChecker& authorization, const TreasuryYields& yields, prometheus::Registry& metrics, PricingOptions options);
+              AgreementChecker& authorization, const TreasuryYields& yields,
+              prometheus::Registry& metrics, PricingOptions options);
 
   // Opens `id` (idempotent) unless this core opened it before.
   absl::Status EnsureAccount(const ledger::AccountId& id);

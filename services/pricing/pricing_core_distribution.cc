@@ -59,10 +59,11 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
                                             "binds an existing agreement (rule 31)"));
   }
   if (agreement.operator_org != rule.operator_org()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "agreement ", rule.agreement_id(), " authorizes operator ", agreement.operator_org,
-        ", not ", rule.operator_org(), ": a distribution rule names its agreement's operator "
-        "(rule 31)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("agreement ", rule.agreement_id(), " authorizes operator ",
+                     agreement.operator_org, ", not ", rule.operator_org(),
+                     ": a distribution rule names its agreement's operator "
+                     "(rule 31)"));
   }
   const std::string record_key = DistRuleKey(rule.agreement_id());
   PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::DistributionRule>(store_, record_key));
@@ -132,16 +133,18 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
         "operator ", book, "'s revenue of ", month, " was distributed under agreement ",
         other->value, "; one agreement per operator and month (README \"Known limits\")"));
   }
-  // The ledger's revenue of the month (rule 31: computed, never typed in): what the revenue
-  // account holds for the period. The parts are posted from that account in the same period, so
-  // the month is distributed once and never beyond what it holds.
+  // What the ledger holds for the month (rule 31: computed, never typed in): the revenue
+  // account's net credit of the month less what was distributed of it before (its distribution
+  // period). The parts are paid from that account, which must not go below zero (no overdraft).
   Fen revenue = 0;
-  absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
-      {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}, month);
-  if (st.ok()) {
-    revenue = st->period_credits - st->period_debits;
-  } else if (!absl::IsNotFound(st.status())) {
-    return st.status();
+  for (const std::string& period : {month, DistributionPeriod(month)}) {
+    absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
+        {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}, period);
+    if (st.ok()) {
+      revenue += st->period_credits - st->period_debits;
+    } else if (!absl::IsNotFound(st.status())) {
+      return st.status();
+    }
   }
   if (revenue < 0) {
     return absl::FailedPreconditionError(absl::StrCat("the ledger's revenue of ", book, " in ",
@@ -171,7 +174,7 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                     .id = absl::StrCat(id_base, ":", i),
                     .kind = ledger::EntryKind::kDistribution,
                     .time = MonthEnd(civil) - absl::Microseconds(1),
-                    .period = month,
+                    .period = DistributionPeriod(month),
                     .reference = id_base,
                     .reverses = "",
                     // From the revenue account: it is flagged debits_must_not_exceed_credits, so

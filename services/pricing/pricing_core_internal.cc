@@ -370,6 +370,8 @@ OutboxEvent EntryPostedEvent(const EventContext& context, const ledger::Entry& e
   return ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(entry.book));
 }
 
+std::string DistributionPeriod(const std::string& month) { return absl::StrCat("dist-", month); }
+
 absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
                                                                   const std::string& book) {
   std::map<std::string, int64_t> out;

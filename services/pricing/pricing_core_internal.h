@@ -122,9 +122,12 @@ namespace pdao::pricing {
 absl::StatusOr<std::vector<v1::PriceCap>> LoadCaps(Store& store, const std::string& product_id);
 absl::StatusOr<std::vector<v1::Price>> LoadPrices(Store& store, const std::string& product_id);
 // The revenue `book` distributed per month (rule 31): Σ total_fen of its Distribution records.
-// Distributions are posted from the revenue account, so the revenue a month earned is the
-// account's net credit of the month plus this.
 absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
                                                                   const std::string& book);
+// The ledger period a month's distribution is booked in: "dist-<YYYY-MM>". It sorts after every
+// month ("d" > "2"), so no month's statement, closing balance or yearly revenue counts it: the
+// revenue account's months stay the revenue earned, while its totals (which the no-overdraft flag
+// checks) are what is left undistributed.
+std::string DistributionPeriod(const std::string& month);
 
 }  // namespace pdao::pricing

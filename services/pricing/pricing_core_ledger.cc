@@ -18,9 +18,9 @@
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 #include "common/time/civil.h"
+#include "services/pricing/price_tables.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/pricing_core_internal.h"
-#include "services/pricing/price_tables.h"
 
 namespace pdao::pricing {
 namespace {
@@ -171,8 +171,8 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
         counter = &it->second;
         use.prior_units_in_window = counter->count;
       }
-      absl::StatusOr<Charge> charge = PriceUse(
-          use, price, cap, SizeAt(consumer->sizes, u.consumer_org(), at), op->rules);
+      absl::StatusOr<Charge> charge =
+          PriceUse(use, price, cap, SizeAt(consumer->sizes, u.consumer_org(), at), op->rules);
 
       v1::MeteredUse metered;
       metered.set_event_id(envelope.event_id());
@@ -269,10 +269,9 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     if (committed.ok() && !replayed) {
       for (v1::MeterState state : states) metered_.Add({{"state", StateLabel(state)}}).Increment();
       for (const v1::MeteredUse& m : unpriced) {
-        log::Warn("use recorded as UNPRICED (rule 30: never dropped)",
-                  {{"event_id", m.event_id()},
-                   {"product", m.product_id()},
-                   {"reason", m.explanation()}});
+        log::Warn(
+            "use recorded as UNPRICED (rule 30: never dropped)",
+            {{"event_id", m.event_id()}, {"product", m.product_id()}, {"reason", m.explanation()}});
       }
       return absl::OkStatus();
     }
@@ -282,9 +281,9 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     // rest again (once; a second refusal goes back to the bus, which redelivers).
     if (!committed.ok() && !absl::IsAborted(committed)) return committed;
     if (attempt > 0) {
-      return committed.ok() ? absl::AbortedError(absl::StrCat(
-                                  "metering of ", book, "'s uses kept meeting uses metered "
-                                  "before; the bus redelivers them"))
+      return committed.ok() ? absl::AbortedError(absl::StrCat("metering of ", book,
+                                                              "'s uses kept meeting uses metered "
+                                                              "before; the bus redelivers them"))
                             : committed;
     }
     for (const Envelope& envelope : uses) {
@@ -457,15 +456,15 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
                                                      expected[m.month()] += m.amount_fen();
                                                  }));
     metered_total += expected[month];
-    // Distributions are posted from the revenue account (rule 31): the account's net credit of a
-    // month is Σ priced uses minus what the month distributed (its Distribution records).
+    // Distributions are paid from the revenue account in their own periods (DistributionPeriod,
+    // rule 31): each such period's net is minus what its month distributed (the Distribution
+    // records); the months themselves keep Σ priced uses.
     PDAO_ASSIGN_OR_RETURN(auto distributed, DistributedByMonth(store_, book));
-    for (const auto& [m, fen] : distributed) expected[m] -= fen;
+    for (const auto& [m, fen] : distributed) expected[DistributionPeriod(m)] -= fen;
     PDAO_ASSIGN_OR_RETURN(ledger::ReconciliationReport report, ledger_.Reconcile(book, expected));
     if (auto it = report.revenue_by_period.find(month); it != report.revenue_by_period.end()) {
       ledger_total += it->second;
     }
-    if (auto it = distributed.find(month); it != distributed.end()) ledger_total += it->second;
     response->set_accounts_checked(response->accounts_checked() + report.accounts_checked);
     for (const ledger::Difference& d : report.differences) {
       if (response->discrepancies_size() >= 1000) break;

@@ -227,9 +227,7 @@ absl::Status PricingCore::RunYearlyReview(const Principal& caller,
     return absl::FailedPreconditionError(absl::StrCat("no computed MAR of ", op, " covers ", year,
                                                       " (ComputeMar first, rules 27, 29)"));
   }
-  // The actual revenue of the year: the ledger's revenue of its months (the revenue account's net
-  // credit plus what each month distributed from it, rule 31).
-  PDAO_ASSIGN_OR_RETURN(auto distributed, DistributedByMonth(store_, op));
+  // The actual revenue of the year: the ledger's revenue of its months.
   Fen revenue = 0;
   for (int m = 1; m <= 12; ++m) {
     absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
@@ -238,8 +236,6 @@ absl::Status PricingCore::RunYearlyReview(const Principal& caller,
     if (absl::IsNotFound(st.status())) break;  // no revenue account: no revenue
     if (!st.ok()) return st.status();
     revenue += st->period_credits - st->period_debits;
-    if (auto it = distributed.find(FormatMonth(absl::CivilMonth(year, m))); it != distributed.end())
-      revenue += it->second;
   }
   PDAO_ASSIGN_OR_RETURN(
       ReviewResult result,

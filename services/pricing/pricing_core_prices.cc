@@ -11,9 +11,9 @@
 #include "common/app/requests.h"
 #include "common/events/event.h"
 #include "common/status/status_macros.h"
+#include "services/pricing/price_tables.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/pricing_core_internal.h"
-#include "services/pricing/price_tables.h"
 
 namespace pdao::pricing {
 namespace {

@@ -281,7 +281,7 @@ TEST_F(PricingCoreTest, BatchesPriceEveryUseAtThePriceInForceWhileThePriceChange
   ASSERT_TRUE(SetCap(20, t0).ok());
   ASSERT_TRUE(SetPrice(8, t0).ok());
   const absl::Time t1 = t0 + absl::Hours(10);
-  ASSERT_TRUE(SetPrice(5, t1).ok());  // in advance: in force from t1
+  ASSERT_TRUE(SetPrice(5, t1).ok());    // in advance: in force from t1
   std::map<std::string, int64_t> want;  // event id -> fen
   std::vector<BusMessage> first;
   for (int i = 0; i < 20; ++i) {  // uses either side of t1, interleaved in one batch
@@ -337,8 +337,8 @@ TEST_F(PricingCoreTest, TheCacheSeesAnotherReplicasPriceDiscountAndSizeChanges) 
   ASSERT_TRUE(SetCap(20, t0).ok());
   ASSERT_TRUE(SetPrice(8, t0).ok());
   prometheus::Registry other_metrics;
-  auto other = PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_,
-                                   other_metrics);
+  auto other =
+      PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_, other_metrics);
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE(core_->HandleComplianceBatch({Usage("ev-1", 1, t0)}).ok());  // caches the tables
 
@@ -381,7 +381,7 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
   batch.push_back(Usage("ev-3", 1, now));  // a redelivery overtaking nothing: same batch
   batch.push_back(BusMessage{.topic = "pdao.compliance.v1", .key = "k", .payload = "\xff\xff"});
   batch.push_back(Usage("ev-unpriced", 1, now, kDraftProduct));  // no price: UNPRICED
-  batch.push_back(Usage("ev-other-op", 1, now, "prod/bad"));      // not an id: rejected
+  batch.push_back(Usage("ev-other-op", 1, now, "prod/bad"));     // not an id: rejected
   ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());
   EXPECT_EQ(Metered("2026-03").size(), 31u);
   EXPECT_EQ(Counter("pdao_pricing_usage_rejected_total"), 2);
@@ -398,8 +398,9 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
                                    Usage("ev-29", 1, now)};
   ASSERT_TRUE(core_->HandleComplianceBatch(mixed).ok());
   // And a batch whose only priced use was posted before, with a new unpriced one.
-  ASSERT_TRUE(core_->HandleComplianceBatch({Usage("ev-1", 1, now),
-                                            Usage("ev-unpriced-3", 1, now, kDraftProduct)})
+  ASSERT_TRUE(core_
+                  ->HandleComplianceBatch(
+                      {Usage("ev-1", 1, now), Usage("ev-unpriced-3", 1, now, kDraftProduct)})
                   .ok());
   const auto metered = Metered("2026-03");
   EXPECT_EQ(metered.size(), 34u);
@@ -418,8 +419,8 @@ TEST_F(PricingCoreTest, AFailedBatchCommitWritesNothingAndTheMessagesAlonePostOn
   pdao::testing::FaultyStore faulty(*store_);
   faulty.only_shard = ledger::Ledger::ShardOf(kOperator);
   prometheus::Registry other_metrics;
-  auto core = PricingCore::Create(faulty, clock_, registry_, authorization_, *yields_,
-                                  other_metrics);
+  auto core =
+      PricingCore::Create(faulty, clock_, registry_, authorization_, *yields_, other_metrics);
   ASSERT_TRUE(core.ok()) << core.status();
   std::vector<BusMessage> batch;
   for (int i = 0; i < 5; ++i) batch.push_back(Usage(absl::StrCat("ev-", i), 1, clock_.Now()));
@@ -725,8 +726,7 @@ TEST_F(PricingCoreTest, SetDistributionRuleAsksAuthorizationForTheAgreementAndIt
   EXPECT_NE(other.message().find("rule 31"), std::string::npos) << other;
   EXPECT_NE(other.message().find(kOtherOperator), std::string::npos) << other;
   authorization_.FailAll(absl::UnavailableError("authorization down (test)"));
-  EXPECT_EQ(core_->SetDistributionRule(Agency(), rr, &resp).code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(core_->SetDistributionRule(Agency(), rr, &resp).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Snap(), before);
   authorization_.FailAll(absl::OkStatus());
   authorization_.Set("agr-9", kOperator);
@@ -736,8 +736,9 @@ TEST_F(PricingCoreTest, SetDistributionRuleAsksAuthorizationForTheAgreementAndIt
 
 // No overdraft (TigerBeetle's balance flags): a distribution is paid from the operator's revenue
 // account, which must not be debited below zero, so nothing can distribute more than the books
-// hold; the month's distribution takes exactly the month's revenue, and the yearly review still
-// counts the revenue earned.
+// hold; the month's distribution takes exactly the month's revenue, booked in its own period so
+// that the month's statement (what disclosure and the yearly review read) still shows the revenue
+// earned.
 TEST_F(PricingCoreTest, ADistributionCannotTakeMoreThanTheLedgerHoldsForThePeriod) {
   PriceProduct();
   for (int i = 0; i < 3; ++i) {
@@ -792,6 +793,18 @@ TEST_F(PricingCoreTest, ADistributionCannotTakeMoreThanTheLedgerHoldsForThePerio
   ASSERT_TRUE(rec.ok()) << rec.status();
   EXPECT_TRUE(rec->clean());
   EXPECT_EQ(rec->ledger_revenue_fen(), 24);
+  v1::GetStatementRequest sr;
+  sr.set_org(kOperator);
+  sr.set_month("2026-03");
+  v1::GetStatementResponse statement;
+  ASSERT_TRUE(core_->GetStatement(Operator(), sr, &statement).ok());
+  bool seen = false;
+  for (const auto& b : statement.balances()) {
+    if (b.account() != absl::StrCat(kOperator, "/revenue/operations")) continue;
+    seen = true;
+    EXPECT_EQ(b.balance_fen(), -24);  // the month's revenue earned (a credit balance)
+  }
+  EXPECT_TRUE(seen);
 }
 
 // --- MAR and the yearly review

@@ -57,8 +57,9 @@ absl::StatusOr<std::unique_ptr<PricingModule>> PricingModule::Create(const Modul
 
   absl::StatusOr<Store*> store = host.OpenStore("pricing");
   if (!store.ok()) return store.status();
-  absl::StatusOr<std::unique_ptr<PricingCore>> core = PricingCore::Create(
-      **store, ctx.clock, *module->registry_, *module->authorization_, *module->yields_, host.metrics(), options);
+  absl::StatusOr<std::unique_ptr<PricingCore>> core =
+      PricingCore::Create(**store, ctx.clock, *module->registry_, *module->authorization_,
+                          *module->yields_, host.metrics(), options);
   if (!core.ok()) return core.status();
   module->core_ = std::move(*core);
   module->service_ = std::make_unique<PricingService>(*module->core_, host.executor());

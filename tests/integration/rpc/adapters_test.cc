@@ -76,7 +76,8 @@ TEST(AdaptersTest, PricingBindsEveryRpc) {
   pricing::testing::FakeAgreementChecker authorization;
   pricing::TreasuryYields yields;
   prometheus::Registry metrics;
-  auto core = pricing::PricingCore::Create(**store, clock, registry, authorization, yields, metrics);
+  auto core =
+      pricing::PricingCore::Create(**store, clock, registry, authorization, yields, metrics);
   ASSERT_TRUE(core.ok()) << core.status();
   ThreadPoolExecutor executor(1, "binding-test");
   EXPECT_THAT(pricing::PricingService(**core, executor).BindingErrors(), IsEmpty());
