@@ -27,16 +27,22 @@ int64_t PriceTables::loads() const {
   return loads_;
 }
 
-absl::StatusOr<int64_t> PriceTables::VersionOf(const std::string& shard) {
+absl::StatusOr<int64_t> PriceTables::VersionOf(const std::string& shard, VersionMemo* memo) {
+  if (memo != nullptr) {
+    if (auto it = memo->find(shard); it != memo->end()) return it->second;
+  }
   PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> v, store_.Get(TablesVersionKey(shard)));
-  return v.has_value() ? v->version : 0;
+  const int64_t version = v.has_value() ? v->version : 0;
+  if (memo != nullptr) (*memo)[shard] = version;
+  return version;
 }
 
 template <typename T>
 absl::StatusOr<std::shared_ptr<const T>> PriceTables::Lookup(
     Map<T> PriceTables::*map, const std::string& id, const std::string& shard,
-    absl::StatusOr<std::shared_ptr<const T>> (PriceTables::*load)(const std::string&)) {
-  PDAO_ASSIGN_OR_RETURN(const int64_t version, VersionOf(shard));
+    absl::StatusOr<std::shared_ptr<const T>> (PriceTables::*load)(const std::string&),
+    VersionMemo* memo) {
+  PDAO_ASSIGN_OR_RETURN(const int64_t version, VersionOf(shard, memo));
   {
     absl::MutexLock lock(&mu_);
     Map<T>& cached = this->*map;
@@ -57,19 +63,22 @@ absl::StatusOr<std::shared_ptr<const T>> PriceTables::Lookup(
   return loaded;
 }
 
-absl::StatusOr<std::shared_ptr<const ProductTables>> PriceTables::Product(const std::string& id) {
+absl::StatusOr<std::shared_ptr<const ProductTables>> PriceTables::Product(const std::string& id,
+                                                                          VersionMemo* memo) {
   return Lookup<ProductTables>(&PriceTables::products_, id, ProductShard(id),
-                               &PriceTables::LoadProduct);
+                               &PriceTables::LoadProduct, memo);
 }
 
-absl::StatusOr<std::shared_ptr<const OperatorTables>> PriceTables::Operator(const std::string& id) {
+absl::StatusOr<std::shared_ptr<const OperatorTables>> PriceTables::Operator(const std::string& id,
+                                                                            VersionMemo* memo) {
   return Lookup<OperatorTables>(&PriceTables::operators_, id, OperatorShard(id),
-                                &PriceTables::LoadOperator);
+                                &PriceTables::LoadOperator, memo);
 }
 
-absl::StatusOr<std::shared_ptr<const ConsumerTables>> PriceTables::Consumer(const std::string& id) {
-  return Lookup<ConsumerTables>(&PriceTables::consumers_, id, ConsumerShard(id),
-                                &PriceTables::LoadConsumer);
+absl::StatusOr<std::shared_ptr<const ConsumerTables>> PriceTables::Consumer(const std::string& id,
+                                                                            VersionMemo* memo) {
+  return Lookup<ConsumerTables>(&PriceTables::consumers_, id, SizesShard(),
+                                &PriceTables::LoadConsumer, memo);
 }
 
 absl::StatusOr<std::shared_ptr<const ProductTables>> PriceTables::LoadProduct(

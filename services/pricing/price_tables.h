@@ -3,7 +3,8 @@
 //
 // Kept correct by versions, not by time: every write of one of these tables (SetPriceCap,
 // SetPrice, RecordDiscountRule, RecordConsumerSize, in any replica) puts the table's version key
-// (TablesVersionKey of its shard) in the SAME commit as the record, so the key's store version
+// (TablesVersionKey of its shard: the product's, the operator's, or the one shard of all consumer
+// sizes) in the SAME commit as the record, so the key's store version
 // grows with every change. A lookup reads that one key (one store round trip) and answers from
 // the cache only when the cached copy was loaded at that version; otherwise it reads the table
 // again (its version key first, then the records, so a copy is never tagged newer than what it
@@ -32,7 +33,7 @@ namespace pdao::pricing {
 // Tables cached per kind (products, operators, consumers) before the kind's cache is emptied.
 inline constexpr size_t kMaxCachedTables = 100'000;
 
-// The version key of the price tables in `shard` ("prod.<id>", "op.<id>", "consumer.<id>"):
+// The version key of the price tables in `shard` ("prod.<id>", "op.<id>", "sizes"):
 // "tables-version/{<shard>}". Its value is unused; its store version is the tables' version.
 std::string TablesVersionKey(const std::string& shard);
 // The put a table write adds to its commit (a blind write: the version only grows).
@@ -56,11 +57,18 @@ class PriceTables {
   PriceTables(const PriceTables&) = delete;
   PriceTables& operator=(const PriceTables&) = delete;
 
+  // The versions a batch has read, by shard: a batch reads each version key once (and prices all
+  // its uses as of that moment). nullptr: read every time.
+  using VersionMemo = absl::flat_hash_map<std::string, int64_t>;
+
   // The tables as of now (see above). The store's error as it is; DATA_LOSS for a stored record
   // that does not parse.
-  absl::StatusOr<std::shared_ptr<const ProductTables>> Product(const std::string& product_id);
-  absl::StatusOr<std::shared_ptr<const OperatorTables>> Operator(const std::string& operator_org);
-  absl::StatusOr<std::shared_ptr<const ConsumerTables>> Consumer(const std::string& consumer_org);
+  absl::StatusOr<std::shared_ptr<const ProductTables>> Product(const std::string& product_id,
+                                                               VersionMemo* memo = nullptr);
+  absl::StatusOr<std::shared_ptr<const OperatorTables>> Operator(const std::string& operator_org,
+                                                                 VersionMemo* memo = nullptr);
+  absl::StatusOr<std::shared_ptr<const ConsumerTables>> Consumer(const std::string& consumer_org,
+                                                                 VersionMemo* memo = nullptr);
 
   // How many times a table was read from the store (not answered from the cache): for tests.
   int64_t loads() const;
@@ -77,12 +85,13 @@ class PriceTables {
   template <typename T>
   absl::StatusOr<std::shared_ptr<const T>> Lookup(
       Map<T> PriceTables::*map, const std::string& id, const std::string& shard,
-      absl::StatusOr<std::shared_ptr<const T>> (PriceTables::*load)(const std::string&));
+      absl::StatusOr<std::shared_ptr<const T>> (PriceTables::*load)(const std::string&),
+      VersionMemo* memo);
   absl::StatusOr<std::shared_ptr<const ProductTables>> LoadProduct(const std::string& id);
   absl::StatusOr<std::shared_ptr<const OperatorTables>> LoadOperator(const std::string& id);
   absl::StatusOr<std::shared_ptr<const ConsumerTables>> LoadConsumer(const std::string& id);
   // The current version of the tables in `shard` (0: never written since versions exist).
-  absl::StatusOr<int64_t> VersionOf(const std::string& shard);
+  absl::StatusOr<int64_t> VersionOf(const std::string& shard, VersionMemo* memo);
 
   Store& store_;
   const size_t max_entries_;

@@ -14,7 +14,8 @@
 //   cap/{prod.<product>}/<seq:06>                  PriceCap, seq = its version (rule 26)
 //   price/{prod.<product>}/<seq:06>                Price, seq = its version (rules 25, 26, 28)
 //   discount/{op.<operator>}/<rule-id>             DiscountRule (rule 28)
-//   size/{consumer.<org>}/<YYYY-MM-DD>             ConsumerSize from that day (rule 28)
+//   size/{sizes}/<org>/<YYYY-MM-DD>                ConsumerSize from that day (rule 28)
+//   tables-version/{<shard>}                       price-table version (price_tables.h)
 //   mar-inputs/{mar.<operator>}/<first>..<last>    MarInputs of a period (rule 27)
 //   mar/{mar.<operator>}/<first>..<last>           Mar computed for the period (rules 27, 29)
 //   review/{mar.<operator>}/<year>                 YearlyReview (rule 29)
@@ -58,7 +59,7 @@ inline constexpr char kConsumerGroup[] = "pricing";
 
 // Uses posted in one ledger commit by the metering batch path: each adds an entry, a MeteredUse
 // record and an event (ledger bounds kMaxBatchEntries, kMaxExtraWrites).
-inline constexpr size_t kMaxUsesPerCommit = 200;
+inline constexpr size_t kMaxUsesPerCommit = 100;
 
 // How PricingModule consumes pdao.compliance.v1 (EventBus::SubscribeBatch): up to 500 messages,
 // 5 ms linger, never dead-lettered (a use is never dropped, rule 30; see pricing_module.cc).

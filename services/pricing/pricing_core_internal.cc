@@ -43,9 +43,9 @@ std::string DiscountPrefix(const std::string& op) {
 std::string DiscountKey(const std::string& op, const std::string& rule_id) {
   return absl::StrCat(DiscountPrefix(op), rule_id);
 }
-std::string ConsumerShard(const std::string& org) { return absl::StrCat("consumer.", org); }
+std::string SizesShard() { return "sizes"; }
 std::string SizePrefix(const std::string& org) {
-  return absl::StrCat("size/", Tag(ConsumerShard(org)), "/");
+  return absl::StrCat("size/", Tag(SizesShard()), "/", org, "/");
 }
 std::string SizeKey(const std::string& org, const std::string& day) {
   return absl::StrCat(SizePrefix(org), day);

@@ -42,7 +42,9 @@ std::string PriceKey(const std::string& product_id, int64_t seq);
 std::string OperatorShard(const std::string& operator_org);  // "op.<id>"
 std::string DiscountPrefix(const std::string& operator_org);
 std::string DiscountKey(const std::string& operator_org, const std::string& rule_id);
-std::string ConsumerShard(const std::string& consumer_org);  // "consumer.<id>"
+// Every consumer's size records share one shard ("sizes"): one version key covers them all, so a
+// metering batch checks the consumers' tables with one read (price_tables.h).
+std::string SizesShard();
 std::string SizePrefix(const std::string& consumer_org);
 std::string SizeKey(const std::string& consumer_org, const std::string& day);
 std::string MarShard(const std::string& operator_org);  // "mar.<id>"

@@ -104,6 +104,7 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     absl::flat_hash_map<std::string, std::shared_ptr<const ProductTables>> products;
     absl::flat_hash_map<std::string, std::shared_ptr<const OperatorTables>> operators;
     absl::flat_hash_map<std::string, std::shared_ptr<const ConsumerTables>> consumers;
+    PriceTables::VersionMemo versions;  // each table version read once per chunk
     // Tier counters touched by the chunk: units so far (running) and the stored version.
     struct Units {
       int64_t count = 0;
@@ -127,15 +128,15 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
       // What was in force at the time of use (rules 26-28).
       auto& product = products[u.product_id()];
       if (product == nullptr) {
-        PDAO_ASSIGN_OR_RETURN(product, tables_.Product(u.product_id()));
+        PDAO_ASSIGN_OR_RETURN(product, tables_.Product(u.product_id(), &versions));
       }
       auto& op = operators[book];
       if (op == nullptr) {
-        PDAO_ASSIGN_OR_RETURN(op, tables_.Operator(book));
+        PDAO_ASSIGN_OR_RETURN(op, tables_.Operator(book, &versions));
       }
       auto& consumer = consumers[u.consumer_org()];
       if (consumer == nullptr) {
-        PDAO_ASSIGN_OR_RETURN(consumer, tables_.Consumer(u.consumer_org()));
+        PDAO_ASSIGN_OR_RETURN(consumer, tables_.Consumer(u.consumer_org(), &versions));
       }
       const Price* price = PriceInForce(product->prices, u.product_id(), at);
       const PriceCap* cap = CapInForce(product->caps, u.product_id(), at);

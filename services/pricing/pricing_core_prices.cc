@@ -308,7 +308,7 @@ absl::Status PricingCore::RecordConsumerSize(const Principal& caller,
   }
   PDAO_RETURN_IF_ERROR(ValidateText(size.basis(), "size.basis", kMaxBasisBytes));
   PDAO_RETURN_IF_ERROR(ParseDayField(size.effective_from(), "size.effective_from").status());
-  const std::string shard = ConsumerShard(size.consumer_org());
+  const std::string shard = SizesShard();
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> key,
                         BeginRequest(store_, kServiceName, "RecordConsumerSize", caller,
                                      request.request_id(), shard, response));

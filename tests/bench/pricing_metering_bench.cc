@@ -29,8 +29,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
 #include "common/clock/clock.h"
@@ -46,6 +48,77 @@ namespace pdao::pricing {
 namespace {
 
 constexpr int64_t kRate = 7;  // fen per call
+
+// The store as metering sees it, counting each kind of call and the time spent in it (wall time,
+// summed over threads): where a phase's time goes (reads vs commits).
+class TimedStore final : public Store {
+ public:
+  explicit TimedStore(Store& inner) : inner_(inner) {}
+  struct Counts {
+    uint64_t gets = 0, scans = 0, commits = 0;
+    double get_s = 0, scan_s = 0, commit_s = 0;
+  };
+  Counts Take() {
+    absl::MutexLock lock(&mu_);
+    Counts c = counts_;
+    counts_ = Counts{};
+    return c;
+  }
+
+  // Store
+  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Get(key);
+    Add(&Counts::gets, &Counts::get_s, t);
+    return r;
+  }
+  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
+                                int limit) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Scan(prefix, start_after, limit);
+    Add(&Counts::scans, &Counts::scan_s, t);
+    return r;
+  }
+  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Commit(request);
+    Add(&Counts::commits, &Counts::commit_s, t);
+    return r;
+  }
+  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
+                                                                  const std::string& key) override {
+    return inner_.GetIdempotencyResult(shard, key);
+  }
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
+    return inner_.PendingOutbox(limit);
+  }
+  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
+    return inner_.MarkSent(records);
+  }
+  int64_t AddOutboxListener(std::function<void()> listener) override {
+    return inner_.AddOutboxListener(std::move(listener));
+  }
+  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
+
+ private:
+  void Add(uint64_t Counts::*n, double Counts::*s, absl::Time start) {
+    const double d = absl::ToDoubleSeconds(absl::Now() - start);
+    absl::MutexLock lock(&mu_);
+    ++(counts_.*n);
+    counts_.*s += d;
+  }
+  Store& inner_;
+  absl::Mutex mu_;
+  Counts counts_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Breakdown(const TimedStore::Counts& c, uint64_t events) {
+  const double e = events > 0 ? static_cast<double>(events) : 1;
+  return absl::StrFormat(
+      "per event: %.2f gets (%.0f us), %.3f scans, %.3f commits (%.0f us); commit avg %.2f ms",
+      c.gets / e, 1e6 * c.get_s / e, c.scans / e, c.commits / e, 1e6 * c.commit_s / e,
+      c.commits > 0 ? 1e3 * c.commit_s / c.commits : 0);
+}
 
 BusMessage Use(int t, uint64_t n, absl::Time at) {
   events::v1::Envelope e;
@@ -106,7 +179,8 @@ int Main(int threads, absl::Duration phase, int batch) {
   testing::FakeAgreementChecker authorization;
   TreasuryYields yields;
   prometheus::Registry metrics;
-  auto core = PricingCore::Create(**store, clock, registry, authorization, yields, metrics);
+  TimedStore timed(**store);
+  auto core = PricingCore::Create(timed, clock, registry, authorization, yields, metrics);
   if (!core.ok()) return 1;
   const absl::Time start = clock.Now();
   for (int t = 0; t < threads; ++t) {
@@ -190,12 +264,16 @@ int Main(int threads, absl::Duration phase, int batch) {
   double batch_secs = 0, single_secs = 0;
   for (int round = 0; round < 3; ++round) {
     const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    timed.Take();
     const auto [bn, bs] = run(batch);
+    const TimedStore::Counts bc = timed.Take();
     const auto [sn, ss] = run(0);
+    const TimedStore::Counts sc = timed.Take();
     std::printf(
         "  round %d: raw SET -P 16 %.0f/s, metering batch(%d) %.0f events/s, per message %.0f "
-        "events/s\n",
-        round, raw, batch, static_cast<double>(bn) / bs, static_cast<double>(sn) / ss);
+        "events/s\n    batch: %s\n    per message: %s\n",
+        round, raw, batch, static_cast<double>(bn) / bs, static_cast<double>(sn) / ss,
+        Breakdown(bc, bn).c_str(), Breakdown(sc, sn).c_str());
     batch_events += bn;
     batch_secs += bs;
     single_events += sn;
