@@ -9,28 +9,28 @@
 
 namespace pdao::pricing {
 
-absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(Store& store, const Clock& clock,
-                                                                 SellabilityChecker& registry,
-                                                                 const TreasuryYields& yields,
-                                                                 prometheus::Registry& metrics,
-                                                                 PricingOptions options) {
+absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(
+    Store& store, const Clock& clock, SellabilityChecker& registry, AgreementChecker& authorization,
+    const TreasuryYields& yields, prometheus::Registry& metrics, PricingOptions options) {
   if (options.review_adjustment_days < 1 || options.review_adjustment_days > kMaxAdjustmentDays) {
     return absl::InvalidArgumentError(
         absl::StrCat("review adjustment days must be 1..", kMaxAdjustmentDays, " (rule 29)"));
   }
   return std::unique_ptr<PricingCore>(
-      new PricingCore(store, clock, registry, yields, metrics, options));
+      new PricingCore(store, clock, registry, authorization, yields, metrics, options));
 }
 
 PricingCore::PricingCore(Store& store, const Clock& clock, SellabilityChecker& registry,
-                         const TreasuryYields& yields, prometheus::Registry& metrics,
-                         PricingOptions options)
+                         AgreementChecker& authorization, const TreasuryYields& yields,
+                         prometheus::Registry& metrics, PricingOptions options)
     : store_(store),
       clock_(clock),
       registry_(registry),
+      authorization_(authorization),
       yields_(yields),
       options_(options),
       ledger_(store),
+      tables_(store),
       metered_(prometheus::BuildCounter()
                    .Name("pdao_pricing_usage_metered_total")
                    .Help("usage_recorded events metered, by outcome: priced, public_good, "

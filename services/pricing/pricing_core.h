@@ -14,7 +14,8 @@
 //   cap/{prod.<product>}/<seq:06>                  PriceCap, seq = its version (rule 26)
 //   price/{prod.<product>}/<seq:06>                Price, seq = its version (rules 25, 26, 28)
 //   discount/{op.<operator>}/<rule-id>             DiscountRule (rule 28)
-//   size/{consumer.<org>}/<YYYY-MM-DD>             ConsumerSize from that day (rule 28)
+//   size/{sizes}/<org>/<YYYY-MM-DD>                ConsumerSize from that day (rule 28)
+//   tables-version/{<shard>}                       price-table version (price_tables.h)
 //   mar-inputs/{mar.<operator>}/<first>..<last>    MarInputs of a period (rule 27)
 //   mar/{mar.<operator>}/<first>..<last>           Mar computed for the period (rules 27, 29)
 //   review/{mar.<operator>}/<year>                 YearlyReview (rule 29)
@@ -30,6 +31,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -44,14 +46,25 @@
 #include "pdao/pricing/v1/pricing.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
+#include "services/pricing/agreement_checker.h"
 #include "services/pricing/domain/mar.h"
 #include "services/pricing/ledger/ledger.h"
+#include "services/pricing/price_tables.h"
 #include "services/pricing/sellability_checker.h"
 
 namespace pdao::pricing {
 
 // The consumer group of compliance's events.
 inline constexpr char kConsumerGroup[] = "pricing";
+
+// Uses posted in one ledger commit by the metering batch path: each adds an entry, a MeteredUse
+// record and an event (ledger bounds kMaxBatchEntries, kMaxExtraWrites).
+inline constexpr size_t kMaxUsesPerCommit = 100;
+
+// How PricingModule consumes pdao.compliance.v1 (EventBus::SubscribeBatch): up to 500 messages,
+// 5 ms linger, never dead-lettered (a use is never dropped, rule 30; see pricing_module.cc).
+inline constexpr BatchOptions kMeteringBatch{
+    .max_messages = 500, .linger = absl::Milliseconds(5), .max_attempts = 0};
 
 struct PricingOptions {
   // Calendar days a yearly review gives to act (rule 29): 1..366.
@@ -60,10 +73,11 @@ struct PricingOptions {
 
 class PricingCore {
  public:
-  // `store`, `clock`, `registry`, `yields` and `metrics` must outlive this object.
-  // INVALID_ARGUMENT from Create for options out of bounds.
+  // `store`, `clock`, `registry`, `authorization`, `yields` and `metrics` must outlive this
+  // object. INVALID_ARGUMENT from Create for options out of bounds.
   static absl::StatusOr<std::unique_ptr<PricingCore>> Create(Store& store, const Clock& clock,
                                                              SellabilityChecker& registry,
+                                                             AgreementChecker& authorization,
                                                              const TreasuryYields& yields,
                                                              prometheus::Registry& metrics,
                                                              PricingOptions options = {});
@@ -122,26 +136,43 @@ class PricingCore {
   // pdao_pricing_usage_rejected_total — redelivering it could never succeed. Store errors as they
   // are (the bus redelivers; the event posts at most once).
   absl::Status HandleComplianceEvent(const BusMessage& message);
+  // The batch path (the module's SubscribeBatch handler; HandleComplianceEvent is a batch of
+  // one): the uses of the batch are grouped by operator and each group is priced from the
+  // price-table cache (price_tables.h) and posted with Ledger::PostBatch — entries, MeteredUse
+  // records, tier counters and usage_metered events — in one commit per kMaxUsesPerCommit uses.
+  // Idempotent by event id: an event metered before posts nothing (its MeteredUse mark is created
+  // only if absent; a refused commit finds the marks and commits the rest), and the same event
+  // twice in one batch is metered once. Rejected payloads as above (acknowledged, counted). An
+  // error leaves the whole batch unacknowledged: the bus hands its messages again one at a time,
+  // so a poison message is isolated (common/bus/event_bus.h).
+  absl::Status HandleComplianceBatch(const std::vector<BusMessage>& messages);
+
+  // The price-table cache metering reads (for tests: PriceTables::loads).
+  const PriceTables& price_tables() const { return tables_; }
 
   ledger::Ledger& ledger() { return ledger_; }
 
  private:
   PricingCore(Store& store, const Clock& clock, SellabilityChecker& registry,
-              const TreasuryYields& yields, prometheus::Registry& metrics, PricingOptions options);
+              AgreementChecker& authorization, const TreasuryYields& yields,
+              prometheus::Registry& metrics, PricingOptions options);
 
   // Opens `id` (idempotent) unless this core opened it before.
   absl::Status EnsureAccount(const ledger::AccountId& id);
   // Records that `operator_org` has books (the index Reconcile and statements walk).
   absl::Status EnsureBook(const std::string& operator_org);
-  // Meters one usage_recorded event.
-  absl::Status Meter(const pdao::events::v1::Envelope& envelope);
+  // Meters uses of one book (1..kMaxUsesPerCommit) in one commit (see HandleComplianceBatch).
+  absl::Status MeterChunk(const std::string& book,
+                          const std::vector<pdao::events::v1::Envelope>& uses);
 
   Store& store_;
   const Clock& clock_;
   SellabilityChecker& registry_;
+  AgreementChecker& authorization_;
   const TreasuryYields& yields_;
   const PricingOptions options_;
   ledger::Ledger ledger_;
+  PriceTables tables_;
   prometheus::Family<prometheus::Counter>& metered_;  // label state
   prometheus::Counter& rejected_;
   prometheus::Counter& reconciliation_failures_;

@@ -48,6 +48,23 @@ absl::Status PricingCore::SetDistributionRule(const Principal& caller,
                         BeginRequest(store_, kServiceName, "SetDistributionRule", caller,
                                      request.request_id(), shard, response));
   if (!key.has_value()) return absl::OkStatus();
+  // Rule 31 shares are per agreement: the agreement must exist in authorization and authorize
+  // this operator (which proves the operator exists: authorization only drafts agreements for
+  // registered operators). Authorization's outage: UNAVAILABLE / DEADLINE_EXCEEDED, nothing
+  // written.
+  PDAO_ASSIGN_OR_RETURN(AgreementFacts agreement, authorization_.Get(rule.agreement_id()));
+  if (!agreement.found) {
+    return absl::NotFoundError(absl::StrCat("agreement ", rule.agreement_id(),
+                                            " is unknown to authorization: a distribution rule "
+                                            "binds an existing agreement (rule 31)"));
+  }
+  if (agreement.operator_org != rule.operator_org()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("agreement ", rule.agreement_id(), " authorizes operator ",
+                     agreement.operator_org, ", not ", rule.operator_org(),
+                     ": a distribution rule names its agreement's operator "
+                     "(rule 31)"));
+  }
   const std::string record_key = DistRuleKey(rule.agreement_id());
   PDAO_ASSIGN_OR_RETURN(auto stored, LoadProto<v1::DistributionRule>(store_, record_key));
   const int64_t current = stored.has_value() ? stored->second : 0;
@@ -116,14 +133,18 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
         "operator ", book, "'s revenue of ", month, " was distributed under agreement ",
         other->value, "; one agreement per operator and month (README \"Known limits\")"));
   }
-  // The ledger's revenue of the month (rule 31: computed, never typed in).
+  // What the ledger holds for the month (rule 31: computed, never typed in): the revenue
+  // account's net credit of the month less what was distributed of it before (its distribution
+  // period). The parts are paid from that account, which must not go below zero (no overdraft).
   Fen revenue = 0;
-  absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
-      {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}, month);
-  if (st.ok()) {
-    revenue = st->period_credits - st->period_debits;
-  } else if (!absl::IsNotFound(st.status())) {
-    return st.status();
+  for (const std::string& period : {month, DistributionPeriod(month)}) {
+    absl::StatusOr<ledger::Statement> st = ledger_.StatementFor(
+        {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}, period);
+    if (st.ok()) {
+      revenue += st->period_credits - st->period_debits;
+    } else if (!absl::IsNotFound(st.status())) {
+      return st.status();
+    }
   }
   if (revenue < 0) {
     return absl::FailedPreconditionError(absl::StrCat("the ledger's revenue of ", book, " in ",
@@ -153,11 +174,13 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                     .id = absl::StrCat(id_base, ":", i),
                     .kind = ledger::EntryKind::kDistribution,
                     .time = MonthEnd(civil) - absl::Microseconds(1),
-                    .period = month,
+                    .period = DistributionPeriod(month),
                     .reference = id_base,
                     .reverses = "",
-                    .lines = {{.kind = ledger::AccountKind::kOperator,
-                               .owner = book,
+                    // From the revenue account: it is flagged debits_must_not_exceed_credits, so
+                    // the ledger refuses a distribution the books do not hold (no overdraft).
+                    .lines = {{.kind = ledger::AccountKind::kRevenue,
+                               .owner = kRevenueOwner,
                                .side = ledger::Side::kDebit,
                                .amount = parts[i].amount},
                               {.kind = ledger::AccountKind::kDistributionPayable,
@@ -165,8 +188,8 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                                .side = ledger::Side::kCredit,
                                .amount = parts[i].amount}}};
     part->set_entry_id(e.id);
-    PDAO_RETURN_IF_ERROR(
-        EnsureAccount({.book = book, .kind = ledger::AccountKind::kOperator, .owner = book}));
+    PDAO_RETURN_IF_ERROR(EnsureAccount(
+        {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
     PDAO_RETURN_IF_ERROR(EnsureAccount({.book = book,
                                         .kind = ledger::AccountKind::kDistributionPayable,
                                         .owner = parts[i].contributor_id}));

@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/app/proto_time.h"
+#include "common/app/requests.h"
 #include "common/events/event.h"
+#include "common/status/status_macros.h"
 #include "common/time/civil.h"
 #include "services/pricing/domain/mar.h"
 
@@ -41,9 +43,9 @@ std::string DiscountPrefix(const std::string& op) {
 std::string DiscountKey(const std::string& op, const std::string& rule_id) {
   return absl::StrCat(DiscountPrefix(op), rule_id);
 }
-std::string ConsumerShard(const std::string& org) { return absl::StrCat("consumer.", org); }
+std::string SizesShard() { return "sizes"; }
 std::string SizePrefix(const std::string& org) {
-  return absl::StrCat("size/", Tag(ConsumerShard(org)), "/");
+  return absl::StrCat("size/", Tag(SizesShard()), "/", org, "/");
 }
 std::string SizeKey(const std::string& org, const std::string& day) {
   return absl::StrCat(SizePrefix(org), day);
@@ -366,6 +368,17 @@ OutboxEvent EntryPostedEvent(const EventContext& context, const ledger::Entry& e
   *event.mutable_ledger_entry_posted()->mutable_entry()->mutable_posted_at() =
       ToProtoTime(context.now);
   return ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(entry.book));
+}
+
+std::string DistributionPeriod(const std::string& month) { return absl::StrCat("dist-", month); }
+
+absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
+                                                                  const std::string& book) {
+  std::map<std::string, int64_t> out;
+  PDAO_RETURN_IF_ERROR(ScanAll<v1::Distribution>(
+      store, ledger::Ledger::ExtKey(book, "dist/"),
+      [&](v1::Distribution&& d, int64_t) { out[d.month()] += d.total_fen(); }));
+  return out;
 }
 
 }  // namespace pdao::pricing

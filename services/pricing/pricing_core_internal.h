@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,9 @@ std::string PriceKey(const std::string& product_id, int64_t seq);
 std::string OperatorShard(const std::string& operator_org);  // "op.<id>"
 std::string DiscountPrefix(const std::string& operator_org);
 std::string DiscountKey(const std::string& operator_org, const std::string& rule_id);
-std::string ConsumerShard(const std::string& consumer_org);  // "consumer.<id>"
+// Every consumer's size records share one shard ("sizes"): one version key covers them all, so a
+// metering batch checks the consumers' tables with one read (price_tables.h).
+std::string SizesShard();
 std::string SizePrefix(const std::string& consumer_org);
 std::string SizeKey(const std::string& consumer_org, const std::string& day);
 std::string MarShard(const std::string& operator_org);  // "mar.<id>"
@@ -120,5 +123,13 @@ namespace pdao::pricing {
 // Every cap / price of a product in the order they were set (their version).
 absl::StatusOr<std::vector<v1::PriceCap>> LoadCaps(Store& store, const std::string& product_id);
 absl::StatusOr<std::vector<v1::Price>> LoadPrices(Store& store, const std::string& product_id);
+// The revenue `book` distributed per month (rule 31): Σ total_fen of its Distribution records.
+absl::StatusOr<std::map<std::string, int64_t>> DistributedByMonth(Store& store,
+                                                                  const std::string& book);
+// The ledger period a month's distribution is booked in: "dist-<YYYY-MM>". It sorts after every
+// month ("d" > "2"), so no month's statement, closing balance or yearly revenue counts it: the
+// revenue account's months stay the revenue earned, while its totals (which the no-overdraft flag
+// checks) are what is left undistributed.
+std::string DistributionPeriod(const std::string& month);
 
 }  // namespace pdao::pricing

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/app/proto_time.h"
@@ -16,6 +18,7 @@
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 #include "common/time/civil.h"
+#include "services/pricing/price_tables.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/pricing_core_internal.h"
 
@@ -45,176 +48,254 @@ std::string WindowName(TierWindow window, absl::Time at) {
 }  // namespace
 
 absl::Status PricingCore::HandleComplianceEvent(const BusMessage& message) {
-  Envelope envelope;
-  if (!envelope.ParseFromString(message.payload)) {
-    rejected_.Increment();
-    log::Warn("compliance event does not parse; acknowledged, not metered",
-              {{"topic", message.topic}, {"key", message.key}});
-    return absl::OkStatus();
-  }
-  if (!envelope.has_usage_recorded()) return absl::OkStatus();
-  return Meter(envelope);
+  return HandleComplianceBatch({message});
 }
 
-absl::Status PricingCore::Meter(const Envelope& envelope) {
-  const auto& u = envelope.usage_recorded();
-  for (const auto& [value, what] :
-       std::vector<std::pair<std::string, std::string>>{{envelope.event_id(), "event_id"},
-                                                        {u.operator_org(), "operator_org"},
-                                                        {u.consumer_org(), "consumer_org"},
-                                                        {u.product_id(), "product_id"}}) {
-    if (absl::Status s = ValidateId(value, what); !s.ok()) {
+absl::Status PricingCore::HandleComplianceBatch(const std::vector<BusMessage>& messages) {
+  // The uses of the batch by book (operator), in delivery order; one use per event id.
+  std::map<std::string, std::vector<Envelope>> by_book;
+  absl::flat_hash_set<std::string> seen;
+  for (const BusMessage& message : messages) {
+    Envelope envelope;
+    if (!envelope.ParseFromString(message.payload)) {
+      rejected_.Increment();
+      log::Warn("compliance event does not parse; acknowledged, not metered",
+                {{"topic", message.topic}, {"key", message.key}});
+      continue;
+    }
+    if (!envelope.has_usage_recorded()) continue;
+    const auto& u = envelope.usage_recorded();
+    absl::Status valid = absl::OkStatus();
+    for (const auto& [value, what] :
+         std::vector<std::pair<std::string, std::string>>{{envelope.event_id(), "event_id"},
+                                                          {u.operator_org(), "operator_org"},
+                                                          {u.consumer_org(), "consumer_org"},
+                                                          {u.product_id(), "product_id"}}) {
+      if (valid.ok()) valid = ValidateId(value, what);
+    }
+    if (!valid.ok()) {
       rejected_.Increment();
       log::Warn("usage_recorded cannot be metered; acknowledged, not metered",
-                {{"event_id", envelope.event_id()}, {"error", s.ToString()}});
-      return absl::OkStatus();
+                {{"event_id", envelope.event_id()}, {"error", valid.ToString()}});
+      continue;
     }
+    // The same event twice in one batch (a redelivery overtaking its original): metered once.
+    if (!seen.insert(envelope.event_id()).second) continue;
+    std::string book = u.operator_org();
+    by_book[book].push_back(std::move(envelope));
   }
-  const std::string& book = u.operator_org();
-  const absl::Time at =
-      HasTime(u.at()) ? FromProtoTime(u.at()) : FromProtoTime(envelope.occurred_at());
-  const std::string month = MonthOf(at);
-  const std::string meter_key = MeterKey(book, month, envelope.event_id());
-  PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> seen, store_.Get(meter_key));
-  if (seen.has_value()) return absl::OkStatus();  // metered before: a redelivery posts nothing
-  PDAO_RETURN_IF_ERROR(EnsureBook(book));
-
-  // What was in force at the time of use.
-  PDAO_ASSIGN_OR_RETURN(std::vector<v1::PriceCap> caps, LoadCaps(store_, u.product_id()));
-  PDAO_ASSIGN_OR_RETURN(std::vector<v1::Price> prices, LoadPrices(store_, u.product_id()));
-  std::vector<PriceCap> domain_caps;
-  for (const v1::PriceCap& c : caps) domain_caps.push_back(CapFromProto(c));
-  std::vector<Price> domain_prices;
-  for (const v1::Price& p : prices) {
-    PDAO_ASSIGN_OR_RETURN(Price d, PriceFromProto(p));
-    domain_prices.push_back(std::move(d));
-  }
-  std::vector<DiscountRule> rules;
-  PDAO_RETURN_IF_ERROR(ScanAll<v1::DiscountRule>(
-      store_, DiscountPrefix(book),
-      [&](v1::DiscountRule&& r, int64_t) { rules.push_back(DiscountFromProto(r)); }));
-  std::vector<SizeRecord> sizes;
-  PDAO_RETURN_IF_ERROR(ScanAll<v1::ConsumerSize>(
-      store_, SizePrefix(u.consumer_org()), [&](v1::ConsumerSize&& s, int64_t) {
-        absl::StatusOr<absl::CivilDay> day = ParseDayField(s.effective_from(), "");
-        if (!day.ok()) return;
-        sizes.push_back(SizeRecord{.consumer_id = s.consumer_org(),
-                                   .size = SizeFromProto(s.size()),
-                                   .effective_from = absl::FromCivil(*day, ChinaTimeZone())});
-      }));
-  const Price* price = PriceInForce(domain_prices, u.product_id(), at);
-  const PriceCap* cap = CapInForce(domain_caps, u.product_id(), at);
-
-  Use use{.product_id = u.product_id(),
-          .operator_id = book,
-          .consumer_id = u.consumer_org(),
-          .scenario_category = CategoryFromProto(u.use_category()),
-          .unit_kind = UnitKindFromProto(u.unit_kind()),
-          .units = u.units(),
-          .at = at,
-          .prior_units_in_window = 0};
-  // Tiers: the consumer's units of the product in the tier window so far (same commit).
-  std::optional<Put> units_put;
-  if (price != nullptr && price->tiers.size() > 1 &&
-      use.scenario_category == UseCategory::kCommercial) {
-    const std::string key =
-        UnitsKey(book, u.consumer_org(), u.product_id(), WindowName(price->tier_window, at));
-    PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> stored, store_.Get(key));
-    int64_t prior = 0;
-    if (stored.has_value() && !absl::SimpleAtoi(stored->value, &prior)) {
-      return absl::DataLossError(absl::StrCat("stored record ", key, " is not a unit count"));
+  for (const auto& [book, uses] : by_book) {
+    for (size_t i = 0; i < uses.size(); i += kMaxUsesPerCommit) {
+      const size_t end = std::min(uses.size(), i + kMaxUsesPerCommit);
+      PDAO_RETURN_IF_ERROR(
+          MeterChunk(book, std::vector<Envelope>(uses.begin() + static_cast<ptrdiff_t>(i),
+                                                 uses.begin() + static_cast<ptrdiff_t>(end))));
     }
-    use.prior_units_in_window = prior;
-    units_put = Put{.key = key,
-                    .value = absl::StrCat(prior + std::max<int64_t>(u.units(), 0)),
-                    .expected_version = stored.has_value() ? stored->version : kMustNotExist};
-  }
-  absl::StatusOr<Charge> charge =
-      PriceUse(use, price, cap, SizeAt(sizes, u.consumer_org(), at), rules);
-
-  const absl::Time now = clock_.Now();
-  v1::MeteredUse metered;
-  metered.set_event_id(envelope.event_id());
-  metered.set_product_id(u.product_id());
-  metered.set_operator_org(book);
-  metered.set_consumer_org(u.consumer_org());
-  metered.set_scenario_id(u.scenario_id());
-  metered.set_use_category(u.use_category());
-  metered.set_unit_kind(u.unit_kind());
-  metered.set_units(u.units());
-  *metered.mutable_at() = ToProtoTime(at);
-  metered.set_month(month);
-  *metered.mutable_metered_at() = ToProtoTime(now);
-  if (!charge.ok()) {
-    metered.set_state(v1::METER_STATE_UNPRICED);
-    metered.set_explanation(std::string(charge.status().message()));
-    units_put.reset();  // an unpriced use does not count towards a tier
-  } else {
-    metered.set_state(charge->public_good_free ? v1::METER_STATE_PUBLIC_GOOD
-                                               : v1::METER_STATE_PRICED);
-    metered.set_amount_fen(charge->amount);
-    metered.set_gross_fen(charge->gross);
-    metered.set_discount_fen(charge->discount);
-    metered.set_price_id(charge->price_id);
-    metered.set_cap_id(charge->cap_id);
-    metered.set_discount_rule_id(charge->discount_rule_id);
-    metered.set_explanation(charge->explanation);
-  }
-  const bool post = charge.ok() && charge->amount > 0;
-  ledger::Entry entry;
-  if (post) {
-    entry = ledger::Entry{.book = book,
-                          .id = absl::StrCat("usage:", envelope.event_id()),
-                          .kind = ledger::EntryKind::kUsage,
-                          .time = at,
-                          .period = month,
-                          .reference = envelope.event_id(),
-                          .reverses = "",
-                          .lines = {{.kind = ledger::AccountKind::kConsumer,
-                                     .owner = u.consumer_org(),
-                                     .side = ledger::Side::kDebit,
-                                     .amount = charge->amount},
-                                    {.kind = ledger::AccountKind::kRevenue,
-                                     .owner = kRevenueOwner,
-                                     .side = ledger::Side::kCredit,
-                                     .amount = charge->amount}}};
-    metered.set_entry_id(entry.id);
-    PDAO_RETURN_IF_ERROR(EnsureAccount(
-        {.book = book, .kind = ledger::AccountKind::kConsumer, .owner = u.consumer_org()}));
-    PDAO_RETURN_IF_ERROR(EnsureAccount(
-        {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
-  }
-
-  EventContext context = Context(System(), envelope.event_id(), now);
-  context.correlation_id =
-      envelope.correlation_id().empty() ? envelope.event_id() : envelope.correlation_id();
-  Envelope event = NewEnvelope(context, "metered-use", envelope.event_id(), 1,
-                               absl::StrCat("pricing.usage.", StateLabel(metered.state())));
-  *event.mutable_usage_metered()->mutable_use() = metered;
-  ledger::ExtraWrites extra;
-  extra.puts.push_back(Put{
-      .key = meter_key, .value = metered.SerializeAsString(), .expected_version = kMustNotExist});
-  if (units_put.has_value()) extra.puts.push_back(*units_put);
-  extra.events.push_back(
-      ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
-
-  if (post) {
-    PDAO_RETURN_IF_ERROR(ledger_.Post(entry, extra).status());
-  } else {
-    CommitRequest req;
-    req.shard = ledger::Ledger::ShardOf(book);
-    req.puts = std::move(extra.puts);
-    req.events = std::move(extra.events);
-    PDAO_RETURN_IF_ERROR(store_.Commit(req).status());
-  }
-  metered_.Add({{"state", StateLabel(metered.state())}}).Increment();
-  if (metered.state() == v1::METER_STATE_UNPRICED) {
-    log::Warn("use recorded as UNPRICED (rule 30: never dropped)",
-              {{"event_id", envelope.event_id()},
-               {"product", u.product_id()},
-               {"reason", metered.explanation()}});
   }
   return absl::OkStatus();
+}
+
+absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<Envelope>& uses) {
+  PDAO_RETURN_IF_ERROR(EnsureBook(book));
+  // Uses found metered before (a redelivery): known only after a commit was refused for them.
+  absl::flat_hash_set<std::string> metered_before;
+  for (int attempt = 0;; ++attempt) {
+    // The tables of this chunk, each looked up once (price_tables.h: never stale).
+    absl::flat_hash_map<std::string, std::shared_ptr<const ProductTables>> products;
+    absl::flat_hash_map<std::string, std::shared_ptr<const OperatorTables>> operators;
+    absl::flat_hash_map<std::string, std::shared_ptr<const ConsumerTables>> consumers;
+    PriceTables::VersionMemo versions;  // each table version read once per chunk
+    // Tier counters touched by the chunk: units so far (running) and the stored version.
+    struct Units {
+      int64_t count = 0;
+      int64_t version = kMustNotExist;
+      bool changed = false;
+    };
+    std::map<std::string, Units> units;
+
+    std::vector<ledger::Entry> entries;
+    ledger::ExtraWrites extra;
+    std::vector<v1::MeterState> states;
+    std::vector<v1::MeteredUse> unpriced;  // logged once committed
+    const absl::Time now = clock_.Now();
+    for (const Envelope& envelope : uses) {
+      if (metered_before.contains(envelope.event_id())) continue;
+      const auto& u = envelope.usage_recorded();
+      const absl::Time at =
+          HasTime(u.at()) ? FromProtoTime(u.at()) : FromProtoTime(envelope.occurred_at());
+      const std::string month = MonthOf(at);
+
+      // What was in force at the time of use (rules 26-28).
+      auto& product = products[u.product_id()];
+      if (product == nullptr) {
+        PDAO_ASSIGN_OR_RETURN(product, tables_.Product(u.product_id(), &versions));
+      }
+      auto& op = operators[book];
+      if (op == nullptr) {
+        PDAO_ASSIGN_OR_RETURN(op, tables_.Operator(book, &versions));
+      }
+      auto& consumer = consumers[u.consumer_org()];
+      if (consumer == nullptr) {
+        PDAO_ASSIGN_OR_RETURN(consumer, tables_.Consumer(u.consumer_org(), &versions));
+      }
+      const Price* price = PriceInForce(product->prices, u.product_id(), at);
+      const PriceCap* cap = CapInForce(product->caps, u.product_id(), at);
+
+      Use use{.product_id = u.product_id(),
+              .operator_id = book,
+              .consumer_id = u.consumer_org(),
+              .scenario_category = CategoryFromProto(u.use_category()),
+              .unit_kind = UnitKindFromProto(u.unit_kind()),
+              .units = u.units(),
+              .at = at,
+              .prior_units_in_window = 0};
+      // Tiers: the consumer's units of the product in the tier window so far, this chunk's
+      // earlier uses included (the counter is written in the same commit).
+      Units* counter = nullptr;
+      if (price != nullptr && price->tiers.size() > 1 &&
+          use.scenario_category == UseCategory::kCommercial) {
+        const std::string key =
+            UnitsKey(book, u.consumer_org(), u.product_id(), WindowName(price->tier_window, at));
+        auto it = units.find(key);
+        if (it == units.end()) {
+          PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> stored, store_.Get(key));
+          Units loaded;
+          if (stored.has_value()) {
+            if (!absl::SimpleAtoi(stored->value, &loaded.count)) {
+              return absl::DataLossError(
+                  absl::StrCat("stored record ", key, " is not a unit count"));
+            }
+            loaded.version = stored->version;
+          }
+          it = units.emplace(key, loaded).first;
+        }
+        counter = &it->second;
+        use.prior_units_in_window = counter->count;
+      }
+      absl::StatusOr<Charge> charge =
+          PriceUse(use, price, cap, SizeAt(consumer->sizes, u.consumer_org(), at), op->rules);
+
+      v1::MeteredUse metered;
+      metered.set_event_id(envelope.event_id());
+      metered.set_product_id(u.product_id());
+      metered.set_operator_org(book);
+      metered.set_consumer_org(u.consumer_org());
+      metered.set_scenario_id(u.scenario_id());
+      metered.set_use_category(u.use_category());
+      metered.set_unit_kind(u.unit_kind());
+      metered.set_units(u.units());
+      *metered.mutable_at() = ToProtoTime(at);
+      metered.set_month(month);
+      *metered.mutable_metered_at() = ToProtoTime(now);
+      if (!charge.ok()) {
+        metered.set_state(v1::METER_STATE_UNPRICED);
+        metered.set_explanation(std::string(charge.status().message()));
+        // an unpriced use does not count towards a tier
+      } else {
+        if (counter != nullptr) {
+          counter->count += std::max<int64_t>(u.units(), 0);
+          counter->changed = true;
+        }
+        metered.set_state(charge->public_good_free ? v1::METER_STATE_PUBLIC_GOOD
+                                                   : v1::METER_STATE_PRICED);
+        metered.set_amount_fen(charge->amount);
+        metered.set_gross_fen(charge->gross);
+        metered.set_discount_fen(charge->discount);
+        metered.set_price_id(charge->price_id);
+        metered.set_cap_id(charge->cap_id);
+        metered.set_discount_rule_id(charge->discount_rule_id);
+        metered.set_explanation(charge->explanation);
+      }
+      if (charge.ok() && charge->amount > 0) {
+        ledger::Entry entry{.book = book,
+                            .id = absl::StrCat("usage:", envelope.event_id()),
+                            .kind = ledger::EntryKind::kUsage,
+                            .time = at,
+                            .period = month,
+                            .reference = envelope.event_id(),
+                            .reverses = "",
+                            .lines = {{.kind = ledger::AccountKind::kConsumer,
+                                       .owner = u.consumer_org(),
+                                       .side = ledger::Side::kDebit,
+                                       .amount = charge->amount},
+                                      {.kind = ledger::AccountKind::kRevenue,
+                                       .owner = kRevenueOwner,
+                                       .side = ledger::Side::kCredit,
+                                       .amount = charge->amount}}};
+        metered.set_entry_id(entry.id);
+        PDAO_RETURN_IF_ERROR(EnsureAccount(
+            {.book = book, .kind = ledger::AccountKind::kConsumer, .owner = u.consumer_org()}));
+        PDAO_RETURN_IF_ERROR(EnsureAccount(
+            {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
+        entries.push_back(std::move(entry));
+      }
+
+      EventContext context = Context(System(), envelope.event_id(), now);
+      context.correlation_id =
+          envelope.correlation_id().empty() ? envelope.event_id() : envelope.correlation_id();
+      Envelope event = NewEnvelope(context, "metered-use", envelope.event_id(), 1,
+                                   absl::StrCat("pricing.usage.", StateLabel(metered.state())));
+      *event.mutable_usage_metered()->mutable_use() = metered;
+      // The MeteredUse key is the use's idempotency mark: created only if absent.
+      extra.puts.push_back(Put{.key = MeterKey(book, month, envelope.event_id()),
+                               .value = metered.SerializeAsString(),
+                               .expected_version = kMustNotExist});
+      extra.events.push_back(
+          ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
+      states.push_back(metered.state());
+      if (metered.state() == v1::METER_STATE_UNPRICED) unpriced.push_back(std::move(metered));
+    }
+    for (const auto& [key, counter] : units) {
+      if (!counter.changed) continue;
+      extra.puts.push_back(Put{
+          .key = key, .value = absl::StrCat(counter.count), .expected_version = counter.version});
+    }
+    if (states.empty()) return absl::OkStatus();  // every use was metered before
+
+    absl::Status committed;
+    bool replayed = false;  // an entry was posted before: the ledger then commits nothing
+    if (!entries.empty()) {
+      absl::StatusOr<std::vector<ledger::PostResult>> posted = ledger_.PostBatch(entries, extra);
+      committed = posted.status();
+      if (posted.ok()) {
+        for (const ledger::PostResult& r : *posted) replayed |= r.replayed;
+      }
+    } else {
+      CommitRequest req;
+      req.shard = ledger::Ledger::ShardOf(book);
+      req.puts = std::move(extra.puts);
+      req.events = std::move(extra.events);
+      committed = store_.Commit(req).status();
+    }
+    if (committed.ok() && !replayed) {
+      for (v1::MeterState state : states) metered_.Add({{"state", StateLabel(state)}}).Increment();
+      for (const v1::MeteredUse& m : unpriced) {
+        log::Warn(
+            "use recorded as UNPRICED (rule 30: never dropped)",
+            {{"event_id", m.event_id()}, {"product", m.product_id()}, {"reason", m.explanation()}});
+      }
+      return absl::OkStatus();
+    }
+    // ABORTED: a MeteredUse mark exists (a use metered before: a redelivery) or another writer
+    // moved a tier counter; or every entry was posted before, and the ledger wrote nothing (not
+    // even the marks of the chunk's unpriced uses). Find the uses metered before, then price the
+    // rest again (once; a second refusal goes back to the bus, which redelivers).
+    if (!committed.ok() && !absl::IsAborted(committed)) return committed;
+    if (attempt > 0) {
+      return committed.ok() ? absl::AbortedError(absl::StrCat("metering of ", book,
+                                                              "'s uses kept meeting uses metered "
+                                                              "before; the bus redelivers them"))
+                            : committed;
+    }
+    for (const Envelope& envelope : uses) {
+      const auto& u = envelope.usage_recorded();
+      const absl::Time at =
+          HasTime(u.at()) ? FromProtoTime(u.at()) : FromProtoTime(envelope.occurred_at());
+      PDAO_ASSIGN_OR_RETURN(std::optional<VersionedValue> mark,
+                            store_.Get(MeterKey(book, MonthOf(at), envelope.event_id())));
+      if (mark.has_value()) metered_before.insert(envelope.event_id());
+    }
+  }
 }
 
 absl::Status PricingCore::RecordCost(const Principal& caller, const v1::RecordCostRequest& request,
@@ -375,8 +456,13 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
                                                    if (m.state() == v1::METER_STATE_PRICED)
                                                      expected[m.month()] += m.amount_fen();
                                                  }));
-    PDAO_ASSIGN_OR_RETURN(ledger::ReconciliationReport report, ledger_.Reconcile(book, expected));
     metered_total += expected[month];
+    // Distributions are paid from the revenue account in their own periods (DistributionPeriod,
+    // rule 31): each such period's net is minus what its month distributed (the Distribution
+    // records); the months themselves keep Σ priced uses.
+    PDAO_ASSIGN_OR_RETURN(auto distributed, DistributedByMonth(store_, book));
+    for (const auto& [m, fen] : distributed) expected[DistributionPeriod(m)] -= fen;
+    PDAO_ASSIGN_OR_RETURN(ledger::ReconciliationReport report, ledger_.Reconcile(book, expected));
     if (auto it = report.revenue_by_period.find(month); it != report.revenue_by_period.end()) {
       ledger_total += it->second;
     }

@@ -11,6 +11,7 @@
 #include "common/app/requests.h"
 #include "common/events/event.h"
 #include "common/status/status_macros.h"
+#include "services/pricing/price_tables.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/pricing_core_internal.h"
 
@@ -95,6 +96,7 @@ absl::Status PricingCore::SetPriceCap(const Principal& caller,
 
   CommitBatch batch(ProductShard(pid), *key, Context(caller, *key, now));
   batch.Put(CapKey(pid, cap.version()), cap, kMustNotExist);
+  batch.request().puts.push_back(TablesVersionPut(ProductShard(pid)));  // price_tables.h
   pdao::events::v1::Envelope event =
       batch.NewEvent("price-cap", pid, cap.version(), "pricing.cap.set");
   *event.mutable_price_cap_set()->mutable_cap() = cap;
@@ -167,6 +169,7 @@ absl::Status PricingCore::SetPrice(const Principal& caller, const v1::SetPriceRe
 
   CommitBatch batch(ProductShard(pid), *key, Context(caller, *key, now));
   batch.Put(PriceKey(pid, price.version()), price, kMustNotExist);
+  batch.request().puts.push_back(TablesVersionPut(ProductShard(pid)));  // price_tables.h
   pdao::events::v1::Envelope event =
       batch.NewEvent("price", pid, price.version(), "pricing.price.set");
   *event.mutable_price_set()->mutable_price() = price;
@@ -285,6 +288,7 @@ absl::Status PricingCore::RecordDiscountRule(const Principal& caller,
   const absl::Time now = clock_.Now();
   CommitBatch batch(OperatorShard(caller.org), *key, Context(caller, *key, now));
   batch.Put(DiscountKey(caller.org, rule.rule_id()), rule, kMustNotExist);
+  batch.request().puts.push_back(TablesVersionPut(OperatorShard(caller.org)));  // price_tables.h
   pdao::events::v1::Envelope event =
       batch.NewEvent("discount-rule", rule.rule_id(), 1, "pricing.discount_rule.recorded");
   *event.mutable_discount_rule_recorded()->mutable_rule() = rule;
@@ -304,7 +308,7 @@ absl::Status PricingCore::RecordConsumerSize(const Principal& caller,
   }
   PDAO_RETURN_IF_ERROR(ValidateText(size.basis(), "size.basis", kMaxBasisBytes));
   PDAO_RETURN_IF_ERROR(ParseDayField(size.effective_from(), "size.effective_from").status());
-  const std::string shard = ConsumerShard(size.consumer_org());
+  const std::string shard = SizesShard();
   PDAO_ASSIGN_OR_RETURN(std::optional<std::string> key,
                         BeginRequest(store_, kServiceName, "RecordConsumerSize", caller,
                                      request.request_id(), shard, response));
@@ -316,6 +320,7 @@ absl::Status PricingCore::RecordConsumerSize(const Principal& caller,
   const absl::Time now = clock_.Now();
   CommitBatch batch(shard, *key, Context(caller, *key, now));
   batch.Put(record_key, size, expected);
+  batch.request().puts.push_back(TablesVersionPut(shard));  // price_tables.h
   pdao::events::v1::Envelope event = batch.NewEvent(
       "consumer-size", size.consumer_org(), size.version(), "pricing.consumer_size.recorded");
   *event.mutable_consumer_size_recorded()->mutable_size() = size;

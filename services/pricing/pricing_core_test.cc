@@ -4,6 +4,7 @@
 #include "services/pricing/pricing_core.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -269,13 +270,180 @@ TEST_F(PricingCoreTest, ASmallEnterpriseGetsTheRecordedDiscount) {
   }
 }
 
+// --- The metering batch path and the price-table cache (issue 12)
+// --------------------------------------------------------------------------------------------------
+
+// Uses delivered in batches while the price changes mid-stream (set in advance, and set while the
+// stream runs): every use is priced at the price in force at its time of use (rule 26), in
+// whatever batch it arrives; the cache reads each table once until it changes.
+TEST_F(PricingCoreTest, BatchesPriceEveryUseAtThePriceInForceWhileThePriceChangesMidStream) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(SetCap(20, t0).ok());
+  ASSERT_TRUE(SetPrice(8, t0).ok());
+  const absl::Time t1 = t0 + absl::Hours(10);
+  ASSERT_TRUE(SetPrice(5, t1).ok());    // in advance: in force from t1
+  std::map<std::string, int64_t> want;  // event id -> fen
+  std::vector<BusMessage> first;
+  for (int i = 0; i < 20; ++i) {  // uses either side of t1, interleaved in one batch
+    const absl::Time at = (i % 2 == 0) ? t0 + absl::Minutes(i) : t1 + absl::Minutes(i);
+    const std::string id = absl::StrCat("ev-a", i);
+    first.push_back(Usage(id, 1, at));
+    want[id] = (i % 2 == 0) ? 8 : 5;
+  }
+  ASSERT_TRUE(core_->HandleComplianceBatch(first).ok());
+  const int64_t loads = core_->price_tables().loads();
+  std::vector<BusMessage> second;
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = absl::StrCat("ev-b", i);
+    second.push_back(Usage(id, 2, t1 + absl::Minutes(30 + i)));
+    want[id] = 10;
+  }
+  ASSERT_TRUE(core_->HandleComplianceBatch(second).ok());
+  EXPECT_EQ(core_->price_tables().loads(), loads);  // nothing changed: answered from the cache
+
+  // The price changes while the stream runs (in force now); uses before it keep the old price,
+  // uses after it get the new one, even in the same batch and with the tables cached.
+  clock_.Advance(absl::Hours(20));
+  const absl::Time t2 = clock_.Now();
+  ASSERT_TRUE(SetPrice(3, t2).ok());
+  std::vector<BusMessage> third;
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = absl::StrCat("ev-c", i);
+    const bool after = i % 3 != 0;
+    third.push_back(Usage(id, 1, after ? t2 + absl::Minutes(i) : t2 - absl::Minutes(i + 1)));
+    want[id] = after ? 3 : 5;
+  }
+  ASSERT_TRUE(core_->HandleComplianceBatch(third).ok());
+  EXPECT_GT(core_->price_tables().loads(), loads);  // the product's table was read again
+
+  int64_t total = 0;
+  const auto metered = Metered("2026-03");
+  ASSERT_EQ(metered.size(), want.size());
+  for (const auto& m : metered) {
+    EXPECT_EQ(m.state(), v1::METER_STATE_PRICED) << m.event_id();
+    EXPECT_EQ(m.amount_fen(), want[m.event_id()]) << m.event_id();
+    total += want[m.event_id()];
+  }
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), total);
+}
+
+// The cache is never stale, also when another replica (another PricingCore on the same store)
+// changes the tables: every table write bumps its version key in the same commit.
+TEST_F(PricingCoreTest, TheCacheSeesAnotherReplicasPriceDiscountAndSizeChanges) {
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(SetCap(20, t0).ok());
+  ASSERT_TRUE(SetPrice(8, t0).ok());
+  prometheus::Registry other_metrics;
+  auto other =
+      PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_, other_metrics);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(core_->HandleComplianceBatch({Usage("ev-1", 1, t0)}).ok());  // caches the tables
+
+  clock_.Advance(absl::Hours(1));
+  v1::SetPriceResponse pr;
+  ASSERT_TRUE((*other)->SetPrice(Operator(), PriceRequest(4, clock_.Now()), &pr).ok());
+  v1::RecordConsumerSizeRequest sr;
+  sr.mutable_size()->set_consumer_org(kConsumer);
+  sr.mutable_size()->set_size(v1::ENTERPRISE_SIZE_SMALL);
+  sr.mutable_size()->set_basis("registration certificate");
+  sr.mutable_size()->set_effective_from("2026-03-01");
+  v1::RecordConsumerSizeResponse srr;
+  ASSERT_TRUE((*other)->RecordConsumerSize(Agency(), sr, &srr).ok());
+  ASSERT_TRUE(core_->HandleComplianceBatch({Usage("ev-2", 1, clock_.Now())}).ok());
+  v1::RecordDiscountRuleRequest dr;
+  dr.mutable_rule()->add_sizes(v1::ENTERPRISE_SIZE_SMALL);
+  dr.mutable_rule()->set_discount_bp(5000);
+  dr.mutable_rule()->set_basis("CC Art. 27");
+  *dr.mutable_rule()->mutable_effective_from() = ToProtoTime(clock_.Now());
+  v1::RecordDiscountRuleResponse drr;
+  ASSERT_TRUE((*other)->RecordDiscountRule(Operator(), dr, &drr).ok());
+  ASSERT_TRUE(core_->HandleComplianceBatch({Usage("ev-3", 1, clock_.Now())}).ok());
+
+  std::map<std::string, int64_t> amount;
+  for (const auto& m : Metered("2026-03")) amount[m.event_id()] = m.amount_fen();
+  EXPECT_EQ(amount["ev-1"], 8);
+  EXPECT_EQ(amount["ev-2"], 4);  // the other replica's price
+  EXPECT_EQ(amount["ev-3"], 2);  // its discount for the size it recorded
+}
+
+// One commit per batch of one operator's uses, idempotent by event id: a duplicate inside the
+// batch is metered once, a redelivered batch posts nothing, a batch of which part was metered
+// before posts only the rest (unpriced uses included), and payloads that cannot be read are
+// acknowledged and counted without failing the batch.
+TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries) {
+  PriceProduct();
+  const absl::Time now = clock_.Now();
+  std::vector<BusMessage> batch;
+  for (int i = 0; i < 30; ++i) batch.push_back(Usage(absl::StrCat("ev-", i), 1, now));
+  batch.push_back(Usage("ev-3", 1, now));  // a redelivery overtaking nothing: same batch
+  batch.push_back(BusMessage{.topic = "pdao.compliance.v1", .key = "k", .payload = "\xff\xff"});
+  batch.push_back(Usage("ev-unpriced", 1, now, kDraftProduct));  // no price: UNPRICED
+  batch.push_back(Usage("ev-other-op", 1, now, "prod/bad"));     // not an id: rejected
+  ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());
+  EXPECT_EQ(Metered("2026-03").size(), 31u);
+  EXPECT_EQ(Counter("pdao_pricing_usage_rejected_total"), 2);
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 30);
+
+  const auto after = Snap();
+  ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());  // redelivered whole: nothing posted
+  EXPECT_EQ(Snap(), after);
+
+  // Part metered before (an earlier batch committed, its acknowledgement lost), part new, and an
+  // unpriced new use: only the new ones are posted.
+  std::vector<BusMessage> mixed = {Usage("ev-0", 1, now), Usage("ev-new", 1, now),
+                                   Usage("ev-unpriced-2", 1, now, kDraftProduct),
+                                   Usage("ev-29", 1, now)};
+  ASSERT_TRUE(core_->HandleComplianceBatch(mixed).ok());
+  // And a batch whose only priced use was posted before, with a new unpriced one.
+  ASSERT_TRUE(core_
+                  ->HandleComplianceBatch(
+                      {Usage("ev-1", 1, now), Usage("ev-unpriced-3", 1, now, kDraftProduct)})
+                  .ok());
+  const auto metered = Metered("2026-03");
+  EXPECT_EQ(metered.size(), 34u);
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 31);
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "unpriced"), 3);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 31 * 8);
+}
+
+// A failed batch commit writes nothing of the batch; the bus then hands the messages one at a
+// time (its contract), and each is posted exactly once.
+TEST_F(PricingCoreTest, AFailedBatchCommitWritesNothingAndTheMessagesAlonePostOnce) {
+  PriceProduct();
+  pdao::testing::FaultyStore faulty(*store_);
+  faulty.only_shard = ledger::Ledger::ShardOf(kOperator);
+  prometheus::Registry other_metrics;
+  auto core =
+      PricingCore::Create(faulty, clock_, registry_, authorization_, *yields_, other_metrics);
+  ASSERT_TRUE(core.ok()) << core.status();
+  std::vector<BusMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(Usage(absl::StrCat("ev-", i), 1, clock_.Now()));
+  ASSERT_TRUE((*core)->HandleComplianceBatch({batch[0]}).ok());  // accounts and book exist
+  const auto before = Snap();
+  faulty.fail_commits = 1;
+  EXPECT_FALSE((*core)->HandleComplianceBatch(batch).ok());
+  EXPECT_EQ(Snap(), before);
+  for (const BusMessage& m : batch) ASSERT_TRUE((*core)->HandleComplianceBatch({m}).ok());
+  EXPECT_EQ(Metered("2026-03").size(), 5u);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 5 * 8);
+}
+
 // A store that fails the posting's commit, or loses its reply: the bus redelivers and the use is
 // posted exactly once.
 TEST_F(PricingCoreTest, AFailedOrLostPostingCommitIsRetriedByRedeliveryAndPostsOnce) {
   PriceProduct();
   pdao::testing::FaultyStore faulty(*store_);
   faulty.only_shard = ledger::Ledger::ShardOf(kOperator);
-  auto core = PricingCore::Create(faulty, clock_, registry_, *yields_, metrics_);
+  auto core = PricingCore::Create(faulty, clock_, registry_, authorization_, *yields_, metrics_);
   ASSERT_TRUE(core.ok()) << core.status();
   const BusMessage use = Usage("ev-f", 2, clock_.Now());
   faulty.fail_commits = 1;
@@ -473,6 +641,7 @@ TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
     s->set_role(org == kOperator ? v1::CONTRIBUTOR_ROLE_OPERATOR : v1::CONTRIBUTOR_ROLE_DEPARTMENT);
     s->set_share_bp(bp);
   }
+  authorization_.Set("agr-1", kOperator);
   v1::SetDistributionRuleResponse rresp;
   v1::SetDistributionRuleRequest bad = rr;
   bad.mutable_rule()->mutable_shares(0)->set_share_bp(3000);  // 9,667 bp: not the whole (rule 31)
@@ -504,10 +673,18 @@ TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
   ASSERT_TRUE(core_->ComputeDistribution(Agency(), cr, &again).ok());
   EXPECT_EQ(Snap(), after);
   EXPECT_EQ(again.distribution().SerializeAsString(), d.SerializeAsString());
-  // Revenue stays what was metered: distribution does not touch it.
+  // The parts are paid from the revenue account (no overdraft: it holds exactly the month's
+  // revenue, and now nothing); reconciliation still proves the revenue earned = Σ priced uses.
+  auto revenue = core_->ledger().GetAccount(
+      {.book = kOperator, .kind = ledger::AccountKind::kRevenue, .owner = "operations"});
+  ASSERT_TRUE(revenue.ok()) << revenue.status();
+  EXPECT_EQ(revenue->CreditBalance(), 0);
+  EXPECT_TRUE(revenue->flags.debits_must_not_exceed_credits);
   auto rec = Reconcile("2026-03");
   ASSERT_TRUE(rec.ok());
   EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->metered_revenue_fen(), 56);
+  EXPECT_EQ(rec->ledger_revenue_fen(), 56);
 
   v1::GetDistributionRequest gr;
   gr.set_agreement_id("agr-1");
@@ -522,6 +699,112 @@ TEST_F(PricingCoreTest, ADistributionIsComputedFromTheLedgerAndSumsToTheWhole) {
   EXPECT_EQ(all.distribution().parts_size(), 3);
   EXPECT_EQ(core_->GetDistribution(Consumer(), gr, &all).code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+// Rule 31 binds shares to an agreement: authorization must know the agreement and it must
+// authorize the rule's operator. Refusals name rule 31 and write nothing; authorization's outage
+// is UNAVAILABLE.
+TEST_F(PricingCoreTest, SetDistributionRuleAsksAuthorizationForTheAgreementAndItsOperator) {
+  v1::SetDistributionRuleRequest rr;
+  v1::DistributionRule* rule = rr.mutable_rule();
+  rule->set_agreement_id("agr-9");
+  rule->set_operator_org(kOperator);
+  rule->set_basis("agreement clause 7.2");
+  *rule->mutable_effective_from() = ToProtoTime(Cst(2026, 1, 1));
+  v1::Share* s = rule->add_shares();
+  s->set_contributor_org("dept-transport");
+  s->set_role(v1::CONTRIBUTOR_ROLE_DEPARTMENT);
+  s->set_share_bp(10000);
+  v1::SetDistributionRuleResponse resp;
+  const auto before = Snap();
+  absl::Status unknown = core_->SetDistributionRule(Agency(), rr, &resp);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.message().find("rule 31"), std::string::npos) << unknown;
+  authorization_.Set("agr-9", kOtherOperator);
+  absl::Status other = core_->SetDistributionRule(Agency(), rr, &resp);
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("rule 31"), std::string::npos) << other;
+  EXPECT_NE(other.message().find(kOtherOperator), std::string::npos) << other;
+  authorization_.FailAll(absl::UnavailableError("authorization down (test)"));
+  EXPECT_EQ(core_->SetDistributionRule(Agency(), rr, &resp).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Snap(), before);
+  authorization_.FailAll(absl::OkStatus());
+  authorization_.Set("agr-9", kOperator);
+  ASSERT_TRUE(core_->SetDistributionRule(Agency(), rr, &resp).ok());
+  EXPECT_EQ(resp.rule().version(), 1);
+}
+
+// No overdraft (TigerBeetle's balance flags): a distribution is paid from the operator's revenue
+// account, which must not be debited below zero, so nothing can distribute more than the books
+// hold; the month's distribution takes exactly the month's revenue, booked in its own period so
+// that the month's statement (what disclosure and the yearly review read) still shows the revenue
+// earned.
+TEST_F(PricingCoreTest, ADistributionCannotTakeMoreThanTheLedgerHoldsForThePeriod) {
+  PriceProduct();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(core_->HandleComplianceEvent(Usage(absl::StrCat("ev-", i), 1, clock_.Now())).ok());
+  }
+  authorization_.Set("agr-1", kOperator);
+  v1::SetDistributionRuleRequest rr;
+  v1::DistributionRule* rule = rr.mutable_rule();
+  rule->set_agreement_id("agr-1");
+  rule->set_operator_org(kOperator);
+  rule->set_basis("agreement clause 7.2");
+  *rule->mutable_effective_from() = ToProtoTime(Cst(2026, 1, 1));
+  v1::Share* s = rule->add_shares();
+  s->set_contributor_org("dept-transport");
+  s->set_role(v1::CONTRIBUTOR_ROLE_DEPARTMENT);
+  s->set_share_bp(10000);
+  v1::SetDistributionRuleResponse rresp;
+  ASSERT_TRUE(core_->SetDistributionRule(Agency(), rr, &rresp).ok());
+  clock_.Advance(absl::Hours(24 * 31));
+  v1::ComputeDistributionRequest cr;
+  cr.set_agreement_id("agr-1");
+  cr.set_month("2026-03");
+  v1::ComputeDistributionResponse cresp;
+  ASSERT_TRUE(core_->ComputeDistribution(Agency(), cr, &cresp).ok());
+  EXPECT_EQ(cresp.distribution().total_fen(), 24);
+
+  // The month is distributed: a further distribution entry from it is refused by the ledger.
+  ledger::Entry more{.book = kOperator,
+                     .id = "dist:planted",
+                     .kind = ledger::EntryKind::kDistribution,
+                     .time = Cst(2026, 3, 31),
+                     .period = "2026-03",
+                     .reference = "planted",
+                     .reverses = "",
+                     .lines = {{.kind = ledger::AccountKind::kRevenue,
+                                .owner = "operations",
+                                .side = ledger::Side::kDebit,
+                                .amount = 1},
+                               {.kind = ledger::AccountKind::kDistributionPayable,
+                                .owner = "dept-transport",
+                                .side = ledger::Side::kCredit,
+                                .amount = 1}}};
+  const auto before = Snap();
+  auto posted = core_->ledger().Post(more);
+  EXPECT_EQ(posted.status().code(), absl::StatusCode::kFailedPrecondition) << posted.status();
+  EXPECT_EQ(Snap(), before);
+  // The operator's own account is not drawn on.
+  auto op = core_->ledger().GetAccount(
+      {.book = kOperator, .kind = ledger::AccountKind::kOperator, .owner = kOperator});
+  EXPECT_TRUE(absl::IsNotFound(op.status()) || op->DebitBalance() == 0);
+  auto rec = Reconcile("2026-03");
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_TRUE(rec->clean());
+  EXPECT_EQ(rec->ledger_revenue_fen(), 24);
+  v1::GetStatementRequest sr;
+  sr.set_org(kOperator);
+  sr.set_month("2026-03");
+  v1::GetStatementResponse statement;
+  ASSERT_TRUE(core_->GetStatement(Operator(), sr, &statement).ok());
+  bool seen = false;
+  for (const auto& b : statement.balances()) {
+    if (b.account() != absl::StrCat(kOperator, "/revenue/operations")) continue;
+    seen = true;
+    EXPECT_EQ(b.balance_fen(), -24);  // the month's revenue earned (a credit balance)
+  }
+  EXPECT_TRUE(seen);
 }
 
 // --- MAR and the yearly review

@@ -18,7 +18,7 @@ void PricingModule::DefineFlags(Config& config) {
 }
 
 ModuleFactory PricingModule::Factory() {
-  return MakeModuleFactory<PricingModule>("pricing", {"registry"});
+  return MakeModuleFactory<PricingModule>("pricing", {"registry", "authorization"});
 }
 
 absl::StatusOr<std::unique_ptr<PricingModule>> PricingModule::Create(const ModuleContext& ctx) {
@@ -50,21 +50,30 @@ absl::StatusOr<std::unique_ptr<PricingModule>> PricingModule::Create(const Modul
   if (!registry.ok()) return registry.status();
   module->registry_ = std::make_unique<GrpcSellabilityChecker>(*registry);
 
+  absl::StatusOr<std::shared_ptr<ServiceClient>> authorization =
+      ctx.clients.For("pricing", "authorization");
+  if (!authorization.ok()) return authorization.status();
+  module->authorization_ = std::make_unique<GrpcAgreementChecker>(*authorization);
+
   absl::StatusOr<Store*> store = host.OpenStore("pricing");
   if (!store.ok()) return store.status();
-  absl::StatusOr<std::unique_ptr<PricingCore>> core = PricingCore::Create(
-      **store, ctx.clock, *module->registry_, *module->yields_, host.metrics(), options);
+  absl::StatusOr<std::unique_ptr<PricingCore>> core =
+      PricingCore::Create(**store, ctx.clock, *module->registry_, *module->authorization_,
+                          *module->yields_, host.metrics(), options);
   if (!core.ok()) return core.status();
   module->core_ = std::move(*core);
   module->service_ = std::make_unique<PricingService>(*module->core_, host.executor());
   host.AddService(module->service_.get(), v1::PricingService::service_full_name());
 
-  // One message at a time: the bus hands the handler single messages, and each use is one
-  // ledger commit (ledger batches need several uses of one book at hand).
+  // The batch path (issue 12): up to kMeteringBatch.max_messages uses per handler call, priced
+  // from the price-table cache and posted per operator in one ledger commit
+  // (PricingCore::HandleComplianceBatch). A failed batch is handed again one message at a time
+  // (the bus isolates a poison message); nothing is dead-lettered (max_attempts 0): every failure
+  // left after parsing is the store's (transient), and a use is never dropped (rule 30).
   PricingCore* raw = module->core_.get();
-  absl::StatusOr<std::unique_ptr<Subscription>> sub =
-      host.bus().Subscribe(kConsumerGroup, {TopicOf("compliance")},
-                           [raw](const BusMessage& m) { return raw->HandleComplianceEvent(m); });
+  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().SubscribeBatch(
+      kConsumerGroup, {TopicOf("compliance")}, kMeteringBatch,
+      [raw](const std::vector<BusMessage>& batch) { return raw->HandleComplianceBatch(batch); });
   if (!sub.ok()) return sub.status();
   module->events_ = std::move(*sub);
   return module;

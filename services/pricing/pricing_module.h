@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/app/module.h"
+#include "services/pricing/agreement_checker.h"
 #include "services/pricing/domain/mar.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/pricing_service.h"
@@ -17,7 +18,7 @@ namespace pdao::pricing {
 
 class PricingModule final : public Module {
  public:
-  // "pricing", depending on "registry".
+  // "pricing", depending on "registry" and "authorization".
   static ModuleFactory Factory();
   // --treasury-yields (PDAO_TREASURY_YIELDS), --review-adjustment-days
   // (PDAO_REVIEW_ADJUSTMENT_DAYS). The registry's client flags (--registry-target, ...) come from
@@ -35,6 +36,7 @@ class PricingModule final : public Module {
   PricingModule() = default;
   std::unique_ptr<TreasuryYields> yields_;
   std::unique_ptr<SellabilityChecker> registry_;
+  std::unique_ptr<AgreementChecker> authorization_;
   std::unique_ptr<PricingCore> core_;
   std::unique_ptr<PricingService> service_;
   std::unique_ptr<Subscription> events_;  // destroyed first

@@ -1,22 +1,24 @@
 // Metering on a real Redis (issue 12 "Proof under faults and load"; docs/benchmarks.md):
-// compliance's usage_recorded events through PricingCore::HandleComplianceEvent — exactly what the
-// module's bus handler runs — into the ledger. Plain executable, no timing assertions; bounded
-// durations; loopback only.
+// compliance's usage_recorded events through PricingCore::HandleComplianceBatch — exactly what the
+// module's SubscribeBatch handler runs — into the ledger. Plain executable, no timing assertions;
+// bounded durations; loopback only.
 //
-//   bench_pricing_metering [threads] [seconds]
+//   bench_pricing_metering [threads] [seconds] [batch]
 //
 // Starts a redis-server on a free loopback port (common/testing/redis: AOF, appendfsync everysec,
-// noeviction) and measures, in the same run:
-//   raw       `redis-benchmark -t set -P 16` against that server: the pipelined SET baseline;
-//   metering  HandleComplianceEvent of distinct usage_recorded events from `threads` threads (as
-//             many bus partitions), thread t metering uses of operator op-<t>'s product: each
-//             event is read, priced at the price in force (caps, prices, discount rules and the
-//             consumer's size read from the store), and posted with its MeteredUse record and its
-//             event in one commit.
-// Then every event is handled once more (a redelivery must post nothing) and Reconcile must be
-// clean with ledger revenue = Σ priced uses.
-#include <unistd.h>
-
+// noeviction) and measures, in the same run, 3 alternating rounds of:
+//   raw          `redis-benchmark -t set -P 16` against that server: the pipelined SET baseline;
+//   batch        HandleComplianceBatch of `batch` (default kMeteringBatch.max_messages = 500, the
+//                module's) distinct usage_recorded events per call from `threads` threads (as many
+//                bus partitions), thread t metering uses of operator op-<t>'s product by 100
+//                consumers: the batch's tables are looked up in the price-table cache (one
+//                version read per distinct table), each use priced at the price in force, and
+//                every kMaxUsesPerCommit uses posted with their MeteredUse records and events in
+//                one Ledger::PostBatch commit;
+//   per message  HandleComplianceEvent of one event per call (a batch of one: the per-message
+//                path the module used before).
+// Then every event is handled once more, one by one (a redelivery must post nothing), and
+// Reconcile must be clean with ledger revenue = Σ priced uses.
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -27,8 +29,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
 #include "common/clock/clock.h"
@@ -37,12 +41,84 @@
 #include "pdao/events/v1/envelope.pb.h"
 #include "prometheus/registry.h"
 #include "services/pricing/pricing_core.h"
+#include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 
 namespace pdao::pricing {
 namespace {
 
 constexpr int64_t kRate = 7;  // fen per call
+
+// The store as metering sees it, counting each kind of call and the time spent in it (wall time,
+// summed over threads): where a phase's time goes (reads vs commits).
+class TimedStore final : public Store {
+ public:
+  explicit TimedStore(Store& inner) : inner_(inner) {}
+  struct Counts {
+    uint64_t gets = 0, scans = 0, commits = 0;
+    double get_s = 0, scan_s = 0, commit_s = 0;
+  };
+  Counts Take() {
+    absl::MutexLock lock(&mu_);
+    Counts c = counts_;
+    counts_ = Counts{};
+    return c;
+  }
+
+  // Store
+  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Get(key);
+    Add(&Counts::gets, &Counts::get_s, t);
+    return r;
+  }
+  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
+                                int limit) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Scan(prefix, start_after, limit);
+    Add(&Counts::scans, &Counts::scan_s, t);
+    return r;
+  }
+  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
+    const absl::Time t = absl::Now();
+    auto r = inner_.Commit(request);
+    Add(&Counts::commits, &Counts::commit_s, t);
+    return r;
+  }
+  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
+                                                                  const std::string& key) override {
+    return inner_.GetIdempotencyResult(shard, key);
+  }
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
+    return inner_.PendingOutbox(limit);
+  }
+  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
+    return inner_.MarkSent(records);
+  }
+  int64_t AddOutboxListener(std::function<void()> listener) override {
+    return inner_.AddOutboxListener(std::move(listener));
+  }
+  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
+
+ private:
+  void Add(uint64_t Counts::*n, double Counts::*s, absl::Time start) {
+    const double d = absl::ToDoubleSeconds(absl::Now() - start);
+    absl::MutexLock lock(&mu_);
+    ++(counts_.*n);
+    counts_.*s += d;
+  }
+  Store& inner_;
+  absl::Mutex mu_;
+  Counts counts_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string Breakdown(const TimedStore::Counts& c, uint64_t events) {
+  const double e = events > 0 ? static_cast<double>(events) : 1;
+  return absl::StrFormat(
+      "per event: %.2f gets (%.0f us), %.3f scans, %.3f commits (%.0f us); commit avg %.2f ms",
+      c.gets / e, 1e6 * c.get_s / e, c.scans / e, c.commits / e, 1e6 * c.commit_s / e,
+      c.commits > 0 ? 1e3 * c.commit_s / c.commits : 0);
+}
 
 BusMessage Use(int t, uint64_t n, absl::Time at) {
   events::v1::Envelope e;
@@ -82,7 +158,7 @@ double RawSetRate(const std::string& host, int port) {
   return rate;
 }
 
-int Main(int threads, absl::Duration phase) {
+int Main(int threads, absl::Duration phase, int batch) {
   auto redis = pdao::testing::RedisServer::Start();
   if (!redis.ok()) {
     std::fprintf(stderr, "redis: %s\n", redis.status().ToString().c_str());
@@ -100,9 +176,11 @@ int Main(int threads, absl::Duration phase) {
   }
   SystemClock clock;
   testing::FakeSellabilityChecker registry;
+  testing::FakeAgreementChecker authorization;
   TreasuryYields yields;
   prometheus::Registry metrics;
-  auto core = PricingCore::Create(**store, clock, registry, yields, metrics);
+  TimedStore timed(**store);
+  auto core = PricingCore::Create(timed, clock, registry, authorization, yields, metrics);
   if (!core.ok()) return 1;
   const absl::Time start = clock.Now();
   for (int t = 0; t < threads; ++t) {
@@ -143,12 +221,10 @@ int Main(int threads, absl::Duration phase) {
   const absl::Time at = clock.Now() + absl::Seconds(1);
   std::vector<uint64_t> handled(static_cast<size_t>(threads), 0);
   std::atomic<uint64_t> failed{0};
-  double raw_sum = 0;
-  int raw_n = 0;
-  uint64_t events = 0;
-  double seconds = 0;
-  for (int round = 0; round < 3; ++round) {
-    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+  // One phase: `threads` workers (as many bus partitions) for `phase`; batch = 0 meters one
+  // message per call (HandleComplianceEvent, the per-message path before issue 12's batch path),
+  // otherwise `batch` messages per HandleComplianceBatch call, as SubscribeBatch hands them.
+  auto run = [&](int batch_size) {
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> done{0};
     std::vector<std::thread> workers;
@@ -156,44 +232,81 @@ int Main(int threads, absl::Duration phase) {
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         while (!stop.load(std::memory_order_relaxed)) {
-          absl::Status s = (*core)->HandleComplianceEvent(Use(t, handled[t], at));
+          const uint64_t n = batch_size == 0 ? 1 : static_cast<uint64_t>(batch_size);
+          absl::Status s;
+          if (batch_size == 0) {
+            s = (*core)->HandleComplianceEvent(Use(t, handled[t], at));
+          } else {
+            std::vector<BusMessage> messages;
+            messages.reserve(n);
+            for (uint64_t i = 0; i < n; ++i) messages.push_back(Use(t, handled[t] + i, at));
+            s = (*core)->HandleComplianceBatch(messages);
+          }
           if (!s.ok()) {
             if (failed.fetch_add(1) == 0)
               std::fprintf(stderr, "first failure: %s\n", s.ToString().c_str());
-            continue;  // the bus would redeliver the same event
+            continue;  // the bus would redeliver the same events
           }
-          ++handled[t];
-          done.fetch_add(1, std::memory_order_relaxed);
+          handled[t] += n;
+          done.fetch_add(n, std::memory_order_relaxed);
         }
       });
     }
     absl::SleepFor(phase);
-    const uint64_t at_stop = done.load();
-    const double secs = absl::ToDoubleSeconds(absl::Now() - begin);
     stop.store(true);
-    for (auto& w : workers) w.join();
-    std::printf("  round %d: raw SET -P 16 %.0f/s, metering %.0f events/s\n", round, raw,
-                static_cast<double>(at_stop) / secs);
-    events += at_stop;
-    seconds += secs;
+    for (auto& w : workers) w.join();  // a batch in flight counts: time it to its end
+    const double secs = absl::ToDoubleSeconds(absl::Now() - begin);
+    return std::pair<uint64_t, double>{done.load(), secs};
+  };
+  double raw_sum = 0;
+  int raw_n = 0;
+  uint64_t batch_events = 0, single_events = 0;
+  double batch_secs = 0, single_secs = 0;
+  for (int round = 0; round < 3; ++round) {
+    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    timed.Take();
+    const auto [bn, bs] = run(batch);
+    const TimedStore::Counts bc = timed.Take();
+    const auto [sn, ss] = run(0);
+    const TimedStore::Counts sc = timed.Take();
+    std::printf(
+        "  round %d: raw SET -P 16 %.0f/s, metering batch(%d) %.0f events/s, per message %.0f "
+        "events/s\n    batch: %s\n    per message: %s\n",
+        round, raw, batch, static_cast<double>(bn) / bs, static_cast<double>(sn) / ss,
+        Breakdown(bc, bn).c_str(), Breakdown(sc, sn).c_str());
+    batch_events += bn;
+    batch_secs += bs;
+    single_events += sn;
+    single_secs += ss;
     if (raw > 0) {
       raw_sum += raw;
       ++raw_n;
     }
   }
   const double raw = raw_n > 0 ? raw_sum / raw_n : -1;
-  const double rate = static_cast<double>(events) / seconds;
+  const double rate = static_cast<double>(batch_events) / batch_secs;
+  const double single = static_cast<double>(single_events) / single_secs;
   std::printf(
-      "metering on redis, %d threads, 3 x %.1f s: raw SET -P 16 %.0f/s; metering %.0f "
-      "events/s (ratio %.4f); failed %llu\n",
-      threads, absl::ToDoubleSeconds(phase), raw, rate, raw > 0 ? rate / raw : 0,
+      "metering on redis, %d threads, 3 x %.1f s per phase: raw SET -P 16 %.0f/s; batch(%d) "
+      "%.0f events/s (ratio %.4f); per message %.0f events/s (ratio %.4f); batch/per message "
+      "%.1fx; price-table loads %lld; failed %llu\n",
+      threads, absl::ToDoubleSeconds(phase), raw, batch, rate, raw > 0 ? rate / raw : 0, single,
+      raw > 0 ? single / raw : 0, single > 0 ? rate / single : 0,
+      static_cast<long long>((*core)->price_tables().loads()),
       static_cast<unsigned long long>(failed.load()));
 
-  // Every event again (a redelivery posts nothing), then the books must reconcile.
+  // Every event again, in batches as the bus redelivers them (and the first 100 of each thread
+  // one by one): a redelivery posts nothing. Then the books must reconcile.
   int64_t expected = 0;
   for (int t = 0; t < threads; ++t) {
+    std::vector<BusMessage> again;
     for (uint64_t n = 0; n < handled[t]; ++n) {
-      if (!(*core)->HandleComplianceEvent(Use(t, n, at)).ok()) return 1;
+      if (n < 100 && !(*core)->HandleComplianceEvent(Use(t, n, at)).ok()) return 1;
+      again.push_back(Use(t, n, at));
+      if (again.size() == static_cast<size_t>(batch) || n + 1 == handled[t]) {
+        if (!(*core)->HandleComplianceBatch(again).ok()) return 1;
+        again.clear();
+      }
       expected += kRate * static_cast<int64_t>(1 + n % 5);
     }
   }
@@ -221,9 +334,14 @@ int Main(int threads, absl::Duration phase) {
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 4;
   const double secs = argc > 2 ? std::atof(argv[2]) : 2.0;
-  if (threads < 1 || threads > 64 || secs <= 0 || secs > 60) {
-    std::fprintf(stderr, "usage: bench_pricing_metering [threads 1..64] [seconds 0..60]\n");
+  const int batch =
+      argc > 3 ? std::atoi(argv[3]) : pdao::pricing::kMeteringBatch.max_messages;  // the module's
+  if (threads < 1 || threads > 64 || secs <= 0 || secs > 60 || batch < 1 ||
+      batch > pdao::kMaxBatchMessages) {
+    std::fprintf(stderr,
+                 "usage: bench_pricing_metering [threads 1..64] [seconds 0..60] [batch 1..%d]\n",
+                 pdao::kMaxBatchMessages);
     return 2;
   }
-  return pdao::pricing::Main(threads, absl::Seconds(secs));
+  return pdao::pricing::Main(threads, absl::Seconds(secs), batch);
 }

@@ -47,7 +47,8 @@ inline constexpr int kMaxIdLength = 128;      // book, owner, entry id, referenc
 inline constexpr int kMaxPeriodLength = 16;   // e.g. "2026-11"
 inline constexpr int kMaxLinesPerEntry = 16;  // lines of one entry
 inline constexpr int kMaxBatchEntries = 500;  // entries of one PostBatch
-inline constexpr int kMaxExtraWrites = 64;    // caller puts + events added to one commit
+// Caller puts + events added to one commit: room for a record, an event and a counter per entry.
+inline constexpr int kMaxExtraWrites = 4 * kMaxBatchEntries;
 inline constexpr int64_t kMaxAmount = 1'000'000'000'000'000;  // fen per line (10^15 = 10^13 yuan)
 inline constexpr int kMaxPageSize = 1000;                     // postings / entries per page
 

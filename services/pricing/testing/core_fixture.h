@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/pricing/pricing_core.h"
+#include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 
 namespace pdao::pricing::testing {
@@ -61,7 +62,7 @@ class CoreFixture : public ::testing::Test {
     registry_.Set(kProduct, kOperator, true);
     registry_.Set(kPublicProduct, kOperator, true, compliance::v1::USE_CATEGORY_PUBLIC_GOOD);
     registry_.Set(kDraftProduct, kOperator, false);
-    auto core = PricingCore::Create(*store_, clock_, registry_, *yields_, metrics_);
+    auto core = PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_, metrics_);
     ASSERT_TRUE(core.ok()) << core.status();
     core_ = std::move(*core);
   }
@@ -200,6 +201,7 @@ class CoreFixture : public ::testing::Test {
 
   FakeClock clock_;
   FakeSellabilityChecker registry_;
+  FakeAgreementChecker authorization_;
   prometheus::Registry metrics_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<TreasuryYields> yields_;

@@ -176,5 +176,38 @@ TEST_F(PricingGrpcTest, CapPriceMeteredUsesStatementAndACleanReconciliation) {
   EXPECT_EQ(CALL(biz, Reconcile, rreq, &rec).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// Rule 31: SetDistributionRule asks the real authorization service over gRPC (pricing's own
+// service identity, allowed by GetAgreement's service_callers) whether the agreement exists and
+// names the rule's operator.
+TEST_F(PricingGrpcTest, ADistributionRuleIsCheckedAgainstAuthorizationOverGrpc) {
+  ASSERT_NO_FATAL_FAILURE(CodedProductSetUp());
+  auto agency = Org("cc-info-center", "implementing_agency");
+  v1::SetDistributionRuleRequest req;
+  req.set_request_id("dist-rule-1");
+  v1::DistributionRule* rule = req.mutable_rule();
+  rule->set_agreement_id("agr-unknown");
+  rule->set_operator_org(kOps);
+  rule->set_basis("agreement clause 9");
+  *rule->mutable_effective_from() = ToProtoTime(clock_.Now());
+  v1::Share* share = rule->add_shares();
+  share->set_contributor_org("dept-transport");
+  share->set_role(v1::CONTRIBUTOR_ROLE_DEPARTMENT);
+  share->set_share_bp(10000);
+  v1::SetDistributionRuleResponse resp;
+  grpc::Status st = CALL(agency, SetDistributionRule, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("rule 31"), std::string::npos) << st.error_message();
+  rule->set_agreement_id(agreement_);
+  rule->set_operator_org("ops-b");
+  req.set_request_id("dist-rule-2");
+  st = CALL(agency, SetDistributionRule, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  rule->set_operator_org(kOps);
+  req.set_request_id("dist-rule-3");
+  st = CALL(agency, SetDistributionRule, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.rule().agreement_id(), agreement_);
+}
+
 }  // namespace
 }  // namespace pdao::pricing

@@ -27,6 +27,7 @@
 #include "services/disclosure/disclosure_service.h"
 #include "services/disclosure/testing/fake_report_sources.h"
 #include "services/pricing/pricing_service.h"
+#include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_service.h"
@@ -72,9 +73,11 @@ TEST(AdaptersTest, PricingBindsEveryRpc) {
   ASSERT_TRUE(store.ok()) << store.status();
   SystemClock clock;
   pricing::testing::FakeSellabilityChecker registry;
+  pricing::testing::FakeAgreementChecker authorization;
   pricing::TreasuryYields yields;
   prometheus::Registry metrics;
-  auto core = pricing::PricingCore::Create(**store, clock, registry, yields, metrics);
+  auto core =
+      pricing::PricingCore::Create(**store, clock, registry, authorization, yields, metrics);
   ASSERT_TRUE(core.ok()) << core.status();
   ThreadPoolExecutor executor(1, "binding-test");
   EXPECT_THAT(pricing::PricingService(**core, executor).BindingErrors(), IsEmpty());
