@@ -182,7 +182,7 @@ for svc in "${all_services[@]}"; do
     registry) args+=($(target authorization)) ;;
     authorization) args+=($(target registry)) ;;
     compliance) args+=($(target registry) $(target authorization) $(target audit)) ;;
-    pricing) args+=($(target registry)) ;;
+    pricing) args+=($(target registry) $(target authorization)) ;;
     audit) args+=(--audit-dir "${work}/audit") ;;
     disclosure) args+=($(target audit) $(target authorization) $(target pricing)
                        --portal-listen "127.0.0.1:${portal_port}") ;;
