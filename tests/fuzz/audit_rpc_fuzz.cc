@@ -125,24 +125,24 @@ void WriteSeeds(const std::string& dir) {
   using common::v1::Role;
   World world;
   fuzz::SeedWriter<World> seeds(world, Table().service(), dir);
-  const uint8_t registry = fuzz::ServiceCallerByte("registry");
+  const uint8_t compliance = fuzz::ServiceCallerByte("compliance");
   const uint8_t regulator = fuzz::CallerByte("city-samr", Role::ROLE_REGULATOR);
   seeds.SaveEverySelector(regulator);
 
   const Principal dept = Principal::Org("dept-transport", Role::ROLE_DEPARTMENT);
+  const Principal op = Principal::Org("op-metro", Role::ROLE_OPERATOR);
   v1::AppendRequest append;
   append.set_envelope(
-      Event("ev-1", "registry", "registry.resource.registered", dept, "res-1", world.clock.Now())
+      Event("ev-1", "compliance", "compliance.scenario.drafted", op, "scn-1", world.clock.Now())
           .SerializeAsString());
-  seeds.Rpc<v1::AppendResponse>(registry, append);
+  seeds.Rpc<v1::AppendResponse>(compliance, append);
   seeds.Extra(
-      0, registry,
+      0, compliance,
       Event("ev-2", "registry", "registry.resource.updated", dept, "res-1", world.clock.Now())
           .SerializeAsString(),
       1);
-  const Principal op = Principal::Org("op-metro", Role::ROLE_OPERATOR);
   seeds.Extra(
-      1, registry,
+      1, compliance,
       Event("ev-3", "compliance", "compliance.sample.released", op, "scn-1", world.clock.Now())
           .SerializeAsString(),
       1);
@@ -167,7 +167,9 @@ void WriteSeeds(const std::string& dir) {
   query.set_page_size(10);
   seeds.Rpc<v1::QueryResponse>(regulator, query);
   v1::LineageRequest lineage;
+  lineage.mutable_start()->set_kind("resource");
   lineage.mutable_start()->set_id("res-1");
+  lineage.set_direction(v1::LINEAGE_DIRECTION_DOWNSTREAM);
   lineage.set_max_depth(3);
   seeds.Rpc<v1::LineageResponse>(regulator, lineage);
   seeds.Rpc<v1::ListAlertsResponse>(regulator, v1::ListAlertsRequest());
@@ -178,7 +180,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::audit
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::audit::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::audit::WriteSeeds);
   return 0;
 }
 

@@ -101,7 +101,7 @@ void WriteSeeds(const std::string& dir) {
   const uint8_t agency = fuzz::CallerByte("city-agency", Role::ROLE_IMPLEMENTING_AGENCY);
   const uint8_t bureau = fuzz::CallerByte("city-bureau", Role::ROLE_DATA_BUREAU);
   const uint8_t government = fuzz::CallerByte("city-gov", Role::ROLE_GOVERNMENT);
-  const uint8_t compliance = fuzz::ServiceCallerByte("compliance");
+  const uint8_t registry = fuzz::ServiceCallerByte("registry");
   seeds.SaveEverySelector(agency);
 
   v1::CreatePlanRequest create;
@@ -167,7 +167,7 @@ void WriteSeeds(const std::string& dir) {
   check.set_operator_org("op-metro");
   check.set_resource_id("res-1");
   check.set_action("process");
-  seeds.Rpc<v1::CheckResponse>(compliance, check);
+  seeds.Rpc<v1::CheckResponse>(registry, check);
   v1::GetAgreementRequest get;
   get.set_agreement_id(id);
   seeds.Rpc<v1::GetAgreementResponse>(agency, get);
@@ -209,7 +209,7 @@ void WriteSeeds(const std::string& dir) {
   r->set_grade(registry::v1::GRADE_CORE);
   r->mutable_eligibility()->set_eligible(false);
   seeds.Extra(0, agency, e.SerializeAsString());
-  seeds.Rpc<v1::CheckResponse>(compliance, check);
+  seeds.Rpc<v1::CheckResponse>(registry, check);
   seeds.Save("event-registry-regrade");
 }
 
@@ -217,7 +217,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::authorization
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::authorization::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::authorization::WriteSeeds);
   return 0;
 }
 

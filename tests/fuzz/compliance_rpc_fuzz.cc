@@ -198,7 +198,7 @@ void WriteSeeds(const std::string& dir) {
   use.set_operator_org(kOperator);
   use.set_units(3);
   use.set_unit_kind(v1::UNIT_KIND_CALL);
-  seeds.Rpc<v1::CheckUsageResponse>(fuzz::ServiceCallerByte("pricing"), use);
+  seeds.Rpc<v1::CheckUsageResponse>(op, use);
   v1::ListGrantsRequest grants;
   seeds.Rpc<v1::ListGrantsResponse>(op, grants);
   seeds.Save("flow-grant-use");
@@ -245,7 +245,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::compliance
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::compliance::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::compliance::WriteSeeds);
   return 0;
 }
 

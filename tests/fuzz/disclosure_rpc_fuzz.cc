@@ -192,7 +192,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::disclosure
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::disclosure::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::disclosure::WriteSeeds);
   return 0;
 }
 

@@ -156,7 +156,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::pricing
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::pricing::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::pricing::WriteSeeds);
   return 0;
 }
 

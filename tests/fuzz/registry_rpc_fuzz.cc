@@ -208,7 +208,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace pdao::registry
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::MaybeWriteSeeds(pdao::registry::WriteSeeds);
+  pdao::fuzz::Initialize(pdao::registry::WriteSeeds);
   return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "common/rpc/request_check.h"
 #include "common/rpc/service_calls.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/stubs/logging.h"
 
 namespace pdao::fuzz {
 
@@ -299,10 +300,11 @@ class SeedWriter {
   std::string seed_;
 };
 
-// From LLVMFuzzerInitialize: when PDAO_FUZZ_WRITE_SEEDS names a directory, calls `write(dir)` and
-// exits.
+// From LLVMFuzzerInitialize: silences protobuf's log (every malformed string field would print a
+// line), then, when PDAO_FUZZ_WRITE_SEEDS names a directory, calls `write(dir)` and exits.
 template <typename F>
-void MaybeWriteSeeds(F write) {
+void Initialize(F write) {
+  google::protobuf::SetLogHandler(nullptr);
   const char* dir = std::getenv("PDAO_FUZZ_WRITE_SEEDS");
   if (dir == nullptr || *dir == '\0') return;
   write(std::string(dir));
