@@ -5,10 +5,10 @@
 #
 # What it does, each step skipped when already satisfied:
 #   1. Debian packages: the toolchain list of TOOLCHAIN.md, clang-format, clang-tidy and clang-14
-#      (the CI's -Wthread-safety build), every name in tools/setup/extra-packages.txt, Java 17 +
-#      Maven (only when `java`/`mvn` are missing; the real Kafka broker of the integration tests
-#      needs them), Node/npm (only when missing). `apt-get update` runs only when a package is
-#      missing.
+#      (the CI's -Wthread-safety build) with libFuzzer's runtime libclang-rt-14-dev (the fuzz
+#      gate, tools/ci/fuzz.sh), every name in tools/setup/extra-packages.txt, Java 17 + Maven
+#      (only when `java`/`mvn` are missing; the real Kafka broker of the integration tests needs
+#      them), Node/npm (only when missing). `apt-get update` runs only when a package is missing.
 #   2. buf (pinned) and the offline manifest validators (kubernetes-models, js-yaml; pinned) from
 #      npm into ${PDAO_CACHE:-$HOME/.cache/pdao}/npm; buf is linked into $PDAO_CACHE/bin.
 #   3. helm (pinned) built with `go install helm.sh/helm/v3/cmd/helm@<version>` into
@@ -58,6 +58,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libsqlite3-dev libssl-dev libabsl-dev
   # lint, the -Wthread-safety build (clang-14) and fetching
   clang-format clang-tidy clang-14 ca-certificates
+  # libFuzzer's runtime for clang-14 (tools/ci/fuzz.sh, tests/fuzz)
+  libclang-rt-14-dev
 )
 if [[ -f "$ROOT/tools/setup/extra-packages.txt" ]]; then
   while read -r line; do
