@@ -40,11 +40,11 @@ const fuzz::MethodTable<AuditCore>& Table() {
   return *table;
 }
 
-const CheckpointSigner& Signer() {
+const tlog::CheckpointSigner& Signer() {
   static const auto* signer = [] {
-    absl::StatusOr<CheckpointSigner> s = CheckpointSigner::Generate();
+    absl::StatusOr<tlog::CheckpointSigner> s = tlog::CheckpointSigner::Generate();
     if (!s.ok()) std::abort();
-    return new CheckpointSigner(*std::move(s));
+    return new tlog::CheckpointSigner(*std::move(s));
   }();
   return *signer;
 }

@@ -13,6 +13,7 @@
 #include "common/testing/fake_clock.h"
 #include "common/testing/usage_recorded_event.h"
 #include "services/pricing/pricing_core.h"
+#include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
 #include "tests/fuzz/rpc_fuzz.h"
 
@@ -65,8 +66,9 @@ struct World {
     registry.Set("prod-eta", "op-metro", true);
     registry.Set("prod-air", "op-metro", true, compliance::v1::USE_CATEGORY_PUBLIC_GOOD);
     registry.Set("prod-draft", "op-metro", false);
+    agreements.Set("agr-metro", "op-metro");
     absl::StatusOr<std::unique_ptr<PricingCore>> created =
-        PricingCore::Create(*store, clock, registry, Yields(), metrics);
+        PricingCore::Create(*store, clock, registry, agreements, Yields(), metrics);
     if (!created.ok()) std::abort();
     core = *std::move(created);
   }
@@ -84,6 +86,7 @@ struct World {
   FakeClock clock;
   std::unique_ptr<SqliteStore> store;
   testing::FakeSellabilityChecker registry;
+  testing::FakeAgreementChecker agreements;
   prometheus::Registry metrics;
   std::unique_ptr<PricingCore> core;
 };
