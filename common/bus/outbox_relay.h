@@ -57,12 +57,13 @@ namespace pdao {
 inline constexpr int kMinOutboxBatch = 1;
 inline constexpr int kMaxOutboxBatch = 1000;
 inline constexpr int kDefaultOutboxBatch = 100;
-// Bounds of OutboxRelayOptions::inflight (records read and not yet marked sent): 1..10000
-// (Store::PendingOutbox's limit; far below the Kafka producer's queue of 100,000 messages). The
-// host's --outbox-inflight flag is checked against them.
+// Bounds of OutboxRelayOptions::inflight (records read and not yet marked sent): 1..50000
+// (half the Kafka producer's queue of 100,000 messages, so the relay alone never fills it; each
+// record is held in memory until marked: ~10 MB at 50,000 registry envelopes). Reads stay at most
+// batch_size each. The host's --outbox-inflight flag is checked against them.
 inline constexpr int kMinOutboxInflight = 1;
-inline constexpr int kMaxOutboxInflight = 10000;
-inline constexpr int kDefaultOutboxInflight = 4000;
+inline constexpr int kMaxOutboxInflight = 50000;
+inline constexpr int kDefaultOutboxInflight = 10000;
 
 struct OutboxRelayOptions {
   // Records per round: read together, published together (every Publish before the first wait
