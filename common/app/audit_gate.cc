@@ -130,6 +130,11 @@ absl::StatusOr<std::vector<OutboxRecord>> GatedStore::PendingOutbox(int limit) {
   return inner_.PendingOutbox(limit);
 }
 
+absl::StatusOr<std::vector<OutboxRecord>> GatedStore::PendingOutboxAfter(
+    int limit, const std::vector<std::string>& after) {
+  return inner_.PendingOutboxAfter(limit, after);
+}
+
 absl::Status GatedStore::MarkSent(const std::vector<OutboxRecord>& records) {
   return inner_.MarkSent(records);
 }

@@ -237,6 +237,16 @@ TEST(AuditGateFlagsTest, LimitHasADefaultAndBounds) {
     EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(refused.status().message(), HasSubstr("--outbox-batch-size must be between 1"));
   }
+  // The relay's in-flight window: default, a value in bounds, and both bounds refused.
+  EXPECT_EQ(defaults->outbox_inflight, kDefaultOutboxInflight);
+  auto window = parse({"--outbox-inflight=50000"});
+  ASSERT_TRUE(window.ok()) << window.status();
+  EXPECT_EQ(window->outbox_inflight, 50000);
+  for (const char* bad : {"--outbox-inflight=0", "--outbox-inflight=50001"}) {
+    auto refused = parse({bad});
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), HasSubstr("--outbox-inflight must be between 1"));
+  }
   EXPECT_EQ(AuditGateCheckInterval(absl::Seconds(1)), absl::Milliseconds(200));
   EXPECT_EQ(AuditGateCheckInterval(absl::Minutes(5)), absl::Seconds(5));
 }

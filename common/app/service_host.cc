@@ -59,6 +59,11 @@ void DefineHostFlags(Config& config, bool embedded) {
                 absl::StrCat("outbox events each service's relay publishes and marks sent per "
                              "round (one store commit per round; ",
                              kMinOutboxBatch, "-", kMaxOutboxBatch, ")"));
+  config.Define("outbox-inflight", "PDAO_OUTBOX_INFLIGHT", absl::StrCat(kDefaultOutboxInflight),
+                absl::StrCat("outbox events each service's relay holds read and not yet marked "
+                             "sent: it reads and publishes the next batch while earlier ones await "
+                             "their acks (",
+                             kMinOutboxInflight, "-", kMaxOutboxInflight, ")"));
   DefineLimitFlags(config);  // common/rpc limits: docs/operations.md "Connection and call limits"
   DefineKafkaFlags(config);  // common/bus/kafka_flags.h: docs/operations.md "Kafka"
 }
@@ -114,6 +119,14 @@ absl::StatusOr<HostOptions> HostOptionsFromConfig(const Config& config,
                                                    ", not ", *outbox_batch));
   }
   o.outbox_batch_size = static_cast<int>(*outbox_batch);
+  absl::StatusOr<int64_t> outbox_inflight = config.GetInt("outbox-inflight");
+  if (!outbox_inflight.ok()) return outbox_inflight.status();
+  if (*outbox_inflight < kMinOutboxInflight || *outbox_inflight > kMaxOutboxInflight) {
+    return absl::InvalidArgumentError(absl::StrCat("--outbox-inflight must be between ",
+                                                   kMinOutboxInflight, " and ", kMaxOutboxInflight,
+                                                   ", not ", *outbox_inflight));
+  }
+  o.outbox_inflight = static_cast<int>(*outbox_inflight);
   if (absl::Status s = LimitsFromConfig(config, &o.connections, &o.calls); !s.ok()) return s;
   if (absl::Status s = KafkaOptionsFromConfig(config, program, &o.kafka_bus); !s.ok()) return s;
   return o;
@@ -193,6 +206,7 @@ absl::StatusOr<Store*> ServiceHost::OpenStore(const std::string& service) {
   stores_.emplace(service, std::move(store));
   OutboxRelayOptions relay_options;
   relay_options.batch_size = options_.outbox_batch_size;
+  relay_options.inflight = options_.outbox_inflight;
   relays_.emplace_back(service, std::make_unique<OutboxRelay>(*raw, *bus_, relay_options));
   OutboxRelay* relay = relays_.back().second.get();
   if (started_) relay->Start();

@@ -71,6 +71,7 @@ struct HostOptions {
   // Records each service's outbox relay moves per round (--outbox-batch-size,
   // common/bus/outbox_relay.h: kMinOutboxBatch..kMaxOutboxBatch).
   int outbox_batch_size = kDefaultOutboxBatch;
+  int outbox_inflight = kDefaultOutboxInflight;  // OutboxRelayOptions::inflight
 };
 
 // Defines the flags every binary shares (--listen, --health-listen, --metrics-listen, --tls-dir,

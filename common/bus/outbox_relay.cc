@@ -13,13 +13,15 @@ OutboxRelay::OutboxRelay(Store& store, EventBus& bus, OutboxRelayOptions options
     : store_(store),
       bus_(bus),
       options_(options),
-      deliveries_(std::make_shared<Deliveries>()),
+      batch_(std::clamp(options.batch_size, kMinOutboxBatch, kMaxOutboxBatch)),
+      inflight_(std::clamp(options.inflight, kMinOutboxInflight, kMaxOutboxInflight)),
+      shared_(std::make_shared<Shared>()),
       clock_(options.clock != nullptr ? *options.clock : system_clock_) {
   if (options_.wake_on_commit) {
     listener_ = store_.AddOutboxListener([this] {
       ++wakeups_;
-      absl::MutexLock lock(&run_mu_);
-      ++commits_seen_;
+      absl::MutexLock lock(&shared_->mu);
+      ++shared_->commits;
     });
   }
 }
@@ -30,143 +32,187 @@ OutboxRelay::~OutboxRelay() {
 }
 
 absl::StatusOr<int> OutboxRelay::RunOnce() {
-  absl::MutexLock lock(&round_mu_);
-  return RoundLocked();
+  absl::MutexLock lock(&step_mu_);
+  absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/true);
+  if (!step.ok()) return step.status();
+  return step->marked;
 }
 
-absl::StatusOr<int> OutboxRelay::RoundLocked() {
+void OutboxRelay::PublishLocked(Entry& entry) {
+  std::shared_ptr<Shared> s = shared_;
+  {
+    absl::MutexLock lock(&s->mu);
+    s->outcomes[entry.record.id] = std::nullopt;
+  }
+  entry.state = State::kOnItsWay;
+  const OutboxEvent& e = entry.record.event;
+  absl::Status accepted = bus_.Publish(BusMessage{e.topic, e.key, e.payload},
+                                       [s, id = entry.record.id](const absl::Status& outcome) {
+                                         absl::MutexLock lock(&s->mu);
+                                         auto it = s->outcomes.find(id);
+                                         if (it != s->outcomes.end() && !it->second.has_value())
+                                           it->second = outcome;
+                                         ++s->reports;
+                                       });
+  if (accepted.ok()) {
+    ++published_;
+  } else {
+    absl::MutexLock lock(&s->mu);
+    s->outcomes[entry.record.id] = accepted;  // the callback will not run
+  }
+}
+
+absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window) {
   ++rounds_;
-  const int limit = std::clamp(options_.batch_size, kMinOutboxBatch, kMaxOutboxBatch);
-  absl::StatusOr<std::vector<OutboxRecord>> pending = store_.PendingOutbox(limit);
-  if (!pending.ok()) return pending.status();
-  const std::vector<OutboxRecord>& records = *pending;
-  pending_.store(static_cast<int64_t>(records.size()));
-  {
+  StepResult result;
+  std::shared_ptr<Shared> s = shared_;
+
+  // 0. Shards whose failed record may go again (settled in an earlier step): their records from
+  //    the failed one on, in commit order. Nothing behind a failed record not yet settled.
+  for (auto& [shard, entries] : window_) {
+    for (Entry& e : entries) {
+      if (e.state == State::kFailed) break;
+      if (e.state == State::kUnpublished) PublishLocked(e);
+    }
+  }
+
+  // 1. Read after what the window holds, while it has room.
+  const int room = inflight_ - window_size_;
+  std::vector<std::pair<std::string, size_t>> fresh;  // (shard, index in its deque) in read order
+  if (room > 0) {
+    const int limit = std::min(batch_, room);
+    std::vector<std::string> after;
+    after.reserve(window_.size());
+    for (const auto& [shard, entries] : window_) after.push_back(entries.back().record.id);
+    absl::StatusOr<std::vector<OutboxRecord>> records = store_.PendingOutboxAfter(limit, after);
+    if (!records.ok()) return records.status();
+    result.read = static_cast<int>(records->size());
+    result.read_full = result.read == limit;
     const absl::Time now = clock_.Now();
-    absl::MutexLock lock(&seen_mu_);
-    std::map<std::string, absl::Time> seen;
-    for (const OutboxRecord& r : records) {
-      auto it = first_seen_.find(r.id);
-      seen.emplace(r.id, it != first_seen_.end() ? it->second : now);
+    for (OutboxRecord& r : *records) {
+      std::deque<Entry>& entries = window_[r.shard];
+      entries.push_back(Entry{std::move(r), State::kUnpublished, now});
+      fresh.emplace_back(entries.back().record.shard, entries.size() - 1);
     }
-    first_seen_.swap(seen);
-  }
-  if (records.empty()) {
-    absl::MutexLock lock(&deliveries_->mu);
-    deliveries_->outcomes.clear();  // everything we knew of was marked (by us or another relay)
-    return 0;
-  }
-
-  // 1. Publish what is not already on its way.
-  std::shared_ptr<Deliveries> d = deliveries_;
-  for (const OutboxRecord& r : records) {
-    {
-      absl::MutexLock lock(&d->mu);
-      auto it = d->outcomes.find(r.id);
-      if (it != d->outcomes.end()) continue;  // in flight, or delivered and not yet marked
-      d->outcomes.emplace(r.id, std::nullopt);
-    }
-    absl::Status accepted = bus_.Publish(BusMessage{r.event.topic, r.event.key, r.event.payload},
-                                         [d, id = r.id](const absl::Status& outcome) {
-                                           absl::MutexLock lock(&d->mu);
-                                           auto it = d->outcomes.find(id);
-                                           if (it != d->outcomes.end() && !it->second.has_value()) {
-                                             it->second = outcome;
-                                           }
-                                         });
-    if (accepted.ok()) {
-      ++published_;
-    } else {
-      absl::MutexLock lock(&d->mu);
-      d->outcomes[r.id] = accepted;  // the callback will not run
+    window_size_ += result.read;
+    if (result.read > 0) {
+      absl::MutexLock lock(&seen_mu_);
+      read_times_[now] += result.read;
     }
   }
 
-  // 2. Wait for this round's reports (bounded).
-  {
-    absl::MutexLock lock(&d->mu);
-    auto all_reported = [&records, d]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu) {
-      for (const OutboxRecord& r : records) {
-        auto it = d->outcomes.find(r.id);
-        if (it == d->outcomes.end() || !it->second.has_value()) return false;
+  // 2. Publish what was read, in the order read, unless its shard waits behind a failed record.
+  for (const auto& [shard, index] : fresh) {
+    std::deque<Entry>& entries = window_[shard];
+    const bool behind_failure =
+        std::any_of(entries.begin(), entries.begin() + index,
+                    [](const Entry& e) { return e.state != State::kOnItsWay; });
+    if (!behind_failure) PublishLocked(entries[index]);
+  }
+  pending_.store(window_size_);
+
+  // 3. RunOnce: wait for the window's reports (bounded).
+  if (wait_for_window && window_size_ > 0) {
+    std::vector<std::string> ids;
+    for (const auto& [shard, entries] : window_) {
+      for (const Entry& e : entries) {
+        if (e.state == State::kOnItsWay) ids.push_back(e.record.id);
+      }
+    }
+    absl::MutexLock lock(&s->mu);
+    auto all_reported = [&ids, s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+      for (const std::string& id : ids) {
+        auto it = s->outcomes.find(id);
+        if (it != s->outcomes.end() && !it->second.has_value()) return false;
       }
       return true;
     };
-    d->mu.AwaitWithTimeout(absl::Condition(&all_reported), options_.delivery_wait);
+    s->mu.AwaitWithTimeout(absl::Condition(&all_reported), options_.delivery_wait);
   }
 
-  // 3. Per shard: the delivered prefix is marked; a failure sends itself and the rest of its shard
-  //    back to be published again (in order) next round; a missing report just stops the shard.
+  // 4. Settle each shard: its delivered prefix is marked; a failed record, once nothing after it
+  //    is still on its way, goes again with everything after it (next step).
   std::vector<OutboxRecord> to_mark;
+  std::map<std::string, size_t> prefix;  // shard -> how many leading entries to_mark holds
   {
-    absl::MutexLock lock(&d->mu);
-    std::set<std::string> stopped;  // shards whose prefix ended
-    std::set<std::string> failed;   // shards whose prefix ended on a failure
-    for (const OutboxRecord& r : records) {
-      auto it = d->outcomes.find(r.id);
-      if (it == d->outcomes.end()) continue;
-      if (failed.count(r.shard) > 0) {
-        // After a failed record: publish again after it. A report still pending is dropped.
-        d->outcomes.erase(it);
-        continue;
+    absl::MutexLock lock(&s->mu);
+    for (auto& [shard, entries] : window_) {
+      size_t i = 0;
+      for (; i < entries.size() && entries[i].state == State::kOnItsWay; ++i) {
+        auto it = s->outcomes.find(entries[i].record.id);
+        if (it == s->outcomes.end() || !it->second.has_value() || !it->second->ok()) break;
+        to_mark.push_back(entries[i].record);
       }
-      if (stopped.count(r.shard) > 0) continue;
-      if (!it->second.has_value()) {
-        stopped.insert(r.shard);
-        continue;
-      }
-      if (it->second->ok()) {
-        to_mark.push_back(r);
-      } else {
-        ++failed_;
-        stopped.insert(r.shard);
-        failed.insert(r.shard);
-        d->outcomes.erase(it);
-      }
-    }
-    // Forget outcomes of records no longer pending (marked by another relay), when this round saw
-    // every pending record.
-    if (static_cast<int>(records.size()) < limit) {
-      std::set<std::string> ids;
-      for (const OutboxRecord& r : records) ids.insert(r.id);
-      for (auto it = d->outcomes.begin(); it != d->outcomes.end();) {
-        if (ids.count(it->first) == 0 && it->second.has_value()) {
-          it = d->outcomes.erase(it);
-        } else {
-          ++it;
+      if (i > 0) prefix[shard] = i;
+      // The first failure at or after the delivered prefix.
+      size_t failed = entries.size();
+      for (size_t j = i; j < entries.size(); ++j) {
+        if (entries[j].state == State::kFailed) {
+          failed = j;
+          break;
+        }
+        if (entries[j].state != State::kOnItsWay) continue;
+        auto it = s->outcomes.find(entries[j].record.id);
+        if (it != s->outcomes.end() && it->second.has_value() && !it->second->ok()) {
+          entries[j].state = State::kFailed;
+          ++failed_;
+          failed = j;
+          break;
         }
       }
+      if (failed == entries.size()) continue;
+      bool after_on_its_way = false;
+      for (size_t j = failed + 1; j < entries.size() && !after_on_its_way; ++j) {
+        if (entries[j].state != State::kOnItsWay) continue;
+        auto it = s->outcomes.find(entries[j].record.id);
+        after_on_its_way = it != s->outcomes.end() && !it->second.has_value();
+      }
+      if (after_on_its_way) continue;  // none is ever on its way twice: wait for those reports
+      for (size_t j = failed; j < entries.size(); ++j) {
+        s->outcomes.erase(entries[j].record.id);
+        entries[j].state = State::kUnpublished;
+      }
     }
   }
-  if (to_mark.empty()) return 0;
+  if (to_mark.empty()) return result;
 
-  // 4. Mark. On failure the OK outcomes stay remembered, so the next round marks them without
-  //    publishing again.
-  if (absl::Status s = store_.MarkSent(to_mark); !s.ok()) return s;
+  // 5. Mark, in one commit. On failure the OK outcomes stay, so a later step marks them without
+  //    publishing them again.
+  if (absl::Status st = store_.MarkSent(to_mark); !st.ok()) return st;
   {
-    absl::MutexLock lock(&d->mu);
-    for (const OutboxRecord& r : to_mark) d->outcomes.erase(r.id);
+    absl::MutexLock seen_lock(&seen_mu_);
+    absl::MutexLock lock(&s->mu);
+    for (const auto& [shard, count] : prefix) {
+      std::deque<Entry>& entries = window_[shard];
+      for (size_t k = 0; k < count; ++k) {
+        s->outcomes.erase(entries.front().record.id);
+        auto t = read_times_.find(entries.front().read_at);
+        if (t != read_times_.end() && --t->second == 0) read_times_.erase(t);
+        entries.pop_front();
+      }
+      if (entries.empty()) window_.erase(shard);
+    }
   }
-  {
-    absl::MutexLock lock(&seen_mu_);
-    for (const OutboxRecord& r : to_mark) first_seen_.erase(r.id);
-  }
+  window_size_ -= static_cast<int>(to_mark.size());
+  pending_.store(window_size_);
   sent_ += static_cast<int64_t>(to_mark.size());
-  return static_cast<int>(to_mark.size());
+  result.marked = static_cast<int>(to_mark.size());
+  return result;
 }
 
 absl::Time OutboxRelay::oldest_pending_since() const {
   absl::MutexLock lock(&seen_mu_);
-  absl::Time oldest = absl::InfiniteFuture();
-  for (const auto& [id, at] : first_seen_) oldest = std::min(oldest, at);
-  return oldest;
+  return read_times_.empty() ? absl::InfiniteFuture() : read_times_.begin()->first;
 }
 
 void OutboxRelay::Start() {
   absl::MutexLock lock(&run_mu_);
   if (running_) return;
   running_ = true;
-  stopping_ = false;
+  {
+    absl::MutexLock s_lock(&shared_->mu);
+    shared_->stopping = false;
+  }
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -174,7 +220,10 @@ void OutboxRelay::Stop() {
   {
     absl::MutexLock lock(&run_mu_);
     if (!running_) return;
-    stopping_ = true;
+  }
+  {
+    absl::MutexLock lock(&shared_->mu);
+    shared_->stopping = true;
   }
   thread_.join();
   absl::MutexLock lock(&run_mu_);
@@ -182,31 +231,40 @@ void OutboxRelay::Stop() {
 }
 
 void OutboxRelay::Loop() {
-  const int limit = std::clamp(options_.batch_size, kMinOutboxBatch, kMaxOutboxBatch);
+  Shared& s = *shared_;
   while (true) {
-    uint64_t seen = 0;  // commits notified before this round: the round reads their records
+    uint64_t commits = 0;  // commits notified before this step: the step reads their records
+    uint64_t reports = 0;  // reports received before this step: the step settles them
     {
-      absl::MutexLock lock(&run_mu_);
-      if (stopping_) break;
-      seen = commits_seen_;
+      absl::MutexLock lock(&s.mu);
+      if (s.stopping) break;
+      commits = s.commits;
+      reports = s.reports;
     }
-    absl::StatusOr<int> marked = RunOnce();
-    // Straight on when a full batch moved (more may be waiting); otherwise pause until a commit
-    // made during or after the round, Stop, or the poll interval.
-    const bool more = marked.ok() && *marked > 0 && pending_.load() >= limit;
+    bool more = false;
+    {
+      absl::MutexLock lock(&step_mu_);
+      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false);
+      // Straight on when a full batch was read and the window has room (more may be waiting).
+      more = step.ok() && step->read_full && window_size_ < inflight_;
+    }
     if (more) continue;
-    absl::MutexLock lock(&run_mu_);
-    auto woken = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
-      return stopping_ || commits_seen_ != seen;
+    // Otherwise pause until a report or a commit arrives during or after the step, Stop, or the
+    // poll interval.
+    absl::MutexLock lock(&s.mu);
+    auto woken = [&s, commits, reports]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+      return s.stopping || s.commits != commits || s.reports != reports;
     };
-    run_mu_.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
+    s.mu.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
   }
-  // Drain: keep going while rounds make progress, bounded.
+  // Drain: whole rounds while they make progress, bounded.
   const absl::Time deadline = absl::Now() + options_.drain_timeout;
   while (absl::Now() < deadline) {
-    absl::StatusOr<int> marked = RunOnce();
-    if (!marked.ok() || *marked == 0) break;
-    if (pending_.load() < limit && pending_.load() == *marked) break;  // nothing left
+    absl::MutexLock lock(&step_mu_);
+    absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/true);
+    if (!step.ok()) break;
+    if (window_size_ == 0 && !step->read_full) break;  // nothing left
+    if (step->marked == 0 && step->read == 0) break;   // no progress
   }
 }
 

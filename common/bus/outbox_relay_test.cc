@@ -1,5 +1,6 @@
 #include "common/bus/outbox_relay.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -281,6 +282,130 @@ TEST_F(OutboxRelayTest, FailureInTheMiddleOfABatchMarksNothingAfterItInItsShard)
     if (p[0] == 'a') shard_a.push_back(p);
   }
   EXPECT_THAT(shard_a, ElementsAre("a0", "a1", "a2", "a3", "a4", "a5", "a3", "a4", "a5"));
+}
+
+// Issue 10, the in-flight window: the next batch is read and published while the previous one
+// still awaits its delivery reports (rounds overlap), nothing on its way is published again, and a
+// record is marked only when it and every earlier record of its shard were delivered.
+TEST_F(OutboxRelayTest, NextBatchIsPublishedWhileTheEarlierOneAwaitsItsReports) {
+  ScriptedBus bus;  // holds every report until Release
+  for (int i = 0; i < 6; ++i) CommitEvent("res-a", absl::StrCat("a", i));
+  FaultyStore counting(*store_);
+  OutboxRelayOptions options = Fast();
+  options.batch_size = 3;
+  options.delivery_wait = absl::Milliseconds(20);
+  OutboxRelay relay(counting, bus, options);
+  auto is_any = [](std::vector<std::string> ps) {
+    return [ps](const BusMessage& m) {
+      return std::find(ps.begin(), ps.end(), m.payload) != ps.end();
+    };
+  };
+  auto ok = [](const BusMessage&) { return absl::OkStatus(); };
+
+  auto first = relay.RunOnce();  // a0..a2 on their way, no report
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 0);
+  auto second = relay.RunOnce();  // a3..a5 follow before any report of a0..a2
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, 0);
+  EXPECT_THAT(Payloads(bus.published()), ElementsAre("a0", "a1", "a2", "a3", "a4", "a5"));
+  EXPECT_EQ(bus.held(), 6u);
+  EXPECT_EQ(relay.pending(), 6);
+
+  // The later batch is delivered first: not marked while a0..a2 have no report.
+  bus.Release(ok, is_any({"a3", "a4", "a5"}));
+  auto third = relay.RunOnce();
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(*third, 0);
+  EXPECT_EQ(counting.mark_sent_calls.load(), 0);
+  EXPECT_EQ(PendingIds().size(), 6u);
+
+  // a0..a2 delivered: all six marked in one commit, none published twice.
+  bus.Release(ok);
+  auto fourth = relay.RunOnce();
+  ASSERT_TRUE(fourth.ok()) << fourth.status();
+  EXPECT_EQ(*fourth, 6);
+  EXPECT_EQ(counting.mark_sent_calls.load(), 1);
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(bus.published().size(), 6u);
+  EXPECT_EQ(relay.pending(), 0);
+}
+
+// A failure while later records of its shard are still on their way: nothing after it is marked;
+// it is not published again until they have reported (no record is on its way twice), then it and
+// everything after it go again in commit order. Other shards are not held up.
+TEST_F(OutboxRelayTest, FailureWithLaterRecordsOnTheirWayRepublishesTheShardInOrder) {
+  ScriptedBus bus;
+  for (int i = 0; i < 6; ++i) CommitEvent("res-a", absl::StrCat("a", i));
+  OutboxRelayOptions options = Fast();
+  options.batch_size = 3;
+  options.delivery_wait = absl::Milliseconds(20);
+  OutboxRelay relay(*store_, bus, options);
+  ASSERT_TRUE(relay.RunOnce().ok());  // a0..a2
+  ASSERT_TRUE(relay.RunOnce().ok());  // a3..a5
+  ASSERT_EQ(bus.held(), 6u);
+  auto first_batch = [](const BusMessage& m) {
+    return m.payload == "a0" || m.payload == "a1" || m.payload == "a2";
+  };
+  bus.Release(
+      [](const BusMessage& m) {
+        return m.payload == "a1" ? absl::UnavailableError("broker said no") : absl::OkStatus();
+      },
+      first_batch);
+  CommitEvent("res-b", "b0");
+  bus.SetAutoReport([](const BusMessage&) { return absl::OkStatus(); });  // for b0
+  auto marked = relay.RunOnce();
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(*marked, 2);  // a0 and b0; not a2 (after the failed a1)
+  EXPECT_EQ(relay.failed(), 1);
+  EXPECT_THAT(PendingIds(), ElementsAre("a1", "a2", "a3", "a4", "a5"));
+  // a3..a5 are still on their way: a1 is not published again yet.
+  EXPECT_THAT(Payloads(bus.published()), ElementsAre("a0", "a1", "a2", "a3", "a4", "a5", "b0"));
+
+  bus.Release([](const BusMessage&) { return absl::OkStatus(); });  // a3..a5 delivered
+  ASSERT_TRUE(relay.RunOnce().ok());
+  ASSERT_TRUE(relay.RunOnce().ok());
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(relay.failed(), 1);
+  EXPECT_THAT(Payloads(bus.published()),
+              ElementsAre("a0", "a1", "a2", "a3", "a4", "a5", "b0", "a1", "a2", "a3", "a4", "a5"));
+}
+
+// The relay thread does not wait for a round's reports before it reads and publishes the next
+// batch; the window (inflight) bounds what is read and not yet marked.
+TEST_F(OutboxRelayTest, ThreadKeepsAWindowOfRecordsOnTheirWay) {
+  ScriptedBus bus;  // holds every report until Release
+  for (int i = 0; i < 40; ++i) CommitEvent(absl::StrCat("res-", i % 4), absl::StrCat("e", i));
+  OutboxRelayOptions options = Fast();
+  options.batch_size = 10;
+  options.inflight = 25;
+  options.delivery_wait = absl::Seconds(60);
+  OutboxRelay relay(*store_, bus, options);
+  relay.Start();
+  // 25 on their way while not one report has arrived.
+  ASSERT_TRUE(WaitUntil([&] { return bus.held() == 25u; }, absl::Seconds(10)))
+      << "on their way: " << bus.held();
+  // A commit wakes the relay; the window is full, so its step publishes nothing.
+  const int64_t rounds = relay.rounds();
+  CommitEvent("res-x", "x0");
+  ASSERT_TRUE(WaitUntil([&] { return relay.rounds() > rounds; }, absl::Seconds(10)));
+  EXPECT_EQ(bus.published().size(), 25u);
+  EXPECT_EQ(relay.pending(), 25);
+  // Reports arrive: the relay marks, reads the rest, and publishes it.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        bus.Release([](const BusMessage&) { return absl::OkStatus(); });
+        return relay.sent() == 41;
+      },
+      absl::Seconds(10)))
+      << "sent " << relay.sent();
+  relay.Stop();
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(bus.published().size(), 41u);  // none twice
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const auto& m : bus.published()) by_key[m.key].push_back(m.payload);
+  EXPECT_THAT(by_key["res-1"],
+              ElementsAre("e1", "e5", "e9", "e13", "e17", "e21", "e25", "e29", "e33", "e37"));
 }
 
 TEST_F(OutboxRelayTest, ThreadRelaysAndStopDrains) {

@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -525,9 +527,35 @@ absl::StatusOr<std::optional<std::string>> RedisStore::GetIdempotencyResult(
 }
 
 absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutbox(int limit) {
+  return PendingOutboxAfter(limit, {});
+}
+
+// One stream per slot: each slot's read continues after the largest stream id of that slot in
+// `after`.
+absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutboxAfter(
+    int limit, const std::vector<std::string>& after) {
   if (auto s = ValidateOutboxLimit(limit); !s.ok()) return s;
+  const size_t slots = static_cast<size_t>(options_.num_shards);
+  std::vector<std::optional<std::pair<uint64_t, uint64_t>>> after_of(slots);
+  for (const std::string& id : after) {
+    const size_t dash = id.find('-');
+    int slot = -1;
+    if (dash == std::string::npos || !absl::SimpleAtoi(id.substr(0, dash), &slot) || slot < 0 ||
+        slot >= options_.num_shards) {
+      continue;  // not an id of this store: ignored
+    }
+    const std::string stream_id = id.substr(dash + 1);
+    if (!IsStreamId(stream_id)) continue;
+    const size_t sep = stream_id.find('-');
+    std::pair<uint64_t, uint64_t> position{0, 0};
+    if (!absl::SimpleAtoi(stream_id.substr(0, sep), &position.first) ||
+        !absl::SimpleAtoi(stream_id.substr(sep + 1), &position.second)) {
+      continue;
+    }
+    std::optional<std::pair<uint64_t, uint64_t>>& current = after_of[static_cast<size_t>(slot)];
+    if (!current.has_value() || *current < position) current = position;
+  }
   return WithConnection(true, [&](Conn& conn) -> absl::StatusOr<std::vector<OutboxRecord>> {
-    const size_t slots = static_cast<size_t>(options_.num_shards);
     std::vector<std::vector<OutboxRecord>> per_slot(slots);
     // Appends up to `count` records of each slot in `which` to per_slot, reading after the last
     // one already there. One pipelined round trip.
@@ -535,8 +563,12 @@ absl::StatusOr<std::vector<OutboxRecord>> RedisStore::PendingOutbox(int limit) {
       std::vector<std::vector<std::string>> reads;
       reads.reserve(which.size());
       for (size_t s : which) {
-        const std::string start =
-            per_slot[s].empty() ? "-" : absl::StrCat("(", StreamIdOf(per_slot[s].back().id));
+        std::string start = "-";
+        if (!per_slot[s].empty()) {
+          start = absl::StrCat("(", StreamIdOf(per_slot[s].back().id));
+        } else if (after_of[s].has_value()) {
+          start = absl::StrCat("(", after_of[s]->first, "-", after_of[s]->second);
+        }
         reads.push_back({"XRANGE", absl::StrCat(Tag(static_cast<int>(s)), ":outbox"), start, "+",
                          "COUNT", absl::StrCat(count)});
       }

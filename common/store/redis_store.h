@@ -29,6 +29,7 @@
 // hash tag), merges them, and reads the values (HMGET); it is not a snapshot across slots.
 // PendingOutbox reads each slot's stream from its start (XRANGE) and interleaves the slots round
 // robin, so each shard's events keep commit order; OutboxRecord::id is "<slot>-<stream id>";
+// PendingOutboxAfter starts each slot's XRANGE after the largest stream id of that slot in `after`.
 // MarkSent is XDEL.
 //
 // Durability is that of the server: with `appendonly yes` + `appendfsync everysec` an acknowledged
@@ -91,6 +92,8 @@ class RedisStore final : public Store {
   absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(
       const std::string& shard, const std::string& idempotency_key) override;
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
+      int limit, const std::vector<std::string>& after) override;
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
   int64_t AddOutboxListener(std::function<void()> listener) override;
   void RemoveOutboxListener(int64_t handle) override;

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -330,13 +331,26 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::GetIdempotencyResult(
 }
 
 absl::StatusOr<std::vector<OutboxRecord>> SqliteStore::PendingOutbox(int limit) {
+  return PendingOutboxAfter(limit, {});
+}
+
+// One sequence for the whole outbox: the read continues after the largest seq in `after`.
+absl::StatusOr<std::vector<OutboxRecord>> SqliteStore::PendingOutboxAfter(
+    int limit, const std::vector<std::string>& after) {
   if (auto s = ValidateOutboxLimit(limit); !s.ok()) return s;
+  int64_t after_seq = 0;
+  for (const std::string& id : after) {
+    int64_t seq = 0;
+    if (absl::SimpleAtoi(id, &seq)) after_seq = std::max(after_seq, seq);  // else: not ours
+  }
   absl::MutexLock lock(&mu_);
-  Stmt stmt(db_,
-            "SELECT seq, shard, topic, key, event_id, payload FROM outbox WHERE sent = 0 "
-            "ORDER BY seq LIMIT ?1");
+  Stmt stmt(
+      db_,
+      "SELECT seq, shard, topic, key, event_id, payload FROM outbox WHERE sent = 0 AND seq > ?2 "
+      "ORDER BY seq LIMIT ?1");
   if (auto s = stmt.status(); !s.ok()) return s;
   stmt.BindInt(1, limit);
+  stmt.BindInt(2, after_seq);
   std::vector<OutboxRecord> records;
   for (;;) {
     const int rc = stmt.Step();

@@ -55,6 +55,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(
       const std::string& shard, const std::string& idempotency_key) override;
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
+      int limit, const std::vector<std::string>& after) override;
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
   int64_t AddOutboxListener(std::function<void()> listener) override;
   void RemoveOutboxListener(int64_t handle) override;

@@ -129,6 +129,17 @@ class Store {
   // relay (common/bus/outbox_relay.h) only.
   virtual absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) = 0;
 
+  // Continues a read of the outbox past records already read: up to `limit` unsent records that
+  // come after `after` (ids of records an earlier PendingOutbox / PendingOutboxAfter of this store
+  // returned, e.g. the last record of each shard the caller still holds), each shard's records in
+  // commit order, so that a shard's records in `after` followed by the result are the shard's
+  // records in commit order with none skipped. A record of `after` that was marked sent since still
+  // positions the read; ids not of this store are ignored; an empty `after` reads from the start
+  // (as PendingOutbox). Lets the outbox relay read the next records while earlier ones are still
+  // on their way, without reading those again. Same limit as PendingOutbox.
+  virtual absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
+      int limit, const std::vector<std::string>& after) = 0;
+
   // Marks records as delivered so PendingOutbox no longer returns them. Unknown ids are ignored.
   virtual absl::Status MarkSent(const std::vector<OutboxRecord>& records) = 0;
 

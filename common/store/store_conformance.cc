@@ -400,6 +400,66 @@ TEST_P(StoreConformanceTest, LimitedOutboxReadFillsItsLimitFromOneShard) {
   EXPECT_EQ(EventIds(*rest, "busy"), std::vector<std::string>(want.begin() + 32, want.end()));
 }
 
+// Issue 10 (the relay's in-flight window): a read that continues after the records still held
+// (the last of each shard) returns every later record once, each shard's in commit order, none
+// read before — also when some held records were marked sent meanwhile, and when records are
+// committed between the reads.
+TEST_P(StoreConformanceTest, OutboxReadContinuesAfterTheRecordsStillHeld) {
+  std::map<std::string, std::vector<std::string>> want;  // shard -> event ids in commit order
+  int n = 0;
+  auto commit = [&](int count) {
+    for (int i = 0; i < count; ++i, ++n) {
+      const std::string shard = absl::StrCat("h-", n % 5);
+      CommitRequest req;
+      req.shard = shard;
+      req.puts = {{absl::StrCat("item/{", shard, "}/", n), "x", kMustNotExist}};
+      req.events.push_back(Event(absl::StrCat(shard, "#", n), shard));
+      want[shard].push_back(req.events[0].event_id);
+      ASSERT_TRUE(store().Commit(req).ok());
+    }
+  };
+  commit(40);
+  std::map<std::string, std::vector<std::string>> got;
+  std::map<std::string, std::string> last_held;  // shard -> id of its last record read
+  std::set<std::string> seen;
+  std::vector<OutboxRecord> last_page;
+  auto read = [&](int limit) -> size_t {
+    std::vector<std::string> after;
+    for (const auto& [shard, id] : last_held) after.push_back(id);
+    absl::StatusOr<std::vector<OutboxRecord>> page = store().PendingOutboxAfter(limit, after);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) return 0;
+    EXPECT_LE(static_cast<int>(page->size()), limit);
+    for (const OutboxRecord& r : *page) {
+      EXPECT_TRUE(seen.insert(r.id).second) << "read twice: " << r.event.event_id;
+      got[r.shard].push_back(r.event.event_id);
+      last_held[r.shard] = r.id;
+    }
+    last_page = *page;
+    return page->size();
+  };
+  ASSERT_EQ(read(12), 12u);
+  // Mark the first read's records sent: they still position the next read.
+  ASSERT_TRUE(store().MarkSent(last_page).ok());
+  ASSERT_EQ(read(12), 12u);
+  commit(10);  // committed while the earlier ones are held
+  size_t more = 0;
+  for (int i = 0; i < 20; ++i) {
+    const size_t k = read(7);
+    if (k == 0) break;
+    more += k;
+  }
+  EXPECT_EQ(more, 26u);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(read(7), 0u);
+  // Ids not of this store are ignored; no `after` reads from the start, like PendingOutbox.
+  absl::StatusOr<std::vector<OutboxRecord>> from_start =
+      store().PendingOutboxAfter(10000, {"no-such-id", "x-y-z"});
+  ASSERT_TRUE(from_start.ok()) << from_start.status();
+  EXPECT_EQ(from_start->size(), AllPending(store()).size());
+  EXPECT_EQ(store().PendingOutboxAfter(0, {}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(StoreConformanceTest, ConcurrentCommitsWithSameExpectedVersionExactlyOneWins) {
   ASSERT_TRUE(store().Commit(PutReq("c", "item/{c}", "base", kMustNotExist)).ok());
   constexpr int kThreads = 8;

@@ -52,6 +52,10 @@ class FaultyStore final : public Store {
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
     return inner_.PendingOutbox(limit);
   }
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
+      int limit, const std::vector<std::string>& after) override {
+    return inner_.PendingOutboxAfter(limit, after);
+  }
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
     ++mark_sent_calls;
     marked_records += static_cast<int>(records.size());

@@ -50,7 +50,7 @@ inline std::string SampleEnvelope(uint64_t run, uint64_t i) {
 // The audit service's read models on a log in `dir`, as AuditModule wires them.
 struct AuditStack {
   SystemClock clock;
-  std::unique_ptr<CheckpointSigner> signer;
+  std::unique_ptr<tlog::CheckpointSigner> signer;
   std::unique_ptr<SqliteStore> store;
   prometheus::Registry metrics;
   std::unique_ptr<AlertMonitor> alerts;
@@ -62,9 +62,9 @@ struct AuditStack {
   // not owned, must outlive the stack.
   explicit AuditStack(const std::string& dir, std::vector<EntryObserver*> extra = {}) {
     std::filesystem::create_directories(dir);
-    absl::StatusOr<CheckpointSigner> s = CheckpointSigner::Generate();
+    absl::StatusOr<tlog::CheckpointSigner> s = tlog::CheckpointSigner::Generate();
     if (!s.ok()) Die("key", s.status());
-    signer = std::make_unique<CheckpointSigner>(std::move(*s));
+    signer = std::make_unique<tlog::CheckpointSigner>(std::move(*s));
     absl::StatusOr<std::unique_ptr<SqliteStore>> st = SqliteStore::Open(dir + "/audit.db");
     if (!st.ok()) Die("store", st.status());
     store = std::move(*st);

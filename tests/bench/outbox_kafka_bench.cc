@@ -3,18 +3,24 @@
 // RedisStore outbox; a real single-node KRaft broker (common/testing/kafka, or
 // PDAO_TEST_KAFKA=host:port) receives the events.
 //
-//   bench_outbox_kafka throughput [--events N] [--batch B] [--partitions P]
+//   bench_outbox_kafka throughput [--events N] [--batch B] [--inflight W] [--partitions P]
 //     (a) plain   a bare librdkafka producer (acks=all, idempotent, as KafkaBus's producer)
 //                 produces N envelopes and waits for every delivery report: the broker's limit;
 //     (b) outbox  N events committed to the Redis outbox beforehand (one Store::Commit each, not
 //                 timed), then OutboxRelay rounds of B (--batch, the relay's batch_size) over
-//                 KafkaBus until all N are acknowledged by the broker and marked sent;
-//     prints events/s of both and the ratio (goal >= 1/2).
+//                 KafkaBus until all N are acknowledged by the broker and marked sent, each
+//                 RunOnce waiting for its round's acks (one round in flight: the relay before
+//                 the in-flight window);
+//     (c) window  the same N events committed again, then the relay's thread (Start) with batches
+//                 of B and a window of W records in flight (--inflight, the relay's inflight):
+//                 rounds overlap; timed until all N are marked sent;
+//     prints events/s of each and the ratios to (a) (goal >= 1/2).
 //
-//   bench_outbox_kafka latency [--rate R] [--seconds S] [--partitions P]
+//   bench_outbox_kafka latency [--rate R] [--seconds S] [--inflight W] [--partitions P]
 //     commit -> covered by a signed checkpoint: one thread commits R events/s (one Store::Commit
 //     each, the registry's outbox path: shard = the aggregate, an Envelope of a registry event)
-//     for S seconds into the Redis outbox; the relay (woken by the commit, default options)
+//     for S seconds into the Redis outbox; the relay (woken by the commit, default options but
+//     the window W)
 //     publishes them over KafkaBus; the audit service's ingest path (KafkaBus::SubscribeBatch with
 //     the module's options into AuditCore::IngestBatch on a real AuditLog with its 25 ms signed
 //     checkpoints, in a temp dir) appends them. Each event is timed from its Commit returning to
@@ -22,7 +28,8 @@
 //     and to its entry being durable in the log (a probe observer). Prints p50/p90/p99/max and the
 //     rate actually held. Goals: 2,000 events/s for 60 s, p50 <= 30 ms, p99 <= 100 ms.
 //
-// Bounds: --events 1..10,000,000; --batch 1..1000; --rate 1..20,000; --seconds 1..600;
+// Bounds: --events 1..10,000,000; --batch 1..1000; --inflight 1..50,000 (default: the relay's);
+// --rate 1..20,000; --seconds 1..600;
 // --partitions 1..1000. Prints numbers; asserts nothing about time.
 #include <librdkafka/rdkafkacpp.h>
 
@@ -175,11 +182,7 @@ double PlainProducer(const Env& env, const std::string& topic, uint64_t n) {
   return static_cast<double>(n) / secs;
 }
 
-int Throughput(uint64_t events, int batch, int partitions) {
-  Env env(partitions);
-  const double plain = PlainProducer(env, env.topic, events);
-  std::printf("(a) plain    librdkafka producer, acks=all:          %9.0f events/s\n", plain);
-
+void FillOutbox(Env& env, uint64_t events) {
   const auto f0 = SteadyClock::now();
   for (uint64_t i = 0; i < events; ++i) {
     absl::StatusOr<CommitResult> c = env.store->Commit(OutboxCommit(env.topic, env.run, i));
@@ -188,6 +191,14 @@ int Throughput(uint64_t events, int batch, int partitions) {
   std::printf("    (outbox pre-filled: %llu commits in %.1f s, %.0f commits/s)\n",
               static_cast<unsigned long long>(events), Seconds(SteadyClock::now() - f0),
               static_cast<double>(events) / Seconds(SteadyClock::now() - f0));
+}
+
+int Throughput(uint64_t events, int batch, int inflight, int partitions) {
+  Env env(partitions);
+  const double plain = PlainProducer(env, env.topic, events);
+  std::printf("(a) plain    librdkafka producer, acks=all:          %9.0f events/s\n", plain);
+
+  FillOutbox(env, events);
   {  // what one round's read costs, apart from publishing
     const auto r0 = SteadyClock::now();
     absl::StatusOr<std::vector<OutboxRecord>> peek = env.store->PendingOutbox(batch);
@@ -243,8 +254,28 @@ int Throughput(uint64_t events, int batch, int partitions) {
       "to %d, %lld failed deliveries)\n",
       outbox, static_cast<unsigned long long>(rounds), batch,
       static_cast<long long>(relay.failed()));
+  std::printf("ratio (b)/(a) %.2f\n", outbox / plain);
+
+  FillOutbox(env, events);
+  OutboxRelayOptions wo;
+  wo.batch_size = batch;
+  wo.inflight = inflight;
+  wo.wake_on_commit = false;
+  OutboxRelay windowed(*env.store, *env.bus, wo);
+  const auto w0 = SteadyClock::now();
+  windowed.Start();
+  while (windowed.sent() < static_cast<int64_t>(events)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a bench: polls, asserts nothing
+  }
+  const double window = static_cast<double>(events) / Seconds(SteadyClock::now() - w0);
+  windowed.Stop();
+  std::printf(
+      "(c) window   Redis outbox -> relay thread -> acks:   %9.0f events/s  (%lld steps, batch "
+      "%d, window %d, %lld failed deliveries)\n",
+      window, static_cast<long long>(windowed.rounds()), batch, inflight,
+      static_cast<long long>(windowed.failed()));
   absl::StatusOr<std::vector<OutboxRecord>> left = env.store->PendingOutbox(1);
-  std::printf("ratio outbox/plain %.2f (goal >= 0.50); outbox left pending: %zu\n", outbox / plain,
+  std::printf("ratio (c)/(a) %.2f (goal >= 0.50); outbox left pending: %zu\n", window / plain,
               left.ok() ? left->size() : 0);
   return 0;
 }
@@ -278,7 +309,7 @@ void PrintDistribution(const char* what, std::vector<double> ms) {
               at(0.50), at(0.90), at(0.99), ms.back(), ms.size());
 }
 
-int Latency(int rate, int seconds, int partitions) {
+int Latency(int rate, int seconds, int inflight, int partitions) {
   Env env(partitions);
   const uint64_t n = static_cast<uint64_t>(rate) * static_cast<uint64_t>(seconds);
   const char* tmp = std::getenv("TMPDIR");
@@ -320,7 +351,9 @@ int Latency(int rate, int seconds, int partitions) {
         return absl::OkStatus();
       });
   if (!probe_sub.ok()) Die("subscribe probe", probe_sub.status());
-  OutboxRelay relay(*env.store, *env.bus);  // the host's defaults: woken by the commit
+  OutboxRelayOptions ro;  // the host's defaults (woken by the commit), with the window asked for
+  ro.inflight = inflight;
+  OutboxRelay relay(*env.store, *env.bus, ro);
   relay.Start();
 
   // Warm-up until both consumer groups are joined: an event committed, seen in the log and by the
@@ -406,9 +439,11 @@ int Latency(int rate, int seconds, int partitions) {
     }
   }
   std::printf(
-      "%llu events at %d/s for %d s: held %.0f events/s; log size %llu; relay %lld rounds\n",
+      "%llu events at %d/s for %d s: held %.0f events/s; log size %llu; relay %lld steps "
+      "(window %d)\n",
       static_cast<unsigned long long>(n), rate, seconds, held,
-      static_cast<unsigned long long>(audit->log->size()), static_cast<long long>(relay.rounds()));
+      static_cast<unsigned long long>(audit->log->size()), static_cast<long long>(relay.rounds()),
+      inflight);
   if (missing > 0) {
     std::printf("NOT COVERED within the deadline: %llu events\n",
                 static_cast<unsigned long long>(missing));
@@ -432,13 +467,15 @@ int main(int argc, char** argv) {
   using namespace pdao::audit;
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: bench_outbox_kafka throughput [--events N] [--batch B] [--partitions P]\n"
-                 "       bench_outbox_kafka latency [--rate R] [--seconds S] [--partitions P]\n");
+                 "usage: bench_outbox_kafka throughput [--events N] [--batch B] [--inflight W] "
+                 "[--partitions P]\n"
+                 "       bench_outbox_kafka latency [--rate R] [--seconds S] [--inflight W] "
+                 "[--partitions P]\n");
     return 2;
   }
   const std::string mode = argv[1];
   int64_t events = 100000, batch = pdao::kDefaultOutboxBatch, rate = 2000, seconds = 60,
-          partitions = 6;
+          partitions = 6, inflight = pdao::kDefaultOutboxInflight;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int64_t v = std::strtoll(argv[i + 1], nullptr, 10);
@@ -454,6 +491,8 @@ int main(int argc, char** argv) {
       check(1, 10000000, &events);
     } else if (flag == "--batch") {
       check(pdao::kMinOutboxBatch, pdao::kMaxOutboxBatch, &batch);
+    } else if (flag == "--inflight") {
+      check(pdao::kMinOutboxInflight, pdao::kMaxOutboxInflight, &inflight);
     } else if (flag == "--rate") {
       check(1, 20000, &rate);
     } else if (flag == "--seconds") {
@@ -467,10 +506,11 @@ int main(int argc, char** argv) {
   }
   if (mode == "throughput") {
     return Throughput(static_cast<uint64_t>(events), static_cast<int>(batch),
-                      static_cast<int>(partitions));
+                      static_cast<int>(inflight), static_cast<int>(partitions));
   }
   if (mode == "latency") {
-    return Latency(static_cast<int>(rate), static_cast<int>(seconds), static_cast<int>(partitions));
+    return Latency(static_cast<int>(rate), static_cast<int>(seconds), static_cast<int>(inflight),
+                   static_cast<int>(partitions));
   }
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
