@@ -84,7 +84,7 @@ void DecisionRecorder::Run() {
       for (OutboxEvent& e : p.events) request.events.push_back(std::move(e));
     }
     absl::StatusOr<CommitResult> result = store_.Commit(request);
-    absl::Status status = result.status();
+    const absl::Status& status = result.status();
     if (!status.ok()) {
       log::Error("decision records not committed: their decisions fail closed (rule 34)",
                  {{"error", status.ToString()},

@@ -59,10 +59,11 @@ struct ModuleFactory {
 //   static void DefineFlags(Config&);
 //   static absl::StatusOr<std::unique_ptr<T>> Create(const ModuleContext&);
 template <typename T>
-ModuleFactory MakeModuleFactory(std::string service, std::vector<std::string> dependencies = {}) {
+ModuleFactory MakeModuleFactory(const std::string& service,
+                                const std::vector<std::string>& dependencies = {}) {
   return ModuleFactory{
-      .service = std::move(service),
-      .dependencies = std::move(dependencies),
+      .service = service,
+      .dependencies = dependencies,
       .define_flags = [](Config& config) { T::DefineFlags(config); },
       .create = [](const ModuleContext& ctx) -> absl::StatusOr<std::unique_ptr<Module>> {
         absl::StatusOr<std::unique_ptr<T>> module = T::Create(ctx);

@@ -94,7 +94,7 @@ absl::StatusOr<std::shared_ptr<ServiceClient>> ServiceClients::For(const std::st
         },
         "", options_.ca_cert_path, identity, kLocalDeadline));
   } else {
-    const std::string target = config_.Get(absl::StrCat(service, "-target"));
+    std::string target = config_.Get(absl::StrCat(service, "-target"));  // copied into the lambda
     if (target.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(caller, " depends on the ", service,
                                                      " service but no --", service,

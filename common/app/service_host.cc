@@ -303,7 +303,7 @@ absl::Status ServiceHost::FlushRefusals() {
       },
       absl::Now(), &unrecorded);
   // Counted again in the next window: nothing is silently lost while the store recovers.
-  refusals_.Restore(std::move(unrecorded));
+  refusals_.Restore(unrecorded);
   return s;
 }
 

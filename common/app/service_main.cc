@@ -80,7 +80,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const ServiceMain& main,
                             absl::StrCat(dir, "/service-", caller, ".key")};
     };
   } else {
-    const ClientIdentity own{options->client_cert_path, options->client_key_path};
+    ClientIdentity own{options->client_cert_path, options->client_key_path};
     clients.identity = [own](const std::string&) { return own; };
   }
   app->host_options_ = *options;

@@ -969,8 +969,9 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeBatch(
       options_.log ? options_.log : DefaultLog(),
       [this, dead_letters, group](const std::string& topic) {
         dead_lettered_.fetch_add(1);
-        if (dead_letters != nullptr)
+        if (dead_letters != nullptr) {
           dead_letters->Add({{"group", group}, {"topic", topic}}).Increment();
+        }
       });
   return SubscribeWith(group, topics, MessageHandler(), std::move(runner));
 }

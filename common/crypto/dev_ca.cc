@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -31,11 +30,12 @@ class DirLock {
     const std::string path = Join(dir, ".lock");
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-      return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("open ", path, ": ", std::generic_category().message(errno)));
     }
     while (::flock(fd, LOCK_EX) != 0) {
       if (errno != EINTR) {
-        const std::string err = std::strerror(errno);
+        const std::string err = std::generic_category().message(errno);
         ::close(fd);
         return absl::InternalError(absl::StrCat("flock ", path, ": ", err));
       }
@@ -107,11 +107,14 @@ const std::vector<std::string>& PlatformServices() {
 }
 
 const std::vector<pdao::common::v1::Role>& CredentialedRoles() {
-  using namespace pdao::common::v1;  // NOLINT(build/namespaces)
-  static const auto* const kRoles =
-      new std::vector<Role>{ROLE_DATA_BUREAU, ROLE_GOVERNMENT, ROLE_IMPLEMENTING_AGENCY,
-                            ROLE_DEPARTMENT,  ROLE_OPERATOR,   ROLE_BUSINESS_ENTITY,
-                            ROLE_REGULATOR};
+  using pdao::common::v1::Role;
+  static const auto* const kRoles = new std::vector<Role>{common::v1::ROLE_DATA_BUREAU,
+                                                          common::v1::ROLE_GOVERNMENT,
+                                                          common::v1::ROLE_IMPLEMENTING_AGENCY,
+                                                          common::v1::ROLE_DEPARTMENT,
+                                                          common::v1::ROLE_OPERATOR,
+                                                          common::v1::ROLE_BUSINESS_ENTITY,
+                                                          common::v1::ROLE_REGULATOR};
   return *kRoles;
 }
 

@@ -11,6 +11,7 @@ namespace pdao::crypto {
 
 std::string OpensslErrors() {
   std::vector<std::string> errs;
+  // NOLINTNEXTLINE(google-runtime-int): ERR_get_error returns unsigned long
   while (unsigned long e = ERR_get_error()) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof(buf));

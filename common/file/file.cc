@@ -6,16 +6,16 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <random>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
 namespace pdao::file {
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+std::string ErrnoText(int err) { return std::generic_category().message(err); }
 
 absl::Status Error(absl::string_view step, const std::string& path, int err) {
   return absl::InternalError(absl::StrCat(step, " ", path, ": ", ErrnoText(err)));

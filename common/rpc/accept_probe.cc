@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -63,10 +63,13 @@ absl::Status TcpConnect(const std::string& host, int port, absl::Time deadline, 
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
   const int fd = socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("probe: socket: ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::UnavailableError(
+        absl::StrCat("probe: socket: ", std::generic_category().message(errno)));
   *out = fd;
   if (connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
-    return absl::UnavailableError(absl::StrCat("probe: connect: ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("probe: connect: ", std::generic_category().message(errno)));
   }
   pollfd p{fd, POLLOUT, 0};
   if (poll(&p, 1, MillisLeft(deadline)) <= 0) {
@@ -75,7 +78,9 @@ absl::Status TcpConnect(const std::string& host, int port, absl::Time deadline, 
   int err = 0;
   socklen_t len = sizeof(err);
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) return absl::UnavailableError(absl::StrCat("probe: connect: ", std::strerror(err)));
+  if (err != 0)
+    return absl::UnavailableError(
+        absl::StrCat("probe: connect: ", std::generic_category().message(err)));
   return absl::OkStatus();
 }
 
@@ -117,13 +122,16 @@ absl::Status ProbeTlsAccept(const std::string& host, int port, const std::string
     const int rc = SSL_connect(ssl.get());
     const int err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      pollfd p{fd.get(), static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      pollfd p{fd.get(),
+               static_cast<decltype(pollfd::events)>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT),
+               0};
       if (poll(&p, 1, MillisLeft(deadline)) <= 0) {
         return absl::UnavailableError("probe: TLS handshake timed out (no server certificate)");
       }
       continue;
     }
     const bool got_cert = SSL_get0_peer_certificate(ssl.get()) != nullptr;
+    // NOLINTNEXTLINE(google-runtime-int): SSL_get_verify_result returns long
     const long verify = SSL_get_verify_result(ssl.get());
     ERR_clear_error();
     if (got_cert && verify == X509_V_OK) return absl::OkStatus();

@@ -7,7 +7,7 @@
 
 namespace pdao {
 
-ThreadPoolExecutor::ThreadPoolExecutor(int threads, std::string name) {
+ThreadPoolExecutor::ThreadPoolExecutor(int threads, const std::string& name) {
   threads = std::max(threads, 1);
   threads_.reserve(static_cast<size_t>(threads));
   const std::string label = name.substr(0, 15);

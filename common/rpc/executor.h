@@ -28,7 +28,7 @@ class Executor {
 class ThreadPoolExecutor final : public Executor {
  public:
   // `threads` >= 1; `name` labels the threads for debuggers (first 15 characters).
-  ThreadPoolExecutor(int threads, std::string name);
+  ThreadPoolExecutor(int threads, const std::string& name);
   ~ThreadPoolExecutor() override;
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;

@@ -13,7 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -29,7 +29,9 @@ constexpr absl::Duration kAcceptErrorBackoff = absl::Milliseconds(100);
 constexpr absl::Duration kLogEvery = absl::Seconds(10);
 constexpr int kAcceptBatch = 64;
 
-std::string Errno(absl::string_view what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
+std::string Errno(absl::string_view what) {
+  return absl::StrCat(what, ": ", std::generic_category().message(errno));
+}
 
 uint64_t InodeOf(int fd) {
   struct stat st {};
@@ -81,9 +83,10 @@ uint64_t RaiseOpenFileLimit() {
                                                {"to", static_cast<int64_t>(raised.rlim_cur)}});
       return raised.rlim_cur;
     }
-    log::Warn("cannot raise the open file limit", {{"soft", static_cast<int64_t>(lim.rlim_cur)},
-                                                   {"hard", static_cast<int64_t>(lim.rlim_max)},
-                                                   {"error", std::strerror(errno)}});
+    log::Warn("cannot raise the open file limit",
+              {{"soft", static_cast<int64_t>(lim.rlim_cur)},
+               {"hard", static_cast<int64_t>(lim.rlim_max)},
+               {"error", std::generic_category().message(errno)}});
   }
   return lim.rlim_cur;
 }
@@ -232,8 +235,10 @@ void BoundedListener::Loop() {
   while (!stopping_.load()) {
     const absl::Time now = absl::Now();
     const bool backing_off = now < retry_at;
-    pollfd fds[2] = {{listen_fd_, static_cast<short>(at_bound || backing_off ? 0 : POLLIN), 0},
-                     {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {
+        {listen_fd_, static_cast<decltype(pollfd::events)>(at_bound || backing_off ? 0 : POLLIN),
+         0},
+        {wake_fd_, POLLIN, 0}};
     absl::Duration wait = at_bound ? kSweepIntervalAtBound : kSweepInterval;
     if (backing_off) wait = std::min(wait, retry_at - now);
     const int ready = poll(fds, 2, static_cast<int>(absl::ToInt64Milliseconds(wait)) + 1);
@@ -276,7 +281,7 @@ void BoundedListener::Loop() {
         if (after - last_error_log >= kLogEvery) {
           last_error_log = after;
           log::Warn("accept failed; retrying", {{"listener", options_.name},
-                                                {"error", std::strerror(errno)},
+                                                {"error", std::generic_category().message(errno)},
                                                 {"failures", errors_since_log}});
           errors_since_log = 0;
         }

@@ -112,9 +112,9 @@ void RefusalLog::Record(absl::string_view full_method, grpc::StatusCode code,
   entry.last_at = like.last_at;
 }
 
-void RefusalLog::Restore(std::vector<RefusalCount> counts) {
+void RefusalLog::Restore(const std::vector<RefusalCount>& counts) {
   absl::MutexLock lock(&mu_);
-  for (RefusalCount& c : counts) {
+  for (const RefusalCount& c : counts) {
     RefusalCount& entry = EntryLocked(Key{c.caller_key, c.method, c.code}, c);
     if (entry.count == 0) {
       entry.first_at = c.first_at;

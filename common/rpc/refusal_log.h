@@ -70,7 +70,7 @@ class RefusalLog {
   std::vector<RefusalCount> Drain();
 
   // Puts counts that could not be recorded back, merged with what was counted since (same bound).
-  void Restore(std::vector<RefusalCount> counts);
+  void Restore(const std::vector<RefusalCount>& counts);
 
   // Keys counted right now (at most max_keys + one overflow key per (method, code)).
   size_t keys() const;

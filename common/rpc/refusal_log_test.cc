@@ -89,7 +89,7 @@ TEST(RefusalLogTest, RestoredCountsMergeWithNewOnes) {
   std::vector<RefusalCount> failed = log.Drain();  // say the store refused the commit
   clock.Advance(absl::Seconds(10));
   log.Record(kGet, grpc::StatusCode::PERMISSION_DENIED, a.ToProto(), a.ToSpiffeId(), "m");
-  log.Restore(std::move(failed));
+  log.Restore(failed);
   std::vector<RefusalCount> counts = log.Drain();
   ASSERT_EQ(counts.size(), 1u);
   EXPECT_EQ(counts[0].count, 2);

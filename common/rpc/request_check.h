@@ -29,7 +29,7 @@ inline constexpr int kMaxRequestDepth = 100;
 // Bytes of an identifier field (ids, request ids, page tokens, organization ids).
 inline constexpr size_t kMaxIdBytes = 256;
 // Bytes of any other string field (names, descriptions, reasons, evidence text).
-inline constexpr size_t kMaxStringBytes = 16 * 1024;
+inline constexpr size_t kMaxStringBytes = size_t{16} * 1024;
 // Elements of a repeated field.
 inline constexpr int kMaxRepeated = 10000;
 

@@ -131,7 +131,7 @@ class UnaryAdapter : public GrpcService::CallbackService {
       // The request lives until `done` has run.
       const Req& req = *request;
       (core->*method)(caller, req, response,
-                      [reactor, request = std::move(request)](absl::Status s) {
+                      [reactor, request = std::move(request)](const absl::Status& s) {
                         reactor->Finish(ToGrpcStatus(s));
                       });
     });

@@ -46,7 +46,7 @@ inline constexpr absl::string_view kDefaultLogOrigin = "pdao.example/audit";
 // Bounds: an origin of at most 256 bytes; a signed note of at most 16 KiB (signed-note asks
 // verifiers to bound it and to accept at least 16 signatures; 16 Ed25519 lines fit in 2 KiB).
 inline constexpr size_t kMaxOriginBytes = 256;
-inline constexpr size_t kMaxNoteBytes = 16 * 1024;
+inline constexpr size_t kMaxNoteBytes = size_t{16} * 1024;
 // The first line of a legacy note (never a valid origin).
 inline constexpr absl::string_view kLegacyNoteHeader = "pdao-audit-checkpoint/v1";
 

@@ -65,7 +65,7 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   if (!row.object_id.empty()) by_object_[row.object_id].push_back(index);
 }
 
-void AuditIndex::AddEdgeLocked(NodeKey from, NodeKey to, uint64_t index) {
+void AuditIndex::AddEdgeLocked(const NodeKey& from, const NodeKey& to, uint64_t index) {
   if (!edges_.insert({from, to}).second) return;
   down_[from].push_back({to, index});
   up_[to].push_back({from, index});

@@ -68,7 +68,8 @@ class AuditIndex final : public EntryObserver {
     uint64_t entry_index;
   };
 
-  void AddEdgeLocked(NodeKey from, NodeKey to, uint64_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddEdgeLocked(const NodeKey& from, const NodeKey& to, uint64_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool MatchesLocked(uint64_t index, const QueryFilter& f,
                      const std::optional<std::string>& org) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 

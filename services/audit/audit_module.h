@@ -37,7 +37,7 @@ class AuditModule final : public Module {
   // flags; NOT_FOUND when an explicit --audit-key does not exist; INTERNAL on I/O errors.
   // A log that fails its integrity check still starts (reads only) and raises an alert.
   static absl::StatusOr<std::unique_ptr<AuditModule>> Create(const ModuleContext& ctx);
-  ~AuditModule();
+  ~AuditModule() override;
 
   AuditCore& core() { return *core_; }
   AuditLog& log() { return *log_; }

@@ -100,7 +100,7 @@ void AuthorizationCore::CheckAsync(const Principal& caller, const v1::CheckReque
   }
   std::vector<OutboxEvent> events{AccessDecidedEvent(record)};
   auditor_.Record(std::move(events), [kept = std::move(record), response,
-                                      done = std::move(done)](absl::Status recorded) {
+                                      done = std::move(done)](const absl::Status& recorded) {
     Answer(kept, recorded, response);
     done(absl::OkStatus());
   });

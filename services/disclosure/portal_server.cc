@@ -5,7 +5,7 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -237,8 +237,9 @@ absl::StatusOr<std::unique_ptr<PortalServer>> PortalServer::Start(
     port = -1;
   }
   if (port < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot bind portal address ", address, ": ",
-                                               errno != 0 ? std::strerror(errno) : "bind failed"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot bind portal address ", address, ": ",
+        errno != 0 ? std::generic_category().message(errno) : std::string("bind failed")));
   }
   server->port_ = port;
   if (snapshots != nullptr) {

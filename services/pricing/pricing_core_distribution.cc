@@ -243,8 +243,9 @@ absl::Status PricingCore::GetDistribution(const Principal& caller,
       LoadProto<v1::Distribution>(store_, DistributionKey(book, agreement, FormatMonth(civil))));
   if (!all) {
     bool contributor = false;
-    for (const v1::Share& s : rule->first.shares())
+    for (const v1::Share& s : rule->first.shares()) {
       contributor |= s.contributor_org() == caller.org;
+    }
     if (!contributor) {
       return absl::PermissionDeniedError(absl::StrCat(
           "GetDistribution: agreement ", agreement,

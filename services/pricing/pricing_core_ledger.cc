@@ -415,6 +415,7 @@ absl::Status PricingCore::GetStatement(const Principal& caller,
     } while (!token.empty());
   }
   std::vector<std::pair<int64_t, std::pair<std::string, std::string>>> ordered;
+  ordered.reserve(entries.size());
   for (const auto& [book, te] : entries) ordered.push_back({te.first, {te.second, book}});
   std::sort(ordered.begin(), ordered.end());
   const int64_t end = std::min<int64_t>(offset + size, static_cast<int64_t>(ordered.size()));
@@ -453,8 +454,9 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
     std::map<std::string, int64_t> expected{{month, 0}};
     PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(store_, ledger::Ledger::ExtKey(book, "meter/"),
                                                  [&](v1::MeteredUse&& m, int64_t) {
-                                                   if (m.state() == v1::METER_STATE_PRICED)
+                                                   if (m.state() == v1::METER_STATE_PRICED) {
                                                      expected[m.month()] += m.amount_fen();
+                                                   }
                                                  }));
     metered_total += expected[month];
     // Distributions are paid from the revenue account in their own periods (DistributionPeriod,

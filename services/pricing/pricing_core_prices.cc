@@ -32,9 +32,10 @@ absl::Status ValidateTime(const google::protobuf::Timestamp& ts, const std::stri
 absl::StatusOr<Sellability> AskRegistry(SellabilityChecker& registry,
                                         const std::string& product_id) {
   PDAO_ASSIGN_OR_RETURN(Sellability s, registry.Check(product_id));
-  if (!s.found)
+  if (!s.found) {
     return absl::NotFoundError(
         absl::StrCat("product ", product_id, " is not registered (rule 10)"));
+  }
   return s;
 }
 
@@ -148,6 +149,7 @@ absl::Status PricingCore::SetPrice(const Principal& caller, const v1::SetPriceRe
 
   PDAO_ASSIGN_OR_RETURN(std::vector<v1::PriceCap> caps, LoadCaps(store_, pid));
   std::vector<PriceCap> domain_caps;
+  domain_caps.reserve(caps.size());
   for (const v1::PriceCap& c : caps) domain_caps.push_back(CapFromProto(c));
   const PriceCap* cap = CapInForce(domain_caps, pid, from);
   PDAO_RETURN_IF_ERROR(ValidatePrice(domain, cap));
@@ -204,6 +206,7 @@ absl::Status PricingCore::GetPrice(const Principal& caller, const v1::GetPriceRe
                                                     caller.ToSpiffeId()));
   }
   std::vector<PriceCap> domain_caps;
+  domain_caps.reserve(caps.size());
   for (const v1::PriceCap& c : caps) domain_caps.push_back(CapFromProto(c));
   if (const PriceCap* cap = CapInForce(domain_caps, pid, at); cap != nullptr) {
     for (const v1::PriceCap& c : caps) {
@@ -211,6 +214,7 @@ absl::Status PricingCore::GetPrice(const Principal& caller, const v1::GetPriceRe
     }
   }
   std::vector<Price> domain_prices;
+  domain_prices.reserve(prices.size());
   for (const v1::Price& p : prices) {
     PDAO_ASSIGN_OR_RETURN(Price d, PriceFromProto(p));
     domain_prices.push_back(std::move(d));

@@ -18,7 +18,7 @@ RegistryCore::RegistryCore(Store& store, const Clock& clock, const WorkdayCalend
       clock_(clock),
       calendar_(calendar),
       agreements_(agreements),
-      options_(std::move(options)) {}
+      options_(options) {}
 
 // Every resource the registry returns or publishes carries its eligibility as of now (rules 2-4).
 void RegistryCore::Decorate(v1::Resource& resource) const {

@@ -429,8 +429,9 @@ v1::Assessment Assess(const v1::Scenario& scenario, const AssessmentFacts& facts
   }
 
   bool passed = true;
-  for (const v1::Verdict& v : out.verdicts())
+  for (const v1::Verdict& v : out.verdicts()) {
     passed = passed && v.outcome() == v1::VERDICT_OUTCOME_PASS;
+  }
   out.set_passed(passed);
   for (const std::string& id : relied) out.add_relied_agreement_ids(id);
   return out;

@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -23,7 +24,7 @@ namespace {
 
 constexpr absl::string_view kBom = "\xEF\xBB\xBF";
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+std::string ErrnoText(int err) { return std::generic_category().message(err); }
 
 absl::StatusOr<std::string> RealPath(const std::string& path) {
   char buf[PATH_MAX];
@@ -157,8 +158,9 @@ class CsvDataset final : public DatasetReader {
       return st.Fail(absl::StrCat("the row exceeds max_row_bytes ", lim.max_row_bytes));
     }
     const absl::string_view value(static_cast<const char*>(data), data == nullptr ? 0 : len);
-    if (!IsValidUtf8(value))
+    if (!IsValidUtf8(value)) {
       return st.Fail(absl::StrCat("field ", st.nfields + 1, " is not UTF-8"));
+    }
     if (st.nfields == st.fields.size()) st.fields.emplace_back();
     st.fields[st.nfields].assign(value.data(), value.size());
     ++st.nfields;
@@ -169,7 +171,8 @@ class CsvDataset final : public DatasetReader {
     if (st.done || !st.status.ok()) return;
     CsvDataset& self = *st.self;
     if (st.record == 0) {
-      std::vector<std::string> header(st.fields.begin(), st.fields.begin() + st.nfields);
+      std::vector<std::string> header(st.fields.begin(),
+                                      st.fields.begin() + static_cast<std::ptrdiff_t>(st.nfields));
       if (absl::Status s = CheckHeader(header, self.Where(0)); !s.ok()) {
         st.status = s;
         return;

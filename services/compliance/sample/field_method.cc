@@ -1,10 +1,8 @@
-// HMAC over the low-level SHA-256 context: OpenSSL 3 keeps it, marked deprecated; this file asks
-// for the 1.1.1 API before any OpenSSL header is read.
-#define OPENSSL_API_COMPAT 0x10100000L
 #include "services/compliance/sample/field_method.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cmath>
@@ -19,6 +17,7 @@ namespace pdao::compliance::sample {
 namespace {
 
 absl::Status OpensslFailure(absl::string_view what) {
+  // NOLINTNEXTLINE(google-runtime-int): ERR_get_error returns unsigned long
   const unsigned long err = ERR_get_error();
   char buf[256] = {0};
   if (err != 0) ERR_error_string_n(err, buf, sizeof(buf));
@@ -267,14 +266,25 @@ void Mask(absl::string_view value, int keep, std::string* out) {
   out->append("***");
 }
 
+// EVP_MD_CTX_free cleanses a context before it frees it.
 struct Pseudonymizer::Pads {
-  SHA256_CTX inner;
-  SHA256_CTX outer;
+  Pads() = default;
+  ~Pads() {
+    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(outer);
+    EVP_MD_CTX_free(scratch);
+  }
+  Pads(const Pads&) = delete;
+  Pads& operator=(const Pads&) = delete;
+
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();    // SHA-256 after key ^ ipad
+  EVP_MD_CTX* outer = EVP_MD_CTX_new();    // SHA-256 after key ^ opad
+  EVP_MD_CTX* scratch = EVP_MD_CTX_new();  // a copy of one of them, per value (not thread-safe)
 };
 
 Pseudonymizer::Pseudonymizer() : pads_(std::make_unique<Pads>()) {}
 
-Pseudonymizer::~Pseudonymizer() { OPENSSL_cleanse(pads_.get(), sizeof(Pads)); }
+Pseudonymizer::~Pseudonymizer() = default;
 
 absl::StatusOr<std::unique_ptr<Pseudonymizer>> Pseudonymizer::Create(absl::string_view key) {
   if (key.size() < kMinKeyBytes) {
@@ -297,13 +307,16 @@ absl::StatusOr<std::unique_ptr<Pseudonymizer>> Pseudonymizer::Create(absl::strin
     opad[i] = block[i] ^ 0x5c;
   }
   Pads& pads = *p->pads_;
-  if (SHA256_Init(&pads.inner) != 1 || SHA256_Update(&pads.inner, ipad, sizeof(ipad)) != 1 ||
-      SHA256_Init(&pads.outer) != 1 || SHA256_Update(&pads.outer, opad, sizeof(opad)) != 1) {
-    return OpensslFailure("SHA-256 init");
-  }
+  const bool initialized = pads.inner != nullptr && pads.outer != nullptr &&
+                           pads.scratch != nullptr &&
+                           EVP_DigestInit_ex(pads.inner, EVP_sha256(), nullptr) == 1 &&
+                           EVP_DigestUpdate(pads.inner, ipad, sizeof(ipad)) == 1 &&
+                           EVP_DigestInit_ex(pads.outer, EVP_sha256(), nullptr) == 1 &&
+                           EVP_DigestUpdate(pads.outer, opad, sizeof(opad)) == 1;
   OPENSSL_cleanse(block, sizeof(block));
   OPENSSL_cleanse(ipad, sizeof(ipad));
   OPENSSL_cleanse(opad, sizeof(opad));
+  if (!initialized) return OpensslFailure("SHA-256 init");
   std::string id;
   if (absl::Status s = p->Append("pdao-sample-key-id", &id); !s.ok()) return s;
   p->key_id_ = id.substr(0, 16);
@@ -313,14 +326,18 @@ absl::StatusOr<std::unique_ptr<Pseudonymizer>> Pseudonymizer::Create(absl::strin
 absl::Status Pseudonymizer::Append(absl::string_view value, std::string* out) {
   if (value.empty()) return absl::OkStatus();
   // RFC 2104: H(K ^ opad, H(K ^ ipad, value)), from the precomputed pad states.
-  SHA256_CTX ctx = pads_->inner;
-  SHA256_Update(&ctx, value.data(), value.size());
+  EVP_MD_CTX* ctx = pads_->scratch;
   unsigned char inner_hash[SHA256_DIGEST_LENGTH];
-  SHA256_Final(inner_hash, &ctx);
-  ctx = pads_->outer;
-  SHA256_Update(&ctx, inner_hash, sizeof(inner_hash));
   unsigned char mac[SHA256_DIGEST_LENGTH];
-  SHA256_Final(mac, &ctx);
+  if (EVP_MD_CTX_copy_ex(ctx, pads_->inner) != 1 ||
+      EVP_DigestUpdate(ctx, value.data(), value.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, inner_hash, nullptr) != 1 ||
+      EVP_MD_CTX_copy_ex(ctx, pads_->outer) != 1 ||
+      EVP_DigestUpdate(ctx, inner_hash, sizeof(inner_hash)) != 1 ||
+      EVP_DigestFinal_ex(ctx, mac, nullptr) != 1) {
+    return OpensslFailure("HMAC-SHA-256");
+  }
+  OPENSSL_cleanse(inner_hash, sizeof(inner_hash));
   static constexpr char kHex[] = "0123456789abcdef";
   const size_t at = out->size();
   out->resize(at + 2 * sizeof(mac));

@@ -105,7 +105,7 @@ void Mask(absl::string_view value, int keep, std::string* out);
 // (kept by the platform, at least 32 bytes); the same value under the same key always gives the
 // same pseudonym, so rows stay linkable inside one scenario's samples and not across scenarios.
 // An empty value stays empty. Not thread-safe (one per sampling run). HMAC is computed as in
-// RFC 2104 from SHA-256 states precomputed over the padded key (copying a 112-byte state per value
+// RFC 2104 from EVP SHA-256 contexts precomputed over the padded key (copying a context per value
 // costs a fraction of OpenSSL 3's EVP_MAC re-initialisation); checked against RFC 4231.
 class Pseudonymizer {
  public:

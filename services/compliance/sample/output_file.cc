@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <random>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -15,7 +15,8 @@ namespace pdao::compliance::sample {
 namespace {
 
 absl::Status Error(absl::string_view step, const std::string& path, int err) {
-  return absl::InternalError(absl::StrCat(step, " ", path, ": ", std::strerror(err)));
+  return absl::InternalError(
+      absl::StrCat(step, " ", path, ": ", std::generic_category().message(err)));
 }
 
 absl::Status FsyncDirectory(const std::string& dir) {
@@ -47,7 +48,7 @@ absl::StatusOr<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string
   if (out->sha_ == nullptr || EVP_DigestInit_ex(out->sha_, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError("SHA-256 init failed");
   }
-  out->buffer_.reserve(kFlushBytes + 64 * 1024);
+  out->buffer_.reserve(kFlushBytes + size_t{64} * 1024);
   return out;
 }
 

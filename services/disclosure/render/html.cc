@@ -252,7 +252,7 @@ std::string RenderHtml(const PublishedSnapshot& published, Lang lang) {
   const v1::Snapshot& s = published.snapshot;
   const v1::AgencySet& agency = s.agency();
   std::string out;
-  out.reserve(64 * 1024);
+  out.reserve(size_t{64} * 1024);
   absl::StrAppend(&out, "<!DOCTYPE html>\n<html lang=\"", w.lang,
                   "\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -11,6 +11,7 @@
 // --write-dir it writes every rendered path below DIR instead (/ -> DIR/index.html, /en/ ->
 // DIR/en/index.html) and exits: the same bytes for nginx in the benchmark. --snapshots N (1..60,
 // default 3) publishes N snapshots so that the Atom feed has a history.
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -51,7 +52,8 @@ int Run(int argc, char** argv) {
   std::vector<std::shared_ptr<const PublishedSnapshot>> newest_first;
   for (int seq = 1; seq <= snapshots; ++seq) {
     v1::Snapshot s = testing::SampleSnapshot(seq);
-    s.mutable_built_at()->set_seconds(s.built_at().seconds() - (snapshots - seq) * 3600);
+    s.mutable_built_at()->set_seconds(s.built_at().seconds() -
+                                      static_cast<int64_t>(snapshots - seq) * 3600);
     // Earlier snapshots lack the last resource and the evaluations: the feed shows them added.
     if (seq < snapshots) s.mutable_agency()->mutable_resources()->RemoveLast();
     if (seq < snapshots - 1) s.clear_evaluations();

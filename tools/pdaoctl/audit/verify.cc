@@ -211,16 +211,19 @@ CommandResult VerifyConsistencyCommand(absl::Span<const std::string> args) {
     // Equal sizes: nothing is hashed; the two tree heads must be identical byte for byte, whatever
     // their length (RFC 9162 §2.1.4.2 step 1, as transparency-dev/merkle checks it).
     absl::StatusOr<std::string> raw1 = DecodeBase64Strict(flags->One("root1"));
-    if (!raw1.ok())
+    if (!raw1.ok()) {
       return Usage(absl::StrCat("--root1: ", raw1.status().message()), kConsistencyUsage);
+    }
     absl::StatusOr<std::string> raw2 = DecodeBase64Strict(flags->One("root2"));
-    if (!raw2.ok())
+    if (!raw2.ok()) {
       return Usage(absl::StrCat("--root2: ", raw2.status().message()), kConsistencyUsage);
+    }
     std::vector<std::string> raw_proof;
     for (const std::string& p : flags->All("proof")) {
       absl::StatusOr<std::string> raw = DecodeBase64Strict(p);
-      if (!raw.ok())
+      if (!raw.ok()) {
         return Usage(absl::StrCat("--proof: ", raw.status().message()), kConsistencyUsage);
+      }
       raw_proof.push_back(*raw);
     }
     return FromVerification(
