@@ -67,10 +67,10 @@ void MachineLimits(const std::string& dir, size_t entry_size) {
   std::string entry(entry_size, 'x');
   const int n = 200000;
   auto t0 = SteadyClock::now();
-  Hash h{};
+  tlog::Hash h{};
   for (int i = 0; i < n; ++i) {
     entry[i % entry_size] = static_cast<char>(i);
-    h = LeafHash(absl::string_view(entry));
+    h = tlog::LeafHash(absl::string_view(entry));
   }
   const double sha_us = Micros(SteadyClock::now() - t0) / n;
   std::printf(
@@ -95,7 +95,7 @@ void MachineLimits(const std::string& dir, size_t entry_size) {
 
 void AppendBench(const std::string& dir, uint64_t entries, size_t inflight, int checkpoint_ms) {
   SystemClock clock;
-  absl::StatusOr<CheckpointSigner> signer = CheckpointSigner::Generate();
+  absl::StatusOr<tlog::CheckpointSigner> signer = tlog::CheckpointSigner::Generate();
   AuditLogOptions o;
   o.dir = dir + "/log";
   o.checkpoint_interval = absl::Milliseconds(checkpoint_ms);
@@ -172,10 +172,10 @@ void AppendBench(const std::string& dir, uint64_t entries, size_t inflight, int 
 
 void ProofBench(int log2) {
   const uint64_t n = 1ull << log2;
-  MerkleTree tree;
+  tlog::MerkleTree tree;
   auto t0 = SteadyClock::now();
   for (uint64_t i = 0; i < n; ++i) {
-    Hash leaf{};
+    tlog::Hash leaf{};
     std::memcpy(leaf.data(), &i, sizeof(i));
     tree.Append(leaf);  // leaf hashes: fixed patterns (hashing is measured above)
   }
@@ -185,16 +185,16 @@ void ProofBench(int log2) {
   std::mt19937_64 rng(42);
   const int k = 100000;
   std::vector<double> inc, cons, vinc, vcons;
-  const Hash root = tree.Root();
+  const tlog::Hash root = tree.Root();
   for (int j = 0; j < k; ++j) {
     const uint64_t index = rng() % n;
     auto s = SteadyClock::now();
     auto proof = tree.InclusionProof(index, n);
     inc.push_back(Micros(SteadyClock::now() - s));
-    Hash leaf{};
+    tlog::Hash leaf{};
     std::memcpy(leaf.data(), &index, sizeof(index));
     s = SteadyClock::now();
-    absl::Status ok = VerifyInclusion(index, n, leaf, *proof, root);
+    absl::Status ok = tlog::VerifyInclusion(index, n, leaf, *proof, root);
     vinc.push_back(Micros(SteadyClock::now() - s));
     if (!ok.ok()) std::abort();
     const uint64_t size1 = 1 + rng() % (n - 1);
@@ -203,7 +203,7 @@ void ProofBench(int log2) {
     cons.push_back(Micros(SteadyClock::now() - s));
     auto root1 = tree.RootAt(size1);
     s = SteadyClock::now();
-    ok = VerifyConsistency(size1, n, *cproof, *root1, root);
+    ok = tlog::VerifyConsistency(size1, n, *cproof, *root1, root);
     vcons.push_back(Micros(SteadyClock::now() - s));
     if (!ok.ok()) std::abort();
   }

@@ -92,6 +92,10 @@ class TimedStore final : public Store {
   absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
     return inner_.PendingOutbox(limit);
   }
+  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
+      int limit, const std::vector<std::string>& after) override {
+    return inner_.PendingOutboxAfter(limit, after);
+  }
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
     return inner_.MarkSent(records);
   }
