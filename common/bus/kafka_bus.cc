@@ -4,7 +4,9 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -57,7 +59,10 @@ absl::Status SetAll(RdKafka::Conf* conf, const std::map<std::string, std::string
 class EventLogger : public RdKafka::EventCb {
  public:
   explicit EventLogger(LogFn log) : log_(std::move(log)) {}
+  // After Mute, events are dropped (a consumer whose close outlived its subscription).
+  void Mute() { muted_.store(true); }
   void event_cb(RdKafka::Event& event) override {
+    if (muted_.load()) return;
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
         log_(event.fatal() ? "error" : "warn",
@@ -76,6 +81,7 @@ class EventLogger : public RdKafka::EventCb {
 
  protected:
   LogFn log_;
+  std::atomic<bool> muted_{false};
 };
 
 // How often a subscription checks its lag and progress (stall detection).
@@ -189,25 +195,33 @@ class KafkaSubscription final : public Subscription {
     if (!abandon_.load()) Close();
   }
 
+  // consumer_->close() blocks until it has committed and left the group, and without a broker it
+  // never returns. It runs on a thread of its own that owns the consumer and its event callback;
+  // past kCloseTimeout the subscription stops waiting (the callback is muted: the logger it would
+  // call may be gone) and the thread frees both whenever close() returns, or never, as the
+  // process ends.
   void Close() {
-    std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer_.get()));
-    std::unique_ptr<RdKafka::Error> error(consumer_->close(queue.get()));
-    if (error != nullptr) {
-      log_("warn", absl::StrCat("kafka consumer (group ", group_, "): close: ", error->str()));
-      return;
-    }
-    const absl::Time deadline = absl::Now() + kCloseTimeout;
-    while (!consumer_->closed()) {
-      if (absl::Now() >= deadline) {
-        log_("warn", absl::StrCat("kafka consumer (group ", group_, "): not closed after ",
-                                  absl::FormatDuration(kCloseTimeout),
-                                  " (broker unreachable?); dropped without leaving the group, "
-                                  "uncommitted offsets are delivered again"));
-        return;  // the destructor destroys the handle without a second consumer close
-      }
-      std::unique_ptr<RdKafka::Message> ignored(queue->consume(100));
+    struct Closing {
+      std::unique_ptr<EventLogger> events;  // declared first: outlives the consumer
+      std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+      absl::Notification done;
+    };
+    auto closing = std::make_shared<Closing>();
+    closing->events = std::move(events_);
+    closing->consumer = std::move(consumer_);
+    std::thread([closing] {
+      closing->consumer->close();
+      closing->done.Notify();
+    }).detach();
+    if (!closing->done.WaitForNotificationWithTimeout(kCloseTimeout)) {
+      closing->events->Mute();
+      log_("warn", absl::StrCat("kafka consumer (group ", group_, "): not closed after ",
+                                absl::FormatDuration(kCloseTimeout),
+                                " (broker unreachable?); left without leaving the group, offsets "
+                                "stored since the last commit are delivered again"));
     }
   }
+
 
   // Lag of the assigned partitions: the high watermark last seen by the fetcher minus the
   // position (no broker round trip). A partition without a position yet counts from its low
