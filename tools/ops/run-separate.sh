@@ -149,7 +149,9 @@ if [[ ! -f "${work}/kafka/data/meta.properties" ]]; then
 fi
 "${java_cp[@]}" kafka.Kafka "${work}/kafka/server.properties" > "${work}/logs/kafka.log" 2>&1 &
 pids+=($!)
-wait_port 127.0.0.1 "${kafka_port}" 90 kafka
+# The JVM can take long to start on a loaded 2-core machine (90 s was once not enough with a build
+# and other tests running); the test harness is as patient.
+wait_port 127.0.0.1 "${kafka_port}" 240 kafka
 
 # --- Certificates: a dev CA and one tls dir per service
 "${pdaoctl}" certs init --dir "${work}/certs" > "${work}/logs/certs.log"
