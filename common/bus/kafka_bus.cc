@@ -222,7 +222,6 @@ class KafkaSubscription final : public Subscription {
     }
   }
 
-
   // Lag of the assigned partitions: the high watermark last seen by the fetcher minus the
   // position (no broker round trip). A partition without a position yet counts from its low
   // watermark. -1 when there is no assignment.
