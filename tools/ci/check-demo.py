@@ -298,7 +298,7 @@ def main():
            "37: the department does not read exactly its own share of 16 fen")
     if own:
         entry = re.escape(own[0][1])
-        expect(re.search(r"^posting %s: debit demo-operator/operator/demo-operator 16 fen$" % entry,
+        expect(re.search(r"^posting %s: debit demo-operator/revenue/operations 16 fen$" % entry,
                          thirtyseven, re.M) and
                re.search(r"^posting %s: credit demo-operator/distribution-payable/demo-department "
                          r"16 fen$" % entry, thirtyseven, re.M),
