@@ -1,6 +1,7 @@
 #include "common/bus/outbox_relay.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <set>
 #include <utility>
 #include <vector>
@@ -50,8 +51,9 @@ void OutboxRelay::PublishLocked(Entry& entry) {
                                        [s, id = entry.record.id](const absl::Status& outcome) {
                                          absl::MutexLock lock(&s->mu);
                                          auto it = s->outcomes.find(id);
-                                         if (it != s->outcomes.end() && !it->second.has_value())
+                                         if (it != s->outcomes.end() && !it->second.has_value()) {
                                            it->second = outcome;
+                                         }
                                          ++s->reports;
                                        });
   if (accepted.ok()) {
@@ -105,7 +107,7 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
   for (const auto& [shard, index] : fresh) {
     std::deque<Entry>& entries = window_[shard];
     const bool behind_failure =
-        std::any_of(entries.begin(), entries.begin() + index,
+        std::any_of(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(index),
                     [](const Entry& e) { return e.state != State::kOnItsWay; });
     if (!behind_failure) PublishLocked(entries[index]);
   }

@@ -63,9 +63,10 @@ absl::Status TcpConnect(const std::string& host, int port, absl::Time deadline, 
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, &freeaddrinfo);
   const int fd = socket(found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+  if (fd < 0) {
     return absl::UnavailableError(
         absl::StrCat("probe: socket: ", std::generic_category().message(errno)));
+  }
   *out = fd;
   if (connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
     return absl::UnavailableError(
@@ -78,9 +79,10 @@ absl::Status TcpConnect(const std::string& host, int port, absl::Time deadline, 
   int err = 0;
   socklen_t len = sizeof(err);
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0)
+  if (err != 0) {
     return absl::UnavailableError(
         absl::StrCat("probe: connect: ", std::generic_category().message(err)));
+  }
   return absl::OkStatus();
 }
 

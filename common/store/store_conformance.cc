@@ -425,6 +425,7 @@ TEST_P(StoreConformanceTest, OutboxReadContinuesAfterTheRecordsStillHeld) {
   std::vector<OutboxRecord> last_page;
   auto read = [&](int limit) -> size_t {
     std::vector<std::string> after;
+    after.reserve(last_held.size());
     for (const auto& [shard, id] : last_held) after.push_back(id);
     absl::StatusOr<std::vector<OutboxRecord>> page = store().PendingOutboxAfter(limit, after);
     EXPECT_TRUE(page.ok()) << page.status();

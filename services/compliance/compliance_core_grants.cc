@@ -298,7 +298,7 @@ void ComplianceCore::CheckUsageAsync(const Principal& caller, const v1::CheckUsa
     return;
   }
   usage_recorder_.Record(std::move(events),
-                         [response, done = std::move(done)](absl::Status recorded) {
+                         [response, done = std::move(done)](const absl::Status& recorded) {
                            if (!recorded.ok()) {
                              response->Clear();
                              done(NotRecorded(recorded));
