@@ -17,7 +17,8 @@
 #                    removed on exit after a passing --check)
 #   --base-port N    first of the ports used (default 18400): Redis N, Kafka N+1 (controller N+2),
 #                    then per service API N+10+i, health N+20+i, metrics N+30+i, the portal N+40;
-#                    auto: a random base whose 41 ports are all free (what the CI test uses)
+#                    auto: a random base whose 41 ports are all free, below the kernel's ephemeral
+#                    port range (what the CI test uses; tests pick their ports in that range)
 #   --check          the platform engineer's smoke test: start everything, then through the PDAO_*
 #                    environment (pdaoctl) read audit's signed checkpoint, register a resource at
 #                    the registry as the department and wait (bounded, 60 s) until its entry is in
@@ -46,9 +47,18 @@ while [[ $# -gt 0 ]]; do
 done
 made_work=0
 if [[ -z "${work}" ]]; then work="$(mktemp -d "${TMPDIR:-/tmp}/pdao-separate.XXXXXX")"; made_work=1; fi
-if [[ "${base}" == auto ]]; then  # a random base whose ports are all free (nothing listening)
+if [[ "${base}" == auto ]]; then
+  # A random base whose 41 ports are all free (nothing listening), below the kernel's ephemeral
+  # range: the test harness (common/testing/ports.h) and every outgoing connection take their ports
+  # from that range, so a base inside it could see its Kafka controller port taken by a concurrently
+  # running test between this check and the broker's bind (CI stop 16: the broker died on a taken
+  # port and the script waited 240 s for it).
+  ephemeral_low=32768
+  read -r ephemeral_low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  span=$(( (ephemeral_low - 100 - 10000) / 100 ))
+  (( span > 0 )) || span=1
   for _ in $(seq 1 50); do
-    base=$((20000 + RANDOM % 400 * 100))
+    base=$((10000 + RANDOM % span * 100))
     free=1
     for (( p=base; p<=base+40; p++ )); do
       if (exec 3<>"/dev/tcp/127.0.0.1/${p}") 2>/dev/null; then free=0; break; fi
@@ -102,10 +112,20 @@ stop_all() {  # the services first (together), then Kafka, then Redis: pids[0] i
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-wait_port() {  # host port seconds what
-  local deadline=$((SECONDS + $3))
+wait_port() {  # host port seconds what log pid: fails at once when the process to listen (pid) died
+  local deadline=$((SECONDS + $3)) pid="$6"
   until (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
-    if (( SECONDS > deadline )); then echo "run-separate.sh: $4 not listening on $1:$2 after $3 s (log: ${work}/logs)" >&2; exit 1; fi
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      echo "run-separate.sh: $4 (PID ${pid}) exited before listening on $1:$2; from $5:" >&2
+      { grep -m 5 -E 'ERROR|FATAL|Caused by|BindException|Address already in use' "$5"; echo ...
+        tail -n 10 "$5"; } >&2 || true
+      exit 1
+    fi
+    if (( SECONDS > deadline )); then
+      echo "run-separate.sh: $4 not listening on $1:$2 after $3 s; the tail of $5:" >&2
+      tail -n 30 "$5" >&2 || true
+      exit 1
+    fi
     sleep 0.2
   done
 }
@@ -117,7 +137,7 @@ redis-server --bind 127.0.0.1 --port "${redis_port}" --dir "${work}/redis" --app
   --appendfsync everysec --maxmemory-policy noeviction --save "" --daemonize no \
   > "${work}/logs/redis.log" 2>&1 &
 pids+=($!)
-wait_port 127.0.0.1 "${redis_port}" 20 redis
+wait_port 127.0.0.1 "${redis_port}" 20 redis "${work}/logs/redis.log" "${pids[0]}"
 
 # --- Kafka (KRaft, one node, loopback listeners)
 kafka_port=$((base + 1)); controller_port=$((base + 2))
@@ -151,7 +171,7 @@ fi
 pids+=($!)
 # The JVM can take long to start on a loaded 2-core machine (90 s was once not enough with a build
 # and other tests running); the test harness is as patient.
-wait_port 127.0.0.1 "${kafka_port}" 240 kafka
+wait_port 127.0.0.1 "${kafka_port}" 240 kafka "${work}/logs/kafka.log" "${pids[1]}"
 
 # --- Certificates: a dev CA and one tls dir per service
 "${pdaoctl}" certs init --dir "${work}/certs" > "${work}/logs/certs.log"
@@ -167,7 +187,7 @@ for svc in "${services[@]}"; do
 done
 
 # --- The services
-declare -A api
+declare -A api svc_pid
 i=0
 for svc in "${all_services[@]}"; do api[${svc}]=$((base + 10 + i)); i=$((i + 1)); done
 portal_port=$((base + 40))
@@ -192,9 +212,12 @@ for svc in "${all_services[@]}"; do
   mkdir -p "${work}/data/${svc}"
   "$(bin "${svc}")" "${args[@]}" > "${work}/logs/${svc}.log" 2>&1 &
   pids+=($!)
+  svc_pid[${svc}]=$!
   i=$((i + 1))
 done
-for svc in "${services[@]}"; do wait_port 127.0.0.1 "${api[${svc}]}" 60 "pdao-${svc}"; done
+for svc in "${services[@]}"; do
+  wait_port 127.0.0.1 "${api[${svc}]}" 60 "pdao-${svc}" "${work}/logs/${svc}.log" "${svc_pid[${svc}]}"
+done
 
 export PDAO_TARGET="127.0.0.1:${api[audit]}" PDAO_CERTS_DIR="${work}/certs" PDAO_AS=regulator
 if (( check )); then
