@@ -1,7 +1,10 @@
 #include "services/registry/registry_module.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/file/file.h"
+#include "common/log/log.h"
+#include "prometheus/gauge.h"
 #include "services/registry/embedded_calendar.h"
 
 namespace pdao::registry {
@@ -17,6 +20,47 @@ void RegistryModule::DefineFlags(Config& config) {
                 "how often overdue acceptance, review and publicity steps raise early warnings "
                 "(rules 6, 35)");
 }
+
+namespace {
+
+// Warn this many days before the calendar's coverage ends (the State Council publishes the next
+// year's arrangement in November or December).
+constexpr int kCalendarWarnDays = 60;
+
+// pdao_registry_calendar_days_left, set now and hourly, and a warning in the log while it is under
+// kCalendarWarnDays: past the last loaded year every deadline reaching into the next one is refused
+// (rule 6: a year that is not loaded is unknown), so the operator must load it in time
+// (docs/operations.md "The working-day calendar"; alert PdaoCalendarEndsSoon).
+void ExportCalendarCoverage(const WorkdayCalendar& calendar, const Clock& clock,
+                            ServiceHost& host) {
+  prometheus::Gauge* days_left =
+      &prometheus::BuildGauge()
+           .Name("pdao_registry_calendar_days_left")
+           .Help(
+               "Days after today (China time) that the working-day calendar covers without a "
+               "gap; -1: today's year is not loaded (rule 6; load the next year's State "
+               "Council arrangement with --calendar)")
+           .Register(host.metrics())
+           .Add({});
+  auto update = [&calendar, &clock, days_left]() {
+    const absl::CivilDay today = ChinaDay(clock.Now());
+    const int days = calendar.DaysCoveredAfter(today);
+    days_left->Set(days);
+    if (days < kCalendarWarnDays) {
+      log::Warn(
+          "the working-day calendar ends soon: deadlines past its last year will be refused "
+          "(rule 6); load the next year's State Council arrangement with --calendar",
+          {{"today", FormatDay(today)},
+           {"days_left", static_cast<int64_t>(days)},
+           {"years", absl::StrJoin(calendar.Years(), ",")}});
+    }
+    return absl::OkStatus();
+  };
+  (void)update();
+  host.AddPeriodic("calendar-coverage", absl::Hours(1), update);
+}
+
+}  // namespace
 
 ModuleFactory RegistryModule::Factory() {
   return MakeModuleFactory<RegistryModule>("registry", {"authorization"});
@@ -39,6 +83,7 @@ absl::StatusOr<std::unique_ptr<RegistryModule>> RegistryModule::Create(const Mod
         absl::StrCat("calendar does not load: ", calendar.status().message()));
   }
   module->calendar_ = std::make_unique<WorkdayCalendar>(std::move(*calendar));
+  ExportCalendarCoverage(*module->calendar_, clock, host);
 
   RegistryOptions options;
   absl::StatusOr<bool> core_eligible = config.GetBool("core-eligible");

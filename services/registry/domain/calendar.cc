@@ -109,6 +109,13 @@ absl::StatusOr<WorkdayCalendar> WorkdayCalendar::FromJson(std::string_view json_
   return cal;
 }
 
+int WorkdayCalendar::DaysCoveredAfter(absl::CivilDay today) const {
+  int year = static_cast<int>(today.year());
+  if (years_.count(year) == 0) return -1;
+  while (years_.count(year + 1) > 0) ++year;
+  return static_cast<int>(absl::CivilDay(year, 12, 31) - today);
+}
+
 absl::StatusOr<bool> WorkdayCalendar::IsWorkingDay(absl::CivilDay day) const {
   if (years_.count(static_cast<int>(day.year())) == 0) {
     return absl::FailedPreconditionError(

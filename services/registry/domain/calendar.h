@@ -43,6 +43,13 @@ class WorkdayCalendar {
   // The loaded years, ascending.
   std::vector<int> Years() const { return {years_.begin(), years_.end()}; }
 
+  // How many days after `today` the calendar still answers for without a gap: to 31 December of
+  // the last year in the unbroken run of loaded years that starts with `today`'s year (0 on that
+  // 31 December); -1 when `today`'s own year is not loaded. Past it, every deadline that reaches
+  // the next year is refused FAILED_PRECONDITION until that year's State Council arrangement is
+  // loaded (--calendar): the registry exports it as pdao_registry_calendar_days_left.
+  int DaysCoveredAfter(absl::CivilDay today) const;
+
  private:
   WorkdayCalendar() = default;
 

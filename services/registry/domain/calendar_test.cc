@@ -22,6 +22,23 @@ class CalendarTest : public ::testing::Test {
 
 TEST_F(CalendarTest, LoadsBothYears) { EXPECT_EQ(cal_.Years(), (std::vector<int>{2025, 2026})); }
 
+// The coverage the registry exports (pdao_registry_calendar_days_left): the days to the end of the
+// unbroken run of loaded years, so an operator loads next year's arrangement before deadlines
+// reach it (rule 6).
+TEST_F(CalendarTest, DaysCoveredAfterCountsToTheEndOfTheLoadedRun) {
+  EXPECT_EQ(cal_.DaysCoveredAfter(absl::CivilDay(2026, 12, 1)), 30);
+  EXPECT_EQ(cal_.DaysCoveredAfter(absl::CivilDay(2026, 12, 31)), 0);
+  EXPECT_EQ(cal_.DaysCoveredAfter(absl::CivilDay(2025, 12, 31)), 365);  // 2026 is loaded too
+  EXPECT_EQ(cal_.DaysCoveredAfter(absl::CivilDay(2027, 1, 1)), -1);
+  EXPECT_EQ(cal_.DaysCoveredAfter(absl::CivilDay(2024, 6, 1)), -1);
+  // A gap ends the run: 2025 and 2027 loaded, 2026 not.
+  absl::StatusOr<WorkdayCalendar> gap = WorkdayCalendar::FromJson(
+      R"({"years": {"2025": {"holidays": [], "makeup_workdays": []},
+                    "2027": {"holidays": [], "makeup_workdays": []}}})");
+  ASSERT_TRUE(gap.ok()) << gap.status();
+  EXPECT_EQ(gap->DaysCoveredAfter(absl::CivilDay(2025, 12, 1)), 30);
+}
+
 TEST_F(CalendarTest, HolidaysWeekendsAndMakeupDays) {
   // 2025-09-30 is a Tuesday before National Day.
   EXPECT_EQ(*cal_.IsWorkingDay(absl::CivilDay(2025, 9, 30)), true);

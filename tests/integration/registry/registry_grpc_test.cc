@@ -18,6 +18,7 @@
 #include "common/app/proto_time.h"
 #include "common/app/service_main.h"
 #include "common/events/event.h"
+#include "common/file/file.h"
 #include "common/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -295,6 +296,43 @@ TEST_F(RegistryGrpcTest, RegistryAloneStartsAndAProductWaitsForAuthorization) {
   v1::RegisterProductResponse product;
   grpc::Status s = CALL(op, RegisterProduct, pr, &product);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+}
+
+// The working-day calendar's coverage is a metric an alert watches (rule 6): on 1 December 2026
+// (China time) the built-in 2025-2026 calendar covers 30 more days; with a calendar file of 2025
+// only, today's year is unknown (-1). Read from the running app's registry, as /metrics serves it.
+double CalendarDaysLeft(App& app) {
+  for (const auto& family : app.host().metrics().Collect()) {
+    if (family.name == "pdao_registry_calendar_days_left" && !family.metric.empty()) {
+      return family.metric.front().gauge.value;
+    }
+  }
+  return -1000;
+}
+
+TEST_F(RegistryGrpcTest, CalendarCoverageIsExportedForTheAlert) {
+  clock_.Set(
+      absl::FromCivil(absl::CivilSecond(2026, 12, 1, 9, 0, 0), absl::FixedTimeZone(8 * 3600)));
+  App* app = grpc_.StartSeparate("registry", {RegistryModule::Factory()},
+                                 {"--authorization-target=127.0.0.1:1"}, &clock_);
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(CalendarDaysLeft(*app), 30);
+}
+
+TEST_F(RegistryGrpcTest, CalendarWithoutTodaysYearIsExportedAsUnknown) {
+  clock_.Set(
+      absl::FromCivil(absl::CivilSecond(2026, 12, 1, 9, 0, 0), absl::FixedTimeZone(8 * 3600)));
+  const std::string only_2025 = grpc_.dir() + "/calendar-2025.json";
+  ASSERT_TRUE(file::WriteFileAtomically(
+                  only_2025,
+                  R"({"years": {"2025": {"holidays": ["2025-01-01"], "makeup_workdays": []}}})",
+                  0644)
+                  .ok());
+  App* stale = grpc_.StartSeparate(
+      "registry", {RegistryModule::Factory()},
+      {"--authorization-target=127.0.0.1:1", "--calendar=" + only_2025}, &clock_);
+  ASSERT_NE(stale, nullptr);
+  EXPECT_EQ(CalendarDaysLeft(*stale), -1);
 }
 
 // --- The audit gate (issue 9 item 10, REGULATION.md rule 34) ---
