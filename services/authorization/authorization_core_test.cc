@@ -18,6 +18,7 @@
 #include "common/bus/batch_consumer.h"
 #include "common/bus/bus_test_util.h"
 #include "common/bus/inprocess_bus.h"
+#include "common/store/store_wrapper.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/bus/v1/dead_letter.pb.h"
@@ -594,54 +595,26 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
 
 // A store whose next commit fails UNAVAILABLE, either before writing (nothing written) or after
 // writing (outcome unknown to the caller) — the two cases a Redis connection loss produces.
-class FlakyStore final : public Store {
+class FlakyStore final : public StoreWrapper {
  public:
-  explicit FlakyStore(Store& inner) : inner_(inner) {}
+  explicit FlakyStore(Store& inner) : StoreWrapper(inner) {}
   enum class Mode { kOk, kFailBefore, kFailAfter };
   Mode next = Mode::kOk;
 
   // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
     const Mode mode = request.shard == "decisions" ? Mode::kOk : next;
     if (mode == Mode::kFailBefore) {
       next = Mode::kOk;
       return absl::UnavailableError("connection lost before the commit");
     }
-    auto r = inner_.Commit(request);
+    auto r = target().Commit(request);
     if (mode == Mode::kFailAfter) {
       next = Mode::kOk;
       return absl::UnavailableError("connection lost after the commit");
     }
     return r;
   }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
-
- private:
-  Store& inner_;
 };
 
 TEST_F(AuthorizationCoreTest, UnknownCommitOutcomeNeverLeavesAStaleAllow) {

@@ -37,6 +37,7 @@
 #include "common/app/proto_time.h"
 #include "common/clock/clock.h"
 #include "common/store/redis_store.h"
+#include "common/store/store_wrapper.h"
 #include "common/testing/redis/redis_server.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "prometheus/registry.h"
@@ -51,9 +52,9 @@ constexpr int64_t kRate = 7;  // fen per call
 
 // The store as metering sees it, counting each kind of call and the time spent in it (wall time,
 // summed over threads): where a phase's time goes (reads vs commits).
-class TimedStore final : public Store {
+class TimedStore final : public StoreWrapper {
  public:
-  explicit TimedStore(Store& inner) : inner_(inner) {}
+  explicit TimedStore(Store& inner) : StoreWrapper(inner) {}
   struct Counts {
     uint64_t gets = 0, scans = 0, commits = 0;
     double get_s = 0, scan_s = 0, commit_s = 0;
@@ -68,41 +69,23 @@ class TimedStore final : public Store {
   // Store
   absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Get(key);
+    auto r = target().Get(key);
     Add(&Counts::gets, &Counts::get_s, t);
     return r;
   }
   absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
                                 int limit) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Scan(prefix, start_after, limit);
+    auto r = target().Scan(prefix, start_after, limit);
     Add(&Counts::scans, &Counts::scan_s, t);
     return r;
   }
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Commit(request);
+    auto r = target().Commit(request);
     Add(&Counts::commits, &Counts::commit_s, t);
     return r;
   }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
   void Add(uint64_t Counts::*n, double Counts::*s, absl::Time start) {
@@ -111,7 +94,6 @@ class TimedStore final : public Store {
     ++(counts_.*n);
     counts_.*s += d;
   }
-  Store& inner_;
   absl::Mutex mu_;
   Counts counts_ ABSL_GUARDED_BY(mu_);
 };
