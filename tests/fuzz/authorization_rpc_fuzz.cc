@@ -60,28 +60,20 @@ struct World {
   static constexpr size_t kExtra = 3;  // registry events, own events, expiry sweep
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     for (const char* rid : {"res-1", "res-2", "res-3"}) eligibility.Set(rid, true);
     eligibility.Set("res-core", false, {"CORE-graded data is not authorized (rule 3)"});
     core = std::make_unique<AuthorizationCore>(*store, clock, eligibility);
-    if (!core->LoadIndex().ok()) std::abort();
+    fuzz::OrDie(core->LoadIndex());
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) {
-      return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
-    }
-    if (selector == table.size() + 1) {
-      return core->HandleOwnEvent({"pdao.authorization.v1", "", std::string(call.body)});
-    }
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
+    if (k == 0) return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
+    if (k == 1) return core->HandleOwnEvent({"pdao.authorization.v1", "", std::string(call.body)});
     return core->SweepExpired().status();
   }
 
@@ -186,10 +178,9 @@ void WriteSeeds(const std::string& dir) {
   seeds.Save("flow-agreement-suspended");
 
   // Every event the flows published, fed to the own-event consumer (one seed each).
-  absl::StatusOr<std::vector<OutboxRecord>> pending = world.store->PendingOutbox(1000);
-  if (!pending.ok()) std::abort();
-  for (size_t i = 0; i < pending->size(); ++i) {
-    seeds.Extra(1, agency, (*pending)[i].event.payload);
+  const std::vector<OutboxRecord> pending = fuzz::OrDie(world.store->PendingOutbox(1000));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    seeds.Extra(1, agency, pending[i].event.payload);
     seeds.Save("event-own-" + std::to_string(i));
   }
   // The registry's resource_changed that regrades res-1 to CORE (fixture's RegradeToCore).
@@ -216,15 +207,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::authorization
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::authorization::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::authorization::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::authorization::World, pdao::authorization::WriteSeeds)

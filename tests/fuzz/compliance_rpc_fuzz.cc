@@ -90,9 +90,7 @@ struct World {
   static constexpr size_t kExtra = 3;  // authorization events, registry events, expiry sweep
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     facts.SetFacts(testing::PassingFacts());
     ResourceSchema schema;
     schema.found = true;
@@ -105,7 +103,7 @@ struct World {
     };
     facts.SetSchema(kResource, schema);
     core = std::make_unique<ComplianceCore>(*store, clock, facts, audit, Domain());
-    if (!core->LoadIndex().ok()) std::abort();
+    fuzz::OrDie(core->LoadIndex());
   }
   ~World() {
     core.reset();
@@ -116,18 +114,14 @@ struct World {
   World& operator=(const World&) = delete;
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) {
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
+    if (k == 0) {
       return core->HandleAuthorizationEvent({"pdao.authorization.v1", "", std::string(call.body)});
     }
-    if (selector == table.size() + 1) {
-      return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
-    }
+    if (k == 1) return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
     return core->SweepExpired().status();
   }
 
@@ -233,10 +227,9 @@ void WriteSeeds(const std::string& dir) {
   seeds.Save("flow-suspend-sweep");
 
   // The events the flows published, fed to both consumers (one seed each).
-  absl::StatusOr<std::vector<OutboxRecord>> pending = world.store->PendingOutbox(1000);
-  if (!pending.ok()) std::abort();
-  for (size_t i = 0; i < pending->size() && i < 8; ++i) {
-    seeds.Extra(i % 2, agency, (*pending)[i].event.payload);
+  const std::vector<OutboxRecord> pending = fuzz::OrDie(world.store->PendingOutbox(1000));
+  for (size_t i = 0; i < pending.size() && i < 8; ++i) {
+    seeds.Extra(i % 2, agency, pending[i].event.payload);
     seeds.Save("event-" + std::to_string(i));
   }
 }
@@ -244,15 +237,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::compliance
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::compliance::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::compliance::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::compliance::World, pdao::compliance::WriteSeeds)

@@ -64,9 +64,7 @@ struct World {
   static constexpr size_t kExtra = 3;  // deadline sweep, expiry sweep, eligibility re-evaluation
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     // op-metro's agreement covers the resources the seeds register (r1, r2 of dept-transport).
     for (const char* request_id : {"r1", "r2"}) {
       agreements.Cover("op-metro", ResourceId(request_id), "agr-1",
@@ -85,15 +83,13 @@ struct World {
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
     const Principal system = Principal::Service("registry");
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) return core->SweepDeadlines(system).status();
-    if (selector == table.size() + 1) return core->SweepExpired(system).status();
+    if (k == 0) return core->SweepDeadlines(system).status();
+    if (k == 1) return core->SweepExpired(system).status();
     return core->ReevaluateEligibility(system).status();
   }
 
@@ -207,15 +203,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::registry
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::registry::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::registry::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::registry::World, pdao::registry::WriteSeeds)
