@@ -27,11 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
@@ -44,6 +41,7 @@
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
+#include "tests/bench/redis_baseline.h"
 
 namespace pdao::pricing {
 namespace {
@@ -122,26 +120,6 @@ BusMessage Use(int t, uint64_t n, absl::Time at) {
   *u->mutable_at() = ToProtoTime(at);
   return BusMessage{
       .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
-}
-
-double RawSetRate(const std::string& host, int port) {
-  const std::string cmd = absl::StrCat("redis-benchmark -h ", host, " -p ", port,
-                                       " -t set -P 16 -n 2000000 -r 100000 --csv 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  double rate = -1;
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-    std::vector<std::string> cols = absl::StrSplit(absl::StripAsciiWhitespace(line), ',');
-    if (cols.size() >= 2 && cols[0] == "\"SET\"") {
-      absl::string_view v = cols[1];
-      absl::ConsumePrefix(&v, "\"");
-      absl::ConsumeSuffix(&v, "\"");
-      if (!absl::SimpleAtod(v, &rate)) rate = -1;
-    }
-  }
-  pclose(pipe);
-  return rate;
 }
 
 int Main(int threads, absl::Duration phase, int batch) {
@@ -249,7 +227,7 @@ int Main(int threads, absl::Duration phase, int batch) {
   uint64_t batch_events = 0, single_events = 0;
   double batch_secs = 0, single_secs = 0;
   for (int round = 0; round < 3; ++round) {
-    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    const double raw = bench::RedisSetRate((*redis)->host(), (*redis)->port());
     timed.Take();
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();
