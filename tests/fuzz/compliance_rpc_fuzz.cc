@@ -18,6 +18,7 @@
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
 #include "services/compliance/compliance_core.h"
+#include "services/compliance/testing/bus_positions.h"
 #include "services/compliance/testing/fake_audit_appender.h"
 #include "services/compliance/testing/fake_facts_client.h"
 #include "services/compliance/testing/scenario_fixture.h"
@@ -70,13 +71,8 @@ const DomainOptions& Domain() {
     d->k = 2;
     std::filesystem::create_directories(d->data_root + "/bus");
     std::filesystem::create_directories(StagingDir(*d));
-    // The unit tests' bus positions (compliance_core_samples_test.cc), 20 rows.
-    std::string csv = "line,position,driver_id,plate\r\n";
-    for (int i = 0; i < 20; ++i) {
-      absl::StrAppend(&csv, "L", i % 3, ",吉林省长春市朝阳区人民大街", i, "号,DRV-SECRET-", i,
-                      ",吉A", 10000 + i, "\r\n");
-    }
-    std::ofstream(d->data_root + "/bus/positions.csv", std::ios::binary) << csv;
+    // The unit tests' bus positions (services/compliance/testing/bus_positions.h), 20 rows.
+    std::ofstream(d->data_root + "/bus/positions.csv", std::ios::binary) << testing::BusCsv();
     return d;
   }();
   return *domain;
@@ -92,16 +88,7 @@ struct World {
   World() {
     store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     facts.SetFacts(testing::PassingFacts());
-    ResourceSchema schema;
-    schema.found = true;
-    schema.holder_org = kHolder;
-    schema.fields = {
-        {"line", "string", sample::Grade::kGeneral, sample::PiKind::kNone},
-        {"position", "place", sample::Grade::kImportant, sample::PiKind::kNone},
-        {"driver_id", "string", sample::Grade::kGeneral, sample::PiKind::kPersonal},
-        {"plate", "string", sample::Grade::kGeneral, sample::PiKind::kSensitive},
-    };
-    facts.SetSchema(kResource, schema);
+    facts.SetSchema(kResource, testing::BusSchema(kHolder));
     core = std::make_unique<ComplianceCore>(*store, clock, facts, audit, Domain());
     fuzz::OrDie(core->LoadIndex());
   }
