@@ -118,27 +118,11 @@ void WriteSeeds(const std::string& dir) {
   reg.set_request_id("op-metro");
   *reg.mutable_operator_() = testing::OperatorFor("op-metro", "91220101MA0Y00001");
   seeds.Rpc<v1::RegisterOperatorResponse>(agency, reg);
-  v1::SelectOperatorRequest sel;
-  sel.set_request_id("sel-op-metro");
-  sel.set_operator_org("op-metro");
-  sel.set_plan_id(plan.plan_id());
-  sel.set_plan_version_number(plan.version_number());
-  sel.set_method(v1::SELECTION_METHOD_OPEN_TENDER);
-  sel.mutable_procurement()->set_reference("CCZC-2026-001");
-  sel.mutable_procurement()->set_date("2026-02-20");
-  sel.mutable_procurement()->set_summary("公开招标, 3 bidders");
+  const v1::SelectOperatorRequest sel =
+      testing::SelectionRequestFor("sel-op-metro", "op-metro", plan);
   const v1::Selection selection = seeds.Rpc<v1::SelectOperatorResponse>(agency, sel).selection();
-  v1::CreateAgreementRequest agreement;
-  agreement.set_request_id("agr-1");
-  agreement.set_operator_org("op-metro");
-  agreement.set_selection_id(selection.id());
-  agreement.add_resource_ids("res-1");
-  agreement.add_resource_ids("res-2");
-  *agreement.mutable_term_start() = testing::Ts(world.clock.Now());
-  *agreement.mutable_term_end() = testing::Ts(world.clock.Now() + absl::Hours(24 * 365));
-  agreement.mutable_collective_decision()->set_meeting_reference("主任办公会 2026-07");
-  agreement.mutable_collective_decision()->set_date("2026-02-28");
-  agreement.mutable_collective_decision()->set_summary("agreed unanimously");
+  const v1::CreateAgreementRequest agreement = testing::AgreementRequestFor(
+      "agr-1", selection, {"res-1", "res-2"}, world.clock.Now(), absl::Hours(24 * 365));
   const std::string id = seeds.Rpc<v1::CreateAgreementResponse>(agency, agreement).agreement().id();
   v1::SignAgreementRequest sign;
   sign.set_request_id("sign-1");
