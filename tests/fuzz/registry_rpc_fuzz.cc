@@ -11,6 +11,7 @@
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_core.h"
 #include "services/registry/testing/fake_agreement_checker.h"
+#include "services/registry/testing/resource_specs.h"
 #include "tests/fuzz/rpc_fuzz.h"
 
 namespace pdao::registry {
@@ -99,27 +100,6 @@ struct World {
   std::unique_ptr<RegistryCore> core;
 };
 
-v1::ResourceSpec Spec(const std::string& name) {
-  v1::ResourceSpec spec;
-  spec.set_name(name);
-  spec.set_description("real-time arrivals of city buses");
-  for (auto [field, grade] :
-       {std::pair{"stop_id", v1::GRADE_GENERAL}, std::pair{"eta", v1::GRADE_IMPORTANT}}) {
-    v1::Field* f = spec.add_fields();
-    f->set_name(field);
-    f->set_data_type("string");
-    f->set_grade(grade);
-    f->set_personal_info_kind(v1::PERSONAL_INFO_KIND_NONE);
-  }
-  spec.set_update_frequency("realtime");
-  spec.set_volume_records(1000000);
-  spec.set_source(v1::RESOURCE_SOURCE_OWN);
-  spec.mutable_open_attribute()->set_openness(v1::OPENNESS_CONDITIONAL);
-  spec.mutable_open_attribute()->set_conditions("research and public transport apps only");
-  spec.mutable_share_attribute()->set_openness(v1::OPENNESS_UNCONDITIONAL);
-  return spec;
-}
-
 // The flows of registry_core_test.cc: a resource registered, read, updated, consented; a product
 // on it registered and coded through the registration workflow.
 void WriteSeeds(const std::string& dir) {
@@ -132,7 +112,7 @@ void WriteSeeds(const std::string& dir) {
 
   v1::RegisterResourceRequest reg;
   reg.set_request_id("r1");
-  *reg.mutable_spec() = Spec("bus arrivals");
+  *reg.mutable_spec() = testing::BusArrivalsSpec("bus arrivals");
   const v1::Resource resource = seeds.Rpc<v1::RegisterResourceResponse>(dept, reg).resource();
   v1::GetResourceRequest get;
   get.set_resource_id(resource.id());
@@ -141,7 +121,7 @@ void WriteSeeds(const std::string& dir) {
   update.set_request_id("u1");
   update.set_resource_id(resource.id());
   update.set_expected_version(resource.version());
-  *update.mutable_spec() = Spec("bus arrivals (all lines)");
+  *update.mutable_spec() = testing::BusArrivalsSpec("bus arrivals (all lines)");
   seeds.Rpc<v1::UpdateResourceResponse>(dept, update);
   v1::RecordConsentRequest consent;
   consent.set_request_id("c1");
