@@ -105,44 +105,11 @@ int64_t AuditGate::refused() const {
 
 // GatedStore
 
-absl::StatusOr<std::optional<VersionedValue>> GatedStore::Get(const std::string& key) {
-  return inner_.Get(key);
-}
-
-absl::StatusOr<ScanPage> GatedStore::Scan(const std::string& prefix, const std::string& start_after,
-                                          int limit) {
-  return inner_.Scan(prefix, start_after, limit);
-}
-
 absl::StatusOr<CommitResult> GatedStore::Commit(const CommitRequest& request) {
   if (!request.events.empty()) {
     if (absl::Status admitted = gate_.AdmitWrite(); !admitted.ok()) return admitted;
   }
-  return inner_.Commit(request);
+  return target().Commit(request);
 }
-
-absl::StatusOr<std::optional<std::string>> GatedStore::GetIdempotencyResult(
-    const std::string& shard, const std::string& idempotency_key) {
-  return inner_.GetIdempotencyResult(shard, idempotency_key);
-}
-
-absl::StatusOr<std::vector<OutboxRecord>> GatedStore::PendingOutbox(int limit) {
-  return inner_.PendingOutbox(limit);
-}
-
-absl::StatusOr<std::vector<OutboxRecord>> GatedStore::PendingOutboxAfter(
-    int limit, const std::vector<std::string>& after) {
-  return inner_.PendingOutboxAfter(limit, after);
-}
-
-absl::Status GatedStore::MarkSent(const std::vector<OutboxRecord>& records) {
-  return inner_.MarkSent(records);
-}
-
-int64_t GatedStore::AddOutboxListener(std::function<void()> listener) {
-  return inner_.AddOutboxListener(std::move(listener));
-}
-
-void GatedStore::RemoveOutboxListener(int64_t handle) { inner_.RemoveOutboxListener(handle); }
 
 }  // namespace pdao

@@ -30,6 +30,7 @@
 #include "common/bus/outbox_relay.h"
 #include "common/clock/clock.h"
 #include "common/store/store.h"
+#include "common/store/store_wrapper.h"
 
 namespace pdao {
 
@@ -94,27 +95,15 @@ class AuditGate {
 
 // The Store of a gated service: every call goes to `inner`, except that Commit with outbox events
 // asks the gate first (see above). `inner` and `gate` must outlive it.
-class GatedStore final : public Store {
+class GatedStore final : public StoreWrapper {
  public:
-  GatedStore(Store& inner, AuditGate& gate) : inner_(inner), gate_(gate) {}
+  GatedStore(Store& inner, AuditGate& gate) : StoreWrapper(inner), gate_(gate) {}
 
   // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override;
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override;
   // UNAVAILABLE "writes refused: ..." while the gate is closed and the request has events.
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override;
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(
-      const std::string& shard, const std::string& idempotency_key) override;
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override;
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override;
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override;
-  int64_t AddOutboxListener(std::function<void()> listener) override;
-  void RemoveOutboxListener(int64_t handle) override;
 
  private:
-  Store& inner_;
   AuditGate& gate_;
 };
 

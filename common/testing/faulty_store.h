@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/store/store.h"
+#include "common/store/store_wrapper.h"
 
 namespace pdao::testing {
 
-class FaultyStore final : public Store {
+class FaultyStore final : public StoreWrapper {
  public:
-  explicit FaultyStore(Store& inner) : inner_(inner) {}
+  explicit FaultyStore(Store& inner) : StoreWrapper(inner) {}
 
   std::atomic<int> fail_commits{0};         // fail this many commits without writing anything
   std::atomic<int> lose_commit_replies{0};  // commit this many, then answer UNAVAILABLE
@@ -29,42 +29,20 @@ class FaultyStore final : public Store {
   std::atomic<int> marked_records{0};  // records passed to MarkSent in all
 
   // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
     const bool eligible = !only_shard.has_value() || request.shard == *only_shard;
     if (eligible && Take(fail_commits)) return absl::UnavailableError("store down (test)");
-    absl::StatusOr<CommitResult> r = inner_.Commit(request);
+    absl::StatusOr<CommitResult> r = target().Commit(request);
     if (eligible && r.ok() && Take(lose_commit_replies)) {
       return absl::UnavailableError("reply lost (test)");
     }
     return r;
   }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
   absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
     ++mark_sent_calls;
     marked_records += static_cast<int>(records.size());
-    return inner_.MarkSent(records);
+    return target().MarkSent(records);
   }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
   static bool Take(std::atomic<int>& counter) {
@@ -74,8 +52,6 @@ class FaultyStore final : public Store {
     }
     return false;
   }
-
-  Store& inner_;
 };
 
 }  // namespace pdao::testing

@@ -11,13 +11,13 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "common/store/store.h"
+#include "common/store/store_wrapper.h"
 
 namespace pdao::testing {
 
-class GatedStore final : public Store {
+class GatedStore final : public StoreWrapper {
  public:
-  GatedStore(Store& inner, std::string shard) : inner_(inner), shard_(std::move(shard)) {}
+  GatedStore(Store& inner, std::string shard) : StoreWrapper(inner), shard_(std::move(shard)) {}
 
   // While set, commits of the shard fail (nothing written) with UNAVAILABLE "audit store
   // unreachable".
@@ -46,13 +46,6 @@ class GatedStore final : public Store {
   }
 
   // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
     if (request.shard == shard_) {
       absl::MutexLock lock(&mu_);
@@ -62,29 +55,10 @@ class GatedStore final : public Store {
       if (fail_) return absl::UnavailableError("audit store unreachable");
       batch_sizes_.push_back(request.events.size());
     }
-    return inner_.Commit(request);
+    return target().Commit(request);
   }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
-  Store& inner_;
   const std::string shard_;
   absl::Mutex mu_;
   bool fail_ ABSL_GUARDED_BY(mu_) = false;

@@ -18,6 +18,7 @@
 #include "common/bus/batch_consumer.h"
 #include "common/bus/bus_test_util.h"
 #include "common/bus/inprocess_bus.h"
+#include "common/testing/faulty_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pdao/bus/v1/dead_letter.pb.h"
@@ -592,64 +593,15 @@ TEST_F(AuthorizationCoreTest, ConcurrentChecksSeeOnlyWholeVersions) {
   }
 }
 
-// A store whose next commit fails UNAVAILABLE, either before writing (nothing written) or after
-// writing (outcome unknown to the caller) — the two cases a Redis connection loss produces.
-class FlakyStore final : public Store {
- public:
-  explicit FlakyStore(Store& inner) : inner_(inner) {}
-  enum class Mode { kOk, kFailBefore, kFailAfter };
-  Mode next = Mode::kOk;
-
-  // Store
-  absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
-  absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
-                                int limit) override {
-    return inner_.Scan(prefix, start_after, limit);
-  }
-  absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
-    const Mode mode = request.shard == "decisions" ? Mode::kOk : next;
-    if (mode == Mode::kFailBefore) {
-      next = Mode::kOk;
-      return absl::UnavailableError("connection lost before the commit");
-    }
-    auto r = inner_.Commit(request);
-    if (mode == Mode::kFailAfter) {
-      next = Mode::kOk;
-      return absl::UnavailableError("connection lost after the commit");
-    }
-    return r;
-  }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
-
- private:
-  Store& inner_;
-};
-
 TEST_F(AuthorizationCoreTest, UnknownCommitOutcomeNeverLeavesAStaleAllow) {
   const std::string r1 = RegisterResource("bus");
   v1::Plan plan = ApprovedPlan({r1});
   v1::Selection sel = Selected(plan, "ops-a");
   v1::Agreement a = ActiveAgreement(AgreementRequest(sel, {r1}));
-  FlakyStore flaky(*store_);
+  // Fails the agreement's next commit UNAVAILABLE, either before writing (nothing written) or after
+  // writing (outcome unknown to the caller): the two cases a Redis connection loss produces.
+  pdao::testing::FaultyStore flaky(*store_);
+  flaky.only_shard = a.id();
   core_.reset();
   AuthorizationCore core(flaky, clock_, *eligibility_);
   ASSERT_TRUE(core.LoadIndex().ok());
@@ -669,7 +621,7 @@ TEST_F(AuthorizationCoreTest, UnknownCommitOutcomeNeverLeavesAStaleAllow) {
   sus.set_agreement_id(a.id());
   sus.set_reason("incident");
   v1::SuspendAgreementResponse susr;
-  flaky.next = FlakyStore::Mode::kFailBefore;  // nothing written: still ACTIVE, still allowed
+  flaky.fail_commits = 1;  // nothing written: still ACTIVE, still allowed
   EXPECT_EQ(core.SuspendAgreement(agency_, sus, &susr).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(check(), v1::DECISION_ALLOW);
 
@@ -678,7 +630,7 @@ TEST_F(AuthorizationCoreTest, UnknownCommitOutcomeNeverLeavesAStaleAllow) {
   rev.set_agreement_id(a.id());
   rev.set_reason("breach");
   v1::RevokeAgreementResponse revr;
-  flaky.next = FlakyStore::Mode::kFailAfter;  // written, but the caller saw UNAVAILABLE
+  flaky.lose_commit_replies = 1;  // written, but the caller saw UNAVAILABLE
   EXPECT_EQ(core.RevokeAgreement(agency_, rev, &revr).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(check(), v1::DECISION_DENY);                        // the index follows the store
   ASSERT_TRUE(core.RevokeAgreement(agency_, rev, &revr).ok());  // retry: replayed

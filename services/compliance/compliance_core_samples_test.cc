@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/compliance/compliance_core.h"
+#include "services/compliance/testing/bus_positions.h"
 #include "services/compliance/testing/core_fixture.h"
 
 namespace pdao::compliance {
@@ -21,6 +22,7 @@ namespace {
 using common::v1::Role;
 using testing::Agency;
 using testing::Applicant;
+using testing::BusCsv;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -31,31 +33,11 @@ const std::string kResource = "r-bus-gps";
 
 Principal Holder() { return Principal::Org(kHolder, Role::ROLE_DEPARTMENT); }
 
-// 20 rows: line (kept), position (a place, IMPORTANT: generalized to its district), driver_id
-// (PERSONAL: keyed pseudonym), plate (SENSITIVE: never in a sample, and not covered).
-std::string BusCsv(int rows = 20) {
-  std::string csv = "line,position,driver_id,plate\r\n";
-  for (int i = 0; i < rows; ++i) {
-    absl::StrAppend(&csv, "L", i % 3, ",吉林省长春市朝阳区人民大街", i, "号,DRV-SECRET-", i, ",吉A",
-                    10000 + i, "\r\n");
-  }
-  return csv;
-}
-
 class ComplianceSamplesTest : public testing::CoreFixture {
  protected:
   void SetUp() override {
     CoreFixture::SetUp();
-    ResourceSchema schema;
-    schema.found = true;
-    schema.holder_org = kHolder;
-    schema.fields = {
-        {"line", "string", sample::Grade::kGeneral, sample::PiKind::kNone},
-        {"position", "place", sample::Grade::kImportant, sample::PiKind::kNone},
-        {"driver_id", "string", sample::Grade::kGeneral, sample::PiKind::kPersonal},
-        {"plate", "string", sample::Grade::kGeneral, sample::PiKind::kSensitive},
-    };
-    facts_.SetSchema(kResource, schema);
+    facts_.SetSchema(kResource, testing::BusSchema(kHolder));
     dirs_.WriteData("bus/positions.csv", BusCsv());
   }
 

@@ -15,6 +15,7 @@
 #include "pdao/events/v1/envelope.pb.h"
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/testing/fake_agreement_checker.h"
+#include "services/registry/testing/resource_specs.h"
 
 namespace pdao::registry {
 namespace {
@@ -26,29 +27,10 @@ Principal Org(const std::string& org, common::v1::Role role) { return Principal:
 
 Principal Service(const std::string& name) { return Principal::Service(name); }
 
-v1::Field MakeField(const std::string& name, v1::Grade grade,
-                    v1::PersonalInfoKind pi = v1::PERSONAL_INFO_KIND_NONE) {
-  v1::Field f;
-  f.set_name(name);
-  f.set_data_type("string");
-  f.set_grade(grade);
-  f.set_personal_info_kind(pi);
-  return f;
-}
+using testing::MakeField;
 
 v1::ResourceSpec GoodSpec(const std::string& name = "bus arrivals") {
-  v1::ResourceSpec spec;
-  spec.set_name(name);
-  spec.set_description("real-time arrivals of city buses");
-  *spec.add_fields() = MakeField("stop_id", v1::GRADE_GENERAL);
-  *spec.add_fields() = MakeField("eta", v1::GRADE_IMPORTANT);
-  spec.set_update_frequency("realtime");
-  spec.set_volume_records(1000000);
-  spec.set_source(v1::RESOURCE_SOURCE_OWN);
-  spec.mutable_open_attribute()->set_openness(v1::OPENNESS_CONDITIONAL);
-  spec.mutable_open_attribute()->set_conditions("research and public transport apps only");
-  spec.mutable_share_attribute()->set_openness(v1::OPENNESS_UNCONDITIONAL);
-  return spec;
+  return testing::BusArrivalsSpec(name);
 }
 
 class RegistryCoreTest : public ::testing::Test {

@@ -38,6 +38,7 @@
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_module.h"
+#include "tests/bench/grpc_issuer.h"
 #include "tests/bench/grpc_load.h"
 
 namespace pdao::authorization {
@@ -98,9 +99,6 @@ std::vector<v1::CheckRequest> Requests(size_t count, bool allow, uint32_t seed) 
   return out;
 }
 
-using bench::Percentiles;
-using bench::Summarize;
-
 class NoRegistry final : public EligibilityChecker {
  public:
   absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> Check(
@@ -127,32 +125,12 @@ int RunInProcess() {
   for (bool allow : {true, false}) {
     const size_t kCalls = allow ? 1000000 : 200000;
     std::vector<v1::CheckRequest> reqs = Requests(65536, allow, allow ? 1 : 2);
-    std::vector<int64_t> ns;
-    ns.reserve(kCalls);
-    size_t allowed = 0;
     const absl::Time now = clock.Now();
-    for (size_t i = 0; i < 10000; ++i) {  // warm up
+    bench::DecisionTiming t = bench::TimeDecisions(kCalls, [&](size_t i) {
       const auto& r = reqs[i % reqs.size()];
-      allowed += core.index().Check(r.operator_org(), r.resource_id(), now).allow;
-    }
-    allowed = 0;
-    const auto wall_start = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < kCalls; ++i) {
-      const auto& r = reqs[i % reqs.size()];
-      const auto t0 = std::chrono::steady_clock::now();
-      EntitlementDecision d = core.index().Check(r.operator_org(), r.resource_id(), now);
-      const auto t1 = std::chrono::steady_clock::now();
-      allowed += d.allow;
-      ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    Percentiles p = Summarize(ns);
-    std::printf(
-        "in-process decision (%s): %zu calls, %zu allowed; p50 %.0f ns, p99 %.0f ns, p99.9 %.0f "
-        "ns, mean %.0f ns; %.2f M decisions/s on one thread\n",
-        allow ? "allow path" : "deny path", kCalls, allowed, p.p50, p.p99, p.p999, p.mean,
-        static_cast<double>(kCalls) / secs / 1e6);
+      return core.index().Check(r.operator_org(), r.resource_id(), now).allow;
+    });
+    bench::PrintDecisions(allow, t);
   }
   return 0;
 }
@@ -216,37 +194,21 @@ int RunGrpc(int inflight, absl::Duration phase) {
   bench::Comparison c;
   c.noop_name = "Ping";
   c.call_name = "Check";
-  c.noop = [&](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      v1::PingResponse pong;
-    };
-    auto* call = new Call;
-    WithDeadline(call->ctx, absl::Seconds(10));
-    stub->async()->Ping(&call->ctx, &ping_req, &call->pong,
-                        [call, done = std::move(done)](grpc::Status s) {
-                          delete call;
-                          done(s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message()));
-                        });
-  };
-  c.call = [&](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      v1::CheckResponse check;
-    };
-    auto* call = new Call;
-    WithDeadline(call->ctx, absl::Seconds(10));
-    const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
-    stub->async()->Check(
-        &call->ctx, &req, &call->check, [call, done = std::move(done)](grpc::Status s) {
-          absl::Status result = !s.ok() ? absl::UnknownError(s.error_message())
-                                : call->check.decision() != v1::DECISION_ALLOW
-                                    ? absl::FailedPreconditionError(call->check.reason())
-                                    : absl::OkStatus();
-          delete call;
-          done(std::move(result));
-        });
-  };
+  c.noop = bench::UnaryIssuer<v1::PingResponse>(
+      [&](grpc::ClientContext* ctx, v1::PingResponse* pong, auto on_done) {
+        stub->async()->Ping(ctx, &ping_req, pong, std::move(on_done));
+      },
+      bench::AnyAnswer);
+  c.call = bench::UnaryIssuer<v1::CheckResponse>(
+      [&](grpc::ClientContext* ctx, v1::CheckResponse* check, auto on_done) {
+        const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
+        stub->async()->Check(ctx, &req, check, std::move(on_done));
+      },
+      [](const v1::CheckResponse& check) {
+        return check.decision() == v1::DECISION_ALLOW
+                   ? absl::OkStatus()
+                   : absl::FailedPreconditionError(check.reason());
+      });
   c.probe_db = dir + "/data/fsync-probe.db";
   c.inflight = inflight;
   c.phase = phase;

@@ -29,7 +29,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -55,6 +54,7 @@
 #include "services/compliance/compliance_module.h"
 #include "services/compliance/domain/usage.h"
 #include "services/compliance/usage_index.h"
+#include "tests/bench/grpc_issuer.h"
 #include "tests/bench/grpc_load.h"
 
 namespace pdao::compliance {
@@ -197,9 +197,6 @@ std::vector<v1::CheckUsageRequest> Requests(size_t count, bool allow, uint32_t s
   return out;
 }
 
-using bench::Percentiles;
-using bench::Summarize;
-
 int RunInProcess() {
   SystemClock clock;
   const absl::Time now = clock.Now();
@@ -218,34 +215,13 @@ int RunInProcess() {
     for (const v1::CheckUsageRequest& r : Requests(65536, allow, allow ? 1 : 2)) {
       reqs.push_back({r.product_id(), r.scenario_id(), r.consumer_org(), r.operator_org(), now});
     }
-    std::vector<int64_t> ns;
-    ns.reserve(kCalls);
-    size_t allowed = 0;
-    for (size_t i = 0; i < 10000; ++i) {  // warm up
-      allowed += index.Decide(reqs[i % reqs.size()]).allow;
-    }
-    allowed = 0;
-    const auto wall_start = std::chrono::steady_clock::now();
-    for (size_t i = 0; i < kCalls; ++i) {
-      const UsageRequest& r = reqs[i % reqs.size()];
-      const auto t0 = std::chrono::steady_clock::now();
-      UsageVerdict v = index.Decide(r);
-      const auto t1 = std::chrono::steady_clock::now();
-      allowed += v.allow;
-      ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    if (allowed != (allow ? kCalls : 0)) {
-      std::fprintf(stderr, "unexpected decisions: %zu of %zu allowed\n", allowed, kCalls);
+    bench::DecisionTiming t = bench::TimeDecisions(
+        kCalls, [&](size_t i) { return index.Decide(reqs[i % reqs.size()]).allow; });
+    if (t.allowed != (allow ? kCalls : 0)) {
+      std::fprintf(stderr, "unexpected decisions: %zu of %zu allowed\n", t.allowed, kCalls);
       return 1;
     }
-    Percentiles p = Summarize(ns);
-    std::printf(
-        "in-process decision (%s): %zu calls, %zu allowed; p50 %.0f ns, p99 %.0f ns, p99.9 %.0f "
-        "ns, mean %.0f ns; %.2f M decisions/s on one thread\n",
-        allow ? "allow path" : "deny path", kCalls, allowed, p.p50, p.p99, p.p999, p.mean,
-        static_cast<double>(kCalls) / secs / 1e6);
+    bench::PrintDecisions(allow, t);
   }
   return 0;
 }
@@ -333,37 +309,21 @@ int RunGrpc(int inflight, absl::Duration phase) {
   bench::Comparison c;
   c.noop_name = "Ping";
   c.call_name = "CheckUsage";
-  c.noop = [&](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      authorization::v1::PingResponse pong;
-    };
-    auto* call = new Call;
-    WithDeadline(call->ctx, absl::Seconds(10));
-    noop->async()->Ping(&call->ctx, &ping_req, &call->pong,
-                        [call, done = std::move(done)](grpc::Status s) {
-                          delete call;
-                          done(s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message()));
-                        });
-  };
-  c.call = [&](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      v1::CheckUsageResponse check;
-    };
-    auto* call = new Call;
-    WithDeadline(call->ctx, absl::Seconds(10));
-    const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
-    compliance->async()->CheckUsage(
-        &call->ctx, &req, &call->check, [call, done = std::move(done)](grpc::Status s) {
-          absl::Status result = !s.ok() ? absl::UnknownError(s.error_message())
-                                : call->check.decision() != v1::USAGE_DECISION_ALLOW
-                                    ? absl::FailedPreconditionError(call->check.reason())
-                                    : absl::OkStatus();
-          delete call;
-          done(std::move(result));
-        });
-  };
+  c.noop = bench::UnaryIssuer<authorization::v1::PingResponse>(
+      [&](grpc::ClientContext* ctx, authorization::v1::PingResponse* pong, auto on_done) {
+        noop->async()->Ping(ctx, &ping_req, pong, std::move(on_done));
+      },
+      bench::AnyAnswer);
+  c.call = bench::UnaryIssuer<v1::CheckUsageResponse>(
+      [&](grpc::ClientContext* ctx, v1::CheckUsageResponse* check, auto on_done) {
+        const auto& req = reqs[next.fetch_add(1, std::memory_order_relaxed) % reqs.size()];
+        compliance->async()->CheckUsage(ctx, &req, check, std::move(on_done));
+      },
+      [](const v1::CheckUsageResponse& check) {
+        return check.decision() == v1::USAGE_DECISION_ALLOW
+                   ? absl::OkStatus()
+                   : absl::FailedPreconditionError(check.reason());
+      });
   c.probe_db = dir + "/data/fsync-probe.db";
   c.inflight = inflight;
   c.phase = phase;

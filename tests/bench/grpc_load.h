@@ -16,6 +16,8 @@
 //      each completion issuing the next, for `phase` each; the ratio under test / no-op.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -32,6 +34,36 @@ struct Percentiles {
 
 // Sorts `ns` and returns its percentiles; `ns` must not be empty.
 Percentiles Summarize(std::vector<int64_t>& ns);
+
+// The in-process decision of a hot-path benchmark, timed one call at a time.
+struct DecisionTiming {
+  std::vector<int64_t> ns;  // per call
+  size_t allowed = 0;       // calls that `decide` answered true
+  double seconds = 0;       // wall time of the timed calls
+};
+
+// `decide(i)` (true: allowed) for i in [0, 10000) untimed (warm-up), then for i in [0, calls),
+// each call timed alone with steady_clock. A template, so that `decide` is inlined as it was
+// written at the call site.
+template <typename Decide>
+DecisionTiming TimeDecisions(size_t calls, Decide decide) {
+  for (size_t i = 0; i < 10000; ++i) decide(i);  // warm up
+  DecisionTiming t;
+  t.ns.reserve(calls);
+  const auto wall_start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < calls; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool allowed = decide(i);
+    const auto t1 = std::chrono::steady_clock::now();
+    t.allowed += allowed;
+    t.ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  }
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return t;
+}
+
+// Prints the line "in-process decision (allow path|deny path): ..." of `t` (sorts t.ns).
+void PrintDecisions(bool allow_path, DecisionTiming& t);
 
 // Starts one asynchronous call; `done` is called exactly once, from any thread.
 using Issuer = std::function<void(std::function<void(absl::Status)> done)>;

@@ -26,26 +26,20 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/store/redis_store.h"
 #include "common/testing/redis/redis_server.h"
 #include "services/pricing/ledger/ledger.h"
+#include "tests/bench/redis_baseline.h"
+#include "tests/bench/thread_load.h"
 
 namespace pdao::pricing::ledger {
 namespace {
 
 constexpr int kConsumersPerBook = 100;
 
-struct Rate {
-  uint64_t events = 0;
-  uint64_t failed = 0;
-  double seconds = 0;
-  double per_second() const { return seconds > 0 ? static_cast<double>(events) / seconds : 0; }
-};
+using bench::Rate;
 
 std::atomic<uint64_t> next_id{0};
 
@@ -69,102 +63,40 @@ Entry UsageEntry(const std::string& book, uint64_t n) {
 
 // `threads` workers, worker t on book "op-<t>", `batch` entries per commit (1: Post).
 Rate Run(Ledger& ledger, int threads, int batch, absl::Duration duration) {
-  std::atomic<uint64_t> events{0}, failed{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  workers.reserve(threads);
-  const absl::Time start = absl::Now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const std::string book = absl::StrCat("op-", t);
-      while (!stop.load(std::memory_order_relaxed)) {
-        absl::Status s;
-        if (batch == 1) {
-          s = ledger.Post(UsageEntry(book, next_id.fetch_add(1))).status();
-        } else {
-          std::vector<Entry> entries;
-          entries.reserve(batch);
-          for (int i = 0; i < batch; ++i) entries.push_back(UsageEntry(book, next_id.fetch_add(1)));
-          s = ledger.PostBatch(entries).status();
-        }
-        if (!s.ok() && failed.fetch_add(1) == 0) {
-          std::fprintf(stderr, "first failure: %s\n", s.ToString().c_str());
-        }
-        if (s.ok()) events.fetch_add(batch, std::memory_order_relaxed);
-      }
-    });
-  }
-  absl::SleepFor(duration);
-  const uint64_t at_stop = events.load();
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  stop.store(true);
-  for (auto& w : workers) w.join();
-  return {at_stop, failed.load(), secs};
+  return bench::RunThreads(threads, duration, batch, [&](int t) -> bench::WorkerCall {
+    return [&ledger, batch, book = absl::StrCat("op-", t)]() -> absl::Status {
+      if (batch == 1) return ledger.Post(UsageEntry(book, next_id.fetch_add(1))).status();
+      std::vector<Entry> entries;
+      entries.reserve(batch);
+      for (int i = 0; i < batch; ++i) entries.push_back(UsageEntry(book, next_id.fetch_add(1)));
+      return ledger.PostBatch(entries).status();
+    };
+  });
 }
 
 // The store floor: what a PostBatch commit writes, without the ledger's reads, checks and encoding.
 Rate RunFloor(Store& store, int threads, int batch, absl::Duration duration) {
-  std::atomic<uint64_t> events{0}, failed{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> workers;
-  workers.reserve(threads);
   const std::string value(60, 'v');
-  const absl::Time start = absl::Now();
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const std::string tag = absl::StrCat("{floor.op-", t, "}");
-      while (!stop.load(std::memory_order_relaxed)) {
-        CommitRequest req;
-        req.shard = absl::StrCat("floor.op-", t);
-        for (int i = 0; i < batch; ++i) {
-          const uint64_t n = next_id.fetch_add(1);
-          for (const char* kind : {"entry", "ref", "post-c", "post-r"}) {
-            req.puts.push_back(Put{.key = absl::StrCat("floor/", tag, "/", kind, "/", n),
-                                   .value = value,
-                                   .expected_version = kMustNotExist});
-          }
-        }
-        for (const char* total : {"acct", "period"}) {
-          req.puts.push_back(Put{.key = absl::StrCat("floor/", tag, "/", total),
+  return bench::RunThreads(threads, duration, batch, [&](int t) -> bench::WorkerCall {
+    return [&store, &value, batch, t, tag = absl::StrCat("{floor.op-", t, "}")]() {
+      CommitRequest req;
+      req.shard = absl::StrCat("floor.op-", t);
+      for (int i = 0; i < batch; ++i) {
+        const uint64_t n = next_id.fetch_add(1);
+        for (const char* kind : {"entry", "ref", "post-c", "post-r"}) {
+          req.puts.push_back(Put{.key = absl::StrCat("floor/", tag, "/", kind, "/", n),
                                  .value = value,
-                                 .expected_version = kAnyVersion});
+                                 .expected_version = kMustNotExist});
         }
-        absl::Status s = store.Commit(req).status();
-        if (!s.ok() && failed.fetch_add(1) == 0) {
-          std::fprintf(stderr, "first failure: %s\n", s.ToString().c_str());
-        }
-        if (s.ok()) events.fetch_add(batch, std::memory_order_relaxed);
       }
-    });
-  }
-  absl::SleepFor(duration);
-  const uint64_t at_stop = events.load();
-  const double secs = absl::ToDoubleSeconds(absl::Now() - start);
-  stop.store(true);
-  for (auto& w : workers) w.join();
-  return {at_stop, failed.load(), secs};
-}
-
-// redis-benchmark's SET rate with 16 commands pipelined, or -1 when it cannot run.
-double RawSetRate(const std::string& host, int port) {
-  const std::string cmd = absl::StrCat("redis-benchmark -h ", host, " -p ", port,
-                                       " -t set -P 16 -n 2000000 -r 100000 --csv 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  double rate = -1;
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-    // "SET","512820.50",... (redis 7: the second column is requests per second)
-    std::vector<std::string> cols = absl::StrSplit(absl::StripAsciiWhitespace(line), ',');
-    if (cols.size() >= 2 && cols[0] == "\"SET\"") {
-      absl::string_view v = cols[1];
-      absl::ConsumePrefix(&v, "\"");
-      absl::ConsumeSuffix(&v, "\"");
-      if (!absl::SimpleAtod(v, &rate)) rate = -1;
-    }
-  }
-  pclose(pipe);
-  return rate;
+      for (const char* total : {"acct", "period"}) {
+        req.puts.push_back(Put{.key = absl::StrCat("floor/", tag, "/", total),
+                               .value = value,
+                               .expected_version = kAnyVersion});
+      }
+      return store.Commit(req).status();
+    };
+  });
 }
 
 int Main(int threads, int batch, absl::Duration phase) {
@@ -205,7 +137,7 @@ int Main(int threads, int batch, absl::Duration phase) {
   uint64_t post_n = 0, batch_n = 0, floor_n = 0, failed = 0;
   double post_s = 0, batch_s = 0, floor_s = 0;
   for (int round = 0; round < 3; ++round) {
-    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    const double raw = bench::RedisSetRate((*redis)->host(), (*redis)->port());
     const Rate p = Run(ledger, threads, 1, phase);
     const Rate b = Run(ledger, threads, batch, phase);
     const Rate f = RunFloor(**store, threads, batch, phase);

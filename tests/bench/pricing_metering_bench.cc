@@ -27,22 +27,21 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
 #include "common/clock/clock.h"
 #include "common/store/redis_store.h"
+#include "common/store/store_wrapper.h"
 #include "common/testing/redis/redis_server.h"
 #include "pdao/events/v1/envelope.pb.h"
 #include "prometheus/registry.h"
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
+#include "tests/bench/redis_baseline.h"
 
 namespace pdao::pricing {
 namespace {
@@ -51,9 +50,9 @@ constexpr int64_t kRate = 7;  // fen per call
 
 // The store as metering sees it, counting each kind of call and the time spent in it (wall time,
 // summed over threads): where a phase's time goes (reads vs commits).
-class TimedStore final : public Store {
+class TimedStore final : public StoreWrapper {
  public:
-  explicit TimedStore(Store& inner) : inner_(inner) {}
+  explicit TimedStore(Store& inner) : StoreWrapper(inner) {}
   struct Counts {
     uint64_t gets = 0, scans = 0, commits = 0;
     double get_s = 0, scan_s = 0, commit_s = 0;
@@ -68,41 +67,23 @@ class TimedStore final : public Store {
   // Store
   absl::StatusOr<std::optional<VersionedValue>> Get(const std::string& key) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Get(key);
+    auto r = target().Get(key);
     Add(&Counts::gets, &Counts::get_s, t);
     return r;
   }
   absl::StatusOr<ScanPage> Scan(const std::string& prefix, const std::string& start_after,
                                 int limit) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Scan(prefix, start_after, limit);
+    auto r = target().Scan(prefix, start_after, limit);
     Add(&Counts::scans, &Counts::scan_s, t);
     return r;
   }
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request) override {
     const absl::Time t = absl::Now();
-    auto r = inner_.Commit(request);
+    auto r = target().Commit(request);
     Add(&Counts::commits, &Counts::commit_s, t);
     return r;
   }
-  absl::StatusOr<std::optional<std::string>> GetIdempotencyResult(const std::string& shard,
-                                                                  const std::string& key) override {
-    return inner_.GetIdempotencyResult(shard, key);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutbox(int limit) override {
-    return inner_.PendingOutbox(limit);
-  }
-  absl::StatusOr<std::vector<OutboxRecord>> PendingOutboxAfter(
-      int limit, const std::vector<std::string>& after) override {
-    return inner_.PendingOutboxAfter(limit, after);
-  }
-  absl::Status MarkSent(const std::vector<OutboxRecord>& records) override {
-    return inner_.MarkSent(records);
-  }
-  int64_t AddOutboxListener(std::function<void()> listener) override {
-    return inner_.AddOutboxListener(std::move(listener));
-  }
-  void RemoveOutboxListener(int64_t handle) override { inner_.RemoveOutboxListener(handle); }
 
  private:
   void Add(uint64_t Counts::*n, double Counts::*s, absl::Time start) {
@@ -111,7 +92,6 @@ class TimedStore final : public Store {
     ++(counts_.*n);
     counts_.*s += d;
   }
-  Store& inner_;
   absl::Mutex mu_;
   Counts counts_ ABSL_GUARDED_BY(mu_);
 };
@@ -140,26 +120,6 @@ BusMessage Use(int t, uint64_t n, absl::Time at) {
   *u->mutable_at() = ToProtoTime(at);
   return BusMessage{
       .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
-}
-
-double RawSetRate(const std::string& host, int port) {
-  const std::string cmd = absl::StrCat("redis-benchmark -h ", host, " -p ", port,
-                                       " -t set -P 16 -n 2000000 -r 100000 --csv 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  double rate = -1;
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-    std::vector<std::string> cols = absl::StrSplit(absl::StripAsciiWhitespace(line), ',');
-    if (cols.size() >= 2 && cols[0] == "\"SET\"") {
-      absl::string_view v = cols[1];
-      absl::ConsumePrefix(&v, "\"");
-      absl::ConsumeSuffix(&v, "\"");
-      if (!absl::SimpleAtod(v, &rate)) rate = -1;
-    }
-  }
-  pclose(pipe);
-  return rate;
 }
 
 int Main(int threads, absl::Duration phase, int batch) {
@@ -267,7 +227,7 @@ int Main(int threads, absl::Duration phase, int batch) {
   uint64_t batch_events = 0, single_events = 0;
   double batch_secs = 0, single_secs = 0;
   for (int round = 0; round < 3; ++round) {
-    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    const double raw = bench::RedisSetRate((*redis)->host(), (*redis)->port());
     timed.Take();
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();

@@ -54,23 +54,16 @@ struct World {
   static constexpr size_t kExtra = 2;  // Ingest, IngestBatch
 
   World() : dir(absl::StrCat(fuzz::ScratchDir(), "/log-", next_dir++)) {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     MonitorOptions monitor_options;
     monitor_options.deny_threshold = 3;
     monitor_options.sample_rows_threshold = 4000;
-    absl::StatusOr<std::unique_ptr<AlertMonitor>> created =
-        AlertMonitor::Create(monitor_options, *store, metrics);
-    if (!created.ok()) std::abort();
-    monitor = *std::move(created);
+    monitor = fuzz::OrDie(AlertMonitor::Create(monitor_options, *store, metrics));
     AuditLogOptions options;
     options.dir = dir;
     options.checkpoint_interval = absl::Hours(1);
     options.observers = {&index, monitor.get()};
-    absl::StatusOr<std::unique_ptr<AuditLog>> opened_log = AuditLog::Open(options, clock, Signer());
-    if (!opened_log.ok()) std::abort();
-    log = *std::move(opened_log);
+    log = fuzz::OrDie(AuditLog::Open(options, clock, Signer()));
     core = std::make_unique<AuditCore>(*log, index, *monitor, Signer());
   }
   ~World() {
@@ -82,15 +75,11 @@ struct World {
   World& operator=(const World&) = delete;
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) {
-      return core->Ingest({"pdao.registry.v1", "", std::string(call.body)});
-    }
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
+    if (k == 0) return core->Ingest({"pdao.registry.v1", "", std::string(call.body)});
     const BusMessage m{"pdao.compliance.v1", "", std::string(call.body)};
     return core->IngestBatch({m, m});
   }
@@ -179,15 +168,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::audit
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::audit::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::audit::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::audit::World, pdao::audit::WriteSeeds)

@@ -60,28 +60,20 @@ struct World {
   static constexpr size_t kExtra = 3;  // registry events, own events, expiry sweep
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     for (const char* rid : {"res-1", "res-2", "res-3"}) eligibility.Set(rid, true);
     eligibility.Set("res-core", false, {"CORE-graded data is not authorized (rule 3)"});
     core = std::make_unique<AuthorizationCore>(*store, clock, eligibility);
-    if (!core->LoadIndex().ok()) std::abort();
+    fuzz::OrDie(core->LoadIndex());
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) {
-      return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
-    }
-    if (selector == table.size() + 1) {
-      return core->HandleOwnEvent({"pdao.authorization.v1", "", std::string(call.body)});
-    }
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
+    if (k == 0) return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
+    if (k == 1) return core->HandleOwnEvent({"pdao.authorization.v1", "", std::string(call.body)});
     return core->SweepExpired().status();
   }
 
@@ -126,27 +118,11 @@ void WriteSeeds(const std::string& dir) {
   reg.set_request_id("op-metro");
   *reg.mutable_operator_() = testing::OperatorFor("op-metro", "91220101MA0Y00001");
   seeds.Rpc<v1::RegisterOperatorResponse>(agency, reg);
-  v1::SelectOperatorRequest sel;
-  sel.set_request_id("sel-op-metro");
-  sel.set_operator_org("op-metro");
-  sel.set_plan_id(plan.plan_id());
-  sel.set_plan_version_number(plan.version_number());
-  sel.set_method(v1::SELECTION_METHOD_OPEN_TENDER);
-  sel.mutable_procurement()->set_reference("CCZC-2026-001");
-  sel.mutable_procurement()->set_date("2026-02-20");
-  sel.mutable_procurement()->set_summary("公开招标, 3 bidders");
+  const v1::SelectOperatorRequest sel =
+      testing::SelectionRequestFor("sel-op-metro", "op-metro", plan);
   const v1::Selection selection = seeds.Rpc<v1::SelectOperatorResponse>(agency, sel).selection();
-  v1::CreateAgreementRequest agreement;
-  agreement.set_request_id("agr-1");
-  agreement.set_operator_org("op-metro");
-  agreement.set_selection_id(selection.id());
-  agreement.add_resource_ids("res-1");
-  agreement.add_resource_ids("res-2");
-  *agreement.mutable_term_start() = testing::Ts(world.clock.Now());
-  *agreement.mutable_term_end() = testing::Ts(world.clock.Now() + absl::Hours(24 * 365));
-  agreement.mutable_collective_decision()->set_meeting_reference("主任办公会 2026-07");
-  agreement.mutable_collective_decision()->set_date("2026-02-28");
-  agreement.mutable_collective_decision()->set_summary("agreed unanimously");
+  const v1::CreateAgreementRequest agreement = testing::AgreementRequestFor(
+      "agr-1", selection, {"res-1", "res-2"}, world.clock.Now(), absl::Hours(24 * 365));
   const std::string id = seeds.Rpc<v1::CreateAgreementResponse>(agency, agreement).agreement().id();
   v1::SignAgreementRequest sign;
   sign.set_request_id("sign-1");
@@ -186,10 +162,9 @@ void WriteSeeds(const std::string& dir) {
   seeds.Save("flow-agreement-suspended");
 
   // Every event the flows published, fed to the own-event consumer (one seed each).
-  absl::StatusOr<std::vector<OutboxRecord>> pending = world.store->PendingOutbox(1000);
-  if (!pending.ok()) std::abort();
-  for (size_t i = 0; i < pending->size(); ++i) {
-    seeds.Extra(1, agency, (*pending)[i].event.payload);
+  const std::vector<OutboxRecord> pending = fuzz::OrDie(world.store->PendingOutbox(1000));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    seeds.Extra(1, agency, pending[i].event.payload);
     seeds.Save("event-own-" + std::to_string(i));
   }
   // The registry's resource_changed that regrades res-1 to CORE (fixture's RegradeToCore).
@@ -216,15 +191,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::authorization
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::authorization::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::authorization::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::authorization::World, pdao::authorization::WriteSeeds)

@@ -18,6 +18,7 @@
 #include "common/store/sqlite_store.h"
 #include "common/testing/fake_clock.h"
 #include "services/compliance/compliance_core.h"
+#include "services/compliance/testing/bus_positions.h"
 #include "services/compliance/testing/fake_audit_appender.h"
 #include "services/compliance/testing/fake_facts_client.h"
 #include "services/compliance/testing/scenario_fixture.h"
@@ -70,13 +71,8 @@ const DomainOptions& Domain() {
     d->k = 2;
     std::filesystem::create_directories(d->data_root + "/bus");
     std::filesystem::create_directories(StagingDir(*d));
-    // The unit tests' bus positions (compliance_core_samples_test.cc), 20 rows.
-    std::string csv = "line,position,driver_id,plate\r\n";
-    for (int i = 0; i < 20; ++i) {
-      absl::StrAppend(&csv, "L", i % 3, ",吉林省长春市朝阳区人民大街", i, "号,DRV-SECRET-", i,
-                      ",吉A", 10000 + i, "\r\n");
-    }
-    std::ofstream(d->data_root + "/bus/positions.csv", std::ios::binary) << csv;
+    // The unit tests' bus positions (services/compliance/testing/bus_positions.h), 20 rows.
+    std::ofstream(d->data_root + "/bus/positions.csv", std::ios::binary) << testing::BusCsv();
     return d;
   }();
   return *domain;
@@ -90,22 +86,11 @@ struct World {
   static constexpr size_t kExtra = 3;  // authorization events, registry events, expiry sweep
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     facts.SetFacts(testing::PassingFacts());
-    ResourceSchema schema;
-    schema.found = true;
-    schema.holder_org = kHolder;
-    schema.fields = {
-        {"line", "string", sample::Grade::kGeneral, sample::PiKind::kNone},
-        {"position", "place", sample::Grade::kImportant, sample::PiKind::kNone},
-        {"driver_id", "string", sample::Grade::kGeneral, sample::PiKind::kPersonal},
-        {"plate", "string", sample::Grade::kGeneral, sample::PiKind::kSensitive},
-    };
-    facts.SetSchema(kResource, schema);
+    facts.SetSchema(kResource, testing::BusSchema(kHolder));
     core = std::make_unique<ComplianceCore>(*store, clock, facts, audit, Domain());
-    if (!core->LoadIndex().ok()) std::abort();
+    fuzz::OrDie(core->LoadIndex());
   }
   ~World() {
     core.reset();
@@ -116,18 +101,14 @@ struct World {
   World& operator=(const World&) = delete;
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) {
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
+    if (k == 0) {
       return core->HandleAuthorizationEvent({"pdao.authorization.v1", "", std::string(call.body)});
     }
-    if (selector == table.size() + 1) {
-      return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
-    }
+    if (k == 1) return core->HandleRegistryEvent({"pdao.registry.v1", "", std::string(call.body)});
     return core->SweepExpired().status();
   }
 
@@ -233,10 +214,9 @@ void WriteSeeds(const std::string& dir) {
   seeds.Save("flow-suspend-sweep");
 
   // The events the flows published, fed to both consumers (one seed each).
-  absl::StatusOr<std::vector<OutboxRecord>> pending = world.store->PendingOutbox(1000);
-  if (!pending.ok()) std::abort();
-  for (size_t i = 0; i < pending->size() && i < 8; ++i) {
-    seeds.Extra(i % 2, agency, (*pending)[i].event.payload);
+  const std::vector<OutboxRecord> pending = fuzz::OrDie(world.store->PendingOutbox(1000));
+  for (size_t i = 0; i < pending.size() && i < 8; ++i) {
+    seeds.Extra(i % 2, agency, pending[i].event.payload);
     seeds.Save("event-" + std::to_string(i));
   }
 }
@@ -244,15 +224,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::compliance
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::compliance::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::compliance::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::compliance::World, pdao::compliance::WriteSeeds)

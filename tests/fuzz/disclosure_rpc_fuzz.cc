@@ -43,9 +43,7 @@ struct World {
   static constexpr size_t kExtra = 3;  // HandleEvent, HandleBatch, Tick
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     ledger.Set("op-metro", 2025, {.revenue_fen = 1'000'000, .cost_fen = 400'000});
     authorization::v1::Agreement a;
     a.set_id("agr-1");
@@ -56,17 +54,12 @@ struct World {
     h->set_to_state(authorization::v1::AGREEMENT_STATE_ACTIVE);
     *h->mutable_at() = ToProtoTime(clock.Now() - absl::Hours(24 * 400));
     agreements.Add(std::move(a));
-    absl::StatusOr<std::unique_ptr<SnapshotStore>> opened_snapshots =
-        SnapshotStore::Open(*store, clock, audit, SnapshotStoreOptions{});
-    if (!opened_snapshots.ok()) std::abort();
-    snapshots = *std::move(opened_snapshots);
+    snapshots = fuzz::OrDie(SnapshotStore::Open(*store, clock, audit, SnapshotStoreOptions{}));
     PublicStateOptions state_options;
     state_options.agency_org = "city-agency";
     state_options.agency_name = "city agency";
-    absl::StatusOr<std::unique_ptr<StateLoop>> created =
-        StateLoop::Create(*store, *snapshots, snapshots.get(), metrics, state_options);
-    if (!created.ok()) std::abort();
-    loop = *std::move(created);
+    loop =
+        fuzz::OrDie(StateLoop::Create(*store, *snapshots, snapshots.get(), metrics, state_options));
     core = std::make_unique<ReportsCore>(*store, clock, ledger, agreements, *snapshots);
   }
 
@@ -76,15 +69,13 @@ struct World {
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
     const BusMessage m{Topic(call.caller), "", std::string(call.body)};
-    if (selector == table.size()) return loop->HandleEvent(m);
-    if (selector == table.size() + 1) return loop->HandleBatch({m, m});
+    if (k == 0) return loop->HandleEvent(m);
+    if (k == 1) return loop->HandleBatch({m, m});
     return loop->Tick();
   }
 
@@ -191,15 +182,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::disclosure
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::disclosure::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::disclosure::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::disclosure::World, pdao::disclosure::WriteSeeds)

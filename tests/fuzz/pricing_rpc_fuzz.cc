@@ -60,26 +60,19 @@ struct World {
   static constexpr size_t kExtra = 1;  // compliance events
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     registry.Set("prod-eta", "op-metro", true);
     registry.Set("prod-air", "op-metro", true, compliance::v1::USE_CATEGORY_PUBLIC_GOOD);
     registry.Set("prod-draft", "op-metro", false);
     agreements.Set("agr-metro", "op-metro");
-    absl::StatusOr<std::unique_ptr<PricingCore>> created =
-        PricingCore::Create(*store, clock, registry, agreements, Yields(), metrics);
-    if (!created.ok()) std::abort();
-    core = *std::move(created);
+    core = fuzz::OrDie(PricingCore::Create(*store, clock, registry, agreements, Yields(), metrics));
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t /*k*/, const fuzz::Call& call) {
     return core->HandleComplianceEvent({"pdao.compliance.v1", "", std::string(call.body)});
   }
 
@@ -158,15 +151,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::pricing
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::pricing::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::pricing::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::pricing::World, pdao::pricing::WriteSeeds)

@@ -11,6 +11,7 @@
 #include "services/registry/embedded_calendar.h"
 #include "services/registry/registry_core.h"
 #include "services/registry/testing/fake_agreement_checker.h"
+#include "services/registry/testing/resource_specs.h"
 #include "tests/fuzz/rpc_fuzz.h"
 
 namespace pdao::registry {
@@ -64,9 +65,7 @@ struct World {
   static constexpr size_t kExtra = 3;  // deadline sweep, expiry sweep, eligibility re-evaluation
 
   World() {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> opened = SqliteStore::Open(":memory:");
-    if (!opened.ok()) std::abort();
-    store = *std::move(opened);
+    store = fuzz::OrDie(SqliteStore::Open(":memory:"));
     // op-metro's agreement covers the resources the seeds register (r1, r2 of dept-transport).
     for (const char* request_id : {"r1", "r2"}) {
       agreements.Cover("op-metro", ResourceId(request_id), "agr-1",
@@ -85,15 +84,13 @@ struct World {
   }
 
   absl::Status Run(const fuzz::Call& call, google::protobuf::Message* response = nullptr) {
-    const auto& table = Table();
+    return fuzz::Dispatch(Table(), *this, call, response);
+  }
+  // Extra selector k (see kExtra).
+  absl::Status RunExtra(size_t k, const fuzz::Call& call) {
     const Principal system = Principal::Service("registry");
-    clock.Advance(absl::Hours(call.clock_step_hours));
-    const size_t selector = call.selector % (table.size() + kExtra);
-    if (selector < table.size()) {
-      return table.Call(*core, selector, fuzz::CallerFor(call.caller), call.body, response);
-    }
-    if (selector == table.size()) return core->SweepDeadlines(system).status();
-    if (selector == table.size() + 1) return core->SweepExpired(system).status();
+    if (k == 0) return core->SweepDeadlines(system).status();
+    if (k == 1) return core->SweepExpired(system).status();
     return core->ReevaluateEligibility(system).status();
   }
 
@@ -102,27 +99,6 @@ struct World {
   testing::FakeAgreementChecker agreements;
   std::unique_ptr<RegistryCore> core;
 };
-
-v1::ResourceSpec Spec(const std::string& name) {
-  v1::ResourceSpec spec;
-  spec.set_name(name);
-  spec.set_description("real-time arrivals of city buses");
-  for (auto [field, grade] :
-       {std::pair{"stop_id", v1::GRADE_GENERAL}, std::pair{"eta", v1::GRADE_IMPORTANT}}) {
-    v1::Field* f = spec.add_fields();
-    f->set_name(field);
-    f->set_data_type("string");
-    f->set_grade(grade);
-    f->set_personal_info_kind(v1::PERSONAL_INFO_KIND_NONE);
-  }
-  spec.set_update_frequency("realtime");
-  spec.set_volume_records(1000000);
-  spec.set_source(v1::RESOURCE_SOURCE_OWN);
-  spec.mutable_open_attribute()->set_openness(v1::OPENNESS_CONDITIONAL);
-  spec.mutable_open_attribute()->set_conditions("research and public transport apps only");
-  spec.mutable_share_attribute()->set_openness(v1::OPENNESS_UNCONDITIONAL);
-  return spec;
-}
 
 // The flows of registry_core_test.cc: a resource registered, read, updated, consented; a product
 // on it registered and coded through the registration workflow.
@@ -136,7 +112,7 @@ void WriteSeeds(const std::string& dir) {
 
   v1::RegisterResourceRequest reg;
   reg.set_request_id("r1");
-  *reg.mutable_spec() = Spec("bus arrivals");
+  *reg.mutable_spec() = testing::BusArrivalsSpec("bus arrivals");
   const v1::Resource resource = seeds.Rpc<v1::RegisterResourceResponse>(dept, reg).resource();
   v1::GetResourceRequest get;
   get.set_resource_id(resource.id());
@@ -145,7 +121,7 @@ void WriteSeeds(const std::string& dir) {
   update.set_request_id("u1");
   update.set_resource_id(resource.id());
   update.set_expected_version(resource.version());
-  *update.mutable_spec() = Spec("bus arrivals (all lines)");
+  *update.mutable_spec() = testing::BusArrivalsSpec("bus arrivals (all lines)");
   seeds.Rpc<v1::UpdateResourceResponse>(dept, update);
   v1::RecordConsentRequest consent;
   consent.set_request_id("c1");
@@ -207,15 +183,4 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace pdao::registry
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  pdao::fuzz::Initialize(pdao::registry::WriteSeeds);
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pdao::registry::World world;
-  for (const pdao::fuzz::Call& call : pdao::fuzz::SplitCalls(data, size)) {
-    world.Run(call).IgnoreError();
-  }
-  return 0;
-}
+PDAO_RPC_FUZZ_TARGET(pdao::registry::World, pdao::registry::WriteSeeds)

@@ -19,11 +19,14 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "common/rpc/principal.h"
 #include "common/rpc/request_check.h"
 #include "common/rpc/service_calls.h"
@@ -139,38 +142,27 @@ class MethodTable {
 
   template <typename Req, typename Resp>
   void Serve(absl::Status (Core::*method)(const Principal&, const Req&, Resp*)) {
-    Bind(Req::descriptor(),
-         [method](Core& core, const Principal& caller, const grpc::ByteBuffer& bytes,
-                  google::protobuf::Message* out) -> absl::Status {
-           Req request;
-           if (absl::Status parsed = ParseRequest(bytes, &request); !parsed.ok()) return parsed;
-           Resp response;
-           absl::Status status = (core.*method)(caller, request, &response);
-           if (out != nullptr) out->CopyFrom(response);
-           return status;
-         });
+    BindTyped<Req, Resp>(
+        [method](Core& core, const Principal& caller, const Req& request, Resp* response) {
+          return (core.*method)(caller, request, response);
+        });
   }
 
   // A method that answers through `done`, perhaps on another thread: waited for here.
   template <typename Req, typename Resp>
   void ServeAsync(void (Core::*method)(const Principal&, const Req&, Resp*,
                                        std::function<void(absl::Status)>)) {
-    Bind(Req::descriptor(),
-         [method](Core& core, const Principal& caller, const grpc::ByteBuffer& bytes,
-                  google::protobuf::Message* out) -> absl::Status {
-           Req request;
-           if (absl::Status parsed = ParseRequest(bytes, &request); !parsed.ok()) return parsed;
-           Resp response;
-           absl::Notification finished;
-           absl::Status result;
-           (core.*method)(caller, request, &response, [&](absl::Status s) {
-             result = std::move(s);
-             finished.Notify();
-           });
-           finished.WaitForNotification();
-           if (out != nullptr) out->CopyFrom(response);
-           return result;
-         });
+    BindTyped<Req, Resp>(
+        [method](Core& core, const Principal& caller, const Req& request, Resp* response) {
+          absl::Notification finished;
+          absl::Status result;
+          (core.*method)(caller, request, response, [&](absl::Status s) {
+            result = std::move(s);
+            finished.Notify();
+          });
+          finished.WaitForNotification();
+          return result;
+        });
   }
 
   void Complete() const {
@@ -200,6 +192,22 @@ class MethodTable {
   [[noreturn]] static void Die(const std::string& why) {
     std::fprintf(stderr, "fuzz: %s\n", why.c_str());
     std::abort();
+  }
+
+  // Binds the rpc that takes `Req`: the request parsed and checked from bytes, then
+  // `run(core, caller, request, &response)`.
+  template <typename Req, typename Resp, typename F>
+  void BindTyped(F run) {
+    Bind(Req::descriptor(),
+         [run](Core& core, const Principal& caller, const grpc::ByteBuffer& bytes,
+               google::protobuf::Message* out) -> absl::Status {
+           Req request;
+           if (absl::Status parsed = ParseRequest(bytes, &request); !parsed.ok()) return parsed;
+           Resp response;
+           absl::Status status = run(core, caller, request, &response);
+           if (out != nullptr) out->CopyFrom(response);
+           return status;
+         });
   }
 
   void Bind(const google::protobuf::Descriptor* request, Run run) {
@@ -311,4 +319,54 @@ void Initialize(F write) {
   std::exit(0);
 }
 
+// Aborts the process (a broken fixture, not a finding) when `s` is an error.
+inline void OrDie(const absl::Status& s) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "fuzz: fixture failed: %s\n", s.ToString().c_str());
+  std::abort();
+}
+// The value of `v`; aborts the process as above when it is an error.
+template <typename T>
+T OrDie(absl::StatusOr<T> v) {
+  OrDie(v.status());
+  return *std::move(v);
+}
+
+// World::Run of a World (see SeedWriter) with members `clock` (a FakeClock), `core` (a pointer to
+// the Core of `table`), `static constexpr size_t kExtra` and
+//   absl::Status RunExtra(size_t k, const Call& call);  // extra selector k < kExtra
+// The clock moves forward by the call's step, then the selector (modulo the table's rpcs plus
+// kExtra) names an rpc of `table`, run on the core as the adapter does, or extra selector
+// k = selector - rpcs.
+template <typename Core, typename World>
+absl::Status Dispatch(const MethodTable<Core>& table, World& world, const Call& call,
+                      google::protobuf::Message* response) {
+  world.clock.Advance(absl::Hours(call.clock_step_hours));
+  const size_t selector = call.selector % (table.size() + World::kExtra);
+  if (selector < table.size()) {
+    return table.Call(*world.core, selector, CallerFor(call.caller), call.body, response);
+  }
+  return world.RunExtra(selector - table.size(), call);
+}
+
+// The body of LLVMFuzzerTestOneInput: a fresh World, every call of the input run on it (the
+// status of each is of no interest: only a crash or a sanitizer report is a finding).
+template <typename World>
+int RunInput(const uint8_t* data, size_t size) {
+  World world;
+  for (const Call& call : SplitCalls(data, size)) world.Run(call).IgnoreError();
+  return 0;
+}
+
 }  // namespace pdao::fuzz
+
+// The entry points of an rpc target, at file scope: `World` as in SeedWriter (a fresh one per
+// input), `write_seeds(dir)` writes the seed corpus (see Initialize).
+#define PDAO_RPC_FUZZ_TARGET(World, write_seeds)                            \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) {                      \
+    ::pdao::fuzz::Initialize(write_seeds);                                  \
+    return 0;                                                               \
+  }                                                                         \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { \
+    return ::pdao::fuzz::RunInput<World>(data, size);                       \
+  }

@@ -71,6 +71,40 @@ inline v1::Operator OperatorFor(const std::string& org, const std::string& first
   return op;
 }
 
+// SelectOperator's request: `org` selected for `plan` by open tender.
+inline v1::SelectOperatorRequest SelectionRequestFor(const std::string& request_id,
+                                                     const std::string& org, const v1::Plan& plan) {
+  v1::SelectOperatorRequest sel;
+  sel.set_request_id(request_id);
+  sel.set_operator_org(org);
+  sel.set_plan_id(plan.plan_id());
+  sel.set_plan_version_number(plan.version_number());
+  sel.set_method(v1::SELECTION_METHOD_OPEN_TENDER);
+  sel.mutable_procurement()->set_reference("CCZC-2026-001");
+  sel.mutable_procurement()->set_date("2026-02-20");
+  sel.mutable_procurement()->set_summary("公开招标, 3 bidders");
+  return sel;
+}
+
+// CreateAgreement's request: `resources` for the selected operator, from `start` for `term`, with
+// its collective decision.
+inline v1::CreateAgreementRequest AgreementRequestFor(const std::string& request_id,
+                                                      const v1::Selection& sel,
+                                                      const std::vector<std::string>& resources,
+                                                      absl::Time start, absl::Duration term) {
+  v1::CreateAgreementRequest req;
+  req.set_request_id(request_id);
+  req.set_operator_org(sel.operator_org());
+  req.set_selection_id(sel.id());
+  for (const auto& r : resources) req.add_resource_ids(r);
+  *req.mutable_term_start() = Ts(start);
+  *req.mutable_term_end() = Ts(start + term);
+  req.mutable_collective_decision()->set_meeting_reference("主任办公会 2026-07");
+  req.mutable_collective_decision()->set_date("2026-02-28");
+  req.mutable_collective_decision()->set_summary("agreed unanimously");
+  return req;
+}
+
 class AuthorizationFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -174,17 +208,9 @@ class AuthorizationFixture : public ::testing::Test {
     v1::RegisterOperatorResponse registered;
     absl::Status s = core_->RegisterOperator(agency_, reg, &registered);
     EXPECT_TRUE(s.ok() || absl::IsAlreadyExists(s)) << s;
-    v1::SelectOperatorRequest sel;
-    sel.set_request_id("sel-" + org + plan.plan_id());
-    sel.set_operator_org(org);
-    sel.set_plan_id(plan.plan_id());
-    sel.set_plan_version_number(plan.version_number());
-    sel.set_method(v1::SELECTION_METHOD_OPEN_TENDER);
-    sel.mutable_procurement()->set_reference("CCZC-2026-001");
-    sel.mutable_procurement()->set_date("2026-02-20");
-    sel.mutable_procurement()->set_summary("公开招标, 3 bidders");
     v1::SelectOperatorResponse selected;
-    s = core_->SelectOperator(agency_, sel, &selected);
+    s = core_->SelectOperator(
+        agency_, SelectionRequestFor("sel-" + org + plan.plan_id(), org, plan), &selected);
     EXPECT_TRUE(s.ok()) << s;
     return selected.selection();
   }
@@ -192,17 +218,8 @@ class AuthorizationFixture : public ::testing::Test {
   v1::CreateAgreementRequest AgreementRequest(const v1::Selection& sel,
                                               const std::vector<std::string>& resources,
                                               absl::Duration term = absl::Hours(24 * 365)) {
-    v1::CreateAgreementRequest req;
-    req.set_request_id("agr-" + sel.id() + std::to_string(resources.size()));
-    req.set_operator_org(sel.operator_org());
-    req.set_selection_id(sel.id());
-    for (const auto& r : resources) req.add_resource_ids(r);
-    *req.mutable_term_start() = Ts(clock_.Now());
-    *req.mutable_term_end() = Ts(clock_.Now() + term);
-    req.mutable_collective_decision()->set_meeting_reference("主任办公会 2026-07");
-    req.mutable_collective_decision()->set_date("2026-02-28");
-    req.mutable_collective_decision()->set_summary("agreed unanimously");
-    return req;
+    return AgreementRequestFor("agr-" + sel.id() + std::to_string(resources.size()), sel, resources,
+                               clock_.Now(), term);
   }
 
   // Creates, signs, files and activates; returns the ACTIVE agreement.

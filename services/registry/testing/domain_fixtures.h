@@ -11,6 +11,7 @@
 #include "pdao/registry/v1/registry.pb.h"
 #include "services/registry/domain/calendar.h"
 #include "services/registry/domain/time_util.h"
+#include "services/registry/testing/resource_specs.h"
 
 namespace pdao::registry::testing {
 
@@ -29,16 +30,6 @@ inline WorkdayCalendar LoadRealCalendar() {
 // An instant in China Standard Time.
 inline absl::Time Cst(int y, int m, int d, int hh = 10, int mm = 0, int ss = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), ChinaTimeZone());
-}
-
-inline v1::Field MakeField(const std::string& name, v1::Grade grade,
-                           v1::PersonalInfoKind kind = v1::PERSONAL_INFO_KIND_NONE) {
-  v1::Field f;
-  f.set_name(name);
-  f.set_data_type("string");
-  f.set_grade(grade);
-  f.set_personal_info_kind(kind);
-  return f;
 }
 
 // A complete OWN, unconditionally open resource spec with two GENERAL/IMPORTANT fields.
