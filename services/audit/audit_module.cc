@@ -12,10 +12,12 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
                 "comma-separated topics the audit log consumes; empty: every service's topic "
                 "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
-  config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE", "1000",
+  config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE",
+                absl::StrCat(AuditCore::kDefaultBatchSize),
                 "most bus messages ingested with one group commit (one fdatasync), 1..4096 "
                 "(the log's max batch); issue 10");
-  config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER", "5ms",
+  config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER",
+                absl::FormatDuration(AuditCore::kDefaultBatchLinger),
                 "how long a batch waits for more messages after its first one, 0..1s");
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "

@@ -318,8 +318,8 @@ int Latency(int rate, int seconds, int inflight, int partitions) {
   Probe probe(n);
   auto audit = std::make_unique<AuditStack>(dir, std::vector<EntryObserver*>{&probe});
   BatchOptions bopts;  // the audit module's defaults
-  bopts.max_messages = 1000;
-  bopts.linger = absl::Milliseconds(5);
+  bopts.max_messages = AuditCore::kDefaultBatchSize;
+  bopts.linger = AuditCore::kDefaultBatchLinger;
   bopts.max_attempts = 0;
   absl::StatusOr<std::unique_ptr<Subscription>> sub = env.bus->SubscribeBatch(
       "bench-audit", {env.topic}, bopts, [&](const std::vector<BusMessage>& messages) {
