@@ -4,13 +4,13 @@
 // `message_timeout` (default 0 = retry until delivered, so events published while Kafka is down
 // are delivered once it returns), linger.ms from `producer_linger` (default 1 ms, not
 // librdkafka's 5 ms: the outbox relay publishes what is pending as one burst already, so the
-// linger only delays each burst; issue 10, docs/benchmarks.md). A poll thread serves delivery reports and calls each message's
-// DeliveryCallback exactly once: OK when the broker acknowledged it (acks=all), UNAVAILABLE with
-// librdkafka's error otherwise. ERR__QUEUE_FULL makes Publish poll and retry until
-// `queue_full_timeout`. A fatal producer error (idempotence broken) is logged, every message still
-// queued in the old producer gets an error callback, and a new producer is created.
-// The destructor flushes for up to `close_flush_timeout`; messages still undelivered then get an
-// error callback (the outbox relay publishes them again later).
+// linger only delays each burst; issue 10, docs/benchmarks.md). A poll thread serves delivery
+// reports and calls each message's DeliveryCallback exactly once: OK when the broker acknowledged
+// it (acks=all), UNAVAILABLE with librdkafka's error otherwise. ERR__QUEUE_FULL makes Publish poll
+// and retry until `queue_full_timeout`. A fatal producer error (idempotence broken) is logged,
+// every message still queued in the old producer gets an error callback, and a new producer is
+// created. The destructor flushes for up to `close_flush_timeout`; messages still undelivered then
+// get an error callback (the outbox relay publishes them again later).
 //
 // Topics (issue 10): with `create_topics`, Subscribe creates the topics it consumes before it
 // subscribes, and Publish creates a topic the first time this bus publishes to it (Admin API,

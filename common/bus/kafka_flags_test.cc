@@ -43,12 +43,12 @@ TEST(KafkaFlagsTest, DefaultsGiveStaticMembershipByHostname) {
 
 TEST(KafkaFlagsTest, FlagsAreRead) {
   KafkaBusOptions o;
-  ASSERT_TRUE(Read({"--kafka-partitions=12", "--kafka-replication-factor=3",
-                    "--kafka-metadata-refresh=2s", "--kafka-session-timeout=10s",
-                    "--kafka-instance-id=replica-0", "--kafka-stall-after=5s",
-                    "--kafka-producer-linger=0s"},
-                   &o)
-                  .ok());
+  ASSERT_TRUE(
+      Read({"--kafka-partitions=12", "--kafka-replication-factor=3", "--kafka-metadata-refresh=2s",
+            "--kafka-session-timeout=10s", "--kafka-instance-id=replica-0",
+            "--kafka-stall-after=5s", "--kafka-producer-linger=0s"},
+           &o)
+          .ok());
   EXPECT_EQ(o.topic_partitions, 12);
   EXPECT_EQ(o.topic_replication_factor, 3);
   EXPECT_EQ(o.metadata_refresh_interval, absl::Seconds(2));
