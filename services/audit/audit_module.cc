@@ -29,8 +29,10 @@ void AuditModule::DefineFlags(Config& config) {
                 "the log's origin: first line of every C2SP checkpoint and the key name of its "
                 "signature (c2sp.org/tlog-checkpoint); a placeholder by default, set it per "
                 "deployment to a unique schema-less URL, e.g. audit.pdao.<city>.gov.cn");
-  config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL", "25ms",
-                "sign a checkpoint at most this often while entries arrive (≤ 1s, rule 33)");
+  config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL",
+                absl::FormatDuration(kDefaultCheckpointInterval),
+                "minimum gap between two signed checkpoints: one is signed as soon as a durable "
+                "batch grew the tree and this much passed since the previous one (≤ 1s, rule 33)");
   config.Define("audit-deny-threshold", "PDAO_AUDIT_DENY_THRESHOLD", "5",
                 "denials of one principal within --audit-deny-window that raise an alert");
   config.Define("audit-deny-window", "PDAO_AUDIT_DENY_WINDOW", "10m", "see --audit-deny-threshold");
