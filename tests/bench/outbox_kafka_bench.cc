@@ -22,8 +22,8 @@
 //     for S seconds into the Redis outbox; the relay (woken by the commit, default options but
 //     the window W)
 //     publishes them over KafkaBus; the audit service's ingest path (KafkaBus::SubscribeBatch with
-//     the module's options into AuditCore::IngestBatch on a real AuditLog with its 25 ms signed
-//     checkpoints, in a temp dir) appends them. Each event is timed from its Commit returning to
+//     the module's options into AuditCore::IngestBatch on a real AuditLog with its default
+//     checkpointer, in a temp dir) appends them. Each event is timed from its Commit returning to
 //     the first signed checkpoint whose size covers its entry (checkpoints polled every 0.5 ms),
 //     and to its entry being durable in the log (a probe observer). Prints p50/p90/p99/max and the
 //     rate actually held. Goals: 2,000 events/s for 60 s, p50 <= 30 ms, p99 <= 100 ms.
