@@ -463,6 +463,12 @@ absl::StatusOr<std::unique_ptr<KafkaBus>> KafkaBus::Create(KafkaBusOptions optio
   if (options.bootstrap_servers.empty()) {
     return absl::InvalidArgumentError("KafkaBusOptions.bootstrap_servers is required");
   }
+  if (options.producer_linger < absl::ZeroDuration() ||
+      options.producer_linger > kMaxProducerLinger) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("KafkaBusOptions.producer_linger must be between 0 and ",
+                     absl::FormatDuration(kMaxProducerLinger)));
+  }
   std::unique_ptr<KafkaBus> bus(new KafkaBus(std::move(options)));
   {
     absl::MutexLock lock(&bus->producer_mu_);
@@ -487,6 +493,7 @@ absl::Status KafkaBus::BuildProducerLocked() {
       {"enable.idempotence", "true"},
       {"acks", "all"},
       {"message.timeout.ms", absl::StrCat(ToMillis(options_.message_timeout))},
+      {"linger.ms", absl::StrCat(absl::ToDoubleMilliseconds(options_.producer_linger))},
       {"topic.metadata.refresh.interval.ms",
        absl::StrCat(ToMillis(options_.metadata_refresh_interval))},
   };

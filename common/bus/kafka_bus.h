@@ -2,13 +2,15 @@
 //
 // Producer (one per bus): enable.idempotence=true, acks=all, message.timeout.ms from
 // `message_timeout` (default 0 = retry until delivered, so events published while Kafka is down
-// are delivered once it returns). A poll thread serves delivery reports and calls each message's
-// DeliveryCallback exactly once: OK when the broker acknowledged it (acks=all), UNAVAILABLE with
-// librdkafka's error otherwise. ERR__QUEUE_FULL makes Publish poll and retry until
-// `queue_full_timeout`. A fatal producer error (idempotence broken) is logged, every message still
-// queued in the old producer gets an error callback, and a new producer is created.
-// The destructor flushes for up to `close_flush_timeout`; messages still undelivered then get an
-// error callback (the outbox relay publishes them again later).
+// are delivered once it returns), linger.ms from `producer_linger` (default 1 ms, not
+// librdkafka's 5 ms: the outbox relay publishes what is pending as one burst already, so the
+// linger only delays each burst; issue 10, docs/benchmarks.md). A poll thread serves delivery
+// reports and calls each message's DeliveryCallback exactly once: OK when the broker acknowledged
+// it (acks=all), UNAVAILABLE with librdkafka's error otherwise. ERR__QUEUE_FULL makes Publish poll
+// and retry until `queue_full_timeout`. A fatal producer error (idempotence broken) is logged,
+// every message still queued in the old producer gets an error callback, and a new producer is
+// created. The destructor flushes for up to `close_flush_timeout`; messages still undelivered then
+// get an error callback (the outbox relay publishes them again later).
 //
 // Topics (issue 10): with `create_topics`, Subscribe creates the topics it consumes before it
 // subscribes, and Publish creates a topic the first time this bus publishes to it (Admin API,
@@ -69,6 +71,8 @@ class BatchRunner;  // batch_delivery.h
 // Bounds of EnsureTopics and of the options' topic settings.
 inline constexpr int kMaxPartitions = 1000;
 inline constexpr int kMaxReplicationFactor = 100;
+// Bound of KafkaBusOptions::producer_linger (--kafka-producer-linger).
+inline constexpr absl::Duration kMaxProducerLinger = absl::Seconds(1);
 
 struct KafkaBusOptions {
   // "host:port[,host:port...]". Required.
@@ -77,6 +81,9 @@ struct KafkaBusOptions {
 
   // Producer: how long librdkafka retries a message before reporting failure. Zero = forever.
   absl::Duration message_timeout = absl::ZeroDuration();
+  // Producer: linger.ms, how long librdkafka waits for more messages before it sends a batch to a
+  // partition leader. 0..kMaxProducerLinger.
+  absl::Duration producer_linger = absl::Milliseconds(1);
   // Publish: how long to keep retrying while the local producer queue is full.
   absl::Duration queue_full_timeout = absl::Seconds(30);
   // Destructor: how long to wait for outstanding deliveries.

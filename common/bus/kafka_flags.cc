@@ -48,6 +48,9 @@ void DefineKafkaFlags(Config& config) {
   config.Define("kafka-instance-id", "PDAO_KAFKA_INSTANCE_ID", "",
                 "stable id of this replica for static group membership (empty: the hostname; "
                 "\"-\": dynamic membership)");
+  config.Define("kafka-producer-linger", "PDAO_KAFKA_PRODUCER_LINGER", "1ms",
+                "how long the Kafka producer waits for more events before it sends a batch "
+                "(linger.ms, 0-1s)");
   config.Define("kafka-stall-after", "PDAO_KAFKA_STALL_AFTER", "30s",
                 "a consumer with lag that handles nothing this long is reported stalled");
 }
@@ -72,6 +75,9 @@ absl::Status KafkaOptionsFromConfig(const Config& config, const std::string& pro
   absl::StatusOr<absl::Duration> session =
       DurationIn(config, "kafka-session-timeout", kMinSessionTimeout, kMaxSessionTimeout);
   if (!session.ok()) return session.status();
+  absl::StatusOr<absl::Duration> linger =
+      DurationIn(config, "kafka-producer-linger", absl::ZeroDuration(), kMaxProducerLinger);
+  if (!linger.ok()) return linger.status();
   absl::StatusOr<absl::Duration> stall =
       DurationIn(config, "kafka-stall-after", kMinStallAfter, kMaxStallAfter);
   if (!stall.ok()) return stall.status();
@@ -96,6 +102,7 @@ absl::Status KafkaOptionsFromConfig(const Config& config, const std::string& pro
   // The heartbeat stays well inside the session (Kafka's advice: at most a third).
   options->heartbeat_interval = std::min(absl::Seconds(3), *session / 3);
   options->stall_after = *stall;
+  options->producer_linger = *linger;
   options->instance_id = instance == "-" ? "" : absl::StrCat(program, "-", instance);
   return absl::OkStatus();
 }

@@ -13,6 +13,8 @@
 //   timeout
 //   --kafka-instance-id          PDAO_KAFKA_INSTANCE_ID          ""   static membership id: empty =
 //                                                                     the hostname; "-" = dynamic
+//   --kafka-producer-linger      PDAO_KAFKA_PRODUCER_LINGER      1ms  linger.ms of the producer
+//                                                                     (0..1s)
 //   --kafka-stall-after          PDAO_KAFKA_STALL_AFTER          30s  lag without progress this
 //   long
 //                                                                     = stalled (metric + log line)

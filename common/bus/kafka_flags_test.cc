@@ -38,15 +38,17 @@ TEST(KafkaFlagsTest, DefaultsGiveStaticMembershipByHostname) {
   EXPECT_EQ(o.metadata_refresh_interval, absl::Seconds(5));
   EXPECT_EQ(o.session_timeout, absl::Seconds(45));
   EXPECT_EQ(o.stall_after, absl::Seconds(30));
+  EXPECT_EQ(o.producer_linger, absl::Milliseconds(1));
 }
 
 TEST(KafkaFlagsTest, FlagsAreRead) {
   KafkaBusOptions o;
-  ASSERT_TRUE(Read({"--kafka-partitions=12", "--kafka-replication-factor=3",
-                    "--kafka-metadata-refresh=2s", "--kafka-session-timeout=10s",
-                    "--kafka-instance-id=replica-0", "--kafka-stall-after=5s"},
-                   &o)
-                  .ok());
+  ASSERT_TRUE(
+      Read({"--kafka-partitions=12", "--kafka-replication-factor=3", "--kafka-metadata-refresh=2s",
+            "--kafka-session-timeout=10s", "--kafka-instance-id=replica-0",
+            "--kafka-stall-after=5s", "--kafka-producer-linger=0s"},
+           &o)
+          .ok());
   EXPECT_EQ(o.topic_partitions, 12);
   EXPECT_EQ(o.topic_replication_factor, 3);
   EXPECT_EQ(o.metadata_refresh_interval, absl::Seconds(2));
@@ -54,6 +56,7 @@ TEST(KafkaFlagsTest, FlagsAreRead) {
   EXPECT_LE(o.heartbeat_interval * 3, o.session_timeout);
   EXPECT_EQ(o.instance_id, "pdao-audit-replica-0");
   EXPECT_EQ(o.stall_after, absl::Seconds(5));
+  EXPECT_EQ(o.producer_linger, absl::ZeroDuration());
 }
 
 TEST(KafkaFlagsTest, DashMeansDynamicMembership) {
@@ -74,6 +77,7 @@ TEST(KafkaFlagsTest, OutOfBoundValuesNameTheFlag) {
            {"--kafka-session-timeout=1s", "--kafka-session-timeout must be between 6s"},
            {"--kafka-metadata-refresh=2h", "--kafka-metadata-refresh must be between"},
            {"--kafka-stall-after=0s", "--kafka-stall-after must be between"},
+           {"--kafka-producer-linger=2s", "--kafka-producer-linger must be between"},
            {"--kafka-instance-id=" + std::string(201, 'x'), "--kafka-instance-id is longer"},
        }) {
     KafkaBusOptions o;

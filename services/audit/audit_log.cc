@@ -1,6 +1,8 @@
 #include "services/audit/audit_log.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -110,8 +112,7 @@ absl::Status AuditLog::Recover() {
           fail(absl::StrCat("the stored entries do not reproduce the signed root at size ",
                             cp.tree_size(), " (an entry was changed, rule 33)"));
         }
-        checkpoint_by_size_[cp.tree_size()] = checkpoints_.size();
-        checkpoints_.push_back(std::move(cp));
+        AddCheckpointLocked(std::move(cp), offset);
         return absl::OkStatus();
       },
       options_.on_torn_tail);
@@ -130,7 +131,10 @@ void AuditLog::Stop() {
     stopping_ = true;
   }
   if (committer_.joinable()) committer_.join();
-  if (!stop_checkpointer_.HasBeenNotified()) stop_checkpointer_.Notify();
+  {
+    absl::MutexLock lock(&wake_mu_);
+    stop_checkpointer_ = true;
+  }
   if (checkpointer_.joinable()) checkpointer_.join();  // signs a last checkpoint
   std::deque<Pending> left;
   {
@@ -232,11 +236,32 @@ void AuditLog::Run() {
 }
 
 void AuditLog::RunCheckpointer() {
-  bool stop = false;
-  while (!stop) {
-    stop = stop_checkpointer_.WaitForNotificationWithTimeout(options_.checkpoint_interval);
-    absl::MutexLock lock(&checkpoint_mu_);
-    (void)SignCheckpointLocked();  // nothing when the tree did not grow; errors retried next time
+  // Open signed the first checkpoint: the gap counts from there.
+  absl::Time next_allowed = absl::Now() + options_.checkpoint_interval;
+  while (true) {
+    bool stop = false;
+    {
+      absl::MutexLock lock(&wake_mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
+        return grown_ || stop_checkpointer_;
+      };
+      wake_mu_.Await(absl::Condition(&woken));
+      // The minimum gap: at most one checkpoint per interval, whatever the batch rate.
+      wake_mu_.AwaitWithDeadline(absl::Condition(&stop_checkpointer_), next_allowed);
+      stop = stop_checkpointer_;
+      grown_ = false;
+    }
+    next_allowed = absl::Now() + options_.checkpoint_interval;
+    absl::Status signed_ok;
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      signed_ok = SignCheckpointLocked();  // nothing when the tree did not grow
+    }
+    if (stop) return;
+    if (!signed_ok.ok() && integrity_error().ok()) {
+      absl::MutexLock lock(&wake_mu_);
+      grown_ = true;  // an I/O error: retried after the gap
+    }
   }
 }
 
@@ -310,6 +335,10 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
       o->OnEntry(s.entry, batch[s.pending].envelope, false);
     }
   }
+  if (!fresh.empty()) {
+    absl::MutexLock lock(&wake_mu_);
+    grown_ = true;  // the checkpointer signs once its gap has passed
+  }
   for (const Sequenced& s : fresh) batch[s.pending].done(AppendResult{s.entry.index(), false});
   for (const auto& [i, index] : duplicates) batch[i].done(AppendResult{index, true});
 }
@@ -326,8 +355,8 @@ absl::Status AuditLog::SignCheckpointLocked() {
     // Nothing new to sign, unless the newest checkpoint is in the legacy format or from another
     // origin (--audit-origin changed): then the same size is signed again as a C2SP note, so the
     // latest checkpoint is always one that /log/checkpoint can serve.
-    if (!checkpoints_.empty() && checkpoints_.back().tree_size() == size &&
-        tlog::IsC2spCheckpointFrom(checkpoints_.back(), signer_.origin())) {
+    if (!recent_checkpoints_.empty() && recent_checkpoints_.back().tree_size() == size &&
+        tlog::IsC2spCheckpointFrom(recent_checkpoints_.back(), signer_.origin())) {
       return absl::OkStatus();
     }
     root = tree_.Root();
@@ -339,9 +368,29 @@ absl::Status AuditLog::SignCheckpointLocked() {
   absl::StatusOr<std::vector<uint64_t>> off = checkpoints_file_->Append({bytes});
   if (!off.ok()) return off.status();
   absl::MutexLock lock(&mu_);
-  checkpoint_by_size_[size] = checkpoints_.size();
-  checkpoints_.push_back(std::move(*cp));
+  AddCheckpointLocked(std::move(*cp), (*off)[0]);
   return absl::OkStatus();
+}
+
+void AuditLog::AddCheckpointLocked(SignedCheckpoint cp, uint64_t offset) {
+  const uint64_t size = cp.tree_size();
+  if (!checkpoint_index_.empty() && checkpoint_index_.back().first == size) {
+    checkpoint_index_.back().second = offset;  // re-signed (another origin): the newest wins
+  } else {
+    // A stored checkpoint smaller than its predecessor is not possible for a log that passed its
+    // integrity check (sizes only grow); keep the index sorted regardless.
+    auto it = std::lower_bound(checkpoint_index_.begin(), checkpoint_index_.end(),
+                               std::make_pair(size, uint64_t{0}));
+    if (it != checkpoint_index_.end() && it->first == size) {
+      it->second = offset;
+    } else {
+      checkpoint_index_.insert(it, {size, offset});
+    }
+  }
+  recent_checkpoints_.push_back(std::move(cp));
+  while (recent_checkpoints_.size() > std::max<size_t>(1, options_.cached_checkpoints)) {
+    recent_checkpoints_.pop_front();
+  }
 }
 
 absl::Status AuditLog::CheckpointNow() {
@@ -399,14 +448,39 @@ absl::StatusOr<std::string> AuditLog::Tile(const TileId& tile, uint64_t* tree_si
 }
 
 absl::StatusOr<SignedCheckpoint> AuditLog::GetCheckpoint(uint64_t size) const {
-  absl::ReaderMutexLock lock(&mu_);
-  if (checkpoints_.empty()) return absl::NotFoundError("no checkpoint has been signed yet");
-  if (size == 0) return checkpoints_.back();
-  auto it = checkpoint_by_size_.find(size);
-  if (it == checkpoint_by_size_.end()) {
-    return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", size));
+  uint64_t offset = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (recent_checkpoints_.empty()) {
+      return absl::NotFoundError("no checkpoint has been signed yet");
+    }
+    if (size == 0) return recent_checkpoints_.back();
+    // The newest one at that size, when it is still in memory.
+    for (auto it = recent_checkpoints_.rbegin(); it != recent_checkpoints_.rend(); ++it) {
+      if (it->tree_size() == size) return *it;
+      if (it->tree_size() < size) break;
+    }
+    auto it = std::lower_bound(checkpoint_index_.begin(), checkpoint_index_.end(),
+                               std::make_pair(size, uint64_t{0}));
+    if (it == checkpoint_index_.end() || it->first != size) {
+      return absl::NotFoundError(absl::StrCat("no checkpoint was signed at tree size ", size));
+    }
+    offset = it->second;
   }
-  return checkpoints_[it->second];
+  absl::StatusOr<std::string> bytes = checkpoints_file_->Read(offset);
+  if (!bytes.ok()) return bytes.status();
+  SignedCheckpoint cp;
+  if (!cp.ParseFromString(*bytes) || cp.tree_size() != size) {
+    return absl::DataLossError(absl::StrCat("checkpoint record at offset ", offset,
+                                            " is not the one signed at tree size ", size,
+                                            " (rule 33)"));
+  }
+  return cp;
+}
+
+size_t AuditLog::cached_checkpoints() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return recent_checkpoints_.size();
 }
 
 absl::Status AuditLog::integrity_error() const {

@@ -4,10 +4,19 @@
 // DIR/entries.log with one write and one fdatasync, and only then are its leaves added to the
 // in-memory RFC 9162 tree and its callers answered (durable before acknowledged). A duplicate
 // event (same dedup key: the envelope's event_id) is never appended twice; it is answered with the
-// first entry's index. Every `checkpoint_interval` in which the tree grew, a checkpointer thread
-// (apart from the committer, so signing never delays a batch) signs a checkpoint (size, root,
-// time) with Ed25519 and appends it durably to DIR/checkpoints.log. A checkpoint only ever covers
-// entries that are already durable, so its root is reproducible after any crash.
+// first entry's index. A checkpointer thread (apart from the committer, so signing never delays a
+// batch) is woken by each durable batch and signs a checkpoint (size, root, time) with Ed25519,
+// appended durably to DIR/checkpoints.log, as soon as `checkpoint_interval` has passed since it
+// began the previous one: the interval is the minimum gap between two checkpoints (the signing
+// rate is at most 1/interval), and an entry is covered within one interval plus one signing of
+// becoming durable (issue 10; it was a fixed tick before, so an entry waited for the next tick
+// even on an idle log). A checkpoint only ever covers entries that are already durable, so its
+// root is reproducible after any crash.
+//
+// Memory (issue 10): the signed checkpoints stay in DIR/checkpoints.log; only the latest
+// `cached_checkpoints` are kept parsed in memory, plus an index of (tree size, file offset), one
+// pair (16 bytes) per distinct signed size, so at most one per entry like the entries' offsets.
+// GetCheckpoint(size) of an older one reads its record from the file by offset (CRC-checked).
 //
 // Open() recovers: torn tails are truncated, the tree, the dedup map and the observers' indexes
 // are rebuilt from the entries, and every stored checkpoint is checked against the rebuilt tree.
@@ -20,7 +29,6 @@
 
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +38,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/tlog/checkpoint.h"
@@ -51,9 +58,15 @@ class EntryObserver {
                        const pdao::events::v1::Envelope& envelope, bool replay) = 0;
 };
 
+// --audit-checkpoint-interval's default: at most 100 checkpoints/s under load.
+inline constexpr absl::Duration kDefaultCheckpointInterval = absl::Milliseconds(10);
+
 struct AuditLogOptions {
   std::string dir;  // entries.log, checkpoints.log
-  absl::Duration checkpoint_interval = absl::Milliseconds(25);
+  // The minimum gap between two signed checkpoints (see above); (0, 1s] in the module.
+  absl::Duration checkpoint_interval = kDefaultCheckpointInterval;
+  // Parsed checkpoints kept in memory (the latest ones), >= 1; older ones are read from the file.
+  size_t cached_checkpoints = 64;
   size_t max_batch = 4096;                // entries per fsync
   std::vector<EntryObserver*> observers;  // not owned; must outlive the log
   // Called when Open truncates a torn tail of entries.log or checkpoints.log (a crash mid-write;
@@ -114,8 +127,11 @@ class AuditLog {
   // the tree size it was read at.
   absl::StatusOr<std::string> Tile(const TileId& tile, uint64_t* tree_size) const;
 
-  // Latest (size 0) or exactly at `size`. NOT_FOUND when none was signed there.
+  // Latest (size 0) or exactly at `size` (the last one signed at that size). NOT_FOUND when none
+  // was signed there; DATA_LOSS when its stored record changed since Open.
   absl::StatusOr<pdao::audit::v1::SignedCheckpoint> GetCheckpoint(uint64_t size) const;
+  // How many signed checkpoints are held parsed in memory (≤ cached_checkpoints; tests).
+  size_t cached_checkpoints() const;
   // Signs a checkpoint now if the tree grew since the last one (tests; the committer does it too).
   absl::Status CheckpointNow();
 
@@ -141,6 +157,9 @@ class AuditLog {
   void RunCheckpointer();
   void CommitBatch(std::vector<Pending> batch);
   absl::Status SignCheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_);
+  // Records a checkpoint stored at `offset` of checkpoints.log: the index and the cache.
+  void AddCheckpointLocked(pdao::audit::v1::SignedCheckpoint cp, uint64_t offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AuditLogOptions options_;
   const Clock& clock_;
@@ -149,7 +168,11 @@ class AuditLog {
   std::unique_ptr<RecordFile> checkpoints_file_;
   std::thread committer_;
   std::thread checkpointer_;
-  absl::Notification stop_checkpointer_;
+
+  // Wakes the checkpointer: a batch became durable, or Stop.
+  absl::Mutex wake_mu_;
+  bool grown_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stop_checkpointer_ ABSL_GUARDED_BY(wake_mu_) = false;
 
   mutable absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
@@ -161,8 +184,11 @@ class AuditLog {
   tlog::MerkleTree tree_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint64_t> dedup_ ABSL_GUARDED_BY(mu_);
-  std::vector<pdao::audit::v1::SignedCheckpoint> checkpoints_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, size_t> checkpoint_by_size_ ABSL_GUARDED_BY(mu_);
+  // (tree size, offset in checkpoints.log) of the last checkpoint signed at each size, by size
+  // (sizes only grow; a re-signed size replaces its offset).
+  std::vector<std::pair<uint64_t, uint64_t>> checkpoint_index_ ABSL_GUARDED_BY(mu_);
+  // The latest checkpoints, oldest first, at most options_.cached_checkpoints.
+  std::deque<pdao::audit::v1::SignedCheckpoint> recent_checkpoints_ ABSL_GUARDED_BY(mu_);
   absl::Status integrity_ ABSL_GUARDED_BY(mu_);
 };
 

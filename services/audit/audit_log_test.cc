@@ -63,7 +63,8 @@ class AuditLogTest : public ::testing::Test {
     AuditLogOptions o;
     o.dir = dir_;
     o.on_torn_tail = std::move(on_torn_tail);
-    o.checkpoint_interval = absl::Hours(1);  // tests sign explicitly
+    o.checkpoint_interval = checkpoint_interval_;
+    o.cached_checkpoints = cached_checkpoints_;
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o, clock_, *signer_);
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? std::move(*log) : nullptr;
@@ -75,6 +76,8 @@ class AuditLogTest : public ::testing::Test {
     ASSERT_TRUE(log->CheckpointNow().ok());
   }
   std::string dir_;
+  absl::Duration checkpoint_interval_ = absl::Hours(1);  // tests sign explicitly
+  size_t cached_checkpoints_ = AuditLogOptions().cached_checkpoints;
   FakeClock clock_;
   std::unique_ptr<tlog::CheckpointSigner> signer_;
 };
@@ -156,6 +159,54 @@ TEST_F(AuditLogTest, AcknowledgedEntriesSurviveReopenAndProofsVerify) {
           .ok());
   EXPECT_TRUE(log->GetCheckpoint(37).ok());
   EXPECT_TRUE(absl::IsNotFound(log->GetCheckpoint(12).status()));
+}
+
+// Issue 10: under load the checkpointer signs up to 1/interval checkpoints per second, forever;
+// only the latest `cached_checkpoints` stay parsed in memory, and every older one is still served
+// by size (read from checkpoints.log), before and after a reopen.
+TEST_F(AuditLogTest, OnlyTheLatestCheckpointsStayInMemoryAndOlderOnesAreReadFromTheFile) {
+  cached_checkpoints_ = 4;
+  constexpr uint64_t kSigned = 300;
+  auto check_all = [&](AuditLog& log) {
+    for (uint64_t size = 1; size <= kSigned; ++size) {
+      absl::StatusOr<pdao::audit::v1::SignedCheckpoint> cp = log.GetCheckpoint(size);
+      ASSERT_TRUE(cp.ok()) << size << ": " << cp.status();
+      EXPECT_EQ(cp->tree_size(), size);
+      EXPECT_TRUE(tlog::VerifyCheckpoint(*cp, signer_->public_key()).ok()) << size;
+      EXPECT_EQ(cp->root_hash(), tlog::HashToBytes(*log.RootAt(size))) << size;
+    }
+    EXPECT_EQ(log.GetCheckpoint(0)->tree_size(), kSigned);
+    EXPECT_TRUE(absl::IsNotFound(log.GetCheckpoint(kSigned + 1).status()));
+  };
+  {
+    auto log = OpenLog();
+    for (uint64_t i = 0; i < kSigned; ++i) {
+      ASSERT_TRUE(Add(*log, absl::StrCat("e", i)).ok());
+      ASSERT_TRUE(log->CheckpointNow().ok());
+      EXPECT_LE(log->cached_checkpoints(), 4u);
+    }
+    EXPECT_EQ(log->cached_checkpoints(), 4u);
+    check_all(*log);
+  }
+  auto log = OpenLog();
+  ASSERT_TRUE(log->integrity_error().ok()) << log->integrity_error();
+  EXPECT_EQ(log->cached_checkpoints(), 4u) << "recovery keeps the same bound";
+  check_all(*log);
+}
+
+// The checkpointer is woken by a durable batch: no CheckpointNow, a short gap, and the entry gets
+// covered (polled with a deadline, nothing timed).
+TEST_F(AuditLogTest, ADurableBatchIsCheckpointedWithoutATick) {
+  checkpoint_interval_ = absl::Milliseconds(1);
+  auto log = OpenLog();
+  ASSERT_TRUE(Add(*log, "a").ok());
+  ASSERT_TRUE(Add(*log, "b").ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (log->GetCheckpoint(0)->tree_size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(log->GetCheckpoint(0)->tree_size(), 2u);
+  EXPECT_TRUE(tlog::VerifyCheckpoint(*log->GetCheckpoint(0), signer_->public_key()).ok());
 }
 
 TEST_F(AuditLogTest, TornTailIsTruncatedAndTheLogStaysIntact) {

@@ -12,10 +12,12 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-topics", "PDAO_AUDIT_TOPICS", "",
                 "comma-separated topics the audit log consumes; empty: every service's topic "
                 "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
-  config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE", "1000",
+  config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE",
+                absl::StrCat(AuditCore::kDefaultBatchSize),
                 "most bus messages ingested with one group commit (one fdatasync), 1..4096 "
                 "(the log's max batch); issue 10");
-  config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER", "5ms",
+  config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER",
+                absl::FormatDuration(AuditCore::kDefaultBatchLinger),
                 "how long a batch waits for more messages after its first one, 0..1s");
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
@@ -27,8 +29,10 @@ void AuditModule::DefineFlags(Config& config) {
                 "the log's origin: first line of every C2SP checkpoint and the key name of its "
                 "signature (c2sp.org/tlog-checkpoint); a placeholder by default, set it per "
                 "deployment to a unique schema-less URL, e.g. audit.pdao.<city>.gov.cn");
-  config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL", "25ms",
-                "sign a checkpoint at most this often while entries arrive (≤ 1s, rule 33)");
+  config.Define("audit-checkpoint-interval", "PDAO_AUDIT_CHECKPOINT_INTERVAL",
+                absl::FormatDuration(kDefaultCheckpointInterval),
+                "minimum gap between two signed checkpoints: one is signed as soon as a durable "
+                "batch grew the tree and this much passed since the previous one (≤ 1s, rule 33)");
   config.Define("audit-deny-threshold", "PDAO_AUDIT_DENY_THRESHOLD", "5",
                 "denials of one principal within --audit-deny-window that raise an alert");
   config.Define("audit-deny-window", "PDAO_AUDIT_DENY_WINDOW", "10m", "see --audit-deny-threshold");

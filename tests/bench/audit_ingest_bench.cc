@@ -172,9 +172,9 @@ int main(int argc, char** argv) {
   using namespace pdao::audit;
   uint64_t events = 200000, single = 20000;
   int partitions = 6;
-  BatchOptions options;  // the module's defaults: --audit-batch-size 1000, --audit-batch-linger 5ms
-  options.max_messages = 1000;
-  options.linger = absl::Milliseconds(5);
+  BatchOptions options;  // the module's defaults (--audit-batch-size, --audit-batch-linger)
+  options.max_messages = AuditCore::kDefaultBatchSize;
+  options.linger = AuditCore::kDefaultBatchLinger;
   options.max_attempts = 0;
   const char* tmp = std::getenv("TMPDIR");
   std::string base = tmp != nullptr ? tmp : "/tmp";
