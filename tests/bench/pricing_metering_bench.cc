@@ -162,6 +162,30 @@ double RawSetRate(const std::string& host, int port) {
   return rate;
 }
 
+// The server's own CPU time so far (INFO cpu: used_cpu_user + used_cpu_sys, seconds), or -1. Per
+// operation it is far less sensitive to a busy machine than a rate: on 2 shared cores a rate
+// measures the scheduler as much as Redis.
+double RedisCpuSeconds(const std::string& host, int port) {
+  const std::string cmd =
+      absl::StrCat("redis-cli -h ", host, " -p ", port, " INFO cpu 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char line[512];
+  double total = 0;
+  int found = 0;
+  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+    std::vector<std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(line), ':');
+    double v = 0;
+    if (kv.size() == 2 && (kv[0] == "used_cpu_user" || kv[0] == "used_cpu_sys") &&
+        absl::SimpleAtod(kv[1], &v)) {
+      total += v;
+      ++found;
+    }
+  }
+  pclose(pipe);
+  return found == 2 ? total : -1;
+}
+
 int Main(int threads, absl::Duration phase, int batch) {
   auto redis = pdao::testing::RedisServer::Start();
   if (!redis.ok()) {
@@ -266,11 +290,24 @@ int Main(int threads, absl::Duration phase, int batch) {
   int raw_n = 0;
   uint64_t batch_events = 0, single_events = 0;
   double batch_secs = 0, single_secs = 0;
+  // Redis CPU per raw SET and per event of the batch phase, summed over the rounds.
+  double raw_cpu = 0, batch_cpu = 0;
+  constexpr double kRawSets = 2'000'000;  // RawSetRate's -n
+  const std::string& host = (*redis)->host();
+  const int port = (*redis)->port();
   for (int round = 0; round < 3; ++round) {
-    const double raw = RawSetRate((*redis)->host(), (*redis)->port());
+    const double cpu0 = RedisCpuSeconds(host, port);
+    const double raw = RawSetRate(host, port);
+    const double cpu1 = RedisCpuSeconds(host, port);
     timed.Take();
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();
+    const double cpu2 = RedisCpuSeconds(host, port);
+    raw_cpu += cpu1 - cpu0;
+    batch_cpu += cpu2 - cpu1;
+    std::printf("  round %d: redis CPU %.2f us per raw SET, %.1f us per metered event (batch)\n",
+                round, 1e6 * (cpu1 - cpu0) / kRawSets,
+                bn > 0 ? 1e6 * (cpu2 - cpu1) / static_cast<double>(bn) : 0.0);
     const auto [sn, ss] = run(0);
     const TimedStore::Counts sc = timed.Take();
     std::printf(
@@ -288,6 +325,13 @@ int Main(int threads, absl::Duration phase, int batch) {
     }
   }
   const double raw = raw_n > 0 ? raw_sum / raw_n : -1;
+  const double raw_cpu_us = 1e6 * raw_cpu / (3 * kRawSets);
+  const double event_cpu_us =
+      batch_events > 0 ? 1e6 * batch_cpu / static_cast<double>(batch_events) : 0;
+  std::printf(
+      "redis CPU: %.2f us per raw SET, %.1f us per metered event (batch); CPU ratio %.4f (the "
+      "rate ratio when Redis is the bottleneck)\n",
+      raw_cpu_us, event_cpu_us, event_cpu_us > 0 ? raw_cpu_us / event_cpu_us : 0);
   const double rate = static_cast<double>(batch_events) / batch_secs;
   const double single = static_cast<double>(single_events) / single_secs;
   std::printf(
