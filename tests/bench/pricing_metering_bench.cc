@@ -27,11 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/app/proto_time.h"
@@ -43,6 +40,7 @@
 #include "services/pricing/pricing_core.h"
 #include "services/pricing/testing/fake_agreement_checker.h"
 #include "services/pricing/testing/fake_sellability_checker.h"
+#include "tests/bench/redis_baseline.h"
 
 namespace pdao::pricing {
 namespace {
@@ -142,49 +140,9 @@ BusMessage Use(int t, uint64_t n, absl::Time at) {
       .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
 }
 
-double RawSetRate(const std::string& host, int port) {
-  const std::string cmd = absl::StrCat("redis-benchmark -h ", host, " -p ", port,
-                                       " -t set -P 16 -n 2000000 -r 100000 --csv 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  double rate = -1;
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-    std::vector<std::string> cols = absl::StrSplit(absl::StripAsciiWhitespace(line), ',');
-    if (cols.size() >= 2 && cols[0] == "\"SET\"") {
-      absl::string_view v = cols[1];
-      absl::ConsumePrefix(&v, "\"");
-      absl::ConsumeSuffix(&v, "\"");
-      if (!absl::SimpleAtod(v, &rate)) rate = -1;
-    }
-  }
-  pclose(pipe);
-  return rate;
-}
-
-// The server's own CPU time so far (INFO cpu: used_cpu_user + used_cpu_sys, seconds), or -1. Per
-// operation it is far less sensitive to a busy machine than a rate: on 2 shared cores a rate
-// measures the scheduler as much as Redis.
-double RedisCpuSeconds(const std::string& host, int port) {
-  const std::string cmd =
-      absl::StrCat("redis-cli -h ", host, " -p ", port, " INFO cpu 2>/dev/null");
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char line[512];
-  double total = 0;
-  int found = 0;
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-    std::vector<std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(line), ':');
-    double v = 0;
-    if (kv.size() == 2 && (kv[0] == "used_cpu_user" || kv[0] == "used_cpu_sys") &&
-        absl::SimpleAtod(kv[1], &v)) {
-      total += v;
-      ++found;
-    }
-  }
-  pclose(pipe);
-  return found == 2 ? total : -1;
-}
+using bench::kRawSets;
+using bench::RawSetRate;
+using bench::RedisCpuSeconds;
 
 int Main(int threads, absl::Duration phase, int batch) {
   auto redis = pdao::testing::RedisServer::Start();
@@ -292,7 +250,6 @@ int Main(int threads, absl::Duration phase, int batch) {
   double batch_secs = 0, single_secs = 0;
   // Redis CPU per raw SET and per event of the batch phase, summed over the rounds.
   double raw_cpu = 0, batch_cpu = 0;
-  constexpr double kRawSets = 2'000'000;  // RawSetRate's -n
   const std::string& host = (*redis)->host();
   const int port = (*redis)->port();
   for (int round = 0; round < 3; ++round) {
