@@ -22,8 +22,9 @@
 // go into idx by one ZADD per 200 keys (an existing key is in the index already: every put of a
 // new key adds it and every delete removes it); DEL / ZREM per delete, XADD per event, SET the
 // idempotency key. All reads come before the first write, so the script either writes everything
-// or nothing (with maxmemory-policy noeviction an OOM refusal hits the first write). Every byte of data travels as a separate argument (redisCommandArgv), never
-// through a format string, so values may hold any bytes.
+// or nothing (with maxmemory-policy noeviction an OOM refusal hits the first write). Every byte of
+// data travels as a separate argument (redisCommandArgv), never through a format string, so values
+// may hold any bytes.
 //
 // Every put/delete key of a commit must carry the commit's shard (ShardOfKey(key) == shard);
 // otherwise Commit fails INVALID_ARGUMENT "commit spans two shards" (as SqliteStore does).
