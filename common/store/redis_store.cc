@@ -35,14 +35,34 @@ local function current(k)
   if v then return tonumber(v) end
   return 0
 end
+-- Multi-key commands take at most kChunk keys per call (Lua's C stack bounds unpack).
+local kChunk = 200
+local exps = {}
 local a = 8
+-- Creates (expected version 0) are checked together: one EXISTS per kChunk keys; only when one
+-- exists is it looked for, to name it.
+local creates = {}
 for i = 1, np do
   local exp = tonumber(ARGV[a + 2])
-  if exp ~= -1 then
+  exps[i] = exp
+  if exp == 0 then
+    creates[#creates + 1] = i
+  elseif exp ~= -1 then
     local cur = current(KEYS[3 + i])
     if cur ~= exp then return {'conflict', ARGV[a], tostring(exp), tostring(cur)} end
   end
   a = a + 3
+end
+for c = 1, #creates, kChunk do
+  local keys = {}
+  for x = c, math.min(c + kChunk - 1, #creates) do keys[#keys + 1] = KEYS[3 + creates[x]] end
+  if redis.call('EXISTS', unpack(keys)) > 0 then
+    for x = c, math.min(c + kChunk - 1, #creates) do
+      local i = creates[x]
+      local cur = current(KEYS[3 + i])
+      if cur ~= 0 then return {'conflict', ARGV[5 + 3 * i], '0', tostring(cur)} end
+    end
+  end
 end
 for j = 1, nd do
   local exp = tonumber(ARGV[a + 1])
@@ -53,13 +73,30 @@ for j = 1, nd do
   a = a + 2
 end
 local out = {'ok'}
+-- Keys this commit creates, for the index: ZADD takes kChunk of them per call.
+local added = {}
 a = 8
 for i = 1, np do
   local k = KEYS[3 + i]
-  out[#out + 1] = redis.call('HINCRBY', k, 'v', 1)
-  redis.call('HSET', k, 'd', ARGV[a + 1])
-  redis.call('ZADD', KEYS[2], 0, ARGV[a])
+  local ver
+  if exps[i] == -1 then
+    ver = redis.call('HINCRBY', k, 'v', 1)
+    redis.call('HSET', k, 'd', ARGV[a + 1])
+  else
+    -- checked above: the current version is exps[i], so the new one is exps[i] + 1
+    ver = exps[i] + 1
+    redis.call('HSET', k, 'v', ver, 'd', ARGV[a + 1])
+  end
+  -- an existing key is in the index already (every put adds it, every delete removes it)
+  if ver == 1 then
+    added[#added + 1] = 0
+    added[#added + 1] = ARGV[a]
+  end
+  out[#out + 1] = ver
   a = a + 3
+end
+for c = 1, #added, 2 * kChunk do
+  redis.call('ZADD', KEYS[2], unpack(added, c, math.min(c + 2 * kChunk - 1, #added)))
 end
 for j = 1, nd do
   redis.call('DEL', KEYS[3 + np + j])

@@ -15,11 +15,16 @@
 //
 // Commit is ONE Lua script (EVALSHA, falling back to EVAL after NOSCRIPT, e.g. when Redis
 // restarted) that (1) returns the stored result when the idempotency key exists, (2) checks every
-// expected version, (3) only then writes: HINCRBY v / HSET d / ZADD idx per put, DEL / ZREM per
-// delete, XADD per event, SET the idempotency key. All reads come before the first write, so the
-// script either writes everything or nothing (with maxmemory-policy noeviction an OOM refusal hits
-// the first write). Every byte of data travels as a separate argument (redisCommandArgv), never
-// through a format string, so values may hold any bytes.
+// expected version (HGET v per put or delete with a version > 0; the creates, expected version 0,
+// by one EXISTS per 200 keys, looked up one by one only to name a conflict), (3) only then writes:
+// per put with a known expected version e one HSET v=e+1 d=value (the check proved the current
+// version is e), per blind put HINCRBY v + HSET d; the keys the commit created (new version 1)
+// go into idx by one ZADD per 200 keys (an existing key is in the index already: every put of a
+// new key adds it and every delete removes it); DEL / ZREM per delete, XADD per event, SET the
+// idempotency key. All reads come before the first write, so the script either writes everything
+// or nothing (with maxmemory-policy noeviction an OOM refusal hits the first write). Every byte of
+// data travels as a separate argument (redisCommandArgv), never through a format string, so values
+// may hold any bytes.
 //
 // Every put/delete key of a commit must carry the commit's shard (ShardOfKey(key) == shard);
 // otherwise Commit fails INVALID_ARGUMENT "commit spans two shards" (as SqliteStore does).

@@ -293,6 +293,68 @@ TEST_P(StoreConformanceTest, ScanReturnsPrefixInKeyOrderAcrossPages) {
   EXPECT_EQ(ScanAll(store(), "", 50).size(), want.size() + 5);
 }
 
+// A large commit (more creates than a Redis script passes to one multi-key command): every key is
+// created with version 1 and scannable; a create conflict far into the commit is found, named and
+// writes nothing; updates and blind puts of existing keys keep each key in the scan exactly once;
+// a deleted key leaves the scan and a re-created one returns to it.
+TEST_P(StoreConformanceTest, LargeCommitsCreateCheckAndIndexEveryKey) {
+  constexpr int kKeys = 450;
+  auto key = [](int i) { return absl::StrFormat("big/{b}/%04d", i); };
+  CommitRequest create;
+  create.shard = "b";
+  for (int i = 0; i < kKeys; ++i) create.puts.push_back({key(i), absl::StrCat("v", i), 0});
+  absl::StatusOr<CommitResult> created = store().Commit(create);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created->versions, SizeIs(kKeys));
+  for (int64_t v : created->versions) EXPECT_EQ(v, 1);
+  std::vector<std::string> want;
+  for (int i = 0; i < kKeys; ++i) want.push_back(key(i));
+  EXPECT_EQ(ScanAll(store(), "big/", 1000), want);
+
+  // 430 new keys and one that exists (in the third group of 200 creates): nothing is written.
+  CommitRequest clash;
+  clash.shard = "b";
+  for (int i = 0; i < 430; ++i) clash.puts.push_back({absl::StrCat(key(i), "/n"), "n", 0});
+  clash.puts.insert(clash.puts.begin() + 420, Put{key(7), "again", 0});
+  clash.events = {Event("e-clash")};
+  const size_t pending_before = AllPending(store()).size();
+  absl::StatusOr<CommitResult> refused = store().Commit(clash);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kAborted) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr(key(7)));
+  EXPECT_THAT(refused.status().message(), HasSubstr("expected version 0"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("actual 1"));
+  EXPECT_EQ(ScanAll(store(), "big/", 1000), want);
+  EXPECT_EQ(AllPending(store()).size(), pending_before);
+  absl::StatusOr<std::optional<VersionedValue>> kept = store().Get(key(7));
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->value, "v7");
+
+  // Updates with the exact version, blind puts of existing and new keys, a delete.
+  CommitRequest mixed;
+  mixed.shard = "b";
+  for (int i = 0; i < 300; ++i) mixed.puts.push_back({key(i), absl::StrCat("u", i), 1});
+  for (int i = 300; i < 310; ++i) mixed.puts.push_back({key(i), "blind", kAnyVersion});
+  mixed.puts.push_back({key(kKeys), "new blind", kAnyVersion});
+  mixed.deletes = {{key(449), 1}};
+  absl::StatusOr<CommitResult> updated = store().Commit(mixed);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  for (size_t i = 0; i < 310; ++i) EXPECT_EQ(updated->versions[i], 2) << key(static_cast<int>(i));
+  EXPECT_EQ(updated->versions[310], 1);
+  want.back() = key(kKeys);  // 449 deleted, 450 created
+  EXPECT_EQ(ScanAll(store(), "big/", 1000), want);
+  absl::StatusOr<std::optional<VersionedValue>> got = store().Get(key(5));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->value, "u5");
+  EXPECT_EQ((*got)->version, 2);
+
+  // Re-created after the delete: version 1 and back in the scan.
+  absl::StatusOr<CommitResult> again = store().Commit(PutReq("b", key(449), "back", 0));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_THAT(again->versions, ElementsAre(1));
+  want.insert(want.end() - 1, key(449));
+  EXPECT_EQ(ScanAll(store(), "big/", 1000), want);
+}
+
 TEST_P(StoreConformanceTest, ScanTreatsPrefixBytesLiterally) {
   const std::vector<std::string> keys = {
       "p%/1", "p_/1", "pa/1", std::string("z\xff/1"), std::string("z\xff\xff/2"), "{/1", "z/1"};

@@ -99,6 +99,10 @@ Rate RunFloor(Store& store, int threads, int batch, absl::Duration duration) {
   });
 }
 
+using bench::kRawSets;
+using bench::RawSetRate;
+using bench::RedisCpuSeconds;
+
 int Main(int threads, int batch, absl::Duration phase) {
   auto redis = pdao::testing::RedisServer::Start();
   if (!redis.ok()) {
@@ -136,11 +140,23 @@ int Main(int threads, int batch, absl::Duration phase) {
   int raw_n = 0;
   uint64_t post_n = 0, batch_n = 0, floor_n = 0, failed = 0;
   double post_s = 0, batch_s = 0, floor_s = 0;
+  // Redis CPU per raw SET, per PostBatch event and per store-floor event, summed over the rounds.
+  double raw_cpu = 0, batch_cpu = 0, floor_cpu = 0;
+  const std::string& host = (*redis)->host();
+  const int port = (*redis)->port();
   for (int round = 0; round < 3; ++round) {
-    const double raw = bench::RedisSetRate((*redis)->host(), (*redis)->port());
+    const double cpu0 = RedisCpuSeconds(host, port);
+    const double raw = RawSetRate(host, port);
+    const double cpu1 = RedisCpuSeconds(host, port);
     const Rate p = Run(ledger, threads, 1, phase);
+    const double cpu2 = RedisCpuSeconds(host, port);
     const Rate b = Run(ledger, threads, batch, phase);
+    const double cpu3 = RedisCpuSeconds(host, port);
     const Rate f = RunFloor(**store, threads, batch, phase);
+    const double cpu4 = RedisCpuSeconds(host, port);
+    raw_cpu += cpu1 - cpu0;
+    batch_cpu += cpu3 - cpu2;
+    floor_cpu += cpu4 - cpu3;
     std::printf(
         "  round %d: raw SET -P 16 %.0f/s, Post %.0f events/s, PostBatch(%d) %.0f events/s, store "
         "floor %.0f events/s\n",
@@ -169,6 +185,14 @@ int Main(int threads, int batch, absl::Duration phase) {
       threads, absl::ToDoubleSeconds(phase), raw, post, raw > 0 ? post / raw : 0, batch, batched,
       raw > 0 ? batched / raw : 0, floor, raw > 0 ? floor / raw : 0, batched / floor,
       static_cast<unsigned long long>(failed));
+  const double raw_cpu_us = 1e6 * raw_cpu / (3 * kRawSets);
+  const double batch_cpu_us = batch_n > 0 ? 1e6 * batch_cpu / static_cast<double>(batch_n) : 0;
+  const double floor_cpu_us = floor_n > 0 ? 1e6 * floor_cpu / static_cast<double>(floor_n) : 0;
+  std::printf(
+      "redis CPU: %.2f us per raw SET, %.1f us per PostBatch event (CPU ratio %.4f), %.1f us per "
+      "store-floor event (CPU ratio %.4f)\n",
+      raw_cpu_us, batch_cpu_us, batch_cpu_us > 0 ? raw_cpu_us / batch_cpu_us : 0, floor_cpu_us,
+      floor_cpu_us > 0 ? raw_cpu_us / floor_cpu_us : 0);
   // The books balance after the load.
   for (int t = 0; t < threads; ++t) {
     absl::StatusOr<ReconciliationReport> report = ledger.Reconcile(absl::StrCat("op-", t), {});

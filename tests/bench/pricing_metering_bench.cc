@@ -122,6 +122,10 @@ BusMessage Use(int t, uint64_t n, absl::Time at) {
       .topic = "pdao.compliance.v1", .key = "usage", .payload = e.SerializeAsString()};
 }
 
+using bench::kRawSets;
+using bench::RawSetRate;
+using bench::RedisCpuSeconds;
+
 int Main(int threads, absl::Duration phase, int batch) {
   auto redis = pdao::testing::RedisServer::Start();
   if (!redis.ok()) {
@@ -226,11 +230,23 @@ int Main(int threads, absl::Duration phase, int batch) {
   int raw_n = 0;
   uint64_t batch_events = 0, single_events = 0;
   double batch_secs = 0, single_secs = 0;
+  // Redis CPU per raw SET and per event of the batch phase, summed over the rounds.
+  double raw_cpu = 0, batch_cpu = 0;
+  const std::string& host = (*redis)->host();
+  const int port = (*redis)->port();
   for (int round = 0; round < 3; ++round) {
-    const double raw = bench::RedisSetRate((*redis)->host(), (*redis)->port());
+    const double cpu0 = RedisCpuSeconds(host, port);
+    const double raw = RawSetRate(host, port);
+    const double cpu1 = RedisCpuSeconds(host, port);
     timed.Take();
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();
+    const double cpu2 = RedisCpuSeconds(host, port);
+    raw_cpu += cpu1 - cpu0;
+    batch_cpu += cpu2 - cpu1;
+    std::printf("  round %d: redis CPU %.2f us per raw SET, %.1f us per metered event (batch)\n",
+                round, 1e6 * (cpu1 - cpu0) / kRawSets,
+                bn > 0 ? 1e6 * (cpu2 - cpu1) / static_cast<double>(bn) : 0.0);
     const auto [sn, ss] = run(0);
     const TimedStore::Counts sc = timed.Take();
     std::printf(
@@ -248,6 +264,13 @@ int Main(int threads, absl::Duration phase, int batch) {
     }
   }
   const double raw = raw_n > 0 ? raw_sum / raw_n : -1;
+  const double raw_cpu_us = 1e6 * raw_cpu / (3 * kRawSets);
+  const double event_cpu_us =
+      batch_events > 0 ? 1e6 * batch_cpu / static_cast<double>(batch_events) : 0;
+  std::printf(
+      "redis CPU: %.2f us per raw SET, %.1f us per metered event (batch); CPU ratio %.4f (the "
+      "rate ratio when Redis is the bottleneck)\n",
+      raw_cpu_us, event_cpu_us, event_cpu_us > 0 ? raw_cpu_us / event_cpu_us : 0);
   const double rate = static_cast<double>(batch_events) / batch_secs;
   const double single = static_cast<double>(single_events) / single_secs;
   std::printf(
