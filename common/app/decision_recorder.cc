@@ -77,6 +77,7 @@ void DecisionRecorder::Run() {
     }
     CommitRequest request;
     request.shard = shard_;
+    request.outbox_wake_within = options_.relay_wake_within;
     size_t events = 0;
     for (const Pending& p : batch) events += p.events.size();
     request.events.reserve(events);

@@ -4,6 +4,7 @@
 // closed) with the store's error or the bound named.
 #include "common/app/decision_recorder.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -11,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/store/sqlite_store.h"
 #include "common/testing/gated_store.h"
 #include "gmock/gmock.h"
@@ -169,6 +172,33 @@ TEST_F(DecisionRecorderTest, AFullQueueIsRefusedAtOnceNamingTheBoundAndRule34) {
   EXPECT_TRUE(queued.status.ok());
   EXPECT_THAT(OutboxIds(), UnorderedElementsAreArray({"in-flight/0", "queued/0"}));
   EXPECT_EQ(recorder_->failed(), 1u);
+}
+
+// The outbox relay is not woken by each decision commit but within relay_wake_within, once for
+// every commit made meanwhile; the records are durable before their completions either way.
+TEST_F(DecisionRecorderTest, TheRelayHearsOfDecisionCommitsWithinTheWakeDelayNotPerCommit) {
+  std::atomic<int> wakes{0};
+  const int64_t handle = gated_->AddOutboxListener([&wakes] { ++wakes; });
+  DecisionRecorderOptions options;
+  options.relay_wake_within = absl::Hours(1);
+  MakeRecorder(options);
+  ASSERT_TRUE(recorder_->RecordAndWait(Events("a")).ok());
+  ASSERT_TRUE(recorder_->RecordAndWait(Events("b")).ok());
+  EXPECT_THAT(OutboxIds(), UnorderedElementsAreArray({"a/0", "b/0"}));
+  EXPECT_EQ(wakes.load(), 0) << "no wake per decision commit";
+
+  options.relay_wake_within = absl::Milliseconds(1);
+  MakeRecorder(options);
+  ASSERT_TRUE(recorder_->RecordAndWait(Events("c")).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (wakes.load() < 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(wakes.load(), 1) << "one wake for a, b and c, within c's delay";
+
+  options.relay_wake_within = absl::ZeroDuration();
+  MakeRecorder(options);
+  ASSERT_TRUE(recorder_->RecordAndWait(Events("d")).ok());
+  EXPECT_EQ(wakes.load(), 2) << "zero: woken by the commit itself, before the completion";
+  gated_->RemoveOutboxListener(handle);
 }
 
 TEST_F(DecisionRecorderTest, DestroyingTheRecorderCommitsWhatIsQueued) {

@@ -223,7 +223,7 @@ absl::StatusOr<CommitResult> SqliteStore::Commit(const CommitRequest& request) {
     }
   }
   // Outside mu_: a listener wakes a relay, which then reads the outbox.
-  if (!request.events.empty()) outbox_listeners_.Notify();
+  if (!request.events.empty()) outbox_listeners_.NotifyWithin(request.outbox_wake_within);
   return result;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/store/store_conformance.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -287,6 +289,38 @@ TEST(SqliteStoreTest, MarkSentDoesNotFsyncAndCommitStillDoes) {
   ASSERT_TRUE(left.ok());
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].event.event_id, "b");
+}
+
+// CommitRequest::outbox_wake_within: the listeners hear of such commits later, once for all of
+// them, not on the committing thread; a commit that wakes at once answers the ones still due.
+TEST(SqliteStoreTest, OutboxWakeWithinCallsTheListenersOnceLaterForEverySuchCommit) {
+  auto store = SqliteStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::atomic<int> calls{0};
+  const int64_t handle = (*store)->AddOutboxListener([&calls] { ++calls; });
+  auto commit = [&](const std::string& id, absl::Duration within) {
+    CommitRequest req;
+    req.shard = "decisions";
+    req.events = {OutboxEvent{"pdao.test.v1", id, id, id}};
+    req.outbox_wake_within = within;
+    return (*store)->Commit(req);
+  };
+  ASSERT_TRUE(commit("a", absl::Hours(1)).ok());
+  ASSERT_TRUE(commit("b", absl::Hours(1)).ok());
+  EXPECT_EQ(calls.load(), 0) << "a deferred wake is not called on the committing thread";
+  auto pending = (*store)->PendingOutbox(10);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->size(), 2u) << "the events are durable when Commit returns, woken or not";
+
+  ASSERT_TRUE(commit("c", absl::ZeroDuration()).ok());
+  EXPECT_EQ(calls.load(), 1) << "a commit that wakes at once calls the listeners once, for all";
+
+  ASSERT_TRUE(commit("d", absl::Milliseconds(1)).ok());
+  ASSERT_TRUE(commit("e", absl::Hours(1)).ok());  // the earlier due time stands
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (calls.load() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(calls.load(), 2) << "the listeners hear of d and e within d's delay, in one call";
+  (*store)->RemoveOutboxListener(handle);
 }
 
 TEST(SqliteStoreTest, OpenFailsUnavailableForUnusablePath) {

@@ -66,6 +66,14 @@ struct CommitRequest {
   std::string idempotency_key;
   // Stored with the idempotency key (typically the serialized response of the request).
   std::string idempotency_result;
+  // When the outbox listeners (AddOutboxListener) hear of this commit's events. Zero (the
+  // default): at once, on the committing thread. Positive: within this delay, from the store's own
+  // thread, in one call for every such commit made meanwhile — an outbox relay then runs one round
+  // for many commits instead of one per commit, next to the commits that follow (the
+  // DecisionRecorder's group commits, docs/benchmarks.md "Authorization Check"). The events are
+  // durable when Commit returns either way; only the relay's wake waits. A store may call the
+  // listeners sooner (RedisStore: at once). Not stored.
+  absl::Duration outbox_wake_within = absl::ZeroDuration();
 };
 
 struct CommitResult {
@@ -145,12 +153,13 @@ class Store {
 
   // Registers `listener`, called on the committing thread after each successful commit of this
   // Store object that appended at least one outbox event (not on a replay, not on a failure), once
-  // the commit is durable. Lets an outbox relay in the same process wake on the commit instead of
-  // polling (common/bus/outbox_relay.h); a commit made by another process (another RedisStore on
-  // the same server) is not seen, which is why the relay keeps its poll as a fallback. The
-  // listener must be quick and must not call into this Store. Returns a handle for
-  // RemoveOutboxListener; once that returns, the listener is not running and never runs again.
-  // A Store that wraps another forwards both calls to it.
+  // the commit is durable (or within CommitRequest::outbox_wake_within, from the store's thread).
+  // Lets an outbox relay in the same process wake on the commit instead of polling
+  // (common/bus/outbox_relay.h); a commit made by another process (another RedisStore on the same
+  // server) is not seen, which is why the relay keeps its poll as a fallback. The listener must be
+  // quick and must not call into this Store. Returns a handle for RemoveOutboxListener; once that
+  // returns, the listener is not running and never runs again. A Store that wraps another forwards
+  // both calls to it.
   virtual int64_t AddOutboxListener(std::function<void()> listener) = 0;
   virtual void RemoveOutboxListener(int64_t handle) = 0;
 };
