@@ -98,7 +98,8 @@ struct Env {
   std::string topic;
   uint64_t run = 0;
 
-  explicit Env(int partitions) {
+  // `linger`: the producer's linger.ms (KafkaBusOptions::producer_linger); negative: its default.
+  Env(int partitions, absl::Duration linger) {
     absl::StatusOr<std::unique_ptr<testing::RedisServer>> r = testing::RedisServer::Start();
     if (!r.ok()) Die("redis-server", r.status());
     redis = std::move(*r);
@@ -116,6 +117,7 @@ struct Env {
     bo.topic_partitions = partitions;
     bo.session_timeout = absl::Seconds(6);
     bo.heartbeat_interval = absl::Milliseconds(500);
+    if (linger >= absl::ZeroDuration()) bo.producer_linger = linger;
     absl::StatusOr<std::unique_ptr<KafkaBus>> b = KafkaBus::Create(bo);
     if (!b.ok()) Die("bus", b.status());
     bus = std::move(*b);
@@ -193,8 +195,8 @@ void FillOutbox(Env& env, uint64_t events) {
               static_cast<double>(events) / Seconds(SteadyClock::now() - f0));
 }
 
-int Throughput(uint64_t events, int batch, int inflight, int partitions) {
-  Env env(partitions);
+int Throughput(uint64_t events, int batch, int inflight, int partitions, absl::Duration linger) {
+  Env env(partitions, linger);
   const double plain = PlainProducer(env, env.topic, events);
   std::printf("(a) plain    librdkafka producer, acks=all:          %9.0f events/s\n", plain);
 
@@ -309,8 +311,8 @@ void PrintDistribution(const char* what, std::vector<double> ms) {
               at(0.50), at(0.90), at(0.99), ms.back(), ms.size());
 }
 
-int Latency(int rate, int seconds, int inflight, int partitions) {
-  Env env(partitions);
+int Latency(int rate, int seconds, int inflight, int partitions, absl::Duration linger) {
+  Env env(partitions, linger);
   const uint64_t n = static_cast<uint64_t>(rate) * static_cast<uint64_t>(seconds);
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") + "/pdao-outbox-XXXXXX";
@@ -480,14 +482,14 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: bench_outbox_kafka throughput [--events N] [--batch B] [--inflight W] "
-                 "[--partitions P]\n"
+                 "[--partitions P] [--linger-ms L]\n"
                  "       bench_outbox_kafka latency [--rate R] [--seconds S] [--inflight W] "
-                 "[--partitions P]\n");
+                 "[--partitions P] [--linger-ms L]\n");
     return 2;
   }
   const std::string mode = argv[1];
   int64_t events = 100000, batch = pdao::kDefaultOutboxBatch, rate = 2000, seconds = 60,
-          partitions = 6, inflight = pdao::kDefaultOutboxInflight;
+          partitions = 6, inflight = pdao::kDefaultOutboxInflight, linger_ms = -1;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int64_t v = std::strtoll(argv[i + 1], nullptr, 10);
@@ -511,18 +513,22 @@ int main(int argc, char** argv) {
       check(1, 600, &seconds);
     } else if (flag == "--partitions") {
       check(1, 1000, &partitions);
+    } else if (flag == "--linger-ms") {  // the producer's linger.ms; default: KafkaBus's (1 ms)
+      check(0, 1000, &linger_ms);
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
+  const absl::Duration linger =
+      linger_ms < 0 ? absl::Milliseconds(-1) : absl::Milliseconds(linger_ms);
   if (mode == "throughput") {
     return Throughput(static_cast<uint64_t>(events), static_cast<int>(batch),
-                      static_cast<int>(inflight), static_cast<int>(partitions));
+                      static_cast<int>(inflight), static_cast<int>(partitions), linger);
   }
   if (mode == "latency") {
     return Latency(static_cast<int>(rate), static_cast<int>(seconds), static_cast<int>(inflight),
-                   static_cast<int>(partitions));
+                   static_cast<int>(partitions), linger);
   }
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
