@@ -308,6 +308,7 @@ TEST_P(StoreConformanceTest, LargeCommitsCreateCheckAndIndexEveryKey) {
   ASSERT_THAT(created->versions, SizeIs(kKeys));
   for (int64_t v : created->versions) EXPECT_EQ(v, 1);
   std::vector<std::string> want;
+  want.reserve(kKeys);
   for (int i = 0; i < kKeys; ++i) want.push_back(key(i));
   EXPECT_EQ(ScanAll(store(), "big/", 1000), want);
 
