@@ -27,6 +27,7 @@
 #include "common/clock/clock.h"
 #include "services/audit/audit_log.h"
 #include "services/audit/record_file.h"
+#include "tests/bench/sample_envelope.h"
 
 namespace pdao::audit {
 namespace {
@@ -44,23 +45,8 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-pdao::events::v1::Envelope SampleEvent(uint64_t i) {
-  pdao::events::v1::Envelope e;
-  e.set_event_id(absl::StrCat("00000000-0000-4000-8000-", 100000000000ull + i));
-  e.mutable_occurred_at()->set_seconds(1767225600 + static_cast<int64_t>(i));
-  e.set_producer("registry");
-  e.mutable_actor()->set_org("city-transport");
-  e.mutable_actor()->set_role(pdao::common::v1::ROLE_DEPARTMENT);
-  e.mutable_aggregate()->set_type("registry.Resource");
-  e.mutable_aggregate()->set_id(absl::StrCat("res-", i % 5000));
-  e.set_aggregate_version(static_cast<int64_t>(i % 7) + 1);
-  e.set_correlation_id(absl::StrCat("req-", i));
-  e.set_action("registry.resource.registered");
-  auto* r = e.mutable_resource_changed()->mutable_resource();
-  r->set_id(absl::StrCat("res-", i % 5000));
-  r->set_holder_org("city-transport");
-  return e;
-}
+// Event ids "00000000-0000-4000-8000-<100000000000 + i>", as this benchmark always had.
+pdao::events::v1::Envelope SampleEvent(uint64_t i) { return SampleEnvelopeMessage(8000, i); }
 
 void MachineLimits(const std::string& dir, size_t entry_size) {
   // SHA-256 per entry (leaf hash) on entries of the benchmark's size.

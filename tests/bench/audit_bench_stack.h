@@ -1,6 +1,6 @@
 // Shared by the audit benchmarks over Kafka (audit_ingest_bench.cc, outbox_kafka_bench.cc): the
-// audit service's log with its read models as AuditModule wires them, and an envelope the size of a
-// registry event. Benchmarks only.
+// audit service's log with its read models as AuditModule wires them (and, through
+// sample_envelope.h, an envelope the size of a registry event). Benchmarks only.
 #pragma once
 
 #include <cstdio>
@@ -20,31 +20,13 @@
 #include "services/audit/audit_core.h"
 #include "services/audit/audit_index.h"
 #include "services/audit/audit_log.h"
+#include "tests/bench/sample_envelope.h"
 
 namespace pdao::audit {
 
 [[noreturn]] inline void Die(const std::string& what, const absl::Status& s) {
   std::fprintf(stderr, "%s: %s\n", what.c_str(), s.ToString().c_str());
   std::exit(1);
-}
-
-// An envelope like the registry's (about the size of a real one).
-inline std::string SampleEnvelope(uint64_t run, uint64_t i) {
-  pdao::events::v1::Envelope e;
-  e.set_event_id(absl::StrCat("00000000-0000-4000-", run % 10000, "-", 100000000000ull + i));
-  e.mutable_occurred_at()->set_seconds(1767225600 + static_cast<int64_t>(i));
-  e.set_producer("registry");
-  e.mutable_actor()->set_org("city-transport");
-  e.mutable_actor()->set_role(pdao::common::v1::ROLE_DEPARTMENT);
-  e.mutable_aggregate()->set_type("registry.Resource");
-  e.mutable_aggregate()->set_id(absl::StrCat("res-", i % 5000));
-  e.set_aggregate_version(static_cast<int64_t>(i % 7) + 1);
-  e.set_correlation_id(absl::StrCat("req-", i));
-  e.set_action("registry.resource.registered");
-  auto* r = e.mutable_resource_changed()->mutable_resource();
-  r->set_id(absl::StrCat("res-", i % 5000));
-  r->set_holder_org("city-transport");
-  return e.SerializeAsString();
 }
 
 // The audit service's read models on a log in `dir`, as AuditModule wires them.
