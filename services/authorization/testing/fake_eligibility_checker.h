@@ -11,11 +11,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fault_switch.h"
 #include "services/authorization/eligibility_checker.h"
 
 namespace pdao::authorization::testing {
 
-class FakeEligibilityChecker final : public EligibilityChecker {
+class FakeEligibilityChecker final : public EligibilityChecker,
+                                     public ::pdao::testing::FaultSwitch {
  public:
   // Resource `id` exists and is eligible (or not, with `reasons`).
   void Set(const std::string& id, bool eligible, std::vector<std::string> reasons = {}) {
@@ -29,32 +31,12 @@ class FakeEligibilityChecker final : public EligibilityChecker {
     r.set_grade(eligible ? registry::v1::GRADE_GENERAL : registry::v1::GRADE_CORE);
     r.set_version(r.version() + 1);
   }
-  // The next Check fails with `status` (once).
-  void FailNext(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_next_ = std::move(status);
-  }
-  // Every Check fails with `status` until cleared with OkStatus().
-  void FailAll(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_all_ = std::move(status);
-  }
-  int calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   // EligibilityChecker
   absl::StatusOr<std::vector<registry::v1::ResourceEligibility>> Check(
       const std::vector<std::string>& resource_ids) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    ++calls_;
-    if (fail_next_.has_value()) {
-      absl::Status s = *std::move(fail_next_);
-      fail_next_.reset();
-      return s;
-    }
-    if (!fail_all_.ok()) return fail_all_;
     std::vector<registry::v1::ResourceEligibility> out;
     for (const std::string& id : resource_ids) {
       auto it = resources_.find(id);
@@ -73,9 +55,6 @@ class FakeEligibilityChecker final : public EligibilityChecker {
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, registry::v1::ResourceEligibility> resources_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
-  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
-  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pdao::authorization::testing

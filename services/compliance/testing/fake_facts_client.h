@@ -10,11 +10,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fault_switch.h"
 #include "services/compliance/facts_client.h"
 
 namespace pdao::compliance::testing {
 
-class FakeFactsClient final : public FactsClient {
+class FakeFactsClient final : public FactsClient, public ::pdao::testing::FaultSwitch {
  public:
   // Replaces every fact with `facts` (e.g. testing::PassingFacts()).
   void SetFacts(const AssessmentFacts& facts) {
@@ -27,35 +28,21 @@ class FakeFactsClient final : public FactsClient {
     absl::MutexLock lock(&mu_);
     edit(facts_);
   }
-  // The next call fails with `status` (once).
-  void FailNext(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_next_ = std::move(status);
-  }
-  // Every call fails with `status` until cleared with OkStatus().
-  void FailAll(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_all_ = std::move(status);
-  }
   // The schema Schema() answers for `resource_id` (unknown resources: found=false).
   void SetSchema(const std::string& resource_id, ResourceSchema schema) {
     absl::MutexLock lock(&mu_);
     schemas_[resource_id] = std::move(schema);
   }
-  int calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   absl::StatusOr<std::vector<AgreementFact>> Agreements(const std::string& operator_org) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = FaultLocked(); !s.ok()) return s;
     (void)operator_org;  // the facts are the scenario operator's agreements
     return facts_.agreements;
   }
   absl::StatusOr<std::optional<OperatorFact>> Operator(const std::string& org) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = FaultLocked(); !s.ok()) return s;
     for (const OperatorFact& op : facts_.operators) {
       if (op.org == org) return std::optional<OperatorFact>(op);
     }
@@ -63,8 +50,8 @@ class FakeFactsClient final : public FactsClient {
   }
   absl::StatusOr<std::vector<ResourceFact>> Resources(
       const std::vector<std::string>& resource_ids) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = FaultLocked(); !s.ok()) return s;
     std::vector<ResourceFact> out;
     for (const std::string& id : resource_ids) {
       ResourceFact f;
@@ -77,8 +64,8 @@ class FakeFactsClient final : public FactsClient {
     return out;
   }
   absl::StatusOr<ProductFact> Product(const std::string& product_id) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = FaultLocked(); !s.ok()) return s;
     for (const ProductFact& p : facts_.products) {
       if (p.product_id == product_id) return p;
     }
@@ -87,29 +74,16 @@ class FakeFactsClient final : public FactsClient {
     return unknown;
   }
   absl::StatusOr<ResourceSchema> Schema(const std::string& resource_id) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = FaultLocked(); !s.ok()) return s;
     auto it = schemas_.find(resource_id);
     return it != schemas_.end() ? it->second : ResourceSchema{};
   }
 
  private:
-  absl::Status FaultLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    ++calls_;
-    if (fail_next_.has_value()) {
-      absl::Status s = *std::move(fail_next_);
-      fail_next_.reset();
-      return s;
-    }
-    return fail_all_;
-  }
-
   mutable absl::Mutex mu_;
   AssessmentFacts facts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ResourceSchema> schemas_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
-  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
-  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pdao::compliance::testing

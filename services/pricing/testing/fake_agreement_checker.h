@@ -8,32 +8,23 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fault_switch.h"
 #include "services/pricing/agreement_checker.h"
 
 namespace pdao::pricing::testing {
 
-class FakeAgreementChecker final : public AgreementChecker {
+class FakeAgreementChecker final : public AgreementChecker, public ::pdao::testing::FaultSwitch {
  public:
   // Agreement `id` exists and authorizes `operator_org`.
   void Set(const std::string& id, const std::string& operator_org) {
     absl::MutexLock lock(&mu_);
     agreements_[id] = AgreementFacts{.found = true, .operator_org = operator_org};
   }
-  // Every Get fails with `status` until cleared with OkStatus().
-  void FailAll(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_all_ = std::move(status);
-  }
-  int calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   // AgreementChecker
   absl::StatusOr<AgreementFacts> Get(const std::string& agreement_id) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    ++calls_;
-    if (!fail_all_.ok()) return fail_all_;
     auto it = agreements_.find(agreement_id);
     if (it == agreements_.end()) return AgreementFacts{};
     return it->second;
@@ -42,8 +33,6 @@ class FakeAgreementChecker final : public AgreementChecker {
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, AgreementFacts> agreements_ ABSL_GUARDED_BY(mu_);
-  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
-  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pdao::pricing::testing

@@ -9,11 +9,13 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fault_switch.h"
 #include "services/pricing/sellability_checker.h"
 
 namespace pdao::pricing::testing {
 
-class FakeSellabilityChecker final : public SellabilityChecker {
+class FakeSellabilityChecker final : public SellabilityChecker,
+                                     public ::pdao::testing::FaultSwitch {
  public:
   // Product `id` of `operator_org` exists: CODED (sellable) or not, in `category`.
   void Set(const std::string& id, const std::string& operator_org, bool sellable,
@@ -26,31 +28,11 @@ class FakeSellabilityChecker final : public SellabilityChecker {
     s.operator_org = operator_org;
     s.use_category = category;
   }
-  // The next Check fails with `status` (once).
-  void FailNext(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_next_ = std::move(status);
-  }
-  // Every Check fails with `status` until cleared with OkStatus().
-  void FailAll(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_all_ = std::move(status);
-  }
-  int calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   // SellabilityChecker
   absl::StatusOr<Sellability> Check(const std::string& product_id) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    ++calls_;
-    if (fail_next_.has_value()) {
-      absl::Status s = *std::move(fail_next_);
-      fail_next_.reset();
-      return s;
-    }
-    if (!fail_all_.ok()) return fail_all_;
     auto it = products_.find(product_id);
     if (it == products_.end()) return Sellability{};
     return it->second;
@@ -59,9 +41,6 @@ class FakeSellabilityChecker final : public SellabilityChecker {
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, Sellability> products_ ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
-  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
-  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pdao::pricing::testing

@@ -11,11 +11,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/testing/fault_switch.h"
 #include "services/registry/agreement_checker.h"
 
 namespace pdao::registry::testing {
 
-class FakeAgreementChecker final : public AgreementChecker {
+class FakeAgreementChecker final : public AgreementChecker, public ::pdao::testing::FaultSwitch {
  public:
   // `operator_org` holds ACTIVE agreement `agreement_id` covering `resource_id` until `term_end`.
   void Cover(const std::string& operator_org, const std::string& resource_id,
@@ -28,30 +29,12 @@ class FakeAgreementChecker final : public AgreementChecker {
     absl::MutexLock lock(&mu_);
     covered_.erase({operator_org, resource_id});
   }
-  void FailNext(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_next_ = std::move(status);
-  }
-  void FailAll(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    fail_all_ = std::move(status);
-  }
-  int calls() const {
-    absl::MutexLock lock(&mu_);
-    return calls_;
-  }
 
   // AgreementChecker
   absl::StatusOr<std::vector<SourceCoverage>> Coverage(
       const std::string& operator_org, const std::vector<std::string>& resource_ids) override {
+    if (absl::Status s = NextFault(); !s.ok()) return s;
     absl::MutexLock lock(&mu_);
-    ++calls_;
-    if (fail_next_.has_value()) {
-      absl::Status s = *std::move(fail_next_);
-      fail_next_.reset();
-      return s;
-    }
-    if (!fail_all_.ok()) return fail_all_;
     std::vector<SourceCoverage> out;
     for (const std::string& id : resource_ids) {
       SourceCoverage c;
@@ -74,9 +57,6 @@ class FakeAgreementChecker final : public AgreementChecker {
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, std::pair<std::string, absl::Time>> covered_
       ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Status> fail_next_ ABSL_GUARDED_BY(mu_);
-  absl::Status fail_all_ ABSL_GUARDED_BY(mu_);
-  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pdao::registry::testing
