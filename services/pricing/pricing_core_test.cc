@@ -214,10 +214,7 @@ TEST_F(PricingCoreTest, APriceChangeMidMonthPricesEachUseByItsTimeOfUse) {
   }
   EXPECT_EQ(old_amount, 8);
   EXPECT_EQ(new_amount, 3);
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), 11);
+  ExpectReconciled("2026-03", 11);
 }
 
 TEST_F(PricingCoreTest, AUseWithoutAPriceIsRecordedUnpricedNeverDropped) {
@@ -324,10 +321,7 @@ TEST_F(PricingCoreTest, BatchesPriceEveryUseAtThePriceInForceWhileThePriceChange
     EXPECT_EQ(m.amount_fen(), want[m.event_id()]) << m.event_id();
     total += want[m.event_id()];
   }
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), total);
+  ExpectReconciled("2026-03", total);
 }
 
 // The cache is never stale, also when another replica (another PricingCore on the same store)
@@ -406,10 +400,7 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
   EXPECT_EQ(metered.size(), 34u);
   EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 31);
   EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "unpriced"), 3);
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), 31 * 8);
+  ExpectReconciled("2026-03", 31 * 8);
 }
 
 // A failed batch commit writes nothing of the batch; the bus then hands the messages one at a
@@ -431,10 +422,7 @@ TEST_F(PricingCoreTest, AFailedBatchCommitWritesNothingAndTheMessagesAlonePostOn
   EXPECT_EQ(Snap(), before);
   for (const BusMessage& m : batch) ASSERT_TRUE((*core)->HandleComplianceBatch({m}).ok());
   EXPECT_EQ(Metered("2026-03").size(), 5u);
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), 5 * 8);
+  ExpectReconciled("2026-03", 5 * 8);
 }
 
 // A store that fails the posting's commit, or loses its reply: the bus redelivers and the use is
@@ -453,10 +441,7 @@ TEST_F(PricingCoreTest, AFailedOrLostPostingCommitIsRetriedByRedeliveryAndPostsO
   EXPECT_FALSE((*core)->HandleComplianceEvent(use).ok());  // committed, reply lost
   ASSERT_TRUE((*core)->HandleComplianceEvent(use).ok());   // the redelivery finds it posted
   ASSERT_EQ(Metered("2026-03").size(), 1u);
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), 16);
+  ExpectReconciled("2026-03", 16);
 }
 
 // Property: random sequences of uses (duplicates, any order of delivery, prices changing within the
@@ -512,10 +497,7 @@ TEST_F(PricingCoreTest, PropertyRandomEventSequencesAlwaysBalanceAndReconcile) {
     int64_t expected = 0;
     for (const Planned& u : uses) expected += u.public_good ? 0 : u.units * rate_at(u.at);
     cumulative += expected;
-    auto rec = Reconcile("2026-03");
-    ASSERT_TRUE(rec.ok()) << rec.status();
-    EXPECT_TRUE(rec->clean()) << rec->DebugString();
-    EXPECT_EQ(rec->ledger_revenue_fen(), cumulative);
+    ASSERT_NO_FATAL_FAILURE(ExpectReconciled("2026-03", cumulative));
     EXPECT_EQ(Metered("2026-03").size(), static_cast<size_t>(60 * (round + 1)));
   }
 }
@@ -789,10 +771,7 @@ TEST_F(PricingCoreTest, ADistributionCannotTakeMoreThanTheLedgerHoldsForThePerio
   auto op = core_->ledger().GetAccount(
       {.book = kOperator, .kind = ledger::AccountKind::kOperator, .owner = kOperator});
   EXPECT_TRUE(absl::IsNotFound(op.status()) || op->DebitBalance() == 0);
-  auto rec = Reconcile("2026-03");
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  EXPECT_TRUE(rec->clean());
-  EXPECT_EQ(rec->ledger_revenue_fen(), 24);
+  ASSERT_NO_FATAL_FAILURE(ExpectReconciled("2026-03", 24));
   v1::GetStatementRequest sr;
   sr.set_org(kOperator);
   sr.set_month("2026-03");

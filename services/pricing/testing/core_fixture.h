@@ -186,6 +186,13 @@ class CoreFixture : public ::testing::Test {
     if (!s.ok()) return s;
     return resp;
   }
+  // The reconciliation of `month` is clean and the ledger's revenue is `revenue_fen` (rule 31).
+  void ExpectReconciled(const std::string& month, int64_t revenue_fen) {
+    absl::StatusOr<v1::ReconcileResponse> rec = Reconcile(month);
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_TRUE(rec->clean()) << rec->DebugString();
+    EXPECT_EQ(rec->ledger_revenue_fen(), revenue_fen);
+  }
 
   double Counter(const std::string& name, const std::string& label_value = "") {
     for (const auto& family : metrics_.Collect()) {
