@@ -60,12 +60,35 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
 }
 
 // One prepared statement, finalized on scope exit.
+using StatementCache = absl::flat_hash_map<const char*, sqlite3_stmt*>;
+
+// One prepared statement for the length of a scope. With a cache (the store's, under its mutex)
+// the statement is taken from it, or prepared once and kept, and given back reset; `sql` must
+// then be a string literal (the cache key is its address).
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  Stmt(sqlite3* db, const char* sql) : Stmt(db, nullptr, sql) {}
+  Stmt(sqlite3* db, StatementCache* cache, const char* sql) : db_(db), sql_(sql), cache_(cache) {
+    if (cache_ != nullptr) {
+      auto it = cache_->find(sql);
+      if (it != cache_->end()) {
+        stmt_ = it->second;
+        cache_->erase(it);
+        rc_ = SQLITE_OK;
+        return;
+      }
+    }
+    rc_ = sqlite3_prepare_v3(db, sql, -1, cache_ != nullptr ? SQLITE_PREPARE_PERSISTENT : 0, &stmt_,
+                             nullptr);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (cache_ != nullptr && rc_ == SQLITE_OK && stmt_ != nullptr && !cache_->contains(sql_)) {
+      Reset();
+      cache_->emplace(sql_, stmt_);
+      return;
+    }
+    sqlite3_finalize(stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -102,8 +125,10 @@ class Stmt {
 
  private:
   sqlite3* db_;
+  const char* sql_;
+  StatementCache* cache_;
   sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
+  int rc_ = SQLITE_OK;
 };
 
 // The current version of `key` (0 when absent).
@@ -150,7 +175,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
 SqliteStore::SqliteStore(sqlite3* db) : db_(db) {}
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  statements_.clear();
+  sqlite3_close(db_);
+}
 
 absl::Status SqliteStore::Exec(const char* sql) {
   char* err = nullptr;
@@ -163,7 +193,7 @@ absl::Status SqliteStore::Exec(const char* sql) {
 
 absl::StatusOr<std::optional<VersionedValue>> SqliteStore::Get(const std::string& key) {
   absl::MutexLock lock(&mu_);
-  Stmt stmt(db_, "SELECT value, version FROM kv WHERE key = ?1");
+  Stmt stmt(db_, &statements_, "SELECT value, version FROM kv WHERE key = ?1");
   if (auto s = stmt.status(); !s.ok()) return s;
   stmt.BindText(1, key);
   const int rc = stmt.Step();
@@ -178,11 +208,11 @@ absl::StatusOr<ScanPage> SqliteStore::Scan(const std::string& prefix,
   const std::optional<std::string> end = PrefixSuccessor(prefix);
   absl::MutexLock lock(&mu_);
   // Key range, not LIKE: uses the primary key index and treats '%', '_' literally.
-  Stmt stmt(db_, end.has_value()
-                     ? "SELECT key, value, version FROM kv WHERE key >= ?1 AND key > ?2 "
-                       "AND key < ?3 ORDER BY key LIMIT ?4"
-                     : "SELECT key, value, version FROM kv WHERE key >= ?1 AND key > ?2 "
-                       "ORDER BY key LIMIT ?4");
+  Stmt stmt(db_, &statements_,
+            end.has_value() ? "SELECT key, value, version FROM kv WHERE key >= ?1 AND key > ?2 "
+                              "AND key < ?3 ORDER BY key LIMIT ?4"
+                            : "SELECT key, value, version FROM kv WHERE key >= ?1 AND key > ?2 "
+                              "ORDER BY key LIMIT ?4");
   if (auto s = stmt.status(); !s.ok()) return s;
   stmt.BindText(1, prefix);
   stmt.BindText(2, start_after);
@@ -236,7 +266,7 @@ void SqliteStore::RemoveOutboxListener(int64_t handle) { outbox_listeners_.Remov
 absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& request) {
   CommitResult result;
   if (!request.idempotency_key.empty()) {
-    Stmt idem(db_, "SELECT result FROM idempotency WHERE shard = ?1 AND key = ?2");
+    Stmt idem(db_, &statements_, "SELECT result FROM idempotency WHERE shard = ?1 AND key = ?2");
     if (auto s = idem.status(); !s.ok()) return s;
     idem.BindText(1, request.shard);
     idem.BindText(2, request.idempotency_key);
@@ -250,7 +280,7 @@ absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& requ
   }
 
   // Check every expected version before writing anything.
-  Stmt select(db_, "SELECT version FROM kv WHERE key = ?1");
+  Stmt select(db_, &statements_, "SELECT version FROM kv WHERE key = ?1");
   if (auto s = select.status(); !s.ok()) return s;
   std::vector<int64_t> current_put(request.puts.size());
   for (size_t i = 0; i < request.puts.size(); ++i) {
@@ -270,7 +300,7 @@ absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& requ
     }
   }
 
-  Stmt upsert(db_,
+  Stmt upsert(db_, &statements_,
               "INSERT INTO kv(key, value, version) VALUES(?1, ?2, ?3) "
               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version");
   if (auto s = upsert.status(); !s.ok()) return s;
@@ -282,14 +312,14 @@ absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& requ
     if (auto s = upsert.Done("put"); !s.ok()) return s;
     result.versions.push_back(current_put[i] + 1);
   }
-  Stmt remove(db_, "DELETE FROM kv WHERE key = ?1");
+  Stmt remove(db_, &statements_, "DELETE FROM kv WHERE key = ?1");
   if (auto s = remove.status(); !s.ok()) return s;
   for (const Delete& del : request.deletes) {
     remove.Reset();
     remove.BindText(1, del.key);
     if (auto s = remove.Done("delete"); !s.ok()) return s;
   }
-  Stmt append(db_,
+  Stmt append(db_, &statements_,
               "INSERT INTO outbox(shard, topic, key, event_id, payload, sent) "
               "VALUES(?1, ?2, ?3, ?4, ?5, 0)");
   if (auto s = append.status(); !s.ok()) return s;
@@ -303,7 +333,7 @@ absl::StatusOr<CommitResult> SqliteStore::CommitLocked(const CommitRequest& requ
     if (auto s = append.Done("outbox append"); !s.ok()) return s;
   }
   if (!request.idempotency_key.empty()) {
-    Stmt idem(db_,
+    Stmt idem(db_, &statements_,
               "INSERT INTO idempotency(shard, key, result, created_at) "
               "VALUES(?1, ?2, ?3, CAST(strftime('%s', 'now') AS INTEGER))");
     if (auto s = idem.status(); !s.ok()) return s;
@@ -320,7 +350,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::GetIdempotencyResult(
     const std::string& shard, const std::string& idempotency_key) {
   if (auto s = ValidateIdempotencyLookup(shard, idempotency_key); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
-  Stmt stmt(db_, "SELECT result FROM idempotency WHERE shard = ?1 AND key = ?2");
+  Stmt stmt(db_, &statements_, "SELECT result FROM idempotency WHERE shard = ?1 AND key = ?2");
   if (auto s = stmt.status(); !s.ok()) return s;
   stmt.BindText(1, shard);
   stmt.BindText(2, idempotency_key);
@@ -345,7 +375,7 @@ absl::StatusOr<std::vector<OutboxRecord>> SqliteStore::PendingOutboxAfter(
   }
   absl::MutexLock lock(&mu_);
   Stmt stmt(
-      db_,
+      db_, &statements_,
       "SELECT seq, shard, topic, key, event_id, payload FROM outbox WHERE sent = 0 AND seq > ?2 "
       "ORDER BY seq LIMIT ?1");
   if (auto s = stmt.status(); !s.ok()) return s;
@@ -392,7 +422,7 @@ absl::Status SqliteStore::EnsureFullSyncLocked() {
 
 absl::Status SqliteStore::MarkSentLocked(const std::vector<OutboxRecord>& records) {
   if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  Stmt stmt(db_, "UPDATE outbox SET sent = 1 WHERE seq = ?1");
+  Stmt stmt(db_, &statements_, "UPDATE outbox SET sent = 1 WHERE seq = ?1");
   if (auto s = stmt.status(); !s.ok()) {
     (void)Exec("ROLLBACK");
     return s;

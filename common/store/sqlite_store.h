@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -34,6 +35,7 @@
 #include "common/store/store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace pdao {
 
@@ -78,6 +80,10 @@ class SqliteStore final : public Store {
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
   // False between MarkSent's synchronous=NORMAL and the restore of FULL.
   bool synchronous_full_ ABSL_GUARDED_BY(mu_) = true;
+  // Prepared statements kept for reuse, by the address of their SQL text (each call site's
+  // literal): a commit prepares none of its statements again. At most one per call site; a
+  // statement in use is out of the map until it is reset and given back.
+  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pdao
