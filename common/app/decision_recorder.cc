@@ -20,13 +20,26 @@ DecisionRecorder::~DecisionRecorder() {
 }
 
 void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
+  std::vector<Pending> own;
   {
     absl::MutexLock lock(&mu_);
-    if (!stop_ && queue_.size() < options_.max_queue) {
+    if (stop_ || queue_.size() >= options_.max_queue) {
+      ++failed_;
+    } else if (committing_ || !queue_.empty()) {
+      // A commit is in flight (or the writer is about to take the queue): join the next group,
+      // answered by the writer.
       queue_.push_back(Pending{std::move(events), std::move(done)});
       return;
+    } else {
+      // Idle: this caller commits its own decision at once, on its own thread: no hand-off to the
+      // writer and back. Decisions arriving meanwhile queue for the writer's next group.
+      committing_ = true;
+      own.push_back(Pending{std::move(events), std::move(done)});
     }
-    ++failed_;
+  }
+  if (!own.empty()) {
+    CommitGroup(own);
+    return;
   }
   done(absl::UnavailableError(absl::StrCat(
       "the decision record cannot be queued (", options_.max_queue, " decisions already wait for ",
@@ -61,12 +74,45 @@ uint64_t DecisionRecorder::commits() const {
   return commits_;
 }
 
+void DecisionRecorder::CommitGroup(std::vector<Pending>& batch) {
+  CommitRequest request;
+  request.shard = shard_;
+  request.outbox_wake_within = options_.relay_wake_within;
+  size_t events = 0;
+  for (const Pending& p : batch) events += p.events.size();
+  request.events.reserve(events);
+  for (Pending& p : batch) {
+    for (OutboxEvent& e : p.events) request.events.push_back(std::move(e));
+  }
+  absl::StatusOr<CommitResult> result = store_.Commit(request);
+  const absl::Status& status = result.status();
+  if (!status.ok()) {
+    log::Error("decision records not committed: their decisions fail closed (rule 34)",
+               {{"error", status.ToString()},
+                {"shard", shard_},
+                {"decisions", static_cast<int64_t>(batch.size())}});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    committing_ = false;
+    ++commits_;
+    if (status.ok()) {
+      committed_ += batch.size();
+    } else {
+      failed_ += batch.size();
+    }
+  }
+  for (Pending& p : batch) p.done(status);
+}
+
 void DecisionRecorder::Run() {
   std::vector<Pending> batch;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return !committing_ && (stop_ || !queue_.empty());
+      };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping with nothing left
       // Group commit: everything that queued while the previous commit was in flight.
@@ -74,34 +120,9 @@ void DecisionRecorder::Run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      committing_ = true;
     }
-    CommitRequest request;
-    request.shard = shard_;
-    request.outbox_wake_within = options_.relay_wake_within;
-    size_t events = 0;
-    for (const Pending& p : batch) events += p.events.size();
-    request.events.reserve(events);
-    for (Pending& p : batch) {
-      for (OutboxEvent& e : p.events) request.events.push_back(std::move(e));
-    }
-    absl::StatusOr<CommitResult> result = store_.Commit(request);
-    const absl::Status& status = result.status();
-    if (!status.ok()) {
-      log::Error("decision records not committed: their decisions fail closed (rule 34)",
-                 {{"error", status.ToString()},
-                  {"shard", shard_},
-                  {"decisions", static_cast<int64_t>(batch.size())}});
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      ++commits_;
-      if (status.ok()) {
-        committed_ += batch.size();
-      } else {
-        failed_ += batch.size();
-      }
-    }
-    for (Pending& p : batch) p.done(status);
+    CommitGroup(batch);
     batch.clear();
   }
 }

@@ -9,14 +9,19 @@
 // allowed use, usage_recorded for pricing). All of one decision's events go into the same commit,
 // so they are durable together or not at all.
 //
-// Group commit: Record() queues the events with a completion (no I/O); one writer thread takes
-// everything queued (up to `max_batch` decisions) and commits it as ONE events-only store commit on
-// the recorder's shard (SQLite: one fsynced WAL commit; Redis: one Lua script). While that commit
-// is in flight the next callers queue, so under load one fsync carries many decisions and unloaded
-// a decision costs one commit. After the commit returns, each completion is called with OK (the
-// events are durable) or with the commit's error (nothing to rely on: the caller must fail
-// closed). A failed commit is not retried: its callers are answered at once and the next batch
-// tries again. The service's outbox relay publishes the events like every other event.
+// Group commit, leader first (as leveldb's writer queue): a Record() that finds the recorder idle
+// (no commit in flight, nothing queued) commits its decision itself, on the calling thread, and
+// calls its completion there before it returns — an unloaded decision pays one commit and no
+// hand-off to another thread and back. A Record() that finds a commit in flight queues its
+// events with the completion (no I/O) and returns at once; one writer thread takes everything
+// queued (up to `max_batch` decisions) once the commit in flight has returned, and commits it as
+// ONE events-only store commit on the recorder's shard (SQLite: one fsynced WAL commit; Redis: one
+// Lua script). So under load one fsync carries many decisions, at most one caller's thread is ever
+// blocked (for one commit), and commits never overlap. After a commit returns, each completion is
+// called with OK (the events are durable) or with the commit's error (nothing to rely on: the
+// caller must fail closed). A failed commit is not retried: its callers are answered at once and
+// the next batch tries again. The service's outbox relay publishes the events like every other
+// event.
 //
 // The outbox relay hears of a commit within `relay_wake_within`
 // (CommitRequest::outbox_wake_within), not at once: one relay round (read, publish, mark sent) for
@@ -29,8 +34,9 @@
 // Bound: at most `max_queue` decisions wait for a commit; Record() beyond it answers UNAVAILABLE at
 // once, naming the bound (the queue never grows without limit; the caller denies).
 //
-// Completions run on the writer thread after the commit, outside the lock; they must be short and
-// must not wait for another Record() (RecordAndWait) themselves.
+// Completions run after the commit, outside the lock, on the writer thread or (idle) on the
+// caller's thread inside Record(); they must be short and must not wait for another Record()
+// (RecordAndWait) themselves.
 #pragma once
 
 #include <cstdint>
@@ -70,10 +76,11 @@ class DecisionRecorder {
   DecisionRecorder(const DecisionRecorder&) = delete;
   DecisionRecorder& operator=(const DecisionRecorder&) = delete;
 
-  // Queues one decision's `events` (at least one); `done` is called exactly once: OK once all of
+  // Records one decision's `events` (at least one); `done` is called exactly once: OK once all of
   // them are durable in the store's outbox; the store's error when their commit failed;
   // UNAVAILABLE naming `max_queue` and rule 34 at once (on the calling thread) when the queue is
-  // full or the recorder is stopping.
+  // full or the recorder is stopping. Idle, the commit and `done` run on the calling thread before
+  // Record() returns (it blocks for that one commit); otherwise Record() only queues.
   void Record(std::vector<OutboxEvent> events, Done done);
   // Record() and wait for its completion.
   absl::Status RecordAndWait(std::vector<OutboxEvent> events);
@@ -89,6 +96,8 @@ class DecisionRecorder {
     Done done;
   };
   void Run();
+  // Commits `batch` as one store commit, then answers each of its decisions (outside mu_).
+  void CommitGroup(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store& store_;
   const std::string shard_;
@@ -99,6 +108,7 @@ class DecisionRecorder {
   uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;  // a commit is in flight (writer or a caller)
   std::thread thread_;
 };
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -59,6 +60,15 @@ class DecisionRecorderTest : public ::testing::Test {
   void MakeRecorder(DecisionRecorderOptions options = {}) {
     recorder_ = std::make_unique<DecisionRecorder>(*gated_, kShard, options);
   }
+  // Records on a thread of its own and returns once its commit is held by the closed gate: the
+  // recorder was idle, so this caller commits itself and blocks in Record() until the gate opens.
+  std::thread RecordHeldAtTheGate(std::vector<OutboxEvent> events, Call& call) {
+    std::thread leader([this, events = std::move(events), &call]() mutable {
+      recorder_->Record(std::move(events), call.Done());
+    });
+    gated_->AwaitEntered();
+    return leader;
+  }
 
   std::vector<std::string> OutboxIds() {
     auto pending = sqlite_->PendingOutbox(10000);
@@ -86,12 +96,31 @@ TEST_F(DecisionRecorderTest, EveryEventOfADecisionIsDurableTogetherBeforeTheComp
   EXPECT_EQ(recorder_->failed(), 0u);
 }
 
+// Unloaded, a decision costs its commit and nothing more: the idle recorder commits on the caller's
+// thread, and the completion has run there before Record() returns (no hand-off to the writer
+// thread and back).
+TEST_F(DecisionRecorderTest, AnIdleRecorderCommitsOnTheCallersThreadBeforeRecordReturns) {
+  MakeRecorder();
+  Call call;
+  std::thread::id answered_on;
+  recorder_->Record(Events("alone"), [&](absl::Status s) {
+    answered_on = std::this_thread::get_id();
+    call.status = std::move(s);
+    call.answered.Notify();
+  });
+  ASSERT_TRUE(call.answered.HasBeenNotified()) << "answered before Record() returned";
+  EXPECT_TRUE(call.status.ok()) << call.status;
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  EXPECT_THAT(OutboxIds(), UnorderedElementsAreArray({"alone/0"}));
+  EXPECT_EQ(recorder_->commits(), 1u);
+}
+
 TEST_F(DecisionRecorderTest, NoCompletionBeforeTheCommitAndConcurrentDecisionsShareACommit) {
   MakeRecorder();
   gated_->Close();
   Call first;
-  recorder_->Record(Events("first"), first.Done());
-  gated_->AwaitEntered();  // the first decision's commit is in flight, held by the gate
+  // The first decision's commit is in flight (its caller's own), held by the gate.
+  std::thread leader = RecordHeldAtTheGate(Events("first"), first);
   constexpr int kConcurrent = 50;
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < kConcurrent; ++i) {
@@ -102,7 +131,8 @@ TEST_F(DecisionRecorderTest, NoCompletionBeforeTheCommitAndConcurrentDecisionsSh
   for (const auto& c : calls) EXPECT_FALSE(c->answered.HasBeenNotified());
   EXPECT_TRUE(OutboxIds().empty());
   gated_->Open();
-  first.answered.WaitForNotification();
+  leader.join();
+  ASSERT_TRUE(first.answered.HasBeenNotified()) << "answered before its Record() returned";
   EXPECT_TRUE(first.status.ok()) << first.status;
   for (const auto& c : calls) {
     c->answered.WaitForNotification();
@@ -122,14 +152,14 @@ TEST_F(DecisionRecorderTest, ABatchHoldsAtMostMaxBatchDecisions) {
   MakeRecorder(options);
   gated_->Close();
   Call first;
-  recorder_->Record(Events("first"), first.Done());
-  gated_->AwaitEntered();
+  std::thread leader = RecordHeldAtTheGate(Events("first"), first);
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < 10; ++i) {
     calls.push_back(std::make_unique<Call>());
     recorder_->Record(Events(absl::StrCat("d", i)), calls.back()->Done());
   }
   gated_->Open();
+  leader.join();
   for (const auto& c : calls) c->answered.WaitForNotification();
   EXPECT_EQ(gated_->batch_sizes(), (std::vector<size_t>{1, 4, 4, 2}));
 }
@@ -155,8 +185,7 @@ TEST_F(DecisionRecorderTest, AFullQueueIsRefusedAtOnceNamingTheBoundAndRule34) {
   MakeRecorder(options);
   gated_->Close();
   Call in_flight;
-  recorder_->Record(Events("in-flight"), in_flight.Done());
-  gated_->AwaitEntered();  // taken off the queue, its commit held by the gate
+  std::thread leader = RecordHeldAtTheGate(Events("in-flight"), in_flight);  // not queued
   Call queued;
   recorder_->Record(Events("queued"), queued.Done());  // fills the queue
   Call refused;
@@ -166,7 +195,7 @@ TEST_F(DecisionRecorderTest, AFullQueueIsRefusedAtOnceNamingTheBoundAndRule34) {
   EXPECT_THAT(refused.status.message(), HasSubstr("1 decisions already wait"));
   EXPECT_THAT(refused.status.message(), HasSubstr("rule 34"));
   gated_->Open();
-  in_flight.answered.WaitForNotification();
+  leader.join();
   queued.answered.WaitForNotification();
   EXPECT_TRUE(in_flight.status.ok());
   EXPECT_TRUE(queued.status.ok());
@@ -205,10 +234,10 @@ TEST_F(DecisionRecorderTest, DestroyingTheRecorderCommitsWhatIsQueued) {
   MakeRecorder();
   gated_->Close();
   Call first, second;
-  recorder_->Record(Events("first"), first.Done());
-  gated_->AwaitEntered();
+  std::thread leader = RecordHeldAtTheGate(Events("first"), first);
   recorder_->Record(Events("second"), second.Done());
   gated_->Open();
+  leader.join();
   recorder_.reset();
   ASSERT_TRUE(first.answered.HasBeenNotified());
   ASSERT_TRUE(second.answered.HasBeenNotified());

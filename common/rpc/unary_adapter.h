@@ -17,7 +17,7 @@
 // A call cancelled by the client, or whose deadline passed, while it waited for an executor thread
 // finishes CANCELLED without running the core. `ServeInline` runs a core method on the callback
 // thread instead, for a method that never blocks (an in-memory lookup: no store, no RPC, no lock
-// held for long); `ServeAsync` binds a core method that completes later by itself:
+// held for long); `ServeAsync` binds a core method that completes by itself (see ServeAsync):
 //   void Core::Method(const Principal&, const Req&, Resp*, std::function<void(absl::Status)> done)
 //
 // Methods are matched to the proto service by their request type (each rpc has its own request
@@ -120,8 +120,11 @@ class UnaryAdapter : public GrpcService::CallbackService {
     });
   }
 
-  // The core method is called on the callback thread and must return at once; the call finishes
-  // when it calls `done` (from any thread, exactly once).
+  // The core method is called on the callback thread; the call finishes when it calls `done` (from
+  // any thread, exactly once, possibly before it returns). It must return at once, except for one
+  // bounded wait that keeps a single callback thread at a time: a DecisionRecorder found idle
+  // commits the caller's decision on it (common/app/decision_recorder.h; at most one commit, and
+  // never two callback threads at once, since every other caller queues meanwhile).
   template <typename Req, typename Resp>
   void ServeAsync(AsyncCoreMethod<Req, Resp> method) {
     Core* core = &core_;  // not `this`: see Serve

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,13 @@ class DecisionAuditTest : public testing::AuthorizationFixture {
       call.answered.Notify();
     });
   }
+  // Starts `call` on a thread of its own and returns once its record's commit is held by the
+  // closed gate: the recorder was idle, so the caller commits its own decision and blocks there.
+  std::thread StartHeldAtTheGate(Call& call, const Principal& who, const v1::CheckRequest& req) {
+    std::thread leader([this, &call, who, req] { Start(call, who, req); });
+    decisions_->AwaitEntered();
+    return leader;
+  }
 
   std::string resource_;
   v1::Agreement agreement_;
@@ -122,8 +130,7 @@ TEST_F(DecisionAuditTest, NoAnswerBeforeTheRecordIsCommittedAndConcurrentChecksS
   SetUpCore();
   decisions_->Close();
   Call first;
-  Start(first, service_, Request("ops-a"));
-  decisions_->AwaitEntered();  // the first record's commit is in flight, held by the gate
+  std::thread leader = StartHeldAtTheGate(first, service_, Request("ops-a"));  // held at the gate
   constexpr int kConcurrent = 50;
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < kConcurrent; ++i) {
@@ -134,6 +141,7 @@ TEST_F(DecisionAuditTest, NoAnswerBeforeTheRecordIsCommittedAndConcurrentChecksS
   for (const auto& c : calls) EXPECT_FALSE(c->answered.HasBeenNotified());
   EXPECT_TRUE(Decisions().empty());
   decisions_->Open();
+  leader.join();
   first.answered.WaitForNotification();
   EXPECT_EQ(first.response.decision(), v1::DECISION_ALLOW);
   for (int i = 0; i < kConcurrent; ++i) {
@@ -178,8 +186,8 @@ TEST_F(DecisionAuditTest, AFullQueueDeniesAtOnceNamingRule34) {
   SetUpCore(options);
   decisions_->Close();
   Call in_flight;
-  Start(in_flight, service_, Request("ops-a"));
-  decisions_->AwaitEntered();  // taken off the queue, its commit held by the gate
+  std::thread leader =
+      StartHeldAtTheGate(in_flight, service_, Request("ops-a"));  // held at the gate
   Call queued;
   Start(queued, service_, Request("ops-a"));  // fills the queue
   Call refused;
@@ -188,6 +196,7 @@ TEST_F(DecisionAuditTest, AFullQueueDeniesAtOnceNamingRule34) {
   EXPECT_EQ(refused.response.decision(), v1::DECISION_DENY);
   EXPECT_THAT(refused.response.reason(), HasSubstr("rule 34"));
   decisions_->Open();
+  leader.join();
   in_flight.answered.WaitForNotification();
   queued.answered.WaitForNotification();
   EXPECT_EQ(in_flight.response.decision(), v1::DECISION_ALLOW);

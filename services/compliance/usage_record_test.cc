@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,13 @@ class UsageRecordTest : public CoreFixture {
                              call.answered.Notify();
                            });
   }
+  // Starts `call` on a thread of its own and returns once its record's commit is held by the
+  // closed gate: the recorder was idle, so the caller commits its own decision and blocks there.
+  std::thread StartHeldAtTheGate(Call& call, const v1::CheckUsageRequest& request) {
+    std::thread leader([this, &call, request] { Start(call, request); });
+    gated_->AwaitEntered();
+    return leader;
+  }
 
   size_t UsageEvents() {
     size_t n = 0;
@@ -82,8 +90,7 @@ TEST_F(UsageRecordTest, NoAnswerBeforeTheDecisionIsCommittedAndConcurrentUsesSha
   SetUpCore();
   gated_->Close();
   Call first;
-  Start(first, Request());
-  gated_->AwaitEntered();  // the first decision's commit is in flight, held by the gate
+  std::thread leader = StartHeldAtTheGate(first, Request());  // its commit held at the gate
   constexpr int kConcurrent = 20;
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < kConcurrent; ++i) {
@@ -94,6 +101,7 @@ TEST_F(UsageRecordTest, NoAnswerBeforeTheDecisionIsCommittedAndConcurrentUsesSha
   for (const auto& c : calls) EXPECT_FALSE(c->answered.HasBeenNotified());
   EXPECT_EQ(UsageEvents(), 0u);
   gated_->Open();
+  leader.join();
   first.answered.WaitForNotification();
   ASSERT_TRUE(first.status.ok()) << first.status;
   EXPECT_EQ(first.response.decision(), v1::USAGE_DECISION_ALLOW) << first.response.reason();
@@ -151,8 +159,7 @@ TEST_F(UsageRecordTest, AFullQueueIsRefusedAtOnceNamingTheBound) {
   SetUpCore(options);
   gated_->Close();
   Call in_flight;
-  Start(in_flight, Request());
-  gated_->AwaitEntered();  // taken off the queue, its commit held by the gate
+  std::thread leader = StartHeldAtTheGate(in_flight, Request());  // its commit held at the gate
   Call queued;
   Start(queued, Request());  // fills the queue
   Call refused;
@@ -162,6 +169,7 @@ TEST_F(UsageRecordTest, AFullQueueIsRefusedAtOnceNamingTheBound) {
   EXPECT_THAT(refused.status.message(), HasSubstr("1 decisions already wait"));
   EXPECT_THAT(refused.status.message(), HasSubstr("rule 34"));
   gated_->Open();
+  leader.join();
   in_flight.answered.WaitForNotification();
   queued.answered.WaitForNotification();
   EXPECT_EQ(in_flight.response.decision(), v1::USAGE_DECISION_ALLOW);
@@ -173,8 +181,7 @@ TEST_F(UsageRecordTest, OnceARevocationHasCommittedNoLaterUseIsAllowedWhileCommi
   SetUpCore();
   gated_->Close();
   Call before;
-  Start(before, Request());  // decided on the ACTIVE grant; its record is held at the gate
-  gated_->AwaitEntered();
+  std::thread leader = StartHeldAtTheGate(before, Request());  // its commit held at the gate
   // The revocation commits on the grant's own shard while usage commits are held.
   v1::RevokeGrantRequest revoke;
   revoke.set_grant_id(grant_.grant_id());
@@ -184,6 +191,7 @@ TEST_F(UsageRecordTest, OnceARevocationHasCommittedNoLaterUseIsAllowedWhileCommi
   Call after;
   Start(after, Request());
   gated_->Open();
+  leader.join();
   before.answered.WaitForNotification();
   after.answered.WaitForNotification();
   // The use decided before the revocation committed was allowed and is metered; the one after
