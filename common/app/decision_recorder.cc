@@ -9,14 +9,19 @@
 namespace pdao {
 
 DecisionRecorder::DecisionRecorder(Store& store, std::string shard, DecisionRecorderOptions options)
-    : store_(store), shard_(std::move(shard)), options_(options), thread_([this] { Run(); }) {}
+    : store_(store),
+      shard_(std::move(shard)),
+      options_(options),
+      thread_([this] { Run(); }),
+      answerer_([this] { Answer(); }) {}
 
 DecisionRecorder::~DecisionRecorder() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  thread_.join();
+  thread_.join();  // commits what is queued, then tells the answerer
+  answerer_.join();
 }
 
 void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
@@ -25,9 +30,10 @@ void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
     absl::MutexLock lock(&mu_);
     if (stop_ || queue_.size() >= options_.max_queue) {
       ++failed_;
-    } else if (committing_ || !queue_.empty()) {
-      // A commit is in flight (or the writer is about to take the queue): join the next group,
-      // answered by the writer.
+    } else if (committing_ || writer_busy_ || !queue_.empty() || !answers_.empty() || answering_) {
+      // A commit is in flight, or the writer is about to take the queue or still answering its
+      // last group: join the next group, answered by the writer (so that under load decisions keep
+      // sharing commits).
       queue_.push_back(Pending{std::move(events), std::move(done)});
       return;
     } else {
@@ -38,7 +44,8 @@ void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
     }
   }
   if (!own.empty()) {
-    CommitGroup(own);
+    const absl::Status status = CommitGroup(own);
+    own.front().done(status);
     return;
   }
   done(absl::UnavailableError(absl::StrCat(
@@ -74,7 +81,7 @@ uint64_t DecisionRecorder::commits() const {
   return commits_;
 }
 
-void DecisionRecorder::CommitGroup(std::vector<Pending>& batch) {
+absl::Status DecisionRecorder::CommitGroup(std::vector<Pending>& batch) {
   CommitRequest request;
   request.shard = shard_;
   request.outbox_wake_within = options_.relay_wake_within;
@@ -102,28 +109,58 @@ void DecisionRecorder::CommitGroup(std::vector<Pending>& batch) {
       failed_ += batch.size();
     }
   }
-  for (Pending& p : batch) p.done(status);
+  return status;
 }
 
 void DecisionRecorder::Run() {
-  std::vector<Pending> batch;
   for (;;) {
+    std::vector<Pending> batch;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return !committing_ && (stop_ || !queue_.empty());
       };
       mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping with nothing left
+      if (queue_.empty()) {  // stopping with nothing left
+        writer_done_ = true;
+        return;
+      }
       // Group commit: everything that queued while the previous commit was in flight.
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       committing_ = true;
+      writer_busy_ = true;
     }
-    CommitGroup(batch);
-    batch.clear();
+    absl::Status status = CommitGroup(batch);
+    // The answerer calls the completions while the next group commits. Bound: at most two
+    // committed groups wait for it.
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return answers_.size() < 2; };
+    mu_.Await(absl::Condition(&room));
+    answers_.push_back(Answered{std::move(batch), std::move(status)});
+    writer_busy_ = false;
+  }
+}
+
+void DecisionRecorder::Answer() {
+  for (;;) {
+    Answered group;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return writer_done_ || !answers_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (answers_.empty()) return;  // the writer has stopped and every group is answered
+      group = std::move(answers_.front());
+      answers_.pop_front();
+      answering_ = true;
+    }
+    for (Pending& p : group.decisions) p.done(group.status);
+    absl::MutexLock lock(&mu_);
+    answering_ = false;
   }
 }
 

@@ -10,18 +10,20 @@
 // so they are durable together or not at all.
 //
 // Group commit, leader first (as leveldb's writer queue): a Record() that finds the recorder idle
-// (no commit in flight, nothing queued) commits its decision itself, on the calling thread, and
-// calls its completion there before it returns — an unloaded decision pays one commit and no
-// hand-off to another thread and back. A Record() that finds a commit in flight queues its
-// events with the completion (no I/O) and returns at once; one writer thread takes everything
-// queued (up to `max_batch` decisions) once the commit in flight has returned, and commits it as
-// ONE events-only store commit on the recorder's shard (SQLite: one fsynced WAL commit; Redis: one
-// Lua script). So under load one fsync carries many decisions, at most one caller's thread is ever
-// blocked (for one commit), and commits never overlap. After a commit returns, each completion is
-// called with OK (the events are durable) or with the commit's error (nothing to rely on: the
-// caller must fail closed). A failed commit is not retried: its callers are answered at once and
-// the next batch tries again. The service's outbox relay publishes the events like every other
-// event.
+// (no commit in flight, nothing queued, no group waiting for its answers) commits its decision
+// itself, on the calling thread, and calls its completion there before it returns — an unloaded
+// decision pays one commit and no hand-off to another thread and back. A Record() that finds a
+// commit in flight queues its events with the completion (no I/O) and returns at once; one writer
+// thread takes everything queued (up to `max_batch` decisions) once the commit in flight has
+// returned, and commits it as ONE events-only store commit on the recorder's shard (SQLite: one
+// fsynced WAL commit; Redis: one Lua script). So under load one fsync carries many decisions, at
+// most one caller's thread is ever blocked (for one commit), and commits never overlap. After a
+// group's commit returns, an answerer thread calls its completions, in commit order, while the
+// writer already commits the next group (at most two committed groups wait for the answerer):
+// each completion gets OK (the events are durable) or the commit's error (nothing to rely on: the
+// caller must fail closed). A failed commit is not retried: its
+// callers are answered at once and the next batch tries again. The service's outbox relay publishes
+// the events like every other event.
 //
 // The outbox relay hears of a commit within `relay_wake_within`
 // (CommitRequest::outbox_wake_within), not at once: one relay round (read, publish, mark sent) for
@@ -34,7 +36,7 @@
 // Bound: at most `max_queue` decisions wait for a commit; Record() beyond it answers UNAVAILABLE at
 // once, naming the bound (the queue never grows without limit; the caller denies).
 //
-// Completions run after the commit, outside the lock, on the writer thread or (idle) on the
+// Completions run after the commit, outside the lock, on the answerer thread or (idle) on the
 // caller's thread inside Record(); they must be short and must not wait for another Record()
 // (RecordAndWait) themselves.
 #pragma once
@@ -95,9 +97,15 @@ class DecisionRecorder {
     std::vector<OutboxEvent> events;
     Done done;
   };
-  void Run();
-  // Commits `batch` as one store commit, then answers each of its decisions (outside mu_).
-  void CommitGroup(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  // A committed group waiting for its completions.
+  struct Answered {
+    std::vector<Pending> decisions;
+    absl::Status status;
+  };
+  void Run();     // the writer: commits queued groups
+  void Answer();  // the answerer: calls committed groups' completions, in commit order
+  // Commits `batch`'s events as one store commit and counts it; returns the commit's status.
+  absl::Status CommitGroup(std::vector<Pending>& batch) ABSL_LOCKS_EXCLUDED(mu_);
 
   Store& store_;
   const std::string shard_;
@@ -109,7 +117,13 @@ class DecisionRecorder {
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool committing_ ABSL_GUARDED_BY(mu_) = false;  // a commit is in flight (writer or a caller)
+  // The writer holds a group: from taking it off the queue until it is handed to the answerer.
+  bool writer_busy_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Answered> answers_ ABSL_GUARDED_BY(mu_);  // at most 2
+  bool answering_ ABSL_GUARDED_BY(mu_) = false;        // the answerer is calling completions
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;      // the writer has stopped
   std::thread thread_;
+  std::thread answerer_;
 };
 
 }  // namespace pdao

@@ -146,6 +146,40 @@ TEST_F(DecisionRecorderTest, NoCompletionBeforeTheCommitAndConcurrentDecisionsSh
   EXPECT_EQ(OutboxIds().size(), static_cast<size_t>(2 * kConcurrent + 1));
 }
 
+// Under load the disk is not idle while answers go out: the next group commits while the previous
+// group's completions still run (on the answerer thread), and completions keep commit order.
+TEST_F(DecisionRecorderTest, TheNextGroupCommitsWhileThePreviousGroupIsBeingAnswered) {
+  MakeRecorder();
+  gated_->Close();
+  Call first;
+  std::thread leader = RecordHeldAtTheGate(Events("first"), first);
+  // Queued behind the leader's commit; its completion blocks until released.
+  absl::Notification release, slow_answering;
+  Call slow;
+  recorder_->Record(Events("slow"), [&](absl::Status s) {
+    slow.status = std::move(s);
+    slow_answering.Notify();
+    release.WaitForNotification();
+    slow.answered.Notify();
+  });
+  gated_->Open();
+  leader.join();
+  slow_answering.WaitForNotification();  // "slow" is committed; its completion is running
+  Call next;
+  recorder_->Record(Events("next"), next.Done());  // not idle: queued for the writer
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (OutboxIds().size() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_THAT(OutboxIds(), UnorderedElementsAreArray({"first/0", "slow/0", "next/0"}))
+      << "the next group committed while the previous group's completion ran";
+  EXPECT_FALSE(next.answered.HasBeenNotified()) << "answers keep commit order";
+  release.Notify();
+  slow.answered.WaitForNotification();
+  next.answered.WaitForNotification();
+  EXPECT_TRUE(slow.status.ok());
+  EXPECT_TRUE(next.status.ok());
+  EXPECT_EQ(gated_->batch_sizes(), (std::vector<size_t>{1, 1, 1}));
+}
+
 TEST_F(DecisionRecorderTest, ABatchHoldsAtMostMaxBatchDecisions) {
   DecisionRecorderOptions options;
   options.max_batch = 4;
