@@ -17,8 +17,9 @@
 //                one Ledger::PostBatch commit;
 //   per message  HandleComplianceEvent of one event per call (a batch of one: the per-message
 //                path the module used before).
-// Then every event is handled once more, one by one (a redelivery must post nothing), and
-// Reconcile must be clean with ledger revenue = Σ priced uses.
+// The last round's batch phase prints Redis's commands per event (INFO commandstats) and the keys
+// it added per event. Then every event is handled once more, one by one (a redelivery must post
+// nothing), and Reconcile must be clean with ledger revenue = Σ priced uses.
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -239,9 +240,24 @@ int Main(int threads, absl::Duration phase, int batch) {
     const double raw = RawSetRate(host, port);
     const double cpu1 = RedisCpuSeconds(host, port);
     timed.Take();
+    // The last round's batch phase also shows where Redis's time goes: INFO commandstats (Lua's
+    // redis.call included) and the keys it adds, per metered event.
+    const bool breakdown = round == 2;
+    double keys0 = 0;
+    if (breakdown) {
+      bench::RedisCli(host, port, "CONFIG RESETSTAT");
+      keys0 = bench::RedisKeys(host, port);
+    }
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();
     const double cpu2 = RedisCpuSeconds(host, port);
+    if (breakdown && bn > 0) {
+      const double e = static_cast<double>(bn);
+      std::printf(
+          "  round %d batch: %.2f new keys per metered event; redis commands per event:\n%s", round,
+          (bench::RedisKeys(host, port) - keys0) / e,
+          bench::CommandStatsPerEvent(host, port, e).c_str());
+    }
     raw_cpu += cpu1 - cpu0;
     batch_cpu += cpu2 - cpu1;
     std::printf("  round %d: redis CPU %.2f us per raw SET, %.1f us per metered event (batch)\n",
