@@ -8,8 +8,8 @@
 // in force at the time of use and posted to the operator's books (services/pricing/ledger/) in ONE
 // commit with its MeteredUse record and its usage_metered event — one usage entry per consumer and
 // month of a commit, summing that consumer's uses, which their MeteredUse records name; the
-// MeteredUse key is derived from the event id, so a redelivered event posts nothing. A use that cannot be priced is recorded
-// UNPRICED with the reason (record, event, metric), never dropped.
+// MeteredUse key is derived from the event id, so a redelivered event posts nothing. A use that
+// cannot be priced is recorded UNPRICED with the reason (record, event, metric), never dropped.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   cap/{prod.<product>}/<seq:06>                  PriceCap, seq = its version (rule 26)
