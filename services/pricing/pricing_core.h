@@ -71,6 +71,10 @@ inline constexpr BatchOptions kMeteringBatch{
 struct PricingOptions {
   // Calendar days a yearly review gives to act (rule 29): 1..366.
   int review_adjustment_days = 90;
+  // Usage entries of one book and month that Reconcile checks against the MeteredUse records
+  // naming them (it holds a sum per entry): 1..10^7; a larger month is refused
+  // RESOURCE_EXHAUSTED.
+  int64_t max_reconciled_usage_entries = 1'000'000;
 };
 
 class PricingCore {

@@ -516,16 +516,26 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
     std::map<std::string, int64_t> expected{{month, 0}};
     // The month's priced uses by the entry that names them: (Σ amount, uses).
     std::map<std::string, std::pair<int64_t, int64_t>> by_entry;
-    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(store_, ledger::Ledger::ExtKey(book, "meter/"),
-                                                 [&](v1::MeteredUse&& m, int64_t) {
-                                                   if (m.state() != v1::METER_STATE_PRICED) return;
-                                                   expected[m.month()] += m.amount_fen();
-                                                   if (m.month() == month && m.amount_fen() > 0) {
-                                                     auto& [fen, uses] = by_entry[m.entry_id()];
-                                                     fen += m.amount_fen();
-                                                     ++uses;
-                                                   }
-                                                 }));
+    bool too_many = false;  // more than options_.max_reconciled_usage_entries entries
+    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(
+        store_, ledger::Ledger::ExtKey(book, "meter/"), [&](v1::MeteredUse&& m, int64_t) {
+          if (m.state() != v1::METER_STATE_PRICED) return;
+          expected[m.month()] += m.amount_fen();
+          if (m.month() != month || m.amount_fen() <= 0) return;
+          if (static_cast<int64_t>(by_entry.size()) >= options_.max_reconciled_usage_entries &&
+              !by_entry.contains(m.entry_id())) {
+            too_many = true;
+            return;
+          }
+          auto& [fen, uses] = by_entry[m.entry_id()];
+          fen += m.amount_fen();
+          ++uses;
+        }));
+    if (too_many) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "book ", book, " has more than ", options_.max_reconciled_usage_entries,
+          " usage entries in ", month, " (PricingOptions::max_reconciled_usage_entries)"));
+    }
     metered_total += expected[month];
     // Each usage entry charges exactly its uses: its consumer debit = Σ the amounts of the
     // MeteredUse records naming it, and it names as many uses (rule 30: every fen traced from a

@@ -564,12 +564,40 @@ TEST_F(PricingCoreTest, ReconciliationFindsATamperedMeteredUseOfAnAggregatedEntr
   std::set<std::string> subjects;
   for (const v1::Discrepancy& d : dirty->discrepancies()) subjects.insert(d.subject());
   EXPECT_EQ(subjects, (std::set<std::string>{"usage:a1", "usage:elsewhere"}));
-  // The statement refuses to show an entry whose uses do not add up to it.
+  // The statement refuses to show an entry whose uses do not name it.
   v1::GetStatementRequest req;
   req.set_org(kConsumer);
   req.set_month("2026-03");
   v1::GetStatementResponse st;
   EXPECT_EQ(core_->GetStatement(Consumer(), req, &st).code(), absl::StatusCode::kDataLoss);
+}
+
+// Reconcile holds a sum per usage entry of the month: beyond its bound it refuses, naming it.
+TEST_F(PricingCoreTest, ReconcileRefusesAMonthWithMoreUsageEntriesThanItsBound) {
+  PriceProduct();
+  prometheus::Registry other_metrics;
+  PricingOptions options;
+  options.max_reconciled_usage_entries = 1;
+  auto bounded = PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_,
+                                     other_metrics, options);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  const absl::Time now = clock_.Now();
+  ASSERT_TRUE((*bounded)->HandleComplianceBatch({Usage("a1", 1, now)}).ok());
+  v1::ReconcileRequest r;
+  r.set_month("2026-03");
+  v1::ReconcileResponse resp;
+  ASSERT_TRUE((*bounded)->Reconcile(Regulator(), r, &resp).ok());
+  EXPECT_TRUE(resp.clean());
+  ASSERT_TRUE((*bounded)->HandleComplianceBatch({Usage("a2", 1, now)}).ok());  // a second entry
+  absl::Status s = (*bounded)->Reconcile(Regulator(), r, &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(s.message()).find("max_reconciled_usage_entries"), std::string::npos) << s;
+  options.max_reconciled_usage_entries = 0;
+  EXPECT_EQ(PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_, other_metrics,
+                                options)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // A failed batch commit writes nothing of the batch; the bus then hands the messages one at a
