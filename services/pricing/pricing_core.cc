@@ -16,6 +16,11 @@ absl::StatusOr<std::unique_ptr<PricingCore>> PricingCore::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("review adjustment days must be 1..", kMaxAdjustmentDays, " (rule 29)"));
   }
+  if (options.max_reconciled_usage_entries < 1 ||
+      options.max_reconciled_usage_entries > 10'000'000) {
+    return absl::InvalidArgumentError(
+        "max_reconciled_usage_entries must be 1..10^7 (PricingOptions bound)");
+  }
   return std::unique_ptr<PricingCore>(
       new PricingCore(store, clock, registry, authorization, yields, metrics, options));
 }

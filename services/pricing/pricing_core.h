@@ -6,9 +6,10 @@
 //
 // Metering (HandleComplianceEvent): each usage_recorded event of compliance is priced at the price
 // in force at the time of use and posted to the operator's books (services/pricing/ledger/) in ONE
-// commit with its MeteredUse record and its usage_metered event; the MeteredUse key is derived
-// from the event id, so a redelivered event posts nothing. A use that cannot be priced is recorded
-// UNPRICED with the reason (record, event, metric), never dropped.
+// commit with its MeteredUse record and its usage_metered event — one usage entry per consumer and
+// month of a commit, summing that consumer's uses, which their MeteredUse records name; the
+// MeteredUse key is derived from the event id, so a redelivered event posts nothing. A use that
+// cannot be priced is recorded UNPRICED with the reason (record, event, metric), never dropped.
 //
 // Store layout (every key carries its aggregate's hash tag; see common/store/store.h):
 //   cap/{prod.<product>}/<seq:06>                  PriceCap, seq = its version (rule 26)
@@ -57,8 +58,9 @@ namespace pdao::pricing {
 // The consumer group of compliance's events.
 inline constexpr char kConsumerGroup[] = "pricing";
 
-// Uses posted in one ledger commit by the metering batch path: each adds an entry, a MeteredUse
-// record and an event (ledger bounds kMaxBatchEntries, kMaxExtraWrites).
+// Uses posted in one ledger commit by the metering batch path: each adds a MeteredUse record and an
+// event, and each consumer of the commit one usage entry (ledger bounds kMaxBatchEntries,
+// kMaxExtraWrites, kMaxSourcesPerEntry).
 inline constexpr size_t kMaxUsesPerCommit = 100;
 
 // How PricingModule consumes pdao.compliance.v1 (EventBus::SubscribeBatch): up to 500 messages,
@@ -69,6 +71,10 @@ inline constexpr BatchOptions kMeteringBatch{
 struct PricingOptions {
   // Calendar days a yearly review gives to act (rule 29): 1..366.
   int review_adjustment_days = 90;
+  // Usage entries of one book and month that Reconcile checks against the MeteredUse records
+  // naming them (it holds a sum per entry): 1..10^7; a larger month is refused
+  // RESOURCE_EXHAUSTED.
+  int64_t max_reconciled_usage_entries = 1'000'000;
 };
 
 class PricingCore {

@@ -186,7 +186,8 @@ absl::Status PricingCore::ComputeDistribution(const Principal& caller,
                               {.kind = ledger::AccountKind::kDistributionPayable,
                                .owner = parts[i].contributor_id,
                                .side = ledger::Side::kCredit,
-                               .amount = parts[i].amount}}};
+                               .amount = parts[i].amount}},
+                    .sources = {}};
     part->set_entry_id(e.id);
     PDAO_RETURN_IF_ERROR(EnsureAccount(
         {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));

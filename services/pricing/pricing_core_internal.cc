@@ -346,7 +346,9 @@ v1::LedgerEntry EntryToProto(const ledger::Entry& entry) {
     default:
       break;
   }
-  out.set_source_id(entry.reference);
+  // A usage entry names its uses in `sources`; one of a single use is that use's.
+  out.set_source_id(entry.reference.empty() && entry.sources.size() == 1 ? entry.sources.front()
+                                                                         : entry.reference);
   out.set_reverses_entry_id(entry.reverses);
   for (const ledger::Line& line : entry.lines) {
     v1::Posting* p = out.add_postings();

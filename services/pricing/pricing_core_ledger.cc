@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/app/proto_time.h"
 #include "common/app/requests.h"
 #include "common/events/event.h"
@@ -113,7 +114,11 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     };
     std::map<std::string, Units> units;
 
+    // One usage entry per consumer and month of the chunk (see HandleComplianceBatch): the
+    // consumer's debit and the revenue credit are the sum of its priced uses, `sources` names
+    // them. Its id is "usage:<event id of its first use>" (unique: a use is metered once).
     std::vector<ledger::Entry> entries;
+    std::map<std::pair<std::string, std::string>, size_t> entry_of;  // (consumer, month) -> index
     ledger::ExtraWrites extra;
     std::vector<v1::MeterState> states;
     std::vector<v1::MeteredUse> unpriced;  // logged once committed
@@ -207,27 +212,41 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
         metered.set_explanation(charge->explanation);
       }
       if (charge.ok() && charge->amount > 0) {
-        ledger::Entry entry{.book = book,
-                            .id = absl::StrCat("usage:", envelope.event_id()),
-                            .kind = ledger::EntryKind::kUsage,
-                            .time = at,
-                            .period = month,
-                            .reference = envelope.event_id(),
-                            .reverses = "",
-                            .lines = {{.kind = ledger::AccountKind::kConsumer,
-                                       .owner = u.consumer_org(),
-                                       .side = ledger::Side::kDebit,
-                                       .amount = charge->amount},
-                                      {.kind = ledger::AccountKind::kRevenue,
-                                       .owner = kRevenueOwner,
-                                       .side = ledger::Side::kCredit,
-                                       .amount = charge->amount}}};
+        auto group = entry_of.find({u.consumer_org(), month});
+        // A new entry for the consumer and month, or when the open one is full (its sources or
+        // its line amount would pass the ledger's bounds).
+        if (group == entry_of.end() ||
+            entries[group->second].sources.size() >=
+                static_cast<size_t>(ledger::kMaxSourcesPerEntry) ||
+            entries[group->second].lines[0].amount > ledger::kMaxAmount - charge->amount) {
+          entries.push_back(ledger::Entry{.book = book,
+                                          .id = absl::StrCat("usage:", envelope.event_id()),
+                                          .kind = ledger::EntryKind::kUsage,
+                                          .time = at,
+                                          .period = month,
+                                          .reference = "",
+                                          .reverses = "",
+                                          .lines = {{.kind = ledger::AccountKind::kConsumer,
+                                                     .owner = u.consumer_org(),
+                                                     .side = ledger::Side::kDebit,
+                                                     .amount = 0},
+                                                    {.kind = ledger::AccountKind::kRevenue,
+                                                     .owner = kRevenueOwner,
+                                                     .side = ledger::Side::kCredit,
+                                                     .amount = 0}},
+                                          .sources = {}});
+          group = entry_of.insert_or_assign({u.consumer_org(), month}, entries.size() - 1).first;
+          PDAO_RETURN_IF_ERROR(EnsureAccount(
+              {.book = book, .kind = ledger::AccountKind::kConsumer, .owner = u.consumer_org()}));
+          PDAO_RETURN_IF_ERROR(EnsureAccount(
+              {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
+        }
+        ledger::Entry& entry = entries[group->second];
+        entry.time = std::min(entry.time, at);
+        entry.lines[0].amount += charge->amount;
+        entry.lines[1].amount += charge->amount;
+        entry.sources.push_back(envelope.event_id());
         metered.set_entry_id(entry.id);
-        PDAO_RETURN_IF_ERROR(EnsureAccount(
-            {.book = book, .kind = ledger::AccountKind::kConsumer, .owner = u.consumer_org()}));
-        PDAO_RETURN_IF_ERROR(EnsureAccount(
-            {.book = book, .kind = ledger::AccountKind::kRevenue, .owner = kRevenueOwner}));
-        entries.push_back(std::move(entry));
       }
 
       EventContext context = Context(System(), envelope.event_id(), now);
@@ -280,7 +299,11 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     // moved a tier counter; or every entry was posted before, and the ledger wrote nothing (not
     // even the marks of the chunk's unpriced uses). Find the uses metered before, then price the
     // rest again (once; a second refusal goes back to the bus, which redelivers).
-    if (!committed.ok() && !absl::IsAborted(committed)) return committed;
+    // ALREADY_EXISTS: an entry id of this chunk names an entry posted before with other uses —
+    // its first use was metered before, in another chunk (a redelivery batched differently).
+    if (!committed.ok() && !absl::IsAborted(committed) && !absl::IsAlreadyExists(committed)) {
+      return committed;
+    }
     if (attempt > 0) {
       return committed.ok() ? absl::AbortedError(absl::StrCat("metering of ", book,
                                                               "'s uses kept meeting uses metered "
@@ -332,7 +355,8 @@ absl::Status PricingCore::RecordCost(const Principal& caller, const v1::RecordCo
                                 {.kind = ledger::AccountKind::kOperator,
                                  .owner = book,
                                  .side = ledger::Side::kCredit,
-                                 .amount = request.amount_fen()}}};
+                                 .amount = request.amount_fen()}},
+                      .sources = {}};
   PDAO_RETURN_IF_ERROR(EnsureBook(book));
   PDAO_RETURN_IF_ERROR(
       EnsureAccount({.book = book, .kind = ledger::AccountKind::kCost, .owner = book}));
@@ -362,10 +386,17 @@ absl::Status PricingCore::GetStatement(const Principal& caller,
   PDAO_ASSIGN_OR_RETURN(absl::CivilMonth month, ParseMonthField(request.month(), "month"));
   const int size = request.page().page_size() == 0 ? 100 : request.page().page_size();
   if (size < 0 || size > 1000) return absl::InvalidArgumentError("page.page_size must be 0..1000");
+  // The token is "<entry>" or "<entry>.<use>": the position in the month's entries and, within a
+  // usage entry of several uses, the use to go on from.
   int64_t offset = 0;
-  if (!request.page().page_token().empty() &&
-      (!absl::SimpleAtoi(request.page().page_token(), &offset) || offset < 0)) {
-    return absl::InvalidArgumentError("page.page_token is not one this service returned");
+  int64_t use_offset = 0;
+  if (!request.page().page_token().empty()) {
+    std::vector<absl::string_view> parts = absl::StrSplit(request.page().page_token(), '.');
+    if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &offset) || offset < 0 ||
+        (parts.size() == 2 && (!absl::SimpleAtoi(parts[1], &use_offset) || use_offset < 1 ||
+                               use_offset >= ledger::kMaxSourcesPerEntry))) {
+      return absl::InvalidArgumentError("page.page_token is not one this service returned");
+    }
   }
 
   // The holder's accounts: its own books (an operator) and its accounts in every operator's
@@ -418,13 +449,44 @@ absl::Status PricingCore::GetStatement(const Principal& caller,
   ordered.reserve(entries.size());
   for (const auto& [book, te] : entries) ordered.push_back({te.first, {te.second, book}});
   std::sort(ordered.begin(), ordered.end());
-  const int64_t end = std::min<int64_t>(offset + size, static_cast<int64_t>(ordered.size()));
-  for (int64_t i = offset; i < end; ++i) {
+  // A usage entry of several uses (one per consumer and month of a metering commit) is shown as
+  // one item per use, from the use's MeteredUse record: source_id = its event, postings = its
+  // amount on the entry's two accounts, entry_id = the ledger entry. The page holds `size` items.
+  const int64_t total = static_cast<int64_t>(ordered.size());
+  int64_t i = offset;
+  for (; i < total && response->entries_size() < size; ++i) {
     const auto& [id, book] = ordered[static_cast<size_t>(i)].second;
     PDAO_ASSIGN_OR_RETURN(ledger::Entry e, ledger_.GetEntry(book, id));
-    *response->add_entries() = EntryToProto(e);
+    if (e.kind != ledger::EntryKind::kUsage || e.sources.size() < 2) {
+      *response->add_entries() = EntryToProto(e);
+      use_offset = 0;
+      continue;
+    }
+    for (; use_offset < static_cast<int64_t>(e.sources.size()) && response->entries_size() < size;
+         ++use_offset) {
+      const std::string& event_id = e.sources[static_cast<size_t>(use_offset)];
+      PDAO_ASSIGN_OR_RETURN(auto use,
+                            LoadProto<v1::MeteredUse>(store_, MeterKey(book, e.period, event_id)));
+      if (!use.has_value() || use->first.entry_id() != e.id || use->first.amount_fen() <= 0) {
+        return absl::DataLossError(absl::StrCat(
+            "entry ", e.id, " of book ", book, " names use ", event_id,
+            " whose MeteredUse record is missing or names another entry (rule 30; Reconcile "
+            "reports it)"));
+      }
+      ledger::Entry one = e;
+      one.reference = event_id;
+      one.sources = {event_id};
+      one.time = FromProtoTime(use->first.at());
+      for (ledger::Line& line : one.lines) line.amount = use->first.amount_fen();
+      *response->add_entries() = EntryToProto(one);
+    }
+    if (use_offset < static_cast<int64_t>(e.sources.size())) break;  // the page is full mid-entry
+    use_offset = 0;
   }
-  if (end < static_cast<int64_t>(ordered.size())) response->set_next_page_token(absl::StrCat(end));
+  if (i < total) {
+    response->set_next_page_token(use_offset > 0 ? absl::StrCat(i, ".", use_offset)
+                                                 : absl::StrCat(i));
+  }
   return absl::OkStatus();
 }
 
@@ -452,13 +514,62 @@ absl::Status PricingCore::Reconcile(const Principal& caller, const v1::Reconcile
   for (const std::string& book : books) {
     // Σ priced metered uses per month of the book (every month: the ledger checks them all).
     std::map<std::string, int64_t> expected{{month, 0}};
-    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(store_, ledger::Ledger::ExtKey(book, "meter/"),
-                                                 [&](v1::MeteredUse&& m, int64_t) {
-                                                   if (m.state() == v1::METER_STATE_PRICED) {
-                                                     expected[m.month()] += m.amount_fen();
-                                                   }
-                                                 }));
+    // The month's priced uses by the entry that names them: (Σ amount, uses).
+    std::map<std::string, std::pair<int64_t, int64_t>> by_entry;
+    bool too_many = false;  // more than options_.max_reconciled_usage_entries entries
+    PDAO_RETURN_IF_ERROR(ScanAll<v1::MeteredUse>(
+        store_, ledger::Ledger::ExtKey(book, "meter/"), [&](v1::MeteredUse&& m, int64_t) {
+          if (m.state() != v1::METER_STATE_PRICED) return;
+          expected[m.month()] += m.amount_fen();
+          if (m.month() != month || m.amount_fen() <= 0) return;
+          if (static_cast<int64_t>(by_entry.size()) >= options_.max_reconciled_usage_entries &&
+              !by_entry.contains(m.entry_id())) {
+            too_many = true;
+            return;
+          }
+          auto& [fen, uses] = by_entry[m.entry_id()];
+          fen += m.amount_fen();
+          ++uses;
+        }));
+    if (too_many) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "book ", book, " has more than ", options_.max_reconciled_usage_entries,
+          " usage entries in ", month, " (PricingOptions::max_reconciled_usage_entries)"));
+    }
     metered_total += expected[month];
+    // Each usage entry charges exactly its uses: its consumer debit = Σ the amounts of the
+    // MeteredUse records naming it, and it names as many uses (rule 30: every fen traced from a
+    // metered use to a ledger posting).
+    for (const auto& [entry_id, sum] : by_entry) {
+      const auto& [fen, uses] = sum;
+      int64_t debit = 0;
+      int64_t named = 0;
+      std::string detail;
+      absl::StatusOr<ledger::Entry> entry = absl::NotFoundError("no entry id");
+      if (!entry_id.empty()) entry = ledger_.GetEntry(book, entry_id);
+      if (entry.ok()) {
+        for (const ledger::Line& l : entry->lines) {
+          if (l.side == ledger::Side::kDebit) debit += l.amount;
+        }
+        named = entry->sources.empty() ? 1 : static_cast<int64_t>(entry->sources.size());
+        if (named != uses) {
+          detail = absl::StrCat("names ", named, " uses, ", uses, " metered uses name it");
+        } else if (debit != fen) {
+          detail = "its debit differs from the sum of the metered uses that name it";
+        }
+      } else if (absl::IsNotFound(entry.status())) {
+        detail = "metered uses name an entry that is not in the books";
+      } else {
+        return entry.status();
+      }
+      if (detail.empty()) continue;
+      if (response->discrepancies_size() >= 1000) break;
+      v1::Discrepancy* out = response->add_discrepancies();
+      out->set_subject(entry_id.empty() ? "usage-entry" : entry_id);
+      out->set_expected_fen(fen);
+      out->set_actual_fen(debit);
+      out->set_detail(absl::StrCat("book ", book, ", usage-entry ", entry_id, ": ", detail));
+    }
     // Distributions are paid from the revenue account in their own periods (DistributionPeriod,
     // rule 31): each such period's net is minus what its month distributed (the Distribution
     // records); the months themselves keep Σ priced uses.

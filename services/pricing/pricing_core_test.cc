@@ -4,8 +4,10 @@
 #include "services/pricing/pricing_core.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -403,6 +405,201 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
   ExpectReconciled("2026-03", 31 * 8);
 }
 
+// A batch posts one usage entry per consumer (its debit = the sum of its uses, the MeteredUse
+// records naming it); each consumer's statement shows only its own uses, one item per use, and
+// pages through them; a redelivery, whole or regrouped, posts nothing twice.
+TEST_F(PricingCoreTest, ABatchPostsOneEntryPerConsumerAndEachStatementShowsOnlyItsOwnUses) {
+  PriceProduct();  // 8 fen per call
+  const absl::Time now = clock_.Now();
+  const auto commercial = compliance::v1::USE_CATEGORY_COMMERCIAL;
+  const std::vector<BusMessage> batch = {
+      Usage("a1", 1, now, kProduct, commercial, kConsumer),
+      Usage("b1", 4, now, kProduct, commercial, kOtherConsumer),
+      Usage("a2", 2, now + absl::Seconds(1), kProduct, commercial, kConsumer),
+      Usage("b2", 5, now, kProduct, commercial, kOtherConsumer),
+      Usage("a3", 3, now + absl::Seconds(2), kProduct, commercial, kConsumer)};
+  ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());
+
+  absl::StatusOr<ledger::Entry> a = core_->ledger().GetEntry(kOperator, "usage:a1");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->lines.size(), 2u);
+  EXPECT_EQ(a->lines[0].owner, kConsumer);
+  EXPECT_EQ(a->lines[0].amount, 8 * 6);
+  EXPECT_EQ(a->lines[1].amount, 8 * 6);
+  EXPECT_EQ(a->sources, (std::vector<std::string>{"a1", "a2", "a3"}));
+  absl::StatusOr<ledger::Entry> b = core_->ledger().GetEntry(kOperator, "usage:b1");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->lines[0].owner, kOtherConsumer);
+  EXPECT_EQ(b->lines[0].amount, 8 * 9);
+  EXPECT_EQ(b->sources, (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(core_->ledger().GetEntry(kOperator, "usage:a2").status().code(),
+            absl::StatusCode::kNotFound);
+  for (const v1::MeteredUse& m : Metered("2026-03")) {
+    EXPECT_EQ(m.entry_id(), m.consumer_org() == kConsumer ? "usage:a1" : "usage:b1")
+        << m.event_id();
+  }
+
+  // Each consumer sees its own uses only, one item per use with its amount.
+  auto statement = [&](const Principal& caller, const std::string& org, int page_size,
+                       const std::string& token) {
+    v1::GetStatementRequest req;
+    req.set_org(org);
+    req.set_month("2026-03");
+    req.mutable_page()->set_page_size(page_size);
+    req.mutable_page()->set_page_token(token);
+    v1::GetStatementResponse resp;
+    EXPECT_TRUE(core_->GetStatement(caller, req, &resp).ok());
+    return resp;
+  };
+  const std::string own_account = absl::StrCat(kOperator, "/consumer/", kConsumer);
+  v1::GetStatementResponse mine = statement(Consumer(), kConsumer, 0, "");
+  ASSERT_EQ(mine.entries_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    const v1::LedgerEntry& e = mine.entries(i);
+    EXPECT_EQ(e.kind(), v1::ENTRY_KIND_USAGE_CHARGE);
+    EXPECT_EQ(e.entry_id(), "usage:a1");
+    EXPECT_EQ(e.source_id(), absl::StrCat("a", i + 1));
+    ASSERT_EQ(e.postings_size(), 2);
+    EXPECT_EQ(e.postings(0).account(), own_account);
+    EXPECT_EQ(e.postings(0).debit_fen(), 8 * (i + 1));
+    EXPECT_EQ(e.postings(1).credit_fen(), 8 * (i + 1));
+  }
+  ASSERT_EQ(mine.balances_size(), 1);
+  EXPECT_EQ(mine.balances(0).balance_fen(), 48);
+  v1::GetStatementResponse theirs = statement(Consumer(kOtherConsumer), kOtherConsumer, 0, "");
+  ASSERT_EQ(theirs.entries_size(), 2);
+  for (const v1::LedgerEntry& e : theirs.entries()) {
+    EXPECT_EQ(e.entry_id(), "usage:b1");
+    for (const v1::Posting& p : e.postings()) EXPECT_NE(p.account(), own_account);
+  }
+  EXPECT_EQ(theirs.entries(0).postings(0).debit_fen(), 32);
+  EXPECT_EQ(theirs.entries(1).postings(0).debit_fen(), 40);
+  EXPECT_EQ(statement(Operator(), kOperator, 0, "").entries_size(), 5);
+
+  // Paging splits an entry's uses: 2, then 1.
+  v1::GetStatementResponse first = statement(Consumer(), kConsumer, 2, "");
+  ASSERT_EQ(first.entries_size(), 2);
+  ASSERT_FALSE(first.next_page_token().empty());
+  v1::GetStatementResponse second = statement(Consumer(), kConsumer, 2, first.next_page_token());
+  ASSERT_EQ(second.entries_size(), 1);
+  EXPECT_EQ(second.entries(0).source_id(), "a3");
+  EXPECT_TRUE(second.next_page_token().empty());
+
+  // Redelivered whole: nothing posted. Regrouped with a new use (an earlier batch's
+  // acknowledgement lost): only the new use is posted, in an entry of its own.
+  const auto after = Snap();
+  ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());
+  EXPECT_EQ(Snap(), after);
+  ASSERT_TRUE(core_
+                  ->HandleComplianceBatch(
+                      {batch[2], batch[4], Usage("a4", 1, now, kProduct, commercial, kConsumer)})
+                  .ok());
+  absl::StatusOr<ledger::Entry> a4 = core_->ledger().GetEntry(kOperator, "usage:a4");
+  ASSERT_TRUE(a4.ok()) << a4.status();
+  EXPECT_EQ(a4->sources, std::vector<std::string>{"a4"});
+  // Regrouped with the first use of an entry: its id names the entry posted before with other
+  // uses (ALREADY_EXISTS in the ledger), which is a use metered before, not an error.
+  ASSERT_TRUE(core_
+                  ->HandleComplianceBatch(
+                      {batch[0], batch[1], Usage("a5", 1, now, kProduct, commercial, kConsumer)})
+                  .ok());
+  absl::StatusOr<ledger::Entry> a5 = core_->ledger().GetEntry(kOperator, "usage:a5");
+  ASSERT_TRUE(a5.ok()) << a5.status();
+  EXPECT_EQ(a5->sources, std::vector<std::string>{"a5"});
+  a = core_->ledger().GetEntry(kOperator, "usage:a1");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->sources, (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_EQ(Metered("2026-03").size(), 7u);
+  EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 7);
+  ExpectReconciled("2026-03", 8 * 17);
+}
+
+// Reconciliation checks every usage entry against the MeteredUse records that name it: a tampered
+// use is found (its amount, or the entry it names).
+TEST_F(PricingCoreTest, ReconciliationFindsATamperedMeteredUseOfAnAggregatedEntry) {
+  PriceProduct();
+  const absl::Time now = clock_.Now();
+  ASSERT_TRUE(
+      core_->HandleComplianceBatch({Usage("a1", 1, now), Usage("a2", 2, now), Usage("a3", 3, now)})
+          .ok());
+  ExpectReconciled("2026-03", 48);
+  auto tamper = [&](const std::string& event_id, const std::function<void(v1::MeteredUse&)>& f) {
+    const std::string key =
+        ledger::Ledger::ExtKey(kOperator, absl::StrCat("meter/2026-03/", event_id));
+    auto stored = store_->Get(key);
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    v1::MeteredUse m;
+    ASSERT_TRUE(m.ParseFromString((*stored)->value));
+    f(m);
+    CommitRequest req;
+    req.shard = ledger::Ledger::ShardOf(kOperator);
+    req.puts.push_back(
+        Put{.key = key, .value = m.SerializeAsString(), .expected_version = (*stored)->version});
+    ASSERT_TRUE(store_->Commit(req).ok());
+  };
+
+  tamper("a2", [](v1::MeteredUse& m) { m.set_amount_fen(m.amount_fen() + 5); });
+  auto dirty = Reconcile("2026-03");
+  ASSERT_TRUE(dirty.ok()) << dirty.status();
+  EXPECT_FALSE(dirty->clean());
+  bool entry_found = false;
+  bool revenue_found = false;
+  for (const v1::Discrepancy& d : dirty->discrepancies()) {
+    if (d.subject() == "usage:a1") {
+      entry_found = true;
+      EXPECT_EQ(d.expected_fen(), 53);
+      EXPECT_EQ(d.actual_fen(), 48);
+    }
+    revenue_found |= d.subject() == "revenue";
+  }
+  EXPECT_TRUE(entry_found) << dirty->DebugString();
+  EXPECT_TRUE(revenue_found) << dirty->DebugString();
+
+  // The amount put back, the use moved to another entry: the sums agree, the entry does not.
+  tamper("a2", [](v1::MeteredUse& m) { m.set_amount_fen(m.amount_fen() - 5); });
+  ExpectReconciled("2026-03", 48);
+  tamper("a3", [](v1::MeteredUse& m) { m.set_entry_id("usage:elsewhere"); });
+  dirty = Reconcile("2026-03");
+  ASSERT_TRUE(dirty.ok()) << dirty.status();
+  std::set<std::string> subjects;
+  for (const v1::Discrepancy& d : dirty->discrepancies()) subjects.insert(d.subject());
+  EXPECT_EQ(subjects, (std::set<std::string>{"usage:a1", "usage:elsewhere"}));
+  // The statement refuses to show an entry whose uses do not name it.
+  v1::GetStatementRequest req;
+  req.set_org(kConsumer);
+  req.set_month("2026-03");
+  v1::GetStatementResponse st;
+  EXPECT_EQ(core_->GetStatement(Consumer(), req, &st).code(), absl::StatusCode::kDataLoss);
+}
+
+// Reconcile holds a sum per usage entry of the month: beyond its bound it refuses, naming it.
+TEST_F(PricingCoreTest, ReconcileRefusesAMonthWithMoreUsageEntriesThanItsBound) {
+  PriceProduct();
+  prometheus::Registry other_metrics;
+  PricingOptions options;
+  options.max_reconciled_usage_entries = 1;
+  auto bounded = PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_,
+                                     other_metrics, options);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  const absl::Time now = clock_.Now();
+  ASSERT_TRUE((*bounded)->HandleComplianceBatch({Usage("a1", 1, now)}).ok());
+  v1::ReconcileRequest r;
+  r.set_month("2026-03");
+  v1::ReconcileResponse resp;
+  ASSERT_TRUE((*bounded)->Reconcile(Regulator(), r, &resp).ok());
+  EXPECT_TRUE(resp.clean());
+  ASSERT_TRUE((*bounded)->HandleComplianceBatch({Usage("a2", 1, now)}).ok());  // a second entry
+  absl::Status s = (*bounded)->Reconcile(Regulator(), r, &resp);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(s.message()).find("max_reconciled_usage_entries"), std::string::npos) << s;
+  options.max_reconciled_usage_entries = 0;
+  EXPECT_EQ(PricingCore::Create(*store_, clock_, registry_, authorization_, *yields_, other_metrics,
+                                options)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // A failed batch commit writes nothing of the batch; the bus then hands the messages one at a
 // time (its contract), and each is posted exactly once.
 TEST_F(PricingCoreTest, AFailedBatchCommitWritesNothingAndTheMessagesAlonePostOnce) {
@@ -586,7 +783,8 @@ TEST_F(PricingCoreTest, ReconciliationIsCleanAndFindsAPlantedDifference) {
                                 {.kind = ledger::AccountKind::kRevenue,
                                  .owner = "operations",
                                  .side = ledger::Side::kCredit,
-                                 .amount = 7}}};
+                                 .amount = 7}},
+                      .sources = {}};
   ASSERT_TRUE(core_->ledger().Post(stray).ok());
   const size_t events_before = Events().size();
   auto dirty = Reconcile("2026-03");
@@ -762,7 +960,8 @@ TEST_F(PricingCoreTest, ADistributionCannotTakeMoreThanTheLedgerHoldsForThePerio
                                {.kind = ledger::AccountKind::kDistributionPayable,
                                 .owner = "dept-transport",
                                 .side = ledger::Side::kCredit,
-                                .amount = 1}}};
+                                .amount = 1}},
+                     .sources = {}};
   const auto before = Snap();
   auto posted = core_->ledger().Post(more);
   EXPECT_EQ(posted.status().code(), absl::StatusCode::kFailedPrecondition) << posted.status();

@@ -3,22 +3,25 @@
 // module's SubscribeBatch handler runs — into the ledger. Plain executable, no timing assertions;
 // bounded durations; loopback only.
 //
-//   bench_pricing_metering [threads] [seconds] [batch]
+//   bench_pricing_metering [threads] [seconds] [batch] [consumers]
 //
 // Starts a redis-server on a free loopback port (common/testing/redis: AOF, appendfsync everysec,
 // noeviction) and measures, in the same run, 3 alternating rounds of:
 //   raw          `redis-benchmark -t set -P 16` against that server: the pipelined SET baseline;
 //   batch        HandleComplianceBatch of `batch` (default kMeteringBatch.max_messages = 500, the
 //                module's) distinct usage_recorded events per call from `threads` threads (as many
-//                bus partitions), thread t metering uses of operator op-<t>'s product by 100
-//                consumers: the batch's tables are looked up in the price-table cache (one
-//                version read per distinct table), each use priced at the price in force, and
-//                every kMaxUsesPerCommit uses posted with their MeteredUse records and events in
-//                one Ledger::PostBatch commit;
+//                bus partitions), thread t metering uses of operator op-<t>'s product by
+//                `consumers` consumers (default 100; use n is consumer n % consumers, so a
+//                100-use commit holds min(100, consumers) distinct consumers — 100 is the worst
+//                case for the ledger's one usage entry per consumer and commit): the batch's tables
+//                are looked up in the price-table cache (one version read per distinct table), each
+//                use priced at the price in force, and every kMaxUsesPerCommit uses posted with
+//                their MeteredUse records and events in one Ledger::PostBatch commit;
 //   per message  HandleComplianceEvent of one event per call (a batch of one: the per-message
 //                path the module used before).
-// Then every event is handled once more, one by one (a redelivery must post nothing), and
-// Reconcile must be clean with ledger revenue = Σ priced uses.
+// The last round's batch phase prints Redis's commands per event (INFO commandstats) and the keys
+// it added per event. Then every event is handled once more, one by one (a redelivery must post
+// nothing), and Reconcile must be clean with ledger revenue = Σ priced uses.
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -104,7 +107,7 @@ std::string Breakdown(const TimedStore::Counts& c, uint64_t events) {
       c.commits > 0 ? 1e3 * c.commit_s / c.commits : 0);
 }
 
-BusMessage Use(int t, uint64_t n, absl::Time at) {
+BusMessage Use(int t, uint64_t n, absl::Time at, int consumers) {
   events::v1::Envelope e;
   e.set_event_id(absl::StrCat("bench-", t, "-", n));
   e.set_producer("compliance");
@@ -112,7 +115,7 @@ BusMessage Use(int t, uint64_t n, absl::Time at) {
   auto* u = e.mutable_usage_recorded();
   u->set_product_id(absl::StrCat("prod-", t));
   u->set_scenario_id("scn-1");
-  u->set_consumer_org(absl::StrCat("c", n % 100));
+  u->set_consumer_org(absl::StrCat("c", n % static_cast<uint64_t>(consumers)));
   u->set_operator_org(absl::StrCat("op-", t));
   u->set_units(static_cast<int64_t>(1 + n % 5));
   u->set_unit_kind(compliance::v1::UNIT_KIND_CALL);
@@ -126,7 +129,7 @@ using bench::kRawSets;
 using bench::RawSetRate;
 using bench::RedisCpuSeconds;
 
-int Main(int threads, absl::Duration phase, int batch) {
+int Main(int threads, absl::Duration phase, int batch, int consumers) {
   auto redis = pdao::testing::RedisServer::Start();
   if (!redis.ok()) {
     std::fprintf(stderr, "redis: %s\n", redis.status().ToString().c_str());
@@ -203,11 +206,13 @@ int Main(int threads, absl::Duration phase, int batch) {
           const uint64_t n = batch_size == 0 ? 1 : static_cast<uint64_t>(batch_size);
           absl::Status s;
           if (batch_size == 0) {
-            s = (*core)->HandleComplianceEvent(Use(t, handled[t], at));
+            s = (*core)->HandleComplianceEvent(Use(t, handled[t], at, consumers));
           } else {
             std::vector<BusMessage> messages;
             messages.reserve(n);
-            for (uint64_t i = 0; i < n; ++i) messages.push_back(Use(t, handled[t] + i, at));
+            for (uint64_t i = 0; i < n; ++i) {
+              messages.push_back(Use(t, handled[t] + i, at, consumers));
+            }
             s = (*core)->HandleComplianceBatch(messages);
           }
           if (!s.ok()) {
@@ -239,9 +244,24 @@ int Main(int threads, absl::Duration phase, int batch) {
     const double raw = RawSetRate(host, port);
     const double cpu1 = RedisCpuSeconds(host, port);
     timed.Take();
+    // The last round's batch phase also shows where Redis's time goes: INFO commandstats (Lua's
+    // redis.call included) and the keys it adds, per metered event.
+    const bool breakdown = round == 2;
+    double keys0 = 0;
+    if (breakdown) {
+      bench::RedisCli(host, port, "CONFIG RESETSTAT");
+      keys0 = bench::RedisKeys(host, port);
+    }
     const auto [bn, bs] = run(batch);
     const TimedStore::Counts bc = timed.Take();
     const double cpu2 = RedisCpuSeconds(host, port);
+    if (breakdown && bn > 0) {
+      const double e = static_cast<double>(bn);
+      std::printf(
+          "  round %d batch: %.2f new keys per metered event; redis commands per event:\n%s", round,
+          (bench::RedisKeys(host, port) - keys0) / e,
+          bench::CommandStatsPerEvent(host, port, e).c_str());
+    }
     raw_cpu += cpu1 - cpu0;
     batch_cpu += cpu2 - cpu1;
     std::printf("  round %d: redis CPU %.2f us per raw SET, %.1f us per metered event (batch)\n",
@@ -276,9 +296,9 @@ int Main(int threads, absl::Duration phase, int batch) {
   std::printf(
       "metering on redis, %d threads, 3 x %.1f s per phase: raw SET -P 16 %.0f/s; batch(%d) "
       "%.0f events/s (ratio %.4f); per message %.0f events/s (ratio %.4f); batch/per message "
-      "%.1fx; price-table loads %lld; failed %llu\n",
+      "%.1fx; %d consumers; price-table loads %lld; failed %llu\n",
       threads, absl::ToDoubleSeconds(phase), raw, batch, rate, raw > 0 ? rate / raw : 0, single,
-      raw > 0 ? single / raw : 0, single > 0 ? rate / single : 0,
+      raw > 0 ? single / raw : 0, single > 0 ? rate / single : 0, consumers,
       static_cast<long long>((*core)->price_tables().loads()),
       static_cast<unsigned long long>(failed.load()));
 
@@ -288,8 +308,8 @@ int Main(int threads, absl::Duration phase, int batch) {
   for (int t = 0; t < threads; ++t) {
     std::vector<BusMessage> again;
     for (uint64_t n = 0; n < handled[t]; ++n) {
-      if (n < 100 && !(*core)->HandleComplianceEvent(Use(t, n, at)).ok()) return 1;
-      again.push_back(Use(t, n, at));
+      if (n < 100 && !(*core)->HandleComplianceEvent(Use(t, n, at, consumers)).ok()) return 1;
+      again.push_back(Use(t, n, at, consumers));
       if (again.size() == static_cast<size_t>(batch) || n + 1 == handled[t]) {
         if (!(*core)->HandleComplianceBatch(again).ok()) return 1;
         again.clear();
@@ -323,12 +343,14 @@ int main(int argc, char** argv) {
   const double secs = argc > 2 ? std::atof(argv[2]) : 2.0;
   const int batch =
       argc > 3 ? std::atoi(argv[3]) : pdao::pricing::kMeteringBatch.max_messages;  // the module's
+  const int consumers = argc > 4 ? std::atoi(argv[4]) : 100;
   if (threads < 1 || threads > 64 || secs <= 0 || secs > 60 || batch < 1 ||
-      batch > pdao::kMaxBatchMessages) {
+      batch > pdao::kMaxBatchMessages || consumers < 1 || consumers > 100) {
     std::fprintf(stderr,
-                 "usage: bench_pricing_metering [threads 1..64] [seconds 0..60] [batch 1..%d]\n",
+                 "usage: bench_pricing_metering [threads 1..64] [seconds 0..60] [batch 1..%d] "
+                 "[consumers 1..100]\n",
                  pdao::kMaxBatchMessages);
     return 2;
   }
-  return pdao::pricing::Main(threads, absl::Seconds(secs), batch);
+  return pdao::pricing::Main(threads, absl::Seconds(secs), batch, consumers);
 }

@@ -64,4 +64,51 @@ inline double RedisCpuSeconds(const std::string& host, int port) {
   return found == 2 ? total : -1;
 }
 
+// The output of `redis-cli -h host -p port <args>` (e.g. "INFO commandstats", "DBSIZE"), or "".
+inline std::string RedisCli(const std::string& host, int port, const std::string& args) {
+  const std::string cmd =
+      absl::StrCat("redis-cli -h ", host, " -p ", port, " ", args, " 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) out += buf;
+  pclose(pipe);
+  return out;
+}
+
+// INFO commandstats as "cmd: calls per event, usec per call, usec per event" lines, one per
+// command, calls from Lua scripts included (Redis counts redis.call too).
+inline std::string CommandStatsPerEvent(const std::string& host, int port, double events) {
+  std::string out;
+  const std::string info = RedisCli(host, port, "INFO commandstats");
+  for (absl::string_view line : absl::StrSplit(info, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    // cmdstat_hset:calls=123,usec=456,usec_per_call=3.70,rejected_calls=0,failed_calls=0
+    if (!absl::ConsumePrefix(&line, "cmdstat_")) continue;
+    std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+    if (kv.size() != 2) continue;
+    double calls = 0, usec = 0;
+    for (absl::string_view field : absl::StrSplit(kv[1], ',')) {
+      std::vector<absl::string_view> f = absl::StrSplit(field, '=');
+      if (f.size() != 2) continue;
+      if (f[0] == "calls") (void)absl::SimpleAtod(f[1], &calls);
+      if (f[0] == "usec") (void)absl::SimpleAtod(f[1], &usec);
+    }
+    if (calls <= 0 || events <= 0) continue;
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "    %-10s %8.3f calls/event %8.2f us/call %8.2f us/event\n",
+                  std::string(kv[0]).c_str(), calls / events, usec / calls, usec / events);
+    out += buf;
+  }
+  return out;
+}
+
+// DBSIZE, or -1.
+inline double RedisKeys(const std::string& host, int port) {
+  double n = -1;
+  if (!absl::SimpleAtod(absl::StripAsciiWhitespace(RedisCli(host, port, "DBSIZE")), &n)) return -1;
+  return n;
+}
+
 }  // namespace pdao::bench

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 #include "services/pricing/ledger/ledger_keys.h"
@@ -32,6 +33,19 @@ absl::Status ValidateEntry(const Entry& e) {
   } else if (!e.reverses.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("entry '", e.id, "': only a reversal names the entry it reverses (rule 30)"));
+  }
+  if (e.sources.size() > static_cast<size_t>(kMaxSourcesPerEntry)) {
+    return absl::InvalidArgumentError(absl::StrCat("entry '", e.id, "' names ", e.sources.size(),
+                                                   " sources; at most ", kMaxSourcesPerEntry,
+                                                   " (ledger bound kMaxSourcesPerEntry)"));
+  }
+  absl::flat_hash_set<absl::string_view> distinct;
+  for (const std::string& source : e.sources) {
+    PDAO_RETURN_IF_ERROR(internal::ValidateId(source, "source"));
+    if (!distinct.insert(source).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("entry '", e.id, "' names source '", source, "' twice"));
+    }
   }
   if (e.kind == EntryKind::kUnspecified || static_cast<int>(e.kind) > 4) {
     return absl::InvalidArgumentError(
@@ -545,6 +559,7 @@ absl::StatusOr<PostResult> Ledger::Reverse(const std::string& book_id,
   reversal.period = period.empty() ? original.period : period;
   reversal.reference = original.reference;
   reversal.reverses = original_id;
+  reversal.sources = original.sources;
   for (const Line& l : original.lines) {
     Line mirrored = l;
     mirrored.side = l.side == Side::kDebit ? Side::kCredit : Side::kDebit;

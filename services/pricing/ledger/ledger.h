@@ -43,10 +43,11 @@
 namespace pdao::pricing::ledger {
 
 // Bounds of every input (each refusal names its bound).
-inline constexpr int kMaxIdLength = 128;      // book, owner, entry id, reference
-inline constexpr int kMaxPeriodLength = 16;   // e.g. "2026-11"
-inline constexpr int kMaxLinesPerEntry = 16;  // lines of one entry
-inline constexpr int kMaxBatchEntries = 500;  // entries of one PostBatch
+inline constexpr int kMaxIdLength = 128;         // book, owner, entry id, reference
+inline constexpr int kMaxPeriodLength = 16;      // e.g. "2026-11"
+inline constexpr int kMaxLinesPerEntry = 16;     // lines of one entry
+inline constexpr int kMaxSourcesPerEntry = 100;  // sources of one entry (the uses it aggregates)
+inline constexpr int kMaxBatchEntries = 500;     // entries of one PostBatch
 // Caller puts + events added to one commit: room for a record, an event and a counter per entry.
 inline constexpr int kMaxExtraWrites = 4 * kMaxBatchEntries;
 inline constexpr int64_t kMaxAmount = 1'000'000'000'000'000;  // fen per line (10^15 = 10^13 yuan)
@@ -126,6 +127,11 @@ struct Entry {
   std::string reference;  // what it stems from (event id, agreement:period); may be empty
   std::string reverses;   // kReversal only: the id of the entry it reverses
   std::vector<Line> lines;
+  // What it stems from when it aggregates several things (a usage entry: the event ids of the
+  // metered uses it charges, in their order): 0..kMaxSourcesPerEntry ids of the reference's
+  // format, each once. Stored in the entry record and compared for idempotency; not indexed (a
+  // reference is). A reversal carries its original's sources.
+  std::vector<std::string> sources;
 };
 
 // Writes the caller commits together with a posting (e.g. its outbox event). Every put key must

@@ -207,6 +207,7 @@ Entry FromRecord(const std::string& book, const store::EntryRecord& r) {
                            .side = static_cast<Side>(l.side()),
                            .amount = l.amount()});
   }
+  e.sources.assign(r.sources().begin(), r.sources().end());
   return e;
 }
 
@@ -225,6 +226,7 @@ store::EntryRecord ToRecord(const Entry& e) {
     lr->set_side(static_cast<int>(l.side));
     lr->set_amount(l.amount);
   }
+  for (const std::string& source : e.sources) r.add_sources(source);
   return r;
 }
 
@@ -244,6 +246,7 @@ std::string FirstDifference(const Entry& a, const Entry& b) {
       return absl::StrCat("line ", i);
     }
   }
+  if (a.sources != b.sources) return "sources";
   return "";
 }
 

@@ -243,6 +243,41 @@ TEST_P(LedgerSuite, RepostingTheSameIdPostsNothingAndADifferentContentIsRefused)
   EXPECT_EQ(DebitBalance(ledger(), AccountKind::kConsumer, "c1"), 100);
 }
 
+// An entry that aggregates several things names them in `sources`: stored and read back, part of
+// its content for idempotency, carried by its reversal, bounded and checked like ids.
+TEST_P(LedgerSuite, AnEntrysSourcesAreStoredComparedOnRepostAndBounded) {
+  Entry e = Usage(kBook, "usage:ev-1", "c1", 300, kT0);
+  e.reference = "";
+  e.sources = {"ev-1", "ev-2", "ev-3"};
+  ASSERT_TRUE(ledger().Post(e).ok());
+  absl::StatusOr<Entry> stored = ledger().GetEntry(kBook, "usage:ev-1");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->sources, e.sources);
+  const auto before = Snapshot(store());
+  absl::StatusOr<PostResult> again = Ledger(store()).Post(e);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->replayed);
+  Entry other = e;
+  other.sources = {"ev-1", "ev-2"};
+  absl::StatusOr<PostResult> refused = ledger().Post(other);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(refused.status().message(), HasSubstr("sources"));
+
+  Entry bad = Usage(kBook, "usage:ev-9", "c1", 100, kT0);
+  bad.sources = {"ev-9", "ev-9"};
+  EXPECT_THAT(ledger().Post(bad).status().message(), HasSubstr("twice"));
+  bad.sources = {"ev 9"};
+  EXPECT_EQ(ledger().Post(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.sources.clear();
+  for (int i = 0; i <= kMaxSourcesPerEntry; ++i) bad.sources.push_back(absl::StrCat("ev-", i));
+  EXPECT_THAT(ledger().Post(bad).status().message(), HasSubstr("kMaxSourcesPerEntry"));
+  EXPECT_EQ(Snapshot(store()), before);
+
+  absl::StatusOr<PostResult> rev = ledger().Reverse(kBook, "rev-1", "usage:ev-1", kT0, "");
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_EQ(rev->entry.sources, e.sources);
+}
+
 TEST_P(LedgerSuite, ARepostAnswersAsReplayEvenWhenItWouldNowOverdraw) {
   // Revenue can go down only by what it took in; a distribution takes all of it.
   ASSERT_TRUE(ledger().Post(Usage(kBook, "u1", "c1", 100, kT0)).ok());
