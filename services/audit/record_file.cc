@@ -9,6 +9,10 @@
 #include <cstring>
 #include <system_error>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 
@@ -39,10 +43,29 @@ uint32_t Get32(const char* p) {
 }
 
 uint32_t RecordCrc(uint32_t length, absl::string_view payload) {
-  std::string len;
-  Put32(len, length);
-  return Crc32c(payload, Crc32c(len));
+  const char len[4] = {static_cast<char>(length), static_cast<char>(length >> 8),
+                       static_cast<char>(length >> 16), static_cast<char>(length >> 24)};
+  return Crc32c(payload, Crc32c(absl::string_view(len, sizeof(len))));
 }
+
+#if defined(__x86_64__)
+// SSE4.2's CRC32 instruction computes exactly CRC-32C (Castagnoli, reflected), 8 bytes a step.
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(absl::string_view data, uint32_t crc) {
+  const char* p = data.data();
+  size_t n = data.size();
+  uint64_t c = ~crc & 0xffffffffu;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof(v));
+    c = _mm_crc32_u64(c, v);
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*p));
+  return ~c32;
+}
+
+bool HasSse42() { return __builtin_cpu_supports("sse4.2"); }
+#endif
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -64,6 +87,14 @@ bool PreadAll(int fd, char* buf, size_t n, uint64_t off) {
 }  // namespace
 
 uint32_t Crc32c(absl::string_view data, uint32_t crc) {
+#if defined(__x86_64__)
+  static const bool hardware = HasSse42();
+  if (hardware) return Crc32cSse42(data, crc);
+#endif
+  return Crc32cPortable(data, crc);
+}
+
+uint32_t Crc32cPortable(absl::string_view data, uint32_t crc) {
   static const std::array<uint32_t, 256> table = MakeTable();
   crc = ~crc;
   for (unsigned char c : data) crc = table[(crc ^ c) & 0xff] ^ (crc >> 8);
