@@ -61,7 +61,10 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   if (rows_.size() != index) rows_.resize(index);  // never happens: the log is dense
   rows_.push_back(row);
   if (!row.actor.empty()) by_actor_[row.actor].push_back(index);
-  if (!subject.empty() && OrgKey(subject) != row.actor) by_actor_[OrgKey(subject)].push_back(index);
+  if (!subject.empty()) {
+    std::string subject_key = OrgKey(subject);
+    if (subject_key != row.actor) by_actor_[std::move(subject_key)].push_back(index);
+  }
   if (!row.object_id.empty()) by_object_[row.object_id].push_back(index);
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "pdao/audit/v1/audit.pb.h"
@@ -75,9 +76,11 @@ class AuditIndex final : public EntryObserver {
 
   mutable absl::Mutex mu_;
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<uint64_t>> by_actor_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<uint64_t>> by_object_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> owner_ ABSL_GUARDED_BY(mu_);  // object id -> org
+  // Hash maps (looked up by key only; issue 10: the ordered maps' string compares were a tenth of
+  // the audit committer's CPU in bench_audit_ingest).
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> by_actor_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> by_object_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> owner_ ABSL_GUARDED_BY(mu_);  // object id -> org
   std::map<NodeKey, std::vector<Edge>> down_ ABSL_GUARDED_BY(mu_);
   std::map<NodeKey, std::vector<Edge>> up_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<NodeKey, NodeKey>> edges_ ABSL_GUARDED_BY(mu_);
