@@ -334,6 +334,7 @@ class KafkaSubscription final : public Subscription {
   void ConsumeBatch() {
     const BatchOptions& o = batch_->options();
     std::vector<FetchedMessage> batch;
+    batch.reserve(static_cast<size_t>(o.max_messages));  // grown, it moved every message again
     absl::Time deadline = absl::InfiniteFuture();
     while (batch.size() < static_cast<size_t>(o.max_messages)) {
       const int timeout_ms =

@@ -224,6 +224,8 @@ void AuditLog::Run() {
         return !queue_.empty() || stopping_;
       };
       queue_mu_.Await(absl::Condition(&ready));
+      // Sized once: growing it moved every pending (and its parsed envelope) several times.
+      batch.reserve(std::min(queue_.size(), options_.max_batch));
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -285,6 +287,8 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
   std::vector<Sequenced> fresh;
   std::vector<std::pair<size_t, uint64_t>> duplicates;
   absl::flat_hash_map<std::string, uint64_t> in_batch;
+  fresh.reserve(batch.size());
+  in_batch.reserve(batch.size());
   uint64_t next;
   {
     absl::ReaderMutexLock lock(&mu_);
