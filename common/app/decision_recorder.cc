@@ -55,7 +55,7 @@ void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
 
 absl::Status DecisionRecorder::RecordAndWait(std::vector<OutboxEvent> events) {
   // absl::Notification may be destroyed as soon as WaitForNotification returns, even while
-  // Notify() is still returning on the writer thread.
+  // Notify() is still returning on the answerer thread.
   absl::Notification finished;
   absl::Status result;
   Record(std::move(events), [&](absl::Status s) {

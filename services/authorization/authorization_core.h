@@ -140,8 +140,10 @@ class AuthorizationCore {
   // INVALID_ARGUMENT for a malformed request (no decision, no record). Otherwise OK with allow
   // or deny, returned once the decision is a durable audit record (access_decided, rule 32); when
   // the record cannot be made durable the answer is DENY with a reason naming rule 34, whatever
-  // the index said. Check blocks its thread for the group commit; CheckAsync returns at once and
-  // calls `done` (on the recorder's thread, or at once for a refusal) when answered.
+  // the index said. Check blocks its thread for the group commit; CheckAsync calls `done` when
+  // answered: at once for a refusal; when the recorder is idle, on this thread after its own
+  // commit, before it returns; otherwise it returns at once and the recorder's answerer thread
+  // calls `done` after the group commit.
   absl::Status Check(const Principal& caller, const v1::CheckRequest& request,
                      v1::CheckResponse* response);
   void CheckAsync(const Principal& caller, const v1::CheckRequest& request,

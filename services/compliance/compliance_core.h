@@ -144,8 +144,10 @@ class ComplianceCore {
   // request. Otherwise OK with allow or deny, after the decision (and an allowed use's
   // usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming the
   // recorder's queue bound, when it cannot be (the use must not proceed; rules 32, 34). CheckUsage
-  // blocks its thread for the group commit; CheckUsageAsync returns at once and calls `done` (on
-  // the recorder's thread, or at once for a refusal) when `response` is answered.
+  // blocks its thread for the group commit; CheckUsageAsync calls `done` when `response` is
+  // answered: at once for a refusal; when the recorder is idle, on this thread after its own
+  // commit, before it returns; otherwise it returns at once and the recorder's answerer thread
+  // calls `done` after the group commit.
   absl::Status CheckUsage(const Principal& caller, const v1::CheckUsageRequest& request,
                           v1::CheckUsageResponse* response);
   void CheckUsageAsync(const Principal& caller, const v1::CheckUsageRequest& request,
