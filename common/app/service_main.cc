@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/crypto/dev_ca.h"
 #include "common/log/log.h"
@@ -47,6 +48,14 @@ void DefineServiceFlags(const ServiceMain& main, Config& config) {
 absl::StatusOr<std::unique_ptr<App>> App::Create(const ServiceMain& main,
                                                  std::unique_ptr<Config> config,
                                                  const Clock* clock) {
+#ifdef NDEBUG
+  // Debian's Abseil is built without NDEBUG, so every absl::Mutex in a release binary keeps
+  // Abseil's lock-order graph (deadlock detection): a global graph updated on every nested
+  // acquisition and on every Mutex's destruction, about 3 % of a loaded CheckUsage server's CPU
+  // (perf, docs/benchmarks.md "Session 6"). Release services skip it; Debug and sanitizer builds
+  // (every test run) keep it on, and clang's -Wthread-safety checks lock use at compile time.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   std::unique_ptr<App> app(new App());
   app->config_ = std::move(config);
   absl::StatusOr<HostOptions> options = HostOptionsFromConfig(*app->config_, main.program);
