@@ -25,25 +25,26 @@ DecisionRecorder::~DecisionRecorder() {
 }
 
 void DecisionRecorder::Record(std::vector<OutboxEvent> events, Done done) {
-  std::vector<Pending> own;
+  bool lead = false;
   {
     absl::MutexLock lock(&mu_);
     if (stop_ || queue_.size() >= options_.max_queue) {
       ++failed_;
     } else if (committing_ || writer_busy_ || !queue_.empty() || !answers_.empty() || answering_) {
-      // A commit is in flight, or the writer is about to take the queue or still answering its
-      // last group: join the next group, answered by the writer (so that under load decisions keep
-      // sharing commits).
+      // A commit is in flight, the writer is about to take the queue, or a group still waits for
+      // its answers: join the next group (so that under load decisions keep sharing commits).
       queue_.push_back(Pending{std::move(events), std::move(done)});
       return;
     } else {
       // Idle: this caller commits its own decision at once, on its own thread: no hand-off to the
       // writer and back. Decisions arriving meanwhile queue for the writer's next group.
       committing_ = true;
-      own.push_back(Pending{std::move(events), std::move(done)});
+      lead = true;
     }
   }
-  if (!own.empty()) {
+  if (lead) {
+    std::vector<Pending> own;
+    own.push_back(Pending{std::move(events), std::move(done)});
     const absl::Status status = CommitGroup(own);
     own.front().done(status);
     return;
