@@ -334,7 +334,6 @@ class KafkaSubscription final : public Subscription {
   void ConsumeBatch() {
     const BatchOptions& o = batch_->options();
     std::vector<FetchedMessage> batch;
-    batch.reserve(static_cast<size_t>(o.max_messages));  // grown, it moved every message again
     absl::Time deadline = absl::InfiniteFuture();
     while (batch.size() < static_cast<size_t>(o.max_messages)) {
       const int timeout_ms =
@@ -350,6 +349,9 @@ class KafkaSubscription final : public Subscription {
           }
           f.partition = msg->partition();
           f.offset = msg->offset();
+          // Sized once the first message is here (an idle round allocates nothing); grown, the
+          // vector would move every message again.
+          if (batch.empty()) batch.reserve(static_cast<size_t>(o.max_messages));
           batch.push_back(std::move(f));
           if (batch.size() == 1) deadline = absl::Now() + o.linger;
         }
