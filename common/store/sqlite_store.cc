@@ -59,7 +59,6 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   }
 }
 
-// One prepared statement, finalized on scope exit.
 using StatementCache = absl::flat_hash_map<const char*, sqlite3_stmt*>;
 
 // One prepared statement for the length of a scope. With a cache (the store's, under its mutex)
