@@ -52,8 +52,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Create(const ServiceMain& main,
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex in a release binary keeps
   // Abseil's lock-order graph (deadlock detection): a global graph updated on every nested
   // acquisition and on every Mutex's destruction, about 3 % of a loaded CheckUsage server's CPU
-  // (perf, docs/benchmarks.md "Session 6"). Release services skip it; Debug and sanitizer builds
-  // (every test run) keep it on, and clang's -Wthread-safety checks lock use at compile time.
+  // (perf, docs/benchmarks.md "Re-run after session 6's changes"). Release services skip it; Debug
+  // and sanitizer builds (every test run) keep it on, and clang's -Wthread-safety checks lock use
+  // at compile time.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
   std::unique_ptr<App> app(new App());
