@@ -39,11 +39,20 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
   return step->marked;
 }
 
+void OutboxRelay::EraseOutcome(Shared& s, const std::string& id) {
+  auto it = s.outcomes.find(id);
+  if (it == s.outcomes.end()) return;
+  if (!it->second.has_value()) --s.awaiting;
+  s.outcomes.erase(it);
+}
+
 void OutboxRelay::PublishLocked(Entry& entry) {
   std::shared_ptr<Shared> s = shared_;
   {
     absl::MutexLock lock(&s->mu);
-    s->outcomes[entry.record.id] = std::nullopt;
+    auto [it, inserted] = s->outcomes.try_emplace(entry.record.id);
+    if (inserted || it->second.has_value()) ++s->awaiting;
+    it->second = std::nullopt;
   }
   entry.state = State::kOnItsWay;
   const OutboxEvent& e = entry.record.event;
@@ -53,6 +62,7 @@ void OutboxRelay::PublishLocked(Entry& entry) {
                                          auto it = s->outcomes.find(id);
                                          if (it != s->outcomes.end() && !it->second.has_value()) {
                                            it->second = outcome;
+                                           --s->awaiting;
                                          }
                                          ++s->reports;
                                        });
@@ -60,11 +70,15 @@ void OutboxRelay::PublishLocked(Entry& entry) {
     ++published_;
   } else {
     absl::MutexLock lock(&s->mu);
-    s->outcomes[entry.record.id] = accepted;  // the callback will not run
+    auto it = s->outcomes.find(entry.record.id);
+    if (it != s->outcomes.end() && !it->second.has_value()) {
+      it->second = accepted;  // the callback will not run
+      --s->awaiting;
+    }
   }
 }
 
-absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window) {
+absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window, bool read) {
   ++rounds_;
   StepResult result;
   std::shared_ptr<Shared> s = shared_;
@@ -81,7 +95,7 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
   // 1. Read after what the window holds, while it has room.
   const int room = inflight_ - window_size_;
   std::vector<std::pair<std::string, size_t>> fresh;  // (shard, index in its deque) in read order
-  if (room > 0) {
+  if (room > 0 && read) {
     const int limit = std::min(batch_, room);
     std::vector<std::string> after;
     after.reserve(window_.size());
@@ -171,7 +185,7 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
       }
       if (after_on_its_way) continue;  // none is ever on its way twice: wait for those reports
       for (size_t j = failed; j < entries.size(); ++j) {
-        s->outcomes.erase(entries[j].record.id);
+        EraseOutcome(*s, entries[j].record.id);
         entries[j].state = State::kUnpublished;
       }
     }
@@ -187,7 +201,7 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
     for (const auto& [shard, count] : prefix) {
       std::deque<Entry>& entries = window_[shard];
       for (size_t k = 0; k < count; ++k) {
-        s->outcomes.erase(entries.front().record.id);
+        EraseOutcome(*s, entries.front().record.id);
         auto t = read_times_.find(entries.front().read_at);
         if (t != read_times_.end() && --t->second == 0) read_times_.erase(t);
         entries.pop_front();
@@ -234,6 +248,7 @@ void OutboxRelay::Stop() {
 
 void OutboxRelay::Loop() {
   Shared& s = *shared_;
+  bool read = true;  // the first step reads
   while (true) {
     uint64_t commits = 0;  // commits notified before this step: the step reads their records
     uint64_t reports = 0;  // reports received before this step: the step settles them
@@ -244,20 +259,33 @@ void OutboxRelay::Loop() {
       reports = s.reports;
     }
     bool more = false;
+    bool pressed = false;
     {
       absl::MutexLock lock(&step_mu_);
-      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false);
+      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false, read);
       // Straight on when a full batch was read and the window has room (more may be waiting).
       more = step.ok() && step->read_full && window_size_ < inflight_;
+      pressed = window_size_ >= inflight_ / 2;
     }
-    if (more) continue;
-    // Otherwise pause until a report or a commit arrives during or after the step, Stop, or the
-    // poll interval.
+    if (more) {
+      read = true;
+      continue;
+    }
+    // Otherwise pause until a commit arrives during or after the step, every record on its way
+    // has its report (one settling step per round, not one per report), Stop, or the poll
+    // interval. With the window at least half full, each report wakes it (keeps a loaded pipeline
+    // moving).
     absl::MutexLock lock(&s.mu);
-    auto woken = [&s, commits, reports]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-      return s.stopping || s.commits != commits || s.reports != reports;
+    auto woken = [&s, commits, reports, pressed]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+      return s.stopping || s.commits != commits ||
+             (s.reports != reports && (s.awaiting == 0 || pressed));
     };
-    s.mu.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
+    const bool by_event = s.mu.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
+    // A step that only reports woke settles what they reported and reads nothing new: the records
+    // committed meanwhile are read when their commit's wake (within the committer's
+    // outbox_wake_within) or the poll comes — so an idle-to-busy relay does not chase every report
+    // with a read, a publish and a mark of its own (docs/benchmarks.md, "The relay's rounds").
+    read = !by_event || s.stopping || s.commits != commits || pressed;
   }
   // Drain: whole rounds while they make progress, bounded.
   const absl::Time deadline = absl::Now() + options_.drain_timeout;

@@ -24,10 +24,14 @@
 //
 // RunOnce() is one step that also waits (up to delivery_wait) for the reports of everything in
 // the window before it settles: a whole round, as before the window (tests, drain). The thread
-// started by Start() does not wait for a whole round: it steps again as soon as a delivery report
-// arrives, a commit of the same Store object appends outbox events (Store::AddOutboxListener), or
-// a full batch was read and the window has room; otherwise after poll_interval. The poll is the
-// fallback for records the listener cannot see (written by another process into a shared Redis
+// started by Start() steps again when a commit of the same Store object appends outbox events
+// (Store::AddOutboxListener, within the commit's outbox_wake_within), when a full batch was read
+// and the window has room, or when every record on its way has its delivery report — that step
+// settles (marks) and reads nothing new, so one round is one read, one publish and one mark
+// instead of a read, publish and mark chasing each report (each a store transaction next to the
+// service's own commits); while the window is at least half full each report wakes it and it
+// reads as well (a loaded Kafka pipeline keeps moving). Otherwise after poll_interval. The poll is
+// the fallback for records the listener cannot see (written by another process into a shared Redis
 // outbox) and the pause before a failed record is published again. Stop() lets the thread drain
 // (whole rounds while they make progress, bounded by drain_timeout), then joins it. Thread-safe;
 // steps never overlap.
@@ -136,6 +140,7 @@ class OutboxRelay {
     // or reported and not yet settled
     std::map<std::string, std::optional<absl::Status>> outcomes ABSL_GUARDED_BY(mu);
     uint64_t reports ABSL_GUARDED_BY(mu) = 0;  // delivery reports received
+    int64_t awaiting ABSL_GUARDED_BY(mu) = 0;  // outcomes still std::nullopt (awaiting a report)
     uint64_t commits ABSL_GUARDED_BY(mu) = 0;  // Store commits notified by the listener
     bool stopping ABSL_GUARDED_BY(mu) = false;
   };
@@ -152,8 +157,12 @@ class OutboxRelay {
   };
 
   void Loop();
-  absl::StatusOr<StepResult> StepLocked(bool wait_for_window)
+  // `read` false: publish again what failed and settle, but read nothing new (a step woken only by
+  // delivery reports; see Loop).
+  absl::StatusOr<StepResult> StepLocked(bool wait_for_window, bool read = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_);
+  // Erases `id`'s outcome, keeping Shared::awaiting right.
+  static void EraseOutcome(Shared& s, const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu);
   void PublishLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_);
 
   Store& store_;
