@@ -157,7 +157,8 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
       for (; i < entries.size() && entries[i].state == State::kOnItsWay; ++i) {
         auto it = s->outcomes.find(entries[i].record.id);
         if (it == s->outcomes.end() || !it->second.has_value() || !it->second->ok()) break;
-        to_mark.push_back(entries[i].record);
+        // MarkSent needs the id (and shard), not the event: no copy of the payload.
+        to_mark.push_back(OutboxRecord{entries[i].record.id, entries[i].record.shard, {}});
       }
       if (i > 0) prefix[shard] = i;
       // The first failure at or after the delivered prefix.

@@ -420,21 +420,35 @@ absl::Status SqliteStore::EnsureFullSyncLocked() {
 }
 
 absl::Status SqliteStore::MarkSentLocked(const std::vector<OutboxRecord>& records) {
+  // The relay marks whole rounds, whose seqs are mostly consecutive: one UPDATE per run of
+  // consecutive seqs instead of one per record.
+  std::vector<int64_t> seqs;
+  seqs.reserve(records.size());
+  for (const OutboxRecord& record : records) {
+    int64_t seq = 0;
+    if (absl::SimpleAtoi(record.id, &seq)) seqs.push_back(seq);  // else not ours: ignored
+  }
+  if (seqs.empty()) return absl::OkStatus();
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
   if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  Stmt stmt(db_, &statements_, "UPDATE outbox SET sent = 1 WHERE seq = ?1");
+  Stmt stmt(db_, &statements_,
+            "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2 AND sent = 0");
   if (auto s = stmt.status(); !s.ok()) {
     (void)Exec("ROLLBACK");
     return s;
   }
-  for (const OutboxRecord& record : records) {
-    int64_t seq = 0;
-    if (!absl::SimpleAtoi(record.id, &seq)) continue;  // not ours: unknown ids are ignored
+  for (size_t first = 0; first < seqs.size();) {
+    size_t last = first;
+    while (last + 1 < seqs.size() && seqs[last + 1] == seqs[last] + 1) ++last;
     stmt.Reset();
-    stmt.BindInt(1, seq);
+    stmt.BindInt(1, seqs[first]);
+    stmt.BindInt(2, seqs[last]);
     if (auto s = stmt.Done("mark sent"); !s.ok()) {
       (void)Exec("ROLLBACK");
       return s;
     }
+    first = last + 1;
   }
   if (auto s = Exec("COMMIT"); !s.ok()) {
     (void)Exec("ROLLBACK");

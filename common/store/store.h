@@ -149,6 +149,7 @@ class Store {
       int limit, const std::vector<std::string>& after) = 0;
 
   // Marks records as delivered so PendingOutbox no longer returns them. Unknown ids are ignored.
+  // Only each record's `id` is read (a caller may leave the event empty).
   virtual absl::Status MarkSent(const std::vector<OutboxRecord>& records) = 0;
 
   // Registers `listener`, called on the committing thread after each successful commit of this

@@ -440,6 +440,33 @@ TEST_P(StoreConformanceTest, OutboxKeepsEachShardsOrderAndMarkSentRemoves) {
   EXPECT_EQ(store().PendingOutbox(0).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// MarkSent reads only each record's id (the relay passes ids without their events), and marks
+// exactly the records named — a scattered set of single records and runs (SqliteStore marks runs
+// of consecutive positions with one statement each), unsorted and with a repeat — and no other.
+TEST_P(StoreConformanceTest, MarkSentMarksExactlyTheNamedRecordsByIdAlone) {
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) {
+    CommitRequest req;
+    req.shard = "scatter";
+    req.puts = {{absl::StrCat("scatter/{scatter}/", i), "x", kMustNotExist}};
+    const std::string id = absl::StrCat("s", i);
+    req.events.push_back(Event(id, "scatter"));
+    want.push_back(id);
+    ASSERT_TRUE(store().Commit(req).ok());
+  }
+  std::vector<OutboxRecord> all = AllPending(store());
+  ASSERT_EQ(EventIds(all, "scatter"), want);
+  const std::vector<int> mark = {7, 0, 1, 2, 4, 9, 10, 11, 12, 19, 2};  // unsorted, 2 twice
+  std::vector<OutboxRecord> ids_only;
+  for (int i : mark) ids_only.push_back(OutboxRecord{all[static_cast<size_t>(i)].id, "", {}});
+  ASSERT_TRUE(store().MarkSent(ids_only).ok());
+  std::vector<std::string> expect_rest;
+  for (int i = 0; i < 20; ++i) {
+    if (std::find(mark.begin(), mark.end(), i) == mark.end()) expect_rest.push_back(want[i]);
+  }
+  EXPECT_EQ(EventIds(AllPending(store()), "scatter"), expect_rest);
+}
+
 // A limited read fills its limit from one busy shard (a store that reads a share per partition
 // must read the rest where there is more), in the shard's commit order, and returns only pending
 // records after a mark.
