@@ -78,7 +78,8 @@ void OutboxRelay::PublishLocked(Entry& entry) {
   }
 }
 
-absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window, bool read) {
+absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window, bool read,
+                                                                bool settle_partial) {
   ++rounds_;
   StepResult result;
   std::shared_ptr<Shared> s = shared_;
@@ -127,23 +128,18 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
   }
   pending_.store(window_size_);
 
-  // 3. RunOnce: wait for the window's reports (bounded).
+  // 3. RunOnce: wait for the window's reports (bounded). `awaiting` counts exactly the window's
+  //    records on their way without a report.
   if (wait_for_window && window_size_ > 0) {
-    std::vector<std::string> ids;
-    for (const auto& [shard, entries] : window_) {
-      for (const Entry& e : entries) {
-        if (e.state == State::kOnItsWay) ids.push_back(e.record.id);
-      }
-    }
     absl::MutexLock lock(&s->mu);
-    auto all_reported = [&ids, s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-      for (const std::string& id : ids) {
-        auto it = s->outcomes.find(id);
-        if (it != s->outcomes.end() && !it->second.has_value()) return false;
-      }
-      return true;
-    };
+    auto all_reported = [s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->awaiting == 0; };
     s->mu.AwaitWithTimeout(absl::Condition(&all_reported), options_.delivery_wait);
+  } else if (!settle_partial) {
+    // The thread settles a round once its last report is in: one mark per round, not one per
+    // step that found some reports (Loop passes settle_partial while the window is at least half
+    // full, to make room).
+    absl::MutexLock lock(&s->mu);
+    if (s->awaiting > 0) return result;
   }
 
   // 4. Settle each shard: its delivered prefix is marked; a failed record, once nothing after it
@@ -263,7 +259,8 @@ void OutboxRelay::Loop() {
     bool pressed = false;
     {
       absl::MutexLock lock(&step_mu_);
-      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false, read);
+      const bool settle_partial = window_size_ >= inflight_ / 2;
+      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false, read, settle_partial);
       // Straight on when a full batch was read and the window has room (more may be waiting).
       more = step.ok() && step->read_full && window_size_ < inflight_;
       pressed = window_size_ >= inflight_ / 2;
