@@ -78,8 +78,7 @@ void OutboxRelay::PublishLocked(Entry& entry) {
   }
 }
 
-absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window, bool read,
-                                                                bool settle_partial) {
+absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_window, bool read) {
   ++rounds_;
   StepResult result;
   std::shared_ptr<Shared> s = shared_;
@@ -134,12 +133,6 @@ absl::StatusOr<OutboxRelay::StepResult> OutboxRelay::StepLocked(bool wait_for_wi
     absl::MutexLock lock(&s->mu);
     auto all_reported = [s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->awaiting == 0; };
     s->mu.AwaitWithTimeout(absl::Condition(&all_reported), options_.delivery_wait);
-  } else if (!settle_partial) {
-    // The thread settles a round once its last report is in: one mark per round, not one per
-    // step that found some reports (Loop passes settle_partial while the window is at least half
-    // full, to make room).
-    absl::MutexLock lock(&s->mu);
-    if (s->awaiting > 0) return result;
   }
 
   // 4. Settle each shard: its delivered prefix is marked; a failed record, once nothing after it
@@ -259,8 +252,7 @@ void OutboxRelay::Loop() {
     bool pressed = false;
     {
       absl::MutexLock lock(&step_mu_);
-      const bool settle_partial = window_size_ >= inflight_ / 2;
-      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false, read, settle_partial);
+      absl::StatusOr<StepResult> step = StepLocked(/*wait_for_window=*/false, read);
       // Straight on when a full batch was read and the window has room (more may be waiting).
       more = step.ok() && step->read_full && window_size_ < inflight_;
       pressed = window_size_ >= inflight_ / 2;

@@ -27,15 +27,15 @@
 // started by Start() steps again when a commit of the same Store object appends outbox events
 // (Store::AddOutboxListener, within the commit's outbox_wake_within), when a full batch was read
 // and the window has room, or when every record on its way has its delivery report — that step
-// settles (marks) and reads nothing new; a step settles only once no record in the window awaits
-// its report. So one round is one read, one publish and one mark instead of a read, publish and
-// mark chasing each report (each mark a store transaction next to the service's own commits).
-// While the window is at least half full each report wakes it, and it reads and settles what is
-// reported (a loaded Kafka pipeline keeps moving). Otherwise after poll_interval. The poll is
-// the fallback for records the listener cannot see (written by another process into a shared Redis
-// outbox) and the pause before a failed record is published again. Stop() lets the thread drain
-// (whole rounds while they make progress, bounded by drain_timeout), then joins it. Thread-safe;
-// steps never overlap.
+// settles (marks) and reads nothing new. So an idle-to-busy relay runs one read, one publish and
+// one mark per round instead of a read, publish and mark chasing each report (each mark a store
+// transaction next to the service's own commits). Every step settles what has been reported (a
+// busy relay, woken by its commits, keeps its window small). While the window is at least half
+// full each report wakes it and it reads as well (a loaded Kafka pipeline keeps moving). Otherwise
+// after poll_interval. The poll is the fallback for records the listener cannot see (written by
+// another process into a shared Redis outbox) and the pause before a failed record is published
+// again. Stop() lets the thread drain (whole rounds while they make progress, bounded by
+// drain_timeout), then joins it. Thread-safe; steps never overlap.
 #pragma once
 
 #include <atomic>
@@ -159,10 +159,8 @@ class OutboxRelay {
 
   void Loop();
   // `read` false: publish again what failed and settle, but read nothing new (a step woken only by
-  // delivery reports; see Loop). `settle_partial` false (and not `wait_for_window`): settle only
-  // when no record in the window still awaits its report.
-  absl::StatusOr<StepResult> StepLocked(bool wait_for_window, bool read = true,
-                                        bool settle_partial = true)
+  // delivery reports; see Loop).
+  absl::StatusOr<StepResult> StepLocked(bool wait_for_window, bool read = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(step_mu_);
   // Erases `id`'s outcome, keeping Shared::awaiting right.
   static void EraseOutcome(Shared& s, const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu);

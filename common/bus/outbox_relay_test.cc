@@ -433,33 +433,6 @@ TEST_F(OutboxRelayTest, AStepWokenOnlyByReportsSettlesAndReadsNothingNew) {
   EXPECT_TRUE(PendingIds().empty());
 }
 
-// ... and a step settles only once no record in the window awaits its report: a commit's step that
-// finds an earlier record reported and a later one still on its way marks nothing; the step after
-// the last report marks the whole round in one MarkSent (one store transaction, not two).
-TEST_F(OutboxRelayTest, TheThreadMarksARoundOnceItsLastReportIsIn) {
-  ScriptedBus bus;
-  FaultyStore counting(*store_);
-  OutboxRelayOptions options = Fast();
-  options.poll_interval = absl::Hours(1);
-  OutboxRelay relay(counting, bus, options);
-  relay.Start();
-  CommitEvent("res-a", "e0");
-  CommitEvent("res-b", "e1");
-  ASSERT_TRUE(WaitUntil([&] { return bus.held() == 2u; }, absl::Seconds(10)));
-  bus.Release([](const BusMessage&) { return absl::OkStatus(); },
-              [](const BusMessage& m) { return m.payload == "e0"; });
-  CommitEvent("res-c", "e2");  // wakes a step while e1 is still on its way
-  ASSERT_TRUE(WaitUntil([&] { return bus.held() == 2u && bus.published().size() == 3u; },
-                        absl::Seconds(10)));
-  EXPECT_EQ(counting.mark_sent_calls.load(), 0) << "e0 was marked before its round settled";
-  bus.Release([](const BusMessage&) { return absl::OkStatus(); });
-  ASSERT_TRUE(WaitUntil([&] { return relay.sent() == 3; }, absl::Seconds(10)));
-  EXPECT_EQ(counting.mark_sent_calls.load(), 1);
-  EXPECT_EQ(counting.marked_records.load(), 3);
-  relay.Stop();
-  EXPECT_TRUE(PendingIds().empty());
-}
-
 TEST_F(OutboxRelayTest, ThreadRelaysAndStopDrains) {
   InProcessBus bus;
   OutboxRelay relay(*store_, bus, Fast());
