@@ -76,7 +76,14 @@ class DisclosureGrpcTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(grpc_.Start());
   }
 
-  void TearDown() override { grpc_.Shutdown(); }
+  // The subscription goes first: its handler writes into this fixture, and the services still
+  // publish while they shut down (the relays drain their outboxes), so a delivery after the
+  // fixture's members are gone would write into freed memory (seen as a rare SIGSEGV at exit).
+  // Destroying the subscription joins its delivery thread.
+  void TearDown() override {
+    subscription_.reset();
+    grpc_.Shutdown();
+  }
 
   template <typename Service>
   std::unique_ptr<typename Service::Stub> Stub(const std::string& org, const std::string& role) {
