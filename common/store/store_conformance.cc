@@ -458,6 +458,7 @@ TEST_P(StoreConformanceTest, MarkSentMarksExactlyTheNamedRecordsByIdAlone) {
   ASSERT_EQ(EventIds(all, "scatter"), want);
   const std::vector<int> mark = {7, 0, 1, 2, 4, 9, 10, 11, 12, 19, 2};  // unsorted, 2 twice
   std::vector<OutboxRecord> ids_only;
+  ids_only.reserve(mark.size());
   for (int i : mark) ids_only.push_back(OutboxRecord{all[static_cast<size_t>(i)].id, "", {}});
   ASSERT_TRUE(store().MarkSent(ids_only).ok());
   std::vector<std::string> expect_rest;
