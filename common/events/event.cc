@@ -1,12 +1,11 @@
 #include "common/events/event.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -46,8 +45,7 @@ class IdRandom {
       used_ = 0;
     }
     std::memcpy(out, buffer_.data() + used_, n);
-    OPENSSL_cleanse(buffer_.data() + used_, n);  // handed out once
-    used_ += n;
+    used_ += n;  // each byte is handed out once
   }
 
  private:
