@@ -38,6 +38,7 @@
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
 #include "services/authorization/authorization_core.h"
 #include "services/authorization/authorization_module.h"
+#include "tests/bench/durable_noop.h"
 #include "tests/bench/grpc_issuer.h"
 #include "tests/bench/grpc_load.h"
 
@@ -210,6 +211,19 @@ int RunGrpc(int inflight, absl::Duration phase) {
                    : absl::FailedPreconditionError(check.reason());
       });
   c.probe_db = dir + "/data/fsync-probe.db";
+  // The durable no-op on the same disk, called with the same client certificate (step 3b).
+  auto durable = bench::DurableNoopServer::Start(*tls, dir + "/data/durable-noop.db");
+  if (!durable.ok()) {
+    std::fprintf(stderr, "%s\n", durable.status().ToString().c_str());
+    return 1;
+  }
+  auto durable_stub = v1::AuthorizationService::NewStub(MakeMtlsChannelFromPem(
+      absl::StrCat("127.0.0.1:", (*durable)->port()), *ca_pem, *cert, *key));
+  c.durable_noop = bench::UnaryIssuer<v1::PingResponse>(
+      [&](grpc::ClientContext* ctx, v1::PingResponse* pong, auto on_done) {
+        durable_stub->async()->Ping(ctx, &ping_req, pong, std::move(on_done));
+      },
+      bench::AnyAnswer);
   c.inflight = inflight;
   c.phase = phase;
   const int rc = bench::CompareWithNoop(c);

@@ -12,6 +12,10 @@
 //   3. one group commit's fsync on the same disk: 2000 events-only commits of one ~120-byte event
 //      to a SQLite file store (WAL, synchronous=FULL, as the services' stores) at `probe_db`; the
 //      unloaded bound is no-op p99 + fsync p99;
+//   3b. with a `durable_noop` issuer (durable_noop.h: a bare mTLS server that answers after one
+//      probe commit), its unloaded latency in the same alternating rounds as step 2: what an RPC
+//      answered after one durable commit costs on this machine, against which the bound of step 3
+//      (two tails measured apart, added) can be read;
 //   4. closed-loop throughput: 3 rounds x (no-op, then under test), `inflight` calls outstanding,
 //      each completion issuing the next, for `phase` each; the ratio under test / no-op.
 #pragma once
@@ -89,6 +93,7 @@ struct Comparison {
   Issuer noop;
   Issuer call;
   std::string probe_db;  // the fsync probe's database, on the service's disk
+  Issuer durable_noop;   // optional: the durable no-op (step 3b)
   int inflight = 64;
   absl::Duration phase = absl::Seconds(2);
 };

@@ -1,0 +1,115 @@
+#include "tests/bench/durable_noop.h"
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/store/sqlite_store.h"
+
+namespace pdao::bench {
+namespace {
+
+absl::StatusOr<std::string> Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// One unary call over the generic bidi API: read the request, commit, answer empty, finish.
+class Call final : public grpc::ServerGenericBidiReactor {
+ public:
+  Call(SqliteStore& store, std::atomic<uint64_t>& seq) : store_(store), seq_(seq) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
+      return;
+    }
+    CommitRequest commit;
+    commit.shard = "probe";
+    commit.events.push_back({"pdao.bench.v1", "key-1",
+                             absl::StrCat("noop-", seq_.fetch_add(1)), std::string(120, 'r')});
+    if (absl::StatusOr<CommitResult> r = store_.Commit(commit); !r.ok()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(r.status().message())));
+      return;
+    }
+    grpc::Slice empty("", 0);  // a ByteBuffer with no slice at all is not a message
+    response_ = grpc::ByteBuffer(&empty, 1);
+    StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  SqliteStore& store_;
+  std::atomic<uint64_t>& seq_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;  // zero bytes: parses as any empty response message
+};
+
+class Service final : public grpc::CallbackGenericService {
+ public:
+  explicit Service(SqliteStore& store) : store_(store) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    return new Call(store_, seq_);
+  }
+
+ private:
+  SqliteStore& store_;
+  std::atomic<uint64_t> seq_{0};
+};
+
+}  // namespace
+
+struct DurableNoopServer::Impl {
+  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+};
+
+DurableNoopServer::DurableNoopServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DurableNoopServer::~DurableNoopServer() {
+  if (impl_->server != nullptr) impl_->server->Shutdown();
+}
+
+int DurableNoopServer::port() const { return impl_->port; }
+
+absl::StatusOr<std::unique_ptr<DurableNoopServer>> DurableNoopServer::Start(
+    const std::string& tls_dir, const std::string& probe_db) {
+  auto impl = std::make_unique<Impl>();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(probe_db);
+  if (!store.ok()) return store.status();
+  impl->store = *std::move(store);
+  absl::StatusOr<std::string> ca = Slurp(tls_dir + "/ca.pem");
+  absl::StatusOr<std::string> cert = Slurp(tls_dir + "/server.crt");
+  absl::StatusOr<std::string> key = Slurp(tls_dir + "/server.key");
+  for (const auto* s : {&ca, &cert, &key}) {
+    if (!s->ok()) return s->status();
+  }
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = *ca;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  impl->service = std::make_unique<Service>(*impl->store);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &impl->port);
+  builder.RegisterCallbackGenericService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError("the durable no-op server cannot listen on 127.0.0.1");
+  }
+  return std::unique_ptr<DurableNoopServer>(new DurableNoopServer(std::move(impl)));
+}
+
+}  // namespace pdao::bench
