@@ -7,9 +7,9 @@
 // write lock is held: facts are gathered first and the change commits only if the scenario did
 // not change meanwhile (ABORTED otherwise).
 //
-// CheckUsage answers from the UsageIndex only; its decision (usage_decided) and, for an allowed
-// use, the usage_recorded event for pricing are committed to the outbox together before the
-// answer, by the shared group-committing DecisionRecorder (common/app/decision_recorder.h) on
+// CheckUsage answers from the UsageIndex only; its decision's one record — usage_decided for a
+// deny, usage_recorded for an allow (also the use pricing meters) — is committed to the outbox
+// before the answer, by the shared group-committing DecisionRecorder (common/app/decision_recorder.h) on
 // shard "usage": decisions arriving while a commit is in flight share the next events-only
 // commit. A decision that cannot be recorded (the commit fails, or `max_queue` decisions already
 // wait) is an error, never an unrecorded allow (rules 32, 34).
@@ -141,8 +141,8 @@ class ComplianceCore {
                           v1::ListGrantsResponse* response);
   // The usage decision from the index. PERMISSION_DENIED for a caller that may not ask (anyone but
   // a platform service or the operator named in the request); INVALID_ARGUMENT for a malformed
-  // request. Otherwise OK with allow or deny, after the decision (and an allowed use's
-  // usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming the
+  // request. Otherwise OK with allow or deny, after the decision's record (a deny's usage_decided,
+  // an allow's usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming the
   // recorder's queue bound, when it cannot be (the use must not proceed; rules 32, 34). CheckUsage
   // blocks its thread for the group commit; CheckUsageAsync calls `done` when `response` is
   // answered: at once for a refusal; when the recorder is idle, on this thread after its own
@@ -224,7 +224,7 @@ class ComplianceCore {
                                  const v1::SuspensionCause& cause);
   absl::StatusOr<AssessmentFacts> GatherFacts(const v1::Scenario& scenario);
   // CheckUsage's caller and request rules and the index's decision: the answer to give once
-  // `events` (usage_decided, and usage_recorded for an allow) are durable.
+  // `events` (one: usage_decided for a deny, usage_recorded for an allow) are durable.
   absl::Status DecideUse(const Principal& caller, const v1::CheckUsageRequest& request,
                          v1::CheckUsageResponse* answer, std::vector<OutboxEvent>* events);
 

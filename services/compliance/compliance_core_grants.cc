@@ -230,26 +230,30 @@ absl::Status ComplianceCore::DecideUse(const Principal& caller,
                    request.operator_org(), at};
   UsageVerdict v = index_.Decide(use);
 
-  // The decision (and, for an allow, the use for pricing): committed together before the answer.
+  // The decision's one record, committed before the answer (rules 32, 34): a deny is a
+  // usage_decided; an allow is its usage_recorded, which is also the use pricing meters (one event
+  // per use: half the outbox, relay, bus and audit-log work of a decision record plus a separate
+  // metering event; docs/benchmarks.md "One event per allowed use").
   CommitBatch batch(kUsageShard, "", Context(caller, "", now));
-  auto decided = batch.NewEvent("compliance.Usage", request.scenario_id(), 0,
-                                v.allow ? "compliance.usage.allowed" : "compliance.usage.denied");
-  auto* d = decided.mutable_usage_decided();
-  d->set_product_id(request.product_id());
-  d->set_scenario_id(request.scenario_id());
-  d->set_consumer_org(request.consumer_org());
-  d->set_operator_org(request.operator_org());
-  d->set_decision(v.allow ? v1::USAGE_DECISION_ALLOW : v1::USAGE_DECISION_DENY);
-  d->set_reason(v.reason);
-  d->set_grant_id(v.grant_id);
-  d->set_grant_version(v.grant_version);
-  d->set_scenario_version_number(v.scenario_version_number);
-  *d->mutable_at() = ToProtoTime(at);
-  batch.AddEvent(decided, request.scenario_id());
   std::string usage_event_id;
-  if (v.allow) {
+  if (!v.allow) {
+    auto decided = batch.NewEvent("compliance.Usage", request.scenario_id(), 0,
+                                  "compliance.usage.denied");
+    auto* d = decided.mutable_usage_decided();
+    d->set_product_id(request.product_id());
+    d->set_scenario_id(request.scenario_id());
+    d->set_consumer_org(request.consumer_org());
+    d->set_operator_org(request.operator_org());
+    d->set_decision(v1::USAGE_DECISION_DENY);
+    d->set_reason(v.reason);
+    d->set_grant_id(v.grant_id);
+    d->set_grant_version(v.grant_version);
+    d->set_scenario_version_number(v.scenario_version_number);
+    *d->mutable_at() = ToProtoTime(at);
+    batch.AddEvent(decided, request.scenario_id());
+  } else {
     auto recorded =
-        batch.NewEvent("compliance.Usage", request.scenario_id(), 0, "compliance.usage.recorded");
+        batch.NewEvent("compliance.Usage", request.scenario_id(), 0, "compliance.usage.allowed");
     auto* r = recorded.mutable_usage_recorded();
     r->set_product_id(request.product_id());
     r->set_scenario_id(request.scenario_id());
@@ -261,6 +265,8 @@ absl::Status ComplianceCore::DecideUse(const Principal& caller,
     r->set_use_category(v.use_category);
     r->set_grant_id(v.grant_id);
     *r->mutable_at() = ToProtoTime(at);
+    r->set_reason(v.reason);
+    r->set_grant_version(v.grant_version);
     usage_event_id = recorded.event_id();
     batch.AddEvent(recorded, request.scenario_id());
   }

@@ -114,9 +114,9 @@ TEST_F(UsageRecordTest, NoAnswerBeforeTheDecisionIsCommittedAndConcurrentUsesSha
     EXPECT_EQ(r.usage_event_id().empty(), i % 2 == 0);
     if (i % 2) usage_ids.insert(r.usage_event_id());
   }
-  // The first allow: usage_decided + usage_recorded in one commit; the 20 that queued meanwhile
-  // (10 allows with two events, 10 denies with one) in the next.
-  EXPECT_EQ(gated_->batch_sizes(), (std::vector<size_t>{2, 30}));
+  // One record per decision: the first allow's usage_recorded in one commit; the 20 that queued
+  // meanwhile (10 allows' usage_recorded, 10 denies' usage_decided) in the next.
+  EXPECT_EQ(gated_->batch_sizes(), (std::vector<size_t>{1, 20}));
   EXPECT_EQ(core_->usage_recorder().commits(), 2u);
   // Every allowed use is metered: its usage_recorded event is in the outbox under the id answered.
   std::set<std::string> recorded;
@@ -126,6 +126,21 @@ TEST_F(UsageRecordTest, NoAnswerBeforeTheDecisionIsCommittedAndConcurrentUsesSha
   EXPECT_EQ(recorded, usage_ids);
   EXPECT_EQ(CountEvents("compliance.usage.allowed"), 11u);
   EXPECT_EQ(CountEvents("compliance.usage.denied"), 10u);
+  // An allow's record is its usage_recorded, with the decision's reason and grant version; a
+  // usage_decided is a deny's record only (rule 32).
+  for (const auto& e : Events()) {
+    if (e.has_usage_recorded()) {
+      EXPECT_EQ(e.action(), "compliance.usage.allowed");
+      EXPECT_FALSE(e.usage_recorded().reason().empty());
+      EXPECT_EQ(e.usage_recorded().grant_id(), grant_.grant_id());
+      EXPECT_EQ(e.usage_recorded().grant_version(), grant_.version());
+    }
+    if (e.has_usage_decided()) {
+      EXPECT_EQ(e.action(), "compliance.usage.denied");
+      EXPECT_EQ(e.usage_decided().decision(), v1::USAGE_DECISION_DENY);
+      EXPECT_FALSE(e.usage_decided().reason().empty());
+    }
+  }
 }
 
 TEST_F(UsageRecordTest, AUseWhoseDecisionCannotBeRecordedIsRefusedNamingRules32And34) {
@@ -150,7 +165,7 @@ TEST_F(UsageRecordTest, AUseWhoseDecisionCannotBeRecordedIsRefusedNamingRules32A
   absl::StatusOr<v1::CheckUsageResponse> again = Use(scenario_id_);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->decision(), v1::USAGE_DECISION_ALLOW);
-  EXPECT_EQ(UsageEvents(), 2u);
+  EXPECT_EQ(UsageEvents(), 1u);  // its one record: the usage_recorded
 }
 
 TEST_F(UsageRecordTest, AFullQueueIsRefusedAtOnceNamingTheBound) {
@@ -174,7 +189,7 @@ TEST_F(UsageRecordTest, AFullQueueIsRefusedAtOnceNamingTheBound) {
   queued.answered.WaitForNotification();
   EXPECT_EQ(in_flight.response.decision(), v1::USAGE_DECISION_ALLOW);
   EXPECT_EQ(queued.response.decision(), v1::USAGE_DECISION_ALLOW);
-  EXPECT_EQ(CountEvents("compliance.usage.recorded"), 2u);
+  EXPECT_EQ(CountEvents("compliance.usage.allowed"), 2u);
 }
 
 TEST_F(UsageRecordTest, OnceARevocationHasCommittedNoLaterUseIsAllowedWhileCommitsQueue) {
@@ -200,7 +215,8 @@ TEST_F(UsageRecordTest, OnceARevocationHasCommittedNoLaterUseIsAllowedWhileCommi
   ASSERT_TRUE(after.status.ok()) << after.status;
   EXPECT_EQ(after.response.decision(), v1::USAGE_DECISION_DENY);
   EXPECT_THAT(after.response.reason(), HasSubstr("REVOKED"));
-  EXPECT_EQ(CountEvents("compliance.usage.recorded"), 1u);
+  EXPECT_EQ(CountEvents("compliance.usage.allowed"), 1u);
+  EXPECT_EQ(CountEvents("compliance.usage.denied"), 1u);
 }
 
 }  // namespace

@@ -8,11 +8,11 @@
 //                              127.0.0.1:0) against a no-op RPC on the same host in the same run:
 //                              unloaded latency (one call in flight) and closed-loop throughput
 //                              with the callback client (N calls in flight), alternating the no-op
-//                              and CheckUsage; every CheckUsage has its usage_decided (+
-//                              usage_recorded) events group-committed to the outbox before it
-//                              answers (DecisionRecorder on shard "usage"), so the run
-//                              also measures one commit's fsync on the same disk (the unloaded
-//                              bound is no-op p99 + fsync p99)
+//                              and CheckUsage; every CheckUsage has its one record (an allow's
+//                              usage_recorded, a deny's usage_decided) group-committed to the
+//                              outbox before it answers (DecisionRecorder on shard "usage"), so
+//                              the run also measures one commit's fsync on the same disk (the
+//                              unloaded bound is no-op p99 + fsync p99)
 //
 // The compliance API has no Ping. The no-op baseline is authorization's Ping (RequireNotPublic and
 // an empty answer, through the same unary adapter) served by the same ServiceHost, on the same
