@@ -5,9 +5,9 @@
 // refuses a request it cannot write to an audit device).
 //
 // Generic over what a decision commits: each Record() call brings the decision's events, already
-// built by the service (authorization: one access_decided; compliance: one usage_decided for a deny,
-// one usage_recorded for an allow). All of one decision's events go into the same commit,
-// so they are durable together or not at all.
+// built by the service (authorization: one access_decided; compliance: one usage_decided for a
+// deny, one usage_recorded for an allow). All of one decision's events go into the same commit, so
+// they are durable together or not at all.
 //
 // Group commit, leader first (as leveldb's writer queue): a Record() that finds the recorder idle
 // (no commit in flight, nothing queued, no group waiting for its answers) commits its decision

@@ -9,10 +9,10 @@
 //
 // CheckUsage answers from the UsageIndex only; its decision's one record — usage_decided for a
 // deny, usage_recorded for an allow (also the use pricing meters) — is committed to the outbox
-// before the answer, by the shared group-committing DecisionRecorder (common/app/decision_recorder.h) on
-// shard "usage": decisions arriving while a commit is in flight share the next events-only
-// commit. A decision that cannot be recorded (the commit fails, or `max_queue` decisions already
-// wait) is an error, never an unrecorded allow (rules 32, 34).
+// before the answer, by the shared group-committing DecisionRecorder
+// (common/app/decision_recorder.h) on shard "usage": decisions arriving while a commit is in flight
+// share the next events-only commit. A decision that cannot be recorded (the commit fails, or
+// `max_queue` decisions already wait) is an error, never an unrecorded allow (rules 32, 34).
 //
 // Datasets and samples (rule 23, compliance_core_samples.cc): a department registers a dataset of
 // its resource inside the operation domain's data root (checked by the sample library: inside the
@@ -142,10 +142,10 @@ class ComplianceCore {
   // The usage decision from the index. PERMISSION_DENIED for a caller that may not ask (anyone but
   // a platform service or the operator named in the request); INVALID_ARGUMENT for a malformed
   // request. Otherwise OK with allow or deny, after the decision's record (a deny's usage_decided,
-  // an allow's usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming the
-  // recorder's queue bound, when it cannot be (the use must not proceed; rules 32, 34). CheckUsage
-  // blocks its thread for the group commit; CheckUsageAsync calls `done` when `response` is
-  // answered: at once for a refusal; when the recorder is idle, on this thread after its own
+  // an allow's usage_recorded) is committed to the outbox; the store's error, or UNAVAILABLE naming
+  // the recorder's queue bound, when it cannot be (the use must not proceed; rules 32, 34).
+  // CheckUsage blocks its thread for the group commit; CheckUsageAsync calls `done` when `response`
+  // is answered: at once for a refusal; when the recorder is idle, on this thread after its own
   // commit, before it returns; otherwise it returns at once and the recorder's answerer thread
   // calls `done` after the group commit.
   absl::Status CheckUsage(const Principal& caller, const v1::CheckUsageRequest& request,

@@ -237,8 +237,8 @@ absl::Status ComplianceCore::DecideUse(const Principal& caller,
   CommitBatch batch(kUsageShard, "", Context(caller, "", now));
   std::string usage_event_id;
   if (!v.allow) {
-    auto decided = batch.NewEvent("compliance.Usage", request.scenario_id(), 0,
-                                  "compliance.usage.denied");
+    auto decided =
+        batch.NewEvent("compliance.Usage", request.scenario_id(), 0, "compliance.usage.denied");
     auto* d = decided.mutable_usage_decided();
     d->set_product_id(request.product_id());
     d->set_scenario_id(request.scenario_id());

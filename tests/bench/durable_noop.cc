@@ -37,8 +37,8 @@ class Call final : public grpc::ServerGenericBidiReactor {
     }
     CommitRequest commit;
     commit.shard = "probe";
-    commit.events.push_back({"pdao.bench.v1", "key-1",
-                             absl::StrCat("noop-", seq_.fetch_add(1)), std::string(120, 'r')});
+    commit.events.push_back({"pdao.bench.v1", "key-1", absl::StrCat("noop-", seq_.fetch_add(1)),
+                             std::string(120, 'r')});
     if (absl::StatusOr<CommitResult> r = store_.Commit(commit); !r.ok()) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(r.status().message())));
       return;
