@@ -233,7 +233,7 @@ absl::Status ComplianceCore::DecideUse(const Principal& caller,
   // The decision's one record, committed before the answer (rules 32, 34): a deny is a
   // usage_decided; an allow is its usage_recorded, which is also the use pricing meters (one event
   // per use: half the outbox, relay, bus and audit-log work of a decision record plus a separate
-  // metering event; docs/benchmarks.md "One event per allowed use").
+  // metering event; docs/benchmarks.md "One record per allowed use").
   CommitBatch batch(kUsageShard, "", Context(caller, "", now));
   std::string usage_event_id;
   if (!v.allow) {

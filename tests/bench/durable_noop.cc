@@ -5,23 +5,15 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/file/file.h"
 #include "common/store/sqlite_store.h"
+#include "tests/bench/grpc_load.h"
 
 namespace pdao::bench {
 namespace {
-
-absl::StatusOr<std::string> Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // One unary call over the generic bidi API: read the request, commit, answer empty, finish.
 class Call final : public grpc::ServerGenericBidiReactor {
@@ -35,10 +27,7 @@ class Call final : public grpc::ServerGenericBidiReactor {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
       return;
     }
-    CommitRequest commit;
-    commit.shard = "probe";
-    commit.events.push_back({"pdao.bench.v1", "key-1", absl::StrCat("noop-", seq_.fetch_add(1)),
-                             std::string(120, 'r')});
+    const CommitRequest commit = ProbeCommit(absl::StrCat("noop-", seq_.fetch_add(1)));
     if (absl::StatusOr<CommitResult> r = store_.Commit(commit); !r.ok()) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(r.status().message())));
       return;
@@ -92,9 +81,9 @@ absl::StatusOr<std::unique_ptr<DurableNoopServer>> DurableNoopServer::Start(
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(probe_db);
   if (!store.ok()) return store.status();
   impl->store = *std::move(store);
-  absl::StatusOr<std::string> ca = Slurp(tls_dir + "/ca.pem");
-  absl::StatusOr<std::string> cert = Slurp(tls_dir + "/server.crt");
-  absl::StatusOr<std::string> key = Slurp(tls_dir + "/server.key");
+  absl::StatusOr<std::string> ca = file::ReadFile(tls_dir + "/ca.pem");
+  absl::StatusOr<std::string> cert = file::ReadFile(tls_dir + "/server.crt");
+  absl::StatusOr<std::string> key = file::ReadFile(tls_dir + "/server.key");
   for (const auto* s : {&ca, &cert, &key}) {
     if (!s->ok()) return s->status();
   }

@@ -82,15 +82,19 @@ std::vector<int64_t> RunUnloaded(const Issuer& issue, int calls) {
   return ns;
 }
 
+CommitRequest ProbeCommit(const std::string& event_id) {
+  CommitRequest req;
+  req.shard = "probe";
+  req.events.push_back({"pdao.bench.v1", "key-1", event_id, std::string(120, 'r')});
+  return req;
+}
+
 std::vector<int64_t> ProbeFsync(const std::string& db_path, int commits) {
   std::vector<int64_t> ns;
   auto probe = SqliteStore::Open(db_path);
   if (!probe.ok()) return ns;
-  const std::string payload(120, 'r');
   for (int i = 0; i < commits; ++i) {
-    CommitRequest req;
-    req.shard = "probe";
-    req.events.push_back({"pdao.bench.v1", "key-1", absl::StrCat("probe-", i), payload});
+    const CommitRequest req = ProbeCommit(absl::StrCat("probe-", i));
     const auto t0 = std::chrono::steady_clock::now();
     if (!(*probe)->Commit(req).ok()) return {};
     ns.push_back(

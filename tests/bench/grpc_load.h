@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/store/store.h"
 
 namespace pdao::bench {
 
@@ -84,7 +85,11 @@ Loaded RunClosedLoop(const Issuer& issue, int inflight, absl::Duration duration)
 // One call at a time; per-call latencies in ns. Exits the program when a call fails.
 std::vector<int64_t> RunUnloaded(const Issuer& issue, int calls);
 
-// Events-only SQLite commits of one record each on `db_path` (created); latencies in ns.
+// The probe's commit: one ~120-byte event on shard "probe" with id `event_id` (events only).
+CommitRequest ProbeCommit(const std::string& event_id);
+
+// Events-only SQLite commits of one record each (ProbeCommit) on `db_path` (created); latencies in
+// ns.
 std::vector<int64_t> ProbeFsync(const std::string& db_path, int commits);
 
 struct Comparison {
