@@ -332,13 +332,7 @@ int RunGrpc(int inflight, absl::Duration phase) {
     std::fprintf(stderr, "%s\n", durable.status().ToString().c_str());
     return 1;
   }
-  auto durable_stub = authorization::v1::AuthorizationService::NewStub(
-      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", (*durable)->port()), *ca_pem, *cert, *key));
-  c.durable_noop = bench::UnaryIssuer<authorization::v1::PingResponse>(
-      [&](grpc::ClientContext* ctx, authorization::v1::PingResponse* pong, auto on_done) {
-        durable_stub->async()->Ping(ctx, &ping_req, pong, std::move(on_done));
-      },
-      bench::AnyAnswer);
+  c.durable_noop = (*durable)->Client(*ca_pem, *cert, *key);
   c.inflight = inflight;
   c.phase = phase;
   const int rc = bench::CompareWithNoop(c);

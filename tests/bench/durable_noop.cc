@@ -1,6 +1,7 @@
 #include "tests/bench/durable_noop.h"
 
 #include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file/file.h"
+#include "common/rpc/channel.h"
 #include "common/store/sqlite_store.h"
 #include "tests/bench/grpc_load.h"
 
@@ -74,6 +76,29 @@ DurableNoopServer::~DurableNoopServer() {
 }
 
 int DurableNoopServer::port() const { return impl_->port; }
+
+bench::Issuer DurableNoopServer::Client(const std::string& ca_pem, const std::string& cert_pem,
+                                        const std::string& key_pem) const {
+  auto stub = std::make_shared<grpc::GenericStub>(
+      MakeMtlsChannelFromPem(absl::StrCat("127.0.0.1:", impl_->port), ca_pem, cert_pem, key_pem));
+  return [stub](std::function<void(absl::Status)> done) {
+    struct Call {
+      grpc::ClientContext ctx;
+      grpc::ByteBuffer request;
+      grpc::ByteBuffer response;
+    };
+    auto* call = new Call;
+    grpc::Slice empty("", 0);
+    call->request = grpc::ByteBuffer(&empty, 1);
+    WithDeadline(call->ctx, absl::Seconds(10));
+    stub->UnaryCall(&call->ctx, "/pdao.bench.v1.DurableNoop/Call", grpc::StubOptions(),
+                    &call->request, &call->response,
+                    [call, done = std::move(done)](const grpc::Status& s) {
+                      delete call;
+                      done(s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message()));
+                    });
+  };
+}
 
 absl::StatusOr<std::unique_ptr<DurableNoopServer>> DurableNoopServer::Start(
     const std::string& tls_dir, const std::string& probe_db) {
