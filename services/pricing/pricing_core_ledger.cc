@@ -122,6 +122,11 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     ledger::ExtraWrites extra;
     std::vector<v1::MeterState> states;
     std::vector<v1::MeteredUse> unpriced;  // logged once committed
+    // The usage_metered events of the chunk, one per (product, scenario, month, state) in the
+    // order of their first use: each is one disclosure cell's, so an event is added to one cell
+    // (pdao/events/v1/pricing_events.proto). Named by its first use (event id, correlation).
+    std::vector<Envelope> events;
+    absl::flat_hash_map<std::string, size_t> event_of;
     const absl::Time now = clock_.Now();
     for (const Envelope& envelope : uses) {
       if (metered_before.contains(envelope.event_id())) continue;
@@ -249,20 +254,28 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
         metered.set_entry_id(entry.id);
       }
 
-      EventContext context = Context(System(), envelope.event_id(), now);
-      context.correlation_id =
-          envelope.correlation_id().empty() ? envelope.event_id() : envelope.correlation_id();
-      Envelope event = NewEnvelope(context, "metered-use", envelope.event_id(), 1,
-                                   absl::StrCat("pricing.usage.", StateLabel(metered.state())));
-      *event.mutable_usage_metered()->mutable_use() = metered;
       // The MeteredUse key is the use's idempotency mark: created only if absent.
       extra.puts.push_back(Put{.key = MeterKey(book, month, envelope.event_id()),
                                .value = metered.SerializeAsString(),
                                .expected_version = kMustNotExist});
-      extra.events.push_back(
-          ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
+      // Its usage_metered event: one per disclosure cell and state of the chunk (below).
+      const std::string cell = absl::StrCat(u.product_id(), "\n", u.scenario_id(), "\n", month,
+                                            "\n", static_cast<int>(metered.state()));
+      auto [group, added] = event_of.try_emplace(cell, events.size());
+      if (added) {
+        EventContext context = Context(System(), envelope.event_id(), now);
+        context.correlation_id =
+            envelope.correlation_id().empty() ? envelope.event_id() : envelope.correlation_id();
+        events.push_back(NewEnvelope(context, "metered-use", envelope.event_id(), 1,
+                                     absl::StrCat("pricing.usage.", StateLabel(metered.state()))));
+      }
+      *events[group->second].mutable_usage_metered()->add_uses() = metered;
       states.push_back(metered.state());
       if (metered.state() == v1::METER_STATE_UNPRICED) unpriced.push_back(std::move(metered));
+    }
+    for (const Envelope& event : events) {
+      extra.events.push_back(
+          ToOutboxEvent(event, TopicOf(kServiceName), ledger::Ledger::ShardOf(book)));
     }
     for (const auto& [key, counter] : units) {
       if (!counter.changed) continue;

@@ -196,7 +196,8 @@ TEST_F(PricingCoreTest, APublicGoodUseIsChargedZeroAndStillMetered) {
   EXPECT_TRUE(absl::IsNotFound(core_->ledger().GetEntry(kOperator, "usage:ev-pg").status()));
   bool event = false;
   for (const auto& e : Events())
-    event |= e.has_usage_metered() && e.usage_metered().use().event_id() == "ev-pg";
+    event |= e.has_usage_metered() && e.usage_metered().uses_size() == 1 &&
+             e.usage_metered().uses(0).event_id() == "ev-pg";
   EXPECT_TRUE(event);
 }
 
@@ -382,6 +383,22 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
   EXPECT_EQ(Metered("2026-03").size(), 31u);
   EXPECT_EQ(Counter("pdao_pricing_usage_rejected_total"), 2);
   EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 30);
+  // One usage_metered event per cell and state of the commit (pricing_events.proto): the 30
+  // priced uses in one, the unpriced use in another, under its state's action.
+  std::map<std::string, int> uses_per_action;
+  for (const auto& e : Events()) {
+    if (!e.has_usage_metered()) continue;
+    uses_per_action[e.action()] += e.usage_metered().uses_size();
+    for (const auto& m : e.usage_metered().uses()) {
+      EXPECT_EQ(m.product_id(), e.usage_metered().uses(0).product_id()) << m.event_id();
+      EXPECT_EQ(m.state(), e.usage_metered().uses(0).state()) << m.event_id();
+    }
+  }
+  EXPECT_EQ(uses_per_action, (std::map<std::string, int>{{"pricing.usage.priced", 30},
+                                                         {"pricing.usage.unpriced", 1}}));
+  size_t metered_events = 0;
+  for (const auto& e : Events()) metered_events += e.has_usage_metered() ? 1 : 0;
+  EXPECT_EQ(metered_events, 2u);
 
   const auto after = Snap();
   ASSERT_TRUE(core_->HandleComplianceBatch(batch).ok());  // redelivered whole: nothing posted
@@ -400,6 +417,13 @@ TEST_F(PricingCoreTest, ABatchPostsEachEventOnceAcrossDuplicatesAndRedeliveries)
                   .ok());
   const auto metered = Metered("2026-03");
   EXPECT_EQ(metered.size(), 34u);
+  // Every metered use is in exactly one usage_metered event; nothing twice after redeliveries.
+  std::map<std::string, int> in_events;
+  for (const auto& e : Events()) {
+    for (const auto& m : e.usage_metered().uses()) ++in_events[m.event_id()];
+  }
+  EXPECT_EQ(in_events.size(), 34u);
+  for (const auto& [id, n] : in_events) EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "priced"), 31);
   EXPECT_EQ(Counter("pdao_pricing_usage_metered_total", "unpriced"), 3);
   ExpectReconciled("2026-03", 31 * 8);

@@ -25,6 +25,10 @@ namespace pr = ::pdao::pricing::v1;
 
 // Free text of the public model: at most 4000 bytes (disclosure.proto), cut at a UTF-8 boundary.
 constexpr size_t kMaxText = 4000;
+// The revenue one usage_metered event may add to a cell, fen: pricing's ledger bound on one
+// amount (services/pricing/ledger, kMaxAmount = 10^15 fen), so that summing an event cannot
+// overflow.
+constexpr int64_t kMaxUseRevenueFen = 1'000'000'000'000'000;
 
 std::string Text(absl::string_view s) {
   if (s.size() <= kMaxText) return std::string(s);
@@ -350,14 +354,29 @@ ApplyResult PublicState::ApplyUse(const ev::Envelope& e) {
     uses = 1;
     units = u.units();
   } else {
-    const pr::MeteredUse& m = e.usage_metered().use();
-    if (m.product_id().empty()) return Malformed("usage_metered.use.product_id");
-    if (m.month().empty()) return Malformed("usage_metered.use.month");
-    product = m.product_id();
-    scenario = m.scenario_id();
-    month = m.month();
-    operator_org = m.operator_org();
-    revenue = m.amount_fen();
+    // One metering commit's uses of one cell (pdao/events/v1/pricing_events.proto): the revenue
+    // is their sum; an event that names no use or more than one cell is malformed, not guessed.
+    const auto& metered = e.usage_metered().uses();
+    if (metered.empty()) return Malformed("usage_metered.uses");
+    const pr::MeteredUse& first = metered[0];
+    if (first.product_id().empty()) return Malformed("usage_metered.uses.product_id");
+    if (first.month().empty()) return Malformed("usage_metered.uses.month");
+    product = first.product_id();
+    scenario = first.scenario_id();
+    month = first.month();
+    operator_org = first.operator_org();
+    for (const pr::MeteredUse& m : metered) {
+      if (m.product_id() != product || m.scenario_id() != scenario || m.month() != month) {
+        return Result(ApplyOutcome::kMalformed, "",
+                      "usage_metered with uses of more than one product, scenario or month");
+      }
+      if (m.amount_fen() < 0 || m.amount_fen() > kMaxUseRevenueFen - revenue) {
+        return Result(
+            ApplyOutcome::kMalformed, "",
+            absl::StrCat("usage_metered amount_fen outside 0..", kMaxUseRevenueFen, " per event"));
+      }
+      revenue += m.amount_fen();
+    }
   }
   std::string key = CellKey(product, scenario, month);
   ApplyResult result = Result(ApplyOutcome::kApplied, key);

@@ -206,7 +206,7 @@ class Events {
   ev::Envelope Metered(const std::string& product, const std::string& scenario,
                        const std::string& month, int64_t amount) {
     ev::Envelope e = Base("pricing", 1, Cst(2026, 3, 1));
-    pr::MeteredUse& m = *e.mutable_usage_metered()->mutable_use();
+    pr::MeteredUse& m = *e.mutable_usage_metered()->add_uses();
     m.set_event_id(absl::StrCat("use-", n_));
     m.set_product_id(product);
     m.set_scenario_id(scenario);
@@ -482,6 +482,41 @@ TEST(PublicStateTest, AUseIsCountedOncePerEventId) {
   EXPECT_EQ(p.uses(), 1);
   EXPECT_EQ(p.units(), 5);
   EXPECT_EQ(p.revenue_fen(), 40);
+}
+
+// Pricing sends one usage_metered per metering commit and cell (pricing_events.proto): its uses'
+// amounts add to that cell once; an event mixing cells or carrying a negative amount is refused as
+// malformed and changes nothing.
+TEST(PublicStateTest, AMeteredEventOfManyUsesAddsTheirSumToItsOneCell) {
+  Events ev;
+  PublicState state;
+  ev::Envelope metered = ev.Metered("prod-1", "scn-1", "2026-02", 40);
+  for (int64_t amount : {2, 0, 58}) {
+    pr::MeteredUse& m = *metered.mutable_usage_metered()->add_uses();
+    m = metered.usage_metered().uses(0);
+    m.set_event_id(absl::StrCat("use-more-", amount));
+    m.set_amount_fen(amount);
+  }
+  EXPECT_EQ(state.Apply(metered).outcome, ApplyOutcome::kApplied);
+  EXPECT_EQ(state.Apply(metered).outcome, ApplyOutcome::kDuplicate);
+
+  ev::Envelope mixed = ev.Metered("prod-1", "scn-1", "2026-02", 7);
+  *mixed.mutable_usage_metered()->add_uses() = mixed.usage_metered().uses(0);
+  mixed.mutable_usage_metered()->mutable_uses(1)->set_month("2026-03");
+  const ApplyResult refused = state.Apply(mixed);
+  EXPECT_EQ(refused.outcome, ApplyOutcome::kMalformed);
+  EXPECT_TRUE(absl::StrContains(refused.detail, "more than one product, scenario or month"))
+      << refused.detail;
+  ev::Envelope negative = ev.Metered("prod-1", "scn-1", "2026-02", -5);
+  EXPECT_EQ(state.Apply(negative).outcome, ApplyOutcome::kMalformed);
+  ev::Envelope none = ev.Metered("prod-1", "scn-1", "2026-02", 1);
+  none.mutable_usage_metered()->clear_uses();
+  EXPECT_EQ(state.Apply(none).outcome, ApplyOutcome::kMalformed);
+
+  const v1::Snapshot built = state.Build();
+  ASSERT_EQ(built.operators_size(), 1);
+  ASSERT_EQ(built.operators(0).uses_size(), 1);
+  EXPECT_EQ(built.operators(0).uses(0).revenue_fen(), 100);  // 40 + 2 + 0 + 58, nothing else
 }
 
 TEST(PublicStateTest, TheDedupeWindowIsBounded) {
