@@ -85,11 +85,11 @@ for i = 1, np do
   else
     -- checked above: the current version is exps[i], so the new one is exps[i] + 1
     ver = exps[i] + 1
-    redis.call('HSET', k, 'v', ver, 'd', ARGV[a + 1])
+    redis.call('HSET', k, 'v', ver == 1 and '1' or ver, 'd', ARGV[a + 1])
   end
   -- an existing key is in the index already (every put adds it, every delete removes it)
   if ver == 1 then
-    added[#added + 1] = 0
+    added[#added + 1] = '0'  -- a string: Redis 7.0 formats a Lua number argument with snprintf
     added[#added + 1] = ARGV[a]
   end
   out[#out + 1] = ver

@@ -39,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "common/bus/event_bus.h"
 #include "common/clock/clock.h"
 #include "common/rpc/principal.h"
@@ -168,8 +169,10 @@ class PricingCore {
   // Records that `operator_org` has books (the index Reconcile and statements walk).
   absl::Status EnsureBook(const std::string& operator_org);
   // Meters uses of one book (1..kMaxUsesPerCommit) in one commit (see HandleComplianceBatch).
+  // `versions`: the table versions the batch has read (PriceTables::VersionMemo).
   absl::Status MeterChunk(const std::string& book,
-                          const std::vector<pdao::events::v1::Envelope>& uses);
+                          absl::Span<const pdao::events::v1::Envelope> uses,
+                          PriceTables::VersionMemo& versions);
 
   Store& store_;
   const Clock& clock_;

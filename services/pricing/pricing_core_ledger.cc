@@ -85,18 +85,21 @@ absl::Status PricingCore::HandleComplianceBatch(const std::vector<BusMessage>& m
     std::string book = u.operator_org();
     by_book[book].push_back(std::move(envelope));
   }
+  // The batch prices all its uses with the tables as of its first lookup of each: every table's
+  // version key is read once per batch, not once per commit (price_tables.h).
+  PriceTables::VersionMemo versions;
   for (const auto& [book, uses] : by_book) {
     for (size_t i = 0; i < uses.size(); i += kMaxUsesPerCommit) {
       const size_t end = std::min(uses.size(), i + kMaxUsesPerCommit);
       PDAO_RETURN_IF_ERROR(
-          MeterChunk(book, std::vector<Envelope>(uses.begin() + static_cast<ptrdiff_t>(i),
-                                                 uses.begin() + static_cast<ptrdiff_t>(end))));
+          MeterChunk(book, absl::MakeConstSpan(uses).subspan(i, end - i), versions));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<Envelope>& uses) {
+absl::Status PricingCore::MeterChunk(const std::string& book, absl::Span<const Envelope> uses,
+                                     PriceTables::VersionMemo& batch_versions) {
   PDAO_RETURN_IF_ERROR(EnsureBook(book));
   // Uses found metered before (a redelivery): known only after a commit was refused for them.
   absl::flat_hash_set<std::string> metered_before;
@@ -105,7 +108,9 @@ absl::Status PricingCore::MeterChunk(const std::string& book, const std::vector<
     absl::flat_hash_map<std::string, std::shared_ptr<const ProductTables>> products;
     absl::flat_hash_map<std::string, std::shared_ptr<const OperatorTables>> operators;
     absl::flat_hash_map<std::string, std::shared_ptr<const ConsumerTables>> consumers;
-    PriceTables::VersionMemo versions;  // each table version read once per chunk
+    // Each table version read once per batch; a second attempt reads them again.
+    PriceTables::VersionMemo fresh;
+    PriceTables::VersionMemo& versions = attempt == 0 ? batch_versions : fresh;
     // Tier counters touched by the chunk: units so far (running) and the stored version.
     struct Units {
       int64_t count = 0;

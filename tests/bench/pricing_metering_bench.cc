@@ -16,7 +16,8 @@
 //                case for the ledger's one usage entry per consumer and commit): the batch's tables
 //                are looked up in the price-table cache (one version read per distinct table), each
 //                use priced at the price in force, and every kMaxUsesPerCommit uses posted with
-//                their MeteredUse records and events in one Ledger::PostBatch commit;
+//                their MeteredUse records and usage_metered events (one per cell and state) in
+//                one Ledger::PostBatch commit;
 //   per message  HandleComplianceEvent of one event per call (a batch of one: the per-message
 //                path the module used before).
 // The last round's batch phase prints Redis's commands per event (INFO commandstats) and the keys
