@@ -4,14 +4,19 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/store/commit_validation.h"
 #include "common/store/shard.h"
 
@@ -172,7 +177,7 @@ class RedisStore::Conn {
 
   // Sends one command; each argument is passed with its length (binary-safe). A missing reply
   // breaks the connection and fails UNAVAILABLE. Error replies are returned as replies.
-  absl::StatusOr<Reply> Run(const std::vector<std::string>& args) {
+  absl::StatusOr<Reply> Run(absl::Span<const absl::string_view> args) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
     Split(args, &argv, &lens);
@@ -186,7 +191,7 @@ class RedisStore::Conn {
     for (const std::vector<std::string>& args : cmds) {
       std::vector<const char*> argv;
       std::vector<size_t> lens;
-      Split(args, &argv, &lens);
+      Split(absl::MakeConstSpan(args), &argv, &lens);
       if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
           REDIS_OK) {
         return Broken("pipeline");
@@ -202,11 +207,12 @@ class RedisStore::Conn {
   }
 
  private:
-  static void Split(const std::vector<std::string>& args, std::vector<const char*>* argv,
+  template <typename S>
+  static void Split(absl::Span<const S> args, std::vector<const char*>* argv,
                     std::vector<size_t>* lens) {
     argv->reserve(args.size());
     lens->reserve(args.size());
-    for (const std::string& a : args) {
+    for (const S& a : args) {
       argv->push_back(a.data());
       lens->push_back(a.size());
     }
@@ -462,28 +468,40 @@ absl::StatusOr<CommitResult> RedisStore::Commit(const CommitRequest& request) {
   const std::string tag = Tag(SlotOf(request.shard));
   const bool has_idem = !request.idempotency_key.empty();
 
-  std::vector<std::string> args = {
-      "EVALSHA", script_sha_, absl::StrCat(3 + request.puts.size() + request.deletes.size()),
-      // An unset idempotency key still names a key of the slot (never read or written).
-      has_idem ? IdempotencyKey(request.shard, request.idempotency_key) : tag + ":idem",
-      tag + ":idx", tag + ":outbox"};
-  for (const Put& put : request.puts) args.push_back(DataKey(put.key));
-  for (const Delete& del : request.deletes) args.push_back(DataKey(del.key));
+  // The arguments point into the request and into `owned` (a deque: its strings never move), so
+  // no value or payload is copied before hiredis formats the command. Every key of the request is
+  // in its shard (validated above), so a data key is the shard's tag + ":k:" + the key.
+  std::deque<std::string> owned;
+  auto own = [&owned](std::string s) -> absl::string_view {
+    return owned.emplace_back(std::move(s));
+  };
+  std::vector<absl::string_view> args;
+  args.reserve(10 + 4 * (request.puts.size() + request.deletes.size() + request.events.size()));
+  args.push_back("EVALSHA");
+  args.push_back(script_sha_);
+  args.push_back(own(absl::StrCat(3 + request.puts.size() + request.deletes.size())));
+  // An unset idempotency key still names a key of the slot (never read or written).
+  args.push_back(
+      own(has_idem ? IdempotencyKey(request.shard, request.idempotency_key) : tag + ":idem"));
+  args.push_back(own(tag + ":idx"));
+  args.push_back(own(tag + ":outbox"));
+  for (const Put& put : request.puts) args.push_back(own(absl::StrCat(tag, ":k:", put.key)));
+  for (const Delete& del : request.deletes) args.push_back(own(absl::StrCat(tag, ":k:", del.key)));
   args.push_back(has_idem ? "1" : "0");
   args.push_back(request.idempotency_result);
-  args.push_back(absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl)));
-  args.push_back(absl::StrCat(request.puts.size()));
-  args.push_back(absl::StrCat(request.deletes.size()));
-  args.push_back(absl::StrCat(request.events.size()));
+  args.push_back(own(absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl))));
+  args.push_back(own(absl::StrCat(request.puts.size())));
+  args.push_back(own(absl::StrCat(request.deletes.size())));
+  args.push_back(own(absl::StrCat(request.events.size())));
   args.push_back(request.shard);
   for (const Put& put : request.puts) {
     args.push_back(put.key);
     args.push_back(put.value);
-    args.push_back(absl::StrCat(put.expected_version));
+    args.push_back(own(absl::StrCat(put.expected_version)));
   }
   for (const Delete& del : request.deletes) {
     args.push_back(del.key);
-    args.push_back(absl::StrCat(del.expected_version));
+    args.push_back(own(absl::StrCat(del.expected_version)));
   }
   for (const OutboxEvent& event : request.events) {
     args.push_back(event.topic);

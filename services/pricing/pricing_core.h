@@ -6,8 +6,9 @@
 //
 // Metering (HandleComplianceEvent): each usage_recorded event of compliance is priced at the price
 // in force at the time of use and posted to the operator's books (services/pricing/ledger/) in ONE
-// commit with its MeteredUse record and its usage_metered event — one usage entry per consumer and
-// month of a commit, summing that consumer's uses, which their MeteredUse records name; the
+// commit with its MeteredUse record — one usage entry per consumer and month of a commit, summing
+// that consumer's uses, which their MeteredUse records name, and one usage_metered event per
+// product, scenario, month and state of the commit, listing its uses; the
 // MeteredUse key is derived from the event id, so a redelivered event posts nothing. A use that
 // cannot be priced is recorded UNPRICED with the reason (record, event, metric), never dropped.
 //

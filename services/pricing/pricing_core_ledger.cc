@@ -66,14 +66,10 @@ absl::Status PricingCore::HandleComplianceBatch(const std::vector<BusMessage>& m
     }
     if (!envelope.has_usage_recorded()) continue;
     const auto& u = envelope.usage_recorded();
-    absl::Status valid = absl::OkStatus();
-    for (const auto& [value, what] :
-         std::vector<std::pair<std::string, std::string>>{{envelope.event_id(), "event_id"},
-                                                          {u.operator_org(), "operator_org"},
-                                                          {u.consumer_org(), "consumer_org"},
-                                                          {u.product_id(), "product_id"}}) {
-      if (valid.ok()) valid = ValidateId(value, what);
-    }
+    absl::Status valid = ValidateId(envelope.event_id(), "event_id");
+    if (valid.ok()) valid = ValidateId(u.operator_org(), "operator_org");
+    if (valid.ok()) valid = ValidateId(u.consumer_org(), "consumer_org");
+    if (valid.ok()) valid = ValidateId(u.product_id(), "product_id");
     if (!valid.ok()) {
       rejected_.Increment();
       log::Warn("usage_recorded cannot be metered; acknowledged, not metered",
@@ -274,9 +270,9 @@ absl::Status PricingCore::MeterChunk(const std::string& book, absl::Span<const E
         events.push_back(NewEnvelope(context, "metered-use", envelope.event_id(), 1,
                                      absl::StrCat("pricing.usage.", StateLabel(metered.state()))));
       }
-      *events[group->second].mutable_usage_metered()->add_uses() = metered;
       states.push_back(metered.state());
-      if (metered.state() == v1::METER_STATE_UNPRICED) unpriced.push_back(std::move(metered));
+      if (metered.state() == v1::METER_STATE_UNPRICED) unpriced.push_back(metered);
+      *events[group->second].mutable_usage_metered()->add_uses() = std::move(metered);
     }
     for (const Envelope& event : events) {
       extra.events.push_back(
