@@ -163,6 +163,11 @@ bool IsStreamId(absl::string_view id) {
   return true;
 }
 
+// A data key: its slot's tag, ":k:", the key (redis_store.h "Key layout").
+std::string DataKeyIn(absl::string_view tag, absl::string_view key) {
+  return absl::StrCat(tag, ":k:", key);
+}
+
 }  // namespace
 
 // A connection borrowed from the pool for one call; returned (or closed when broken) on scope exit.
@@ -370,7 +375,7 @@ int RedisStore::SlotOf(const std::string& shard) const {
 }
 
 std::string RedisStore::DataKey(const std::string& key) const {
-  return absl::StrCat(Tag(SlotOf(ShardOfKey(key))), ":k:", key);
+  return DataKeyIn(Tag(SlotOf(ShardOfKey(key))), key);
 }
 
 std::string RedisStore::IdempotencyKey(const std::string& shard, const std::string& key) const {
@@ -470,7 +475,7 @@ absl::StatusOr<CommitResult> RedisStore::Commit(const CommitRequest& request) {
 
   // The arguments point into the request and into `owned` (a deque: its strings never move), so
   // no value or payload is copied before hiredis formats the command. Every key of the request is
-  // in its shard (validated above), so a data key is the shard's tag + ":k:" + the key.
+  // in its shard (validated above), so each data key is made from the commit's one tag.
   std::deque<std::string> owned;
   auto own = [&owned](std::string s) -> absl::string_view {
     return owned.emplace_back(std::move(s));
@@ -485,8 +490,8 @@ absl::StatusOr<CommitResult> RedisStore::Commit(const CommitRequest& request) {
       own(has_idem ? IdempotencyKey(request.shard, request.idempotency_key) : tag + ":idem"));
   args.push_back(own(tag + ":idx"));
   args.push_back(own(tag + ":outbox"));
-  for (const Put& put : request.puts) args.push_back(own(absl::StrCat(tag, ":k:", put.key)));
-  for (const Delete& del : request.deletes) args.push_back(own(absl::StrCat(tag, ":k:", del.key)));
+  for (const Put& put : request.puts) args.push_back(own(DataKeyIn(tag, put.key)));
+  for (const Delete& del : request.deletes) args.push_back(own(DataKeyIn(tag, del.key)));
   args.push_back(has_idem ? "1" : "0");
   args.push_back(request.idempotency_result);
   args.push_back(own(absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl))));
