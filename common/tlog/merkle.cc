@@ -26,22 +26,40 @@ constexpr uint8_t kNodePrefix = 0x01;
   std::abort();
 }
 
+// The SHA-256 implementation, fetched once: with OpenSSL 3, EVP_sha256() in EVP_DigestInit_ex
+// makes every digest look the algorithm up again (a provider lookup under a lock), and a fresh
+// EVP_MD_CTX per digest is an allocation and a free. The audit log hashes one leaf and about
+// one interior node per entry (issue 10: those lookups were most of the hashes' 12 % of the
+// ingest path's CPU), so each thread keeps one context and reuses it.
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) DieOnOpenSsl("EVP_MD_fetch");
+    return m;
+  }();  // never freed: used until the process exits, by any thread
+  return md;
+}
+
+EVP_MD_CTX* ThreadSha256Ctx() {
+  struct Ctx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Ctx holder;
+  if (holder.ctx == nullptr) DieOnOpenSsl("EVP_MD_CTX_new");
+  return holder.ctx;
+}
+
 // SHA-256 over the concatenation of `parts`.
 Hash Sha256(std::initializer_list<absl::Span<const uint8_t>> parts) {
-  struct CtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-  };
-  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr) DieOnOpenSsl("EVP_MD_CTX_new");
-  if (EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) DieOnOpenSsl("EVP_DigestInit_ex");
+  EVP_MD_CTX* ctx = ThreadSha256Ctx();
+  if (EVP_DigestInit_ex(ctx, FetchedSha256(), nullptr) != 1) DieOnOpenSsl("EVP_DigestInit_ex");
   for (absl::Span<const uint8_t> part : parts) {
-    if (EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) {
-      DieOnOpenSsl("EVP_DigestUpdate");
-    }
+    if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) DieOnOpenSsl("EVP_DigestUpdate");
   }
   Hash out;
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != kHashSize) {
+  if (EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != kHashSize) {
     DieOnOpenSsl("EVP_DigestFinal_ex");
   }
   return out;
@@ -49,52 +67,8 @@ Hash Sha256(std::initializer_list<absl::Span<const uint8_t>> parts) {
 
 // One-shot SHA-256 of a contiguous buffer (the hot path for interior nodes).
 Hash Sha256OneShot(const uint8_t* data, size_t size) {
-  Hash out;
-  unsigned int len = 0;
-  if (EVP_Digest(data, size, out.data(), &len, EVP_sha256(), nullptr) != 1 || len != kHashSize) {
-    DieOnOpenSsl("EVP_Digest");
-  }
-  return out;
+  return Sha256({absl::MakeConstSpan(data, size)});
 }
-
-// Interior-node hashing for loops of many nodes (verification, roots): the SHA-256 algorithm is
-// fetched once and one digest context is reused, about 3x cheaper per node than a one-shot
-// EVP_Digest with the implicitly fetched EVP_sha256() (OpenSSL 3). Same bytes as NodeHash().
-class NodeHasher {
- public:
-  NodeHasher() = default;  // fetches lazily: a loop that hashes nothing costs nothing
-  ~NodeHasher() {
-    EVP_MD_CTX_free(ctx_);
-    EVP_MD_free(md_);
-  }
-  NodeHasher(const NodeHasher&) = delete;
-  NodeHasher& operator=(const NodeHasher&) = delete;
-
-  Hash Node(const Hash& left, const Hash& right) {
-    if (md_ == nullptr) {
-      md_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-      if (md_ == nullptr) DieOnOpenSsl("EVP_MD_fetch");
-      ctx_ = EVP_MD_CTX_new();
-      if (ctx_ == nullptr) DieOnOpenSsl("EVP_MD_CTX_new");
-    }
-    std::array<uint8_t, 1 + 2 * kHashSize> buf;
-    buf[0] = kNodePrefix;
-    std::copy(left.begin(), left.end(), buf.begin() + 1);
-    std::copy(right.begin(), right.end(), buf.begin() + 1 + kHashSize);
-    Hash out;
-    unsigned int len = 0;
-    if (EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx_, buf.data(), buf.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1 || len != kHashSize) {
-      DieOnOpenSsl("EVP_Digest (node)");
-    }
-    return out;
-  }
-
- private:
-  EVP_MD* md_ = nullptr;
-  EVP_MD_CTX* ctx_ = nullptr;
-};
 
 std::string Hex(const Hash& hash) {
   return absl::BytesToHexString(
@@ -213,14 +187,13 @@ class NodePlan {
     }
     std::vector<Hash> out;
     out.reserve(elements_.size());
-    NodeHasher hasher;
     for (const auto& [first, count] : elements_) {
       if (count == 0) {
         out.push_back(EmptyRoot());
         continue;
       }
       Hash h = hashes[first + count - 1];
-      for (size_t j = count - 1; j-- > 0;) h = hasher.Node(hashes[first + j], h);
+      for (size_t j = count - 1; j-- > 0;) h = NodeHash(hashes[first + j], h);
       out.push_back(h);
     }
     return out;
@@ -319,8 +292,7 @@ void CompactRange::Append(const Hash& leaf_hash, NodeVisitor on_full_node) {
 Hash CompactRange::Root() const {
   if (frontier_.empty()) return EmptyRoot();
   Hash root = frontier_.back();
-  NodeHasher hasher;
-  for (size_t j = frontier_.size() - 1; j-- > 0;) root = hasher.Node(frontier_[j], root);
+  for (size_t j = frontier_.size() - 1; j-- > 0;) root = NodeHash(frontier_[j], root);
   return root;
 }
 
@@ -450,14 +422,13 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
   uint64_t fn = index;
   uint64_t sn = size - 1;
   Hash r = leaf_hash;
-  NodeHasher hasher;
   for (const Hash& p : proof) {
     if (sn == 0) {
       return absl::InvalidArgumentError(
           "inclusion proof is longer than the path to the root (RFC 9162 §2.1.3.2 step 4a)");
     }
     if ((fn & 1) != 0 || fn == sn) {
-      r = hasher.Node(p, r);
+      r = NodeHash(p, r);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -465,7 +436,7 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
         }
       }
     } else {
-      r = hasher.Node(r, p);
+      r = NodeHash(r, p);
     }
     fn >>= 1;
     sn >>= 1;
@@ -512,7 +483,6 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
   // Step 5.
   Hash fr = path_at(0);
   Hash sr = path_at(0);
-  NodeHasher hasher;
   // Step 6.
   for (size_t i = 1; i < path_len; ++i) {
     const Hash& c = path_at(i);
@@ -521,8 +491,8 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
           "consistency proof is longer than the path to the root (RFC 9162 §2.1.4.2 step 6a)");
     }
     if ((fn & 1) != 0 || fn == sn) {
-      fr = hasher.Node(c, fr);
-      sr = hasher.Node(c, sr);
+      fr = NodeHash(c, fr);
+      sr = NodeHash(c, sr);
       if ((fn & 1) == 0) {
         while ((fn & 1) == 0 && fn != 0) {
           fn >>= 1;
@@ -530,7 +500,7 @@ absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, absl::Span<const 
         }
       }
     } else {
-      sr = hasher.Node(sr, c);
+      sr = NodeHash(sr, c);
     }
     fn >>= 1;
     sn >>= 1;
