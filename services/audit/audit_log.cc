@@ -26,6 +26,30 @@ std::string SerializeDeterministic(const google::protobuf::Message& m) {
   return out;
 }
 
+// The stored bytes of an entry: SerializeDeterministic of `head` with `envelope` set as its field
+// 4, without copying the envelope into the message first. `envelope` is AuditEntry's last field
+// and a deterministic serialization writes fields in number order, so those bytes are the head's
+// followed by field 4 (tag 0x22, varint length, the bytes; absent when empty, as proto3 does).
+// audit_log_test checks the identity against SerializeDeterministic.
+std::string EntryBytes(const AuditEntry& head, absl::string_view envelope) {
+  constexpr uint32_t kEnvelopeTag = (4 << 3) | 2;  // AuditEntry.envelope, length-delimited
+  std::string out;
+  out.reserve(head.ByteSizeLong() + 1 + 5 + envelope.size());
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    head.SerializeWithCachedSizes(&coded);
+    if (!envelope.empty()) {
+      coded.WriteVarint32(kEnvelopeTag);
+      coded.WriteVarint32(static_cast<uint32_t>(envelope.size()));
+      coded.WriteRaw(envelope.data(), static_cast<int>(envelope.size()));
+    }
+    coded.Trim();
+  }
+  return out;
+}
+
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   const int64_t nanos = absl::ToUnixNanos(t);
   ts->set_seconds(nanos / 1000000000);
@@ -141,7 +165,32 @@ void AuditLog::Stop() {
     absl::MutexLock lock(&queue_mu_);
     left.swap(queue_);
   }
-  for (Pending& p : left) p.done(absl::UnavailableError("the audit log is stopping"));
+  const absl::Status stopping = absl::UnavailableError("the audit log is stopping");
+  for (Pending& p : left) Answer(p, stopping);
+}
+
+struct AuditLog::BatchOutcome {
+  absl::Mutex mu;
+  size_t left ABSL_GUARDED_BY(mu) = 0;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  std::vector<AppendResult> results ABSL_GUARDED_BY(mu);
+};
+
+void AuditLog::Answer(Pending& p, const absl::StatusOr<AppendResult>& result) {
+  if (p.outcome == nullptr) {
+    p.done(result);
+    return;
+  }
+  // Shared with AppendBatch: the waiter may return as soon as `left` is 0, while this is still
+  // unlocking, so the outcome lives as long as a Pending points to it.
+  BatchOutcome& outcome = *p.outcome;
+  absl::MutexLock lock(&outcome.mu);
+  if (result.ok()) {
+    outcome.results[p.slot] = *result;
+  } else if (outcome.error.ok()) {
+    outcome.error = result.status();
+  }
+  --outcome.left;
 }
 
 void AuditLog::AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelope envelope,
@@ -149,8 +198,15 @@ void AuditLog::AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelop
   {
     absl::MutexLock lock(&queue_mu_);
     if (!stopping_) {
-      queue_.push_back({std::move(envelope_bytes), std::move(envelope), std::move(dedup_key),
-                        std::move(source), std::move(done)});
+      Pending p;
+      p.owned = std::make_unique<Owned>(Owned{std::move(envelope_bytes), std::move(envelope),
+                                              std::move(dedup_key), std::move(source)});
+      p.envelope_bytes = p.owned->envelope_bytes;
+      p.envelope = &p.owned->envelope;
+      p.dedup_key = p.owned->dedup_key;
+      p.source = p.owned->source;
+      p.done = std::move(done);
+      queue_.push_back(std::move(p));
       return;
     }
   }
@@ -171,16 +227,10 @@ absl::StatusOr<AppendResult> AuditLog::Append(std::string envelope_bytes,
   return result;
 }
 
-absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendBatch(std::vector<AppendItem> items) {
-  struct Outcome {
-    absl::Mutex mu;
-    size_t left ABSL_GUARDED_BY(mu) = 0;
-    absl::Status error ABSL_GUARDED_BY(mu);
-    std::vector<AppendResult> results ABSL_GUARDED_BY(mu);
-  };
-  // Shared with the callbacks: the last one may still be unlocking when this call returns.
-  auto shared = std::make_shared<Outcome>();
-  Outcome& outcome = *shared;
+absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendBatch(
+    absl::Span<const AppendItem> items) {
+  auto shared = std::make_shared<BatchOutcome>();
+  BatchOutcome& outcome = *shared;
   {
     absl::MutexLock lock(&outcome.mu);
     outcome.left = items.size();
@@ -192,20 +242,18 @@ absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendBatch(std::vector<Appe
       return absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)");
     }
     for (size_t i = 0; i < items.size(); ++i) {
-      AppendItem& item = items[i];
-      queue_.push_back({std::move(item.envelope_bytes), std::move(item.envelope),
-                        std::move(item.dedup_key), std::move(item.source),
-                        [shared, i](absl::StatusOr<AppendResult> r) {
-                          absl::MutexLock lock(&shared->mu);
-                          if (r.ok()) {
-                            shared->results[i] = *r;
-                          } else if (shared->error.ok()) {
-                            shared->error = r.status();
-                          }
-                          --shared->left;
-                        }});
+      const AppendItem& item = items[i];
+      Pending p;
+      p.envelope_bytes = item.envelope_bytes;
+      p.envelope = item.envelope;
+      p.dedup_key = item.dedup_key;
+      p.source = item.source;
+      p.outcome = shared;
+      p.slot = i;
+      queue_.push_back(std::move(p));
     }
   }
+  // Every item must be answered before returning: the committer reads them until then.
   absl::MutexLock lock(&outcome.mu);
   auto all_done = [&outcome]()
                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome.mu) { return outcome.left == 0; };
@@ -274,19 +322,19 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
       absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
           "the audit log failed its integrity check, appending refused (fail closed, rule 34): ",
           integrity_.message()));
-      for (Pending& p : batch) p.done(refused);
+      for (Pending& p : batch) Answer(p, refused);
       return;
     }
   }
   // Sequence: assign indexes, answer duplicates (of the log or of this batch) with the original.
   struct Sequenced {
     size_t pending;
-    AuditEntry entry;
+    uint64_t index;
     std::string bytes;
   };
   std::vector<Sequenced> fresh;
   std::vector<std::pair<size_t, uint64_t>> duplicates;
-  absl::flat_hash_map<std::string, uint64_t> in_batch;
+  absl::flat_hash_map<absl::string_view, uint64_t> in_batch;  // keys borrowed from `batch`
   fresh.reserve(batch.size());
   in_batch.reserve(batch.size());
   uint64_t next;
@@ -294,7 +342,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     absl::ReaderMutexLock lock(&mu_);
     next = tree_.size();
     for (size_t i = 0; i < batch.size(); ++i) {
-      const std::string& key = batch[i].dedup_key;
+      const absl::string_view key = batch[i].dedup_key;
       if (auto it = dedup_.find(key); it != dedup_.end()) {
         duplicates.emplace_back(i, it->second);
         continue;
@@ -304,26 +352,28 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
         continue;
       }
       in_batch.emplace(key, next);
-      Sequenced s{i, {}, {}};
-      s.entry.set_index(next++);
-      fresh.push_back(std::move(s));
+      fresh.push_back(Sequenced{i, next++, {}});
     }
   }
-  const absl::Time now = clock_.Now();
-  std::vector<std::string> payloads;
+  // One entry's fields but its envelope, reused for each (no allocation per entry): what
+  // EntryBytes serializes and what the observers are told.
+  AuditEntry head;
+  SetTimestamp(clock_.Now(), head.mutable_ingested_at());
+  auto head_of = [&head, &batch](const Sequenced& s) -> const AuditEntry& {
+    head.set_index(s.index);
+    head.set_source(batch[s.pending].source.data(), batch[s.pending].source.size());
+    return head;
+  };
+  std::vector<absl::string_view> payloads;
   payloads.reserve(fresh.size());
   for (Sequenced& s : fresh) {
-    Pending& p = batch[s.pending];
-    SetTimestamp(now, s.entry.mutable_ingested_at());
-    s.entry.set_source(p.source);
-    s.entry.set_envelope(p.envelope_bytes);
-    s.bytes = SerializeDeterministic(s.entry);
+    s.bytes = EntryBytes(head_of(s), batch[s.pending].envelope_bytes);
     payloads.push_back(s.bytes);
   }
   absl::StatusOr<std::vector<uint64_t>> offsets =
-      payloads.empty() ? std::vector<uint64_t>{} : entries_->Append(payloads);
+      payloads.empty() ? std::vector<uint64_t>{} : entries_->AppendViews(payloads);
   if (!offsets.ok()) {
-    for (Pending& p : batch) p.done(offsets.status());
+    for (Pending& p : batch) Answer(p, offsets.status());
     return;
   }
   {
@@ -331,20 +381,20 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     for (size_t i = 0; i < fresh.size(); ++i) {
       tree_.Append(tlog::LeafHash(absl::string_view(fresh[i].bytes)));
       offsets_.push_back((*offsets)[i]);
-      dedup_.emplace(batch[fresh[i].pending].dedup_key, fresh[i].entry.index());
+      dedup_.emplace(batch[fresh[i].pending].dedup_key, fresh[i].index);
     }
   }
   for (const Sequenced& s : fresh) {
-    for (EntryObserver* o : options_.observers) {
-      o->OnEntry(s.entry, batch[s.pending].envelope, false);
-    }
+    const AuditEntry& entry = head_of(s);
+    for (EntryObserver* o : options_.observers)
+      o->OnEntry(entry, *batch[s.pending].envelope, false);
   }
   if (!fresh.empty()) {
     absl::MutexLock lock(&wake_mu_);
     grown_ = true;  // the checkpointer signs once its gap has passed
   }
-  for (const Sequenced& s : fresh) batch[s.pending].done(AppendResult{s.entry.index(), false});
-  for (const auto& [i, index] : duplicates) batch[i].done(AppendResult{index, true});
+  for (const Sequenced& s : fresh) Answer(batch[s.pending], AppendResult{s.index, false});
+  for (const auto& [i, index] : duplicates) Answer(batch[i], AppendResult{index, true});
 }
 
 absl::Status AuditLog::SignCheckpointLocked() {

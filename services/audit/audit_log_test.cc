@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "common/testing/fake_clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 
 namespace pdao::audit {
@@ -108,6 +110,48 @@ TEST_F(AuditLogTest, DuplicatesInsideOneBatchGetTheFirstIndex) {
   for (auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(log->size(), 1u);
   for (auto& r : results) EXPECT_EQ(r->index, 0u);
+}
+
+// AppendBatch (the bus path) borrows its items and writes each entry's bytes without building the
+// whole AuditEntry first (audit_log.cc EntryBytes): the stored record must still be exactly the
+// deterministic serialization of the entry it parses to, with the envelope as received, also for
+// an empty payload (proto3 leaves an empty field out) and a large one (a multi-byte length).
+TEST_F(AuditLogTest, BatchEntriesAreStoredAsTheDeterministicSerializationOfTheEntry) {
+  auto log = OpenLog();
+  Envelope big = Event("big");
+  big.set_action(std::string(70000, 'x'));
+  const std::vector<std::string> bytes = {Event("a").SerializeAsString(), "",
+                                          big.SerializeAsString(), Event("a").SerializeAsString()};
+  const std::vector<Envelope> parsed = {Event("a"), Envelope(), big, Event("a")};
+  const std::vector<std::string> keys = {"a", "sha256:empty", "big", "a"};
+  std::vector<AppendItem> items;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    items.push_back({bytes[i], &parsed[i], keys[i], i == 1 ? "bus:other" : "bus:topic"});
+  }
+  absl::StatusOr<std::vector<AppendResult>> results = log->AppendBatch(items);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_EQ((*results)[3].index, 0u);  // a duplicate of the first item, in the same batch
+  EXPECT_TRUE((*results)[3].duplicate);
+  ASSERT_EQ(log->size(), 3u);
+  for (uint64_t i = 0; i < 3; ++i) {
+    absl::StatusOr<std::string> stored = log->GetEntryBytes(i);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    pdao::audit::v1::AuditEntry entry;
+    ASSERT_TRUE(entry.ParseFromString(*stored)) << i;
+    EXPECT_EQ(entry.index(), i);
+    EXPECT_EQ(entry.envelope(), bytes[i]) << i;
+    EXPECT_EQ(entry.source(), i == 1 ? "bus:other" : "bus:topic");
+    EXPECT_GT(entry.ingested_at().seconds(), 0);
+    std::string canonical;
+    {
+      google::protobuf::io::StringOutputStream stream(&canonical);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      entry.SerializeToCodedStream(&coded);
+    }
+    EXPECT_EQ(*stored, canonical) << "entry " << i;
+  }
 }
 
 // An empty log answers with a signed checkpoint of size 0 whose root is the RFC 9162 empty root,

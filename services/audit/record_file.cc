@@ -165,23 +165,29 @@ absl::StatusOr<std::unique_ptr<RecordFile>> RecordFile::Open(const std::string& 
 RecordFile::~RecordFile() { ::close(fd_); }
 
 absl::StatusOr<std::vector<uint64_t>> RecordFile::Append(absl::Span<const std::string> payloads) {
+  std::vector<absl::string_view> views(payloads.begin(), payloads.end());
+  return AppendViews(views);
+}
+
+absl::StatusOr<std::vector<uint64_t>> RecordFile::AppendViews(
+    absl::Span<const absl::string_view> payloads) {
   if (!corruption_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the log is corrupt, appending refused (fail closed, rule 34): ", corruption_));
   }
   std::string buf;
   size_t total = 0;
-  for (const std::string& p : payloads) total += kHeader + p.size();
+  for (absl::string_view p : payloads) total += kHeader + p.size();
   buf.reserve(total);
   std::vector<uint64_t> offsets;
   offsets.reserve(payloads.size());
-  for (const std::string& p : payloads) {
+  for (absl::string_view p : payloads) {
     offsets.push_back(end_ + buf.size());
     const uint32_t len = static_cast<uint32_t>(p.size());
     Put32(buf, kMagic);
     Put32(buf, len);
     Put32(buf, RecordCrc(len, p));
-    buf.append(p);
+    buf.append(p.data(), p.size());
   }
   size_t done = 0;
   while (done < buf.size()) {

@@ -51,6 +51,8 @@ class RecordFile {
   // returning their offsets. On failure nothing is acknowledged; the file is truncated back to
   // its previous end where possible. FAILED_PRECONDITION when the file is corrupt.
   absl::StatusOr<std::vector<uint64_t>> Append(absl::Span<const std::string> payloads);
+  // The same, for payloads held elsewhere (the audit log's entries, framed without a copy first).
+  absl::StatusOr<std::vector<uint64_t>> AppendViews(absl::Span<const absl::string_view> payloads);
 
   // Reads the record at `offset` (as returned by Append or Open) and checks its CRC.
   // DATA_LOSS "record at offset N fails its CRC (rule 33)" when the stored bytes changed.
