@@ -136,30 +136,31 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
   std::vector<Alert> raised;
   const uint64_t index = entry.index();
   const absl::Time at = TimeFromProto(entry.ingested_at());
-  const std::string subject = SubjectOrg(e);
-  const std::string who = subject.empty() ? ActorKey(e.actor()) : subject;
+  const absl::string_view subject = SubjectOrg(e);
+  // Built only for an entry a rule looks at (issue 10: most entries raise nothing, and these
+  // strings were allocations per entry on the log's committer thread).
+  auto who = [&] { return subject.empty() ? ActorKey(e.actor()) : std::string(subject); };
   // Counted under a typed key (issue 9 item 7): org "pricing" and the pricing service are two.
-  const std::string who_key = subject.empty() ? TypedActorKey(e.actor()) : OrgKey(subject);
-  pdao::common::v1::Principal principal = e.actor();
-  if (!subject.empty()) {
-    principal.Clear();
-    principal.set_org(subject);
-  }
+  auto who_key = [&] { return subject.empty() ? TypedActorKey(e.actor()) : OrgKey(subject); };
   auto make = [&](v1::AlertRule rule, const std::string& id_prefix, std::string description) {
     Alert alert;
     alert.set_id(absl::StrCat(id_prefix, index));
     alert.set_rule(rule);
-    *alert.mutable_principal() = principal;
+    if (subject.empty()) {
+      *alert.mutable_principal() = e.actor();
+    } else {
+      alert.mutable_principal()->set_org(std::string(subject));
+    }
     alert.set_description(std::move(description));
     TimeToProto(at, alert.mutable_raised_at());
     return alert;
   };
   if (const int64_t denials = Denials(e, options_.deny_threshold); denials > 0) {
-    Window& window = denials_[who_key];
+    Window& window = denials_[who_key()];
     for (int64_t i = 0; i < denials; ++i) window.emplace_back(at, index);
     if (Slide(window, at, options_.deny_window, options_.deny_threshold)) {
       Alert alert = make(v1::ALERT_RULE_REPEATED_DENIALS, "repeated-denials-",
-                         absl::StrCat(window.size(), " denials for ", who, " within ",
+                         absl::StrCat(window.size(), " denials for ", who(), " within ",
                                       absl::FormatDuration(options_.deny_window), " (rule 35)"));
       for (const auto& [t, i] : window) {
         const int n = alert.entry_indexes_size();
@@ -171,7 +172,7 @@ std::vector<Alert> AlertMonitor::EvaluateLocked(const pdao::audit::v1::AuditEntr
   }
   if (IsOutOfScope(e)) {
     Alert alert = make(v1::ALERT_RULE_OUT_OF_SCOPE, "out-of-scope-",
-                       absl::StrCat("attempt outside an agreement's scope by ", who, " on ",
+                       absl::StrCat("attempt outside an agreement's scope by ", who(), " on ",
                                     e.aggregate().id(), " (rule 35)"));
     alert.add_entry_indexes(index);
     raised.push_back(std::move(alert));

@@ -19,6 +19,25 @@ bool ActionMatches(const std::string& action, const std::string& want) {
 
 }  // namespace
 
+AuditIndex::AuditIndex() {
+  absl::MutexLock lock(&mu_);
+  names_.emplace_back();  // kEmptyName
+  name_ids_.emplace(names_.back(), kEmptyName);
+}
+
+AuditIndex::NameId AuditIndex::InternLocked(absl::string_view s) {
+  if (auto it = name_ids_.find(s); it != name_ids_.end()) return it->second;
+  const auto id = static_cast<NameId>(names_.size());
+  names_.emplace_back(s);
+  name_ids_.emplace(names_.back(), id);
+  return id;
+}
+
+AuditIndex::NameId AuditIndex::FindLocked(absl::string_view s) const {
+  auto it = name_ids_.find(s);
+  return it == name_ids_.end() ? kNoName : it->second;
+}
+
 void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelope& e,
                          bool /*replay*/) {
   absl::MutexLock lock(&mu_);
@@ -26,22 +45,25 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   Row row;
   row.occurred_at =
       e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : TimeFromProto(entry.ingested_at());
-  row.actor = TypedActorKey(e.actor());
-  row.actor_org = e.actor().org();
-  row.object_id = e.aggregate().id();
-  row.action = e.action();
+  SetTypedActorKey(e.actor(), &key_scratch_);
+  row.actor = InternLocked(key_scratch_);
+  row.actor_org = InternLocked(e.actor().org());
+  row.object_id = InternLocked(e.aggregate().id());
+  row.action = InternLocked(e.action());
   // Ownership and lineage from the payloads (extend here for compliance scenarios/consumers).
+  auto own = [&](const std::string& object, const std::string& org) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                 mu_) { owner_[InternLocked(object)] = InternLocked(org); };
   switch (e.payload_case()) {
     case Envelope::kResourceChanged:
-      owner_[e.resource_changed().resource().id()] = e.resource_changed().resource().holder_org();
+      own(e.resource_changed().resource().id(), e.resource_changed().resource().holder_org());
       break;
     case Envelope::kRegistrationChanged:
-      owner_[e.registration_changed().registration().id()] =
-          e.registration_changed().registration().applicant_org();
+      own(e.registration_changed().registration().id(),
+          e.registration_changed().registration().applicant_org());
       break;
     case Envelope::kProductChanged: {
       const auto& product = e.product_changed().product();
-      owner_[product.id()] = product.operator_org();
+      own(product.id(), product.operator_org());
       for (const std::string& source : product.spec().source_resource_ids()) {
         AddEdgeLocked({"resource", source}, {"product", product.id()}, index);
       }
@@ -51,21 +73,21 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
       break;
     }
     case Envelope::kAgreementChanged:
-      owner_[e.agreement_changed().agreement().id()] =
-          e.agreement_changed().agreement().operator_org();
+      own(e.agreement_changed().agreement().id(), e.agreement_changed().agreement().operator_org());
       break;
     default:
       break;
   }
-  const std::string subject = SubjectOrg(e);
   if (rows_.size() != index) rows_.resize(index);  // never happens: the log is dense
   rows_.push_back(row);
-  if (!row.actor.empty()) by_actor_[row.actor].push_back(index);
-  if (!subject.empty()) {
-    std::string subject_key = OrgKey(subject);
-    if (subject_key != row.actor) by_actor_[std::move(subject_key)].push_back(index);
+  if (row.actor != kEmptyName) by_actor_[row.actor].push_back(index);
+  if (const absl::string_view subject = SubjectOrg(e); !subject.empty()) {
+    key_scratch_.clear();
+    absl::StrAppend(&key_scratch_, "org/", subject);  // OrgKey, into the reused buffer
+    const NameId subject_key = InternLocked(key_scratch_);
+    if (subject_key != row.actor) by_actor_[subject_key].push_back(index);
   }
-  if (!row.object_id.empty()) by_object_[row.object_id].push_back(index);
+  if (row.object_id != kEmptyName) by_object_[row.object_id].push_back(index);
 }
 
 void AuditIndex::AddEdgeLocked(const NodeKey& from, const NodeKey& to, uint64_t index) {
@@ -79,22 +101,23 @@ bool AuditIndex::MatchesLocked(uint64_t index, const QueryFilter& f,
   if (index >= rows_.size()) return false;
   const Row& r = rows_[index];
   auto owner = [&](const std::string& o) ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    if (r.actor_org == o) return true;
+    const NameId id = FindLocked(o);  // kNoName: never an actor or owner (maybe a subject)
+    if (r.actor_org == id) return true;
     auto it = owner_.find(r.object_id);
-    if (it != owner_.end() && it->second == o) return true;
-    auto a = by_actor_.find(OrgKey(o));  // the subject organization of the entry
+    if (it != owner_.end() && it->second == id) return true;
+    auto a = by_actor_.find(FindLocked(OrgKey(o)));  // the subject organization of the entry
     return a != by_actor_.end() && std::binary_search(a->second.begin(), a->second.end(), index);
   };
   if (org.has_value() && !owner(*org)) return false;
-  if (!f.actor.empty() && r.actor != f.actor) {
-    auto a = by_actor_.find(f.actor);
+  if (!f.actor.empty() && r.actor != FindLocked(f.actor)) {
+    auto a = by_actor_.find(FindLocked(f.actor));
     if (a == by_actor_.end() || !std::binary_search(a->second.begin(), a->second.end(), index)) {
       return false;
     }
   }
   if (!f.organization.empty() && !owner(f.organization)) return false;
-  if (!f.object_id.empty() && r.object_id != f.object_id) return false;
-  if (!ActionMatches(r.action, f.action)) return false;
+  if (!f.object_id.empty() && r.object_id != FindLocked(f.object_id)) return false;
+  if (!ActionMatches(names_[r.action], f.action)) return false;
   if (f.from.has_value() && r.occurred_at < *f.from) return false;
   if (f.to.has_value() && r.occurred_at >= *f.to) return false;
   return true;
@@ -115,10 +138,10 @@ std::vector<uint64_t> AuditIndex::Query(const QueryFilter& filter,
   const std::vector<uint64_t>* list = nullptr;
   static const std::vector<uint64_t> kEmpty;
   if (!filter.object_id.empty()) {
-    auto it = by_object_.find(filter.object_id);
+    auto it = by_object_.find(FindLocked(filter.object_id));
     list = it == by_object_.end() ? &kEmpty : &it->second;
   } else if (!filter.actor.empty()) {
-    auto it = by_actor_.find(filter.actor);
+    auto it = by_actor_.find(FindLocked(filter.actor));
     list = it == by_actor_.end() ? &kEmpty : &it->second;
   }
   if (list != nullptr) {

@@ -35,8 +35,19 @@ inline std::string ActorKey(const pdao::common::v1::Principal& p) {
 // "service/<svc>" for a platform service, so that an organization whose id equals a service name
 // ("pricing") never matches, reads or is counted with that service's entries.
 inline std::string OrgKey(absl::string_view org) { return absl::StrCat("org/", org); }
+// Writes the typed key of `p` into `*out` (replacing it): a reused buffer allocates nothing.
+inline void SetTypedActorKey(const pdao::common::v1::Principal& p, std::string* out) {
+  out->clear();
+  if (p.org().empty()) {
+    absl::StrAppend(out, "service/", p.service());
+  } else {
+    absl::StrAppend(out, "org/", p.org());
+  }
+}
 inline std::string TypedActorKey(const pdao::common::v1::Principal& p) {
-  return p.org().empty() ? absl::StrCat("service/", p.service()) : OrgKey(p.org());
+  std::string key;
+  SetTypedActorKey(p, &key);
+  return key;
 }
 // A Query's `actor` filter as a key: "service/<svc>" names a platform service; any other value is
 // an organization id.
@@ -45,8 +56,8 @@ inline std::string ActorFilterKey(absl::string_view actor) {
 }
 
 // The organization an entry is about, beyond its actor (e.g. the operator of an access decision);
-// empty when none.
-inline std::string SubjectOrg(const pdao::events::v1::Envelope& e) {
+// empty when none. A view into `e`.
+inline absl::string_view SubjectOrg(const pdao::events::v1::Envelope& e) {
   switch (e.payload_case()) {
     case pdao::events::v1::Envelope::kAccessDecided:
       return e.access_decided().operator_org();
@@ -55,7 +66,7 @@ inline std::string SubjectOrg(const pdao::events::v1::Envelope& e) {
     case pdao::events::v1::Envelope::kAnnualReportMissing:
       return e.annual_report_missing().operator_org();
     default:
-      return "";
+      return {};
   }
 }
 
