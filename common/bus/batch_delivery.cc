@@ -28,7 +28,21 @@ BatchRunner::BatchRunner(std::string group, BatchOptions options, BatchHandler h
 
 void BatchRunner::Acknowledge(const FetchedMessage& m, BatchOutcome& out) {
   out.acknowledged[PartitionOf(m)] = m.offset + 1;
-  attempts_.erase({m.message.topic, m.partition, m.offset});
+  if (!attempts_.empty()) attempts_.erase({m.message.topic, m.partition, m.offset});
+}
+
+void BatchRunner::AcknowledgeAll(const std::vector<FetchedMessage>& batch,
+                                 const std::vector<size_t>& handled, BatchOutcome& out) {
+  // Each partition's messages come in offset order, so its last one gives the offset to store:
+  // the map is written once per run of one partition, not once per message (issue 10).
+  for (size_t k = 0; k < handled.size(); ++k) {
+    const FetchedMessage& m = batch[handled[k]];
+    const bool last_of_run = k + 1 == handled.size() ||
+                             batch[handled[k + 1]].partition != m.partition ||
+                             batch[handled[k + 1]].message.topic != m.message.topic;
+    if (last_of_run) out.acknowledged[PartitionOf(m)] = m.offset + 1;
+    if (!attempts_.empty()) attempts_.erase({m.message.topic, m.partition, m.offset});
+  }
 }
 
 absl::Status BatchRunner::DeadLetter(const FetchedMessage& m, const absl::Status& reason,
@@ -100,7 +114,7 @@ BatchOutcome BatchRunner::Handle(const std::vector<FetchedMessage>& batch) {
   // A partition that starts with a message that failed alone before: that message goes alone
   // first (isolation), so it cannot fail the batch again.
   std::set<TopicPartition> seen;
-  for (size_t i = 0; i < batch.size(); ++i) {
+  for (size_t i = 0; i < batch.size() && !attempts_.empty(); ++i) {
     const FetchedMessage& m = batch[i];
     if (!seen.insert(PartitionOf(m)).second) continue;
     if (attempts_.count({m.message.topic, m.partition, m.offset}) == 0) continue;
@@ -109,10 +123,12 @@ BatchOutcome BatchRunner::Handle(const std::vector<FetchedMessage>& batch) {
     Single(m, out, all_stopped);
   }
   auto stopped = [&](const FetchedMessage& m) {
-    return all_stopped || out.retry.count(PartitionOf(m)) > 0;
+    return all_stopped || (!out.retry.empty() && out.retry.count(PartitionOf(m)) > 0);
   };
   std::vector<size_t> rest;
   std::vector<BusMessage> messages;
+  rest.reserve(batch.size());
+  messages.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     if (done[i] || stopped(batch[i])) continue;
     rest.push_back(i);
@@ -121,10 +137,8 @@ BatchOutcome BatchRunner::Handle(const std::vector<FetchedMessage>& batch) {
   if (!messages.empty()) {
     const absl::Status s = handler_(messages);
     if (s.ok()) {
-      for (size_t i : rest) {
-        Acknowledge(batch[i], out);
-        done[i] = true;
-      }
+      AcknowledgeAll(batch, rest, out);
+      for (size_t i : rest) done[i] = true;
     } else if (s.code() == absl::StatusCode::kUnavailable) {
       all_stopped = true;
       log_("warn",
