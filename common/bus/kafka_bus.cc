@@ -385,6 +385,7 @@ class KafkaSubscription final : public Subscription {
   // False for a message fetched past a partition's rewind point (dropped until the rewound
   // message comes back), as in Handle.
   bool Admit(RdKafka::Message& msg) {
+    if (rewind_.empty()) return true;  // the usual case: no lookup, no topic name copied
     auto it = rewind_.find(std::make_pair(msg.topic_name(), msg.partition()));
     if (it == rewind_.end()) return true;
     if (msg.offset() > it->second) {
@@ -698,6 +699,16 @@ absl::StatusOr<std::unique_ptr<Subscription>> KafkaBus::SubscribeWith(
       {"heartbeat.interval.ms", absl::StrCat(ToMillis(options_.heartbeat_interval))},
       {"topic.metadata.refresh.interval.ms",
        absl::StrCat(ToMillis(options_.metadata_refresh_interval))},
+      // The prefetch (issue 10). librdkafka stops fetching a partition once its local queue
+      // holds queued.min.messages (default 100,000) and then waits a fixed 1 s before fetching it
+      // again (2.0.x has no fetch.queue.backoff.ms). A consumer slower than the fetcher but
+      // faster than 100,000 messages/s (the audit log's ingest) therefore drained the queue and
+      // then starved for the rest of each second: bench_audit_ingest spent 59 % of its time
+      // waiting for a batch's first message. Counting messages (librdkafka's maximum) no longer
+      // stops the prefetch; its memory stays bounded by bytes, --kafka-prefetch-kbytes (64 MiB by
+      // default, librdkafka's own default; docs/benchmarks.md "Audit ingest from Kafka").
+      {"queued.min.messages", "10000000"},
+      {"queued.max.messages.kbytes", absl::StrCat(options_.prefetch_kbytes)},
   };
   if (!options_.instance_id.empty()) {
     if (absl::Status s = Set(conf.get(), "group.instance.id", member); !s.ok()) return s;

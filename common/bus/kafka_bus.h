@@ -73,6 +73,9 @@ inline constexpr int kMaxPartitions = 1000;
 inline constexpr int kMaxReplicationFactor = 100;
 // Bound of KafkaBusOptions::producer_linger (--kafka-producer-linger).
 inline constexpr absl::Duration kMaxProducerLinger = absl::Seconds(1);
+// Bounds of KafkaBusOptions::prefetch_kbytes (--kafka-prefetch-kbytes): 1 MiB .. 1 GiB.
+inline constexpr int kMinPrefetchKbytes = 1024;
+inline constexpr int kMaxPrefetchKbytes = 1 << 20;
 
 struct KafkaBusOptions {
   // "host:port[,host:port...]". Required.
@@ -107,6 +110,12 @@ struct KafkaBusOptions {
   absl::Duration redelivery_backoff = absl::Milliseconds(500);
   // A subscription with lag and no handled message for this long is stalled (see above).
   absl::Duration stall_after = absl::Seconds(30);
+  // What a consumer prefetches, in KiB (queued.max.messages.kbytes), its memory bound for
+  // fetched messages not yet handled. kMinPrefetchKbytes..kMaxPrefetchKbytes. A count of
+  // messages no longer bounds it (kafka_bus.cc: librdkafka's count threshold starved consumers
+  // faster than 100,000 messages/s); it should hold at least one second of the fastest
+  // consumer's traffic: the audit log's ingest is about 300,000 envelopes/s of 181 B, 54 MB/s.
+  int prefetch_kbytes = 65536;
   // Where the consumer gauges go (see above); nullptr: none. Must outlive the bus.
   prometheus::Registry* metrics = nullptr;
 

@@ -53,6 +53,9 @@ void DefineKafkaFlags(Config& config) {
                 "(linger.ms, 0-1s)");
   config.Define("kafka-stall-after", "PDAO_KAFKA_STALL_AFTER", "30s",
                 "a consumer with lag that handles nothing this long is reported stalled");
+  config.Define("kafka-prefetch-kbytes", "PDAO_KAFKA_PREFETCH_KBYTES", "65536",
+                "KiB of fetched, not yet handled messages a Kafka consumer holds (its memory "
+                "bound; 1024-1048576; at least one second of its traffic)");
 }
 
 absl::Status KafkaOptionsFromConfig(const Config& config, const std::string& program,
@@ -81,6 +84,13 @@ absl::Status KafkaOptionsFromConfig(const Config& config, const std::string& pro
   absl::StatusOr<absl::Duration> stall =
       DurationIn(config, "kafka-stall-after", kMinStallAfter, kMaxStallAfter);
   if (!stall.ok()) return stall.status();
+  absl::StatusOr<int64_t> prefetch = config.GetInt("kafka-prefetch-kbytes");
+  if (!prefetch.ok()) return prefetch.status();
+  if (*prefetch < kMinPrefetchKbytes || *prefetch > kMaxPrefetchKbytes) {
+    return absl::InvalidArgumentError(absl::StrCat("--kafka-prefetch-kbytes must be between ",
+                                                   kMinPrefetchKbytes, " and ", kMaxPrefetchKbytes,
+                                                   " (KiB)"));
+  }
 
   std::string instance = config.Get("kafka-instance-id");
   if (instance.empty()) {
@@ -103,6 +113,7 @@ absl::Status KafkaOptionsFromConfig(const Config& config, const std::string& pro
   options->heartbeat_interval = std::min(absl::Seconds(3), *session / 3);
   options->stall_after = *stall;
   options->producer_linger = *linger;
+  options->prefetch_kbytes = static_cast<int>(*prefetch);
   options->instance_id = instance == "-" ? "" : absl::StrCat(program, "-", instance);
   return absl::OkStatus();
 }

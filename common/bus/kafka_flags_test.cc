@@ -39,6 +39,7 @@ TEST(KafkaFlagsTest, DefaultsGiveStaticMembershipByHostname) {
   EXPECT_EQ(o.session_timeout, absl::Seconds(45));
   EXPECT_EQ(o.stall_after, absl::Seconds(30));
   EXPECT_EQ(o.producer_linger, absl::Milliseconds(1));
+  EXPECT_EQ(o.prefetch_kbytes, 65536);
 }
 
 TEST(KafkaFlagsTest, FlagsAreRead) {
@@ -46,7 +47,7 @@ TEST(KafkaFlagsTest, FlagsAreRead) {
   ASSERT_TRUE(
       Read({"--kafka-partitions=12", "--kafka-replication-factor=3", "--kafka-metadata-refresh=2s",
             "--kafka-session-timeout=10s", "--kafka-instance-id=replica-0",
-            "--kafka-stall-after=5s", "--kafka-producer-linger=0s"},
+            "--kafka-stall-after=5s", "--kafka-producer-linger=0s", "--kafka-prefetch-kbytes=4096"},
            &o)
           .ok());
   EXPECT_EQ(o.topic_partitions, 12);
@@ -57,6 +58,7 @@ TEST(KafkaFlagsTest, FlagsAreRead) {
   EXPECT_EQ(o.instance_id, "pdao-audit-replica-0");
   EXPECT_EQ(o.stall_after, absl::Seconds(5));
   EXPECT_EQ(o.producer_linger, absl::ZeroDuration());
+  EXPECT_EQ(o.prefetch_kbytes, 4096);
 }
 
 TEST(KafkaFlagsTest, DashMeansDynamicMembership) {
@@ -79,6 +81,8 @@ TEST(KafkaFlagsTest, OutOfBoundValuesNameTheFlag) {
            {"--kafka-stall-after=0s", "--kafka-stall-after must be between"},
            {"--kafka-producer-linger=2s", "--kafka-producer-linger must be between"},
            {"--kafka-instance-id=" + std::string(201, 'x'), "--kafka-instance-id is longer"},
+           {"--kafka-prefetch-kbytes=1023", "--kafka-prefetch-kbytes must be between 1024"},
+           {"--kafka-prefetch-kbytes=1048577", "--kafka-prefetch-kbytes must be between 1024"},
        }) {
     KafkaBusOptions o;
     absl::Status s = Read({c.flag}, &o);
