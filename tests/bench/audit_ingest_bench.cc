@@ -107,7 +107,7 @@ struct IngestResult {
 
 // (b) and (c): the audit ingest path, batch or single, until `n` entries are durable.
 IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& dir, uint64_t n,
-                    bool batch, const BatchOptions& options) {
+                    bool batch, const BatchOptions& options, int consumers = 1) {
   AuditStack audit(dir);
   absl::Mutex mu;
   uint64_t done = 0;
@@ -123,19 +123,19 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   };
   const std::string group =
       absl::StrCat("bench-audit-", batch ? "batch-" : "single-", absl::ToUnixMicros(absl::Now()));
+  auto on_batch = [&](const std::vector<BusMessage>& messages) {
+    const auto started = SteadyClock::now();
+    {
+      absl::MutexLock lock(&mu);
+      if (done == 0 && batches == 0) first = started;
+    }
+    absl::Status s = audit.core->IngestBatch(messages);
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    count(messages.size(), started);
+    return s;
+  };
   absl::StatusOr<std::unique_ptr<Subscription>> sub =
-      batch ? bus.SubscribeBatch(group, {topic}, options,
-                                 [&](const std::vector<BusMessage>& messages) {
-                                   const auto started = SteadyClock::now();
-                                   {
-                                     absl::MutexLock lock(&mu);
-                                     if (done == 0 && batches == 0) first = started;
-                                   }
-                                   absl::Status s = audit.core->IngestBatch(messages);
-                                   if (!s.ok()) return absl::UnavailableError(s.ToString());
-                                   count(messages.size(), started);
-                                   return s;
-                                 })
+      batch ? bus.SubscribeBatch(group, {topic}, options, on_batch)
             : bus.Subscribe(group, {topic}, [&](const BusMessage& m) {
                 const auto started = SteadyClock::now();
                 {
@@ -146,6 +146,15 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
                 if (s.ok()) count(1, started);
                 return s;
               });
+  // More members of the group (--consumers, batch only): each takes its share of the partitions,
+  // and the log's one committer takes their batches together.
+  std::vector<std::unique_ptr<Subscription>> more;
+  for (int c = 1; batch && c < consumers; ++c) {
+    absl::StatusOr<std::unique_ptr<Subscription>> m =
+        bus.SubscribeBatch(group, {topic}, options, on_batch);
+    if (!m.ok()) Die("subscribe", m.status());
+    more.push_back(std::move(*m));
+  }
   if (!sub.ok()) Die("subscribe", sub.status());
   {
     absl::MutexLock lock(&mu);
@@ -153,6 +162,7 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
     mu.Await(absl::Condition(&all));
   }
   sub->reset();
+  more.clear();
   IngestResult r;
   {
     absl::MutexLock lock(&mu);
@@ -172,6 +182,7 @@ int main(int argc, char** argv) {
   using namespace pdao::audit;
   uint64_t events = 200000, single = 20000;
   int partitions = 6;
+  int consumers = 1;
   BatchOptions options;  // the module's defaults (--audit-batch-size, --audit-batch-linger)
   options.max_messages = AuditCore::kDefaultBatchSize;
   options.linger = AuditCore::kDefaultBatchLinger;
@@ -187,6 +198,8 @@ int main(int argc, char** argv) {
       single = std::strtoull(v, nullptr, 10);
     else if (flag == "--partitions")
       partitions = std::atoi(v);
+    else if (flag == "--consumers")
+      consumers = std::max(1, std::atoi(v));
     else if (flag == "--batch")
       options.max_messages = std::atoi(v);
     else if (flag == "--linger-ms")
@@ -242,7 +255,7 @@ int main(int argc, char** argv) {
               dir.c_str(), fsync, fsync_batch, batch_bytes / 1024);
   const double plain = PlainConsumer(broker.bootstrap(), topic, events);
   std::printf("(a) plain    librdkafka consumer, read only:  %9.0f events/s\n", plain);
-  const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options);
+  const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options, consumers);
   std::printf(
       "(b) batch    audit ingest, durable:           %9.0f events/s  (%llu batches, avg %.0f, "
       "batch %d, linger %s; log holds %llu; %.0f%% of the time in the handler)\n",
