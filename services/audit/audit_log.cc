@@ -386,8 +386,9 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
   }
   for (const Sequenced& s : fresh) {
     const AuditEntry& entry = head_of(s);
-    for (EntryObserver* o : options_.observers)
+    for (EntryObserver* o : options_.observers) {
       o->OnEntry(entry, *batch[s.pending].envelope, false);
+    }
   }
   if (!fresh.empty()) {
     absl::MutexLock lock(&wake_mu_);
