@@ -30,13 +30,21 @@ class OwningWrapper final : public StoreWrapper {
   std::unique_ptr<Store> owned_;
 };
 
-// A fresh SQLite file under the test temp dir (the directory is left for the test runner).
+// A fresh SQLite file under the test temp dir (the directory is left for the test runner). A
+// file of an earlier run whose process had the same pid is removed first, with its WAL and shared
+// memory: reopened, it held that run's outbox, and the outbox conformance test failed once on a
+// machine that had run the suite several times (the Debug and ASan passes share /tmp).
 std::string FreshDbPath() {
   static std::atomic<int> n{0};
   const std::filesystem::path dir =
       std::filesystem::path(::testing::TempDir()) / absl::StrCat("pdao-store-wrapper-", getpid());
   std::filesystem::create_directories(dir);
-  return (dir / absl::StrCat("db-", n++)).string();
+  const std::string path = (dir / absl::StrCat("db-", n++)).string();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ignored;
+    std::filesystem::remove(path + suffix, ignored);
+  }
+  return path;
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenFileStore() {
