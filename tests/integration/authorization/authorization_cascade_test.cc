@@ -293,7 +293,8 @@ TEST_F(CascadeTest, RegistryIneligibilityOverKafkaWithdrawsTheEntitlement) {
   } while (absl::Now() < deadline);
   EXPECT_EQ(c.decision(), v1::DECISION_DENY);
   EXPECT_THAT(c.reason(), HasSubstr("withdrawn"));
-  EXPECT_EQ(Check("ops-b", r2).decision(), v1::DECISION_ALLOW);
+  const v1::CheckResponse other = Check("ops-b", r2);
+  EXPECT_EQ(other.decision(), v1::DECISION_ALLOW) << other.reason();
   EXPECT_TRUE(log_.WaitFor([&](const pdao::events::v1::Envelope& e) {
     return e.has_entitlement_withdrawn() && e.entitlement_withdrawn().agreement_id() == id &&
            e.entitlement_withdrawn().resource_id() == r1;
