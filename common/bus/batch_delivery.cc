@@ -28,6 +28,10 @@ BatchRunner::BatchRunner(std::string group, BatchOptions options, BatchHandler h
 
 void BatchRunner::Acknowledge(const FetchedMessage& m, BatchOutcome& out) {
   out.acknowledged[PartitionOf(m)] = m.offset + 1;
+  ForgetAttempts(m);
+}
+
+void BatchRunner::ForgetAttempts(const FetchedMessage& m) {
   if (!attempts_.empty()) attempts_.erase({m.message.topic, m.partition, m.offset});
 }
 
@@ -40,8 +44,11 @@ void BatchRunner::AcknowledgeAll(const std::vector<FetchedMessage>& batch,
     const bool last_of_run = k + 1 == handled.size() ||
                              batch[handled[k + 1]].partition != m.partition ||
                              batch[handled[k + 1]].message.topic != m.message.topic;
-    if (last_of_run) out.acknowledged[PartitionOf(m)] = m.offset + 1;
-    if (!attempts_.empty()) attempts_.erase({m.message.topic, m.partition, m.offset});
+    if (last_of_run) {
+      Acknowledge(m, out);
+    } else {
+      ForgetAttempts(m);
+    }
   }
 }
 

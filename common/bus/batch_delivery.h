@@ -65,6 +65,8 @@ class BatchRunner {
   // Hands `m` alone to the handler; true when it was acknowledged or dead-lettered.
   bool Single(const FetchedMessage& m, BatchOutcome& out, bool& all_stopped);
   void Acknowledge(const FetchedMessage& m, BatchOutcome& out);
+  // Drops the failure count of `m` (it is acknowledged).
+  void ForgetAttempts(const FetchedMessage& m);
   // Acknowledge of batch[i] for each i of `handled` (in batch order).
   void AcknowledgeAll(const std::vector<FetchedMessage>& batch, const std::vector<size_t>& handled,
                       BatchOutcome& out);

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
-#include <memory>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -63,11 +62,6 @@ Hash Sha256(std::initializer_list<absl::Span<const uint8_t>> parts) {
     DieOnOpenSsl("EVP_DigestFinal_ex");
   }
   return out;
-}
-
-// One-shot SHA-256 of a contiguous buffer (the hot path for interior nodes).
-Hash Sha256OneShot(const uint8_t* data, size_t size) {
-  return Sha256({absl::MakeConstSpan(data, size)});
 }
 
 std::string Hex(const Hash& hash) {
@@ -234,10 +228,10 @@ Hash NodeHash(const Hash& left, const Hash& right) {
   buf[0] = kNodePrefix;
   std::copy(left.begin(), left.end(), buf.begin() + 1);
   std::copy(right.begin(), right.end(), buf.begin() + 1 + kHashSize);
-  return Sha256OneShot(buf.data(), buf.size());
+  return Sha256({absl::MakeConstSpan(buf)});
 }
 
-Hash EmptyRoot() { return Sha256OneShot(nullptr, 0); }
+Hash EmptyRoot() { return Sha256({}); }
 
 absl::StatusOr<Hash> HashFromBytes(absl::string_view bytes, absl::string_view what) {
   if (bytes.size() != kHashSize) {

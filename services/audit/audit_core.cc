@@ -55,6 +55,9 @@ void AddHashes(const std::vector<tlog::Hash>& hashes,
   for (const tlog::Hash& h : hashes) out->Add(tlog::HashToBytes(h));
 }
 
+// An entry's source for a bus message: this prefix and its topic.
+constexpr absl::string_view kBusSource = "bus:";
+
 // The dedup key of a payload that is not an envelope with an event_id: its SHA-256 (still
 // logged, never dropped).
 std::string PayloadKey(absl::string_view payload) {
@@ -73,7 +76,7 @@ absl::Status AuditCore::Ingest(const BusMessage& message) {
     key = PayloadKey(message.payload);
   }
   absl::StatusOr<AppendResult> r = log_.Append(message.payload, std::move(envelope), std::move(key),
-                                               absl::StrCat("bus:", message.topic));
+                                               absl::StrCat(kBusSource, message.topic));
   return r.status();
 }
 
@@ -102,10 +105,10 @@ absl::Status AuditCore::IngestBatch(const std::vector<BusMessage>& messages, siz
       item.dedup_key = keys.emplace_back(PayloadKey(m.payload));
     }
     auto source = std::find_if(sources.begin(), sources.end(), [&](const std::string& s) {
-      return absl::string_view(s).substr(4) == m.topic;
+      return absl::string_view(s).substr(kBusSource.size()) == m.topic;
     });
     item.source =
-        source != sources.end() ? *source : sources.emplace_back(absl::StrCat("bus:", m.topic));
+        source != sources.end() ? *source : sources.emplace_back(absl::StrCat(kBusSource, m.topic));
   }
   absl::StatusOr<std::vector<AppendResult>> results = log_.AppendBatch(items);
   if (!results.ok()) return results.status();

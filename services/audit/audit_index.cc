@@ -82,8 +82,7 @@ void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelop
   rows_.push_back(row);
   if (row.actor != kEmptyName) by_actor_[row.actor].push_back(index);
   if (const absl::string_view subject = SubjectOrg(e); !subject.empty()) {
-    key_scratch_.clear();
-    absl::StrAppend(&key_scratch_, "org/", subject);  // OrgKey, into the reused buffer
+    SetOrgKey(subject, &key_scratch_);
     const NameId subject_key = InternLocked(key_scratch_);
     if (subject_key != row.actor) by_actor_[subject_key].push_back(index);
   }
@@ -109,8 +108,8 @@ bool AuditIndex::MatchesLocked(uint64_t index, const QueryFilter& f,
     return a != by_actor_.end() && std::binary_search(a->second.begin(), a->second.end(), index);
   };
   if (org.has_value() && !owner(*org)) return false;
-  if (!f.actor.empty() && r.actor != FindLocked(f.actor)) {
-    auto a = by_actor_.find(FindLocked(f.actor));
+  if (const NameId actor = f.actor.empty() ? r.actor : FindLocked(f.actor); r.actor != actor) {
+    auto a = by_actor_.find(actor);
     if (a == by_actor_.end() || !std::binary_search(a->second.begin(), a->second.end(), index)) {
       return false;
     }

@@ -34,14 +34,22 @@ inline std::string ActorKey(const pdao::common::v1::Principal& p) {
 // Keys of the read models are typed (issue 9 item 7): "org/<org>" for an organization,
 // "service/<svc>" for a platform service, so that an organization whose id equals a service name
 // ("pricing") never matches, reads or is counted with that service's entries.
-inline std::string OrgKey(absl::string_view org) { return absl::StrCat("org/", org); }
-// Writes the typed key of `p` into `*out` (replacing it): a reused buffer allocates nothing.
-inline void SetTypedActorKey(const pdao::common::v1::Principal& p, std::string* out) {
+// The Set* forms write the key into `*out` (replacing it): a reused buffer allocates nothing.
+inline void SetOrgKey(absl::string_view org, std::string* out) {
   out->clear();
+  absl::StrAppend(out, "org/", org);
+}
+inline std::string OrgKey(absl::string_view org) {
+  std::string key;
+  SetOrgKey(org, &key);
+  return key;
+}
+inline void SetTypedActorKey(const pdao::common::v1::Principal& p, std::string* out) {
   if (p.org().empty()) {
+    out->clear();
     absl::StrAppend(out, "service/", p.service());
   } else {
-    absl::StrAppend(out, "org/", p.org());
+    SetOrgKey(p.org(), out);
   }
 }
 inline std::string TypedActorKey(const pdao::common::v1::Principal& p) {
