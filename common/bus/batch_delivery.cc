@@ -114,7 +114,7 @@ bool BatchRunner::Single(const FetchedMessage& m, BatchOutcome& out, bool& all_s
   return true;
 }
 
-BatchOutcome BatchRunner::Handle(const std::vector<FetchedMessage>& batch) {
+BatchOutcome BatchRunner::Handle(std::vector<FetchedMessage>& batch) {
   BatchOutcome out;
   bool all_stopped = false;
   std::vector<bool> done(batch.size(), false);
@@ -139,10 +139,11 @@ BatchOutcome BatchRunner::Handle(const std::vector<FetchedMessage>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     if (done[i] || stopped(batch[i])) continue;
     rest.push_back(i);
-    messages.push_back(batch[i].message);
+    messages.push_back(std::move(batch[i].message));
   }
   if (!messages.empty()) {
     const absl::Status s = handler_(messages);
+    for (size_t k = 0; k < rest.size(); ++k) batch[rest[k]].message = std::move(messages[k]);
     if (s.ok()) {
       AcknowledgeAll(batch, rest, out);
       for (size_t i : rest) done[i] = true;

@@ -53,8 +53,10 @@ class BatchRunner {
 
   // Handles `batch` (non-empty; per partition in offset order, starting at the partition's next
   // unacknowledged offset) by the rules of event_bus.h. Every message ends either acknowledged
-  // or at/after its partition's retry offset.
-  BatchOutcome Handle(const std::vector<FetchedMessage>& batch);
+  // or at/after its partition's retry offset. The messages are moved into the handler's vector
+  // and back (issue 10: a copy of each was a fifth of the audit consumer's CPU), so `batch` is
+  // unchanged on return.
+  BatchOutcome Handle(std::vector<FetchedMessage>& batch);
 
   const BatchOptions& options() const { return options_; }
   // Messages dead-lettered by this runner.

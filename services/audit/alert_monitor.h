@@ -30,7 +30,7 @@
 // module) records them later; a crash meanwhile is covered by the watermark.
 //
 // Each alert recorded for the first time increments pdao_audit_alerts_total{rule} and is logged.
-// Thread-safe: OnEntry runs on the log's committer thread, Alerts on RPC threads, Flush on a host
+// Thread-safe: OnEntries runs on the log's observer thread, Alerts on RPC threads, Flush on a host
 // thread; no lock is held while the Store is called except the one that orders commits.
 #pragma once
 
@@ -85,14 +85,13 @@ class AlertMonitor final : public EntryObserver {
   AlertMonitor(const AlertMonitor&) = delete;
   AlertMonitor& operator=(const AlertMonitor&) = delete;
 
-  // EntryObserver: evaluates the rules on the entry and records what it raises (see above). A
+  // EntryObserver: evaluates the rules on each entry and records what it raises (see above). A
   // Store failure is logged and the alerts stay queued for Flush(); the entry is never refused.
-  void OnEntry(const pdao::audit::v1::AuditEntry& entry, const pdao::events::v1::Envelope& envelope,
-               bool replay) override;
+  void OnEntries(absl::Span<const ObservedEntry> entries, bool replay) override;
 
   // Records an alert that no entry derives (ALERT_RULE_LOG_INTEGRITY at start). Its id must be
   // unique: it is the idempotency key, so raising the same id again publishes nothing new.
-  // INVALID_ARGUMENT without an id. A Store failure queues it like OnEntry and is returned.
+  // INVALID_ARGUMENT without an id. A Store failure queues it like OnEntries and is returned.
   absl::Status RaiseExternal(pdao::audit::v1::Alert alert);
 
   // Records the queued alerts in order; stops at the first Store failure and returns it (the rest
@@ -121,8 +120,7 @@ class AlertMonitor final : public EntryObserver {
   AlertMonitor(MonitorOptions options, Store& store,
                prometheus::Family<prometheus::Counter>& counter, uint64_t watermark);
 
-  std::vector<pdao::audit::v1::Alert> EvaluateLocked(const pdao::audit::v1::AuditEntry& entry,
-                                                     const pdao::events::v1::Envelope& envelope)
+  std::vector<pdao::audit::v1::Alert> EvaluateLocked(const ObservedEntry& entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues `batch` unless its entry is below the watermark, then flushes.
   absl::Status Record(Batch batch) ABSL_LOCKS_EXCLUDED(record_mu_);

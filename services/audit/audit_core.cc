@@ -84,7 +84,7 @@ absl::Status AuditCore::IngestBatch(const std::vector<BusMessage>& messages, siz
   // The batch's envelopes are parsed into one arena, freed here by the thread that allocated it
   // (issue 10: an envelope per message allocated here and freed by the log's committer thread
   // was about half of the ingest path's CPU); the items borrow the messages, the arena's
-  // envelopes and these keys and sources until AppendBatch returns.
+  // envelopes and these keys and sources until the appender has finished.
   google::protobuf::ArenaOptions arena_options;
   arena_options.start_block_size = 64 << 10;
   arena_options.max_block_size = 1 << 20;
@@ -92,6 +92,10 @@ absl::Status AuditCore::IngestBatch(const std::vector<BusMessage>& messages, siz
   std::deque<std::string> keys;     // of payloads without an event_id (stable addresses)
   std::deque<std::string> sources;  // "bus:<topic>", one per topic of the batch
   std::vector<AppendItem> items(messages.size());
+  // Parsed and queued kIngestChunk at a time, so the log commits a chunk while this thread parses
+  // the next (issue 10), in order and failing fast (AuditLog::BatchAppender).
+  AuditLog::BatchAppender appender(log_);
+  size_t queued = 0;
   for (size_t i = 0; i < messages.size(); ++i) {
     const BusMessage& m = messages[i];
     auto* envelope = google::protobuf::Arena::CreateMessage<pdao::events::v1::Envelope>(&arena);
@@ -109,8 +113,15 @@ absl::Status AuditCore::IngestBatch(const std::vector<BusMessage>& messages, siz
     });
     item.source =
         source != sources.end() ? *source : sources.emplace_back(absl::StrCat(kBusSource, m.topic));
+    if (i + 1 - queued == kIngestChunk || i + 1 == messages.size()) {
+      if (absl::Status s = appender.Add(absl::MakeConstSpan(items).subspan(queued, i + 1 - queued));
+          !s.ok()) {
+        break;  // Finish returns the error once what was queued is answered
+      }
+      queued = i + 1;
+    }
   }
-  absl::StatusOr<std::vector<AppendResult>> results = log_.AppendBatch(items);
+  absl::StatusOr<std::vector<AppendResult>> results = appender.Finish();
   if (!results.ok()) return results.status();
   if (duplicates != nullptr) {
     *duplicates = 0;

@@ -38,18 +38,21 @@ class AuditCore {
   // envelope with an event_id is still logged (keyed by its SHA-256), never dropped.
   absl::Status Ingest(const BusMessage& message);
 
-  // The batch consumer (issue 10): appends the envelopes of `messages` in their order with one
-  // group commit (AuditLog::AppendBatch) and returns OK only once all are durable; each keyed as
-  // in Ingest, so a redelivered event lands on its original entry. `duplicates` (may be null)
-  // gets how many were already in the log.
+  // The batch consumer (issue 10): appends the envelopes of `messages` in their order, in group
+  // commits (AuditLog::BatchAppender, kIngestChunk at a time; an error stops the rest), and
+  // returns OK only once all are durable; each keyed as in Ingest, so a redelivered event lands
+  // on its original entry. `duplicates` (may be null) gets how many were already in the log.
   absl::Status IngestBatch(const std::vector<BusMessage>& messages, size_t* duplicates = nullptr);
   // The module's batch defaults (--audit-batch-size, --audit-batch-linger): a batch is closed
   // 1 ms after its first message (was 5 ms; issue 10, docs/benchmarks.md "commit → signed
   // checkpoint"), or at 1000 messages, whichever comes first.
   static constexpr int kDefaultBatchSize = 1000;
+  // IngestBatch queues a batch to the log this many messages at a time, parsing the next chunk
+  // while the log commits the queued ones (issue 10, docs/benchmarks.md "Audit ingest").
+  static constexpr size_t kIngestChunk = 128;
   static constexpr absl::Duration kDefaultBatchLinger = absl::Milliseconds(1);
 
-  // Append without blocking the calling thread: `done` runs (on the log's committer thread, or at
+  // Append without blocking the calling thread: `done` runs (on the log's observer thread, or at
   // once for a refusal) after the entry is durable; `response` is filled before it runs.
   void AppendAsync(const Principal& caller, const v1::AppendRequest& request,
                    v1::AppendResponse* response, std::function<void(absl::Status)> done);

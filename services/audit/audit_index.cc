@@ -38,13 +38,16 @@ AuditIndex::NameId AuditIndex::FindLocked(absl::string_view s) const {
   return it == name_ids_.end() ? kNoName : it->second;
 }
 
-void AuditIndex::OnEntry(const pdao::audit::v1::AuditEntry& entry, const Envelope& e,
-                         bool /*replay*/) {
+void AuditIndex::OnEntries(absl::Span<const ObservedEntry> entries, bool /*replay*/) {
   absl::MutexLock lock(&mu_);
-  const uint64_t index = entry.index();
+  for (const ObservedEntry& entry : entries) AddLocked(entry);
+}
+
+void AuditIndex::AddLocked(const ObservedEntry& entry) {
+  const Envelope& e = *entry.envelope;
+  const uint64_t index = entry.index;
   Row row;
-  row.occurred_at =
-      e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : TimeFromProto(entry.ingested_at());
+  row.occurred_at = e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : entry.ingested_at;
   SetTypedActorKey(e.actor(), &key_scratch_);
   row.actor = InternLocked(key_scratch_);
   row.actor_org = InternLocked(e.actor().org());

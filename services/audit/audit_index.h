@@ -38,8 +38,7 @@ class AuditIndex final : public EntryObserver {
   AuditIndex& operator=(const AuditIndex&) = delete;
 
   // EntryObserver
-  void OnEntry(const pdao::audit::v1::AuditEntry& entry, const pdao::events::v1::Envelope& envelope,
-               bool replay) override;
+  void OnEntries(absl::Span<const ObservedEntry> entries, bool replay) override;
 
   // Indexes of matching entries, ascending, starting at `start`, at most `limit`; `*next` is the
   // index to resume from (0: no more). When `visible_to_org` is set, only entries whose actor or
@@ -78,6 +77,7 @@ class AuditIndex final : public EntryObserver {
     uint64_t entry_index;
   };
 
+  void AddLocked(const ObservedEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   NameId InternLocked(absl::string_view s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   NameId FindLocked(absl::string_view s) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void AddEdgeLocked(const NodeKey& from, const NodeKey& to, uint64_t index)
@@ -88,7 +88,8 @@ class AuditIndex final : public EntryObserver {
   mutable absl::Mutex mu_;
   std::deque<std::string> names_ ABSL_GUARDED_BY(mu_);  // by NameId; a deque: stable addresses
   absl::flat_hash_map<absl::string_view, NameId> name_ids_ ABSL_GUARDED_BY(mu_);  // into names_
-  std::string key_scratch_ ABSL_GUARDED_BY(mu_);  // OnEntry's typed keys, built without allocating
+  std::string key_scratch_
+      ABSL_GUARDED_BY(mu_);  // AddLocked's typed keys, built without allocating
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);
   // Hash maps (looked up by key only; issue 10: the ordered maps' string compares were a tenth of
   // the audit committer's CPU in bench_audit_ingest).

@@ -1,7 +1,9 @@
 #include "services/audit/audit_log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,29 +28,44 @@ std::string SerializeDeterministic(const google::protobuf::Message& m) {
   return out;
 }
 
-// The stored bytes of an entry: SerializeDeterministic of `head` with `envelope` set as its field
-// 4, without copying the envelope into the message first. `envelope` is AuditEntry's last field
-// and a deterministic serialization writes fields in number order, so those bytes are the head's
-// followed by field 4 (tag 0x22, varint length, the bytes; absent when empty, as proto3 does).
-// audit_log_test checks the identity against SerializeDeterministic.
-std::string EntryBytes(const AuditEntry& head, absl::string_view envelope) {
+// Appends to `out` the stored bytes of an entry: SerializeDeterministic of `head` with `envelope`
+// set as its field 4, without copying the envelope into the message first. `envelope` is
+// AuditEntry's last field and a deterministic serialization writes fields in number order, so
+// those bytes are the head's followed by field 4 (tag 0x22, varint length, the bytes; absent when
+// empty, as proto3 does). audit_log_test checks the identity against SerializeDeterministic.
+void AppendEntryBytes(const AuditEntry& head, absl::string_view envelope, std::string* out) {
+  using google::protobuf::io::CodedOutputStream;
   constexpr uint32_t kEnvelopeTag = (4 << 3) | 2;  // AuditEntry.envelope, length-delimited
-  std::string out;
-  out.reserve(head.ByteSizeLong() + 1 + 5 + envelope.size());
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    head.SerializeWithCachedSizes(&coded);
-    if (!envelope.empty()) {
-      coded.WriteVarint32(kEnvelopeTag);
-      coded.WriteVarint32(static_cast<uint32_t>(envelope.size()));
-      coded.WriteRaw(envelope.data(), static_cast<int>(envelope.size()));
-    }
-    coded.Trim();
+  const auto length = static_cast<uint32_t>(envelope.size());
+  const size_t size =
+      head.ByteSizeLong() +  // also caches the sizes SerializeWithCachedSizes writes
+      (envelope.empty() ? 0
+                        : CodedOutputStream::VarintSize32(kEnvelopeTag) +
+                              CodedOutputStream::VarintSize32(length) + envelope.size());
+  // Sized exactly: a StringOutputStream would grow `out` to its capacity, zero-filling the rest of
+  // the batch's buffer for every entry.
+  const size_t start = out->size();
+  out->resize(start + size);
+  google::protobuf::io::ArrayOutputStream stream(out->data() + start, static_cast<int>(size));
+  CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  head.SerializeWithCachedSizes(&coded);
+  if (!envelope.empty()) {
+    coded.WriteVarint32(kEnvelopeTag);
+    coded.WriteVarint32(length);
+    coded.WriteRaw(envelope.data(), static_cast<int>(envelope.size()));
   }
-  return out;
 }
+
+// An entry's bytes but its envelope's are at most this long: index, ingested_at and the source
+// (a "bus:<topic>" or "grpc:<SPIFFE id>", far below this) with their tags and lengths.
+constexpr size_t kEntryHeadReserve = 256;
+
+// The committer keeps its entry buffer between batches up to this capacity.
+constexpr size_t kEntryBufferKeep = 16 << 20;
+
+// Blocks of the dedup keys' bytes (a key longer than this gets a block of its own).
+constexpr size_t kKeyBlock = 1 << 20;
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   const int64_t nanos = absl::ToUnixNanos(t);
@@ -57,6 +74,17 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
 }
 
 }  // namespace
+
+void EntryObserver::OnEntry(const AuditEntry& entry, const pdao::events::v1::Envelope& envelope,
+                            bool replay) {
+  ObservedEntry observed;
+  observed.index = entry.index();
+  observed.ingested_at = absl::FromUnixSeconds(entry.ingested_at().seconds()) +
+                         absl::Nanoseconds(entry.ingested_at().nanos());
+  observed.source = entry.source();
+  observed.envelope = &envelope;
+  OnEntries({&observed, 1}, replay);
+}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options,
                                                          const Clock& clock,
@@ -73,6 +101,9 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
   // (A log that failed its integrity check opens without one, as before, to report the damage.)
   if (absl::Status s = log->CheckpointNow(); !s.ok() && log->integrity_error().ok()) return s;
   log->committer_ = std::thread([raw = log.get()] { raw->Run(); });
+  if (!log->options_.observers.empty()) {
+    log->observer_ = std::thread([raw = log.get()] { raw->RunObserver(); });
+  }
   log->checkpointer_ = std::thread([raw = log.get()] { raw->RunCheckpointer(); });
   return log;
 }
@@ -104,7 +135,7 @@ absl::Status AuditLog::Recover() {
           key = absl::StrCat(
               "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(entry.envelope()))));
         }
-        dedup_.emplace(std::move(key), entry.index());
+        dedup_.emplace(StoreKeyLocked(key), entry.index());
         tree_.Append(tlog::LeafHash(payload));
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
@@ -156,6 +187,11 @@ void AuditLog::Stop() {
   }
   if (committer_.joinable()) committer_.join();
   {
+    absl::MutexLock lock(&observe_mu_);
+    stop_observer_ = true;
+  }
+  if (observer_.joinable()) observer_.join();  // after the batches queued for it
+  {
     absl::MutexLock lock(&wake_mu_);
     stop_checkpointer_ = true;
   }
@@ -174,6 +210,9 @@ struct AuditLog::BatchOutcome {
   size_t left ABSL_GUARDED_BY(mu) = 0;
   absl::Status error ABSL_GUARDED_BY(mu);
   std::vector<AppendResult> results ABSL_GUARDED_BY(mu);
+  // Set with the first error: the committer answers the later entries without appending them
+  // (BatchAppender's fail-fast order).
+  std::atomic<bool> failed{false};
 };
 
 void AuditLog::Answer(Pending& p, const absl::StatusOr<AppendResult>& result) {
@@ -181,7 +220,7 @@ void AuditLog::Answer(Pending& p, const absl::StatusOr<AppendResult>& result) {
     p.done(result);
     return;
   }
-  // Shared with AppendBatch: the waiter may return as soon as `left` is 0, while this is still
+  // Shared with the appender: the waiter may return as soon as `left` is 0, while this is still
   // unlocking, so the outcome lives as long as a Pending points to it.
   BatchOutcome& outcome = *p.outcome;
   absl::MutexLock lock(&outcome.mu);
@@ -189,8 +228,33 @@ void AuditLog::Answer(Pending& p, const absl::StatusOr<AppendResult>& result) {
     outcome.results[p.slot] = *result;
   } else if (outcome.error.ok()) {
     outcome.error = result.status();
+    outcome.failed.store(true);
   }
   --outcome.left;
+}
+
+void AuditLog::AnswerAll(std::vector<Pending>& batch, const std::vector<AppendResult>& results,
+                         const absl::Status& error) {
+  for (size_t i = 0; i < batch.size();) {
+    Pending& first = batch[i];
+    if (first.outcome == nullptr) {
+      Answer(first, error.ok() ? absl::StatusOr<AppendResult>(results[i]) : error);
+      ++i;
+      continue;
+    }
+    // The run of entries of one outcome (one appender's items are queued together).
+    const std::shared_ptr<BatchOutcome> outcome = first.outcome;
+    absl::MutexLock lock(&outcome->mu);
+    for (; i < batch.size() && batch[i].outcome == outcome; ++i) {
+      if (error.ok()) {
+        outcome->results[batch[i].slot] = results[i];
+      } else if (outcome->error.ok()) {
+        outcome->error = error;
+        outcome->failed.store(true);
+      }
+      --outcome->left;
+    }
+  }
 }
 
 void AuditLog::AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelope envelope,
@@ -229,37 +293,66 @@ absl::StatusOr<AppendResult> AuditLog::Append(std::string envelope_bytes,
 
 absl::StatusOr<std::vector<AppendResult>> AuditLog::AppendBatch(
     absl::Span<const AppendItem> items) {
-  auto shared = std::make_shared<BatchOutcome>();
-  BatchOutcome& outcome = *shared;
+  BatchAppender appender(*this);
+  if (absl::Status s = appender.Add(items); !s.ok()) return s;
+  return appender.Finish();
+}
+
+AuditLog::BatchAppender::BatchAppender(AuditLog& log)
+    : log_(log), outcome_(std::make_shared<BatchOutcome>()) {}
+
+AuditLog::BatchAppender::~BatchAppender() { Wait(); }
+
+absl::Status AuditLog::BatchAppender::Add(absl::Span<const AppendItem> items) {
   {
-    absl::MutexLock lock(&outcome.mu);
-    outcome.left = items.size();
-    outcome.results.resize(items.size());
+    absl::MutexLock lock(&outcome_->mu);
+    if (!outcome_->error.ok()) return outcome_->error;
+    outcome_->left += items.size();
+    outcome_->results.resize(added_ + items.size());
   }
   {
-    absl::MutexLock lock(&queue_mu_);
-    if (stopping_) {
-      return absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)");
-    }
-    for (size_t i = 0; i < items.size(); ++i) {
-      const AppendItem& item = items[i];
-      Pending p;
-      p.envelope_bytes = item.envelope_bytes;
-      p.envelope = item.envelope;
-      p.dedup_key = item.dedup_key;
-      p.source = item.source;
-      p.outcome = shared;
-      p.slot = i;
-      queue_.push_back(std::move(p));
+    absl::MutexLock lock(&log_.queue_mu_);
+    if (!log_.stopping_) {
+      for (size_t i = 0; i < items.size(); ++i) {
+        const AppendItem& item = items[i];
+        Pending p;
+        p.envelope_bytes = item.envelope_bytes;
+        p.envelope = item.envelope;
+        p.dedup_key = item.dedup_key;
+        p.source = item.source;
+        p.outcome = outcome_;
+        p.slot = added_ + i;
+        log_.queue_.push_back(std::move(p));
+      }
+      added_ += items.size();
+      return absl::OkStatus();
     }
   }
+  const absl::Status stopping =
+      absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)");
+  absl::MutexLock lock(&outcome_->mu);
+  outcome_->left -= items.size();
+  outcome_->results.resize(added_);
+  if (outcome_->error.ok()) {
+    outcome_->error = stopping;
+    outcome_->failed.store(true);
+  }
+  return stopping;
+}
+
+void AuditLog::BatchAppender::Wait() {
   // Every item must be answered before returning: the committer reads them until then.
-  absl::MutexLock lock(&outcome.mu);
-  auto all_done = [&outcome]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome.mu) { return outcome.left == 0; };
-  outcome.mu.Await(absl::Condition(&all_done));
-  if (!outcome.error.ok()) return outcome.error;
-  return std::move(outcome.results);
+  absl::MutexLock lock(&outcome_->mu);
+  auto all_done = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome_->mu) { return outcome_->left == 0; };
+  outcome_->mu.Await(absl::Condition(&all_done));
+}
+
+absl::StatusOr<std::vector<AppendResult>> AuditLog::BatchAppender::Finish() {
+  Wait();
+  absl::MutexLock lock(&outcome_->mu);
+  if (!outcome_->error.ok()) return outcome_->error;
+  return std::move(outcome_->results);
 }
 
 void AuditLog::Run() {
@@ -315,87 +408,156 @@ void AuditLog::RunCheckpointer() {
   }
 }
 
+absl::string_view AuditLog::StoreKeyLocked(absl::string_view key) {
+  char* at;
+  if (key.size() > kKeyBlock) {
+    key_blocks_.push_back(std::make_unique<char[]>(key.size()));
+    at = key_blocks_.back().get();
+  } else {
+    if (key.size() > key_block_left_) {
+      key_blocks_.push_back(std::make_unique<char[]>(kKeyBlock));
+      key_block_left_ = kKeyBlock;
+    }
+    at = key_blocks_.back().get() + (kKeyBlock - key_block_left_);
+    key_block_left_ -= key.size();
+  }
+  std::copy(key.begin(), key.end(), at);
+  return {at, key.size()};
+}
+
 void AuditLog::CommitBatch(std::vector<Pending> batch) {
+  std::vector<AppendResult> results(batch.size());
   {
     absl::MutexLock lock(&mu_);
     if (!integrity_.ok()) {
-      absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
-          "the audit log failed its integrity check, appending refused (fail closed, rule 34): ",
-          integrity_.message()));
-      for (Pending& p : batch) Answer(p, refused);
+      AnswerAll(batch, results,
+                absl::FailedPreconditionError(absl::StrCat(
+                    "the audit log failed its integrity check, appending refused (fail closed, "
+                    "rule 34): ",
+                    integrity_.message())));
       return;
     }
   }
+  // The entries of an appender that already failed are not appended (BatchAppender: fail fast,
+  // so a later entry never lands without an earlier one). One appender's entries are contiguous.
+  const auto failed = [](const Pending& p) { return p.outcome != nullptr && p.outcome->failed; };
+  if (std::any_of(batch.begin(), batch.end(), failed)) {
+    std::vector<Pending> refused;
+    std::vector<Pending> rest;
+    for (Pending& p : batch) (failed(p) ? refused : rest).push_back(std::move(p));
+    AnswerAll(refused, std::vector<AppendResult>(refused.size()),
+              absl::AbortedError(
+                  "not appended: an earlier entry of the same batch failed (rule 34, in order)"));
+    if (rest.empty()) return;
+    batch = std::move(rest);
+    results.resize(batch.size());
+  }
   // Sequence: assign indexes, answer duplicates (of the log or of this batch) with the original.
-  struct Sequenced {
-    size_t pending;
-    uint64_t index;
-    std::string bytes;
-  };
-  std::vector<Sequenced> fresh;
-  std::vector<std::pair<size_t, uint64_t>> duplicates;
+  std::vector<size_t> fresh;  // positions in `batch` of the entries appended, in index order
   absl::flat_hash_map<absl::string_view, uint64_t> in_batch;  // keys borrowed from `batch`
   fresh.reserve(batch.size());
   in_batch.reserve(batch.size());
-  uint64_t next;
+  size_t bytes_bound = 0;
   {
     absl::ReaderMutexLock lock(&mu_);
-    next = tree_.size();
+    uint64_t next = tree_.size();
     for (size_t i = 0; i < batch.size(); ++i) {
       const absl::string_view key = batch[i].dedup_key;
       if (auto it = dedup_.find(key); it != dedup_.end()) {
-        duplicates.emplace_back(i, it->second);
+        results[i] = AppendResult{it->second, true};
         continue;
       }
       if (auto it = in_batch.find(key); it != in_batch.end()) {
-        duplicates.emplace_back(i, it->second);
+        results[i] = AppendResult{it->second, true};
         continue;
       }
       in_batch.emplace(key, next);
-      fresh.push_back(Sequenced{i, next++, {}});
+      results[i] = AppendResult{next++, false};
+      fresh.push_back(i);
+      bytes_bound += kEntryHeadReserve + batch[i].envelope_bytes.size();
     }
   }
-  // One entry's fields but its envelope, reused for each (no allocation per entry): what
-  // EntryBytes serializes and what the observers are told.
+  // The entries' bytes, one after another in one buffer kept between batches (issue 10: a string
+  // per entry). One entry's fields but its envelope are set in `head`, reused for each.
   AuditEntry head;
   SetTimestamp(clock_.Now(), head.mutable_ingested_at());
-  auto head_of = [&head, &batch](const Sequenced& s) -> const AuditEntry& {
-    head.set_index(s.index);
-    head.set_source(batch[s.pending].source.data(), batch[s.pending].source.size());
-    return head;
-  };
-  std::vector<absl::string_view> payloads;
+  entry_buffer_.clear();
+  entry_buffer_.reserve(bytes_bound);
+  std::vector<size_t> ends;  // of each fresh entry's bytes in entry_buffer_
+  ends.reserve(fresh.size());
+  for (size_t i : fresh) {
+    head.set_index(results[i].index);
+    head.set_source(batch[i].source.data(), batch[i].source.size());
+    AppendEntryBytes(head, batch[i].envelope_bytes, &entry_buffer_);
+    ends.push_back(entry_buffer_.size());
+  }
+  std::vector<absl::string_view> payloads;  // views into entry_buffer_, complete now
   payloads.reserve(fresh.size());
-  for (Sequenced& s : fresh) {
-    s.bytes = EntryBytes(head_of(s), batch[s.pending].envelope_bytes);
-    payloads.push_back(s.bytes);
+  for (size_t k = 0; k < fresh.size(); ++k) {
+    const size_t begin = k == 0 ? 0 : ends[k - 1];
+    payloads.emplace_back(entry_buffer_.data() + begin, ends[k] - begin);
   }
   absl::StatusOr<std::vector<uint64_t>> offsets =
       payloads.empty() ? std::vector<uint64_t>{} : entries_->AppendViews(payloads);
   if (!offsets.ok()) {
-    for (Pending& p : batch) Answer(p, offsets.status());
+    AnswerAll(batch, results, offsets.status());
     return;
   }
   {
     absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      tree_.Append(tlog::LeafHash(absl::string_view(fresh[i].bytes)));
-      offsets_.push_back((*offsets)[i]);
-      dedup_.emplace(batch[fresh[i].pending].dedup_key, fresh[i].index);
-    }
-  }
-  for (const Sequenced& s : fresh) {
-    const AuditEntry& entry = head_of(s);
-    for (EntryObserver* o : options_.observers) {
-      o->OnEntry(entry, *batch[s.pending].envelope, false);
+    for (size_t k = 0; k < fresh.size(); ++k) {
+      tree_.Append(tlog::LeafHash(payloads[k]));
+      offsets_.push_back((*offsets)[k]);
+      dedup_.emplace(StoreKeyLocked(batch[fresh[k]].dedup_key), results[fresh[k]].index);
     }
   }
   if (!fresh.empty()) {
     absl::MutexLock lock(&wake_mu_);
     grown_ = true;  // the checkpointer signs once its gap has passed
   }
-  for (const Sequenced& s : fresh) Answer(batch[s.pending], AppendResult{s.index, false});
-  for (const auto& [i, index] : duplicates) Answer(batch[i], AppendResult{index, true});
+  // A batch of large envelopes does not keep its buffer for good.
+  if (entry_buffer_.capacity() > kEntryBufferKeep) std::string().swap(entry_buffer_);
+  if (options_.observers.empty()) {
+    AnswerAll(batch, results, absl::OkStatus());
+    return;
+  }
+  Committed committed;
+  const absl::Time ingested_at = absl::FromUnixSeconds(head.ingested_at().seconds()) +
+                                 absl::Nanoseconds(head.ingested_at().nanos());
+  committed.entries.resize(fresh.size());
+  for (size_t k = 0; k < fresh.size(); ++k) {
+    const Pending& p = batch[fresh[k]];
+    committed.entries[k] =
+        ObservedEntry{results[fresh[k]].index, ingested_at, p.source, p.envelope};
+  }
+  committed.batch = std::move(batch);
+  committed.results = std::move(results);
+  absl::MutexLock lock(&observe_mu_);
+  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observe_mu_) {
+    return observe_queue_.size() < kObserverQueue;
+  };
+  observe_mu_.Await(absl::Condition(&room));
+  observe_queue_.push_back(std::move(committed));
+}
+
+void AuditLog::RunObserver() {
+  while (true) {
+    Committed committed;
+    {
+      absl::MutexLock lock(&observe_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observe_mu_) {
+        return !observe_queue_.empty() || stop_observer_;
+      };
+      observe_mu_.Await(absl::Condition(&ready));
+      if (observe_queue_.empty()) return;  // stopping, and everything queued was answered
+      committed = std::move(observe_queue_.front());
+      observe_queue_.pop_front();
+    }
+    if (!committed.entries.empty()) {
+      for (EntryObserver* o : options_.observers) o->OnEntries(committed.entries, false);
+    }
+    AnswerAll(committed.batch, committed.results, absl::OkStatus());
+  }
 }
 
 absl::Status AuditLog::SignCheckpointLocked() {

@@ -2,8 +2,11 @@
 #include "services/audit/audit_log.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -67,6 +70,8 @@ class AuditLogTest : public ::testing::Test {
     o.on_torn_tail = std::move(on_torn_tail);
     o.checkpoint_interval = checkpoint_interval_;
     o.cached_checkpoints = cached_checkpoints_;
+    o.max_batch = max_batch_;
+    o.observers = observers_;
     absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(o, clock_, *signer_);
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? std::move(*log) : nullptr;
@@ -80,6 +85,8 @@ class AuditLogTest : public ::testing::Test {
   std::string dir_;
   absl::Duration checkpoint_interval_ = absl::Hours(1);  // tests sign explicitly
   size_t cached_checkpoints_ = AuditLogOptions().cached_checkpoints;
+  size_t max_batch_ = AuditLogOptions().max_batch;
+  std::vector<EntryObserver*> observers_;
   FakeClock clock_;
   std::unique_ptr<tlog::CheckpointSigner> signer_;
 };
@@ -113,9 +120,9 @@ TEST_F(AuditLogTest, DuplicatesInsideOneBatchGetTheFirstIndex) {
 }
 
 // AppendBatch (the bus path) borrows its items and writes each entry's bytes without building the
-// whole AuditEntry first (audit_log.cc EntryBytes): the stored record must still be exactly the
-// deterministic serialization of the entry it parses to, with the envelope as received, also for
-// an empty payload (proto3 leaves an empty field out) and a large one (a multi-byte length).
+// whole AuditEntry first (audit_log.cc AppendEntryBytes): the stored record must still be exactly
+// the deterministic serialization of the entry it parses to, with the envelope as received, also
+// for an empty payload (proto3 leaves an empty field out) and a large one (a multi-byte length).
 TEST_F(AuditLogTest, BatchEntriesAreStoredAsTheDeterministicSerializationOfTheEntry) {
   auto log = OpenLog();
   Envelope big = Event("big");
@@ -152,6 +159,113 @@ TEST_F(AuditLogTest, BatchEntriesAreStoredAsTheDeterministicSerializationOfTheEn
     }
     EXPECT_EQ(*stored, canonical) << "entry " << i;
   }
+}
+
+// Remembers the indexes it is told of, slowly: a caller answered before the observers have its
+// entry would find it missing.
+class SlowRecorder final : public EntryObserver {
+ public:
+  void OnEntries(absl::Span<const ObservedEntry> entries, bool replay) override {
+    absl::SleepFor(absl::Milliseconds(20));
+    absl::MutexLock lock(&mu_);
+    for (const ObservedEntry& e : entries) seen_.push_back({e.index, e.envelope->event_id()});
+  }
+  std::vector<std::pair<uint64_t, std::string>> seen() {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<uint64_t, std::string>> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+// Items borrowed by an appender: envelopes "<prefix>0".."<prefix>n-1", the first `big_bytes`
+// long when that is not 0.
+struct Items {
+  Items(const std::string& prefix, int n, size_t big_bytes = 0) {
+    for (int i = 0; i < n; ++i) {
+      Envelope e = Event(absl::StrCat(prefix, i));
+      if (i == 0 && big_bytes > 0) e.set_action(std::string(big_bytes, 'x'));
+      parsed.push_back(e);
+      bytes.push_back(e.SerializeAsString());
+    }
+    for (int i = 0; i < n; ++i) {
+      items.push_back({bytes[i], &parsed[i], parsed[i].event_id(), "bus:topic"});
+    }
+  }
+  std::deque<Envelope> parsed;  // stable addresses
+  std::deque<std::string> bytes;
+  std::vector<AppendItem> items;
+};
+
+// Issue 10: the ingest queues a batch in pieces while it parses the rest (BatchAppender). The
+// entries land in the order added, each once, and the observers (on their own thread) have every
+// entry before Finish answers.
+TEST_F(AuditLogTest, AnAppenderInPiecesKeepsItsOrderAndObserversHaveEachEntryBeforeTheAnswer) {
+  SlowRecorder recorder;
+  observers_ = {&recorder};
+  max_batch_ = 3;  // several group commits, so several observer calls
+  auto log = OpenLog();
+  Items first("a", 5), second("b", 4);
+  AuditLog::BatchAppender appender(*log);
+  ASSERT_TRUE(appender.Add(first.items).ok());
+  ASSERT_TRUE(appender.Add(second.items).ok());
+  absl::StatusOr<std::vector<AppendResult>> results = appender.Finish();
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 9u);
+  const std::vector<std::pair<uint64_t, std::string>> seen = recorder.seen();
+  ASSERT_EQ(seen.size(), 9u) << "answered before the observers had every entry";
+  for (uint64_t i = 0; i < 9; ++i) {
+    EXPECT_EQ((*results)[i].index, i);
+    EXPECT_FALSE((*results)[i].duplicate);
+    EXPECT_EQ(seen[i].first, i);
+    EXPECT_EQ(seen[i].second, i < 5 ? absl::StrCat("a", i) : absl::StrCat("b", i - 5));
+  }
+}
+
+// Issue 10, rule 34: when an item of an appender fails to be written, no later item of the same
+// appender is appended, even one the disk would take, so a retry of the batch puts every item
+// in its order with no hole (a partition's order is what the audit trail records). The write
+// fails for real: the file size limit (RLIMIT_FSIZE) leaves room for a small entry only.
+TEST_F(AuditLogTest, AFailedWriteStopsTheLaterItemsOfItsAppender) {
+  max_batch_ = 1;  // each item is its own commit: the small one would fit after the big one failed
+  auto log = OpenLog();
+  ASSERT_TRUE(Add(*log, "before").ok());
+  Items big("big", 1, 64 << 10), small("small", 2);
+  const uintmax_t size = std::filesystem::file_size(dir_ + "/entries.log");
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto previous = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
+  rlimit limit = old;
+  limit.rlim_cur = static_cast<rlim_t>(size + 4096);  // room for the small ones, not the big one
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  absl::StatusOr<std::vector<AppendResult>> results;
+  absl::Status added;
+  {
+    AuditLog::BatchAppender appender(*log);
+    EXPECT_TRUE(appender.Add(big.items).ok());
+    added = appender.Add(small.items);  // queued behind the big one, or refused once it failed
+    results = appender.Finish();
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  std::signal(SIGXFSZ, previous);
+  ASSERT_FALSE(results.ok());
+  EXPECT_NE(results.status().message().find("cannot write"), std::string::npos) << results.status();
+  if (!added.ok()) {
+    EXPECT_EQ(added, results.status());
+  }
+  EXPECT_EQ(log->size(), 1u) << "an item after the failed one was appended";
+  EXPECT_EQ(std::filesystem::file_size(dir_ + "/entries.log"), size) << "a partial record stayed";
+
+  // The retry, with room: every item in its order after the entry before.
+  results = log->AppendBatch(big.items);
+  ASSERT_TRUE(results.ok()) << results.status();
+  results = log->AppendBatch(small.items);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].index, 2u);
+  EXPECT_EQ((*results)[1].index, 3u);
+  EXPECT_EQ(log->size(), 4u);
 }
 
 // An empty log answers with a signed checkpoint of size 0 whose root is the RFC 9162 empty root,

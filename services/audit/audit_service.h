@@ -1,7 +1,7 @@
 // AuditService: the gRPC face of AuditCore, one UnaryAdapter binding per rpc
 // (common/rpc/unary_adapter.h): the caller's Principal from the mTLS certificate, Append completed
-// by the log's committer thread once durable (a gRPC thread never waits on an fsync), every other
-// use case on the executor, absl::Status to grpc::Status code for code.
+// by the log's committer or observer thread once durable (a gRPC thread never waits on an fsync),
+// every other use case on the executor, absl::Status to grpc::Status code for code.
 #pragma once
 
 #include "common/rpc/executor.h"

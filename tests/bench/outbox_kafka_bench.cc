@@ -286,14 +286,17 @@ int Throughput(uint64_t events, int batch, int inflight, int partitions, absl::D
 class Probe final : public EntryObserver {
  public:
   explicit Probe(uint64_t n) : durable_at_(n), index_of_(n, UINT64_MAX) {}
-  void OnEntry(const pdao::audit::v1::AuditEntry& entry, const pdao::events::v1::Envelope& envelope,
-               bool replay) override {
-    uint64_t i = 0;
-    if (replay || !SequenceOf(envelope.event_id(), &i) || i >= durable_at_.size()) return;
+  void OnEntries(absl::Span<const ObservedEntry> entries, bool replay) override {
+    if (replay) return;
+    const SteadyClock::time_point now = SteadyClock::now();
     absl::MutexLock lock(&mu_);
-    durable_at_[i] = SteadyClock::now();
-    index_of_[i] = entry.index();
-    by_index_.emplace_back(entry.index(), i);
+    for (const ObservedEntry& entry : entries) {
+      uint64_t i = 0;
+      if (!SequenceOf(entry.envelope->event_id(), &i) || i >= durable_at_.size()) continue;
+      durable_at_[i] = now;
+      index_of_[i] = entry.index;
+      by_index_.emplace_back(entry.index, i);
+    }
   }
   absl::Mutex mu_;
   std::vector<SteadyClock::time_point> durable_at_ ABSL_GUARDED_BY(mu_);
