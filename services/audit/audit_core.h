@@ -49,7 +49,7 @@ class AuditCore {
   static constexpr int kDefaultBatchSize = 1000;
   // IngestBatch queues a batch to the log this many messages at a time, parsing the next chunk
   // while the log commits the queued ones (issue 10, docs/benchmarks.md "Audit ingest").
-  static constexpr size_t kIngestChunk = 128;
+  static constexpr size_t kIngestChunk = 256;
   static constexpr absl::Duration kDefaultBatchLinger = absl::Milliseconds(1);
 
   // Append without blocking the calling thread: `done` runs (on the log's observer thread, or at

@@ -64,8 +64,9 @@ constexpr size_t kEntryHeadReserve = 256;
 // The committer keeps its entry buffer between batches up to this capacity.
 constexpr size_t kEntryBufferKeep = 16 << 20;
 
-// Blocks of the dedup keys' bytes (a key longer than this gets a block of its own).
+// Blocks of the dedup keys' bytes; a key longer than kLongKey gets a block of its own.
 constexpr size_t kKeyBlock = 1 << 20;
+constexpr size_t kLongKey = 4096;
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   const int64_t nanos = absl::ToUnixNanos(t);
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(AuditLogOptions options
   // (A log that failed its integrity check opens without one, as before, to report the damage.)
   if (absl::Status s = log->CheckpointNow(); !s.ok() && log->integrity_error().ok()) return s;
   log->committer_ = std::thread([raw = log.get()] { raw->Run(); });
+  log->syncer_ = std::thread([raw = log.get()] { raw->RunSyncer(); });
   if (!log->options_.observers.empty()) {
     log->observer_ = std::thread([raw = log.get()] { raw->RunObserver(); });
   }
@@ -135,7 +137,7 @@ absl::Status AuditLog::Recover() {
           key = absl::StrCat(
               "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(entry.envelope()))));
         }
-        dedup_.emplace(StoreKeyLocked(key), entry.index());
+        dedup_.emplace(StoreKey(key), entry.index());
         tree_.Append(tlog::LeafHash(payload));
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
@@ -144,6 +146,7 @@ absl::Status AuditLog::Recover() {
       options_.on_torn_tail);
   if (!entries.ok()) return entries.status();
   entries_ = std::move(*entries);
+  next_index_ = tree_.size();
   if (!entries_->corruption().empty()) fail(entries_->corruption());
 
   absl::StatusOr<std::unique_ptr<RecordFile>> checkpoints = RecordFile::Open(
@@ -186,6 +189,12 @@ void AuditLog::Stop() {
     stopping_ = true;
   }
   if (committer_.joinable()) committer_.join();
+  // Each stage finishes what the one before it queued, then stops.
+  {
+    absl::MutexLock lock(&sync_mu_);
+    stop_syncer_ = true;
+  }
+  if (syncer_.joinable()) syncer_.join();
   {
     absl::MutexLock lock(&observe_mu_);
     stop_observer_ = true;
@@ -408,33 +417,39 @@ void AuditLog::RunCheckpointer() {
   }
 }
 
-absl::string_view AuditLog::StoreKeyLocked(absl::string_view key) {
+absl::string_view AuditLog::StoreKey(absl::string_view key) {
   char* at;
-  if (key.size() > kKeyBlock) {
+  if (key.size() > kLongKey) {
     key_blocks_.push_back(std::make_unique<char[]>(key.size()));
     at = key_blocks_.back().get();
   } else {
     if (key.size() > key_block_left_) {
       key_blocks_.push_back(std::make_unique<char[]>(kKeyBlock));
+      key_block_ = key_blocks_.back().get();
       key_block_left_ = kKeyBlock;
     }
-    at = key_blocks_.back().get() + (kKeyBlock - key_block_left_);
+    at = key_block_ + (kKeyBlock - key_block_left_);
     key_block_left_ -= key.size();
   }
   std::copy(key.begin(), key.end(), at);
   return {at, key.size()};
 }
 
+absl::Status AuditLog::RefusalLocked() const {
+  if (!integrity_.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the audit log failed its integrity check, appending refused (fail closed, rule 34): ",
+        integrity_.message()));
+  }
+  return sync_error_;
+}
+
 void AuditLog::CommitBatch(std::vector<Pending> batch) {
   std::vector<AppendResult> results(batch.size());
   {
-    absl::MutexLock lock(&mu_);
-    if (!integrity_.ok()) {
-      AnswerAll(batch, results,
-                absl::FailedPreconditionError(absl::StrCat(
-                    "the audit log failed its integrity check, appending refused (fail closed, "
-                    "rule 34): ",
-                    integrity_.message())));
+    absl::ReaderMutexLock lock(&mu_);
+    if (absl::Status refused = RefusalLocked(); !refused.ok()) {
+      AnswerAll(batch, results, refused);
       return;
     }
   }
@@ -452,97 +467,142 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     batch = std::move(rest);
     results.resize(batch.size());
   }
-  // Sequence: assign indexes, answer duplicates (of the log or of this batch) with the original.
-  std::vector<size_t> fresh;  // positions in `batch` of the entries appended, in index order
-  absl::flat_hash_map<absl::string_view, uint64_t> in_batch;  // keys borrowed from `batch`
-  fresh.reserve(batch.size());
-  in_batch.reserve(batch.size());
+  // Sequence: assign indexes; a duplicate (of the log, of a batch still in the pipeline, or of
+  // this batch) is answered with the first entry's index, behind it. One hash lookup a key.
+  Staged staged;
+  staged.fresh.reserve(batch.size());
   size_t bytes_bound = 0;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    uint64_t next = tree_.size();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const absl::string_view key = batch[i].dedup_key;
-      if (auto it = dedup_.find(key); it != dedup_.end()) {
-        results[i] = AppendResult{it->second, true};
-        continue;
-      }
-      if (auto it = in_batch.find(key); it != in_batch.end()) {
-        results[i] = AppendResult{it->second, true};
-        continue;
-      }
-      in_batch.emplace(key, next);
-      results[i] = AppendResult{next++, false};
-      fresh.push_back(i);
-      bytes_bound += kEntryHeadReserve + batch[i].envelope_bytes.size();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const absl::string_view key = batch[i].dedup_key;
+    bool inserted = false;
+    auto it = dedup_.lazy_emplace(key, [&](const auto& construct) {
+      inserted = true;
+      construct(StoreKey(key), next_index_);
+    });
+    if (!inserted) {
+      results[i] = AppendResult{it->second, true};
+      continue;
     }
+    results[i] = AppendResult{next_index_++, false};
+    staged.fresh.push_back(i);
+    bytes_bound += kEntryHeadReserve + batch[i].envelope_bytes.size();
   }
   // The entries' bytes, one after another in one buffer kept between batches (issue 10: a string
   // per entry). One entry's fields but its envelope are set in `head`, reused for each.
   AuditEntry head;
-  SetTimestamp(clock_.Now(), head.mutable_ingested_at());
+  staged.ingested_at = clock_.Now();
+  SetTimestamp(staged.ingested_at, head.mutable_ingested_at());
   entry_buffer_.clear();
   entry_buffer_.reserve(bytes_bound);
-  std::vector<size_t> ends;  // of each fresh entry's bytes in entry_buffer_
-  ends.reserve(fresh.size());
-  for (size_t i : fresh) {
+  std::vector<size_t> ends;  // of each new entry's bytes in entry_buffer_
+  ends.reserve(staged.fresh.size());
+  for (size_t i : staged.fresh) {
     head.set_index(results[i].index);
     head.set_source(batch[i].source.data(), batch[i].source.size());
     AppendEntryBytes(head, batch[i].envelope_bytes, &entry_buffer_);
     ends.push_back(entry_buffer_.size());
   }
   std::vector<absl::string_view> payloads;  // views into entry_buffer_, complete now
-  payloads.reserve(fresh.size());
-  for (size_t k = 0; k < fresh.size(); ++k) {
+  payloads.reserve(staged.fresh.size());
+  for (size_t k = 0; k < staged.fresh.size(); ++k) {
     const size_t begin = k == 0 ? 0 : ends[k - 1];
     payloads.emplace_back(entry_buffer_.data() + begin, ends[k] - begin);
   }
-  absl::StatusOr<std::vector<uint64_t>> offsets =
-      payloads.empty() ? std::vector<uint64_t>{} : entries_->AppendViews(payloads);
-  if (!offsets.ok()) {
-    AnswerAll(batch, results, offsets.status());
-    return;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    for (size_t k = 0; k < fresh.size(); ++k) {
-      tree_.Append(tlog::LeafHash(payloads[k]));
-      offsets_.push_back((*offsets)[k]);
-      dedup_.emplace(StoreKeyLocked(batch[fresh[k]].dedup_key), results[fresh[k]].index);
+  if (!payloads.empty()) {
+    absl::StatusOr<std::vector<uint64_t>> offsets = entries_->Write(payloads);
+    if (!offsets.ok()) {
+      // Nothing of this batch was written: its keys and indexes are free again.
+      for (size_t i : staged.fresh) dedup_.erase(batch[i].dedup_key);
+      next_index_ -= staged.fresh.size();
+      AnswerAll(batch, results, offsets.status());
+      return;
     }
+    staged.offsets = std::move(*offsets);
   }
-  if (!fresh.empty()) {
-    absl::MutexLock lock(&wake_mu_);
-    grown_ = true;  // the checkpointer signs once its gap has passed
-  }
+  // The leaves are hashed here, while the syncer makes the batch before this one durable.
+  staged.leaves.reserve(payloads.size());
+  for (absl::string_view payload : payloads) staged.leaves.push_back(tlog::LeafHash(payload));
   // A batch of large envelopes does not keep its buffer for good.
   if (entry_buffer_.capacity() > kEntryBufferKeep) std::string().swap(entry_buffer_);
-  if (options_.observers.empty()) {
-    AnswerAll(batch, results, absl::OkStatus());
-    return;
-  }
-  Committed committed;
-  const absl::Time ingested_at = absl::FromUnixSeconds(head.ingested_at().seconds()) +
-                                 absl::Nanoseconds(head.ingested_at().nanos());
-  committed.entries.resize(fresh.size());
-  for (size_t k = 0; k < fresh.size(); ++k) {
-    const Pending& p = batch[fresh[k]];
-    committed.entries[k] =
-        ObservedEntry{results[fresh[k]].index, ingested_at, p.source, p.envelope};
-  }
-  committed.batch = std::move(batch);
-  committed.results = std::move(results);
-  absl::MutexLock lock(&observe_mu_);
-  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observe_mu_) {
-    return observe_queue_.size() < kObserverQueue;
+  staged.batch = std::move(batch);
+  staged.results = std::move(results);
+  absl::MutexLock lock(&sync_mu_);
+  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+    return sync_queue_.size() < kStageQueue;
   };
-  observe_mu_.Await(absl::Condition(&room));
-  observe_queue_.push_back(std::move(committed));
+  sync_mu_.Await(absl::Condition(&room));
+  sync_queue_.push_back(std::move(staged));
+}
+
+void AuditLog::RunSyncer() {
+  while (true) {
+    std::deque<Staged> taken;
+    {
+      absl::MutexLock lock(&sync_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_) {
+        return !sync_queue_.empty() || stop_syncer_;
+      };
+      sync_mu_.Await(absl::Condition(&ready));
+      if (sync_queue_.empty()) return;  // stopping, and everything queued was answered
+      taken.swap(sync_queue_);
+    }
+    // One fdatasync for every batch taken (they were written in order). A batch of duplicates
+    // only needs the batches before it, which are synced here or were before.
+    const bool grew =
+        std::any_of(taken.begin(), taken.end(), [](const Staged& st) { return !st.fresh.empty(); });
+    absl::Status synced;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      synced = sync_error_;
+    }
+    if (synced.ok() && grew) {
+      if (absl::Status s = entries_->Sync(); !s.ok()) {
+        // What reached the disk is unknown now (a failed fdatasync may drop the dirty pages), so
+        // nothing written is trusted until a restart recovers from the file (rule 34).
+        synced = absl::UnavailableError(absl::StrCat(
+            s.message(),
+            "; appending is refused until the audit service restarts and recovers from "
+            "entries.log (fail closed, rule 34)"));
+        absl::MutexLock lock(&mu_);
+        sync_error_ = synced;
+      }
+    }
+    if (!synced.ok()) {
+      for (Staged& st : taken) AnswerAll(st.batch, st.results, synced);
+      continue;
+    }
+    if (grew) {
+      {
+        absl::MutexLock lock(&mu_);
+        for (const Staged& st : taken) {
+          for (size_t k = 0; k < st.leaves.size(); ++k) {
+            tree_.Append(st.leaves[k]);
+            offsets_.push_back(st.offsets[k]);
+          }
+        }
+      }
+      absl::MutexLock lock(&wake_mu_);
+      grown_ = true;  // the checkpointer signs once its gap has passed
+    }
+    for (Staged& st : taken) {
+      if (options_.observers.empty()) {
+        AnswerAll(st.batch, st.results, absl::OkStatus());
+        continue;
+      }
+      absl::MutexLock lock(&observe_mu_);
+      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observe_mu_) {
+        return observe_queue_.size() < kStageQueue;
+      };
+      observe_mu_.Await(absl::Condition(&room));
+      observe_queue_.push_back(std::move(st));
+    }
+  }
 }
 
 void AuditLog::RunObserver() {
+  std::vector<ObservedEntry> entries;  // reused
   while (true) {
-    Committed committed;
+    Staged st;
     {
       absl::MutexLock lock(&observe_mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(observe_mu_) {
@@ -550,13 +610,19 @@ void AuditLog::RunObserver() {
       };
       observe_mu_.Await(absl::Condition(&ready));
       if (observe_queue_.empty()) return;  // stopping, and everything queued was answered
-      committed = std::move(observe_queue_.front());
+      st = std::move(observe_queue_.front());
       observe_queue_.pop_front();
     }
-    if (!committed.entries.empty()) {
-      for (EntryObserver* o : options_.observers) o->OnEntries(committed.entries, false);
+    if (!st.fresh.empty()) {
+      entries.resize(st.fresh.size());
+      for (size_t k = 0; k < st.fresh.size(); ++k) {
+        const Pending& p = st.batch[st.fresh[k]];
+        entries[k] =
+            ObservedEntry{st.results[st.fresh[k]].index, st.ingested_at, p.source, p.envelope};
+      }
+      for (EntryObserver* o : options_.observers) o->OnEntries(entries, false);
     }
-    AnswerAll(committed.batch, committed.results, absl::OkStatus());
+    AnswerAll(st.batch, st.results, absl::OkStatus());
   }
 }
 

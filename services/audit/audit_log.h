@@ -1,18 +1,21 @@
 // AuditLog: the durable, tamper-evident log itself (REGULATION.md rules 33, 34).
 //
 // Entries are sequenced by one committer thread in batches (group commit): a batch is framed into
-// DIR/entries.log with one write and one fdatasync, and only then are its leaves added to the
-// in-memory RFC 9162 tree and, once the observers have it (on the observer thread, while the
-// committer commits the next batch), its callers answered (durable before acknowledged). A
-// duplicate event (same dedup key: the envelope's event_id) is never appended twice; it is
-// answered with the first entry's index. A checkpointer thread (apart from the committer, so
-// signing never delays a batch) is woken by each durable batch and signs a checkpoint (size, root,
-// time) with Ed25519, appended durably to DIR/checkpoints.log, as soon as `checkpoint_interval` has
-// passed since it began the previous one: the interval is the minimum gap between two checkpoints
-// (the signing rate is at most 1/interval), and an entry is covered within one interval plus one
-// signing of becoming durable (issue 10; it was a fixed tick before, so an entry waited for the
-// next tick even on an idle log). A checkpoint only ever covers entries that are already durable,
-// so its root is reproducible after any crash.
+// DIR/entries.log with one write, then made durable by one fdatasync on the syncer thread, and only
+// then are its leaves added to the in-memory RFC 9162 tree and, once the observers have it (on the
+// observer thread), its callers answered (durable before acknowledged). The three threads are a
+// pipeline (issue 10): the committer writes batch k+1 while batch k is synced and batch k-1
+// observed, and one fdatasync covers every batch written since the last one. A failed fdatasync is
+// not retried: appending is refused until a restart recovers from the file (rule 34). A duplicate
+// event (same dedup key: the envelope's event_id) is never appended twice; it is answered with the
+// first entry's index, never before that entry is durable. A checkpointer thread (apart from the
+// committer, so signing never delays a batch) is woken by each durable batch and signs a checkpoint
+// (size, root, time) with Ed25519, appended durably to DIR/checkpoints.log, as soon as
+// `checkpoint_interval` has passed since it began the previous one: the interval is the minimum gap
+// between two checkpoints (the signing rate is at most 1/interval), and an entry is covered within
+// one interval plus one signing of becoming durable (issue 10; it was a fixed tick before, so an
+// entry waited for the next tick even on an idle log). A checkpoint only ever covers entries that
+// are already durable, so its root is reproducible after any crash.
 //
 // Memory (issue 10): the signed checkpoints stay in DIR/checkpoints.log; only the latest
 // `cached_checkpoints` are kept parsed in memory, plus an index of (tree size, file offset), one
@@ -117,9 +120,9 @@ class AuditLog {
                                                         const tlog::CheckpointSigner& signer);
   ~AuditLog();  // Stop()
 
-  // Queues the serialized envelope; `done` is called from the committer (with observers, the
+  // Queues the serialized envelope; `done` is called from the syncer (with observers, the
   // observer) thread once the entry is durable (or was already there), or with the error that
-  // stopped it (nothing acknowledged).
+  // stopped it (nothing acknowledged; from the committer when it refused the entry).
   // `dedup_key` is the event_id; `source` goes into the entry.
   void AppendAsync(std::string envelope_bytes, pdao::events::v1::Envelope envelope,
                    std::string dedup_key, std::string source, AppendCallback done);
@@ -220,25 +223,39 @@ class AuditLog {
   static void AnswerAll(std::vector<Pending>& batch, const std::vector<AppendResult>& results,
                         const absl::Status& error);
   // Where dedup_'s key views point: `key` copied into key_blocks_.
-  absl::string_view StoreKeyLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::string_view StoreKey(absl::string_view key);
 
   AuditLog(AuditLogOptions options, const Clock& clock, const tlog::CheckpointSigner& signer)
       : options_(std::move(options)), clock_(clock), signer_(signer) {}
   absl::Status Recover();
-  // A durable batch on its way to the observers, then to its callers.
-  struct Committed {
+
+  // A batch as it moves down the pipeline (issue 10): the committer sequences it and writes it,
+  // the syncer makes it durable and adds it to the tree, the observer thread (when there are
+  // observers) tells them, then its callers are answered. Each stage takes what the previous one
+  // queued, in order, so the committer writes batch k+1 while batch k is being synced and batch
+  // k-1 observed; each queue holds at most kStageQueue batches (memory bounded; a full queue
+  // makes the stage before it wait).
+  struct Staged {
     std::vector<Pending> batch;
-    std::vector<AppendResult> results;   // by position in `batch`
-    std::vector<ObservedEntry> entries;  // the batch's new entries, in index order
+    std::vector<AppendResult> results;  // by position in `batch`
+    std::vector<size_t> fresh;          // positions in `batch` of the new entries, index order
+    std::vector<tlog::Hash> leaves;     // of the new entries
+    std::vector<uint64_t> offsets;      // of the new entries in entries.log
+    absl::Time ingested_at;
   };
-  void Run();
-  void RunCheckpointer();
+  static constexpr size_t kStageQueue = 4;
+  void Run();  // the committer
+  void RunSyncer();
   void RunObserver();
+  void RunCheckpointer();
+  // Sequences and writes `batch`, then queues it for the syncer (or answers it: refused, failed).
   void CommitBatch(std::vector<Pending> batch);
   absl::Status SignCheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_);
   // Records a checkpoint stored at `offset` of checkpoints.log: the index and the cache.
   void AddCheckpointLocked(pdao::audit::v1::SignedCheckpoint cp, uint64_t offset)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The error every append is refused with, or OK: a failed integrity check, a failed fdatasync.
+  absl::Status RefusalLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const AuditLogOptions options_;
   const Clock& clock_;
@@ -246,17 +263,18 @@ class AuditLog {
   std::unique_ptr<RecordFile> entries_;
   std::unique_ptr<RecordFile> checkpoints_file_;
   std::thread committer_;
+  std::thread syncer_;
   std::thread checkpointer_;
-  // Runs the observers on each durable batch, in index order, then answers its callers (issue 10:
-  // the observers were a fifth of the committer's CPU; on their own thread they index batch k
-  // while the committer commits batch k+1). Not started without observers: the committer answers.
+  // Not started without observers: the syncer answers then.
   std::thread observer_;
 
-  // Durable batches for observer_, at most kObserverQueue (then the committer waits: memory is
-  // bounded, and an entry is never answered before the observers have it).
-  static constexpr size_t kObserverQueue = 4;
+  // Written batches for the syncer.
+  absl::Mutex sync_mu_;
+  std::deque<Staged> sync_queue_ ABSL_GUARDED_BY(sync_mu_);
+  bool stop_syncer_ ABSL_GUARDED_BY(sync_mu_) = false;
+  // Durable batches for the observer thread.
   absl::Mutex observe_mu_;
-  std::deque<Committed> observe_queue_ ABSL_GUARDED_BY(observe_mu_);
+  std::deque<Staged> observe_queue_ ABSL_GUARDED_BY(observe_mu_);
   bool stop_observer_ ABSL_GUARDED_BY(observe_mu_) = false;
 
   // Wakes the checkpointer: a batch became durable, or Stop.
@@ -273,13 +291,20 @@ class AuditLog {
   mutable absl::Mutex mu_;  // the committed state
   tlog::MerkleTree tree_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> offsets_ ABSL_GUARDED_BY(mu_);
-  // Dedup key -> index. The keys' bytes live in key_blocks_ (issue 10: a string per key was an
-  // allocation per entry on the committer), which grow with the log as the map does.
-  absl::flat_hash_map<absl::string_view, uint64_t> dedup_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<char[]>> key_blocks_ ABSL_GUARDED_BY(mu_);
-  size_t key_block_left_ ABSL_GUARDED_BY(mu_) = 0;
-  // The committed batch's entry bytes (committer thread only), kept between batches.
-  std::string entry_buffer_;
+  // Set by the syncer when fdatasync failed: appending is refused until a restart recovers from
+  // the file (what reached the disk is unknown; fail closed, rule 34).
+  absl::Status sync_error_ ABSL_GUARDED_BY(mu_);
+
+  // The committer's own state (Recover's before it starts), so no lock:
+  // dedup key -> index, of every entry written (durable, or on its way through the pipeline: a
+  // duplicate of one is answered behind it). The keys' bytes live in key_blocks_ (issue 10: a
+  // string per key was an allocation per entry), which grow with the log as the map does.
+  absl::flat_hash_map<absl::string_view, uint64_t> dedup_;
+  std::vector<std::unique_ptr<char[]>> key_blocks_;
+  char* key_block_ = nullptr;  // the block being filled
+  size_t key_block_left_ = 0;
+  uint64_t next_index_ = 0;   // the index the next written entry gets
+  std::string entry_buffer_;  // the batch's entry bytes, kept between batches
   // (tree size, offset in checkpoints.log) of the last checkpoint signed at each size, by size
   // (sizes only grow; a re-signed size replaces its offset).
   std::vector<std::pair<uint64_t, uint64_t>> checkpoint_index_ ABSL_GUARDED_BY(mu_);

@@ -171,6 +171,24 @@ absl::StatusOr<std::vector<uint64_t>> RecordFile::Append(absl::Span<const std::s
 
 absl::StatusOr<std::vector<uint64_t>> RecordFile::AppendViews(
     absl::Span<const absl::string_view> payloads) {
+  const uint64_t before = end_;
+  absl::StatusOr<std::vector<uint64_t>> offsets = Write(payloads);
+  if (!offsets.ok()) return offsets;
+  if (absl::Status s = Sync(); !s.ok()) {
+    (void)::ftruncate(fd_, static_cast<off_t>(before));
+    end_ = before;
+    return s;
+  }
+  return offsets;
+}
+
+absl::Status RecordFile::Sync() {
+  if (::fdatasync(fd_) != 0) return Errno("cannot fdatasync", path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint64_t>> RecordFile::Write(
+    absl::Span<const absl::string_view> payloads) {
   if (!corruption_.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the log is corrupt, appending refused (fail closed, rule 34): ", corruption_));
@@ -200,11 +218,6 @@ absl::StatusOr<std::vector<uint64_t>> RecordFile::AppendViews(
       return s;
     }
     done += static_cast<size_t>(w);
-  }
-  if (::fdatasync(fd_) != 0) {
-    absl::Status s = Errno("cannot fdatasync", path_);
-    (void)::ftruncate(fd_, static_cast<off_t>(end_));
-    return s;
   }
   end_ += buf.size();
   return offsets;

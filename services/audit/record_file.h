@@ -51,8 +51,18 @@ class RecordFile {
   // returning their offsets. On failure nothing is acknowledged; the file is truncated back to
   // its previous end where possible. FAILED_PRECONDITION when the file is corrupt.
   absl::StatusOr<std::vector<uint64_t>> Append(absl::Span<const std::string> payloads);
-  // The same, for payloads held elsewhere (the audit log's entries, framed without a copy first).
+  // The same, for payloads held elsewhere.
   absl::StatusOr<std::vector<uint64_t>> AppendViews(absl::Span<const absl::string_view> payloads);
+
+  // Append in two steps (issue 10: the audit log writes its next batch while the previous one is
+  // being made durable). Write appends the records with one write() and returns their offsets,
+  // not yet durable; on failure the file is truncated back to its previous end and nothing was
+  // appended. Sync makes everything written so far durable (fdatasync); after a failed Sync what
+  // reached the disk is unknown (the kernel may have dropped the dirty pages), so the caller must
+  // stop appending and recover from the file at the next Open. Write from one thread; Sync may
+  // run on another, concurrently with Write.
+  absl::StatusOr<std::vector<uint64_t>> Write(absl::Span<const absl::string_view> payloads);
+  absl::Status Sync();
 
   // Reads the record at `offset` (as returned by Append or Open) and checks its CRC.
   // DATA_LOSS "record at offset N fails its CRC (rule 33)" when the stored bytes changed.
