@@ -3,6 +3,7 @@
 // broker) so both behave alike. Header-only; tests only. Each check uses gtest assertions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -212,6 +213,49 @@ inline void UnavailableIsRetriedAndNeverDeadLettered(EventBus& bus, const std::s
   for (const auto& m : seen.messages()) payloads.push_back(m.payload);
   EXPECT_EQ(payloads, expected);
   EXPECT_EQ(dead_lettered(), dead_before);
+}
+
+// Small batches, one of them refused (UNAVAILABLE) three times: the batches behind it on the same
+// partition wait for it (a bus that fetches ahead, as KafkaBus does, must not hand over the
+// messages it already holds from behind the refused ones), so the handler acknowledges every
+// message once, in partition order.
+inline void RefusedBatchHoldsBackTheBatchesBehindIt(EventBus& bus, const std::string& topic,
+                                                    const std::string& group, absl::Duration wait) {
+  std::vector<BusMessage> messages;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 12; ++i) {
+    messages.push_back({topic, "k", absl::StrCat("m", i)});
+    expected.push_back(messages.back().payload);
+  }
+  ASSERT_NO_FATAL_FAILURE(PublishAll(bus, messages, wait));
+  BatchOptions options;
+  options.max_messages = 2;
+  options.linger = absl::Milliseconds(20);
+  options.max_attempts = 0;
+  BatchLog seen;
+  absl::Mutex mu;
+  int refusals = 0;
+  auto sub = bus.SubscribeBatch(group, {topic}, options, [&](const std::vector<BusMessage>& b) {
+    {
+      absl::MutexLock lock(&mu);
+      const bool holds_m4 =
+          std::any_of(b.begin(), b.end(), [](const BusMessage& m) { return m.payload == "m4"; });
+      if (holds_m4 && refusals < 3) {
+        ++refusals;
+        return absl::UnavailableError("the test handler refuses the batch with m4");
+      }
+    }
+    seen.Add(b);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
+  absl::SleepFor(absl::Milliseconds(200));  // anything handled twice shows up too
+  std::vector<std::string> payloads;
+  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
+  EXPECT_EQ(payloads, expected);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(refusals, 3);
 }
 
 // max_attempts = 0: a failing message is retried (alone) for as long as it fails, the messages

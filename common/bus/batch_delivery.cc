@@ -35,7 +35,7 @@ void BatchRunner::ForgetAttempts(const FetchedMessage& m) {
   if (!attempts_.empty()) attempts_.erase({m.message.topic, m.partition, m.offset});
 }
 
-void BatchRunner::AcknowledgeAll(const std::vector<FetchedMessage>& batch,
+void BatchRunner::AcknowledgeAll(absl::Span<const FetchedMessage> batch,
                                  const std::vector<size_t>& handled, BatchOutcome& out) {
   // Each partition's messages come in offset order, so its last one gives the offset to store:
   // the map is written once per run of one partition, not once per message (issue 10).
@@ -114,7 +114,7 @@ bool BatchRunner::Single(const FetchedMessage& m, BatchOutcome& out, bool& all_s
   return true;
 }
 
-BatchOutcome BatchRunner::Handle(std::vector<FetchedMessage>& batch) {
+BatchOutcome BatchRunner::Handle(absl::Span<FetchedMessage> batch) {
   BatchOutcome out;
   bool all_stopped = false;
   std::vector<bool> done(batch.size(), false);

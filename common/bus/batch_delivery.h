@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "common/bus/event_bus.h"
 
 namespace pdao {
@@ -56,7 +57,7 @@ class BatchRunner {
   // or at/after its partition's retry offset. The messages are moved into the handler's vector
   // and back (issue 10: a copy of each was a fifth of the audit consumer's CPU), so `batch` is
   // unchanged on return.
-  BatchOutcome Handle(std::vector<FetchedMessage>& batch);
+  BatchOutcome Handle(absl::Span<FetchedMessage> batch);
 
   const BatchOptions& options() const { return options_; }
   // Messages dead-lettered by this runner.
@@ -70,7 +71,7 @@ class BatchRunner {
   // Drops the failure count of `m` (it is acknowledged).
   void ForgetAttempts(const FetchedMessage& m);
   // Acknowledge of batch[i] for each i of `handled` (in batch order).
-  void AcknowledgeAll(const std::vector<FetchedMessage>& batch, const std::vector<size_t>& handled,
+  void AcknowledgeAll(absl::Span<const FetchedMessage> batch, const std::vector<size_t>& handled,
                       BatchOutcome& out);
   absl::Status DeadLetter(const FetchedMessage& m, const absl::Status& reason, int attempts);
 

@@ -509,7 +509,7 @@ struct InProcessBus::State {
       }
       cursor = (cursor + 1) % std::max<size_t>(owned.size(), 1);
       mu.Unlock();
-      const BatchOutcome outcome = sub->batch->Handle(batch);
+      const BatchOutcome outcome = sub->batch->Handle(absl::MakeSpan(batch));
       mu.Lock();
       const absl::Time after_now = absl::Now();
       for (const auto& [topic, partition] : taken) {

@@ -131,6 +131,7 @@ class KafkaSubscription final : public Subscription {
       lag_gauge_ = &lag_family_->Add(labels);
       age_gauge_ = &age_family_->Add(labels);
     }
+    if (batch_) handler_thread_ = std::thread([this] { RunHandler(); });
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -140,6 +141,13 @@ class KafkaSubscription final : public Subscription {
       stop_ = true;
     }
     thread_.join();
+    if (handler_thread_.joinable()) {
+      {
+        absl::MutexLock lock(&handoff_mu_);
+        handler_stop_ = true;
+      }
+      handler_thread_.join();
+    }
     if (stalled_gauge_ != nullptr) {
       stalled_family_->Remove(stalled_gauge_);
       lag_family_->Remove(lag_gauge_);
@@ -173,7 +181,7 @@ class KafkaSubscription final : public Subscription {
         next_check = absl::Now() + kStallCheckInterval;
       }
       if (batch_) {
-        ConsumeBatch();
+        BatchRound();
         continue;
       }
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(100));
@@ -190,9 +198,12 @@ class KafkaSubscription final : public Subscription {
           break;
       }
     }
+    if (abandon_.load()) return;
+    // The batch with the handler is finished and its offsets stored before the commit.
+    if (in_flight_) ApplyOutcome(WaitHandled().outcome);
     // Commits the stored (acknowledged) offsets and leaves the group (a dynamic member), so the
     // partitions move to the other members at once; bounded by kCloseTimeout.
-    if (!abandon_.load()) Close();
+    Close();
   }
 
   // consumer_->close() blocks until it has committed and left the group, and without a broker it
@@ -328,41 +339,101 @@ class KafkaSubscription final : public Subscription {
 
   // --- Batch consumption (issue 10) ---
 
-  // One round of a batch subscription: up to max_messages, waiting up to linger after the first
-  // (nothing within 100 ms: back to Run's checks); the runner decides; acknowledged offsets are
-  // stored, stopped partitions are rewound and delivered again after the back-off.
-  void ConsumeBatch() {
+  // A batch subscription fetches ahead (issue 10): this thread fetches batch k+1 while the
+  // handler thread handles batch k (with one thread, the handler's pipeline drained while the
+  // next batch was fetched and copied: a quarter of the audit ingest's time). Offsets, seeks and
+  // rewinds stay on this thread, as librdkafka wants. Batch k+1 goes to the handler only after
+  // batch k's outcome is applied, without its messages of a partition that batch k stopped
+  // (they come again from the rewind), so each partition's order and at-least-once hold as
+  // before. Two vectors of messages take turns, so their strings' buffers are reused.
+  struct Handled {
+    BatchOutcome outcome;
+    std::vector<FetchedMessage> messages;  // the batch's vector, back for reuse
+    size_t count = 0;
+  };
+
+  // One round: fetch the next batch; take the previous one's outcome; hand the next one over.
+  void BatchRound() {
+    size_t n = Fetch(spare_);
+    std::vector<FetchedMessage> returned;  // the handled batch's vector
+    if (in_flight_) {
+      Handled handled = WaitHandled();
+      in_flight_ = false;
+      returned.swap(handled.messages);
+      const bool stopped = !handled.outcome.retry.empty();
+      if (stopped) n = DropStopped(handled.outcome.retry, spare_, n);
+      ApplyOutcome(handled.outcome);
+      if (stopped && WaitOrStop(backoff_)) n = 0;  // stopping: not handed over, not stored
+    }
+    if (n > 0) {
+      absl::MutexLock lock(&handoff_mu_);
+      job_.messages.swap(spare_);  // the handler left job_'s vector empty
+      job_.count = n;
+      has_job_ = true;
+      in_flight_ = true;
+    }
+    if (returned.capacity() > spare_.capacity()) spare_.swap(returned);
+  }
+
+  // Up to max_messages into `into` (reusing its elements), waiting up to linger after the first
+  // (nothing within 100 ms: none, back to Run's checks). Returns how many.
+  size_t Fetch(std::vector<FetchedMessage>& into) {
     const BatchOptions& o = batch_->options();
-    std::vector<FetchedMessage> batch;
+    const auto max = static_cast<size_t>(o.max_messages);
+    size_t n = 0;
     absl::Time deadline = absl::InfiniteFuture();
-    while (batch.size() < static_cast<size_t>(o.max_messages)) {
+    while (n < max) {
       const int timeout_ms =
-          batch.empty() ? 100 : ToMillis(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+          n == 0 ? 100 : ToMillis(std::max(absl::ZeroDuration(), deadline - absl::Now()));
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
       if (msg && msg->err() == RdKafka::ERR_NO_ERROR) {
         if (Admit(*msg)) {
-          FetchedMessage f;
-          f.message.topic = msg->topic_name();
-          if (msg->key() != nullptr) f.message.key = *msg->key();
-          if (msg->payload() != nullptr) {
-            f.message.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
-          }
-          f.partition = msg->partition();
-          f.offset = msg->offset();
-          // Sized once the first message is here (an idle round allocates nothing); grown, the
-          // vector would move every message again.
-          if (batch.empty()) batch.reserve(static_cast<size_t>(o.max_messages));
-          batch.push_back(std::move(f));
-          if (batch.size() == 1) deadline = absl::Now() + o.linger;
+          // Sized once (an idle round allocates nothing); grown, it would move every message.
+          if (into.capacity() < max) into.reserve(max);
+          FetchedMessage& f = n < into.size() ? into[n] : into.emplace_back();
+          const rd_kafka_message_t* c = msg->c_ptr();
+          f.message.topic.assign(rd_kafka_topic_name(c->rkt));
+          f.message.key.assign(static_cast<const char*>(c->key),
+                               c->key != nullptr ? c->key_len : 0);
+          f.message.payload.assign(static_cast<const char*>(c->payload),
+                                   c->payload != nullptr ? c->len : 0);
+          f.partition = c->partition;
+          f.offset = c->offset;
+          if (++n == 1) deadline = absl::Now() + o.linger;
         }
       } else if (msg && msg->err() != RdKafka::ERR__TIMED_OUT &&
                  msg->err() != RdKafka::ERR__PARTITION_EOF) {
         log_("warn", absl::StrCat("kafka consumer (group ", group_, "): ", msg->errstr()));
       }
-      if (batch.empty()) return;
+      if (n == 0) return 0;
       if (absl::Now() >= deadline) break;
     }
-    const BatchOutcome outcome = batch_->Handle(batch);
+    return n;
+  }
+
+  // Moves the messages of `batch[0, n)` that a stopped partition will deliver again (at or after
+  // its retry offset) behind the others; returns how many others.
+  static size_t DropStopped(const std::map<TopicPartition, int64_t>& retry,
+                            std::vector<FetchedMessage>& batch, size_t n) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+      auto it = retry.find(TopicPartition(batch[i].message.topic, batch[i].partition));
+      if (it != retry.end() && batch[i].offset >= it->second) continue;
+      if (kept != i) std::swap(batch[kept], batch[i]);
+      ++kept;
+    }
+    return kept;
+  }
+
+  Handled WaitHandled() {
+    absl::MutexLock lock(&handoff_mu_);
+    handoff_mu_.Await(absl::Condition(&has_handled_));
+    has_handled_ = false;
+    return std::move(handled_);
+  }
+
+  // Acknowledged offsets are stored, stopped partitions rewound.
+  void ApplyOutcome(const BatchOutcome& outcome) {
     if (!outcome.acknowledged.empty()) last_progress_ = absl::Now();
     for (const auto& [tp, next] : outcome.acknowledged) {
       std::unique_ptr<RdKafka::TopicPartition> p(
@@ -379,7 +450,28 @@ class KafkaSubscription final : public Subscription {
       rewind_[tp] = offset;
       Seek(tp.first, tp.second, offset);
     }
-    if (!outcome.retry.empty()) WaitOrStop(backoff_);
+  }
+
+  // The handler thread: one batch at a time, by the runner's rules.
+  void RunHandler() {
+    while (true) {
+      Handled h;
+      {
+        absl::MutexLock lock(&handoff_mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(handoff_mu_) {
+          return has_job_ || handler_stop_;
+        };
+        handoff_mu_.Await(absl::Condition(&ready));
+        if (!has_job_) return;
+        has_job_ = false;
+        h.messages.swap(job_.messages);
+        h.count = job_.count;
+      }
+      h.outcome = batch_->Handle(absl::MakeSpan(h.messages.data(), h.count));
+      absl::MutexLock lock(&handoff_mu_);
+      handled_ = std::move(h);
+      has_handled_ = true;
+    }
   }
 
   // False for a message fetched past a partition's rewind point (dropped until the rewound
@@ -405,6 +497,16 @@ class KafkaSubscription final : public Subscription {
   const std::string member_;
   const absl::Duration stall_after_;
   std::unique_ptr<BatchRunner> batch_;  // batch subscription: its rules; null otherwise
+  // Batch subscription: the handler thread and what passes between it and this one.
+  std::thread handler_thread_;
+  absl::Mutex handoff_mu_;
+  Handled job_ ABSL_GUARDED_BY(handoff_mu_);  // the batch to handle (messages, count)
+  bool has_job_ ABSL_GUARDED_BY(handoff_mu_) = false;
+  Handled handled_ ABSL_GUARDED_BY(handoff_mu_);  // the handled batch and its outcome
+  bool has_handled_ ABSL_GUARDED_BY(handoff_mu_) = false;
+  bool handler_stop_ ABSL_GUARDED_BY(handoff_mu_) = false;
+  bool in_flight_ = false;             // consumer thread only: a batch is with the handler
+  std::vector<FetchedMessage> spare_;  // consumer thread only: the next batch's vector
   // (topic, partition) -> offset of a message whose handler failed and that must come next.
   std::map<std::pair<std::string, int32_t>, int64_t> rewind_;  // consumer thread only
   absl::Time last_progress_;                                   // consumer thread only

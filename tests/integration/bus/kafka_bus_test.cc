@@ -601,6 +601,11 @@ TEST_F(KafkaBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
       *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
 }
 
+TEST_F(KafkaBusTest, BatchRefusedHoldsBackTheBatchesBehindIt) {
+  testing::batch_conformance::RefusedBatchHoldsBackTheBatchesBehindIt(*bus_, topic_,
+                                                                      UniqueName("g"), kWait);
+}
+
 TEST_F(KafkaBusTest, BatchZeroAttemptsNeverDeadLetters) {
   testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
       *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
