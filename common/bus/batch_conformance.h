@@ -215,6 +215,35 @@ inline void UnavailableIsRetriedAndNeverDeadLettered(EventBus& bus, const std::s
   EXPECT_EQ(dead_lettered(), dead_before);
 }
 
+// A batch closes once its payloads reach max_bytes (the message that reaches it included), even
+// with room for more messages: ten 1000-byte messages with max_bytes 2500 come in batches of at
+// most three, every one once and in order.
+inline void BatchesCloseAtMaxBytes(EventBus& bus, const std::string& topic,
+                                   const std::string& group, absl::Duration wait) {
+  std::vector<BusMessage> messages;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 10; ++i) {
+    messages.push_back({topic, "k", absl::StrCat(i, std::string(999, 'x'))});
+    expected.push_back(messages.back().payload);
+  }
+  ASSERT_NO_FATAL_FAILURE(PublishAll(bus, messages, wait));
+  BatchOptions options;
+  options.max_messages = 100;
+  options.max_bytes = kMinBatchBytes * 2 + 452;  // 2500
+  options.linger = absl::Milliseconds(50);
+  BatchLog seen;
+  auto sub = bus.SubscribeBatch(group, {topic}, options, [&](const std::vector<BusMessage>& b) {
+    seen.Add(b);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
+  std::vector<std::string> payloads;
+  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
+  EXPECT_EQ(payloads, expected);
+  for (size_t size : seen.sizes()) EXPECT_LE(size, 3u) << "a batch went past max_bytes";
+}
+
 // Small batches, one of them refused (UNAVAILABLE) three times: the batches behind it on the same
 // partition wait for it (a bus that fetches ahead, as KafkaBus does, must not hand over the
 // messages it already holds from behind the refused ones), so the handler acknowledges every
@@ -315,13 +344,15 @@ inline void ZeroAttemptsNeverDeadLetters(EventBus& bus, const std::string& topic
 // Options outside their bounds and a null handler are refused with INVALID_ARGUMENT.
 inline void RejectsBadBatchOptions(EventBus& bus, const std::string& topic) {
   auto ok = [](const std::vector<BusMessage>&) { return absl::OkStatus(); };
-  std::vector<BatchOptions> bad(6);
+  std::vector<BatchOptions> bad(8);
   bad[0].max_messages = 0;
   bad[1].max_messages = kMaxBatchMessages + 1;
   bad[2].linger = absl::Milliseconds(-1);
   bad[3].linger = kMaxBatchLinger + absl::Milliseconds(1);
   bad[4].max_attempts = -1;
   bad[5].max_attempts = kMaxBatchAttempts + 1;
+  bad[6].max_bytes = kMinBatchBytes - 1;
+  bad[7].max_bytes = kMaxBatchBytes + 1;
   for (const BatchOptions& o : bad) {
     auto sub = bus.SubscribeBatch("g", {topic}, o, ok);
     EXPECT_EQ(sub.status().code(), absl::StatusCode::kInvalidArgument) << sub.status();

@@ -45,11 +45,13 @@ struct ConsumerLag {
 
 // --- Batch consumption (issue 10) ---
 //
-// A batch subscription hands its handler up to `max_messages` messages at once: what is already
-// fetched, plus what arrives within `linger` of the first one. Within a batch the messages of one
-// partition are in offset order (messages of different partitions interleave). Returning OK
-// acknowledges the whole batch: the offsets are stored only then, so the handler must return OK
-// only once the batch's side effect is durable (at least once, as with Subscribe).
+// A batch subscription hands its handler up to `max_messages` messages (and `max_bytes` of
+// payloads) at once: what is already fetched, plus what arrives within `linger` of the first one.
+// The handler runs on one thread at a time, never on two batches at once (a bus may fetch the next
+// batch meanwhile, as KafkaBus does). Within a batch the messages of one partition are in offset
+// order (messages of different partitions interleave). Returning OK acknowledges the whole batch:
+// the offsets are stored only then, so the handler must return OK only once the batch's side effect
+// is durable (at least once, as with Subscribe).
 //
 // A failed batch is not retried as a whole: its messages are handed to the handler again one at a
 // time, in order. Those that succeed alone are acknowledged; the first that fails alone stops its
@@ -73,10 +75,16 @@ struct ConsumerLag {
 inline constexpr int kMaxBatchMessages = 10000;
 inline constexpr absl::Duration kMaxBatchLinger = absl::Seconds(1);
 inline constexpr int kMaxBatchAttempts = 100;
+inline constexpr size_t kMinBatchBytes = 1 << 10;
+inline constexpr size_t kMaxBatchBytes = size_t{1} << 30;
 
 struct BatchOptions {
   // Most messages per batch: 1..kMaxBatchMessages.
   int max_messages = 500;
+  // A batch also closes once its payloads hold this many bytes (the message that reaches it is
+  // included, so a batch holds at most max_bytes plus one message): its memory is bounded by
+  // bytes, not only by a count of messages of any size. kMinBatchBytes..kMaxBatchBytes.
+  size_t max_bytes = 16 << 20;
   // How long to wait for more messages after the first of a batch arrived: 0..kMaxBatchLinger.
   absl::Duration linger = absl::Milliseconds(5);
   // Failures alone before a message is dead-lettered: 0 (never) or 1..kMaxBatchAttempts.
@@ -88,6 +96,10 @@ inline absl::Status ValidateBatchOptions(const BatchOptions& o) {
   if (o.max_messages < 1 || o.max_messages > kMaxBatchMessages) {
     return absl::InvalidArgumentError(absl::StrCat("batch max_messages must be 1..",
                                                    kMaxBatchMessages, ", not ", o.max_messages));
+  }
+  if (o.max_bytes < kMinBatchBytes || o.max_bytes > kMaxBatchBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("batch max_bytes must be ", kMinBatchBytes, "..",
+                                                   kMaxBatchBytes, ", not ", o.max_bytes));
   }
   if (o.linger < absl::ZeroDuration() || o.linger > kMaxBatchLinger) {
     return absl::InvalidArgumentError(absl::StrCat("batch linger must be 0..",

@@ -496,13 +496,16 @@ struct InProcessBus::State {
       }
       linger_until = absl::InfiniteFuture();
       std::vector<FetchedMessage> batch;
+      size_t bytes = 0;  // of the batch's payloads
       std::vector<std::pair<const std::string*, int>> taken;
       for (const auto& [topic, partition] : ready) {
-        if (batch.size() >= max) break;
+        if (batch.size() >= max || bytes >= batch_options.max_bytes) break;
         const PartitionLog& log = TopicLocked(*topic)[partition];
         GroupPartition& gp = PositionsLocked(sub->group, *topic)[partition];
-        for (int64_t off = gp.committed; off < log.end() && batch.size() < max; ++off) {
+        for (int64_t off = gp.committed;
+             off < log.end() && batch.size() < max && bytes < batch_options.max_bytes; ++off) {
           batch.push_back({log.messages[off - log.base], partition, off});
+          bytes += batch.back().message.payload.size();
         }
         gp.busy = true;
         taken.emplace_back(topic, partition);

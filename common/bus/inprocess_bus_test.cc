@@ -582,6 +582,11 @@ TEST_P(InProcessBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
       *bus, "t", "g", [&] { return bus->dead_lettered(); }, kWait);
 }
 
+TEST_P(InProcessBusTest, BatchesCloseAtMaxBytes) {
+  auto bus = MakeBus();
+  testing::batch_conformance::BatchesCloseAtMaxBytes(*bus, "t", "g", kWait);
+}
+
 TEST_P(InProcessBusTest, BatchRefusedHoldsBackTheBatchesBehindIt) {
   auto bus = MakeBus();
   testing::batch_conformance::RefusedBatchHoldsBackTheBatchesBehindIt(*bus, "t", "g", kWait);

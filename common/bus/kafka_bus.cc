@@ -375,14 +375,15 @@ class KafkaSubscription final : public Subscription {
     if (returned.capacity() > spare_.capacity()) spare_.swap(returned);
   }
 
-  // Up to max_messages into `into` (reusing its elements), waiting up to linger after the first
-  // (nothing within 100 ms: none, back to Run's checks). Returns how many.
+  // Up to max_messages (and max_bytes) into `into` (reusing its elements), waiting up to linger
+  // after the first (nothing within 100 ms: none, back to Run's checks). Returns how many.
   size_t Fetch(std::vector<FetchedMessage>& into) {
     const BatchOptions& o = batch_->options();
     const auto max = static_cast<size_t>(o.max_messages);
     size_t n = 0;
+    size_t bytes = 0;
     absl::Time deadline = absl::InfiniteFuture();
-    while (n < max) {
+    while (n < max && bytes < o.max_bytes) {
       const int timeout_ms =
           n == 0 ? 100 : ToMillis(std::max(absl::ZeroDuration(), deadline - absl::Now()));
       std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
@@ -399,6 +400,7 @@ class KafkaSubscription final : public Subscription {
                                    c->payload != nullptr ? c->len : 0);
           f.partition = c->partition;
           f.offset = c->offset;
+          bytes += c->len;
           if (++n == 1) deadline = absl::Now() + o.linger;
         }
       } else if (msg && msg->err() != RdKafka::ERR__TIMED_OUT &&

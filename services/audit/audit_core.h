@@ -45,8 +45,10 @@ class AuditCore {
   absl::Status IngestBatch(const std::vector<BusMessage>& messages, size_t* duplicates = nullptr);
   // The module's batch defaults (--audit-batch-size, --audit-batch-linger): a batch is closed
   // 1 ms after its first message (was 5 ms; issue 10, docs/benchmarks.md "commit → signed
-  // checkpoint"), or at 1000 messages, whichever comes first.
-  static constexpr int kDefaultBatchSize = 1000;
+  // checkpoint"), at 10000 messages (was 1000: each batch ends with the log's pipeline draining,
+  // so larger batches ingest faster under load; docs/benchmarks.md "Audit ingest from Kafka",
+  // session 11), or at the bus's 16 MiB of payloads, whichever comes first.
+  static constexpr int kDefaultBatchSize = 10000;
   // IngestBatch queues a batch to the log this many messages at a time, parsing the next chunk
   // while the log commits the queued ones (issue 10, docs/benchmarks.md "Audit ingest").
   static constexpr size_t kIngestChunk = 256;

@@ -14,8 +14,9 @@ void AuditModule::DefineFlags(Config& config) {
                 "(pdao.<svc>.v1 for each service the event envelope knows, rule 32)");
   config.Define("audit-batch-size", "PDAO_AUDIT_BATCH_SIZE",
                 absl::StrCat(AuditCore::kDefaultBatchSize),
-                "most bus messages ingested with one group commit (one fdatasync), 1..4096 "
-                "(the log's max batch); issue 10");
+                "most bus messages in one batch, acknowledged together once all are durable "
+                "(appended in chunks, one fdatasync for what each group commit takes), 1..10000 "
+                "(a batch also closes at 16 MiB of payloads); issue 10");
   config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER",
                 absl::FormatDuration(AuditCore::kDefaultBatchLinger),
                 "how long a batch waits for more messages after its first one, 0..1s");
@@ -157,19 +158,18 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
                       .Help("Bus messages durably logged (or recognized as duplicates)")
                       .Register(host.metrics())
                       .Add({});
-  // Batch consumption (issue 10; README "Events"): a batch is appended in offset order with one
-  // group commit and acknowledged once durable. Never dead-lettered (max_attempts 0): every
-  // payload is logged (a non-envelope by its hash), so only the log itself can fail, and then
+  // Batch consumption (issue 10; README "Events"): a batch is appended in offset order, in group
+  // commits, and acknowledged once all of it is durable. Never dead-lettered (max_attempts 0):
+  // every payload is logged (a non-envelope by its hash), so only the log itself can fail, and then
   // ingestion stops and retries rather than divert an event away from the audit log (rule 34).
   BatchOptions batch;
   absl::StatusOr<int64_t> batch_size = config.GetInt("audit-batch-size");
   absl::StatusOr<absl::Duration> batch_linger = config.GetDuration("audit-batch-linger");
   if (!batch_size.ok()) return batch_size.status();
   if (!batch_linger.ok()) return batch_linger.status();
-  if (*batch_size < 1 || *batch_size > static_cast<int64_t>(AuditLogOptions().max_batch)) {
-    return absl::InvalidArgumentError(absl::StrCat("--audit-batch-size must be 1..",
-                                                   AuditLogOptions().max_batch, " (the log's ",
-                                                   "group commit), not ", *batch_size));
+  if (*batch_size < 1 || *batch_size > kMaxBatchMessages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--audit-batch-size must be 1..", kMaxBatchMessages, ", not ", *batch_size));
   }
   batch.max_messages = static_cast<int>(*batch_size);
   batch.linger = *batch_linger;

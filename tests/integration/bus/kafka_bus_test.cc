@@ -601,6 +601,10 @@ TEST_F(KafkaBusTest, BatchUnavailableIsRetriedAndNeverDeadLettered) {
       *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
 }
 
+TEST_F(KafkaBusTest, BatchesCloseAtMaxBytes) {
+  testing::batch_conformance::BatchesCloseAtMaxBytes(*bus_, topic_, UniqueName("g"), kWait);
+}
+
 TEST_F(KafkaBusTest, BatchRefusedHoldsBackTheBatchesBehindIt) {
   testing::batch_conformance::RefusedBatchHoldsBackTheBatchesBehindIt(*bus_, topic_,
                                                                       UniqueName("g"), kWait);
