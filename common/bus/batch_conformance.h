@@ -43,6 +43,13 @@ class BatchLog {
     absl::MutexLock lock(&mu_);
     return messages_;
   }
+  // The acknowledged messages' payloads, in order.
+  std::vector<std::string> payloads() const {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> out;
+    for (const auto& m : messages_) out.push_back(m.payload);
+    return out;
+  }
   std::vector<size_t> sizes() const {
     absl::MutexLock lock(&mu_);
     return sizes_;
@@ -146,9 +153,7 @@ inline void PoisonIsIsolatedAndDeadLettered(EventBus& bus, const std::string& to
   });
   ASSERT_TRUE(sub.ok()) << sub.status();
   ASSERT_TRUE(seen.WaitForAtLeast(good.size(), wait));
-  std::vector<std::string> payloads;
-  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
-  EXPECT_EQ(payloads, good);
+  EXPECT_EQ(seen.payloads(), good);
   EXPECT_EQ(dead_lettered() - dead_before, 1);
   {
     absl::MutexLock lock(&mu);
@@ -209,9 +214,7 @@ inline void UnavailableIsRetriedAndNeverDeadLettered(EventBus& bus, const std::s
   });
   ASSERT_TRUE(sub.ok()) << sub.status();
   ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
-  std::vector<std::string> payloads;
-  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
-  EXPECT_EQ(payloads, expected);
+  EXPECT_EQ(seen.payloads(), expected);
   EXPECT_EQ(dead_lettered(), dead_before);
 }
 
@@ -238,9 +241,7 @@ inline void BatchesCloseAtMaxBytes(EventBus& bus, const std::string& topic,
   });
   ASSERT_TRUE(sub.ok()) << sub.status();
   ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
-  std::vector<std::string> payloads;
-  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
-  EXPECT_EQ(payloads, expected);
+  EXPECT_EQ(seen.payloads(), expected);
   for (size_t size : seen.sizes()) EXPECT_LE(size, 3u) << "a batch went past max_bytes";
 }
 
@@ -280,9 +281,7 @@ inline void RefusedBatchHoldsBackTheBatchesBehindIt(EventBus& bus, const std::st
   ASSERT_TRUE(sub.ok()) << sub.status();
   ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
   absl::SleepFor(absl::Milliseconds(200));  // anything handled twice shows up too
-  std::vector<std::string> payloads;
-  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
-  EXPECT_EQ(payloads, expected);
+  EXPECT_EQ(seen.payloads(), expected);
   absl::MutexLock lock(&mu);
   EXPECT_EQ(refusals, 3);
 }
@@ -335,9 +334,7 @@ inline void ZeroAttemptsNeverDeadLetters(EventBus& bus, const std::string& topic
     fixed = true;
   }
   ASSERT_TRUE(seen.WaitForAtLeast(expected.size(), wait));
-  std::vector<std::string> payloads;
-  for (const auto& m : seen.messages()) payloads.push_back(m.payload);
-  EXPECT_EQ(payloads, expected);
+  EXPECT_EQ(seen.payloads(), expected);
   EXPECT_EQ(dead_lettered(), dead_before);
 }
 

@@ -337,7 +337,7 @@ absl::Status AuditLog::BatchAppender::Add(absl::Span<const AppendItem> items) {
       return absl::OkStatus();
     }
   }
-  const absl::Status stopping =
+  absl::Status stopping =
       absl::UnavailableError("the audit log is stopping; nothing was appended (rule 34)");
   absl::MutexLock lock(&outcome_->mu);
   outcome_->left -= items.size();

@@ -204,8 +204,8 @@ class AuditLog {
     std::string source;
   };
   // One queued entry. The views point into `owned` (AppendAsync) or into the caller's items
-  // (AppendBatch, which waits until all are answered); the committer answers through `done`
-  // (AppendAsync) or into `outcome`'s `slot` (AppendBatch: no callback per item).
+  // (BatchAppender, which waits until all are answered); the pipeline answers through `done`
+  // (AppendAsync) or into `outcome`'s `slot` (BatchAppender: no callback per item).
   struct Pending {
     absl::string_view envelope_bytes;
     const pdao::events::v1::Envelope* envelope = nullptr;
