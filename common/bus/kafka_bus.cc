@@ -393,6 +393,7 @@ class KafkaSubscription final : public Subscription {
           if (into.capacity() < max) into.reserve(max);
           FetchedMessage& f = n < into.size() ? into[n] : into.emplace_back();
           const rd_kafka_message_t* c = msg->c_ptr();
+          if (c->len <= kKeptPayloadCapacity) Shrink(f);
           f.message.topic.assign(rd_kafka_topic_name(c->rkt));
           f.message.key.assign(static_cast<const char*>(c->key),
                                c->key != nullptr ? c->key_len : 0);
@@ -410,7 +411,16 @@ class KafkaSubscription final : public Subscription {
       if (n == 0) return 0;
       if (absl::Now() >= deadline) break;
     }
+    for (size_t i = n; i < into.size(); ++i) Shrink(into[i]);
     return n;
+  }
+
+  // A reused message keeps its payload's buffer only up to kKeptPayloadCapacity: the two vectors
+  // then hold at most their batch (max_bytes plus one message) and 4 KiB a message beyond it,
+  // whatever sizes earlier batches had.
+  static constexpr size_t kKeptPayloadCapacity = 4096;
+  static void Shrink(FetchedMessage& f) {
+    if (f.message.payload.capacity() > kKeptPayloadCapacity) std::string().swap(f.message.payload);
   }
 
   // Moves the messages of `batch[0, n)` that a stopped partition will deliver again (at or after
