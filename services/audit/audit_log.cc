@@ -454,7 +454,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     }
   }
   // The entries of an appender that already failed are not appended (BatchAppender: fail fast,
-  // so a later entry never lands without an earlier one). One appender's entries are contiguous.
+  // so a later entry never lands without an earlier one).
   const auto failed = [](const Pending& p) { return p.outcome != nullptr && p.outcome->failed; };
   if (std::any_of(batch.begin(), batch.end(), failed)) {
     std::vector<Pending> refused;
