@@ -11,6 +11,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/audit/envelope_facts.h"
 
 namespace pdao::audit {
 namespace {
@@ -80,8 +81,7 @@ void EntryObserver::OnEntry(const AuditEntry& entry, const pdao::events::v1::Env
                             bool replay) {
   ObservedEntry observed;
   observed.index = entry.index();
-  observed.ingested_at = absl::FromUnixSeconds(entry.ingested_at().seconds()) +
-                         absl::Nanoseconds(entry.ingested_at().nanos());
+  observed.ingested_at = TimeFromProto(entry.ingested_at());
   observed.source = entry.source();
   observed.envelope = &envelope;
   OnEntries({&observed, 1}, replay);

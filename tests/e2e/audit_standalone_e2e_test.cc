@@ -161,22 +161,10 @@ TEST(AuditStandaloneE2eTest, AnAuditBatchSizeOutOfItsBoundsIsRefusedAtStart) {
     EXPECT_NE((r->out + r->err).find("--audit-batch-size must be 1..10000"), std::string::npos)
         << bad << ": " << r->err;
   }
-  auto port = FreeLoopbackPort();
-  auto health = FreeLoopbackPort();
-  ASSERT_TRUE(port.ok() && health.ok());
-  auto child = ChildProcess::Start(
-      {PDAO_STANDALONE_BIN, "--listen=" + Loopback(*port), "--health-listen=" + Loopback(*health),
-       "--data-dir=" + (*dir)->path() + "/data", "--audit-batch-size=10000"},
-      (*dir)->path() + "/standalone.log");
-  ASSERT_TRUE(child.ok());
-  auto hc = PlaintextChannel(*health);
-  EXPECT_TRUE(PollUntil(
-      [&] {
-        auto h = HealthCheck(hc, "", absl::Milliseconds(500));
-        return h.ok() && *h == 1;
-      },
-      absl::Seconds(30)))
-      << (*child)->LogTail();
+  absl::StatusOr<Standalone> serving = StartStandalone(
+      PDAO_STANDALONE_BIN, (*dir)->path(), 0,
+      [](const std::vector<int>&) { return std::vector<std::string>{"--audit-batch-size=10000"}; });
+  EXPECT_TRUE(serving.ok()) << serving.status();
 }
 
 TEST(AuditStandaloneE2eTest, RegistryActionsAreLoggedQueryableTracedAndVerifiable) {
