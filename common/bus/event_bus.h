@@ -46,12 +46,13 @@ struct ConsumerLag {
 // --- Batch consumption (issue 10) ---
 //
 // A batch subscription hands its handler up to `max_messages` messages (and `max_bytes` of
-// payloads) at once: what is already fetched, plus what arrives within `linger` of the first one.
-// The handler runs on one thread at a time, never on two batches at once (a bus may fetch the next
-// batch meanwhile, as KafkaBus does). Within a batch the messages of one partition are in offset
-// order (messages of different partitions interleave). Returning OK acknowledges the whole batch:
-// the offsets are stored only then, so the handler must return OK only once the batch's side effect
-// is durable (at least once, as with Subscribe).
+// payloads) at once: what is already fetched, plus what arrives within `linger` of the first one,
+// plus what arrives while the handler is still busy with the batch before (waiting for it delays
+// nothing then; issue 10). The handler runs on one thread at a time, never on two batches at once
+// (a bus may fetch the next batch meanwhile, as KafkaBus does). Within a batch the messages of one
+// partition are in offset order (messages of different partitions interleave). Returning OK
+// acknowledges the whole batch: the offsets are stored only then, so the handler must return OK
+// only once the batch's side effect is durable (at least once, as with Subscribe).
 //
 // A failed batch is not retried as a whole: its messages are handed to the handler again one at a
 // time, in order. Those that succeed alone are acknowledged; the first that fails alone stops its

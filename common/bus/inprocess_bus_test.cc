@@ -592,6 +592,12 @@ TEST_P(InProcessBusTest, BatchRefusedHoldsBackTheBatchesBehindIt) {
   testing::batch_conformance::RefusedBatchHoldsBackTheBatchesBehindIt(*bus, "t", "g", kWait);
 }
 
+TEST_P(InProcessBusTest, BatchMessagesArrivingWhileTheHandlerIsBusyMakeOneBatch) {
+  auto bus = MakeBus();
+  testing::batch_conformance::MessagesArrivingWhileTheHandlerIsBusyMakeOneBatch(*bus, "t", "g",
+                                                                                kWait);
+}
+
 TEST_P(InProcessBusTest, BatchZeroAttemptsNeverDeadLetters) {
   auto bus = MakeBus();
   testing::batch_conformance::ZeroAttemptsNeverDeadLetters(

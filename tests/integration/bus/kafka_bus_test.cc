@@ -610,6 +610,11 @@ TEST_F(KafkaBusTest, BatchRefusedHoldsBackTheBatchesBehindIt) {
                                                                       UniqueName("g"), kWait);
 }
 
+TEST_F(KafkaBusTest, BatchMessagesArrivingWhileTheHandlerIsBusyMakeOneBatch) {
+  testing::batch_conformance::MessagesArrivingWhileTheHandlerIsBusyMakeOneBatch(
+      *bus_, topic_, UniqueName("g"), kWait);
+}
+
 TEST_F(KafkaBusTest, BatchZeroAttemptsNeverDeadLetters) {
   testing::batch_conformance::ZeroAttemptsNeverDeadLetters(
       *bus_, topic_, UniqueName("g"), [&] { return bus_->dead_lettered(); }, kWait);
