@@ -18,6 +18,7 @@
 // env PDAO_TEST_KAFKA=host:port for a running one.
 #include <fcntl.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +52,14 @@ using SteadyClock = std::chrono::steady_clock;
 
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// CPU seconds (user + system) this process has used so far, all threads.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 // fdatasyncs per second, each after a `block`-byte append.
 double FsyncRate(const std::string& dir, size_t block_size) {
   const std::string path = dir + "/fsync-probe";
@@ -68,8 +78,15 @@ double FsyncRate(const std::string& dir, size_t block_size) {
   return n / secs;
 }
 
+// A consumer's rate, and the CPU this process used per event meanwhile (all its threads,
+// librdkafka's included; the broker is another process).
+struct Rate {
+  double per_second = 0;
+  double cpu_us_per_event = 0;
+};
+
 // (a) A bare consumer: counts messages until `n`, from its first message.
-double PlainConsumer(const std::string& bootstrap, const std::string& topic, uint64_t n) {
+Rate PlainConsumer(const std::string& bootstrap, const std::string& topic, uint64_t n) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
@@ -86,23 +103,30 @@ double PlainConsumer(const std::string& bootstrap, const std::string& topic, uin
   uint64_t seen = 0;
   size_t bytes = 0;
   SteadyClock::time_point first;
+  double cpu_first = 0;
   while (seen < n) {
     std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
     if (!m || m->err() != RdKafka::ERR_NO_ERROR) continue;
-    if (seen == 0) first = SteadyClock::now();
+    if (seen == 0) {
+      first = SteadyClock::now();
+      cpu_first = ProcessCpuSeconds();
+    }
     bytes += m->len();
     ++seen;
   }
   const double secs = Seconds(SteadyClock::now() - first);
+  const double cpu = ProcessCpuSeconds() - cpu_first;
   consumer->close();
-  return bytes > 0 ? static_cast<double>(n) / secs : 0;
+  if (bytes == 0) return {};
+  return {static_cast<double>(n) / secs, cpu * 1e6 / static_cast<double>(n)};
 }
 
 struct IngestResult {
   double rate = 0;
   uint64_t batches = 0;
   uint64_t log_size = 0;
-  double handler_share = 0;  // of the measured time, the share spent inside the handler
+  double handler_share = 0;     // of the measured time, the share spent inside the handler
+  double cpu_us_per_event = 0;  // as Rate's
 };
 
 // (b) and (c): the audit ingest path, batch or single, until `n` entries are durable.
@@ -114,12 +138,14 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   uint64_t batches = 0;
   SteadyClock::duration in_handler{};
   SteadyClock::time_point first, last;
+  double cpu_first = 0, cpu_last = 0;
   auto count = [&](size_t k, SteadyClock::time_point started) {
     absl::MutexLock lock(&mu);
     in_handler += SteadyClock::now() - started;
     done += k;
     ++batches;
     last = SteadyClock::now();
+    cpu_last = ProcessCpuSeconds();
   };
   const std::string group =
       absl::StrCat("bench-audit-", batch ? "batch-" : "single-", absl::ToUnixMicros(absl::Now()));
@@ -127,7 +153,10 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
     const auto started = SteadyClock::now();
     {
       absl::MutexLock lock(&mu);
-      if (done == 0 && batches == 0) first = started;
+      if (done == 0 && batches == 0) {
+        first = started;
+        cpu_first = ProcessCpuSeconds();
+      }
     }
     absl::Status s = audit.core->IngestBatch(messages);
     if (!s.ok()) return absl::UnavailableError(s.ToString());
@@ -140,7 +169,10 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
                 const auto started = SteadyClock::now();
                 {
                   absl::MutexLock lock(&mu);
-                  if (done == 0 && batches == 0) first = started;
+                  if (done == 0 && batches == 0) {
+                    first = started;
+                    cpu_first = ProcessCpuSeconds();
+                  }
                 }
                 absl::Status s = audit.core->Ingest(m);
                 if (s.ok()) count(1, started);
@@ -169,6 +201,7 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
     r.rate = static_cast<double>(n) / Seconds(last - first);
     r.batches = batches;
     r.handler_share = Seconds(in_handler) / Seconds(last - first);
+    r.cpu_us_per_event = (cpu_last - cpu_first) * 1e6 / static_cast<double>(n);
   }
   r.log_size = audit.log->size();
   return r;
@@ -253,16 +286,20 @@ int main(int argc, char** argv) {
   const double fsync_batch = FsyncRate(dir, batch_bytes);
   std::printf("(d) fsync    fdatasync in %s: %.0f /s after a 4 KiB append, %.0f /s after %zu KiB\n",
               dir.c_str(), fsync, fsync_batch, batch_bytes / 1024);
-  const double plain = PlainConsumer(broker.bootstrap(), topic, events);
-  std::printf("(a) plain    librdkafka consumer, read only:  %9.0f events/s\n", plain);
+  const Rate plain_rate = PlainConsumer(broker.bootstrap(), topic, events);
+  const double plain = plain_rate.per_second;
+  std::printf("(a) plain    librdkafka consumer, read only:  %9.0f events/s  (%.2f us CPU/event)\n",
+              plain, plain_rate.cpu_us_per_event);
   const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options, consumers);
   std::printf(
       "(b) batch    audit ingest, durable:           %9.0f events/s  (%llu batches, avg %.0f, "
-      "batch %d, linger %s; log holds %llu; %.0f%% of the time in the handler)\n",
+      "batch %d, linger %s; log holds %llu; %.0f%% of the time in the handler; %.2f us "
+      "CPU/event)\n",
       batch.rate, static_cast<unsigned long long>(batch.batches),
       static_cast<double>(events) / static_cast<double>(std::max<uint64_t>(batch.batches, 1)),
       options.max_messages, absl::FormatDuration(options.linger).c_str(),
-      static_cast<unsigned long long>(batch.log_size), 100 * batch.handler_share);
+      static_cast<unsigned long long>(batch.log_size), 100 * batch.handler_share,
+      batch.cpu_us_per_event);
   IngestResult one;
   if (single > 0) {
     one = Ingest(**bus, topic, dir + "/single", single, false, options);
@@ -275,6 +312,15 @@ int main(int argc, char** argv) {
       "batch/fsync %.1f events per fdatasync-time, batch/single %.1fx\n",
       batch.rate / plain, batch.rate, batch.rate / fsync,
       one.rate > 0 ? batch.rate / one.rate : 0.0);
+  // What the machine allows at (b)'s CPU per event if every core were busy (the broker's own CPU
+  // aside): the ratio the ingest could reach here without doing less work per event.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const double bound = batch.cpu_us_per_event > 0 ? cores * 1e6 / batch.cpu_us_per_event : 0;
+  std::printf(
+      "cpu      batch/plain CPU per event %.1fx; at %.2f us/event %u cores ingest at most %.0f "
+      "events/s, batch/plain %.2f\n",
+      plain_rate.cpu_us_per_event > 0 ? batch.cpu_us_per_event / plain_rate.cpu_us_per_event : 0,
+      batch.cpu_us_per_event, cores, bound, plain > 0 ? bound / plain : 0);
   bus->reset();
   std::filesystem::remove_all(dir);
   return 0;
