@@ -137,7 +137,8 @@ absl::Status AuditLog::Recover() {
           key = absl::StrCat(
               "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(entry.envelope()))));
         }
-        dedup_.emplace(StoreKey(key), entry.index());
+        const DedupKey k(key);
+        dedup_.emplace(DedupKey(StoreKey(key), k.hash), entry.index());
         tree_.Append(tlog::LeafHash(payload));
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
@@ -473,11 +474,11 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
   staged.fresh.reserve(batch.size());
   size_t bytes_bound = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const absl::string_view key = batch[i].dedup_key;
+    const DedupKey key(batch[i].dedup_key);
     bool inserted = false;
     auto it = dedup_.lazy_emplace(key, [&](const auto& construct) {
       inserted = true;
-      construct(StoreKey(key), next_index_);
+      construct(DedupKey(StoreKey(key.bytes), key.hash), next_index_);
     });
     if (!inserted) {
       results[i] = AppendResult{it->second, true};
@@ -512,7 +513,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     absl::StatusOr<std::vector<uint64_t>> offsets = entries_->Write(payloads);
     if (!offsets.ok()) {
       // Nothing of this batch was written: its keys and indexes are free again.
-      for (size_t i : staged.fresh) dedup_.erase(batch[i].dedup_key);
+      for (size_t i : staged.fresh) dedup_.erase(DedupKey(batch[i].dedup_key));
       next_index_ -= staged.fresh.size();
       AnswerAll(batch, results, offsets.status());
       return;

@@ -50,6 +50,7 @@
 #include "common/tlog/merkle.h"
 #include "pdao/audit/v1/audit.pb.h"
 #include "pdao/events/v1/envelope.pb.h"
+#include "services/audit/dedup_key.h"
 #include "services/audit/domain/tiles.h"
 #include "services/audit/record_file.h"
 
@@ -299,7 +300,7 @@ class AuditLog {
   // dedup key -> index, of every entry written (durable, or on its way through the pipeline: a
   // duplicate of one is answered behind it). The keys' bytes live in key_blocks_ (issue 10: a
   // string per key was an allocation per entry), which grow with the log as the map does.
-  absl::flat_hash_map<absl::string_view, uint64_t> dedup_;
+  DedupMap<uint64_t> dedup_;
   std::vector<std::unique_ptr<char[]>> key_blocks_;
   char* key_block_ = nullptr;  // the block being filled
   size_t key_block_left_ = 0;

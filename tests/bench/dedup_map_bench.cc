@@ -1,0 +1,80 @@
+// The audit log's dedup map (services/audit/dedup_key.h, issue 10): N event-id-shaped keys
+// inserted as AuditLog's committer does (looked up by the caller's bytes, stored as a view of a
+// copy), into a map keyed by string_view (before) and by DedupKey, whose hash is computed once
+// (after), in the same run. Prints microseconds per key, growth included; asserts nothing.
+//
+//   bench_dedup_map [--keys N] [--rounds R]
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "services/audit/dedup_key.h"
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double MicrosPerKey(SteadyClock::time_point t0, SteadyClock::time_point t1, size_t n) {
+  return std::chrono::duration<double>(t1 - t0).count() * 1e6 / static_cast<double>(n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t n = 2000000;
+  int rounds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--keys") {
+      n = std::strtoull(argv[i + 1], nullptr, 10);
+    } else if (flag == "--rounds") {
+      rounds = std::atoi(argv[i + 1]);
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  // The caller's keys (as an envelope's event_id) and the log's stored copies, one buffer.
+  std::vector<std::string> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    keys.push_back(absl::StrCat("00000000-0000-4000-1234-", 100000000000ull + i));
+  }
+  std::string store;
+  std::vector<absl::string_view> stored;
+  stored.reserve(n);
+  for (const std::string& k : keys) store += k;
+  for (size_t i = 0, at = 0; i < n; at += keys[i].size(), ++i) {
+    stored.emplace_back(store.data() + at, keys[i].size());
+  }
+  for (int r = 0; r < rounds; ++r) {
+    const auto t0 = SteadyClock::now();
+    {
+      absl::flat_hash_map<absl::string_view, uint64_t> before;
+      for (size_t i = 0; i < n; ++i) {
+        before.lazy_emplace(keys[i], [&](const auto& construct) { construct(stored[i], i); });
+      }
+    }
+    const auto t1 = SteadyClock::now();
+    {
+      pdao::audit::DedupMap<uint64_t> after;
+      for (size_t i = 0; i < n; ++i) {
+        const pdao::audit::DedupKey key(keys[i]);
+        after.lazy_emplace(key, [&](const auto& construct) {
+          construct(pdao::audit::DedupKey(stored[i], key.hash), i);
+        });
+      }
+    }
+    const auto t2 = SteadyClock::now();
+    std::printf("%zu keys: string_view map %.3f us/key, DedupKey map %.3f us/key, ratio %.2f\n", n,
+                MicrosPerKey(t0, t1, n), MicrosPerKey(t1, t2, n),
+                MicrosPerKey(t1, t2, n) / MicrosPerKey(t0, t1, n));
+  }
+  return 0;
+}
