@@ -53,6 +53,14 @@ class AuditCore {
   // while the log commits the queued ones (issue 10, docs/benchmarks.md "Audit ingest").
   static constexpr size_t kIngestChunk = 256;
   static constexpr absl::Duration kDefaultBatchLinger = absl::Milliseconds(1);
+  // --audit-consumers: the consumer group members one audit process runs. Each takes its share of
+  // the partitions and fetches and parses on threads of its own, so one member's batch is parsed
+  // and committed while the other's drains the log's pipeline at its end (issue 10: with one
+  // member the machine idled through each batch's drain; docs/benchmarks.md "Audit ingest from
+  // Kafka", session 12). IngestBatch is called by all of them at once; the log's one committer
+  // takes their chunks together, each member's in its order.
+  static constexpr int kDefaultConsumers = 2;
+  static constexpr int kMaxConsumers = 8;
 
   // Append without blocking the calling thread: `done` runs (on the log's observer thread, or at
   // once for a refusal) after the entry is durable; `response` is filled before it runs.

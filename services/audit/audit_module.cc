@@ -20,6 +20,11 @@ void AuditModule::DefineFlags(Config& config) {
   config.Define("audit-batch-linger", "PDAO_AUDIT_BATCH_LINGER",
                 absl::FormatDuration(AuditCore::kDefaultBatchLinger),
                 "how long a batch waits for more messages after its first one, 0..1s");
+  config.Define(
+      "audit-consumers", "PDAO_AUDIT_CONSUMERS", absl::StrCat(AuditCore::kDefaultConsumers),
+      absl::StrCat("consumer group members this process runs, 1..", AuditCore::kMaxConsumers,
+                   ": each takes its share of the partitions and ingests its batches "
+                   "alongside the others' (issue 10)"));
   config.Define("audit-dir", "PDAO_AUDIT_DIR", "",
                 "directory of the audit log segment files (default DATA_DIR/audit); a persistent "
                 "volume in production");
@@ -45,7 +50,7 @@ void AuditModule::DefineFlags(Config& config) {
 }
 
 AuditModule::~AuditModule() {
-  subscription_.reset();  // stop consuming before the log stops
+  subscriptions_.clear();  // stop consuming before the log stops
   if (log_) log_->Stop();
 }
 
@@ -163,6 +168,12 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   // every payload is logged (a non-envelope by its hash), so only the log itself can fail, and then
   // ingestion stops and retries rather than divert an event away from the audit log (rule 34).
   BatchOptions batch;
+  absl::StatusOr<int64_t> consumers = config.GetInt("audit-consumers");
+  if (!consumers.ok()) return consumers.status();
+  if (*consumers < 1 || *consumers > AuditCore::kMaxConsumers) {
+    return absl::InvalidArgumentError(absl::StrCat("--audit-consumers must be 1..",
+                                                   AuditCore::kMaxConsumers, ", not ", *consumers));
+  }
   absl::StatusOr<int64_t> batch_size = config.GetInt("audit-batch-size");
   absl::StatusOr<absl::Duration> batch_linger = config.GetDuration("audit-batch-linger");
   if (!batch_size.ok()) return batch_size.status();
@@ -177,23 +188,27 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   if (absl::Status s = ValidateBatchOptions(batch); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--audit-batch-linger: ", s.message()));
   }
-  absl::StatusOr<std::unique_ptr<Subscription>> sub = host.bus().SubscribeBatch(
-      config.Get("audit-group"), topics, batch,
-      [core, &entries](const std::vector<BusMessage>& messages) {
-        absl::Status s = core->IngestBatch(messages);
-        if (!s.ok()) {
-          // The log's own failure (disk, integrity, stopping), never the messages': retried
-          // after the back-off, every partition held (UNAVAILABLE), nothing acknowledged.
-          return absl::UnavailableError(
-              absl::StrCat("audit log cannot append; ingestion held, nothing acknowledged (rule "
-                           "34): ",
-                           s.ToString()));
-        }
-        entries.Increment(static_cast<double>(messages.size()));
-        return s;  // OK only once durable: the offsets are stored after the fdatasync
-      });
-  if (!sub.ok()) return sub.status();
-  m->subscription_ = std::move(*sub);
+  auto ingest = [core, &entries](const std::vector<BusMessage>& messages) {
+    absl::Status s = core->IngestBatch(messages);
+    if (!s.ok()) {
+      // The log's own failure (disk, integrity, stopping), never the messages': retried
+      // after the back-off, every partition held (UNAVAILABLE), nothing acknowledged.
+      return absl::UnavailableError(
+          absl::StrCat("audit log cannot append; ingestion held, nothing acknowledged (rule "
+                       "34): ",
+                       s.ToString()));
+    }
+    entries.Increment(static_cast<double>(messages.size()));
+    return s;  // OK only once durable: the offsets are stored after the fdatasync
+  };
+  // --audit-consumers members of the group (AuditCore::kDefaultConsumers): each partition is
+  // one member's, so its messages are still appended in offset order.
+  for (int64_t i = 0; i < *consumers; ++i) {
+    absl::StatusOr<std::unique_ptr<Subscription>> sub =
+        host.bus().SubscribeBatch(config.Get("audit-group"), topics, batch, ingest);
+    if (!sub.ok()) return sub.status();
+    m->subscriptions_.push_back(std::move(*sub));
+  }
 
   auto& size = prometheus::BuildGauge()
                    .Name("pdao_audit_tree_size")
@@ -207,6 +222,7 @@ absl::StatusOr<std::unique_ptr<AuditModule>> AuditModule::Create(const ModuleCon
   });
   log::Info("audit log open", {{"dir", dir},
                                {"entries", static_cast<int64_t>(m->log_->size())},
+                               {"consumers", *consumers},
                                {"topics", absl::StrJoin(topics, ",")}});
   return m;
 }

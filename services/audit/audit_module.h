@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/app/module.h"
@@ -24,7 +25,8 @@ class AuditModule final : public Module {
  public:
   // "audit", no dependencies (it reads every service's events).
   static ModuleFactory Factory();
-  // --audit-topics, --audit-group, --audit-batch-size, --audit-batch-linger, --audit-dir,
+  // --audit-topics, --audit-group, --audit-consumers, --audit-batch-size, --audit-batch-linger,
+  // --audit-dir,
   // --audit-key, --audit-origin,
   // --audit-checkpoint-interval,
   // --audit-deny-threshold, --audit-deny-window, --audit-sample-rows-threshold,
@@ -50,7 +52,7 @@ class AuditModule final : public Module {
   std::unique_ptr<AuditLog> log_;
   std::unique_ptr<AuditCore> core_;
   std::unique_ptr<AuditService> service_;
-  std::unique_ptr<Subscription> subscription_;
+  std::vector<std::unique_ptr<Subscription>> subscriptions_;  // --audit-consumers members
 };
 
 }  // namespace pdao::audit

@@ -141,8 +141,9 @@ void ActivateAgreement(const std::function<std::shared_ptr<grpc::Channel>(const 
 
 // --audit-batch-size (issue 10): a value outside 1..10000 (the bus's bound; a batch is appended in
 // chunks, so the log's 4096-entry group commit no longer bounds it) stops the start with an error
-// that names the flag and the bound; the largest value starts.
-TEST(AuditStandaloneE2eTest, AnAuditBatchSizeOutOfItsBoundsIsRefusedAtStart) {
+// that names the flag and the bound; the largest value starts. Likewise --audit-consumers outside
+// 1..8 (consumer group members of one audit process, session 12).
+TEST(AuditStandaloneE2eTest, AuditIngestFlagsOutOfTheirBoundsAreRefusedAtStart) {
   auto dir = TempDir::Create("pdao-audit-batch-size");
   ASSERT_TRUE(dir.ok());
   auto start = [&](const std::string& flag) -> absl::StatusOr<CommandResult> {
@@ -154,16 +155,21 @@ TEST(AuditStandaloneE2eTest, AnAuditBatchSizeOutOfItsBoundsIsRefusedAtStart) {
          "--data-dir=" + (*dir)->path() + "/data", flag},
         (*dir)->path(), absl::Seconds(60));
   };
-  for (const char* bad : {"--audit-batch-size=0", "--audit-batch-size=10001"}) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--audit-batch-size=0", "--audit-batch-size must be 1..10000"},
+      {"--audit-batch-size=10001", "--audit-batch-size must be 1..10000"},
+      {"--audit-consumers=0", "--audit-consumers must be 1..8"},
+      {"--audit-consumers=9", "--audit-consumers must be 1..8"}};
+  for (const auto& [bad, error] : refused) {
     absl::StatusOr<CommandResult> r = start(bad);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NE(r->exit_code, 0) << bad;
-    EXPECT_NE((r->out + r->err).find("--audit-batch-size must be 1..10000"), std::string::npos)
-        << bad << ": " << r->err;
+    EXPECT_NE((r->out + r->err).find(error), std::string::npos) << bad << ": " << r->err;
   }
-  absl::StatusOr<Standalone> serving = StartStandalone(
-      PDAO_STANDALONE_BIN, (*dir)->path(), 0,
-      [](const std::vector<int>&) { return std::vector<std::string>{"--audit-batch-size=10000"}; });
+  absl::StatusOr<Standalone> serving =
+      StartStandalone(PDAO_STANDALONE_BIN, (*dir)->path(), 0, [](const std::vector<int>&) {
+        return std::vector<std::string>{"--audit-batch-size=10000", "--audit-consumers=8"};
+      });
   EXPECT_TRUE(serving.ok()) << serving.status();
 }
 
