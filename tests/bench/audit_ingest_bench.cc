@@ -13,7 +13,8 @@
 // Prints numbers; asserts nothing about time.
 //
 //   bench_audit_ingest [--events N] [--single N] [--partitions P] [--batch N] [--linger-ms M]
-//                      [--dir DIR]
+//                      [--consumers C] [--dir DIR]
+// --consumers: members of the group in (b), as --audit-consumers (default 2).
 // Broker: as the integration tests (common/testing/kafka: tools/kafka/fetch.sh, Java 17), or
 // env PDAO_TEST_KAFKA=host:port for a running one.
 #include <fcntl.h>
@@ -215,7 +216,7 @@ int main(int argc, char** argv) {
   using namespace pdao::audit;
   uint64_t events = 200000, single = 20000;
   int partitions = 6;
-  int consumers = 1;
+  int consumers = AuditCore::kDefaultConsumers;  // --audit-consumers
   BatchOptions options;  // the module's defaults (--audit-batch-size, --audit-batch-linger)
   options.max_messages = AuditCore::kDefaultBatchSize;
   options.linger = AuditCore::kDefaultBatchLinger;
@@ -293,11 +294,12 @@ int main(int argc, char** argv) {
   const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options, consumers);
   std::printf(
       "(b) batch    audit ingest, durable:           %9.0f events/s  (%llu batches, avg %.0f, "
-      "batch %d, linger %s; log holds %llu; %.0f%% of the time in the handler; %.2f us "
+      "batch %d, linger %s, %d consumers; log holds %llu; %.0f%% of the time in the handler; %.2f "
+      "us "
       "CPU/event)\n",
       batch.rate, static_cast<unsigned long long>(batch.batches),
       static_cast<double>(events) / static_cast<double>(std::max<uint64_t>(batch.batches, 1)),
-      options.max_messages, absl::FormatDuration(options.linger).c_str(),
+      options.max_messages, absl::FormatDuration(options.linger).c_str(), consumers,
       static_cast<unsigned long long>(batch.log_size), 100 * batch.handler_share,
       batch.cpu_us_per_event);
   IngestResult one;
