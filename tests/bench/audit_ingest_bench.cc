@@ -57,7 +57,9 @@ double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d
 double ProcessCpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
@@ -140,6 +142,7 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   SteadyClock::duration in_handler{};
   SteadyClock::time_point first, last;
   double cpu_first = 0, cpu_last = 0;
+  bool timing = false;  // `first` is set
   auto count = [&](size_t k, SteadyClock::time_point started) {
     absl::MutexLock lock(&mu);
     in_handler += SteadyClock::now() - started;
@@ -154,7 +157,8 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
     const auto started = SteadyClock::now();
     {
       absl::MutexLock lock(&mu);
-      if (done == 0 && batches == 0) {
+      if (!timing) {  // the first batch of any member (several may start before one ends)
+        timing = true;
         first = started;
         cpu_first = ProcessCpuSeconds();
       }
@@ -170,7 +174,8 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
                 const auto started = SteadyClock::now();
                 {
                   absl::MutexLock lock(&mu);
-                  if (done == 0 && batches == 0) {
+                  if (!timing) {
+                    timing = true;
                     first = started;
                     cpu_first = ProcessCpuSeconds();
                   }
