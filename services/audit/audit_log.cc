@@ -137,8 +137,7 @@ absl::Status AuditLog::Recover() {
           key = absl::StrCat(
               "sha256:", tlog::HashToBytes(tlog::LeafHash(absl::string_view(entry.envelope()))));
         }
-        const DedupKey k(key);
-        dedup_.emplace(DedupKey(StoreKey(key), k.hash), entry.index());
+        dedup_.emplace(StoreKey(DedupKey(key)), entry.index());
         tree_.Append(tlog::LeafHash(payload));
         offsets_.push_back(offset);
         for (EntryObserver* o : options_.observers) o->OnEntry(entry, envelope, true);
@@ -418,22 +417,23 @@ void AuditLog::RunCheckpointer() {
   }
 }
 
-absl::string_view AuditLog::StoreKey(absl::string_view key) {
+DedupKey AuditLog::StoreKey(const DedupKey& key) {
+  const absl::string_view bytes = key.bytes;
   char* at;
-  if (key.size() > kLongKey) {
-    key_blocks_.push_back(std::make_unique<char[]>(key.size()));
+  if (bytes.size() > kLongKey) {
+    key_blocks_.push_back(std::make_unique<char[]>(bytes.size()));
     at = key_blocks_.back().get();
   } else {
-    if (key.size() > key_block_left_) {
+    if (bytes.size() > key_block_left_) {
       key_blocks_.push_back(std::make_unique<char[]>(kKeyBlock));
       key_block_ = key_blocks_.back().get();
       key_block_left_ = kKeyBlock;
     }
     at = key_block_ + (kKeyBlock - key_block_left_);
-    key_block_left_ -= key.size();
+    key_block_left_ -= bytes.size();
   }
-  std::copy(key.begin(), key.end(), at);
-  return {at, key.size()};
+  std::copy(bytes.begin(), bytes.end(), at);
+  return DedupKey(absl::string_view(at, bytes.size()), key.hash);
 }
 
 absl::Status AuditLog::RefusalLocked() const {
@@ -478,7 +478,7 @@ void AuditLog::CommitBatch(std::vector<Pending> batch) {
     bool inserted = false;
     auto it = dedup_.lazy_emplace(key, [&](const auto& construct) {
       inserted = true;
-      construct(DedupKey(StoreKey(key.bytes), key.hash), next_index_);
+      construct(StoreKey(key), next_index_);
     });
     if (!inserted) {
       results[i] = AppendResult{it->second, true};

@@ -223,8 +223,8 @@ class AuditLog {
   // one BatchOutcome with one lock (issue 10: a lock per entry).
   static void AnswerAll(std::vector<Pending>& batch, const std::vector<AppendResult>& results,
                         const absl::Status& error);
-  // Where dedup_'s key views point: `key` copied into key_blocks_.
-  absl::string_view StoreKey(absl::string_view key);
+  // The key dedup_ holds for `key`: its bytes copied into key_blocks_, its hash kept.
+  DedupKey StoreKey(const DedupKey& key);
 
   AuditLog(AuditLogOptions options, const Clock& clock, const tlog::CheckpointSigner& signer)
       : options_(std::move(options)), clock_(clock), signer_(signer) {}
