@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace pdao::audit {
 
@@ -37,5 +38,21 @@ struct DedupKeyEq {
 
 template <typename V>
 using DedupMap = absl::flat_hash_map<DedupKey, V, DedupKeyHash, DedupKeyEq>;
+
+// How many keys ahead LookUpEach prefetches.
+inline constexpr size_t kDedupPrefetchAhead = 16;
+
+// Calls `each(i, key)` for keys[0], keys[1], ... in order, having asked the CPU for the map's
+// slots of the keys kDedupPrefetchAhead further on (issue 10: at 2,000,000 entries the map is far
+// larger than the caches, and the committer stalled on the two cache misses of each insert: a
+// sixth of its CPU). A prefetch is a hint: a map that grew meanwhile only makes it miss.
+template <typename V, typename F>
+void LookUpEach(const DedupMap<V>& map, absl::Span<const DedupKey> keys, F each) {
+  for (size_t i = 0; i < keys.size() && i < kDedupPrefetchAhead; ++i) map.prefetch(keys[i]);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i + kDedupPrefetchAhead < keys.size()) map.prefetch(keys[i + kDedupPrefetchAhead]);
+    each(i, keys[i]);
+  }
+}
 
 }  // namespace pdao::audit
