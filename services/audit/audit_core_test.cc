@@ -283,6 +283,71 @@ TEST_F(AuditCoreTest, IngestBatchAppendsInOrderAndRecognizesRedelivery) {
   EXPECT_EQ(log_->size(), 5u);
 }
 
+// The index remembers the previous entry's actor, action and owner (issue 10, AuditIndex
+// LastName): consecutive entries of one batch that change any of them are still each attributed
+// to their own: two organizations, then two services, one after the other; an organization and a
+// service of the same name; a repeated and a changed action and owner; an owned resource that is
+// not the entry's aggregate.
+TEST_F(AuditCoreTest, EachEntryOfABatchIsIndexedUnderItsOwnActorActionAndOwner) {
+  const Principal dept_a = Org("dept-a", pdao::common::v1::ROLE_DEPARTMENT);
+  const Principal dept_b = Org("dept-b", pdao::common::v1::ROLE_DEPARTMENT);
+  const std::string registered = "registry.resource.registered";
+  const std::string updated = "registry.resource.updated";
+  auto resource = [&](const std::string& id, const std::string& action, const Principal& actor,
+                      const std::string& aggregate, const std::string& resource_id,
+                      const std::string& holder) {
+    Envelope e = Event(id, action, actor, aggregate);
+    e.mutable_resource_changed()->mutable_resource()->set_id(resource_id);
+    e.mutable_resource_changed()->mutable_resource()->set_holder_org(holder);
+    return e;
+  };
+  // Next to each other: two organizations (same service, ""), then two services (same org, "").
+  const std::vector<Envelope> events = {
+      resource("i-0", registered, dept_a, "res-0", "res-0", "dept-a"),
+      resource("i-1", updated, dept_b, "res-1", "res-1", "dept-a"),
+      resource("i-2", registered, dept_b, "res-2", "res-2", "dept-b"),
+      Event("i-3", registered, Service("dept-a"), "res-3"),  // the service named like the org
+      resource("i-4", registered, Service("registry"), "agg-4", "res-5", "dept-a"),
+      Event("i-5", updated, dept_b, "res-5"),
+  };
+  std::vector<BusMessage> batch;
+  for (const Envelope& e : events) {
+    batch.push_back(BusMessage{"pdao.registry.v1", "k", e.SerializeAsString()});
+  }
+  ASSERT_TRUE(core_->IngestBatch(batch, nullptr).ok());
+  ASSERT_EQ(log_->size(), events.size());
+
+  const Principal reg = Org("r", pdao::common::v1::ROLE_REGULATOR);
+  auto query = [&](const std::string& actor, const std::string& action) {
+    v1::QueryRequest req;
+    req.set_actor(actor);
+    req.set_action(action);
+    v1::QueryResponse resp;
+    EXPECT_TRUE(core_->Query(reg, req, &resp).ok());
+    std::vector<uint64_t> indexes;
+    for (const auto& e : resp.entries()) indexes.push_back(e.index());
+    return indexes;
+  };
+  EXPECT_EQ(query("dept-a", ""), std::vector<uint64_t>({0}));
+  EXPECT_EQ(query("service/dept-a", ""), std::vector<uint64_t>({3}));
+  EXPECT_EQ(query("dept-b", ""), std::vector<uint64_t>({1, 2, 5}));
+  EXPECT_EQ(query("service/registry", ""), std::vector<uint64_t>({4}));
+  EXPECT_EQ(query("", updated), std::vector<uint64_t>({1, 5}));
+  EXPECT_EQ(query("", registered), std::vector<uint64_t>({0, 2, 3, 4}));
+
+  // dept-a reads what it did and what is about its own resources (res-0, res-1, res-5), nothing
+  // else: not dept-b's resource res-2, not the service's entry, not the entry about aggregate
+  // agg-4 (it owns the resource that entry registered, not the aggregate).
+  std::vector<uint64_t> readable;
+  for (uint64_t i = 0; i < events.size(); ++i) {
+    v1::GetEntryRequest get;
+    get.set_index(i);
+    v1::GetEntryResponse entry;
+    if (core_->GetEntry(dept_a, get, &entry).ok()) readable.push_back(i);
+  }
+  EXPECT_EQ(readable, std::vector<uint64_t>({0, 1, 5}));
+}
+
 // --audit-consumers (issue 10): the group's members call IngestBatch at once, each with its own
 // partitions. Batches larger than a chunk (AuditCore::kIngestChunk) interleave in the log, and
 // each caller's messages still land in its order, every one once.

@@ -33,6 +33,14 @@ AuditIndex::NameId AuditIndex::InternLocked(absl::string_view s) {
   return id;
 }
 
+AuditIndex::NameId AuditIndex::InternLastLocked(LastName& last, absl::string_view s) {
+  if (last.id == kNoName || last.text != s) {
+    last.id = InternLocked(s);
+    last.text.assign(s.data(), s.size());
+  }
+  return last.id;
+}
+
 AuditIndex::NameId AuditIndex::FindLocked(absl::string_view s) const {
   auto it = name_ids_.find(s);
   return it == name_ids_.end() ? kNoName : it->second;
@@ -48,14 +56,26 @@ void AuditIndex::AddLocked(const ObservedEntry& entry) {
   const uint64_t index = entry.index;
   Row row;
   row.occurred_at = e.has_occurred_at() ? TimeFromProto(e.occurred_at()) : entry.ingested_at;
-  SetTypedActorKey(e.actor(), &key_scratch_);
-  row.actor = InternLocked(key_scratch_);
-  row.actor_org = InternLocked(e.actor().org());
+  const pdao::common::v1::Principal& actor = e.actor();
+  if (last_actor_.actor == kNoName || last_actor_.org != actor.org() ||
+      last_actor_.service != actor.service()) {
+    SetTypedActorKey(actor, &key_scratch_);
+    last_actor_.actor = InternLocked(key_scratch_);
+    last_actor_.actor_org = InternLocked(actor.org());
+    last_actor_.org = actor.org();
+    last_actor_.service = actor.service();
+  }
+  row.actor = last_actor_.actor;
+  row.actor_org = last_actor_.actor_org;
   row.object_id = InternLocked(e.aggregate().id());
-  row.action = InternLocked(e.action());
-  // Ownership and lineage from the payloads (extend here for compliance scenarios/consumers).
-  auto own = [&](const std::string& object, const std::string& org) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                 mu_) { owner_[InternLocked(object)] = InternLocked(org); };
+  row.action = InternLastLocked(last_action_, e.action());
+  // Ownership and lineage from the payloads (extend here for compliance scenarios/consumers). The
+  // object is mostly the entry's aggregate, interned just above.
+  auto own = [&](const std::string& object,
+                 const std::string& org) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const NameId id = object == e.aggregate().id() ? row.object_id : InternLocked(object);
+    owner_[id] = InternLastLocked(last_owner_, org);
+  };
   switch (e.payload_case()) {
     case Envelope::kResourceChanged:
       own(e.resource_changed().resource().id(), e.resource_changed().resource().holder_org());
