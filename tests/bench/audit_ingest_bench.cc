@@ -8,8 +8,11 @@
 //                the module's observers (index, alert monitor) in a temp dir; events/s durable,
 //   (c) single   the per-message path it replaces (Subscribe + AuditCore::Ingest), on fewer events,
 //   (d) fsync    the disk's fdatasync rate (4 KiB append + fdatasync) in the same directory,
-// and prints the ratios. Each consumer is a new group from the earliest offset; its rate is
-// counted from its first message to its last acknowledged one (the group join is not counted).
+// and prints the ratios, then (line `cpu`) the CPU per event of (a) and (b), the rate the cores
+// this process may run on would allow at (b)'s, and the cores 1/3 of (a)'s rate needs at (b)'s
+// (run under `taskset` to change them). Each consumer is a new group from the earliest offset; its
+// rate is counted from its first message to its last acknowledged one (the group join is not
+// counted).
 // Prints numbers; asserts nothing about time.
 //
 //   bench_audit_ingest [--events N] [--single N] [--partitions P] [--batch N] [--linger-ms M]
@@ -19,6 +22,7 @@
 // env PDAO_TEST_KAFKA=host:port for a running one.
 #include <fcntl.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -87,6 +91,16 @@ struct Rate {
   double per_second = 0;
   double cpu_us_per_event = 0;
 };
+
+// The cores this process may run on (its affinity: `taskset -c 0` gives 1).
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return std::max(1, CPU_COUNT(&set));
+}
 
 // (a) A bare consumer: counts messages until `n`, from its first message.
 Rate PlainConsumer(const std::string& bootstrap, const std::string& topic, uint64_t n) {
@@ -319,15 +333,18 @@ int main(int argc, char** argv) {
       "batch/fsync %.1f events per fdatasync-time, batch/single %.1fx\n",
       batch.rate / plain, batch.rate, batch.rate / fsync,
       one.rate > 0 ? batch.rate / one.rate : 0.0);
-  // What the machine allows at (b)'s CPU per event if every core were busy (the broker's own CPU
-  // aside): the ratio the ingest could reach here without doing less work per event.
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  // What the machine allows at (b)'s CPU per event if every core this process may run on were
+  // busy (the broker's own CPU aside): the ratio the ingest could reach here without doing less
+  // work per event; and the cores 1/3 of this run's plain consumer needs at that CPU per event
+  // (the ratio is a CPU budget per core: docs/benchmarks.md, session 13).
+  const int cores = UsableCores();
   const double bound = batch.cpu_us_per_event > 0 ? cores * 1e6 / batch.cpu_us_per_event : 0;
   std::printf(
-      "cpu      batch/plain CPU per event %.1fx; at %.2f us/event %u cores ingest at most %.0f "
-      "events/s, batch/plain %.2f\n",
+      "cpu      batch/plain CPU per event %.1fx; at %.2f us/event %d cores ingest at most %.0f "
+      "events/s, batch/plain %.2f; 1/3 of the plain consumer needs %.1f cores busy\n",
       plain_rate.cpu_us_per_event > 0 ? batch.cpu_us_per_event / plain_rate.cpu_us_per_event : 0,
-      batch.cpu_us_per_event, cores, bound, plain > 0 ? bound / plain : 0);
+      batch.cpu_us_per_event, cores, bound, plain > 0 ? bound / plain : 0,
+      plain / 3 * batch.cpu_us_per_event / 1e6);
   bus->reset();
   std::filesystem::remove_all(dir);
   return 0;
