@@ -311,6 +311,7 @@ TEST_F(AuditCoreTest, EachEntryOfABatchIsIndexedUnderItsOwnActorActionAndOwner) 
       Event("i-5", updated, dept_b, "res-5"),
   };
   std::vector<BusMessage> batch;
+  batch.reserve(events.size());
   for (const Envelope& e : events) {
     batch.push_back(BusMessage{"pdao.registry.v1", "k", e.SerializeAsString()});
   }
