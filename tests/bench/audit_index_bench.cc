@@ -4,7 +4,7 @@
 // entry, growth included; asserts nothing. Compare builds by running each (or under
 // `valgrind --tool=callgrind`, whose instruction counts do not depend on the machine's load).
 //
-//   bench_audit_index [--entries N] [--rounds R]
+//   bench_audit_index [--entries N] [--rounds R]   (N 1..100,000,000, default 1,000,000; R 1..100)
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "services/audit/audit_index.h"
+#include "tests/bench/count_flags.h"
 #include "tests/bench/sample_envelope.h"
 
 namespace {
@@ -27,17 +28,7 @@ constexpr size_t kBatch = 10000;  // the audit ingest's --audit-batch-size defau
 int main(int argc, char** argv) {
   size_t n = 1000000;
   int rounds = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--entries") {
-      n = std::strtoull(argv[i + 1], nullptr, 10);
-    } else if (flag == "--rounds") {
-      rounds = std::atoi(argv[i + 1]);
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
-      return 2;
-    }
-  }
+  if (!pdao::bench::ParseCountFlags(argc, argv, "--entries", &n, &rounds)) return 2;
   std::vector<pdao::events::v1::Envelope> envelopes;
   envelopes.reserve(n);
   for (size_t i = 0; i < n; ++i) envelopes.push_back(pdao::audit::SampleEnvelopeMessage(1, i));

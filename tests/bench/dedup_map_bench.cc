@@ -5,7 +5,7 @@
 // slots a few keys ahead (as the committer does), in the same run. Prints microseconds per key,
 // growth included; asserts nothing.
 //
-//   bench_dedup_map [--keys N] [--rounds R]
+//   bench_dedup_map [--keys N] [--rounds R]   (N 1..100,000,000, default 2,000,000; R 1..100)
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "services/audit/dedup_key.h"
+#include "tests/bench/count_flags.h"
 
 namespace {
 
@@ -34,17 +35,7 @@ double MicrosPerKey(SteadyClock::time_point t0, SteadyClock::time_point t1, size
 int main(int argc, char** argv) {
   size_t n = 2000000;
   int rounds = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--keys") {
-      n = std::strtoull(argv[i + 1], nullptr, 10);
-    } else if (flag == "--rounds") {
-      rounds = std::atoi(argv[i + 1]);
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
-      return 2;
-    }
-  }
+  if (!pdao::bench::ParseCountFlags(argc, argv, "--keys", &n, &rounds)) return 2;
   // The caller's keys (as an envelope's event_id) and the log's stored copies, one buffer.
   std::vector<std::string> keys;
   keys.reserve(n);
