@@ -44,8 +44,9 @@ inline constexpr size_t kDedupPrefetchAhead = 16;
 
 // Calls `each(i, key)` for keys[0], keys[1], ... in order, having asked the CPU for the map's
 // slots of the keys kDedupPrefetchAhead further on (issue 10: at 2,000,000 entries the map is far
-// larger than the caches, and the committer stalled on the two cache misses of each insert: a
-// sixth of its CPU). A prefetch is a hint: a map that grew meanwhile only makes it miss.
+// larger than the caches, and the committer stalled on the two cache misses of each insert: about
+// a quarter of its CPU in bench_audit_ingest). A prefetch is a hint: a map that grew meanwhile
+// only makes it miss.
 template <typename V, typename F>
 void LookUpEach(const DedupMap<V>& map, absl::Span<const DedupKey> keys, F each) {
   for (size_t i = 0; i < keys.size() && i < kDedupPrefetchAhead; ++i) map.prefetch(keys[i]);
