@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "pdao/audit/v1/audit.grpc.pb.h"
 #include "pdao/authorization/v1/authorization.grpc.pb.h"
+#include "tests/bench/grpc_issuer.h"
 #include "tests/bench/grpc_load.h"
 #include "tests/bench/sample_envelope.h"
 #include "tests/e2e/e2e_util.h"
@@ -98,53 +99,25 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
   return true;
 }
 
-// One asynchronous Ping.
-Issuer PingIssuer(authz::AuthorizationService::Stub* stub) {
-  return [stub](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      authz::PingRequest request;
-      authz::PingResponse response;
-    };
-    auto* call = new Call;
-    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    stub->async()->Ping(&call->ctx, &call->request, &call->response,
-                        [call, done = std::move(done)](const grpc::Status& s) {
-                          absl::Status result =
-                              s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message());
-                          delete call;
-                          done(std::move(result));
-                        });
-  };
-}
-
-// One asynchronous Append of the next new envelope of run `run`; a duplicate answer fails it.
+// Append of the next new envelope of run `run`, answered once durable; a duplicate answer fails
+// the call (every envelope is new).
 Issuer AppendIssuer(aud::AuditService::Stub* stub, uint64_t run, std::atomic<uint64_t>* next,
                     std::atomic<uint64_t>* duplicates) {
-  return [stub, run, next, duplicates](std::function<void(absl::Status)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      aud::AppendRequest request;
-      aud::AppendResponse response;
-    };
-    auto* call = new Call;
-    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    pdao::events::v1::Envelope envelope =
-        pdao::audit::SampleEnvelopeMessage(run, next->fetch_add(1, std::memory_order_relaxed));
-    envelope.set_producer("compliance");  // Append takes a service's own events only (rule 32)
-    call->request.set_envelope(envelope.SerializeAsString());
-    stub->async()->Append(
-        &call->ctx, &call->request, &call->response,
-        [call, duplicates, done = std::move(done)](const grpc::Status& s) {
-          absl::Status result = s.ok() ? absl::OkStatus() : absl::UnknownError(s.error_message());
-          if (s.ok() && call->response.duplicate()) {
-            duplicates->fetch_add(1, std::memory_order_relaxed);
-            result = absl::AlreadyExistsError("a new envelope was answered as a duplicate");
-          }
-          delete call;
-          done(std::move(result));
-        });
-  };
+  return pdao::bench::UnaryIssuerWithRequest<aud::AppendRequest, aud::AppendResponse>(
+      [run, next](aud::AppendRequest* request) {
+        pdao::events::v1::Envelope envelope =
+            pdao::audit::SampleEnvelopeMessage(run, next->fetch_add(1, std::memory_order_relaxed));
+        envelope.set_producer("compliance");  // Append takes a service's own events (rule 32)
+        request->set_envelope(envelope.SerializeAsString());
+      },
+      [stub](grpc::ClientContext* ctx, const aud::AppendRequest* request,
+             aud::AppendResponse* response,
+             auto on_done) { stub->async()->Append(ctx, request, response, std::move(on_done)); },
+      [duplicates](const aud::AppendResponse& response) {
+        if (!response.duplicate()) return absl::OkStatus();
+        duplicates->fetch_add(1, std::memory_order_relaxed);
+        return absl::AlreadyExistsError("a new envelope was answered as a duplicate");
+      });
 }
 
 void PrintUnloaded(const char* name, std::vector<int64_t>& ns) {
@@ -196,7 +169,12 @@ int main(int argc, char** argv) {
   const auto run = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
   std::atomic<uint64_t> next{0};
   std::atomic<uint64_t> duplicates{0};
-  const Issuer baseline = PingIssuer(ping.get());
+  const authz::PingRequest ping_request;
+  const Issuer baseline = pdao::bench::UnaryIssuer<authz::PingResponse>(
+      [&](grpc::ClientContext* ctx, authz::PingResponse* pong, auto on_done) {
+        ping->async()->Ping(ctx, &ping_request, pong, std::move(on_done));
+      },
+      pdao::bench::AnyAnswer);
   const Issuer append = AppendIssuer(stub.get(), run, &next, &duplicates);
   std::printf(
       "server   pdao-standalone pid %d (embedded defaults: SQLite, in-process bus; "
