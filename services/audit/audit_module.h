@@ -26,11 +26,9 @@ class AuditModule final : public Module {
   // "audit", no dependencies (it reads every service's events).
   static ModuleFactory Factory();
   // --audit-topics, --audit-group, --audit-consumers, --audit-batch-size, --audit-batch-linger,
-  // --audit-dir,
-  // --audit-key, --audit-origin,
-  // --audit-checkpoint-interval,
-  // --audit-deny-threshold, --audit-deny-window, --audit-sample-rows-threshold,
-  // --audit-sample-window (and PDAO_AUDIT_* variables).
+  // --audit-dir, --audit-key, --audit-origin, --audit-checkpoint-interval, --audit-deny-threshold,
+  // --audit-deny-window, --audit-sample-rows-threshold, --audit-sample-window (and PDAO_AUDIT_*
+  // variables).
   static void DefineFlags(Config& config);
   // Opens (recovering) the log in --audit-dir (default DATA_DIR/audit), loads the signing key
   // (--audit-key; default DIR/checkpoint-key.pem, generated on first start), subscribes to the

@@ -157,6 +157,18 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   SteadyClock::time_point first, last;
   double cpu_first = 0, cpu_last = 0;
   bool timing = false;  // `first` is set
+  // A handler call starts: the clocks start at the first one of any member (several may start
+  // before one ends). Returns its start time.
+  auto begin = [&]() {
+    const auto started = SteadyClock::now();
+    absl::MutexLock lock(&mu);
+    if (!timing) {
+      timing = true;
+      first = started;
+      cpu_first = ProcessCpuSeconds();
+    }
+    return started;
+  };
   auto count = [&](size_t k, SteadyClock::time_point started) {
     absl::MutexLock lock(&mu);
     in_handler += SteadyClock::now() - started;
@@ -168,15 +180,7 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   const std::string group =
       absl::StrCat("bench-audit-", batch ? "batch-" : "single-", absl::ToUnixMicros(absl::Now()));
   auto on_batch = [&](const std::vector<BusMessage>& messages) {
-    const auto started = SteadyClock::now();
-    {
-      absl::MutexLock lock(&mu);
-      if (!timing) {  // the first batch of any member (several may start before one ends)
-        timing = true;
-        first = started;
-        cpu_first = ProcessCpuSeconds();
-      }
-    }
+    const auto started = begin();
     absl::Status s = audit.core->IngestBatch(messages);
     if (!s.ok()) return absl::UnavailableError(s.ToString());
     count(messages.size(), started);
@@ -185,15 +189,7 @@ IngestResult Ingest(KafkaBus& bus, const std::string& topic, const std::string& 
   absl::StatusOr<std::unique_ptr<Subscription>> sub =
       batch ? bus.SubscribeBatch(group, {topic}, options, on_batch)
             : bus.Subscribe(group, {topic}, [&](const BusMessage& m) {
-                const auto started = SteadyClock::now();
-                {
-                  absl::MutexLock lock(&mu);
-                  if (!timing) {
-                    timing = true;
-                    first = started;
-                    cpu_first = ProcessCpuSeconds();
-                  }
-                }
+                const auto started = begin();
                 absl::Status s = audit.core->Ingest(m);
                 if (s.ok()) count(1, started);
                 return s;
@@ -313,9 +309,8 @@ int main(int argc, char** argv) {
   const IngestResult batch = Ingest(**bus, topic, dir + "/batch", events, true, options, consumers);
   std::printf(
       "(b) batch    audit ingest, durable:           %9.0f events/s  (%llu batches, avg %.0f, "
-      "batch %d, linger %s, %d consumers; log holds %llu; %.0f%% of the time in the handler; %.2f "
-      "us "
-      "CPU/event)\n",
+      "batch %d, linger %s, %d consumers; log holds %llu; %.0f%% of the time in the handler; "
+      "%.2f us CPU/event)\n",
       batch.rate, static_cast<unsigned long long>(batch.batches),
       static_cast<double>(events) / static_cast<double>(std::max<uint64_t>(batch.batches, 1)),
       options.max_messages, absl::FormatDuration(options.linger).c_str(), consumers,

@@ -1,7 +1,6 @@
 // The Issuer (grpc_load.h) of one unary rpc through the gRPC callback client API, shared by the
 // benchmarks that drive a service with grpc_load (bench_authorization, bench_check_usage,
-// bench_audit_append). Header
-// only: the load driver itself does not link gRPC.
+// bench_audit_append). Header only: the load driver itself does not link gRPC.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
